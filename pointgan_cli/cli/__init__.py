@@ -1,0 +1,1 @@
+"""The typer command layer: parse, call one library function, print."""

@@ -1,0 +1,277 @@
+"""Run directories: layout, atomic writes, checkpoints, metrics, and ``load_run``.
+
+Layout of one run::
+
+    spec.json          resolved RunSpec + the exact command that re-runs it (written first)
+    metrics.jsonl      one JSON row per snapshot step (append-only)
+    checkpoints/       step-000500.pt ... and last.pt (torch.load(weights_only=True))
+    summary.json       final numbers (written last; its presence means the run finished)
+
+Every file is written atomically (temp file in the same directory, fsync, ``os.replace``), so a
+crash or ``kill -9`` leaves either the old file or the new one, never half of one. Commands that
+only read runs (animate, diagnose) go through ``load_run``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+
+from .errors import UsageError
+from .spec import RunSpec
+
+SPEC = "spec.json"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+CHECKPOINTS = "checkpoints"
+LAST = "last.pt"
+
+
+# -- atomic writes -----------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (same-directory temp file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def atomic_torch_save(path: Path, obj: Any) -> None:
+    """``torch.save`` through a same-directory temp file, so a checkpoint is complete or absent."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def versions() -> dict[str, str]:
+    from . import __version__
+
+    return {"pointgan": __version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+# -- preparing a directory ---------------------------------------------------------------------
+
+
+def is_nonempty_dir(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
+
+
+def check_target(out: Path, force: bool, resume: bool) -> None:
+    """Refuse to touch an existing run unless asked; raises UsageError before anything is made."""
+    if force and resume:
+        raise UsageError("--force and --resume cannot be used together")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} exists and is not a directory")
+    if resume:
+        if not out.is_dir():
+            raise UsageError(f"--resume: {out} does not exist")
+        if latest_checkpoint(out) is None:
+            raise UsageError(f"--resume: no complete checkpoint in {out / CHECKPOINTS}")
+    elif is_nonempty_dir(out) and not force:
+        raise UsageError(f"--out: {out} is not empty (use --force to replace it or --resume)")
+
+
+def prepare_fresh(out: Path) -> None:
+    """Empty ``out`` (for --force) and create the layout."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / CHECKPOINTS).mkdir(parents=True)
+
+
+def spec_document(spec: RunSpec, command: str) -> dict[str, Any]:
+    return {
+        "schema_version": spec.schema_version,
+        "command": command,
+        "spec": spec.model_dump(mode="json"),
+        "versions": versions(),
+    }
+
+
+def write_spec(out: Path, spec: RunSpec, command: str) -> None:
+    atomic_write_json(out / SPEC, spec_document(spec, command))
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step-{step:06d}.pt"
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+
+class MetricsWriter:
+    """Append-only ``metrics.jsonl``: each row is written whole, flushed, and fsynced at
+    checkpoints; on resume the file is cut back to the checkpoint's step (atomically)."""
+
+    def __init__(self, out: Path):
+        self.path = out / METRICS
+        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._f.write(json.dumps(row) + "\n")
+
+    def sync(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self.sync()
+        self._f.close()
+
+
+def truncate_metrics(out: Path, upto_step: int) -> None:
+    """Keep only the complete rows with ``step <= upto_step`` (rows after a checkpoint belong
+    to an interrupted future that resume will recompute)."""
+    path = out / METRICS
+    rows = read_metrics(path, strict=False) if path.exists() else []
+    text = "".join(json.dumps(r) + "\n" for r in rows if r["step"] <= upto_step)
+    atomic_write_text(path, text)
+
+
+def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                if strict:
+                    raise UsageError(f"{path}: line {i} is not valid JSON") from None
+                break  # a torn last line from a killed writer
+    return rows
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+
+def write_checkpoint(out: Path, state: dict[str, Any], spec: RunSpec, keep_step: bool) -> None:
+    """Write ``last.pt`` (and ``step-NNNNNN.pt`` when ``keep_step``); the numbered file first,
+    so ``last.pt`` never points further than a file that exists."""
+    state = dict(state, spec=spec.model_dump(mode="json"))
+    ckdir = out / CHECKPOINTS
+    if keep_step:
+        atomic_torch_save(ckdir / checkpoint_name(state["step"]), state)
+    atomic_torch_save(ckdir / LAST, state)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
+        raise UsageError(f"cannot read checkpoint {path}: {type(exc).__name__}") from None
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    """The checkpoint with the highest step that loads (``last.pt`` preferred on ties)."""
+    ckdir = out / CHECKPOINTS
+    if not ckdir.is_dir():
+        return None
+    candidates = sorted(ckdir.glob("step-*.pt"), reverse=True)
+    if (ckdir / LAST).exists():
+        candidates.insert(0, ckdir / LAST)
+    best: tuple[int, Path] | None = None
+    for p in candidates:
+        try:
+            step = int(torch.load(p, map_location="cpu", weights_only=True)["step"])
+        except Exception:  # noqa: BLE001 - incomplete or corrupt: not a candidate
+            continue
+        if best is None or step > best[0]:
+            best = (step, p)
+    return None if best is None else best[1]
+
+
+# -- reading a run -----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """A run directory as the read-only commands see it."""
+
+    path: Path
+    spec: RunSpec
+    command: str
+    metrics: list[dict[str, Any]]
+    summary: dict[str, Any] | None
+
+    @property
+    def steps(self) -> list[int]:
+        return [int(r["step"]) for r in self.metrics]
+
+    def row_at(self, step: int | None) -> dict[str, Any]:
+        """The metrics row at ``step`` (default: the last); UsageError if there is none."""
+        if step is None:
+            return self.metrics[-1]
+        for r in self.metrics:
+            if int(r["step"]) == step:
+                return r
+        last = self.metrics[-1]["step"]
+        if step > last or step < 0:
+            raise UsageError(f"--step: {step} is outside this run (0..{last})")
+        raise UsageError(
+            f"--step: no snapshot at step {step} (snapshots every {self.spec.snapshot_every})"
+        )
+
+
+def load_run(path: Path, need_metrics: bool = True) -> Run:
+    """Read a run directory; every problem becomes one UsageError line."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UsageError(f"run directory not found: {path}")
+    spec_path = path / SPEC
+    if not spec_path.is_file():
+        raise UsageError(f"{path} is not a pointgan run directory (no {SPEC})")
+    try:
+        doc = json.loads(spec_path.read_text(encoding="utf-8"))
+        spec = RunSpec.model_validate(doc["spec"])
+        command = str(doc.get("command", ""))
+    except (json.JSONDecodeError, KeyError, TypeError, ValidationError):
+        raise UsageError(f"{spec_path} is corrupt") from None
+    metrics: list[dict[str, Any]] = []
+    mpath = path / METRICS
+    if mpath.is_file():
+        metrics = read_metrics(mpath)
+    if need_metrics and not metrics:
+        raise UsageError(f"{path} has no metrics yet ({METRICS} is missing or empty)")
+    summary = None
+    if (path / SUMMARY).is_file():
+        try:
+            summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            raise UsageError(f"{path / SUMMARY} is corrupt") from None
+    return Run(path=path, spec=spec, command=command, metrics=metrics, summary=summary)

@@ -1,0 +1,169 @@
+"""The one run specification every command shares.
+
+A ``RunSpec`` says everything needed to reproduce a run bit for bit. It is resolved exactly once,
+in ``resolve_spec``: defaults <- preset <- config file (JSON or TOML) <- CLI flags, and validated
+once, so the rest of the program only ever sees a typed, frozen, valid object. Validation errors
+name the flag (``--lr-d``) or config key the user actually typed.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import UsageError
+
+SCHEMA_VERSION = 1
+
+#: The study's configurations. Each is a partial spec applied on top of the defaults; explicit
+#: flags and config files override it.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Plain alternating training with binary cross-entropy.
+    "baseline": {},
+    # Study 2.3.1: D targets 0.1 / 0.9 instead of 0 / 1.
+    "easing": {"label_easing": 0.1},
+    # Study 2.3.2: fake examples count less than real ones in the D loss.
+    "weighted": {"fake_weight": 0.5},
+    # Study 2.3.3: weight decay on D (the study tried 0.1, 1e-3 and 1e-5).
+    "weight-decay": {"weight_decay": 0.1},
+    # Study 3.1: Gaussian noise on the generator's parameters during the D step.
+    "noise": {"noise_scale": 0.5, "inner_batch": 8},
+    # Study 3.2: the fix, noise 1.5 plus D weight decay 0.1.
+    "fixed": {"noise_scale": 1.5, "inner_batch": 8, "weight_decay": 0.1},
+}
+
+
+class RunSpec(BaseModel):
+    """Everything that determines one training run. Same spec -> identical numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Spec format version.")
+    preset: str = Field("baseline", description="Study configuration the spec started from.")
+    seed: int = Field(0, ge=0, lt=2**32, description="Random seed (0 <= seed < 2^32).")
+    steps: int = Field(6000, ge=1, description="Training steps (one G step + one D step each).")
+    batch_size: int = Field(64, ge=1, description="Generated samples per step.")
+    lr_g: float = Field(0.01, gt=0, description="Adam learning rate of the generator.")
+    lr_d: float = Field(0.01, gt=0, description="Adam learning rate of the discriminator.")
+    beta1: float = Field(0.9, ge=0, lt=1, description="Adam beta1 (both optimizers).")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2 (both optimizers).")
+    adam_eps: float = Field(1e-8, gt=0, description="Adam epsilon (both optimizers).")
+    real_value: float = Field(1.0, description="The single real data value.")
+    label_easing: float = Field(
+        0.0, ge=0, lt=0.5, description="D targets E (fake) and 1-E (real) instead of 0 and 1."
+    )
+    fake_weight: float = Field(
+        1.0, gt=0, description="Weight of fake examples relative to real ones in the D loss."
+    )
+    weight_decay: float = Field(0.0, ge=0, description="Weight decay on the discriminator.")
+    weight_decay_mode: Literal["decoupled", "l2"] = Field(
+        "decoupled",
+        description="decoupled: AdamW-style shrink; l2: wd*param added to the gradient.",
+    )
+    noise_scale: float = Field(
+        0.0, ge=0, description="Std of Gaussian noise on G's w and b during the D step only."
+    )
+    inner_batch: int = Field(
+        8, ge=1, description="Noise draws averaged per D step (used only when noise_scale > 0)."
+    )
+    snapshot_every: int = Field(50, ge=1, description="Steps between metrics rows.")
+    checkpoint_every: int = Field(500, ge=1, description="Steps between checkpoints.")
+    tolerance: float = Field(
+        0.1, gt=0, description="Converged when |w| + |b - real| < tolerance at the end."
+    )
+    device: str = Field("cpu", description="Torch device: cpu, cuda, cuda:1, ...")
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str) -> str:
+        if v not in PRESETS:
+            raise ValueError(f"unknown preset {v!r} (choose from {', '.join(PRESETS)})")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device_ok(cls, v: str) -> str:
+        if not (v == "cpu" or v == "cuda" or (v.startswith("cuda:") and v[5:].isdigit())):
+            raise ValueError(f"unknown device {v!r} (cpu, cuda or cuda:N)")
+        return v
+
+    @property
+    def effective_inner_batch(self) -> int:
+        """Noise draws actually evaluated: without noise all K draws are the same sample."""
+        return self.inner_batch if self.noise_scale > 0 else 1
+
+
+#: Fields a user may set (everything but the format version).
+SPEC_FIELDS: tuple[str, ...] = tuple(f for f in RunSpec.model_fields if f != "schema_version")
+
+
+def flag_name(field: str) -> str:
+    """The CLI flag for a spec field: ``lr_d`` -> ``--lr-d``."""
+    return "--" + field.replace("_", "-")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """Read a JSON or TOML config file into a flat dict of spec fields."""
+    if not path.is_file():
+        raise UsageError(f"--config: file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"--config: cannot parse {path}: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("spec"), dict):
+        data = data["spec"]  # accept a run's spec.json as a config file
+    if not isinstance(data, dict):
+        raise UsageError(f"--config: {path} must hold a table/object of spec fields")
+    unknown = sorted(set(data) - set(RunSpec.model_fields))
+    if unknown:
+        raise UsageError(f"--config: unknown key {unknown[0]!r} in {path}")
+    return data
+
+
+def resolve_spec(
+    preset: str | None = None,
+    config: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> RunSpec:
+    """Resolve defaults <- preset <- config file <- CLI flags into one validated spec.
+
+    ``overrides`` holds only the flags the user actually gave (``None`` values are dropped).
+    """
+    layers: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    file_data = read_config(config) if config is not None else {}
+    chosen = preset or file_data.get("preset") or "baseline"
+    if chosen not in PRESETS:
+        where = "--preset" if preset else f"preset (in {config})"
+        raise UsageError(f"{where}: unknown preset {chosen!r} (choose from {', '.join(PRESETS)})")
+    layers.update(PRESETS[chosen])
+    for k, v in file_data.items():
+        layers[k] = v
+        origin[k] = f"{k} (in {config})"
+    for k, v in (overrides or {}).items():
+        if v is None:
+            continue
+        layers[k] = v
+        origin[k] = flag_name(k)
+    layers["preset"] = chosen
+    try:
+        return RunSpec.model_validate(layers)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "spec"
+        where = origin.get(field, flag_name(field))
+        msg = err["msg"].removeprefix("Value error, ")
+        raise UsageError(f"{where}: {msg} (got {err.get('input')!r})") from None
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema of RunSpec, for editors and `pointgan spec schema`."""
+    return RunSpec.model_json_schema()

@@ -1,0 +1,177 @@
+"""Train a batch of runs into their run directories: the glue between engine and rundir.
+
+``train`` and each batch of a ``sweep`` go through ``train_batch``: it prepares (or resumes) every
+run directory, drives one ``BatchTrainer``, streams metrics rows, writes checkpoints on the
+spec's cadence and the summaries last. Ctrl-C (SIGINT) is turned into a flag checked between
+two steps, so the checkpoint it triggers is always of a consistent state.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import rundir
+from .engine import BatchTrainer, Snapshot
+from .errors import PointganError, UsageError
+from .models import D_NAMES
+from .spec import RunSpec
+
+
+class Interrupted(PointganError):
+    """Training stopped by Ctrl-C after saving a checkpoint. Exit code 130."""
+
+    exit_code = 130
+
+
+@dataclass
+class Member:
+    """One run of a batch: its spec, its directory and the command that re-runs it."""
+
+    spec: RunSpec
+    out: Path
+    command: str
+    resume: bool = False
+    extra_summary: dict[str, Any] = field(default_factory=dict)
+
+
+def distance(w: float, b: float, real: float) -> float:
+    """Worst error of ``y = w x + b`` against ``real`` over x in [-1, 1]."""
+    return abs(w) + abs(b - real)
+
+
+def metrics_row(snap: Snapshot, i: int, real: float) -> dict[str, Any]:
+    w, b = float(snap.g[i, 0]), float(snap.g[i, 1])
+    row: dict[str, Any] = {
+        "step": snap.step,
+        "w": w,
+        "b": b,
+        "distance": distance(w, b, real),
+        "g_loss": float(snap.g_loss[i]),
+        "d_loss": float(snap.d_loss[i]),
+        "d_real": float(snap.d_real[i]),
+        "d_fake": float(snap.d_fake[i]),
+    }
+    for j, name in enumerate(D_NAMES):
+        row[f"d_{name}"] = float(snap.d[i, j])
+    return row
+
+
+class _SigintFlag:
+    """Turns SIGINT into a flag while training; restores the old handler afterwards."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._old: Any = None
+
+    def __enter__(self) -> _SigintFlag:
+        try:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: Ctrl-C cannot reach us anyway
+            self._old = None
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.hit = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+ProgressFn = Callable[[Snapshot], None]
+
+
+def train_batch(members: Sequence[Member], on_progress: ProgressFn | None = None) -> list[dict]:
+    """Train ``members`` (sharing one ``batch_key``) as one batch; returns their summaries.
+
+    Fresh members get ``spec.json`` before the first step; resumed ones continue from their
+    latest complete checkpoint (all members of a batch resume from the same step)."""
+    specs = [m.spec for m in members]
+    if specs[0].device == "cpu":
+        torch.set_num_threads(1)  # bitwise batch invariance; parallelism comes from processes
+    elif not torch.cuda.is_available():
+        raise UsageError(f"--device: {specs[0].device} requested but CUDA is not available")
+    states = []
+    for m in members:
+        if m.resume:
+            ck = rundir.latest_checkpoint(m.out)
+            if ck is None:
+                raise UsageError(f"--resume: no complete checkpoint in {m.out}")
+            states.append(rundir.load_checkpoint(ck))
+        else:
+            rundir.prepare_fresh(m.out)
+            rundir.write_spec(m.out, m.spec, m.command)
+    with torch.inference_mode():
+        trainer = BatchTrainer(specs)
+        prior_wall = [0.0] * len(members)
+        if states:
+            if len(states) != len(members):
+                raise UsageError("--resume: every member of a batch must have a checkpoint")
+            trainer.load_states(states)
+            prior_wall = [float(s.get("wall_seconds", 0.0)) for s in states]
+            for m in members:
+                rundir.truncate_metrics(m.out, trainer.step)
+        writers = [rundir.MetricsWriter(m.out) for m in members]
+        t0 = time.perf_counter()
+
+        def on_snapshot(snap: Snapshot) -> None:
+            for i, (m, wr) in enumerate(zip(members, writers)):
+                wr.write(metrics_row(snap, i, m.spec.real_value))
+            if on_progress is not None:
+                on_progress(snap)
+
+        def on_checkpoint(step: int) -> None:
+            wall = time.perf_counter() - t0
+            for i, (m, wr) in enumerate(zip(members, writers)):
+                wr.sync()
+                state = trainer.state_for(i)
+                state["wall_seconds"] = prior_wall[i] + wall
+                rundir.write_checkpoint(m.out, state, m.spec, keep_step=True)
+
+        try:
+            with _SigintFlag() as flag:
+                finished = trainer.run(on_snapshot, on_checkpoint, lambda: flag.hit)
+            if not finished:
+                on_checkpoint(trainer.step)
+                raise Interrupted(
+                    f"interrupted at step {trainer.step}; checkpoint saved, continue with --resume"
+                )
+        finally:
+            for wr in writers:
+                wr.close()
+        wall = time.perf_counter() - t0
+        summaries = []
+        for i, m in enumerate(members):
+            summary = _summary(trainer, i, prior_wall[i] + wall)
+            summary.update(m.extra_summary)
+            rundir.atomic_write_json(m.out / rundir.SUMMARY, summary)
+            summaries.append(summary)
+    return summaries
+
+
+def _summary(trainer: BatchTrainer, i: int, wall: float) -> dict[str, Any]:
+    spec = trainer.specs[i]
+    w, b = float(trainer.g[i, 0]), float(trainer.g[i, 1])
+    dist = distance(w, b, spec.real_value)
+    diverged = not bool(trainer.alive[i])
+    return {
+        "status": "diverged" if diverged else "finished",
+        "converged": (not diverged) and dist < spec.tolerance,
+        "w": w,
+        "b": b,
+        "distance": dist,
+        "tolerance": spec.tolerance,
+        "steps": trainer.step,
+        "seed": spec.seed,
+        "preset": spec.preset,
+        "diverged_step": int(trainer.diverged_step[i]) if diverged else None,
+        "wall_seconds": round(wall, 3),
+        "versions": rundir.versions(),
+    }
