@@ -81,7 +81,11 @@ def atomic_torch_save(path: Path, obj: Any) -> None:
 def versions() -> dict[str, str]:
     from . import __version__
 
-    return {"pointgan": __version__, "torch": torch.__version__, "python": platform.python_version()}
+    return {
+        "pointgan": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
 
 
 # -- preparing a directory ---------------------------------------------------------------------

@@ -22,7 +22,8 @@ def _help(field: str) -> str:
 
 
 def _opt(field: str, **kw: Any) -> Any:
-    return typer.Option("--" + field.replace("_", "-"), help=_help(field), rich_help_panel=SPEC_PANEL, **kw)
+    flag = "--" + field.replace("_", "-")
+    return typer.Option(flag, help=_help(field), rich_help_panel=SPEC_PANEL, **kw)
 
 
 Preset = Annotated[

@@ -50,7 +50,8 @@ def train(
     tolerance: o.Tolerance = None,
     device: o.Device = None,
     out: Annotated[
-        Optional[Path], typer.Option("--out", "-o", help="Run directory [default: runs/<time>-<preset>].")
+        Optional[Path],
+        typer.Option("--out", "-o", help="Run directory [default: runs/<time>-<preset>]."),
     ] = None,
     force: o.Force = False,
     resume: o.Resume = False,
