@@ -39,8 +39,12 @@ LAST = "last.pt"
 # -- atomic writes -----------------------------------------------------------------------------
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (same-directory temp file, fsync, rename)."""
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (same-directory temp file, fsync, rename).
+
+    ``durable=False`` skips the fsync: the rename is still atomic for a crashed or killed
+    process (the page cache survives it), only a power cut could lose the file. Sweeps use it
+    for their many intermediate checkpoints, where fsync would dominate the run time."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -48,7 +52,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -63,7 +68,7 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def atomic_torch_save(path: Path, obj: Any) -> None:
+def atomic_torch_save(path: Path, obj: Any, durable: bool = True) -> None:
     """``torch.save`` through a same-directory temp file, so a checkpoint is complete or absent."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -71,7 +76,8 @@ def atomic_torch_save(path: Path, obj: Any) -> None:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -148,9 +154,10 @@ class MetricsWriter:
     def write(self, row: dict[str, Any]) -> None:
         self._f.write(json.dumps(row) + "\n")
 
-    def sync(self) -> None:
+    def sync(self, durable: bool = True) -> None:
         self._f.flush()
-        os.fsync(self._f.fileno())
+        if durable:
+            os.fsync(self._f.fileno())
 
     def close(self) -> None:
         self.sync()
@@ -184,14 +191,16 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
 # -- checkpoints -------------------------------------------------------------------------------
 
 
-def write_checkpoint(out: Path, state: dict[str, Any], spec: RunSpec, keep_step: bool) -> None:
+def write_checkpoint(
+    out: Path, state: dict[str, Any], spec: RunSpec, keep_step: bool, durable: bool = True
+) -> None:
     """Write ``last.pt`` (and ``step-NNNNNN.pt`` when ``keep_step``); the numbered file first,
     so ``last.pt`` never points further than a file that exists."""
     state = dict(state, spec=spec.model_dump(mode="json"))
     ckdir = out / CHECKPOINTS
     if keep_step:
-        atomic_torch_save(ckdir / checkpoint_name(state["step"]), state)
-    atomic_torch_save(ckdir / LAST, state)
+        atomic_torch_save(ckdir / checkpoint_name(state["step"]), state, durable)
+    atomic_torch_save(ckdir / LAST, state, durable)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

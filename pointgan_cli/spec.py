@@ -45,7 +45,7 @@ class RunSpec(BaseModel):
     schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Spec format version.")
     preset: str = Field("baseline", description="Study configuration the spec started from.")
     seed: int = Field(0, ge=0, lt=2**32, description="Random seed (0 <= seed < 2^32).")
-    steps: int = Field(6000, ge=1, description="Training steps (one G step + one D step each).")
+    steps: int = Field(10000, ge=1, description="Training steps (one G step + one D step each).")
     batch_size: int = Field(64, ge=1, description="Generated samples per step.")
     lr_g: float = Field(0.01, gt=0, description="Adam learning rate of the generator.")
     lr_d: float = Field(0.01, gt=0, description="Adam learning rate of the discriminator.")

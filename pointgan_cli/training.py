@@ -88,11 +88,19 @@ class _SigintFlag:
 ProgressFn = Callable[[Snapshot], None]
 
 
-def train_batch(members: Sequence[Member], on_progress: ProgressFn | None = None) -> list[dict]:
+def train_batch(
+    members: Sequence[Member],
+    on_progress: ProgressFn | None = None,
+    keep_steps: bool = True,
+    durable: bool = True,
+) -> list[dict]:
     """Train ``members`` (sharing one ``batch_key``) as one batch; returns their summaries.
 
     Fresh members get ``spec.json`` before the first step; resumed ones continue from their
-    latest complete checkpoint (all members of a batch resume from the same step)."""
+    latest complete checkpoint (all members of a batch resume from the same step).
+    ``keep_steps=False`` keeps only ``last.pt``; ``durable=False`` skips fsync on intermediate
+    checkpoints (sweeps: thousands of members); the final checkpoint and summary are always
+    fsynced."""
     specs = [m.spec for m in members]
     if specs[0].device == "cpu":
         torch.set_num_threads(1)  # bitwise batch invariance; parallelism comes from processes
@@ -129,11 +137,12 @@ def train_batch(members: Sequence[Member], on_progress: ProgressFn | None = None
 
         def on_checkpoint(step: int) -> None:
             wall = time.perf_counter() - t0
+            final = step == trainer.steps
             for i, (m, wr) in enumerate(zip(members, writers)):
-                wr.sync()
+                wr.sync(durable or final)
                 state = trainer.state_for(i)
                 state["wall_seconds"] = prior_wall[i] + wall
-                rundir.write_checkpoint(m.out, state, m.spec, keep_step=True)
+                rundir.write_checkpoint(m.out, state, m.spec, keep_steps, durable or final)
 
         try:
             with _SigintFlag() as flag:

@@ -1,0 +1,140 @@
+"""``pointgan sweep``: many seeds and settings as batched programs, with the study's charts."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import console, rundir
+from ..errors import UsageError
+from ..sweep import build_sweep_spec, expand, parse_grid, parse_seeds
+from ..sweep_run import load_sweep_spec, run_sweep
+from . import options as o
+from .errors import handles_errors
+
+
+@handles_errors
+def sweep(
+    preset: Annotated[
+        Optional[list[str]],
+        typer.Option("--preset", help="Preset to include (repeatable): compares presets.",
+                     rich_help_panel="Sweep"),
+    ] = None,
+    seeds: Annotated[
+        str, typer.Option("--seeds", help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29.",
+                          rich_help_panel="Sweep"),
+    ] = "0-9",
+    grid: Annotated[
+        Optional[list[str]],
+        typer.Option("--grid", help="FIELD=V1,V2,... (repeatable; cartesian product).",
+                     rich_help_panel="Sweep"),
+    ] = None,
+    study: Annotated[
+        Optional[str],
+        typer.Option("--study", help="'article': the study's whole experiment set at two "
+                     "learning rates.", rich_help_panel="Sweep"),
+    ] = None,
+    max_batch: Annotated[
+        int, typer.Option("--max-batch", min=1, help="Most runs in one batched program.",
+                          rich_help_panel="Sweep"),
+    ] = 512,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes [default: CPU count].",
+                          rich_help_panel="Sweep"),
+    ] = os.cpu_count() or 1,
+    executor: Annotated[
+        str, typer.Option("--executor", help="local (processes) or ray.", rich_help_panel="Sweep"),
+    ] = "local",
+    ray_address: Annotated[
+        Optional[str], typer.Option("--ray-address", help="Ray cluster address "
+                                    "[default: a local Ray started for the sweep].",
+                                    rich_help_panel="Sweep"),
+    ] = None,
+    config: o.Config = None,
+    seed: o.Seed = None,
+    steps: o.Steps = None,
+    batch_size: o.BatchSize = None,
+    lr_g: o.LrG = None,
+    lr_d: o.LrD = None,
+    beta1: o.Beta1 = None,
+    beta2: o.Beta2 = None,
+    adam_eps: o.AdamEps = None,
+    real_value: o.RealValue = None,
+    label_easing: o.LabelEasing = None,
+    fake_weight: o.FakeWeight = None,
+    weight_decay: o.WeightDecay = None,
+    weight_decay_mode: o.WeightDecayMode = None,
+    noise_scale: o.NoiseScale = None,
+    inner_batch: o.InnerBatch = None,
+    snapshot_every: o.SnapshotEvery = None,
+    checkpoint_every: o.CheckpointEvery = None,
+    tolerance: o.Tolerance = None,
+    device: o.Device = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="Sweep directory [default: runs/sweep-<time>]."),
+    ] = None,
+    force: o.Force = False,
+    resume: o.Resume = False,
+    json_out: o.Json = False,
+    quiet: o.Quiet = False,
+) -> None:
+    """Train many seeds and settings as batched programs; write per-group statistics, the
+    mean +- std chart of w and b, and success rates with Wilson intervals.
+
+    Example: pointgan sweep --preset baseline --preset fixed --seeds 0-49
+    """
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor: unknown executor {executor!r} (local or ray)")
+    if resume:
+        if out is None:
+            raise UsageError("--resume needs --out DIR")
+        if force:
+            raise UsageError("--force and --resume cannot be used together")
+        spec = load_sweep_spec(out)
+        command = ""
+    else:
+        spec = build_sweep_spec(
+            list(preset or []), study, parse_grid(list(grid or [])), parse_seeds(seeds), config,
+            o.overrides_from(locals()),
+        )
+        out = out if out is not None else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+        command = shlex.join(["pointgan", "sweep", *sys.argv[2:]]) if sys.argv[1:2] == [
+            "sweep"] else "pointgan sweep"
+    members = expand(spec)  # validates every member before anything is created
+    if not resume:
+        rundir.check_target(out, force, False)
+        if "--out" not in command and "-o" not in command:
+            command += " --out " + shlex.quote(str(out))
+    t0 = time.perf_counter()
+    with console.progress_bar(1, f"sweep {len(members)} runs", enabled=not quiet) as prog:
+
+        def progress(total: int, n: int) -> None:
+            if prog is not None:
+                task = prog.task_ids[0]
+                prog.update(task, total=max(total, 1), advance=n)
+
+        summary = run_sweep(out, spec, command, resume=resume, max_batch=max_batch,
+                            workers=workers, executor=executor, ray_address=ray_address,
+                            progress=progress)
+    wall = time.perf_counter() - t0
+    if json_out:
+        console.print_json(dict(summary, sweep_dir=str(out)))
+        return
+    if not quiet:
+        rows = [[g["group"], g["n"], g["converged"],
+                 f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
+                 g["diverged"], f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
+                 f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"] for g in summary["groups"]]
+        cols = ["group", "n", "converged", "success (95% CI)", "diverged", "final w", "final b"]
+        err = console.err_console()
+        err.print(console.table(f"sweep {out}", cols, rows))
+        err.print(f"{summary['n']} runs in {wall:.1f} s; charts: {out / 'weights.png'}, "
+                  f"{out / 'success.png'}")
+    sys.stdout.write(f"{out}\n")

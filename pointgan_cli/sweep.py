@@ -1,0 +1,183 @@
+"""Sweep specification: which runs a sweep holds, resolved once, before anything is created.
+
+A sweep is variants (a preset plus overrides, e.g. the study's experiment set) crossed with a
+grid of spec values and a list of seeds. ``SweepSpec`` is what ``sweep.json`` stores, so
+``--resume`` re-expands exactly the same members. Every parsing error names the argument the
+user typed (``--seeds``, ``--grid``) so the CLI can print one line and create nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import UsageError
+from .spec import PRESETS, SPEC_FIELDS, RunSpec, resolve_spec
+
+#: The study's whole experiment set (`--study article`): (label, preset, overrides), each run
+#: at every learning rate in ARTICLE_LRS (lr_g = lr_d), as the study plotted several.
+ARTICLE_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("baseline", "baseline", {}),
+    ("easing", "easing", {}),
+    ("weighted", "weighted", {}),
+    ("wd 0.1", "weight-decay", {"weight_decay": 0.1}),
+    ("wd 1e-3", "weight-decay", {"weight_decay": 1e-3}),
+    ("wd 1e-5", "weight-decay", {"weight_decay": 1e-5}),
+    ("noise 0.5", "noise", {"noise_scale": 0.5}),
+    ("noise 1.5", "noise", {"noise_scale": 1.5}),
+    ("fixed", "fixed", {}),
+]
+ARTICLE_LRS = (0.01, 0.003)
+STUDIES = ("article",)
+
+
+class Variant(BaseModel):
+    """One configuration of a sweep before seeds: a preset plus explicit overrides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    label: str
+    preset: str
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class SweepSpec(BaseModel):
+    """Everything that determines a sweep's member list (stored as ``sweep.json``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    schema_version: Literal[1] = 1
+    variants: list[Variant]
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    seeds: list[int]
+    config: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)  # flags common to every member
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0-99``, ``0,3,7``, ``0-9,20-29`` -> sorted unique seeds."""
+    seeds: set[int] = set()
+    if not text.strip():
+        raise UsageError("--seeds: empty list")
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise UsageError(f"--seeds: {part!r} is not a seed or a range like 0-99")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise UsageError(f"--seeds: range {part!r} is empty (end before start)")
+        if hi >= 2**32:
+            raise UsageError(f"--seeds: {hi} is too large (seeds are below 2^32)")
+        seeds.update(range(lo, hi + 1))
+    return sorted(seeds)
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``["lr_d=0.01,0.003", "noise_scale=0,1.5"]`` -> {field: [values]}; values are checked
+    against the spec's types when the members are resolved."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        field, sep, values = item.partition("=")
+        field = field.strip().replace("-", "_")
+        if not sep or not field:
+            raise UsageError(f"--grid: {item!r} is not FIELD=V1,V2,...")
+        if field not in SPEC_FIELDS or field == "preset":
+            hint = " (use --preset for presets)" if field == "preset" else ""
+            raise UsageError(f"--grid: unknown spec field {field!r}{hint}")
+        if field in grid:
+            raise UsageError(f"--grid: {field!r} given twice")
+        vals = [v.strip() for v in values.split(",") if v.strip()]
+        if not vals:
+            raise UsageError(f"--grid: {field}= has an empty list of values")
+        grid[field] = [_parse_value(field, v) for v in vals]
+    return grid
+
+
+def _parse_value(field: str, text: str) -> Any:
+    annotation = RunSpec.model_fields[field].annotation
+    try:
+        if annotation is int:
+            return int(text)
+        if annotation is float:
+            return float(text)
+    except ValueError:
+        kind = "an integer" if annotation is int else "a number"
+        raise UsageError(f"--grid: {field}={text!r} is not {kind}") from None
+    return text
+
+
+def build_sweep_spec(
+    presets: list[str],
+    study: str | None,
+    grid: dict[str, list[Any]],
+    seeds: list[int],
+    config: Path | None,
+    overrides: dict[str, Any],
+) -> SweepSpec:
+    """Variants from ``--study`` or ``--preset`` (default: baseline), validated."""
+    if study is not None and study not in STUDIES:
+        raise UsageError(f"--study: unknown study {study!r} (choose from {', '.join(STUDIES)})")
+    for p in presets:
+        if p not in PRESETS:
+            raise UsageError(f"--preset: unknown preset {p!r} (choose from {', '.join(PRESETS)})")
+    if len(set(presets)) != len(presets):
+        raise UsageError("--preset: the same preset is given twice")
+    variants: list[Variant] = []
+    if study == "article":
+        if presets:
+            raise UsageError("--study article already chooses the presets; drop --preset")
+        for label, preset, ov in ARTICLE_VARIANTS:
+            for lr in ARTICLE_LRS:
+                variants.append(
+                    Variant(label=f"{label} lr={lr:g}", preset=preset,
+                            overrides={**ov, "lr_g": lr, "lr_d": lr})
+                )
+    else:
+        variants = [Variant(label=p, preset=p) for p in (presets or ["baseline"])]
+    if "seed" in overrides:
+        raise UsageError("--seed: a sweep takes --seeds (ranges and lists), not --seed")
+    return SweepSpec(
+        variants=variants,
+        grid=grid,
+        seeds=seeds,
+        config=None if config is None else str(config),
+        overrides=overrides,
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", text).strip("_")
+
+
+def expand(sweep: SweepSpec) -> list[tuple[str, str, RunSpec]]:
+    """All members as (id, group, spec), in a stable order. The sweep's common ``overrides``
+    (flags) apply to every member; variant overrides and grid values win over them."""
+    overrides = sweep.overrides
+    config = Path(sweep.config) if sweep.config else None
+    fields = list(sweep.grid)
+    out: list[tuple[str, str, RunSpec]] = []
+    for variant in sweep.variants:
+        for point in itertools.product(*(sweep.grid[f] for f in fields)):
+            gp = dict(zip(fields, point))
+            group = variant.label + "".join(f" {k}={v}" for k, v in gp.items())
+            for seed in sweep.seeds:
+                ov = {**overrides, **variant.overrides, **gp, "seed": seed}
+                spec = _resolve_member(variant.preset, config, ov, gp)
+                out.append((f"{_slug(group)}-s{seed:04d}", group, spec))
+    return out
+
+
+def _resolve_member(preset: str, config: Path | None, ov: dict[str, Any], gp: dict) -> RunSpec:
+    try:
+        return resolve_spec(preset, config, ov)
+    except UsageError as exc:
+        msg = str(exc)
+        for field in gp:  # a bad grid value: say so with --grid, not the flag name
+            flag = "--" + field.replace("_", "-")
+            if msg.startswith(flag + ":"):
+                raise UsageError("--grid: " + field + msg[len(flag):]) from None
+        raise

@@ -1,0 +1,143 @@
+"""A sweep's results: per-group statistics (``summary.json``) and the study's charts.
+
+Reads member run directories only. The summary holds no timings, so an interrupted and
+resumed sweep writes the same bytes as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import rundir
+
+Z95 = 1.959963984540054
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for k successes in n trials (95% by default)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarize(sweep_dir: Path, members: list[dict[str, str]]) -> dict[str, Any]:
+    """Group statistics from the members' ``summary.json`` files, groups in sweep order."""
+    groups: dict[str, list[tuple[str, dict]]] = {}
+    for m in members:
+        s = _read_json(sweep_dir / "members" / m["id"] / rundir.SUMMARY)
+        groups.setdefault(m["group"], []).append((m["id"], s))
+    out = []
+    for name, items in groups.items():
+        n = len(items)
+        k = sum(1 for _, s in items if s["converged"])
+        lo, hi = wilson(k, n)
+        w = np.array([s["w"] for _, s in items], dtype=np.float64)
+        b = np.array([s["b"] for _, s in items], dtype=np.float64)
+        out.append({
+            "group": name,
+            "n": n,
+            "converged": k,
+            "success_rate": k / n,
+            "wilson_low": lo,
+            "wilson_high": hi,
+            "diverged": sum(1 for _, s in items if s["status"] == "diverged"),
+            "w_mean": float(w.mean()),
+            "w_std": float(w.std()),
+            "b_mean": float(b.mean()),
+            "b_std": float(b.std()),
+            "failed": [i for i, s in items if not s["converged"]],
+            "members": [i for i, _ in items],
+        })
+    total = sum(g["n"] for g in out)
+    conv = sum(g["converged"] for g in out)
+    return {"schema_version": 1, "n": total, "converged": conv, "groups": out}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def group_curves(sweep_dir: Path, member_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Steps (S,) and w, b per member (M, S, 2) from metrics.jsonl."""
+    steps = None
+    wb = []
+    for mid in member_ids:
+        rows = rundir.read_metrics(sweep_dir / "members" / mid / rundir.METRICS)
+        if steps is None:
+            steps = np.array([r["step"] for r in rows])
+        wb.append([[r["w"], r["b"]] for r in rows[: len(steps)]])
+    return steps, np.array(wb, dtype=np.float64)
+
+
+def plot_weights(sweep_dir: Path, summary: dict[str, Any], real: float) -> bytes:
+    """The study's chart: per group, mean +- std of w and b over training."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = summary["groups"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True)
+    cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
+    for gi, g in enumerate(groups):
+        steps, wb = group_curves(sweep_dir, g["members"])
+        mean, std = wb.mean(0), wb.std(0)
+        colour = cmap(gi % cmap.N)
+        for j, ax in enumerate(axes):
+            ax.plot(steps, mean[:, j], color=colour, lw=1.6,
+                    label=f"{g['group']} ({g['converged']}/{g['n']})")
+            ax.fill_between(steps, mean[:, j] - std[:, j], mean[:, j] + std[:, j],
+                            color=colour, alpha=0.18, lw=0)
+    for ax, name, target in ((axes[0], "weight w", 0.0), (axes[1], "bias b", real)):
+        ax.axhline(target, color="black", ls="--", lw=1, label=f"target {target:g}")
+        ax.set_title(f"{name}: mean ± std over seeds")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return _png(fig, plt)
+
+
+def plot_success(summary: dict[str, Any]) -> bytes:
+    """Success rate per group with its Wilson 95% interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = summary["groups"]
+    names = [g["group"] for g in groups]
+    rate = np.array([g["success_rate"] for g in groups])
+    lo = rate - np.array([g["wilson_low"] for g in groups])
+    hi = np.array([g["wilson_high"] for g in groups]) - rate
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(groups) + 3), 4.5))
+    x = np.arange(len(groups))
+    ax.bar(x, rate, color="#4c72b0", alpha=0.8)
+    ax.errorbar(x, rate, yerr=[lo, hi], fmt="none", ecolor="black", capsize=4)
+    for xi, g in zip(x, groups):
+        ax.text(xi, 0.02, f"{g['converged']}/{g['n']}", ha="center", color="white", fontsize=8)
+    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("converged fraction")
+    ax.set_title("success rate per group (Wilson 95% interval)")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig, plt)
+
+
+def _png(fig, plt) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()

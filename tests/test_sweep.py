@@ -1,0 +1,135 @@
+import json
+import signal
+import time
+
+import pytest
+from conftest import popen_cli, run_cli
+
+from pointgan_cli.errors import UsageError
+from pointgan_cli.sweep import build_sweep_spec, expand, parse_grid, parse_seeds
+from pointgan_cli.sweep_report import wilson
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-3") == [0, 1, 2, 3]
+    assert parse_seeds("0,3,7") == [0, 3, 7]
+    assert parse_seeds("0-2,20-21,1") == [0, 1, 2, 20, 21]
+    for bad in ("5-2", "", "a", "1-", "-3", "1,,x"):
+        with pytest.raises(UsageError, match="^--seeds:"):
+            parse_seeds(bad)
+
+
+def test_parse_grid():
+    assert parse_grid(["lr_d=0.01,0.003", "inner-batch=4,8"]) == {
+        "lr_d": [0.01, 0.003], "inner_batch": [4, 8]}
+    for bad in (["nope=1,2"], ["lr_d="], ["lr_d=fast"], ["lr_d"], ["steps=1.5"],
+                ["preset=fixed"]):
+        with pytest.raises(UsageError, match="^--grid:"):
+            parse_grid(bad)
+
+
+def test_expand_members_and_groups():
+    spec = build_sweep_spec(["baseline", "fixed"], None, parse_grid(["lr_d=0.01,0.003"]),
+                            [0, 1], None, {"steps": 100})
+    members = expand(spec)
+    assert len(members) == 8
+    assert len({m[0] for m in members}) == 8
+    groups = {g for _, g, _ in members}
+    assert groups == {"baseline lr_d=0.01", "baseline lr_d=0.003", "fixed lr_d=0.01",
+                      "fixed lr_d=0.003"}
+    assert all(s.steps == 100 for _, _, s in members)
+    bad = build_sweep_spec(["fixed"], None, parse_grid(["lr_d=-1"]), [0], None, {})
+    with pytest.raises(UsageError, match="^--grid: lr_d"):
+        expand(bad)
+
+
+def test_article_study_has_every_experiment_at_two_learning_rates():
+    spec = build_sweep_spec([], "article", {}, [0], None, {})
+    members = expand(spec)
+    labels = {g for _, g, _ in members}
+    assert len(labels) == 18
+    for name in ("baseline", "easing", "weighted", "wd 0.1", "wd 1e-3", "wd 1e-5", "noise 0.5",
+                 "noise 1.5", "fixed"):
+        assert f"{name} lr=0.01" in labels and f"{name} lr=0.003" in labels
+    wd3 = next(s for _, g, s in members if g == "wd 1e-3 lr=0.003")
+    assert (wd3.weight_decay, wd3.lr_d, wd3.lr_g) == (1e-3, 0.003, 0.003)
+
+
+def test_wilson_interval():
+    lo, hi = wilson(50, 50)
+    assert hi == 1.0 and abs(lo - 0.9287) < 1e-3
+    lo, hi = wilson(5, 10)
+    assert abs(lo - 0.2366) < 1e-3 and abs(hi - 0.7634) < 1e-3
+
+
+def _metrics(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_member_equals_train_alone(cli, tmp_path):
+    res = cli(["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-2,5",
+               "--steps", "600", "--workers", "2", "--max-batch", "3", "--out", tmp_path / "s",
+               "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert [g["group"] for g in doc["groups"]] == ["baseline", "fixed"]
+    assert doc["n"] == 8
+    for f in ("sweep.json", "summary.json", "weights.png", "success.png"):
+        assert (tmp_path / "s" / f).stat().st_size > 0
+    for preset, seed in (("fixed", 5), ("baseline", 1)):
+        mid = f"{preset}-s{seed:04d}"
+        mdir = tmp_path / "s" / "members" / mid
+        assert (mdir / "checkpoints" / "last.pt").exists()
+        alone = tmp_path / f"alone-{mid}"
+        r = cli(["train", "--preset", preset, "--seed", seed, "--steps", "600", "--out", alone])
+        assert r.exit_code == 0
+        a, b = _metrics(mdir / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
+        assert len(a) == len(b)
+        for ra, rb in zip(a, b):
+            assert max(abs(ra[k] - rb[k]) for k in ra) < 1e-6
+        sa = json.loads((mdir / "summary.json").read_text())
+        sb = json.loads((alone / "summary.json").read_text())
+        assert sa["converged"] == sb["converged"] and sa["w"] == sb["w"]
+        assert json.loads((mdir / "spec.json").read_text())["spec"] == json.loads(
+            (alone / "spec.json").read_text())["spec"]
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--seeds", "5-2"], "--seeds"),
+        (["--seeds", "x"], "--seeds"),
+        (["--grid", "nope=1"], "--grid"),
+        (["--grid", "lr_d="], "--grid"),
+        (["--grid", "lr_d=abc"], "--grid"),
+        (["--grid", "lr_d=-1"], "--grid"),
+        (["--preset", "nope"], "--preset"),
+        (["--study", "nope"], "--study"),
+    ],
+)
+def test_bad_sweep_input_is_one_line_exit_2_nothing_created(tmp_path, args, needle):
+    res = run_cli(["sweep", *args, "--steps", "10", "--out", "s"], cwd=tmp_path)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kill_9_then_resume_gives_the_same_summary(cli, tmp_path):
+    args = ["sweep", "--preset", "baseline", "--preset", "noise", "--seeds", "0-3",
+            "--steps", "3000", "--checkpoint-every", "100", "--workers", "2"]
+    assert cli([*args, "--out", tmp_path / "full"]).exit_code == 0
+    out = tmp_path / "killed"
+    proc = popen_cli([*args, "--out", out])
+    t0 = time.time()
+    while not list((out / "members").glob("*/checkpoints/last.pt")):
+        assert proc.poll() is None and time.time() - t0 < 120
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.5)  # orphaned workers notice their parent is gone
+    assert not (out / "summary.json").exists()
+    res = run_cli(["sweep", "--resume", "--out", out])
+    assert res.returncode == 0, res.stderr
+    assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
