@@ -31,9 +31,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Study 2.3.3: weight decay on D (the study tried 0.1, 1e-3 and 1e-5).
     "weight-decay": {"weight_decay": 0.1},
     # Study 3.1: Gaussian noise on the generator's parameters during the D step.
-    "noise": {"noise_scale": 0.5, "inner_batch": 8},
+    "noise": {"noise_scale": 0.5},
     # Study 3.2: the fix, noise 1.5 plus D weight decay 0.1.
-    "fixed": {"noise_scale": 1.5, "inner_batch": 8, "weight_decay": 0.1},
+    "fixed": {"noise_scale": 1.5, "weight_decay": 0.1},
 }
 
 
@@ -68,7 +68,7 @@ class RunSpec(BaseModel):
         0.0, ge=0, description="Std of Gaussian noise on G's w and b during the D step only."
     )
     inner_batch: int = Field(
-        8, ge=1, description="Noise draws averaged per D step (used only when noise_scale > 0)."
+        16, ge=1, description="Noise draws averaged per D step (used only when noise_scale > 0)."
     )
     snapshot_every: int = Field(50, ge=1, description="Steps between metrics rows.")
     checkpoint_every: int = Field(500, ge=1, description="Steps between checkpoints.")
