@@ -88,42 +88,51 @@ def init_params(seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _d_forward(d: torch.Tensor, v: torch.Tensor):
-    """D on samples v (R, N). Returns hidden sigmoids s (R, 2, N) and output logits z (R, N).
+def d_coefficients(d: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """D's parameters rewritten for ``tanh(u) = 2 sigmoid(2u) - 1`` (computed once per step).
 
-    With A = 2 W1, B = 2 c1, a = 2 W2, c' = c2 - W2_0 - W2_1:  tanh(u) = 2 sigmoid(2u) - 1, so
-    z = a_0 s_0 + a_1 s_1 + c' with s_j = sigmoid(A_j v + B_j)."""
-    A = (d[:, 0:2] * 2.0).unsqueeze(-1)  # (R, 2, 1)
+    With A = 2 W1, B = 2 c1, a = 2 W2, c' = c2 - W2_0 - W2_1:
+    z = a_0 s_0 + a_1 s_1 + c' with s_j = sigmoid(A_j v + B_j). Shapes (R, 2, 1) and (R, 1)."""
+    A = (d[:, 0:2] * 2.0).unsqueeze(-1)
     B = (d[:, 2:4] * 2.0).unsqueeze(-1)
-    s = torch.sigmoid(A * v.unsqueeze(1) + B)  # (R, 2, N)
-    a = d[:, 4:6] * 2.0  # (R, 2)
-    c = (d[:, 6:7] - d[:, 4:5]) - d[:, 5:6]  # (R, 1)
-    z = s[:, 0] * a[:, 0:1] + c
-    z = z + s[:, 1] * a[:, 1:2]
+    a = d[:, 4:6] * 2.0
+    c = (d[:, 6:7] - d[:, 4:5]) - d[:, 5:6]
+    return A, B, a[:, 0:1], a[:, 1:2], c
+
+
+def _d_forward(coef, v: torch.Tensor):
+    """D on samples v (R, N): hidden sigmoids s (R, 2, N) and output logits z (R, N)."""
+    A, B, a0, a1, c = coef
+    s = torch.sigmoid(torch.addcmul(B, A, v.unsqueeze(1)))
+    z = torch.addcmul(c, s[:, 0], a0)
+    z.addcmul_(s[:, 1], a1)
     return s, z
 
 
-def grads_g(g: torch.Tensor, d: torch.Tensor, x: torch.Tensor, wx: torch.Tensor):
+def grads_g(g: torch.Tensor, d: torch.Tensor, x: torch.Tensor, wx: torch.Tensor, coef=None):
     """Gradient of the non-saturating generator loss ``sum_i wx_i * softplus(-z_i)``.
 
     x (R, Bp) inputs, wx (R, Bp) per-sample weights (1/B, 0 on padding). Returns (R, 2)."""
-    y = x * g[:, 0:1] + g[:, 1:2]
-    s, z = _d_forward(d, y)
-    dz = (torch.sigmoid(z) - 1.0) * wx  # dL/dz (R, Bp)
-    q = s - s * s  # sigmoid'(.) (R, 2, Bp)
-    k = d[:, 0:2] * d[:, 4:6] * 4.0  # dz/ds_j * ds_j/dy / sigma': a_j * A_j (R, 2)
-    dy = dz * (q[:, 0] * k[:, 0:1] + q[:, 1] * k[:, 1:2])  # (R, Bp)
+    coef = d_coefficients(d) if coef is None else coef
+    y = torch.addcmul(g[:, 1:2], x, g[:, 0:1])
+    s, z = _d_forward(coef, y)
+    dz = torch.addcmul(-wx, torch.sigmoid(z), wx)  # dL/dz = (sigmoid(z) - 1) wx   (R, Bp)
+    q = s - s * s  # sigmoid'  (R, 2, Bp)
+    k = coef[0].squeeze(-1) * torch.cat([coef[2], coef[3]], 1)  # a_j * A_j  (R, 2)
+    dy = dz * torch.addcmul(q[:, 0] * k[:, 0:1], q[:, 1], k[:, 1:2])  # dL/dy  (R, Bp)
     return torch.stack(((dy * x).sum(-1), dy.sum(-1)), dim=1)
 
 
-def grads_d(d: torch.Tensor, v: torch.Tensor, wv: torch.Tensor, tw: torch.Tensor):
+def grads_d(d: torch.Tensor, v: torch.Tensor, wv: torch.Tensor, tw: torch.Tensor, coef=None):
     """Gradient of the weighted BCE ``sum_i wv_i * BCE(D(v_i), t_i)`` w.r.t. D's 7 params.
 
-    v (R, N) samples, wv (R, N) weights, tw (R, N) = wv * target. Returns (R, 7)."""
-    s, z = _d_forward(d, v)
-    gz = torch.sigmoid(z) * wv - tw  # dL/dz (R, N)
+    v (R, N) samples, wv (R, N) weights, tw (R, N) = wv * target. Returns (R, 7).
+    (A batched matmul for the sums was tried: slower than mul + sum for R in the hundreds.)"""
+    coef = d_coefficients(d) if coef is None else coef
+    s, z = _d_forward(coef, v)
+    gz = torch.addcmul(-tw, torch.sigmoid(z), wv)  # dL/dz  (R, N)
     gs = gz.unsqueeze(1) * s  # (R, 2, N)
-    u = gs - gs * s  # dL/dz * sigmoid'  (R, 2, N)
+    u = torch.addcmul(gs, gs, s, value=-1.0)  # dL/dz * sigmoid' = g s (1 - s)  (R, 2, N)
     sg = gz.sum(-1, keepdim=True)  # (R, 1)
     sgs = gs.sum(-1)  # (R, 2)
     su = u.sum(-1)  # (R, 2)
@@ -232,7 +241,8 @@ class BatchTrainer:
         n = t + 1
         frozen = None if bool(self.alive.all()) else self._freeze_copies()
 
-        gg = grads_g(self.g, self.d, x, self.wx)
+        coef = d_coefficients(self.d)  # D is unchanged until its own step
+        gg = grads_g(self.g, self.d, x, self.wx, coef)
         self._adam(self.g, self.mg, self.vg, gg, self.lr_g, n)
 
         # Fake samples for the D step, from the updated G, with K noisy parameter draws.
@@ -246,7 +256,7 @@ class BatchTrainer:
         torch.mul(x.unsqueeze(1), wk, out=self.fake_view)
         self.fake_view.add_(bk)
 
-        gd = grads_d(self.d, self.v, self.wv, self.tw)
+        gd = grads_d(self.d, self.v, self.wv, self.tw, coef)
         if self.has_wd:
             if self.l2:
                 gd = gd + self.d * self.wd
