@@ -6,6 +6,7 @@ typed override the preset and config file (``spec.resolve_spec`` does the layeri
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -77,3 +78,32 @@ SPEC_PARAMS = (
 def overrides_from(values: dict[str, Any]) -> dict[str, Any]:
     """The spec flags the user gave, from a command's ``locals()``."""
     return {k: values[k] for k in SPEC_PARAMS if values.get(k) is not None}
+
+
+class TrackerName(StrEnum):
+    """Experiment trackers a finished run or sweep can be logged to (see ``trackers``)."""
+
+    none = "none"
+    mlflow = "mlflow"
+    wandb = "wandb"
+
+
+TRACKER_PANEL = "Experiment tracking"
+Tracker = Annotated[
+    TrackerName,
+    typer.Option(
+        "--tracker",
+        help="After training, log the finished directory to this tracker (mlflow: ./mlruns "
+        "file store; wandb: offline unless WANDB_MODE or WANDB_API_KEY is set).",
+        rich_help_panel=TRACKER_PANEL,
+    ),
+]
+TrackingUri = Annotated[
+    Optional[str],
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking URI or directory [default: $MLFLOW_TRACKING_URI or ./mlruns]; "
+        "for wandb, the W&B server URL.",
+        rich_help_panel=TRACKER_PANEL,
+    ),
+]

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import console, rundir
+from .. import console, rundir, trackers
 from ..engine import Snapshot
 from ..spec import resolve_spec
 from ..training import Member, train_batch
@@ -57,6 +57,8 @@ def train(
     resume: o.Resume = False,
     json_out: o.Json = False,
     quiet: o.Quiet = False,
+    tracker: o.Tracker = o.TrackerName.none,
+    tracking_uri: o.TrackingUri = None,
 ) -> None:
     """Train one PointGAN run and write its run directory.
 
@@ -91,6 +93,11 @@ def train(
         summary = train_batch([member], on_progress)[0]
 
     result = dict(summary, run_dir=str(out))
+    if tracker != "none":
+        result["tracker"] = logged = trackers.log_run(out, tracker, tracking_uri)
+        if not quiet:
+            print(f"logged to {tracker.value} run {logged['run_id']} ({logged['where']})",
+                  file=sys.stderr)
     if json_out:
         console.print_json(result)
         return

@@ -1,0 +1,348 @@
+"""Experiment trackers against the real packages: MLflow's local file store (read back with
+``MlflowClient``) and W&B in offline mode (its ``.wandb`` transaction log read back with W&B's own
+protobuf records). Runs and sweeps are made by the real trainer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pointgan_cli import console, trackers
+from pointgan_cli.errors import RuntimeFailure, UsageError
+from pointgan_cli.rundir import load_run
+from pointgan_cli.spec import resolve_spec
+from pointgan_cli.training import Member, train_batch
+
+mlflow = pytest.importorskip("mlflow")
+wandb = pytest.importorskip("wandb")
+from mlflow.tracking import MlflowClient  # noqa: E402
+from wandb.proto import wandb_internal_pb2  # noqa: E402
+
+MEDIA = ["animation.gif", "diagnose/generator-landscape.png"]
+
+
+@pytest.fixture(autouse=True)
+def tracker_env(tmp_path, monkeypatch):
+    """A clean tracker environment: nothing configured by the user, everything under tmp."""
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "WANDB_MODE", "WANDB_API_KEY",
+                "WANDB_PROJECT", "WANDB_BASE_URL", "WANDB_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # for reading back with MlflowClient
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for var, sub in (("WANDB_CACHE_DIR", "cache"), ("WANDB_CONFIG_DIR", "config"),
+                     ("WANDB_DATA_DIR", "data")):
+        monkeypatch.setenv(var, str(tmp_path / "wandb-home" / sub))
+    monkeypatch.chdir(tmp_path)
+
+
+def make_run(path: Path, preset: str = "fixed", seed: int = 1, steps: int = 300) -> Path:
+    spec = resolve_spec(preset, overrides={"steps": steps, "seed": seed})
+    train_batch([Member(spec=spec, out=path, command=console.rerun_command(spec, str(path)))])
+    return path
+
+
+def add_media(run_dir: Path) -> None:
+    """What animate and diagnose add to a run directory: a GIF and PNGs under diagnose/."""
+    (run_dir / "diagnose").mkdir()
+    Image.new("RGB", (8, 8), "red").save(run_dir / "diagnose" / "generator-landscape.png")
+    Image.new("RGB", (8, 8), "blue").save(run_dir / "animation.gif")
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    path = make_run(tmp_path / "runs" / "fixed-1")
+    add_media(path)
+    return path
+
+
+def digest(root: Path) -> dict[str, str]:
+    """Every file of a run directory (tracker folders aside) with its content hash."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and "wandb" not in p.parts}
+
+
+def wandb_records(path: Path) -> list:
+    """Decode a ``.wandb`` transaction log (a LevelDB-style log of W&B protobuf records)."""
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    pos, block, buf, out = 7, 32768, b"", []
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
+        if kind in (1, 2):  # full, first
+            buf = chunk
+        elif kind in (3, 4):  # middle, last
+            buf += chunk
+        if kind in (1, 4):
+            rec = wandb_internal_pb2.Record()
+            rec.ParseFromString(buf)
+            out.append(rec)
+    return out
+
+
+def offline_run(folder: Path) -> tuple[Path, list]:
+    runs = sorted((folder / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1, runs
+    log = list(runs[0].glob("run-*.wandb"))
+    assert len(log) == 1
+    return runs[0], wandb_records(log[0])
+
+
+def item_key(item) -> str:
+    """A history/summary/config item's key (W&B stores some keys as a one-part nested key)."""
+    return item.key or "/".join(item.nested_key)
+
+
+def by_kind(records: list, kind: str) -> list:
+    return [getattr(r, kind) for r in records if r.WhichOneof("record_type") == kind]
+
+
+# -- MLflow ------------------------------------------------------------------------------------
+
+
+def test_mlflow_logs_params_metrics_tags_and_files(run_dir, tmp_path):
+    uri = (tmp_path / "store").as_uri()
+    before = digest(run_dir)
+    info = trackers.log_run(run_dir, "mlflow", tracking_uri=uri)
+    assert info["tracker"] == "mlflow" and info["where"] == uri
+    client = MlflowClient(uri)
+    r = client.get_run(info["run_id"])
+    run = load_run(run_dir)
+    assert r.info.status == "FINISHED"
+    assert client.get_experiment(r.info.experiment_id).name == "pointgan"
+    assert r.data.params == {k: str(v) for k, v in run.spec.model_dump(mode="json").items()}
+    assert r.data.tags["preset"] == "fixed" and r.data.tags["seed"] == "1"
+    assert r.data.tags["converged"] == str(run.summary["converged"]).lower()
+    assert r.data.tags["status"] == "finished"
+    assert r.data.tags["pointgan.run_dir"] == str(run_dir.resolve())
+    keys = [k for k in run.metrics[0] if k != "step"]
+    assert set(r.data.metrics) == set(keys)
+    for key in keys:
+        hist = sorted(client.get_metric_history(info["run_id"], key), key=lambda m: m.step)
+        assert len(hist) == len(run.metrics)
+        assert [m.step for m in hist] == run.steps
+        assert [m.value for m in hist] == pytest.approx([row[key] for row in run.metrics])
+    top = {a.path for a in client.list_artifacts(info["run_id"])}
+    assert {"spec.json", "summary.json", "animation.gif", "diagnose"} <= top
+    assert [a.path for a in client.list_artifacts(info["run_id"], "diagnose")] == [MEDIA[1]]
+    assert digest(run_dir) == before
+
+
+def test_mlflow_default_store_is_mlruns_in_the_working_directory(run_dir, tmp_path):
+    info = trackers.log_run(run_dir, "mlflow")
+    assert info["where"] == (tmp_path / "mlruns").as_uri()
+    assert (tmp_path / "mlruns").is_dir()
+    assert MlflowClient(info["where"]).get_run(info["run_id"]).info.status == "FINISHED"
+
+
+def test_mlflow_plain_directory_uri_and_long_runs(tmp_path):
+    """A path is a file store; > 1000 metric values go in several batches."""
+    path = make_run(tmp_path / "long", preset="baseline", steps=4000)
+    n = len(load_run(path).metrics)
+    assert n * 14 > 1000
+    info = trackers.log_run(path, "mlflow", tracking_uri="elsewhere/store")
+    assert info["where"] == (tmp_path / "elsewhere" / "store").as_uri()
+    hist = MlflowClient(info["where"]).get_metric_history(info["run_id"], "d_c2")
+    assert len(hist) == n
+
+
+def test_train_with_mlflow_tracker(cli, tmp_path):
+    out, store = tmp_path / "r", tmp_path / "store"
+    res = cli(["train", "--steps", "200", "--out", out, "--tracker", "mlflow",
+               "--tracking-uri", store, "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["tracker"]["tracker"] == "mlflow"
+    r = MlflowClient(store.as_uri()).get_run(doc["tracker"]["run_id"])
+    assert r.data.params["steps"] == "200"
+    assert len(MlflowClient(store.as_uri()).get_metric_history(r.info.run_id, "w")) == 5
+
+
+@pytest.mark.parametrize("uri", ["foo://nowhere", "{tmp}/afile/mlruns"])
+def test_mlflow_bad_uri_fails_in_one_line_and_keeps_the_run(cli, tmp_path, uri):
+    (tmp_path / "afile").write_text("not a directory")
+    uri = uri.format(tmp=tmp_path)
+    out = tmp_path / "r"
+    res = cli(["train", "--steps", "200", "--out", out, "--tracker", "mlflow",
+               "--tracking-uri", uri])
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: mlflow: "), res.stderr
+    assert "run directory is unchanged" in lines[0] or "unsupported tracking URI" in lines[0]
+    assert res.stdout == ""
+    run = load_run(out)
+    assert run.summary["status"] == "finished" and run.steps[-1] == 200
+    assert (out / "checkpoints" / "last.pt").is_file()
+    before = digest(out)
+    with pytest.raises(RuntimeFailure):
+        trackers.log_run(out, "mlflow", tracking_uri=uri)
+    assert digest(out) == before
+
+
+def test_unknown_tracker_is_a_usage_error(cli, run_dir, tmp_path):
+    with pytest.raises(UsageError, match="unknown tracker 'neptune'"):
+        trackers.log_run(run_dir, "neptune")
+    res = cli(["train", "--steps", "100", "--out", tmp_path / "x", "--tracker", "neptune"])
+    assert res.exit_code == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_none_logs_nothing_but_checks_the_directory(run_dir, tmp_path):
+    assert trackers.log_run(run_dir, "none") is None
+    assert not (tmp_path / "mlruns").exists() and not (run_dir / "wandb").exists()
+    with pytest.raises(UsageError, match="not a pointgan run directory"):
+        trackers.log_run(tmp_path, "none")
+
+
+@pytest.mark.parametrize("package", ["mlflow", "wandb"])
+def test_missing_extra_names_it(cli, tmp_path, monkeypatch, package):
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import <package>` fail
+    monkeypatch.setitem(sys.modules, package, None)
+    out = tmp_path / "r"
+    res = cli(["train", "--steps", "100", "--out", out, "--tracker", package])
+    assert res.exit_code == 1
+    assert res.stderr.strip() == (
+        f"Error: the {package} tracker needs the {package} package; "
+        f"install it with pip install 'pointgan[{package}]'"
+    )
+    assert load_run(out).summary["status"] == "finished"
+
+
+# -- Weights & Biases --------------------------------------------------------------------------
+
+
+def test_wandb_offline_run_holds_metrics_config_tags_and_files(run_dir):
+    before = digest(run_dir)
+    info = trackers.log_run(run_dir, "wandb")
+    folder, records = offline_run(run_dir)
+    assert info["tracker"] == "wandb" and Path(info["where"]) == folder.resolve()
+    assert folder.name.endswith(info["run_id"])
+    run = load_run(run_dir)
+    (rr,) = by_kind(records, "run")
+    assert rr.project == "pointgan" and rr.display_name == "fixed-1"
+    assert {"preset:fixed", "seed:1", "status:finished",
+            f"converged:{str(run.summary['converged']).lower()}"} <= set(rr.tags)
+    config = {item_key(i): json.loads(i.value_json) for i in rr.config.update}
+    assert {k: config[k] for k in run.spec.model_dump()} == run.spec.model_dump(mode="json")
+    history = by_kind(records, "history")
+    assert [h.step.num for h in history] == run.steps
+    for h, row in zip(history, run.metrics):
+        logged = {k: json.loads(i.value_json) for i in h.item
+                  if not (k := item_key(i)).startswith("_")}
+        assert logged == pytest.approx({k: v for k, v in row.items() if k != "step"})
+    saved = {f.path for rec in by_kind(records, "files") for f in rec.files}
+    assert {"spec.json", "summary.json", *MEDIA} <= saved
+    for name in MEDIA:
+        assert (folder / "files" / name).read_bytes() == (run_dir / name).read_bytes()
+    summary = {item_key(i): i.value_json for rec in by_kind(records, "summary") for i in rec.update}
+    assert json.loads(summary["converged"]) == run.summary["converged"]
+    assert digest(run_dir) == before
+
+
+def test_train_with_wandb_tracker_writes_under_the_run(cli, tmp_path):
+    out = tmp_path / "r"
+    res = cli(["train", "--steps", "100", "--out", out, "--tracker", "wandb", "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)  # W&B printed nothing on stdout
+    folder, records = offline_run(out)
+    assert doc["tracker"]["run_id"] in folder.name
+    assert len(by_kind(records, "history")) == 3
+
+
+def test_wandb_bad_server_url_fails_before_writing(run_dir):
+    before = digest(run_dir)
+    with pytest.raises(RuntimeFailure, match="http"):
+        trackers.log_run(run_dir, "wandb", tracking_uri="ftp://example")
+    assert not (run_dir / "wandb").exists() and digest(run_dir) == before
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sweep_dir(tmp_path):
+    """A small sweep directory in the sweep layout: two groups, three trained members."""
+    root = tmp_path / "sweeps" / "demo"
+    members = [("baseline-s0", "baseline", 0), ("fixed-s0", "fixed", 0), ("fixed-s1", "fixed", 1)]
+    entries, groups = [], {}
+    for mid, group, seed in members:
+        spec = resolve_spec(group, overrides={"steps": 200, "seed": seed})
+        path = root / "members" / mid
+        summary = train_batch([Member(spec=spec, out=path,
+                                      command=console.rerun_command(spec, str(path)))])[0]
+        entries.append({"id": mid, "group": group, "spec": spec.model_dump(mode="json")})
+        groups.setdefault(group, []).append((mid, summary))
+    (root / "sweep.json").write_text(json.dumps(
+        {"schema_version": 1, "command": "pointgan sweep --preset baseline --preset fixed",
+         "members": entries}))
+    rows = []
+    for group, ms in groups.items():
+        conv = sum(s["converged"] for _, s in ms)
+        rows.append({"group": group, "n": len(ms), "converged": conv,
+                     "success_rate": conv / len(ms), "wilson_low": 0.0, "wilson_high": 1.0,
+                     "diverged": 0, "w_mean": 0.0, "w_std": 0.0, "b_mean": 1.0, "b_std": 0.0,
+                     "failed": [m for m, s in ms if not s["converged"]],
+                     "members": [m for m, _ in ms]})
+    (root / "summary.json").write_text(json.dumps(
+        {"schema_version": 1, "n": 3, "converged": sum(r["converged"] for r in rows),
+         "groups": rows}))
+    Image.new("RGB", (8, 8)).save(root / "weights.png")
+    Image.new("RGB", (8, 8)).save(root / "success.png")
+    return root
+
+
+def test_mlflow_sweep_is_a_parent_with_nested_members(sweep_dir, tmp_path):
+    uri = (tmp_path / "store").as_uri()
+    info = trackers.log_sweep(sweep_dir, "mlflow", tracking_uri=uri)
+    client = MlflowClient(uri)
+    parent = client.get_run(info["run_id"])
+    assert parent.info.run_name == "demo" and parent.data.tags["pointgan.kind"] == "sweep"
+    assert parent.data.params == {"members": "3", "groups": "baseline, fixed"}
+    assert parent.data.metrics["fixed/n"] == 2 and parent.data.metrics["n"] == 3
+    assert {"baseline/success_rate", "fixed/wilson_low", "converged"} <= set(parent.data.metrics)
+    assert "schema_version" not in parent.data.metrics
+    files = {a.path for a in client.list_artifacts(info["run_id"])}
+    assert files == {"sweep.json", "summary.json", "weights.png", "success.png"}
+    assert len(info["members"]) == 3
+    children = client.search_runs([parent.info.experiment_id],
+                                  f"tags.mlflow.parentRunId = '{info['run_id']}'")
+    assert sorted(c.info.run_id for c in children) == sorted(info["members"])
+    names = {c.info.run_name: c.data.tags["group"] for c in children}
+    assert names == {"baseline-s0": "baseline", "fixed-s0": "fixed", "fixed-s1": "fixed"}
+    for c in children:
+        assert len(client.get_metric_history(c.info.run_id, "distance")) == 5
+
+
+def test_wandb_sweep_groups_members_under_the_sweep_name(sweep_dir):
+    info = trackers.log_sweep(sweep_dir, "wandb")
+    _, records = offline_run(sweep_dir)
+    (parent,) = by_kind(records, "run")
+    assert parent.run_group == "demo" and parent.job_type == "sweep"
+    summary = {item_key(i) for rec in by_kind(records, "summary") for i in rec.update}
+    assert {"n", "fixed/success_rate", "baseline/w_mean"} <= summary
+    saved = {f.path for rec in by_kind(records, "files") for f in rec.files}
+    assert {"sweep.json", "summary.json", "weights.png", "success.png"} <= saved
+    ids = []
+    for mid in ("baseline-s0", "fixed-s0", "fixed-s1"):
+        _, recs = offline_run(sweep_dir / "members" / mid)
+        (rr,) = by_kind(recs, "run")
+        assert rr.run_group == "demo" and rr.display_name == mid and rr.job_type == "member"
+        assert len(by_kind(recs, "history")) == 5
+        ids.append(rr.run_id)
+    assert ids == info["members"]
+
+
+def test_log_sweep_rejects_a_run_directory(run_dir):
+    with pytest.raises(UsageError, match="not a pointgan sweep directory"):
+        trackers.log_sweep(run_dir, "mlflow")
