@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import spec_cmd, train
+from . import diagnose, spec_cmd, train
 from .errors import DEBUG
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ def root(
 
 app.command("train")(train.train)
 app.add_typer(spec_cmd.app, name="spec")
+app.add_typer(diagnose.app, name="diagnose")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,155 @@
+"""``pointgan diagnose``: loss landscapes and outcome classes for runs and sweeps."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+
+from .. import console
+from ..diagnose import report
+from . import options as o
+from .errors import handles_errors
+
+app = typer.Typer(
+    help="Show why a run failed: loss landscapes and outcome classes (reads runs, writes only "
+    "RUN_DIR/diagnose/).",
+    no_args_is_help=True,
+)
+
+Step = Annotated[
+    Optional[int], typer.Option("--step", help="Snapshot step to diagnose [default: the last].")
+]
+Out = Annotated[
+    Optional[Path],
+    typer.Option("--out", "-o", help="Folder for the PNG + JSON [default: RUN_DIR/diagnose].",
+                 file_okay=False),
+]
+
+
+def _written(doc: dict[str, Any]) -> None:
+    err = console.err_console()
+    for f in doc["files"].values():
+        err.print(escape(f"wrote {f}"))
+
+
+@app.command("loss-landscape")
+@handles_errors
+def loss_landscape(
+    run_dir: Annotated[
+        Optional[Path],
+        typer.Argument(help="Run directory [default: the study's failed generator, w = 0.605, "
+                       "b = 0.015, with a D trained against it].", show_default=False),
+    ] = None,
+    step: Step = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", file_okay=False,
+                     help="Folder for loss-landscape.png/.json [default: RUN_DIR/diagnose, or "
+                     "diagnose-out without RUN_DIR]."),
+    ] = None,
+    d_steps: Annotated[
+        Optional[int],
+        typer.Option("--d-steps", help="Without RUN_DIR: Adam steps of the D trained against the "
+                     "study's generator [default: 1000]."),
+    ] = None,
+    json_out: o.Json = False,
+) -> None:
+    """Does the D loss prefer the right discriminator? Scores the trained D against a step,
+    bells centred on the real value and a flat D (same weight sizes), and maps the D loss
+    around the trained D along two filter-normalised directions.
+
+    Example: pointgan diagnose loss-landscape runs/baseline-3 --step 2000
+    """
+    doc = report.loss_landscape(run_dir, step, out, d_steps)
+    if json_out:
+        console.print_json(doc)
+        return
+    rows = [[escape(c["name"]), c["loss"], c["d_at_real"], c["d_on_generated_mean"],
+             c["saturation_fraction"]] for c in doc["candidates"]]
+    g = doc["generator"]
+    title = f"D loss against G (w={g['w']:.3g}, b={g['b']:.3g})"
+    err = console.err_console()
+    err.print(console.table(title, ["discriminator", "loss", "D(real)", "mean D(fake)",
+                                    "saturated share"], rows))
+    _written(doc)
+    sys.stdout.write(doc["finding"]["text"] + "\n")
+
+
+@app.command("generator-landscape")
+@handles_errors
+def generator_landscape(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory.", show_default=False)],
+    step: Step = None,
+    out: Out = None,
+    json_out: o.Json = False,
+) -> None:
+    """The generator's loss over a (w, b) grid for the discriminator at one step, with the
+    run's trajectory on top and the descent directions as arrows: where D pushes G, and
+    where it no longer pushes at all.
+
+    Example: pointgan diagnose generator-landscape runs/baseline-3 --step 500
+    """
+    doc = report.generator_landscape(run_dir, step, out)
+    if json_out:
+        console.print_json(doc)
+        return
+    _written(doc)
+    sys.stdout.write(doc["finding"] + "\n")
+
+
+@app.command("run")
+@handles_errors
+def run(
+    path: Annotated[Path, typer.Argument(help="Run directory or sweep directory.",
+                                         show_default=False)],
+    json_out: o.Json = False,
+) -> None:
+    """Name how a run ended (converged, diverged, flat or saturated discriminator,
+    oscillating, stuck far from target) with the numbers behind it; on a sweep, the classes
+    of every group and which members fall in each.
+
+    Example: pointgan diagnose run sweeps/article --json
+    """
+    doc = report.diagnose(path)
+    if json_out:
+        console.print_json(doc)
+        return
+    err = console.err_console()
+    if "sweep_dir" not in doc:
+        ev = doc["evidence"]
+        rows = [[k, ev[k]] for k in ("status", "step", "w", "b", "distance", "tolerance",
+                                     "saturation_fraction", "d_range", "sign_changes_last_third",
+                                     "last_third_snapshots", "diverged_step")]
+        err.print(console.table(escape(f"diagnose {doc['run_dir']}"), ["measure", "value"], rows))
+        err.print(escape(doc["reason"]))
+        sys.stdout.write(doc["class"] + "\n")
+        return
+    rows = [[escape(g["group"]), _words(cls), len(ids), escape(", ".join(ids))]
+            for g in doc["groups"] for cls, ids in g["classes"].items()]
+    err.print(console.table(escape(f"classes in {doc['sweep_dir']}"),
+                            ["group", "class", "n", "members"], rows))
+    mrows = [[escape(m["id"]), _words(m["class"])] + _numbers(m["evidence"])
+             for m in doc["members"]]
+    t = console.table("members", ["member", "class", "dist", "sat", "D range", "flips"], mrows)
+    t.caption = escape("dist = |w| + |b - real|; sat = share of generated samples with "
+                       "|dD/dv| < 1e-3; D range over [real - 3, real + 2]; flips = sign changes "
+                       "of b - real in the last third")
+    err.print(t)
+    for m in doc["members"]:
+        sys.stdout.write(f"{m['group']}\t{m['id']}\t{m['class']}\n")
+
+
+def _words(cls: str) -> str:
+    """A class name that a narrow table can wrap at its words."""
+    return cls.replace("_", " ")
+
+
+def _numbers(ev: dict[str, Any] | None) -> list[Any]:
+    if ev is None:
+        return ["-"] * 4
+    return [ev["distance"], ev["saturation_fraction"], ev["d_range"],
+            ev["sign_changes_last_third"]]

@@ -1,0 +1,14 @@
+"""``pointgan diagnose``: why a run failed, shown on the run itself.
+
+The study's account of failure has four parts, and each module here makes one of them visible:
+
+- ``landscape`` / ``plots``: the D loss does not reward the right discriminator (a bell on the
+  real value loses to a wrong step at the same weight sizes), and the G loss surface a trained
+  D leaves the generator;
+- ``shapes``: the measures behind the classes (saturation of a step-shaped D, flatness after
+  weight decay) and the hand-built discriminators;
+- ``classify``: how a run (or every member of a sweep) ended, with the numbers that say so;
+- ``source``: reading a run's parameters at one step, never writing to the run;
+- ``study``: the study's failed generator and a D trained against it;
+- ``report``: each command as one call that writes ``RUN_DIR/diagnose/``.
+"""

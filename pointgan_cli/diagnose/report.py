@@ -1,0 +1,115 @@
+"""Each diagnose command as one library call: read, compute, write ``diagnose/``, return the
+JSON document.
+
+Runs are only read (through ``rundir.load_run`` and ``source.state_at``); the only thing ever
+written is the command's own PNG + JSON pair, atomically, into ``RUN_DIR/diagnose/`` (or the
+``--out`` folder the user names).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import rundir
+from ..errors import UsageError
+from ..rundir import Run
+from ..spec import RunSpec
+from . import classify, landscape, plots, shapes, study
+from .shapes import LossDef
+from .source import state_at, trajectory
+
+DIAGNOSE_DIR = "diagnose"
+DEFAULT_OUT = Path("diagnose-out")  # loss-landscape without a run: the study's generator
+
+
+def load_single_run(path: Path) -> Run:
+    """A run directory (not a sweep: landscapes are about one run)."""
+    if classify.is_sweep(path):
+        raise UsageError(f"{path} is a sweep directory; give one member: {path}/members/<id>")
+    return rundir.load_run(path)
+
+
+def _write(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[str, str]:
+    files = {"png": str(out / f"{name}.png"), "json": str(out / f"{name}.json")}
+    rundir.atomic_write_bytes(out / f"{name}.png", png)
+    rundir.atomic_write_json(out / f"{name}.json", doc)
+    return files
+
+
+def loss_landscape(
+    run_dir: Path | None, step: int | None = None, out: Path | None = None,
+    d_steps: int | None = None,
+) -> dict[str, Any]:
+    """Which discriminators the D loss prefers against the run's generator at ``step``.
+
+    Without ``run_dir``: the study's failed generator and a D trained against it for
+    ``d_steps`` Adam steps (default ``study.D_STEPS``), written to ``out`` or ``DEFAULT_OUT``."""
+    if run_dir is None:
+        if step is not None:
+            raise UsageError("--step needs RUN_DIR (without it the study's generator is used)")
+        if d_steps is not None and d_steps < 1:
+            raise UsageError(f"--d-steps: must be at least 1 (got {d_steps})")
+        loss = LossDef.from_spec(RunSpec())
+        g = study.failed_generator()
+        n = d_steps if d_steps is not None else study.D_STEPS
+        d = study.train_discriminator(g, loss, steps=n)
+        source: dict[str, Any] = {
+            "kind": "study", "generator": "the study's failed run (w = 0.605, b = 0.015)",
+            "discriminator": {"trainer": "Discriminator + torch.optim.Adam, generator frozen",
+                              "steps": n, "lr": study.D_LR, "batch": study.D_BATCH,
+                              "seed": study.D_SEED}}
+        at, target = None, out if out is not None else DEFAULT_OUT
+    else:
+        if d_steps is not None:
+            raise UsageError("--d-steps only applies without RUN_DIR (the study's generator)")
+        run = load_single_run(run_dir)
+        st = state_at(run, step)
+        loss, g, d = LossDef.from_spec(run.spec), st.g, st.d
+        source = {"kind": "run", "run_dir": str(run_dir), "parameters_from": st.origin}
+        at, target = st.step, out if out is not None else Path(run_dir) / DIAGNOSE_DIR
+    cands = landscape.candidates(d, g, loss)
+    w, b = float(g[0]), float(g[1])
+    doc: dict[str, Any] = {
+        "command": "loss-landscape",
+        "source": source,
+        "step": at,
+        "generator": {"w": w, "b": b, "outputs": [b - abs(w), b + abs(w)]},
+        "loss_definition": {"real_value": loss.real, "label_easing": loss.easing,
+                            "fake_weight": loss.fake_weight, "x_grid_points": shapes.X_POINTS,
+                            "expectation": "mean over the midpoints of equal cells of [-1, 1]"},
+        "weight_budget": dict(zip(("mean_abs_W1", "mean_abs_W2"), shapes.weight_scale(d))),
+        "candidates": [c.to_json(g, loss.real) for c in cands],
+        "finding": landscape.finding(cands, loss.real),
+        "landscape": landscape.loss_surface(d, g, loss),
+    }
+    doc["files"] = _write(target, "loss-landscape", doc, plots.loss_landscape_png(doc))
+    return doc
+
+
+def generator_landscape(
+    run_dir: Path, step: int | None = None, out: Path | None = None
+) -> dict[str, Any]:
+    """The G loss over (w, b) for the run's D at ``step``, with the run's trajectory."""
+    run = load_single_run(run_dir)
+    st = state_at(run, step)
+    surf = landscape.generator_surface(st.d, trajectory(run), st.g, run.spec.real_value)
+    doc: dict[str, Any] = {
+        "command": "generator-landscape",
+        "run_dir": str(run_dir),
+        "step": st.step,
+        "parameters_from": st.origin,
+        "discriminator": [float(v) for v in st.d],
+        "finding": landscape.generator_finding(surf, st.step),
+        "surface": surf,
+    }
+    target = out if out is not None else Path(run_dir) / DIAGNOSE_DIR
+    doc["files"] = _write(target, "generator-landscape", doc, plots.generator_landscape_png(doc))
+    return doc
+
+
+def diagnose(path: Path) -> dict[str, Any]:
+    """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
+    if classify.is_sweep(path):
+        return classify.diagnose_sweep(path)
+    return classify.diagnose_run(rundir.load_run(path))

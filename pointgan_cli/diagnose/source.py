@@ -1,0 +1,99 @@
+"""Where a diagnosis gets its numbers: the run's parameters at one step, read-only.
+
+The checkpoint for that step is the source of truth when there is one (``step-NNNNNN.pt``, or
+``last.pt`` for the last step); otherwise the metrics row, which holds the same float32 values
+widened to float64. A checkpoint of that step that exists but cannot be read is an error, never
+skipped: a diagnosis that silently fell back to another source could not be trusted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import rundir
+from ..errors import UsageError
+from ..models import D_NAMES
+from ..rundir import Run
+
+DT = torch.float64
+
+
+@dataclass
+class State:
+    """Both networks at one step of a run."""
+
+    step: int
+    g: torch.Tensor  # (2,) [w, b], float64
+    d: torch.Tensor  # (7,) packed discriminator, float64
+    origin: str  # the file the parameters came from, relative to the run directory
+
+
+def _from_checkpoint(path: Path, step: int) -> torch.Tensor | None:
+    ck = rundir.load_checkpoint(path)
+    try:
+        ck_step = int(ck["step"])
+        g = torch.as_tensor(ck["generator"], dtype=DT).reshape(2)
+        d = torch.as_tensor(ck["discriminator"], dtype=DT).reshape(7)
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        raise UsageError(f"checkpoint {path} is corrupt (no generator/discriminator)") from None
+    return torch.cat([g, d]) if ck_step == step else None
+
+
+def state_at(run: Run, step: int | None = None, finite: bool = True) -> State:
+    """The run's generator and discriminator at ``step`` (default: the last snapshot).
+
+    Every checkpoint of that step is read (``last.pt`` first for the last step, then
+    ``step-NNNNNN.pt``) and they must agree. Raises UsageError for a step outside the run, an
+    unreadable or inconsistent checkpoint, or (with ``finite``) parameters that are not
+    finite."""
+    row = run.row_at(step)
+    n = int(row["step"])
+    ckdir = run.path / rundir.CHECKPOINTS
+    paths = [ckdir / rundir.checkpoint_name(n)]
+    if n == int(run.metrics[-1]["step"]):
+        paths.insert(0, ckdir / rundir.LAST)
+    found: list[tuple[str, torch.Tensor]] = []
+    for p in paths:
+        if p.is_file():
+            packed = _from_checkpoint(p, n)
+            if packed is not None:
+                found.append((p.relative_to(run.path).as_posix(), packed))
+    if found:
+        origin, packed = found[0]
+        for other, q in found[1:]:
+            if not torch.equal(packed, q):
+                raise UsageError(f"{run.path}: {origin} and {other} disagree about step {n}")
+        st = State(n, packed[:2].clone(), packed[2:].clone(), origin)
+        return _checked(st) if finite else st
+    try:
+        g = torch.tensor([row["w"], row["b"]], dtype=DT)
+        d = torch.tensor([row[f"d_{name}"] for name in D_NAMES], dtype=DT)
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"{run.path / rundir.METRICS}: row at step {n} lacks parameters") from None
+    st = State(n, g, d, rundir.METRICS)
+    return _checked(st) if finite else st
+
+
+def _checked(s: State) -> State:
+    if not all(math.isfinite(float(v)) for v in torch.cat([s.g, s.d])):
+        raise UsageError(
+            f"--step: parameters at step {s.step} are not finite; pick an earlier step"
+        )
+    return s
+
+
+def trajectory(run: Run, upto: int | None = None) -> torch.Tensor:
+    """The generator's (w, b) at every snapshot up to ``upto`` (default: all), finite rows only.
+    -> (T, 2)"""
+    pts = [
+        (float(r["w"]), float(r["b"]))
+        for r in run.metrics
+        if (upto is None or int(r["step"]) <= upto)
+        and math.isfinite(float(r["w"]))
+        and math.isfinite(float(r["b"]))
+    ]
+    return torch.tensor(pts, dtype=DT).reshape(-1, 2)

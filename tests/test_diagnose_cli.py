@@ -1,0 +1,224 @@
+"""``pointgan diagnose`` end to end on real runs and a real (small) sweep directory."""
+
+import hashlib
+import json
+import shutil
+
+import pytest
+from conftest import run_cli
+
+from pointgan_cli import console, rundir
+from pointgan_cli.diagnose import classify, shapes
+from pointgan_cli.spec import resolve_spec
+from pointgan_cli.training import Member, train_batch
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FAST_D = {"steps": 2000, "lr_d": 0.05}  # baseline whose D learns five times too fast
+FAST_D_SEEDS = (0, 2, 3)  # flat, saturated, saturated at 2000 steps
+
+
+def _train(specs_outs):
+    train_batch([Member(spec=s, out=o, command=console.rerun_command(s, str(o)))
+                 for s, o in specs_outs])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    fixed = resolve_spec("fixed", overrides={"steps": 600, "seed": 1})
+    _train([(fixed, root / "fixed")])
+    return root
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A sweep directory laid out like ``pointgan sweep`` writes it."""
+    root = tmp_path_factory.mktemp("sweep")
+    members, fast, fixed = [], [], []
+    for s in FAST_D_SEEDS:
+        spec = resolve_spec("baseline", overrides=dict(FAST_D, seed=s))
+        fast.append((spec, root / "members" / f"baseline-s{s}"))
+        members.append({"id": f"baseline-s{s}", "group": "baseline lr_d 0.05",
+                        "spec": spec.model_dump(mode="json")})
+    for s in (1, 2):
+        spec = resolve_spec("fixed", overrides={"steps": 600, "seed": s})
+        fixed.append((spec, root / "members" / f"fixed-s{s}"))
+        members.append({"id": f"fixed-s{s}", "group": "fixed",
+                        "spec": spec.model_dump(mode="json")})
+    _train(fast)
+    _train(fixed)
+    rundir.atomic_write_json(root / "sweep.json", {
+        "schema_version": 1, "command": "pointgan sweep", "members": members})
+    return root
+
+
+def _hashes(d):
+    return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def _one_error_line(res, text):
+    assert res.exit_code == 2, (res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and text in lines[0], res.stderr
+
+
+def test_loss_landscape_without_a_run_reproduces_the_study(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = cli(["diagnose", "loss-landscape"])
+    assert res.exit_code == 0, res.stderr
+    assert "the bell-shaped D centred on 1" in res.stdout
+    assert "worse than the trained D's" in res.stdout
+    out = tmp_path / "diagnose-out"
+    doc = json.loads((out / "loss-landscape.json").read_text())
+    assert (out / "loss-landscape.png").read_bytes()[:8] == PNG_MAGIC
+    assert doc["generator"]["w"] == 0.605 and doc["generator"]["b"] == 0.015
+    lo, hi = doc["generator"]["outputs"]
+    assert lo == pytest.approx(-0.59) and hi == pytest.approx(0.62)
+    losses = {c["name"]: c["loss"] for c in doc["candidates"]}
+    kinds = {c["kind"] for c in doc["candidates"]}
+    assert kinds == {"trained", "step", "bell", "flat"}
+    trained = losses["trained D"]
+    bells = [c["loss"] for c in doc["candidates"] if c["kind"] == "bell"]
+    assert len(bells) >= 3 and min(bells) > trained
+    assert doc["finding"]["bell_worse"] is True
+    assert doc["finding"]["trained_loss"] == trained == doc["landscape"]["loss_at_trained"]
+    surf = doc["landscape"]["loss"]
+    n = len(doc["landscape"]["alpha"])
+    assert len(surf) == n and all(len(r) == n for r in surf)
+    assert surf[n // 2][n // 2] == pytest.approx(trained)  # the centre is the trained D
+    assert doc["source"]["discriminator"]["steps"] == 1000
+
+
+def test_loss_landscape_json_and_errors_without_a_run(cli, tmp_path):
+    res = cli(["diagnose", "loss-landscape", "--d-steps", "200", "--out", tmp_path, "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["files"]["json"] == str(tmp_path / "loss-landscape.json")
+    saved = json.loads((tmp_path / "loss-landscape.json").read_text())
+    assert saved["candidates"] == doc["candidates"] and saved["source"]["discriminator"][
+        "steps"] == 200
+    _one_error_line(cli(["diagnose", "loss-landscape", "--step", "5"]), "--step needs RUN_DIR")
+    _one_error_line(cli(["diagnose", "loss-landscape", "--d-steps", "0"]), "--d-steps")
+
+
+def test_landscapes_on_a_run_write_only_its_diagnose_folder(cli, runs):
+    run = runs / "fixed"
+    before = _hashes(run)
+    res = cli(["diagnose", "loss-landscape", run, "--step", "300"])
+    assert res.exit_code == 0, res.stderr
+    assert "the bell-shaped D centred on 1" in res.stdout
+    doc = json.loads((run / "diagnose" / "loss-landscape.json").read_text())
+    assert doc["step"] == 300 and doc["source"]["parameters_from"] == rundir.METRICS
+    row = next(r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+               if r["step"] == 300)
+    assert doc["generator"]["w"] == row["w"] and doc["candidates"][0]["params"][0] == row[
+        "d_W1_0"]
+
+    res = cli(["diagnose", "generator-landscape", run, "--json"])
+    assert res.exit_code == 0, res.stderr
+    g = json.loads(res.stdout)
+    assert g["step"] == 600 and g["parameters_from"] == "checkpoints/last.pt"
+    surf = g["surface"]
+    assert len(surf["trajectory"]) == len(rundir.read_metrics(run / "metrics.jsonl"))
+    assert len(surf["loss"]) == len(surf["b"]) and len(surf["loss"][0]) == len(surf["w"])
+    assert min(surf["w"]) < 0 < max(surf["w"]) and min(surf["b"]) < 1 < max(surf["b"])
+    assert (run / "diagnose" / "generator-landscape.png").read_bytes()[:8] == PNG_MAGIC
+    after = _hashes(run)
+    assert {k: v for k, v in after.items() if not k.startswith("diagnose/")} == before
+    assert sorted(k for k in after if k.startswith("diagnose/")) == [
+        "diagnose/generator-landscape.json", "diagnose/generator-landscape.png",
+        "diagnose/loss-landscape.json", "diagnose/loss-landscape.png"]
+
+
+def test_converged_fixed_run_is_converged(cli, runs):
+    res = cli(["diagnose", "run", runs / "fixed"])
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.strip() == "converged"
+    assert "< tolerance 0.1" in res.stderr
+    doc = json.loads(cli(["diagnose", "run", runs / "fixed", "--json"]).stdout)
+    assert doc["class"] == "converged"
+    assert doc["evidence"]["distance"] < doc["evidence"]["tolerance"]
+
+
+def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
+    res = cli(["diagnose", "run", sweep, "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    by_id = {m["id"]: m for m in doc["members"]}
+    assert {m["class"] for m in doc["members"] if m["group"] == "fixed"} == {"converged"}
+    for s in FAST_D_SEEDS:
+        m = by_id[f"baseline-s{s}"]
+        ev = m["evidence"]
+        assert m["class"] in classify.FAILURES
+        assert ev["distance"] >= ev["tolerance"]
+        if m["class"] == classify.FLAT:
+            assert ev["d_range"] < shapes.FLAT_RANGE
+        elif m["class"] == classify.SATURATED:
+            assert ev["saturation_fraction"] >= classify.SATURATED_SHARE
+            assert ev["d_range"] >= shapes.FLAT_RANGE
+    # The fast discriminator ends as a step or flattened: both of the study's failure shapes.
+    classes = {by_id[f"baseline-s{s}"]["class"] for s in FAST_D_SEEDS}
+    assert classes == {classify.FLAT, classify.SATURATED}
+    groups = {g["group"]: g for g in doc["groups"]}
+    assert groups["fixed"]["classes"] == {"converged": ["fixed-s1", "fixed-s2"]}
+    assert groups["baseline lr_d 0.05"]["n"] == 3
+    assert sorted(sum(groups["baseline lr_d 0.05"]["classes"].values(), [])) == [
+        f"baseline-s{s}" for s in FAST_D_SEEDS]
+
+    text = cli(["diagnose", "run", sweep])
+    assert text.exit_code == 0
+    assert "baseline lr_d 0.05\tbaseline-s2\tsaturated_discriminator" in text.stdout
+    assert "saturated" in text.stderr and "fixed-s1, fixed-s2" in text.stderr
+    assert "1e-3" in text.stderr  # the table says what its numbers mean
+
+
+def test_sweep_member_that_cannot_be_read_is_reported(cli, sweep, tmp_path):
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    (copy / "members" / "fixed-s1" / "checkpoints" / "last.pt").write_bytes(b"garbage")
+    shutil.rmtree(copy / "members" / "fixed-s2")
+    doc = json.loads(cli(["diagnose", "run", copy, "--json"]).stdout)
+    by_id = {m["id"]: m for m in doc["members"]}
+    assert by_id["fixed-s1"]["class"] == classify.UNREADABLE
+    assert "cannot read checkpoint" in by_id["fixed-s1"]["reason"]
+    assert by_id["fixed-s2"]["class"] == classify.NOT_RUN
+    _one_error_line(cli(["diagnose", "loss-landscape", copy]), "is a sweep directory")
+
+
+def test_diverged_run_is_diverged(cli, tmp_path):
+    spec = resolve_spec("baseline", overrides={"steps": 60, "lr_g": 1e38, "lr_d": 1e38,
+                                               "snapshot_every": 10})
+    _train([(spec, tmp_path / "d")])
+    doc = json.loads(cli(["diagnose", "run", tmp_path / "d", "--json"]).stdout)
+    assert doc["class"] == "diverged" and doc["evidence"]["status"] == "diverged"
+    assert doc["evidence"]["diverged_step"] is not None
+
+
+@pytest.mark.parametrize("command", ["loss-landscape", "generator-landscape", "run"])
+def test_missing_run_dir_is_one_line_exit_2(cli, tmp_path, command):
+    _one_error_line(cli(["diagnose", command, tmp_path / "nope"]), "run directory not found")
+
+
+@pytest.mark.parametrize("command", ["loss-landscape", "generator-landscape"])
+def test_step_beyond_the_run_is_one_line_exit_2(cli, runs, command):
+    _one_error_line(cli(["diagnose", command, runs / "fixed", "--step", "99999"]),
+                    "outside this run")
+    assert not (runs / "fixed" / "diagnose" / "nope").exists()
+
+
+def test_corrupt_checkpoint_is_one_line_exit_2(cli, runs, tmp_path):
+    run = tmp_path / "r"
+    shutil.copytree(runs / "fixed", run)
+    (run / "checkpoints" / "last.pt").write_bytes(b"\x00 torn write")
+    for command in ("loss-landscape", "generator-landscape", "run"):
+        _one_error_line(cli(["diagnose", command, run]), "cannot read checkpoint")
+    # An earlier step with its own intact checkpoint still works.
+    assert cli(["diagnose", "generator-landscape", run, "--step", "500"]).exit_code == 0
+
+
+def test_errors_from_the_real_console_script(runs, tmp_path):
+    res = run_cli(["diagnose", "run", tmp_path / "missing"])
+    assert res.returncode == 2 and res.stdout == ""
+    expect = f"Error: run directory not found: {tmp_path / 'missing'}"
+    assert res.stderr.strip().splitlines() == [expect]

@@ -1,0 +1,146 @@
+"""Discriminator shapes, the saturation / flatness measures and the loss the landscapes use."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pointgan_cli.diagnose import landscape, shapes, study
+from pointgan_cli.diagnose.shapes import DT, LossDef
+from pointgan_cli.models import Discriminator, d_logits_packed, d_prob_packed
+
+FAILED = torch.tensor([0.605, 0.015], dtype=DT)
+
+
+def _v(*xs):
+    return torch.tensor(xs, dtype=DT)
+
+
+def test_bell_is_a_bell_centred_on_the_real_value():
+    k, h, a = 8.0, 3.0, 0.3
+    d = shapes.bell(k, h, 1.0, a)
+    z = d_logits_packed(d, _v(1.0, 1.0 - a, 1.0 + a, -3.0, 5.0, 0.8, 1.2))
+    assert float(z[0]) == pytest.approx(2 * h * math.tanh(k * a))  # peak on the centre
+    assert float(z[1]) == pytest.approx(h * math.tanh(2 * k * a))  # shoulders at +-a
+    assert float(z[1]) == pytest.approx(float(z[2]))
+    assert abs(float(z[3])) < 1e-6 and abs(float(z[4])) < 1e-6  # back to c2 far away
+    assert float(z[5]) == pytest.approx(float(z[6]))  # symmetric
+    assert float(z[0]) > float(z[5]) > float(z[3])
+
+
+def test_step_swings_twice_as_far_as_a_bell_with_the_same_weights():
+    k, h = 6.0, 2.0
+    up, down = shapes.step(k, h, 0.8), shapes.step(k, h, 0.8, rising=False)
+    v = torch.linspace(-2, 3, 501, dtype=DT)
+    zu, zd = d_logits_packed(up, v), d_logits_packed(down, v)
+    assert bool((zu[1:] >= zu[:-1]).all()) and bool((zd[1:] <= zd[:-1]).all())
+    assert float(zu.max() - zu.min()) == pytest.approx(4 * h, rel=1e-3)
+    zb = d_logits_packed(shapes.bell(k, h, 1.0, 0.5), v)
+    assert float(zb.max() - zb.min()) < 2 * h + 1e-9
+
+
+def test_dprob_dv_matches_autograd():
+    d = torch.tensor([1.3, -2.1, 0.4, 0.9, 1.7, -0.6, 0.2], dtype=DT)
+    v = torch.linspace(-2, 3, 57, dtype=DT).requires_grad_(True)
+    (grad,) = torch.autograd.grad(d_prob_packed(d, v).sum(), v)
+    assert torch.allclose(shapes.dprob_dv(d, v.detach()), grad, atol=1e-12)
+
+
+def test_saturation_of_known_shapes():
+    sharp_far = shapes.step(50.0, 5.0, 0.8)  # all samples (<= 0.62) far below the edge
+    assert shapes.saturation_fraction(sharp_far, FAILED) == 1.0
+    gentle = shapes.step(1.0, 1.0, 0.8)
+    assert shapes.saturation_fraction(gentle, FAILED) == 0.0
+    # A sharp step inside the samples: only the samples in its narrow band get a slope.
+    sharp_inside = shapes.step(50.0, 5.0, 0.0)
+    frac = shapes.saturation_fraction(sharp_inside, FAILED)
+    v = shapes.generated(FAILED)
+    expect = float((shapes.dprob_dv(sharp_inside, v).abs() < 1e-3).double().mean())
+    assert frac == expect and 0.6 < frac < 1.0
+    assert shapes.saturation_fraction(shapes.flat(), FAILED) == 1.0
+
+
+def test_flatness_of_known_shapes():
+    lo, hi = LossDef().window()
+    assert (lo, hi) == (-2.0, 3.0)
+    assert shapes.d_range(shapes.flat(2.0), lo, hi) == 0.0
+    decayed = torch.tensor([3.0, -2.0, 1.0, 0.5, 2.0, 1.5, 0.1], dtype=DT) * 1e-3
+    assert shapes.d_range(decayed, lo, hi) < shapes.FLAT_RANGE
+    assert shapes.d_range(shapes.bell(8.0, 3.0, 1.0, 0.3, c2=-3.0), lo, hi) > 0.9
+
+
+def test_expected_loss_flat_d_is_analytic():
+    assert float(shapes.d_loss(shapes.flat(), FAILED, LossDef())) == pytest.approx(math.log(2))
+    loss = LossDef(real=1.0, easing=0.1, fake_weight=0.5)
+    c = 0.7
+    p = 1 / (1 + math.exp(-c))
+
+    def bce(t):
+        return -(t * math.log(p) + (1 - t) * math.log(1 - p))
+
+    expect = (0.5 * bce(0.1) + bce(0.9)) / 1.5
+    assert float(shapes.d_loss(shapes.flat(c), FAILED, loss)) == pytest.approx(expect, rel=1e-12)
+
+
+def test_expected_loss_matches_many_samples():
+    d = torch.tensor([-3.4, 3.3, 2.5, -2.4, -4.3, 3.0, 0.2], dtype=DT)
+    loss = LossDef(easing=0.1, fake_weight=2.0)
+    x = torch.rand(400_000, generator=torch.Generator().manual_seed(1), dtype=DT) * 2 - 1
+    zf = d_logits_packed(d, 0.605 * x + 0.015)
+    zr = d_logits_packed(d, _v(1.0))[0]
+    mc = (2.0 * (F.softplus(zf) - 0.1 * zf).mean() + F.softplus(zr) - 0.9 * zr) / 3.0
+    assert float(shapes.d_loss(d, FAILED, loss)) == pytest.approx(float(mc), rel=2e-3)
+
+
+def test_fit_c2_finds_the_minimum():
+    loss = LossDef(easing=0.1, fake_weight=0.5)
+    fitted = shapes.fit_c2(torch.stack([shapes.flat(), shapes.bell(5.0, 2.0, 1.0, 0.3)]),
+                           FAILED, loss)
+    p = float(torch.sigmoid(fitted[0, 6]))
+    assert p == pytest.approx((0.5 * 0.1 + 0.9) / 1.5, abs=1e-9)  # the best constant D
+    best = float(shapes.d_loss(fitted[1], FAILED, loss))
+    for delta in (-1e-2, 1e-2):
+        moved = fitted[1].clone()
+        moved[6] += delta
+        assert float(shapes.d_loss(moved, FAILED, loss)) > best
+
+
+def test_filter_normalised_direction_has_the_filters_norms():
+    d = torch.tensor([-3.4, 3.3, 2.5, -2.4, -4.3, 3.0, 0.2], dtype=DT)
+    u = landscape.filter_normalised_direction(d, torch.Generator().manual_seed(3))
+    for idx in landscape.FILTERS:
+        i = list(idx)
+        assert float(u[i].norm()) == pytest.approx(float(d[i].norm()))
+
+
+def test_study_discriminator_is_deterministic_and_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    d1 = study.train_discriminator(FAILED, LossDef(), steps=50)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    d2 = study.train_discriminator(FAILED, LossDef(), steps=50)
+    assert torch.equal(d1, d2)
+    # The same numbers as training the module by hand would give: a real D, not a stand-in.
+    assert isinstance(Discriminator.from_packed(d1), Discriminator)
+    assert float(shapes.d_loss(d1, FAILED, LossDef())) < math.log(2)
+
+
+def test_the_loss_prefers_a_wrong_step_to_the_bell_on_the_failed_generator():
+    loss = LossDef()
+    d = study.train_discriminator(FAILED, loss, steps=300)
+    cands = landscape.candidates(d, FAILED, loss)
+    by_kind = {}
+    for c in cands:
+        by_kind.setdefault(c.kind, []).append(c)
+    trained = by_kind["trained"][0].loss
+    assert len(by_kind["bell"]) == len(landscape.BELL_HALF_WIDTHS)
+    assert all(b.loss > trained for b in by_kind["bell"])
+    assert by_kind["flat"][0].loss == pytest.approx(math.log(2), abs=1e-9)
+    # The hand-built separating step is as good as the trained D: the loss wants a step.
+    assert by_kind["step"][0].loss < min(b.loss for b in by_kind["bell"])
+    f = landscape.finding(cands, 1.0)
+    assert f["bell_worse"] and "worse than the trained D" in f["text"]
+    # The trained D really is a step: rising, not a bell (D stays high beyond the real value).
+    p = d_prob_packed(d, _v(0.0, 1.0, 3.0))
+    assert float(p[0]) < 0.1 < 0.9 < float(p[1]) and float(p[2]) > 0.9
