@@ -1,0 +1,309 @@
+"""The animation's figure: artists created once, then only their data changes per frame.
+
+Why this shape: a full matplotlib redraw (axes, ticks, labels, legend) costs most of a frame, and
+none of it changes. So everything static is drawn once into a background; each frame restores
+that background and draws only the few ``animated`` artists (two curves, the samples, a title,
+the history lines). ``animated=False`` builds the very same picture for a plain full-redraw
+pipeline (the benchmark's baseline), so the two pipelines can be compared pixel for pixel.
+
+Colours follow the study: generator blue, discriminator orange; the real value is black.
+Axes limits are fixed for the whole animation (``Limits``), so motion on screen means change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib import font_manager
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba_array
+from matplotlib.figure import Figure
+from PIL import ImageFont
+
+from .models import d_prob_packed
+
+G_COLOR = "#1f77b4"  # generator (matplotlib C0)
+D_COLOR = "#ff7f0e"  # discriminator (C1)
+REAL_COLOR = "black"
+FAILED_COLOR = "#b2182b"
+CONVERGED_COLOR = "#1b7837"
+V_POINTS = 256  # resolution of the D(v) curve
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Fixed axes of one animation: main panel ``v`` (x axis) and ``y``, history panel."""
+
+    v: tuple[float, float]
+    y: tuple[float, float]
+    params: tuple[float, float] = (-1.0, 1.0)
+    loss: tuple[float, float] = (0.0, 1.0)
+    last_step: int = 1
+
+
+@dataclass
+class FrameData:
+    """What one panel shows at one snapshot: ``d`` (7,) packed D params, ``samples`` (B,)."""
+
+    step: int
+    w: float
+    b: float
+    d: np.ndarray
+    samples: np.ndarray
+
+
+@dataclass
+class History:
+    """A run's w, b and losses per snapshot, each (S,), possibly decimated for drawing."""
+
+    steps: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+    g_loss: np.ndarray
+    d_loss: np.ndarray
+
+
+def d_curve(d: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``D(v)`` for packed params ``d`` (7,) on the grid ``v`` (N,) -> (N,), in float64."""
+    dt = torch.from_numpy(np.asarray(d, dtype=np.float64)).unsqueeze(0)  # (1, 7)
+    return d_prob_packed(dt, torch.from_numpy(v).unsqueeze(0))[0].numpy()
+
+
+def pixel_size(width_in: float, height_in: float, dpi: int) -> tuple[int, int]:
+    """Frame size in pixels, rounded down to even numbers (H.264 yuv420p needs both even)."""
+    w, h = int(round(width_in * dpi)), int(round(height_in * dpi))
+    return max(2, w - w % 2), max(2, h - h % 2)
+
+
+def new_figure(width_px: int, height_px: int, dpi: int) -> tuple[Figure, FigureCanvasAgg]:
+    """An off-screen Agg figure of exactly ``width_px x height_px`` (no pyplot, no window)."""
+    # A hair over the exact size, so float rounding in bbox arithmetic cannot lose a pixel.
+    fig = Figure(figsize=((width_px + 1e-3) / dpi, (height_px + 1e-3) / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    got = canvas.get_width_height()
+    if got != (width_px, height_px):  # pragma: no cover - would be a matplotlib change
+        raise RuntimeError(f"figure is {got}, wanted {(width_px, height_px)}")
+    return fig, canvas
+
+
+class Readout(Artist):
+    """Left/right-aligned monospace text that changes every frame, rasterized by Pillow.
+
+    Why not ``Text``: matplotlib lays out and renders every glyph anew on each draw, which
+    cost more than everything else in a frame together; Pillow's FreeType binding draws the
+    same font (matplotlib's DejaVu Sans Mono) at the same size about ten times faster.
+    ``(x, y)`` is the top-left (``ha="left"``) or top-right corner in ``transform`` coordinates.
+    """
+
+    def __init__(self, x: float, y: float, transform, fontsize: float, dpi: float,
+                 ha: str = "left", color: str = "black"):
+        super().__init__()
+        self.xy, self.ha = (x, y), ha
+        self.set_transform(transform)
+        path = font_manager.findfont(font_manager.FontProperties(family="monospace"))
+        self._font = ImageFont.truetype(path, size=max(1, round(fontsize * dpi / 72)))
+        ascent, descent = self._font.getmetrics()
+        self._line = ascent + descent  # pixel height of one line: stable, whatever the glyphs
+        self._rgb = (to_rgba_array(color)[0, :3] * 255).astype(np.uint8)
+        self._text = ""
+
+    def set_text(self, text: str) -> None:
+        self._text, self.stale = text, True
+
+    def get_text(self) -> str:
+        return self._text
+
+    def _bitmap(self) -> np.ndarray:
+        """The text as straight-alpha RGBA (H, W, 4), row 0 at the bottom (as Agg wants it)."""
+        lines = self._text.split("\n")
+        masks = [self._font.getmask2(line, mode="L") for line in lines]
+        width = max(off[0] + m.size[0] for m, off in masks)
+        alpha = np.zeros((self._line * len(lines), width), np.uint8)  # (H, W)
+        for i, (m, (ox, oy)) in enumerate(masks):
+            w, h = m.size
+            if w and h:
+                rows = slice(i * self._line + oy, i * self._line + oy + h)
+                alpha[rows, ox:ox + w] = np.asarray(m, np.uint8).reshape(h, w)[: self._line - oy]
+        rgba = np.empty(alpha.shape + (4,), np.uint8)
+        rgba[..., :3] = self._rgb
+        rgba[..., 3] = alpha[::-1]
+        return rgba
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible() or not self._text:
+            return
+        rgba = self._bitmap()
+        x, y = self.get_transform().transform(self.xy)  # display pixels, origin bottom-left
+        if self.ha == "right":
+            x -= rgba.shape[1]
+        gc = renderer.new_gc()
+        renderer.draw_image(gc, round(x), round(y) - rgba.shape[0], rgba)
+        gc.restore()
+        self.stale = False
+
+
+class MainPanel:
+    """Generator line, D curve, generated samples on the axis and the real value, on ``ax``."""
+
+    def __init__(self, ax, lim: Limits, real: float, animated: bool, fontsize: float,
+                 step_text: bool):
+        self.ax = ax
+        self.v = np.linspace(lim.v[0], lim.v[1], V_POINTS)  # (V,)
+        ax.set_xlim(*lim.v)
+        ax.set_ylim(*lim.y)
+        ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
+        ax.axvline(real, color=REAL_COLOR, lw=0.8, ls=":", alpha=0.6, zorder=0)
+        ax.tick_params(labelsize=fontsize * 0.85)
+        ax.grid(alpha=0.25, lw=0.5)
+        kw = {"animated": animated}
+        (self.g_line,) = ax.plot([-1.0, 1.0], [0.0, 0.0], color=G_COLOR, lw=2.0,
+                                 label="G(x) = w x + b", **kw)
+        (self.d_line,) = ax.plot(self.v, np.zeros_like(self.v), color=D_COLOR, lw=2.0,
+                                 label="D(v)", **kw)
+        (self.samples,) = ax.plot([], [], "o", color=G_COLOR, ms=4.0, alpha=0.45, mec="none",
+                                  clip_on=True, label="generated samples", **kw)
+        (self.real,) = ax.plot([real], [0.0], "*", color=REAL_COLOR, ms=12.0, mec="white",
+                               mew=0.6, clip_on=False, label=f"real value ({real:g})", **kw)
+        self.lines = [self.g_line, self.d_line, self.samples, self.real]  # for the legend
+        self.text = None
+        if step_text:  # the grid's per-member readout (a single run has it in the title)
+            self.text = Readout(0.98, 0.96, ax.transAxes, fontsize * 0.9, ax.figure.dpi,
+                                ha="right")
+            self.text.set_animated(animated)
+            ax.add_artist(self.text)
+
+    def update(self, f: FrameData) -> list[Artist]:
+        self.g_line.set_ydata([f.b - f.w, f.b + f.w])  # x = -1 and x = +1
+        self.d_line.set_ydata(d_curve(f.d, self.v))
+        self.samples.set_data(f.samples, np.zeros_like(f.samples))
+        drawn = [self.d_line, self.g_line, self.samples, self.real]
+        if self.text is not None:
+            self.text.set_text(f"step {f.step}\nw={f.w:+.3f}\nb={f.b:+.3f}")
+            drawn.append(self.text)
+        return drawn
+
+
+class HistoryPanel:
+    """w and b (left axis) and both losses (right axis) drawn up to the current step."""
+
+    def __init__(self, ax, lim: Limits, real: float, animated: bool, fontsize: float):
+        ax.set_xlim(0, max(1, lim.last_step))
+        ax.set_ylim(*lim.params)
+        ax.axhline(0.0, color="0.6", lw=0.8, ls=":")
+        ax.axhline(real, color=REAL_COLOR, lw=0.8, ls=":", alpha=0.6)
+        ax.set_xlabel("step", fontsize=fontsize)
+        ax.set_ylabel("w, b", fontsize=fontsize)
+        ax.tick_params(labelsize=fontsize * 0.85)
+        ax.grid(alpha=0.25, lw=0.5)
+        loss_ax = ax.twinx()
+        loss_ax.set_ylim(*lim.loss)
+        loss_ax.set_ylabel("loss", fontsize=fontsize)
+        loss_ax.tick_params(labelsize=fontsize * 0.85)
+        kw = {"animated": animated}
+        (self.w,) = ax.plot([], [], color=G_COLOR, lw=1.6, label="w", **kw)
+        (self.b,) = ax.plot([], [], color=G_COLOR, lw=1.6, ls="--", label="b", **kw)
+        (self.g_loss,) = loss_ax.plot([], [], color=G_COLOR, lw=0.9, ls=":", alpha=0.8,
+                                      label="G loss", **kw)
+        (self.d_loss,) = loss_ax.plot([], [], color=D_COLOR, lw=0.9, ls=":", alpha=0.9,
+                                      label="D loss", **kw)
+        self.lines = [self.w, self.b, self.g_loss, self.d_loss]  # for the legend
+
+    def update(self, h: History, upto: int, current: FrameData, cur_losses: tuple) -> list:
+        """Draw ``h`` where ``h.steps < current.step``, then the current point itself."""
+        steps = np.append(h.steps[:upto], current.step)
+        self.w.set_data(steps, np.append(h.w[:upto], current.w))
+        self.b.set_data(steps, np.append(h.b[:upto], current.b))
+        self.g_loss.set_data(steps, np.append(h.g_loss[:upto], cur_losses[0]))
+        self.d_loss.set_data(steps, np.append(h.d_loss[:upto], cur_losses[1]))
+        return [self.w, self.b, self.g_loss, self.d_loss]
+
+
+def _legend(fig: Figure, lines: list, top: float, fontsize: float) -> None:
+    fig.legend(lines, [ln.get_label() for ln in lines], loc="upper center", ncol=4,
+               bbox_to_anchor=(0.5, top), fontsize=fontsize, frameon=False,
+               handlelength=2.2, columnspacing=1.6)
+
+
+class Scene:
+    """One figure plus its canvas; ``frame()`` returns the RGBA pixels of the current state."""
+
+    def __init__(self, fig: Figure, canvas: FigureCanvasAgg, title, blit: bool):
+        self.fig, self.canvas, self.title, self.blit = fig, canvas, title, blit
+        self._background = None
+        self._dirty: list[Artist] = []
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.canvas.get_width_height()  # (width, height)
+
+    def set_artists(self, artists: list[Artist]) -> None:
+        self._dirty = artists
+
+    def frame(self) -> memoryview:
+        """RGBA buffer (H, W, 4) of the figure as it stands; valid until the next call."""
+        if not self.blit:
+            self.canvas.draw()
+            return self.canvas.buffer_rgba()
+        if self._background is None:
+            self.canvas.draw()  # everything not animated, once
+            self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        else:
+            self.canvas.restore_region(self._background)
+        for a in self._dirty:
+            (a.axes or self.fig).draw_artist(a)
+        return self.canvas.buffer_rgba()
+
+
+def run_scene(width_px: int, height_px: int, dpi: int, lim: Limits, real: float, title: str,
+              animated: bool = True) -> tuple[Scene, MainPanel, HistoryPanel]:
+    """The single-run figure: main panel on top, history panel below; ``Scene.title`` is the
+    per-frame readout (step, w, b) beside the fixed ``title``."""
+    fig, canvas = new_figure(width_px, height_px, dpi)
+    fs = 10.0
+    gs = fig.add_gridspec(2, 1, height_ratios=[2.3, 1.0], hspace=0.3, left=0.09, right=0.91,
+                          top=0.85, bottom=0.09)
+    ax = fig.add_subplot(gs[0])
+    ax.set_xlabel("input: x for G, v for D", fontsize=fs)
+    ax.set_ylabel("output: G(x), D(v)", fontsize=fs)
+    main = MainPanel(ax, lim, real, animated, fs, step_text=False)
+    hist = HistoryPanel(fig.add_subplot(gs[1]), lim, real, animated, fs)
+    # Outside the axes, so the moving curves never run over it.
+    _legend(fig, main.lines + hist.lines, 0.925, fs * 0.85)
+    fig.text(0.09, 0.975, title, ha="left", va="top", fontsize=fs * 1.15)
+    readout = Readout(0.91, 0.975, fig.transFigure, fs * 1.1, dpi, ha="right")
+    readout.set_animated(animated)
+    fig.add_artist(readout)
+    return Scene(fig, canvas, readout, blit=animated), main, hist
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One member of a grid: its label and whether it converged (None: unfinished)."""
+
+    label: str
+    converged: bool | None
+
+
+def grid_scene(cells: list[Cell], width_px: int, height_px: int, dpi: int, ncols: int,
+               lim: Limits, reals: list[float], title: str,
+               animated: bool = True) -> tuple[Scene, list[MainPanel]]:
+    """Small multiples: one main panel per member, sharing the same fixed axes."""
+    fig, canvas = new_figure(width_px, height_px, dpi)
+    nrows = -(-len(cells) // ncols)
+    fs = 8.5
+    height_in = height_px / dpi
+    gs = fig.add_gridspec(nrows, ncols, hspace=0.38, wspace=0.2, left=0.06, right=0.99,
+                          top=1 - 0.75 / height_in, bottom=0.35 / height_in)
+    panels = []
+    for i, cell in enumerate(cells):
+        ax = fig.add_subplot(gs[i // ncols, i % ncols])
+        status = {True: "converged", False: "failed", None: "unfinished"}[cell.converged]
+        color = {True: CONVERGED_COLOR, False: FAILED_COLOR, None: "0.3"}[cell.converged]
+        ax.set_title(f"{cell.label} - {status}", fontsize=fs, color=color)
+        panels.append(MainPanel(ax, lim, reals[i], animated, fs, step_text=True))
+    fig.text(0.5, 1 - 0.06 / height_in, title, ha="center", va="top", fontsize=fs * 1.2)
+    _legend(fig, panels[0].lines, 1 - 0.3 / height_in, fs)
+    return Scene(fig, canvas, None, blit=animated), panels
