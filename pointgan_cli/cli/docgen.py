@@ -3,8 +3,8 @@
     python -m pointgan_cli.cli.docgen > docs/cli.md
 
 Walks the command tree that ``pointgan`` actually runs (``typer.main.get_command(app)``) with
-the command objects' public help API (``Context``, ``get_usage``, ``get_params``,
-``get_help_record``), so the reference cannot drift from ``--help``: ``tests/test_docs.py``
+the command objects' public help API (``Context``, ``collect_usage_pieces``, ``get_params``,
+``get_help_record``), so the reference cannot drift from ``--help``; ``tests/test_docs.py``
 fails when the committed file differs from what this prints.
 """
 
@@ -65,7 +65,8 @@ def section(ctx: typer.Context) -> str:
     prose, examples = _split_help(command.help or "")
     lines = [f"## {ctx.command_path}", ""]
     lines += [_text(p) + "\n" for p in prose]
-    lines += ["```text", command.get_usage(ctx), "```", ""]
+    usage = " ".join(["Usage:", ctx.command_path, *command.collect_usage_pieces(ctx)])
+    lines += ["```text", usage, "```", ""]  # not get_usage(): that wraps to the terminal
     if examples:
         lines += ["Example" + ("s" if len(examples) > 1 else "") + ":", "", "```bash"]
         lines += examples + ["```", ""]
