@@ -167,6 +167,8 @@ def run_ray(
         raise RuntimeFailure(
             "--executor ray needs Ray: install it with pip install 'pointgan[ray]'"
         ) from None
+    if address:
+        _check_reachable(address)
     started = False
     if not ray.is_initialized():
         try:
@@ -191,6 +193,20 @@ def run_ray(
     finally:
         if started:
             ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on a ``host:port`` nobody listens on (ray.init would retry for minutes)."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and other forms: let Ray resolve them
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise RuntimeFailure(f"--ray-address: cannot reach Ray at {address}: {exc}") from None
 
 
 def _ray_job(job: Job) -> None:

@@ -1,0 +1,30 @@
+"""The Ray executor against a local Ray: same members, same numbers as the local executor."""
+
+import json
+
+import pytest
+
+pytest.importorskip("ray")
+
+
+def test_ray_executor_matches_local(cli, tmp_path):
+    args = ["sweep", "--preset", "baseline", "--preset", "noise", "--seeds", "0-2",
+            "--steps", "300", "--quiet"]
+    assert cli([*args, "--out", tmp_path / "local"]).exit_code == 0
+    res = cli([*args, "--executor", "ray", "--out", tmp_path / "ray"])
+    assert res.exit_code == 0, res.stderr
+    local = (tmp_path / "local" / "summary.json").read_text()
+    assert (tmp_path / "ray" / "summary.json").read_text() == local
+    assert json.loads(local)["n"] == 6
+    a = (tmp_path / "local" / "members" / "noise-s0002" / "metrics.jsonl").read_text()
+    b = (tmp_path / "ray" / "members" / "noise-s0002" / "metrics.jsonl").read_text()
+    assert a == b
+
+
+def test_unreachable_ray_address_is_one_line(tmp_path):
+    from conftest import run_cli
+
+    res = run_cli(["sweep", "--seeds", "0", "--steps", "10", "--executor", "ray",
+                   "--ray-address", "127.0.0.1:1", "--out", tmp_path / "s"], timeout=180)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1].startswith("Error: --ray-address")
