@@ -133,3 +133,19 @@ def test_kill_9_then_resume_gives_the_same_summary(cli, tmp_path):
     res = run_cli(["sweep", "--resume", "--out", out])
     assert res.returncode == 0, res.stderr
     assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
+
+
+def test_sweep_with_mlflow_tracker_logs_parent_and_members(cli, tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    uri = (tmp_path / "mlruns").as_uri()
+    res = cli(["sweep", "--preset", "baseline", "--seeds", "0-1", "--steps", "100",
+               "--tracker", "mlflow", "--tracking-uri", uri, "--out", tmp_path / "s", "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    client = MlflowClient(tracking_uri=uri)
+    parent = client.get_run(doc["tracker"]["run_id"])
+    runs = client.search_runs([parent.info.experiment_id])
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 2

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import console, rundir
+from .. import console, rundir, trackers
 from ..errors import UsageError
 from ..sweep import build_sweep_spec, expand, parse_grid, parse_seeds
 from ..sweep_run import load_sweep_spec, run_sweep
@@ -76,6 +76,8 @@ def sweep(
     checkpoint_every: o.CheckpointEvery = None,
     tolerance: o.Tolerance = None,
     device: o.Device = None,
+    tracker: o.Tracker = o.TrackerName.none,
+    tracking_uri: o.TrackingUri = None,
     out: Annotated[
         Optional[Path],
         typer.Option("--out", "-o", help="Sweep directory [default: runs/sweep-<time>]."),
@@ -124,8 +126,14 @@ def sweep(
                             workers=workers, executor=executor, ray_address=ray_address,
                             progress=progress)
     wall = time.perf_counter() - t0
+    result = dict(summary, sweep_dir=str(out))
+    if tracker != "none":
+        result["tracker"] = logged = trackers.log_sweep(out, tracker, tracking_uri)
+        if not quiet and logged:
+            print(f"logged to {tracker.value} run {logged['run_id']} ({logged['where']})",
+                  file=sys.stderr)
     if json_out:
-        console.print_json(dict(summary, sweep_dir=str(out)))
+        console.print_json(result)
         return
     if not quiet:
         rows = [[g["group"], g["n"], g["converged"],
