@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import animate, diagnose, spec_cmd, train
+from . import animate, diagnose, spec_cmd, sweep, train
 from .errors import DEBUG
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ def root(
 
 
 app.command("train")(train.train)
+app.command("sweep")(sweep.sweep)
 app.command("animate")(animate.animate)
 app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(diagnose.app, name="diagnose")
