@@ -87,8 +87,10 @@ def sweep(
     json_out: o.Json = False,
     quiet: o.Quiet = False,
 ) -> None:
-    """Train many seeds and settings as batched programs; write per-group statistics, the
-    mean +- std chart of w and b, and success rates with Wilson intervals.
+    """Train many seeds and settings at once and compare them, with the study's charts.
+
+    Members sharing a shape train as one batched program; writes per-group statistics,
+    the mean +- std chart of w and b and success rates with Wilson intervals.
 
     Example: pointgan sweep --preset baseline --preset fixed --seeds 0-49
     """
