@@ -100,6 +100,10 @@ def test_loss_landscape_json_and_errors_without_a_run(cli, tmp_path):
         "steps"] == 200
     _one_error_line(cli(["diagnose", "loss-landscape", "--step", "5"]), "--step needs RUN_DIR")
     _one_error_line(cli(["diagnose", "loss-landscape", "--d-steps", "0"]), "--d-steps")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    _one_error_line(cli(["diagnose", "loss-landscape", "--d-steps", "5", "--out", blocker / "x"]),
+                    "--out: cannot create folder")
 
 
 def test_landscapes_on_a_run_write_only_its_diagnose_folder(cli, runs):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import rundir
-from ..errors import UsageError
+from ..errors import RuntimeFailure, UsageError
 from ..rundir import Run
 from ..spec import RunSpec
 from . import classify, landscape, plots, shapes, study
@@ -31,9 +31,17 @@ def load_single_run(path: Path) -> Run:
 
 
 def _write(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[str, str]:
+    """Write the PNG + JSON pair; a folder that cannot be made is the user's bad ``--out``."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create folder {out}: {exc.strerror}") from None
     files = {"png": str(out / f"{name}.png"), "json": str(out / f"{name}.json")}
-    rundir.atomic_write_bytes(out / f"{name}.png", png)
-    rundir.atomic_write_json(out / f"{name}.json", doc)
+    try:
+        rundir.atomic_write_bytes(out / f"{name}.png", png)
+        rundir.atomic_write_json(out / f"{name}.json", doc)
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot write {name} files in {out}: {exc.strerror}") from None
     return files
 
 
