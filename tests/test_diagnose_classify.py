@@ -102,6 +102,8 @@ def test_diverged_status_and_nan_rows(tmp_path):
     assert rep["class"] == classify.DIVERGED
     assert rep["evidence"]["first_non_finite_step"] == 450
     assert rep["evidence"]["saturation_fraction"] is None
+    assert rep["evidence"]["w"] is None  # JSON has no NaN: the document stays valid JSON
+    json.dumps(rep, allow_nan=False)
 
 
 def test_state_prefers_the_checkpoint_and_refuses_a_corrupt_one(tmp_path):

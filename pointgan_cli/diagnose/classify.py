@@ -62,6 +62,12 @@ def _finite(row: dict[str, Any]) -> bool:
     return all(isinstance(row[k], (int, float)) and math.isfinite(row[k]) for k in keys)
 
 
+def _json_num(v: Any) -> float | None:
+    """A finite float, or None (JSON has no NaN)."""
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
 def measure(run: Run) -> dict[str, Any]:
     """Every number the classes are judged on, at the run's last snapshot."""
     spec, rows, summary = run.spec, run.metrics, run.summary
@@ -74,10 +80,10 @@ def measure(run: Run) -> dict[str, Any]:
     ev: dict[str, Any] = {
         "status": status,
         "step": int(last["step"]),
-        "w": float(last["w"]),
-        "b": float(last["b"]),
+        "w": _json_num(last["w"]),
+        "b": _json_num(last["b"]),
         "real_value": real,
-        "distance": abs(float(last["w"])) + abs(float(last["b"]) - real),
+        "distance": _json_num(abs(float(last["w"])) + abs(float(last["b"]) - real)),
         "tolerance": tol,
         "diverged_step": (summary or {}).get("diverged_step") or bad,
         "sign_changes_last_third": sign_changes([float(r["b"]) for r in good], real),
@@ -104,7 +110,7 @@ def measure(run: Run) -> dict[str, Any]:
 
 def classify(ev: dict[str, Any]) -> tuple[str, str]:
     """(class, one sentence with the numbers that decided it)."""
-    dist = f"|w| + |b - real| = {ev['distance']:.3g}"
+    dist = "|w| + |b - real| = " + ("nan" if ev["distance"] is None else f"{ev['distance']:.3g}")
     if ev["status"] == "diverged" or ev["first_non_finite_step"] is not None:
         at = ev["diverged_step"]
         return DIVERGED, f"parameters became non-finite at step {at}; rolled back, {dist}"
