@@ -25,7 +25,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import imageio.v3 as iio  # noqa: E402
 from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
 
-from pointgan_cli import console, render  # noqa: E402
+from pointgan_cli import console, render, render_data  # noqa: E402
 from pointgan_cli.spec import resolve_spec  # noqa: E402
 from pointgan_cli.training import Member, train_batch  # noqa: E402
 
@@ -42,7 +42,7 @@ def pointgan(run: Path, out: Path, frames: int, dpi: int) -> dict:
 
 
 def baseline(run: Path, out: Path, frames: int, dpi: int) -> None:
-    plan = render.plan_for(run, grid=False, members=None, grid_size=4)
+    plan = render_data.plan_for(run, grid=False, members=None, grid_size=4)
     renderer = render.Renderer(plan, dpi, animated=False)  # same artists, drawn in full
     anim = FuncAnimation(renderer.scene.fig, renderer.update, frames=plan.frame_steps(frames),
                          blit=False, repeat=False, cache_frame_data=False)

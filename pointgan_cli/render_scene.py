@@ -94,7 +94,7 @@ class Readout(Artist):
 
     Why not ``Text``: matplotlib lays out and renders every glyph anew on each draw, which
     cost more than everything else in a frame together; Pillow's FreeType binding draws the
-    same font (matplotlib's DejaVu Sans Mono) at the same size about ten times faster.
+    same font (matplotlib's DejaVu Sans Mono) at the same size more than ten times faster.
     ``(x, y)`` is the top-left (``ha="left"``) or top-right corner in ``transform`` coordinates.
     """
 
@@ -124,9 +124,11 @@ class Readout(Artist):
         alpha = np.zeros((self._line * len(lines), width), np.uint8)  # (H, W)
         for i, (m, (ox, oy)) in enumerate(masks):
             w, h = m.size
-            if w and h:
-                rows = slice(i * self._line + oy, i * self._line + oy + h)
-                alpha[rows, ox:ox + w] = np.asarray(m, np.uint8).reshape(h, w)[: self._line - oy]
+            glyphs = np.asarray(m, np.uint8).reshape(h, w)[max(0, -oy):]  # clip to the line
+            top = max(0, oy)
+            glyphs = glyphs[: self._line - top]
+            row = i * self._line + top
+            alpha[row:row + glyphs.shape[0], ox:ox + w] = glyphs
         rgba = np.empty(alpha.shape + (4,), np.uint8)
         rgba[..., :3] = self._rgb
         rgba[..., 3] = alpha[::-1]

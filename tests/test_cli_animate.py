@@ -136,6 +136,8 @@ def test_bad_run_directory_is_one_line_exit_2(cli, run_dir, tmp_path, kind, mess
     (["--still", "275"], "no snapshot at step 275 (snapshots every 50)"),
     (["--still", "50", "--out", "x.gif"], "a still is a PNG"),
     (["--grid"], "need a sweep directory"),
+    (["--out", "no-such-dir/x.gif"], "directory not found"),
+    (["--still", "50", "--out", "no-such-dir/x.png"], "directory not found"),
 ])
 def test_bad_flags_are_one_line_exit_2(cli, run_dir, args, message):
     res = cli(["animate", run_dir, *args])

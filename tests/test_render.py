@@ -14,7 +14,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pointgan_cli import console, render, render_io
+from pointgan_cli import console, render, render_data, render_io
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.models import d_logits_packed, d_prob_packed
 from pointgan_cli.render_scene import D_COLOR, G_COLOR, d_curve
@@ -79,7 +79,7 @@ def no_temp_files(d):
 
 @given(st.integers(2, 5000), st.integers(2, 1200))
 def test_select_frames_even_with_first_and_last(n, frames):
-    idx = render.select_frames(n, frames)
+    idx = render_data.select_frames(n, frames)
     assert len(idx) == min(n, frames)
     assert idx[0] == 0 and idx[-1] == n - 1
     gaps = np.diff(idx)
@@ -88,9 +88,9 @@ def test_select_frames_even_with_first_and_last(n, frames):
 
 
 def test_select_frames_small_cases():
-    assert render.select_frames(13, 120) == list(range(13))
-    assert render.select_frames(11, 3) == [0, 5, 10]
-    assert render.select_frames(1001, 1000)[-2:] == [999, 1000]
+    assert render_data.select_frames(13, 120) == list(range(13))
+    assert render_data.select_frames(11, 3) == [0, 5, 10]
+    assert render_data.select_frames(1001, 1000)[-2:] == [999, 1000]
 
 
 # -- what a frame shows ------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def test_select_frames_small_cases():
 
 def test_samples_and_d_are_the_engines_own(run_dir):
     """Recomputed samples through the saved D reproduce the logged D(fake) and G loss."""
-    track = render.Track(load_run(run_dir))
+    track = render_data.Track(load_run(run_dir))
     for k, row in enumerate(load_run(run_dir).metrics):
         f = track.frame(k)
         assert f.samples.shape == (64,)
@@ -111,16 +111,17 @@ def test_samples_and_d_are_the_engines_own(run_dir):
 
 
 def test_limits_hold_everything_and_cap_blowups(run_dir):
-    track = render.Track(load_run(run_dir))
-    lim = render.limits([track])
+    track = render_data.Track(load_run(run_dir))
+    lim = render_data.limits([track])
     lo, hi = track.b - np.abs(track.w), track.b + np.abs(track.w)
     assert lim.v[0] < min(lo.min(), -1.0) and lim.v[1] > max(hi.max(), 1.0)
     assert lim.y[0] < min(lo.min(), 0.0) and lim.y[1] > max(hi.max(), 1.0)
     assert lim.last_step == 600
     track.w = track.w.copy()
     track.w[5] = 1e6  # one diverging snapshot must not flatten the whole animation
-    capped = render.limits([track])
-    assert capped.v[1] < 1.0 + render.AXIS_CAP + 1.0 and capped.v[0] > -1.0 - render.AXIS_CAP - 1
+    capped = render_data.limits([track])
+    cap = render_data.AXIS_CAP
+    assert capped.v[1] < 1.0 + cap + 1.0 and capped.v[0] > -1.0 - cap - 1.0
 
 
 def _pixel(renderer, img, ax, x, y):
@@ -141,7 +142,7 @@ def _rgb(hex_color):
 
 
 def test_frame_shows_generator_d_samples_and_real(run_dir):
-    plan = render.plan_for(run_dir, False, None, 4)
+    plan = render_data.plan_for(run_dir, False, None, 4)
     r = render.Renderer(plan, dpi=100)
     track = plan.tracks[0]
     step = 300
@@ -168,14 +169,23 @@ def test_frame_shows_generator_d_samples_and_real(run_dir):
     assert (ax.get_xlim(), ax.get_ylim()) == before
 
 
+def test_readout_bitmap_handles_multiline_and_empty_lines():
+    from matplotlib.transforms import IdentityTransform
+
+    from pointgan_cli.render_scene import Readout
+
+    r = Readout(0, 0, IdentityTransform(), 10, 100)
+    r.set_text("step 10\n\nw=+0.123 gjq|")
+    rgba = r._bitmap()
+    assert rgba.shape[0] == 3 * r._line and rgba[..., 3].max() == 255
+    assert rgba[r._line:2 * r._line, :, 3].max() == 0  # the empty middle line stays empty
+
+
 def test_blit_frame_equals_a_full_redraw(run_dir):
     """The fast path (background + animated artists) gives the same picture as a full draw."""
-    plan = render.plan_for(run_dir, False, None, 4)
+    plan = render_data.plan_for(run_dir, False, None, 4)
     fast = np.asarray(render.Renderer(plan, 60).draw(450)).copy()
-    slow_r = render.Renderer(plan, 60, animated=False)
-    slow_r.update(450)
-    slow_r.scene.canvas.draw()
-    slow = np.asarray(slow_r.scene.canvas.buffer_rgba())
+    slow = np.asarray(render.Renderer(plan, 60, animated=False).draw(450))  # full redraw
     assert fast.shape == slow.shape
     assert np.abs(fast.astype(int) - slow.astype(int)).mean() < 0.5
 
@@ -193,7 +203,7 @@ def test_gif_frames_count_timing_and_fidelity(run_dir, tmp_path):
     assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).sum() > 1000
     assert iio.immeta(out, index=0)["duration"] == 40  # ms per frame at 25 fps
     # the fixed palette keeps the picture: compare with the renderer's own last frame
-    own = np.asarray(render.Renderer(render.plan_for(run_dir, False, None, 4), 50).draw(600))
+    own = np.asarray(render.Renderer(render_data.plan_for(run_dir, False, None, 4), 50).draw(600))
     assert np.abs(frames[-1].astype(int) - own[..., :3].astype(int)).mean() < 1.0
     assert no_temp_files(tmp_path) == []
 
@@ -250,7 +260,7 @@ def test_resolve_output():
 def test_still_is_the_animation_frame(run_dir, tmp_path):
     info = render.still(run_dir, 250, out=tmp_path / "s.png", dpi=50)
     png = iio.imread(tmp_path / "s.png")
-    own = np.asarray(render.Renderer(render.plan_for(run_dir, False, None, 4), 50).draw(250))
+    own = np.asarray(render.Renderer(render_data.plan_for(run_dir, False, None, 4), 50).draw(250))
     assert png.shape == (270, 360, 3) and info["step"] == 250
     assert np.array_equal(png, own[..., :3])
     with pytest.raises(UsageError, match="snapshots every 50"):
@@ -262,9 +272,10 @@ def test_still_is_the_animation_frame(run_dir, tmp_path):
 # -- sweep grids -------------------------------------------------------------------------------
 
 
-def _fake_sweep(src_run, root, converged):
+def _fake_sweep(src_run, root, converged, groups=None):
     """Sweep layout around copies of one real run, with chosen outcomes (selection logic only)."""
     entries = []
+    groups = groups or "g" * len(converged)
     for i, c in enumerate(converged):
         mid = f"m{i}"
         shutil.copytree(src_run, root / "members" / mid)
@@ -274,25 +285,30 @@ def _fake_sweep(src_run, root, converged):
         else:
             summary["converged"] = c
             (root / "members" / mid / "summary.json").write_text(json.dumps(summary))
-        entries.append({"id": mid, "group": "g", "spec": {}})
+        entries.append({"id": mid, "group": groups[i], "spec": {}})
     (root / "sweep.json").write_text(json.dumps({"schema_version": 1, "command": "",
                                                  "members": entries}))
 
 
 def test_pick_members_alternates_failed_and_converged(run_dir, tmp_path):
     _fake_sweep(run_dir, tmp_path, [True, False, True, None, False, False, True])
-    ids = [m.id for m in render.pick_members(tmp_path, None, 4)]
+    ids = [m.id for m in render_data.pick_members(tmp_path, None, 4)]
     assert ids == ["m1", "m0", "m4", "m2"]
-    assert [m.id for m in render.pick_members(tmp_path, None, 5)] == ["m1", "m0", "m4", "m2",
+    assert [m.id for m in render_data.pick_members(tmp_path, None, 5)] == ["m1", "m0", "m4", "m2",
                                                                       "m5"]
-    assert [m.id for m in render.pick_members(tmp_path, ["m3", "m0"], 4)] == ["m3", "m0"]
+    assert [m.id for m in render_data.pick_members(tmp_path, ["m3", "m0"], 4)] == ["m3", "m0"]
     with pytest.raises(UsageError, match="no member 'zz'"):
-        render.pick_members(tmp_path, ["zz"], 4)
+        render_data.pick_members(tmp_path, ["zz"], 4)
 
 
 def test_pick_members_fills_with_whatever_there_is(run_dir, tmp_path):
     _fake_sweep(run_dir, tmp_path, [True, True, True, False])
-    assert [m.id for m in render.pick_members(tmp_path, None, 4)] == ["m3", "m0", "m1", "m2"]
+    assert [m.id for m in render_data.pick_members(tmp_path, None, 4)] == ["m3", "m0", "m1", "m2"]
+
+
+def test_pick_members_spans_the_groups(run_dir, tmp_path):
+    _fake_sweep(run_dir, tmp_path, [True, True, True, False, False, False], groups="AABABA")
+    assert [m.id for m in render_data.pick_members(tmp_path, None, 4)] == ["m3", "m0", "m4", "m2"]
 
 
 def test_grid_animation_of_a_real_sweep(sweep_dir, tmp_path):
@@ -300,7 +316,7 @@ def test_grid_animation_of_a_real_sweep(sweep_dir, tmp_path):
                  for p in (sweep_dir / "members").iterdir()}
     assert summaries == {"baseline-s0": False, "baseline-s1": False, "fixed-s0": True,
                          "fixed-s1": True}
-    plan = render.plan_for(sweep_dir, True, None, 4)
+    plan = render_data.plan_for(sweep_dir, True, None, 4)
     assert [c.label for c in plan.cells] == ["baseline-s0 [baseline]", "fixed-s0 [fixed]",
                                              "baseline-s1 [baseline]", "fixed-s1 [fixed]"]
     assert [c.converged for c in plan.cells] == [False, True, False, True]
@@ -315,7 +331,7 @@ def test_grid_animation_of_a_real_sweep(sweep_dir, tmp_path):
 
 
 def test_grid_frames_follow_steps_across_members(sweep_dir):
-    plan = render.plan_for(sweep_dir, True, ["baseline-s0", "fixed-s1"], 4)
+    plan = render_data.plan_for(sweep_dir, True, ["baseline-s0", "fixed-s1"], 4)
     r = render.Renderer(plan, dpi=30)
     r.draw(300)
     texts = [p.text.get_text() for p in r.panels]

@@ -1,0 +1,214 @@
+"""What ``animate`` draws: a run's snapshots as arrays, the frames to show, fixed axes, and
+which members of a sweep go into a grid.
+
+Every number a frame shows comes from ``metrics.jsonl``: each row holds w, b and the 7 D
+parameters, so D(v) is recomputed exactly, and the generated samples are recomputed from the
+counter-based RNG (the very x the engine drew at that step, a pure function of seed and step).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import rng
+from .errors import UsageError
+from .models import D_NAMES
+from .render_scene import Cell, FrameData, History, Limits
+from .rundir import Run, load_run
+
+MAX_SAMPLES = 256  # generated samples drawn per frame (the first of the batch; x is iid)
+HISTORY_POINTS = 1000  # the history panel's lines are decimated to at most this many points
+AXIS_CAP = 4.0  # fixed axes reach at most this far beyond [-1, 1] and the real value
+
+
+class Track:
+    """One run's snapshots as arrays: ``steps``/``w``/``b``/losses (S,), ``d`` (S, 7)."""
+
+    def __init__(self, run: Run):
+        self.run, self.spec = run, run.spec
+        cols = ("step", "w", "b", "g_loss", "d_loss") + tuple(f"d_{n}" for n in D_NAMES)
+        try:
+            table = np.array([[float(r[c]) for c in cols] for r in run.metrics])  # (S, 12)
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(f"{run.path / 'metrics.jsonl'} is corrupt (missing fields)") from None
+        self.steps = table[:, 0].astype(np.int64)
+        if np.any(np.diff(self.steps) <= 0):
+            raise UsageError(f"{run.path / 'metrics.jsonl'} is corrupt (steps not increasing)")
+        self.w, self.b = table[:, 1], table[:, 2]
+        self.g_loss, self.d_loss = table[:, 3], table[:, 4]
+        self.d = np.ascontiguousarray(table[:, 5:])
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def frame(self, k: int) -> FrameData:
+        """Snapshot ``k``: its parameters and the samples G produced from that step's x."""
+        spec = self.spec
+        n = min(spec.batch_size, MAX_SAMPLES)
+        x_step = min(int(self.steps[k]), spec.steps - 1)  # the engine's snapshot uses this x
+        x = rng.uniform(torch.tensor([spec.seed]), rng.STREAM_X, torch.tensor([x_step]), n,
+                        torch.float32)[0, 0] * 2.0 - 1.0  # (n,)
+        w, b = float(self.w[k]), float(self.b[k])
+        return FrameData(int(self.steps[k]), w, b, self.d[k], x.double().numpy() * w + b)
+
+    def history(self) -> History:
+        idx = np.unique(np.linspace(0, len(self) - 1, min(len(self), HISTORY_POINTS)).round())
+        idx = idx.astype(np.int64)
+        return History(self.steps[idx], self.w[idx], self.b[idx], self.g_loss[idx],
+                       self.d_loss[idx])
+
+    def index_at(self, step: int) -> int:
+        """The latest snapshot at or before ``step`` (the first one if none)."""
+        return max(0, int(np.searchsorted(self.steps, step, side="right")) - 1)
+
+
+def select_frames(n_snapshots: int, frames: int) -> list[int]:
+    """``frames`` snapshot indices spread evenly over ``n_snapshots``, first and last kept;
+    every snapshot when there are no more than ``frames``."""
+    if frames < 1:
+        raise UsageError("--frames must be at least 1")
+    if n_snapshots <= frames:
+        return list(range(n_snapshots))
+    if frames == 1:
+        return [n_snapshots - 1]
+    # Consecutive targets are >= 1 apart, so rounding keeps them distinct and increasing.
+    return [int(i) for i in np.linspace(0, n_snapshots - 1, frames).round()]
+
+
+def _span(lo: float, hi: float, must: list[float], pad: float = 0.06) -> tuple[float, float]:
+    """[lo, hi] widened to hold ``must``, but at most AXIS_CAP beyond it, plus a margin."""
+    r_lo, r_hi = min(must), max(must)
+    lo = max(min(lo, r_lo), r_lo - AXIS_CAP)
+    hi = min(max(hi, r_hi), r_hi + AXIS_CAP)
+    margin = (hi - lo) * pad
+    return lo - margin, hi + margin
+
+
+def limits(tracks: list[Track]) -> Limits:
+    """Fixed axes covering every snapshot of ``tracks`` (capped, so one blow-up cannot squash
+    the rest of the animation into a corner)."""
+    reals = [t.spec.real_value for t in tracks]
+    w = np.concatenate([t.w for t in tracks])
+    b = np.concatenate([t.b for t in tracks])
+    lo, hi = float(np.nanmin(b - np.abs(w))), float(np.nanmax(b + np.abs(w)))  # G's outputs
+    v = _span(lo, hi, reals + [-1.0, 1.0])  # x's domain, the samples, the real value
+    y = _span(lo, hi, reals + [0.0, 1.0])  # G's outputs, D's range, the real value
+    params = _span(float(np.nanmin(np.minimum(w, b))), float(np.nanmax(np.maximum(w, b))),
+                   reals + [0.0])
+    losses = np.concatenate([np.r_[t.g_loss, t.d_loss] for t in tracks])
+    top = float(np.nanmax(losses)) if np.isfinite(losses).any() else 1.0
+    loss = (0.0, min(max(top, 0.1) * 1.08, 10.0))
+    return Limits(v=v, y=y, params=params, loss=loss,
+                  last_step=int(max(t.steps[-1] for t in tracks)))
+
+
+# -- sources: one run or a sweep grid ----------------------------------------------------------
+
+SWEEP = "sweep.json"
+
+
+@dataclass
+class SweepMember:
+    id: str
+    group: str
+    run: Run
+    converged: bool | None  # None: no summary yet (unfinished)
+
+
+def is_sweep(path: Path) -> bool:
+    return (path / SWEEP).is_file()
+
+
+def _sweep_entries(sweep: Path) -> list[tuple[str, str]]:
+    """``(id, group)`` of every member listed in ``sweep.json``, in order."""
+    try:
+        doc = json.loads((sweep / SWEEP).read_text(encoding="utf-8"))
+        entries = [(str(m["id"]), str(m.get("group", ""))) for m in doc["members"]]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise UsageError(f"{sweep / SWEEP} is corrupt") from None
+    if not entries:
+        raise UsageError(f"{sweep / SWEEP} lists no members")
+    return entries
+
+
+def _converged(run_dir: Path) -> bool | None:
+    try:
+        return bool(json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["converged"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return None
+
+
+def _across_groups(ids: list[str], groups: dict[str, str]) -> list[str]:
+    """``ids`` reordered round-robin over their groups, so a short pick spans the groups."""
+    buckets: dict[str, list[str]] = {}
+    for i in ids:
+        buckets.setdefault(groups[i], []).append(i)
+    lanes = list(buckets.values())
+    return [lane[k] for k in range(max(map(len, lanes), default=0)) for lane in lanes
+            if k < len(lane)]
+
+
+def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMember]:
+    """The members to show: ``ids`` when given, else up to ``size`` finished members, failed
+    and converged ones alternating (failed first) so each failure sits beside a success, each
+    kind taken round-robin over the sweep's groups."""
+    if not 1 <= size <= 16:
+        raise UsageError(f"--grid-size must be between 1 and 16, not {size}")
+    groups = dict(_sweep_entries(sweep))
+    root = sweep / "members"
+    if ids:
+        unknown = [i for i in ids if i not in groups]
+        if unknown:
+            known = ", ".join(list(groups)[:8]) + (", ..." if len(groups) > 8 else "")
+            raise UsageError(f"--member: no member {unknown[0]!r} in {sweep} (known: {known})")
+        chosen = list(dict.fromkeys(ids))
+        if len(chosen) > 16:
+            raise UsageError(f"--member: at most 16 members in one grid, not {len(chosen)}")
+    else:
+        status = {i: _converged(root / i) for i in groups}
+        failed = _across_groups([i for i, c in status.items() if c is False], groups)
+        good = _across_groups([i for i, c in status.items() if c is True], groups)
+        if not failed and not good:
+            raise UsageError(f"{sweep}: no finished member to show yet")
+        n_failed = min(len(failed), max(size - len(good), (size + 1) // 2))
+        failed, good = failed[:n_failed], good[: size - n_failed]
+        chosen = [i for pair in zip(failed, good) for i in pair]
+        chosen += failed[len(good):] + good[len(failed):]
+    return [SweepMember(i, groups[i], load_run(root / i), _converged(root / i)) for i in chosen]
+
+
+@dataclass
+class Plan:
+    """What to draw: one track per panel, their cells (grid only) and the figure's title."""
+
+    tracks: list[Track]
+    cells: list[Cell] | None  # None: a single run
+    title: str
+
+    def frame_steps(self, frames: int) -> list[int]:
+        """Steps shown in each frame: an even selection over all snapshot steps."""
+        steps = np.unique(np.concatenate([t.steps for t in self.tracks]))
+        return [int(steps[i]) for i in select_frames(len(steps), frames)]
+
+
+def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int) -> Plan:
+    """Load what ``source`` names: a run directory, or (``--grid``) members of a sweep."""
+    if is_sweep(source):
+        if not grid:
+            raise UsageError(f"{source} is a sweep directory: add --grid, or animate one member "
+                             f"({source / 'members' / '<id>'})")
+        picked = pick_members(source, members, grid_size)
+        tracks = [Track(p.run) for p in picked]
+        cells = [Cell(f"{p.id} [{p.group}]" if p.group else p.id, p.converged) for p in picked]
+        total = len(_sweep_entries(source))
+        return Plan(tracks, cells, f"sweep {source.name}: {len(picked)} of {total} members")
+    if grid or members:
+        raise UsageError(f"--grid/--member need a sweep directory; {source} has no sweep.json")
+    run = load_run(source)
+    spec = run.spec
+    return Plan([Track(run)], None, f"{source.name} ({spec.preset}, seed {spec.seed})")
