@@ -39,6 +39,8 @@ _SKIP_DIRS = {"wandb", "mlruns", "members"}
 #: URI schemes MLflow can store to (file and plain paths are handled here).
 _MLFLOW_SCHEMES = {"http", "https", "databricks", "databricks-uc", "uc",
                    "sqlite", "postgresql", "mysql", "mssql"}
+_MLFLOW_ENV = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 
 
 def log_run(run_dir: Path | str, tracker: str, tracking_uri: str | None = None,
@@ -53,7 +55,7 @@ def log_run(run_dir: Path | str, tracker: str, tracking_uri: str | None = None,
     run = load_run(Path(run_dir))
     if name == "none":
         return None
-    with _session(name, tracking_uri) as session:
+    with _session(name, tracking_uri, run.path) as session:
         return session.log_run(run, parent=parent, tags={})
 
 
@@ -70,7 +72,7 @@ def log_sweep(sweep_dir: Path | str, tracker: str,
     runs = [(mid, group, load_run(sweep_dir / "members" / mid)) for mid, group in members]
     if name == "none":
         return None
-    with _session(name, tracking_uri) as session:
+    with _session(name, tracking_uri, sweep_dir) as session:
         return session.log_sweep(sweep_dir, runs, summary)
 
 
@@ -96,19 +98,13 @@ def _read_sweep(sweep_dir: Path) -> tuple[list[tuple[str, str]], dict[str, Any]]
     if not (sweep_dir / "sweep.json").is_file():
         raise UsageError(f"{sweep_dir} is not a pointgan sweep directory (no sweep.json)")
     doc = _read_json(sweep_dir / "sweep.json")
-    summary = _read_json(sweep_dir / SUMMARY) if (sweep_dir / SUMMARY).is_file() else {}
-    summary = summary if isinstance(summary, dict) else {}
-    groups = summary.get("groups", [])
-    group_of = {m: g["group"] for g in groups for m in g.get("members", [])}
     listed = doc.get("members") if isinstance(doc, dict) else None
-    if isinstance(listed, list) and all(isinstance(m, dict) and "id" in m for m in listed):
-        members = [(str(m["id"]), str(m.get("group", group_of.get(m["id"], "")))) for m in listed]
-    else:
-        ids = sorted(p.name for p in (sweep_dir / "members").glob("*") if p.is_dir())
-        members = [(i, str(group_of.get(i, ""))) for i in ids]
-    if not members:
-        raise UsageError(f"{sweep_dir} has no members")
-    return members, summary
+    if not (isinstance(listed, list) and listed
+            and all(isinstance(m, dict) and "id" in m for m in listed)):
+        raise UsageError(f"{sweep_dir / 'sweep.json'} lists no members")
+    summary = _read_json(sweep_dir / SUMMARY) if (sweep_dir / SUMMARY).is_file() else {}
+    members = [(str(m["id"]), str(m.get("group", ""))) for m in listed]
+    return members, summary if isinstance(summary, dict) else {}
 
 
 def _sweep_numbers(summary: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +155,7 @@ def _missing(package: str) -> RuntimeFailure:
 
 
 @contextmanager
-def _session(name: str, tracking_uri: str | None) -> Iterator[Any]:
+def _session(name: str, tracking_uri: str | None, directory: Path) -> Iterator[Any]:
     """A tracker session; any tracker exception becomes one RuntimeFailure line."""
     session = _MLflow(tracking_uri) if name == "mlflow" else _Wandb(tracking_uri)
     try:
@@ -169,7 +165,7 @@ def _session(name: str, tracking_uri: str | None) -> Iterator[Any]:
         raise
     except Exception as exc:  # noqa: BLE001 - the tracker's failure, reported as one line
         raise RuntimeFailure(f"{name}: logging to {session.where} failed ({type(exc).__name__}: "
-                             f"{_one_line(exc)}); the run directory is unchanged") from exc
+                             f"{_one_line(exc)}); {directory} is intact") from exc
 
 
 # -- MLflow ------------------------------------------------------------------------------------
@@ -184,18 +180,21 @@ class _MLflow:
             raise _missing("mlflow") from None
         self.Metric, self.Param, self.Client = Metric, Param, MlflowClient
         self.where = self.uri = _mlflow_uri(tracking_uri)
+        self._exp_of: dict[str, str] = {}  # run id -> experiment id
 
     @contextmanager
     def env(self) -> Iterator[None]:
-        # MLflow 3 refuses its file store unless asked; a local store is what we want here.
-        old = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
-        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        """Defaults for what the user has not set: MLflow 3 refuses its file store unless
+        asked (a local store is what we want), and its HTTP client retries an unreachable
+        server for minutes (a command should fail within seconds)."""
+        unset = [k for k in _MLFLOW_ENV if k not in os.environ]
+        os.environ.update({k: _MLFLOW_ENV[k] for k in unset})
         try:
             self.client = self.Client(tracking_uri=self.uri)
             yield
         finally:
-            if old is None:
-                os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+            for k in unset:
+                os.environ.pop(k, None)
 
     def _experiment(self) -> str:
         name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or PROJECT
@@ -212,9 +211,12 @@ class _MLflow:
     @contextmanager
     def _run(self, name: str, tags: dict[str, str], parent: str | None) -> Iterator[str]:
         """A new run, FINISHED when the block completes and FAILED when it raises."""
-        exp = self.client.get_run(parent).info.experiment_id if parent else self._experiment()
+        if parent and parent not in self._exp_of:
+            self._exp_of[parent] = self.client.get_run(parent).info.experiment_id
+        exp = self._exp_of[parent] if parent else self._experiment()
         tags = dict(tags, **{"mlflow.parentRunId": parent}) if parent else tags
         run_id = self.client.create_run(exp, run_name=name, tags=tags).info.run_id
+        self._exp_of[run_id] = exp
         try:
             yield run_id
         except BaseException:

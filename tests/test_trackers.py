@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 import sys
 from pathlib import Path
@@ -142,6 +143,7 @@ def test_mlflow_default_store_is_mlruns_in_the_working_directory(run_dir, tmp_pa
     info = trackers.log_run(run_dir, "mlflow")
     assert info["where"] == (tmp_path / "mlruns").as_uri()
     assert (tmp_path / "mlruns").is_dir()
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # its defaults were scoped
     assert MlflowClient(info["where"]).get_run(info["run_id"]).info.status == "FINISHED"
 
 
@@ -154,6 +156,17 @@ def test_mlflow_plain_directory_uri_and_long_runs(tmp_path):
     assert info["where"] == (tmp_path / "elsewhere" / "store").as_uri()
     hist = MlflowClient(info["where"]).get_metric_history(info["run_id"], "d_c2")
     assert len(hist) == n
+
+
+def test_mlflow_parent_nests_the_run(run_dir, tmp_path):
+    uri = (tmp_path / "store").as_uri()
+    client = MlflowClient(uri)
+    exp = client.create_experiment("mine")
+    parent = client.create_run(exp).info.run_id
+    info = trackers.log_run(run_dir, "mlflow", tracking_uri=uri, parent=parent)
+    child = client.get_run(info["run_id"])
+    assert child.data.tags["mlflow.parentRunId"] == parent
+    assert child.info.experiment_id == exp
 
 
 def test_train_with_mlflow_tracker(cli, tmp_path):
@@ -178,7 +191,7 @@ def test_mlflow_bad_uri_fails_in_one_line_and_keeps_the_run(cli, tmp_path, uri):
     assert res.exit_code == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: mlflow: "), res.stderr
-    assert "run directory is unchanged" in lines[0] or "unsupported tracking URI" in lines[0]
+    assert f"{out} is intact" in lines[0] or "unsupported tracking URI" in lines[0]
     assert res.stdout == ""
     run = load_run(out)
     assert run.summary["status"] == "finished" and run.steps[-1] == 200
