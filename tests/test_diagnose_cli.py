@@ -226,3 +226,20 @@ def test_errors_from_the_real_console_script(runs, tmp_path):
     assert res.returncode == 2 and res.stdout == ""
     expect = f"Error: run directory not found: {tmp_path / 'missing'}"
     assert res.stderr.strip().splitlines() == [expect]
+
+
+def test_runs_with_another_loss_use_it_or_say_why_not(cli, tmp_path):
+    from pointgan_cli.spec import RunSpec
+
+    if "loss" not in RunSpec.model_fields:
+        pytest.skip("this RunSpec has no loss field (BCE only)")
+    spec = resolve_spec("baseline", overrides={"steps": 200, "loss": "wgan"})
+    try:
+        _train([(spec, tmp_path / "w")])
+    except Exception as exc:  # noqa: BLE001 - an engine without the loss: nothing to diagnose
+        pytest.skip(f"the engine cannot train --loss wgan here: {exc}")
+    _one_error_line(cli(["diagnose", "loss-landscape", tmp_path / "w"]), "--loss wgan")
+    g = json.loads(cli(["diagnose", "generator-landscape", tmp_path / "w", "--json"]).stdout)
+    assert g["surface"]["g_loss"] == "wgan"
+    run = json.loads(cli(["diagnose", "run", tmp_path / "w", "--json"]).stdout)
+    assert run["evidence"]["d_output"] == "logit"

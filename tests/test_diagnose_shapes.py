@@ -144,3 +144,33 @@ def test_the_loss_prefers_a_wrong_step_to_the_bell_on_the_failed_generator():
     # The trained D really is a step: rising, not a bell (D stays high beyond the real value).
     p = d_prob_packed(d, _v(0.0, 1.0, 3.0))
     assert float(p[0]) < 0.1 < 0.9 < float(p[1]) and float(p[2]) > 0.9
+
+
+@pytest.mark.parametrize("kind,g_kind,per_sample", [
+    ("bce", "non-saturating", lambda z: F.softplus(-z)),
+    ("bce", "minimax", lambda z: -F.softplus(z)),
+    ("lsgan", "non-saturating", lambda z: 0.5 * (z - 1.0) ** 2),
+    ("hinge", "non-saturating", lambda z: -z),
+    ("wgan", "non-saturating", lambda z: -z),
+])
+def test_generator_loss_and_gradient_match_autograd(kind, g_kind, per_sample):
+    d = torch.tensor([-3.4, 3.3, 2.5, -2.4, -4.3, 3.0, 0.2], dtype=DT)
+    loss = LossDef(kind=kind, g_kind=g_kind)
+    w = torch.tensor([0.3, -0.7], dtype=DT, requires_grad=True)
+    b = torch.tensor([0.5, 1.2], dtype=DT, requires_grad=True)
+    x = shapes.x_grid()
+    expect = per_sample(d_logits_packed(d, w.unsqueeze(-1) * x + b.unsqueeze(-1))).mean(-1)
+    gw, gb = torch.autograd.grad(expect.sum(), (w, b))
+    value, dw, db = landscape.g_loss_and_grad(d, w.detach(), b.detach(), loss)
+    assert torch.allclose(value, expect.detach(), atol=1e-12)
+    assert torch.allclose(dw, gw, atol=1e-10) and torch.allclose(db, gb, atol=1e-10)
+
+
+def test_logit_output_losses_measure_the_logit_not_a_probability():
+    # Logit swing 40 with a gentle slope: as a probability it is pinned at 0 (saturated); as
+    # the logit a critic outputs it still has a slope the generator can follow.
+    d = shapes.step(1.0, 20.0, 3.0, c2=-25.0)
+    assert shapes.saturation_fraction(d, FAILED) == 1.0
+    assert shapes.saturation_fraction(d, FAILED, probability=False) == 0.0
+    assert shapes.d_range(d, -2, 3, probability=False) > 10 * shapes.d_range(d, -2, 3)
+    assert not LossDef(kind="wgan").probability and LossDef().probability

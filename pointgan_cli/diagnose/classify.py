@@ -103,8 +103,10 @@ def measure(run: Run) -> dict[str, Any]:
         return ev
     ev["w"], ev["b"] = float(st.g[0]), float(st.g[1])
     ev["distance"] = abs(ev["w"]) + abs(ev["b"] - real)
-    ev["saturation_fraction"] = shapes.saturation_fraction(st.d, st.g)
-    ev["d_range"] = shapes.d_range(st.d, *ev["d_range_window"])
+    prob = LossDef.from_spec(spec).probability
+    ev["d_output"] = "probability" if prob else "logit"
+    ev["saturation_fraction"] = shapes.saturation_fraction(st.d, st.g, probability=prob)
+    ev["d_range"] = shapes.d_range(st.d, *ev["d_range_window"], probability=prob)
     return ev
 
 

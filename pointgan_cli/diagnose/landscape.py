@@ -151,14 +151,26 @@ def loss_surface(
 # -- the generator's side --------------------------------------------------------------------
 
 
-def g_loss_and_grad(d: torch.Tensor, w: torch.Tensor, b: torch.Tensor):
-    """Non-saturating G loss ``E_x softplus(-z(w x + b))`` and its gradient, for D ``d`` (7,) at
-    generators (w, b) of any equal shapes S. -> (loss, dL/dw, dL/db), each of shape S."""
+def g_per_sample(z: torch.Tensor, loss: LossDef) -> tuple[torch.Tensor, torch.Tensor]:
+    """The run's G loss on logits z and its derivative dL/dz, per sample."""
+    if loss.kind == "bce":
+        if loss.g_kind == "minimax":
+            return -F.softplus(z), -torch.sigmoid(z)  # log(1 - D(G(x)))
+        return F.softplus(-z), -torch.sigmoid(-z)  # -log D(G(x)), the study's
+    if loss.kind == "lsgan":
+        return 0.5 * (z - 1.0) ** 2, z - 1.0
+    return -z, -torch.ones_like(z)  # hinge and wgan
+
+
+def g_loss_and_grad(d: torch.Tensor, w: torch.Tensor, b: torch.Tensor, loss: LossDef = LossDef()):
+    """Expected G loss ``E_x l(z(w x + b))`` and its gradient, for D ``d`` (7,) at generators
+    (w, b) of any equal shapes S. -> (loss, dL/dw, dL/db), each of shape S."""
     x = shapes.x_grid()
     y = w.unsqueeze(-1) * x + b.unsqueeze(-1)  # (*S, n)
     z = d_logits_packed(d, y)
-    dy = -torch.sigmoid(-z) * shapes.dlogit_dv(d, y)  # dL/dy per sample
-    return F.softplus(-z).mean(-1), (dy * x).mean(-1), dy.mean(-1)
+    value, dz = g_per_sample(z, loss)
+    dy = dz * shapes.dlogit_dv(d, y)  # dL/dy per sample
+    return value.mean(-1), (dy * x).mean(-1), dy.mean(-1)
 
 
 def _bounds(vals: list[float]) -> tuple[float, float]:
@@ -167,9 +179,12 @@ def _bounds(vals: list[float]) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def generator_surface(d: torch.Tensor, traj: torch.Tensor, now: torch.Tensor, real: float) -> dict:
+def generator_surface(
+    d: torch.Tensor, traj: torch.Tensor, now: torch.Tensor, loss: LossDef
+) -> dict:
     """G loss over a (w, b) grid covering the trajectory (T, 2), the current point and the
     target (0, real), plus the gradient field on a coarser grid."""
+    real = loss.real
     ws = [float(v) for v in traj[:, 0]] + [float(now[0]), 0.0]
     bs = [float(v) for v in traj[:, 1]] + [float(now[1]), real]
     (w0, w1), (b0, b1) = _bounds(ws), _bounds(bs)
@@ -177,20 +192,21 @@ def generator_surface(d: torch.Tensor, traj: torch.Tensor, now: torch.Tensor, re
     bg = torch.linspace(b0, b1, G_GRID_POINTS, dtype=DT)
     grid_w = wg.view(1, -1).expand(len(bg), -1)  # (n_b, n_w)
     grid_b = bg.view(-1, 1).expand(-1, len(wg))
-    L, _, _ = g_loss_and_grad(d, grid_w, grid_b)
+    L, _, _ = g_loss_and_grad(d, grid_w, grid_b, loss)
     wa = torch.linspace(w0, w1, G_ARROWS, dtype=DT)
     ba = torch.linspace(b0, b1, G_ARROWS, dtype=DT)
     W, B = wa.view(1, -1).expand(len(ba), -1), ba.view(-1, 1).expand(-1, len(wa))
-    _, gw, gb = g_loss_and_grad(d, W, B)
-    l_now, gw_now, gb_now = (float(t) for t in g_loss_and_grad(d, now[0:1], now[1:2]))
+    _, gw, gb = g_loss_and_grad(d, W, B, loss)
+    l_now, gw_now, gb_now = (float(t) for t in g_loss_and_grad(d, now[0:1], now[1:2], loss))
     l_target = float(g_loss_and_grad(d, torch.zeros(1, dtype=DT),
-                                     torch.tensor([real], dtype=DT))[0])
+                                     torch.tensor([real], dtype=DT), loss)[0])
     to_target = (0.0 - float(now[0]), real - float(now[1]))
     gnorm = math.hypot(gw_now, gb_now)
     dist = math.hypot(*to_target)
     cos = (-(gw_now * to_target[0] + gb_now * to_target[1]) / (gnorm * dist)
            if gnorm > 0 and dist > 0 else 0.0)
     return {
+        "g_loss": loss.g_kind if loss.kind == "bce" else loss.kind,
         "w": wg.tolist(),
         "b": bg.tolist(),
         "loss": L.tolist(),  # loss[i][j] at (w[j], b[i])

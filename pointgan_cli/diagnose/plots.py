@@ -37,6 +37,15 @@ def _log_levels(z: np.ndarray, n: int = 18) -> np.ndarray:
     return np.linspace(lo, hi, n)
 
 
+def _shaded(z: np.ndarray, n: int = 18):
+    """(values to colour, levels, tick label of a level): a log scale for positive losses (the
+    BCE ones span decades), a linear one when a loss can be zero or negative."""
+    if z.min() > 0:
+        return np.log10(z), _log_levels(z, n), lambda t: f"{10 ** t:.3g}"
+    lo, hi = float(z.min()), float(z.max())
+    return z, np.linspace(lo, hi if hi > lo else lo + 1e-3, n), lambda t: f"{t:.3g}"
+
+
 def loss_landscape_png(doc: dict) -> bytes:
     """Left: every candidate D(v) with its loss. Right: the D loss around the trained D."""
     real = doc["loss_definition"]["real_value"]
@@ -97,14 +106,14 @@ def generator_landscape_png(doc: dict) -> bytes:
     w, b, z = np.array(s["w"]), np.array(s["b"]), np.array(s["loss"])
     fig = Figure(figsize=(9, 8.2))
     ax = fig.subplots()
-    levels = _log_levels(z, 20)
-    cs = ax.contourf(w, b, np.log10(np.maximum(z, 1e-12)), levels=levels, cmap="viridis_r",
+    shade, levels, label = _shaded(z, 20)
+    cs = ax.contourf(w, b, shade, levels=levels, cmap="viridis_r",
                      norm=BoundaryNorm(levels, 256))
     cb = fig.colorbar(cs, ax=ax)
     ticks = levels[:: max(1, len(levels) // 6)]
     cb.set_ticks(ticks)
-    cb.set_ticklabels([f"{10 ** t:.3g}" for t in ticks])
-    cb.set_label("G loss (non-saturating)")
+    cb.set_ticklabels([label(t) for t in ticks])
+    cb.set_label(f"G loss ({s['g_loss']})")
 
     ar = s["arrows"]
     W, B = np.meshgrid(ar["w"], ar["b"])

@@ -74,6 +74,9 @@ def loss_landscape(
         run = load_single_run(run_dir)
         st = state_at(run, step)
         loss, g, d = LossDef.from_spec(run.spec), st.g, st.d
+        if loss.kind != "bce":
+            raise UsageError(f"loss-landscape compares discriminators under the study's BCE "
+                             f"loss; {run_dir} was trained with --loss {loss.kind}")
         source = {"kind": "run", "run_dir": str(run_dir), "parameters_from": st.origin}
         at, target = st.step, out if out is not None else Path(run_dir) / DIAGNOSE_DIR
     cands = landscape.candidates(d, g, loss)
@@ -101,7 +104,8 @@ def generator_landscape(
     """The G loss over (w, b) for the run's D at ``step``, with the run's trajectory."""
     run = load_single_run(run_dir)
     st = state_at(run, step)
-    surf = landscape.generator_surface(st.d, trajectory(run), st.g, run.spec.real_value)
+    loss = LossDef.from_spec(run.spec)
+    surf = landscape.generator_surface(st.d, trajectory(run), st.g, loss)
     doc: dict[str, Any] = {
         "command": "generator-landscape",
         "run_dir": str(run_dir),

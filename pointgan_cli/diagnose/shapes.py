@@ -30,16 +30,27 @@ WINDOW_BELOW, WINDOW_ABOVE = 3.0, 2.0
 
 @dataclass(frozen=True)
 class LossDef:
-    """The run's own discriminator loss: ``(F * E_x BCE(D(G(x)), E) + BCE(D(real), 1 - E)) /
-    (1 + F)`` with label easing E and fake weight F (see ``engine``)."""
+    """The run's own losses. For the study's ``bce``: D loss ``(F * E_x BCE(D(G(x)), E) +
+    BCE(D(real), 1 - E)) / (1 + F)`` with label easing E and fake weight F, G loss
+    non-saturating (see ``engine``). ``kind``/``g_kind`` follow the spec's ``loss``/``g_loss``
+    where the spec has them."""
 
     real: float = 1.0
     easing: float = 0.0
     fake_weight: float = 1.0
+    kind: str = "bce"  # bce | lsgan | hinge | wgan
+    g_kind: str = "non-saturating"  # with bce: non-saturating | minimax
 
     @classmethod
     def from_spec(cls, spec: RunSpec) -> LossDef:
-        return cls(spec.real_value, spec.label_easing, spec.fake_weight)
+        return cls(spec.real_value, spec.label_easing, spec.fake_weight,
+                   str(getattr(spec, "loss", "bce")),
+                   str(getattr(spec, "g_loss", "non-saturating")))
+
+    @property
+    def probability(self) -> bool:
+        """Whether D's output is sigmoid(logit) (bce) or the raw logit the other losses use."""
+        return self.kind == "bce"
 
     def window(self) -> tuple[float, float]:
         return self.real - WINDOW_BELOW, self.real + WINDOW_ABOVE
@@ -80,16 +91,23 @@ def dprob_dv(d: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def saturation_fraction(
-    d: torch.Tensor, g: torch.Tensor, threshold: float = SATURATION_GRAD, n: int = X_POINTS
+    d: torch.Tensor, g: torch.Tensor, threshold: float = SATURATION_GRAD, n: int = X_POINTS,
+    probability: bool = True,
 ) -> float:
     """Fraction of generated samples (by x measure) where ``|dD/dv| < threshold``: the share of
-    the generator's output that a step-shaped D no longer pushes anywhere."""
-    return float((dprob_dv(d, generated(g, n)).abs() < threshold).to(DT).mean())
+    the generator's output that a step-shaped D no longer pushes anywhere. (``probability``
+    False: D's output is its logit, as for the non-BCE losses.)"""
+    v = generated(g, n)
+    slope = dprob_dv(d, v) if probability else dlogit_dv(d, v)
+    return float((slope.abs() < threshold).to(DT).mean())
 
 
-def d_range(d: torch.Tensor, lo: float, hi: float, n: int = 1001) -> float:
+def d_range(
+    d: torch.Tensor, lo: float, hi: float, n: int = 1001, probability: bool = True
+) -> float:
     """``max D - min D`` over [lo, hi]: near zero when weight decay has flattened D."""
-    p = torch.sigmoid(d_logits_packed(d, torch.linspace(lo, hi, n, dtype=DT)))
+    z = d_logits_packed(d, torch.linspace(lo, hi, n, dtype=DT))
+    p = torch.sigmoid(z) if probability else z
     return float(p.max() - p.min())
 
 
