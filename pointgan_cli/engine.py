@@ -17,8 +17,10 @@ batch):
 - reductions are per-row sums over the last axis, never matmuls whose blocking depends on R;
 - the engine runs on one intra-op thread; sweeps use processes for parallelism.
 
-tanh is evaluated as ``2*sigmoid(2u) - 1``: identical in exact arithmetic and several times
-faster in torch on CPU.
+The gradients themselves are in ``grads``. One step: a generator update, then ``d_steps``
+discriminator updates (``update=simultaneous``: the first D gradient is taken at the same point
+as the G gradient). Optional parts (noise on G's parameters, instance noise, penalties, weight
+decay) cost nothing when no run in the batch uses them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from . import rng
+from . import losses, rng
+from .grads import d_coefficients, d_dz, grads_d, grads_g, grads_penalty
 from .models import d_logits_packed
 from .spec import RunSpec
 
@@ -56,6 +59,16 @@ def batch_key(spec: RunSpec) -> tuple:
         spec.snapshot_every,
         spec.checkpoint_every,
         spec.device,
+        spec.loss,
+        spec.g_loss,
+        spec.d_steps,
+        spec.update,
+        spec.optimizer,
+        spec.momentum,
+        spec.instance_noise > 0,
+        spec.r1 > 0,
+        spec.r2 > 0,
+        spec.gp_weight > 0,
     )
 
 
@@ -83,67 +96,6 @@ def init_params(seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return g, d
 
 
-# ---------------------------------------------------------------------------------------------
-# Hand-derived forward/backward. Shapes: G params (R, 2), D params (R, 7), samples (R, N).
-# ---------------------------------------------------------------------------------------------
-
-
-def d_coefficients(d: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """D's parameters rewritten for ``tanh(u) = 2 sigmoid(2u) - 1`` (computed once per step).
-
-    With A = 2 W1, B = 2 c1, a = 2 W2, c' = c2 - W2_0 - W2_1:
-    z = a_0 s_0 + a_1 s_1 + c' with s_j = sigmoid(A_j v + B_j). Shapes (R, 2, 1) and (R, 1)."""
-    A = (d[:, 0:2] * 2.0).unsqueeze(-1)
-    B = (d[:, 2:4] * 2.0).unsqueeze(-1)
-    a = d[:, 4:6] * 2.0
-    c = (d[:, 6:7] - d[:, 4:5]) - d[:, 5:6]
-    return A, B, a[:, 0:1], a[:, 1:2], c
-
-
-def _d_forward(coef, v: torch.Tensor):
-    """D on samples v (R, N): hidden sigmoids s (R, 2, N) and output logits z (R, N)."""
-    A, B, a0, a1, c = coef
-    s = torch.sigmoid(torch.addcmul(B, A, v.unsqueeze(1)))
-    z = torch.addcmul(c, s[:, 0], a0)
-    z.addcmul_(s[:, 1], a1)
-    return s, z
-
-
-def grads_g(g: torch.Tensor, d: torch.Tensor, x: torch.Tensor, wx: torch.Tensor, coef=None):
-    """Gradient of the non-saturating generator loss ``sum_i wx_i * softplus(-z_i)``.
-
-    x (R, Bp) inputs, wx (R, Bp) per-sample weights (1/B, 0 on padding). Returns (R, 2)."""
-    coef = d_coefficients(d) if coef is None else coef
-    y = torch.addcmul(g[:, 1:2], x, g[:, 0:1])
-    s, z = _d_forward(coef, y)
-    dz = torch.addcmul(-wx, torch.sigmoid(z), wx)  # dL/dz = (sigmoid(z) - 1) wx   (R, Bp)
-    q = s - s * s  # sigmoid'  (R, 2, Bp)
-    k = coef[0].squeeze(-1) * torch.cat([coef[2], coef[3]], 1)  # a_j * A_j  (R, 2)
-    dy = dz * torch.addcmul(q[:, 0] * k[:, 0:1], q[:, 1], k[:, 1:2])  # dL/dy  (R, Bp)
-    return torch.stack(((dy * x).sum(-1), dy.sum(-1)), dim=1)
-
-
-def grads_d(d: torch.Tensor, v: torch.Tensor, wv: torch.Tensor, tw: torch.Tensor, coef=None):
-    """Gradient of the weighted BCE ``sum_i wv_i * BCE(D(v_i), t_i)`` w.r.t. D's 7 params.
-
-    v (R, N) samples, wv (R, N) weights, tw (R, N) = wv * target. Returns (R, 7).
-    (A batched matmul for the sums was tried: slower than mul + sum for R in the hundreds.)"""
-    coef = d_coefficients(d) if coef is None else coef
-    s, z = _d_forward(coef, v)
-    gz = torch.addcmul(-tw, torch.sigmoid(z), wv)  # dL/dz  (R, N)
-    gs = gz.unsqueeze(1) * s  # (R, 2, N)
-    u = torch.addcmul(gs, gs, s, value=-1.0)  # dL/dz * sigmoid' = g s (1 - s)  (R, 2, N)
-    sg = gz.sum(-1, keepdim=True)  # (R, 1)
-    sgs = gs.sum(-1)  # (R, 2)
-    su = u.sum(-1)  # (R, 2)
-    suv = (u * v.unsqueeze(1)).sum(-1)  # (R, 2)
-    w2x4 = d[:, 4:6] * 4.0
-    return torch.cat([suv * w2x4, su * w2x4, sgs * 2.0 - sg, sg], dim=1)
-
-
-# ---------------------------------------------------------------------------------------------
-
-
 class BatchTrainer:
     """Trains R runs whose specs share a ``batch_key``.
 
@@ -165,6 +117,10 @@ class BatchTrainer:
         self.B = s0.batch_size
         self.Bp = _round_up(self.B, LANE)
         self.K = s0.effective_inner_batch
+        self.n_d = s0.d_steps
+        self.loss, self.g_loss = s0.loss, s0.g_loss
+        self.simultaneous = s0.update == "simultaneous"
+        self.sgd, self.momentum = s0.optimizer == "sgd", s0.momentum
         self.l2 = s0.weight_decay_mode == "l2"
         self.beta1, self.beta2, self.eps = s0.beta1, s0.beta2, s0.adam_eps
 
@@ -174,10 +130,14 @@ class BatchTrainer:
         self.seeds = torch.tensor([s.seed for s in specs], dtype=torch.int64, device=dev)
         self.lr_g, self.lr_d = col("lr_g"), col("lr_d")
         self.wd, self.noise = col("weight_decay"), col("noise_scale")
+        self.inst, self.r1, self.r2, self.gp = (
+            col("instance_noise"), col("r1"), col("r2"), col("gp_weight"))
         self.real = col("real_value")
         self.decay = 1.0 - self.lr_d * self.wd  # decoupled weight decay factor (R, 1)
         self.has_wd = any(s.weight_decay > 0 for s in specs)
         self.has_noise = any(s.noise_scale > 0 for s in specs)
+        self.has_inst = s0.instance_noise > 0
+        self.has_r1, self.has_r2, self.has_gp = s0.r1 > 0, s0.r2 > 0, s0.gp_weight > 0
 
         # G-step sample weights: 1/B on real samples, 0 on padding.  (R, Bp)
         mask = (torch.arange(self.Bp, device=dev) < self.B).to(DTYPE)
@@ -186,12 +146,19 @@ class BatchTrainer:
         # row stays a multiple of LANE and the real term costs no separate ops.  (R, N)
         fw = col("fake_weight")
         easing = col("label_easing")
-        nf = self.K * self.Bp
+        self.nf = nf = self.K * self.Bp
         self.N = nf + LANE
-        w_fake = (fw / (1.0 + fw)) / (self.K * self.B) * mask.repeat(self.K)  # (R, nf)
+        fake_mean = mask.repeat(self.K) / (self.K * self.B)  # mean over real fakes  (nf,)
+        w_fake = (fw / (1.0 + fw)) * fake_mean  # (R, nf)
         w_real = (1.0 / (1.0 + fw)) / LANE * torch.ones(R, LANE, dtype=DTYPE, device=dev)
         self.wv = torch.cat([w_fake, w_real], dim=1)
         self.tw = torch.cat([w_fake * easing, w_real * (1.0 - easing)], dim=1)
+        sgn = torch.cat([torch.ones(nf, device=dev), -torch.ones(LANE, device=dev)]).to(DTYPE)
+        self.sgn = sgn.expand(R, self.N).contiguous()
+        self.wsgn = self.wv * self.sgn
+        self.omega_fake = fake_mean.expand(R, nf).contiguous()  # R2: mean over fakes
+        self.omega_real = torch.full((R, LANE), 1.0 / LANE, dtype=DTYPE, device=dev)  # R1
+        self.omega_x = self.wx  # WGAN-GP: mean over B interpolates
         self.v = torch.empty(R, self.N, dtype=DTYPE, device=dev)
         self.v[:, nf:] = self.real
         self.fake_view = self.v[:, :nf].view(R, self.K, self.Bp)
@@ -208,26 +175,61 @@ class BatchTrainer:
 
     # -- randomness ---------------------------------------------------------------------------
     def _load_chunk(self, step: int) -> None:
+        """Randomness for CHUNK steps. D sub-step 0 shares the G step's x; extra D steps
+        (``d_steps`` > 1) draw from streams of their own, counted by step * 64 + sub-step."""
         start = step - step % CHUNK
         steps = torch.arange(start, start + CHUNK, dtype=torch.int64)
         seeds = self.seeds.cpu()
-        x = rng.uniform(seeds, rng.STREAM_X, steps, self.B, DTYPE) * 2.0 - 1.0  # (R, C, B)
-        if self.Bp != self.B:
-            x = F.pad(x, (0, self.Bp - self.B))
-        self.x_chunk = x.to(self.device)
+        R, C, n_d, Bp, B = self.R, CHUNK, self.n_d, self.Bp, self.B
+        to = self.device
+
+        def uni(stream: int, counters: torch.Tensor, n: int) -> torch.Tensor:
+            return rng.uniform(seeds, stream, counters, n, DTYPE)
+
+        def pad(x: torch.Tensor) -> torch.Tensor:
+            return F.pad(x, (0, Bp - B)) if Bp != B else x
+
+        extra = (steps[:, None] * 64 + torch.arange(1, n_d)[None, :]).reshape(-1)  # (C*(n_d-1))
+        x = pad(uni(rng.STREAM_X, steps, B) * 2.0 - 1.0)  # (R, C, Bp)
+        if n_d > 1:
+            xe = pad(uni(rng.STREAM_X_EXTRA, extra, B) * 2.0 - 1.0).view(R, C, n_d - 1, Bp)
+            x = torch.cat([x.unsqueeze(2), xe], dim=2)  # (R, C, n_d, Bp)
+        else:
+            x = x.unsqueeze(2)
+        self.x_chunk = x.to(to)
         if self.has_noise:
-            eps = rng.normal_pairs(seeds, rng.STREAM_NOISE, steps, self.K, DTYPE)  # (R,C,K,2)
-            self.eps_chunk = (eps * self.noise.cpu().view(-1, 1, 1, 1)).to(self.device)
+            eps = rng.normal_pairs(seeds, rng.STREAM_NOISE, steps, self.K, DTYPE).unsqueeze(2)
+            if n_d > 1:
+                e2 = rng.normal_pairs(seeds, rng.STREAM_NOISE_EXTRA, extra, self.K, DTYPE)
+                eps = torch.cat([eps, e2.view(R, C, n_d - 1, self.K, 2)], dim=2)
+            self.eps_chunk = (eps * self.noise.cpu().view(-1, 1, 1, 1, 1)).to(to)
+        if self.has_inst:  # G step: Bp values; each D sub-step: N values (fakes, then reals)
+            n = Bp + n_d * self.N
+            z = rng.normal_pairs(seeds, rng.STREAM_INSTANCE, steps, -(-n // 2), DTYPE)
+            z = z.reshape(R, C, -1)[:, :, :n] * self.inst.cpu().view(-1, 1, 1)
+            self.inst_chunk = z.to(to)
+        if self.has_gp:
+            self.gp_chunk = uni(rng.STREAM_GP, steps, n_d * Bp).view(R, C, n_d, Bp).to(to)
         self._chunk_start = start
 
-    def x_at(self, step: int) -> torch.Tensor:
+    def x_at(self, step: int, sub: int = 0) -> torch.Tensor:
         if not (self._chunk_start <= step < self._chunk_start + CHUNK):
             self._load_chunk(step)
-        return self.x_chunk[:, step - self._chunk_start]
+        return self.x_chunk[:, step - self._chunk_start, sub]
 
-    # -- one training step --------------------------------------------------------------------
-    def _adam(self, p, m, v, grad, lr, t):
-        """torch.optim.Adam's update (bias-corrected), in place, with lr per run (R, 1)."""
+    # -- optimizers -----------------------------------------------------------------------------
+    def _update(self, p, m, v, grad, lr, t):
+        """One optimizer step in place, lr per run (R, 1): torch.optim.Adam's bias-corrected
+        update, or torch.optim.SGD with momentum (buffer kept in ``m``)."""
+        if self.sgd:
+            if self.momentum > 0:
+                if t == 1:
+                    m.copy_(grad)
+                else:
+                    m.mul_(self.momentum).add_(grad)
+                grad = m
+            p.sub_(grad * lr)
+            return
         b1, b2 = self.beta1, self.beta2
         m.mul_(b1).add_(grad * (1.0 - b1))
         v.mul_(b2).add_(grad * grad * (1.0 - b2))
@@ -235,19 +237,14 @@ class BatchTrainer:
         denom = v.sqrt() / math.sqrt(bc2) + self.eps
         p.sub_(m / denom * (lr / bc1))
 
-    def train_step(self) -> None:
-        t = self.step
-        x = self.x_at(t)  # (R, Bp)
-        n = t + 1
-        frozen = None if bool(self.alive.all()) else self._freeze_copies()
-
-        coef = d_coefficients(self.d)  # D is unchanged until its own step
-        gg = grads_g(self.g, self.d, x, self.wx, coef)
-        self._adam(self.g, self.mg, self.vg, gg, self.lr_g, n)
-
-        # Fake samples for the D step, from the updated G, with K noisy parameter draws.
+    # -- one training step --------------------------------------------------------------------
+    def _d_grad(self, t: int, j: int, coef) -> torch.Tensor:
+        """Gradient of the D loss (plus penalties) at D sub-step j of step t, with fakes from
+        the current G."""
+        c = t - self._chunk_start
+        x = self.x_chunk[:, c, j]  # (R, Bp)
         if self.has_noise:
-            e = self.eps_chunk[:, t - self._chunk_start]  # (R, K, 2)
+            e = self.eps_chunk[:, c, j]  # (R, K, 2)
             wk = (e[:, :, 0] + self.g[:, 0:1]).unsqueeze(-1)  # (R, K, 1)
             bk = (e[:, :, 1] + self.g[:, 1:2]).unsqueeze(-1)
         else:
@@ -255,17 +252,56 @@ class BatchTrainer:
             bk = self.g[:, 1:2].unsqueeze(-1).expand(self.R, self.K, 1)
         torch.mul(x.unsqueeze(1), wk, out=self.fake_view)
         self.fake_view.add_(bk)
+        if self.has_inst:
+            noise = self.inst_chunk[:, c, self.Bp + j * self.N : self.Bp + (j + 1) * self.N]
+            self.v[:, : self.nf] += noise[:, : self.nf]
+            torch.add(noise[:, self.nf :], self.real, out=self.v[:, self.nf :])
+        v = self.v
+        loss = self.loss
 
-        gd = grads_d(self.d, self.v, self.wv, self.tw, coef)
-        if self.has_wd:
-            if self.l2:
-                gd = gd + self.d * self.wd
-            else:
-                self.d.mul_(self.decay)
-        self._adam(self.d, self.md, self.vd, gd, self.lr_d, n)
+        def gz_of(z: torch.Tensor) -> torch.Tensor:
+            return d_dz(z, loss, self.wv, self.tw, self.wsgn, self.sgn)
+
+        gd = grads_d(self.d, coef, v, gz_of)
+        if self.has_r1:
+            gd = gd + grads_penalty(coef, v[:, self.nf :], self.omega_real, self.r1, 0.0)
+        if self.has_r2:
+            gd = gd + grads_penalty(coef, v[:, : self.nf], self.omega_fake, self.r2, 0.0)
+        if self.has_gp:
+            eps = self.gp_chunk[:, c, j]  # (R, Bp)
+            real = v[:, self.nf :].repeat(1, self.Bp // LANE)  # (R, Bp)
+            mix = torch.addcmul(v[:, : self.Bp], eps, real - v[:, : self.Bp])
+            gd = gd + grads_penalty(coef, mix, self.omega_x, self.gp, 1.0)
+        if self.has_wd and self.l2:
+            gd = gd + self.d * self.wd
+        return gd
+
+    def _apply_d(self, gd: torch.Tensor, t_opt: int) -> None:
+        if self.has_wd and not self.l2:
+            self.d.mul_(self.decay)
+        self._update(self.d, self.md, self.vd, gd, self.lr_d, t_opt)
+
+    def train_step(self) -> None:
+        t = self.step
+        x = self.x_at(t)  # (R, Bp)
+        c = t - self._chunk_start
+        frozen = None if bool(self.alive.all()) else self._freeze_copies()
+
+        coef = d_coefficients(self.d)  # D is unchanged until its own step
+        nx = self.inst_chunk[:, c, : self.Bp] if self.has_inst else None
+        gg = grads_g(self.g, coef, x, self.wx, self.loss, self.g_loss, nx)
+        if self.simultaneous:  # both gradients at (G_t, D_t), then both updates
+            gd = self._d_grad(t, 0, coef)
+            self._update(self.g, self.mg, self.vg, gg, self.lr_g, t + 1)
+        else:
+            self._update(self.g, self.mg, self.vg, gg, self.lr_g, t + 1)
+            gd = self._d_grad(t, 0, coef)
+        self._apply_d(gd, t * self.n_d + 1)
+        for j in range(1, self.n_d):
+            self._apply_d(self._d_grad(t, j, d_coefficients(self.d)), t * self.n_d + j + 1)
         if frozen is not None:
             self._restore_frozen(frozen)
-        self.step = n
+        self.step = t + 1
 
     def _freeze_copies(self):
         return [t.clone() for t in (self.g, self.d, self.mg, self.vg, self.md, self.vd)]
@@ -298,19 +334,17 @@ class BatchTrainer:
         d = self.d.double().cpu()
         x = self.x_at(min(self.step, self.steps - 1))[:, : self.B].double().cpu()
         real = self.real.double().cpu()
-        y = x * g[:, 0:1] + g[:, 1:2]
-        zf = d_logits_packed(d, y)  # (R, B)
+        zf = d_logits_packed(d, x * g[:, 0:1] + g[:, 1:2])  # (R, B) clean samples
         zr = d_logits_packed(d, real)  # (R, 1)
         fw = torch.tensor([[s.fake_weight] for s in self.specs], dtype=torch.float64)
         e = torch.tensor([[s.label_easing] for s in self.specs], dtype=torch.float64)
-        bce_fake = (F.softplus(zf) - e * zf).mean(1, keepdim=True)
-        bce_real = F.softplus(zr) - (1.0 - e) * zr
+        d_loss = losses.d_loss(zf, zr, self.loss, e, fw.squeeze(1))
         return Snapshot(
             step=self.step,
             g=g,
             d=d,
-            g_loss=F.softplus(-zf).mean(1),
-            d_loss=((fw * bce_fake + bce_real) / (1.0 + fw)).squeeze(1),
+            g_loss=losses.g_loss(zf, self.loss, self.g_loss),
+            d_loss=d_loss,
             d_real=torch.sigmoid(zr).squeeze(1),
             d_fake=torch.sigmoid(zf).mean(1),
             alive=self.alive.cpu().clone(),

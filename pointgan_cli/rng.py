@@ -19,6 +19,10 @@ _M32 = 0xFFFFFFFF
 STREAM_INIT = 1
 STREAM_X = 2
 STREAM_NOISE = 3
+STREAM_X_EXTRA = 4  # extra D steps (d_steps > 1)
+STREAM_NOISE_EXTRA = 5
+STREAM_INSTANCE = 6  # instance noise on the samples D sees
+STREAM_GP = 7  # WGAN-GP interpolation weights
 
 
 def _mix32(x: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "noise": {"noise_scale": 0.5},
     # Study 3.2: the fix, noise 1.5 plus D weight decay 0.1.
     "fixed": {"noise_scale": 1.5, "weight_decay": 0.1},
+    # The literature's stabilisers (Mescheder et al. 2018; Arjovsky/Gulrajani; Mao; Lim & Ye).
+    "instance-noise": {"instance_noise": 0.5},
+    "r1": {"r1": 1.0},
+    "r2": {"r2": 1.0},
+    "wgan-gp": {"loss": "wgan", "gp_weight": 1.0},
+    "lsgan": {"loss": "lsgan"},
+    "hinge": {"loss": "hinge"},
 }
 
 
@@ -47,8 +54,8 @@ class RunSpec(BaseModel):
     seed: int = Field(0, ge=0, lt=2**32, description="Random seed (0 <= seed < 2^32).")
     steps: int = Field(10000, ge=1, description="Training steps (one G step + one D step each).")
     batch_size: int = Field(64, ge=1, description="Generated samples per step.")
-    lr_g: float = Field(0.01, gt=0, description="Adam learning rate of the generator.")
-    lr_d: float = Field(0.01, gt=0, description="Adam learning rate of the discriminator.")
+    lr_g: float = Field(0.01, gt=0, description="Learning rate of the generator.")
+    lr_d: float = Field(0.01, gt=0, description="Learning rate of the discriminator.")
     beta1: float = Field(0.9, ge=0, lt=1, description="Adam beta1 (both optimizers).")
     beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2 (both optimizers).")
     adam_eps: float = Field(1e-8, gt=0, description="Adam epsilon (both optimizers).")
@@ -70,6 +77,31 @@ class RunSpec(BaseModel):
     inner_batch: int = Field(
         16, ge=1, description="Noise draws averaged per D step (used only when noise_scale > 0)."
     )
+    # -- the GAN-stability literature's options (composable with the study's) --------------
+    loss: Literal["bce", "lsgan", "hinge", "wgan"] = Field(
+        "bce", description="D loss: bce (the study), lsgan, hinge or wgan (critic)."
+    )
+    g_loss: Literal["non-saturating", "minimax"] = Field(
+        "non-saturating",
+        description="G loss with --loss bce: non-saturating -log D(G) (the study) or minimax "
+        "log(1 - D(G)).",
+    )
+    gp_weight: float = Field(
+        0.0, ge=0, description="WGAN-GP: weight of (|dD/dv| - 1)^2 at real/fake interpolates."
+    )
+    instance_noise: float = Field(
+        0.0, ge=0, description="Std of Gaussian noise on the real and fake samples D sees."
+    )
+    r1: float = Field(0.0, ge=0, description="R1: gamma/2 |dD/dv|^2 on real samples.")
+    r2: float = Field(0.0, ge=0, description="R2: gamma/2 |dD/dv|^2 on generated samples.")
+    d_steps: int = Field(1, ge=1, le=64, description="D steps per G step.")
+    update: Literal["alternating", "simultaneous"] = Field(
+        "alternating",
+        description="alternating: D sees the updated G (the study); simultaneous: both "
+        "gradients at the same point.",
+    )
+    optimizer: Literal["adam", "sgd"] = Field("adam", description="Optimizer of G and D.")
+    momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (with --optimizer sgd).")
     snapshot_every: int = Field(50, ge=1, description="Steps between metrics rows.")
     checkpoint_every: int = Field(500, ge=1, description="Steps between checkpoints.")
     tolerance: float = Field(

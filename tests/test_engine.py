@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from pointgan_cli.engine import BatchTrainer, batch_key, grads_d, grads_g
+from pointgan_cli import losses
+from pointgan_cli.engine import BatchTrainer, batch_key
 from pointgan_cli.models import Discriminator, Generator
 from pointgan_cli.spec import resolve_spec
 
@@ -26,37 +26,6 @@ def _flat(snaps, i):
     )
 
 
-def test_grads_g_match_autograd():
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(5):
-        g = torch.randn(1, 2, generator=gen, dtype=torch.float64)
-        d = torch.randn(1, 7, generator=gen, dtype=torch.float64) * 2
-        x = torch.rand(1, 64, generator=gen, dtype=torch.float64) * 2 - 1
-        G, D = Generator.from_packed(g[0]), Discriminator.from_packed(d[0])
-        loss = F.softplus(-D.logits(G(x[0]))).mean()
-        loss.backward()
-        want = torch.stack([G.linear.weight.grad.reshape(()), G.linear.bias.grad.reshape(())])
-        got = grads_g(g, d, x, torch.full_like(x, 1 / 64))[0]
-        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
-
-
-def test_grads_d_match_autograd():
-    gen = torch.Generator().manual_seed(1)
-    for _ in range(5):
-        d = torch.randn(1, 7, generator=gen, dtype=torch.float64) * 2
-        v = torch.randn(1, 128, generator=gen, dtype=torch.float64) * 2
-        wv = torch.rand(1, 128, generator=gen, dtype=torch.float64)
-        t = torch.rand(1, 128, generator=gen, dtype=torch.float64)
-        D = Discriminator.from_packed(d[0])
-        z = D.logits(v[0])
-        loss = (wv[0] * (F.softplus(z) - t[0] * z)).sum()
-        loss.backward()
-        want = torch.cat([p.grad.reshape(-1) for p in (D.hidden.weight, D.hidden.bias,
-                                                       D.out.weight, D.out.bias)])
-        got = grads_d(d, v, wv, wv * t)[0]
-        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
-
-
 @pytest.mark.parametrize(
     "preset, extra",
     [
@@ -64,44 +33,99 @@ def test_grads_d_match_autograd():
         ("easing", {"fake_weight": 0.5}),
         ("fixed", {}),
         ("fixed", {"weight_decay_mode": "l2", "batch_size": 10, "inner_batch": 3}),
+        ("lsgan", {"instance_noise": 0.3, "label_easing": 0.1}),
+        ("hinge", {"r1": 2.0, "d_steps": 2, "noise_scale": 0.5, "inner_batch": 2}),
+        # fake weight != 1: with F = 1 the critic's bias gets an exactly-zero gradient, which
+        # Adam turns into steps of size lr from rounding noise alone (in either implementation)
+        ("wgan-gp", {"r2": 0.5, "update": "simultaneous", "batch_size": 70, "fake_weight": 0.5}),
+        ("baseline", {"g_loss": "minimax", "optimizer": "sgd", "momentum": 0.9}),
+        ("r1", {"instance_noise": 0.2, "d_steps": 3, "update": "simultaneous"}),
     ],
 )
 def test_training_steps_match_nn_module_reference(preset, extra):
-    """Three engine steps equal the study's loop on nn.Modules with torch.optim."""
+    """Three engine steps equal the study's loop written on nn.Modules with torch.optim and
+    autograd (double backward for the penalties), fed the engine's own random draws."""
     spec = resolve_spec(preset, overrides={"seed": 3, **extra})
     tr = BatchTrainer([spec])
     G = Generator.from_packed(tr.g[0].double())
     D = Discriminator.from_packed(tr.d[0].double())
-    opt_g = torch.optim.Adam(G.parameters(), lr=spec.lr_g, betas=(spec.beta1, spec.beta2))
-    dopt = torch.optim.AdamW if spec.weight_decay_mode == "decoupled" else torch.optim.Adam
-    opt_d = dopt(D.parameters(), lr=spec.lr_d, betas=(spec.beta1, spec.beta2),
-                 weight_decay=spec.weight_decay)
-    E, Fw, K, B = spec.label_easing, spec.fake_weight, spec.effective_inner_batch, spec.batch_size
-    real = torch.tensor([spec.real_value], dtype=torch.float64)
-    for t in range(3):
-        x = tr.x_at(t)[0, :B].double()
-        opt_g.zero_grad()
-        F.softplus(-D.logits(G(x))).mean().backward()
-        opt_g.step()
-        opt_d.zero_grad()
+    betas = (spec.beta1, spec.beta2)
+    if spec.optimizer == "sgd":
+        opt_g = torch.optim.SGD(G.parameters(), lr=spec.lr_g, momentum=spec.momentum)
+        opt_d = torch.optim.SGD(D.parameters(), lr=spec.lr_d, momentum=spec.momentum)
+    else:
+        opt_g = torch.optim.Adam(G.parameters(), lr=spec.lr_g, betas=betas)
+        dopt = torch.optim.AdamW if spec.weight_decay_mode == "decoupled" else torch.optim.Adam
+        opt_d = dopt(D.parameters(), lr=spec.lr_d, betas=betas, weight_decay=spec.weight_decay)
+    K, B, Bp = spec.effective_inner_batch, spec.batch_size, tr.Bp
+    N, nf = tr.N, tr.nf
+
+    def d_loss(t, j):
+        c = t - tr._chunk_start
+        x = tr.x_chunk[0, c, j, :B].double()
         w, b = G.linear.weight.detach().reshape(()), G.linear.bias.detach().reshape(())
-        losses = []
+        fakes = []
         for k in range(K):
             if spec.noise_scale > 0:
-                e = tr.eps_chunk[0, t - tr._chunk_start, k].double()
-                fake = (w + e[0]) * x + (b + e[1])
+                e = tr.eps_chunk[0, c, j, k].double()
+                f = (w + e[0]) * x + (b + e[1])
             else:
-                fake = w * x + b
-            zf, zr = D.logits(fake), D.logits(real)
-            bce_f = (F.softplus(zf) - E * zf).mean()
-            bce_r = (F.softplus(zr) - (1 - E) * zr).mean()
-            losses.append((Fw * bce_f + bce_r) / (1 + Fw))
-        torch.stack(losses).mean().backward()
-        opt_d.step()
+                f = w * x + b
+            if spec.instance_noise > 0:
+                off = Bp + j * N + k * Bp
+                f = f + tr.inst_chunk[0, c, off:off + B].double()
+            fakes.append(f)
+        reals = torch.full((64,), spec.real_value, dtype=torch.float64)
+        if spec.instance_noise > 0:
+            off = Bp + j * N + nf
+            reals = reals + tr.inst_chunk[0, c, off:off + 64].double()
+        allf = torch.cat(fakes)
+        loss = losses.d_loss(D.logits(allf), D.logits(reals), spec.loss, spec.label_easing,
+                             spec.fake_weight)
+        if spec.r1 > 0:
+            loss = loss + losses.zero_centred_penalty(_phi(D, reals), spec.r1)
+        if spec.r2 > 0:
+            loss = loss + losses.zero_centred_penalty(_phi(D, allf), spec.r2)
+        if spec.gp_weight > 0:
+            eps = tr.gp_chunk[0, c, j, :B].double()
+            mix = fakes[0] + eps * (reals[torch.arange(B) % 64] - fakes[0])
+            loss = loss + losses.one_centred_penalty(_phi(D, mix), spec.gp_weight)
+        return loss
+
+    for t in range(3):
+        tr.x_at(t)  # load the chunk
+        c = t - tr._chunk_start
+        x = tr.x_chunk[0, c, 0, :B].double()
+        y = G(x)
+        if spec.instance_noise > 0:
+            y = y + tr.inst_chunk[0, c, :B].double()
+        opt_g.zero_grad()
+        opt_d.zero_grad()
+        losses.g_loss(D.logits(y), spec.loss, spec.g_loss).backward()
+        if spec.update == "simultaneous":
+            D.zero_grad()
+            d_loss(t, 0).backward()
+            opt_g.step()
+            opt_d.step()
+        else:
+            opt_g.step()
+            opt_d.zero_grad()
+            d_loss(t, 0).backward()
+            opt_d.step()
+        for j in range(1, spec.d_steps):
+            opt_d.zero_grad()
+            d_loss(t, j).backward()
+            opt_d.step()
         with torch.inference_mode():
             tr.train_step()
         torch.testing.assert_close(tr.g[0].double(), G.packed(), rtol=2e-5, atol=2e-6)
         torch.testing.assert_close(tr.d[0].double(), D.packed(), rtol=2e-5, atol=2e-6)
+
+
+def _phi(D, v):
+    v = v.clone().requires_grad_(True)
+    (phi,) = torch.autograd.grad(D.logits(v).sum(), v, create_graph=True)
+    return phi
 
 
 @pytest.mark.parametrize("preset", ["baseline", "fixed"])

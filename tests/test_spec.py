@@ -19,7 +19,8 @@ def test_defaults_and_presets_layer():
     assert fixed.preset == "fixed"
     # explicit flags override the preset
     assert resolve_spec("fixed", overrides={"weight_decay": 0.001}).weight_decay == 0.001
-    assert set(PRESETS) == {"baseline", "easing", "weighted", "weight-decay", "noise", "fixed"}
+    assert {"baseline", "easing", "weighted", "weight-decay", "noise", "fixed"} <= set(PRESETS)
+    assert {"instance-noise", "r1", "r2", "wgan-gp", "lsgan", "hinge"} <= set(PRESETS)
 
 
 def test_config_file_between_preset_and_flags(tmp_path):

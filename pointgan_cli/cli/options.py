@@ -59,6 +59,16 @@ SnapshotEvery = Annotated[Optional[int], _opt("snapshot_every")]
 CheckpointEvery = Annotated[Optional[int], _opt("checkpoint_every")]
 Tolerance = Annotated[Optional[float], _opt("tolerance")]
 Device = Annotated[Optional[str], _opt("device")]
+Loss = Annotated[Optional[str], _opt("loss")]
+GLoss = Annotated[Optional[str], _opt("g_loss")]
+GpWeight = Annotated[Optional[float], _opt("gp_weight")]
+InstanceNoise = Annotated[Optional[float], _opt("instance_noise")]
+R1 = Annotated[Optional[float], _opt("r1")]
+R2 = Annotated[Optional[float], _opt("r2")]
+DSteps = Annotated[Optional[int], _opt("d_steps")]
+Update = Annotated[Optional[str], _opt("update")]
+Optimizer = Annotated[Optional[str], _opt("optimizer")]
+Momentum = Annotated[Optional[float], _opt("momentum")]
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")]
@@ -71,7 +81,9 @@ Resume = Annotated[
 SPEC_PARAMS = (
     "seed", "steps", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "adam_eps", "real_value",
     "label_easing", "fake_weight", "weight_decay", "weight_decay_mode", "noise_scale",
-    "inner_batch", "snapshot_every", "checkpoint_every", "tolerance", "device",
+    "inner_batch", "snapshot_every", "checkpoint_every", "tolerance", "device", "loss",
+    "g_loss", "gp_weight", "instance_noise", "r1", "r2", "d_steps", "update", "optimizer",
+    "momentum",
 )
 
 

@@ -36,6 +36,16 @@ def show(
     checkpoint_every: o.CheckpointEvery = None,
     tolerance: o.Tolerance = None,
     device: o.Device = None,
+    loss: o.Loss = None,
+    g_loss: o.GLoss = None,
+    gp_weight: o.GpWeight = None,
+    instance_noise: o.InstanceNoise = None,
+    r1: o.R1 = None,
+    r2: o.R2 = None,
+    d_steps: o.DSteps = None,
+    update: o.Update = None,
+    optimizer: o.Optimizer = None,
+    momentum: o.Momentum = None,
 ) -> None:
     """Print the resolved spec (defaults <- preset <- config <- flags) as JSON.
 
