@@ -32,7 +32,21 @@ ARTICLE_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("fixed", "fixed", {}),
 ]
 ARTICLE_LRS = (0.01, 0.003)
-STUDIES = ("article",)
+
+#: `--study literature`: the study's fix against the GAN-stability literature's stabilisers
+#: (Mescheder, Geiger, Nowozin 2018 and the losses they analyse), plain training for reference,
+#: at the same learning rates and seeds.
+LITERATURE_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("baseline", "baseline", {}),
+    ("fixed", "fixed", {}),
+    ("instance noise", "instance-noise", {}),
+    ("R1", "r1", {}),
+    ("R2", "r2", {}),
+    ("WGAN-GP", "wgan-gp", {}),
+    ("LSGAN", "lsgan", {}),
+    ("hinge", "hinge", {}),
+]
+STUDIES = ("article", "literature")
 
 
 class Variant(BaseModel):
@@ -127,10 +141,11 @@ def build_sweep_spec(
     if len(set(presets)) != len(presets):
         raise UsageError("--preset: the same preset is given twice")
     variants: list[Variant] = []
-    if study == "article":
+    if study is not None:
         if presets:
-            raise UsageError("--study article already chooses the presets; drop --preset")
-        for label, preset, ov in ARTICLE_VARIANTS:
+            raise UsageError(f"--study {study} already chooses the presets; drop --preset")
+        table = ARTICLE_VARIANTS if study == "article" else LITERATURE_VARIANTS
+        for label, preset, ov in table:
             for lr in ARTICLE_LRS:
                 variants.append(
                     Variant(label=f"{label} lr={lr:g}", preset=preset,

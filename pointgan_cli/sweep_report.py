@@ -59,7 +59,12 @@ def summarize(sweep_dir: Path, members: list[dict[str, str]]) -> dict[str, Any]:
         })
     total = sum(g["n"] for g in out)
     conv = sum(g["converged"] for g in out)
-    return {"schema_version": 1, "n": total, "converged": conv, "groups": out}
+    ranked = sorted(out, key=lambda g: (-g["success_rate"], -g["wilson_low"]))
+    ranking = [{"rank": i + 1, "group": g["group"], "success_rate": g["success_rate"],
+                "wilson_low": g["wilson_low"], "wilson_high": g["wilson_high"]}
+               for i, g in enumerate(ranked)]
+    return {"schema_version": 1, "n": total, "converged": conv, "groups": out,
+            "ranking": ranking}
 
 
 def _read_json(path: Path) -> dict[str, Any]:

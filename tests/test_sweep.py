@@ -55,6 +55,17 @@ def test_article_study_has_every_experiment_at_two_learning_rates():
     assert (wd3.weight_decay, wd3.lr_d, wd3.lr_g) == (1e-3, 0.003, 0.003)
 
 
+def test_literature_study_covers_the_stabilisers():
+    members = expand(build_sweep_spec([], "literature", {}, [0, 1], None, {}))
+    specs = {g: s for _, g, s in members}
+    assert len(specs) == 16 and len(members) == 32
+    assert specs["WGAN-GP lr=0.01"].loss == "wgan" and specs["WGAN-GP lr=0.01"].gp_weight > 0
+    assert specs["R1 lr=0.003"].r1 > 0 and specs["R2 lr=0.01"].r2 > 0
+    assert specs["instance noise lr=0.01"].instance_noise > 0
+    assert specs["LSGAN lr=0.01"].loss == "lsgan" and specs["hinge lr=0.01"].loss == "hinge"
+    assert specs["fixed lr=0.003"].noise_scale == 1.5
+
+
 def test_wilson_interval():
     lo, hi = wilson(50, 50)
     assert hi == 1.0 and abs(lo - 0.9287) < 1e-3
@@ -74,6 +85,8 @@ def test_member_equals_train_alone(cli, tmp_path):
     doc = json.loads(res.stdout)
     assert [g["group"] for g in doc["groups"]] == ["baseline", "fixed"]
     assert doc["n"] == 8
+    rates = [r["success_rate"] for r in doc["ranking"]]
+    assert rates == sorted(rates, reverse=True) and len(rates) == 2
     for f in ("sweep.json", "summary.json", "weights.png", "success.png"):
         assert (tmp_path / "s" / f).stat().st_size > 0
     for preset, seed in (("fixed", 5), ("baseline", 1)):

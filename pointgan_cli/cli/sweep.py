@@ -37,8 +37,9 @@ def sweep(
     ] = None,
     study: Annotated[
         Optional[str],
-        typer.Option("--study", help="'article': the study's whole experiment set at two "
-                     "learning rates.", rich_help_panel="Sweep"),
+        typer.Option("--study", help="'article': the study's whole experiment set; "
+                     "'literature': its fix against instance noise, R1, R2, WGAN-GP, LSGAN and "
+                     "hinge. Both at two learning rates.", rich_help_panel="Sweep"),
     ] = None,
     max_batch: Annotated[
         int, typer.Option("--max-batch", min=1, help="Most runs in one batched program.",
@@ -148,11 +149,14 @@ def sweep(
         console.print_json(result)
         return
     if not quiet:
-        rows = [[g["group"], g["n"], g["converged"],
+        rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+        rows = [[rank[g["group"]], g["group"], g["n"], g["converged"],
                  f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
                  g["diverged"], f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
                  f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"] for g in summary["groups"]]
-        cols = ["group", "n", "converged", "success (95% CI)", "diverged", "final w", "final b"]
+        rows.sort(key=lambda r: r[0])
+        cols = ["rank", "group", "n", "converged", "success (95% CI)", "diverged", "final w",
+                "final b"]
         err = console.err_console()
         err.print(console.table(f"sweep {out}", cols, rows))
         err.print(f"{summary['n']} runs in {wall:.1f} s; charts: {out / 'weights.png'}, "
