@@ -56,7 +56,7 @@ def test_discriminator_gradient(loss, seed):
     sgn = torch.cat([torch.ones(nf, **f64), -torch.ones(nr, **f64)])
     wv, t, sgn = (a.unsqueeze(0) for a in (wv, t, sgn))
     got = grads_d(d, d_coefficients(d), v,
-                  lambda z: d_dz(z, loss, wv, wv * t, wv * sgn, sgn))[0]
+                  lambda z: d_dz(z, loss, wv, -wv * t, wv * sgn, sgn))[0]
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
 
 

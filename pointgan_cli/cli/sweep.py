@@ -42,12 +42,13 @@ def sweep(
                      "hinge. Both at two learning rates.", rich_help_panel="Sweep"),
     ] = None,
     max_batch: Annotated[
-        int, typer.Option("--max-batch", min=1, help="Most runs in one batched program.",
+        int, typer.Option("--max-batch", min=1, help="Most runs in one batched program "
+                          "(bounds memory; ~128 is fastest on a CPU cache).",
                           rich_help_panel="Sweep"),
-    ] = 512,
+    ] = 128,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Worker processes [default: CPU count].",
-                          rich_help_panel="Sweep"),
+                          show_default=False, rich_help_panel="Sweep"),
     ] = os.cpu_count() or 1,
     executor: Annotated[
         str, typer.Option("--executor", help="local (processes) or ray.", rich_help_panel="Sweep"),
