@@ -196,3 +196,42 @@ def _resolve_member(preset: str, config: Path | None, ov: dict[str, Any], gp: di
             if msg.startswith(flag + ":"):
                 raise UsageError("--grid: " + field + msg[len(flag):]) from None
         raise
+
+
+def format_seeds(seeds: list[int]) -> str:
+    """Sorted seeds as compact ranges: [0, 1, 2, 5] -> '0-2,5'."""
+    parts, i = [], 0
+    while i < len(seeds):
+        j = i
+        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
+            j += 1
+        parts.append(str(seeds[i]) if i == j else f"{seeds[i]}-{seeds[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def sweep_command(sweep: SweepSpec, out: Path) -> str:
+    """The exact ``pointgan sweep`` command that re-creates ``sweep`` into ``out``."""
+    import shlex
+
+    from .spec import flag_name
+
+    parts = ["pointgan", "sweep"]
+    labels = [v.label for v in sweep.variants]
+    study = next((name for name, table in (("article", ARTICLE_VARIANTS),
+                                           ("literature", LITERATURE_VARIANTS))
+                  if labels == [f"{lb} lr={lr:g}" for lb, _, _ in table for lr in ARTICLE_LRS]),
+                 None)
+    if study:
+        parts += ["--study", study]
+    else:
+        for v in sweep.variants:
+            parts += ["--preset", v.preset]
+    parts += ["--seeds", format_seeds(sweep.seeds)]
+    for field, values in sweep.grid.items():
+        parts += ["--grid", f"{field}={','.join(str(v) for v in values)}"]
+    if sweep.config:
+        parts += ["--config", sweep.config]
+    for field, value in sweep.overrides.items():
+        parts += [flag_name(field), str(value)]
+    return shlex.join([*parts, "--out", str(out)])

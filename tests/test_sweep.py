@@ -66,6 +66,18 @@ def test_literature_study_covers_the_stabilisers():
     assert specs["fixed lr=0.003"].noise_scale == 1.5
 
 
+def test_sweep_command_round_trips(tmp_path):
+    from pointgan_cli.sweep import format_seeds, sweep_command
+
+    assert format_seeds([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"
+    spec = build_sweep_spec(["baseline", "fixed"], None, parse_grid(["lr_d=0.01,0.003"]),
+                            [0, 1, 2, 9], None, {"steps": 100})
+    cmd = sweep_command(spec, tmp_path / "s").split()
+    assert cmd[:2] == ["pointgan", "sweep"] and "0-2,9" in cmd and "lr_d=0.01,0.003" in cmd
+    art = sweep_command(build_sweep_spec([], "article", {}, [0], None, {}), tmp_path)
+    assert "--study article" in art and "--preset" not in art
+
+
 def test_wilson_interval():
     lo, hi = wilson(50, 50)
     assert hi == 1.0 and abs(lo - 0.9287) < 1e-3

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ import typer
 
 from .. import console, rundir, trackers
 from ..errors import UsageError
-from ..sweep import build_sweep_spec, expand, parse_grid, parse_seeds
+from ..sweep import build_sweep_spec, expand, parse_grid, parse_seeds, sweep_command
 from ..sweep_run import load_sweep_spec, run_sweep
 from . import options as o
 from .errors import handles_errors
@@ -114,20 +113,17 @@ def sweep(
         if force:
             raise UsageError("--force and --resume cannot be used together")
         spec = load_sweep_spec(out)
-        command = ""
+        command = ""  # resume keeps the command stored in sweep.json
     else:
         spec = build_sweep_spec(
             list(preset or []), study, parse_grid(list(grid or [])), parse_seeds(seeds), config,
             o.overrides_from(locals()),
         )
         out = out if out is not None else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-        command = shlex.join(["pointgan", "sweep", *sys.argv[2:]]) if sys.argv[1:2] == [
-            "sweep"] else "pointgan sweep"
     members = expand(spec)  # validates every member before anything is created
     if not resume:
         rundir.check_target(out, force, False)
-        if "--out" not in command and "-o" not in command:
-            command += " --out " + shlex.quote(str(out))
+        command = sweep_command(spec, out)
     t0 = time.perf_counter()
     with console.progress_bar(1, f"sweep {len(members)} runs", enabled=not quiet) as prog:
 
