@@ -1,18 +1,22 @@
 """Options shared by several commands, defined once (typer ``Annotated`` aliases).
 
-Every RunSpec field has a flag here; defaults are ``None`` so that only flags the user actually
-typed override the preset and config file (``spec.resolve_spec`` does the layering).
+Every RunSpec field gets a flag through ``with_spec_flags``; defaults are ``None`` so that only
+flags the user actually typed override the preset and config file (``spec.resolve_spec`` does
+the layering). Help texts come from the field descriptions in ``spec``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from ..spec import RunSpec
+from ..spec import SPEC_FIELDS, RunSpec
 
 SPEC_PANEL = "Run spec"
 
@@ -40,36 +44,6 @@ Config = Annotated[
     typer.Option("--config", help="JSON or TOML file of spec fields (a run's spec.json works too).",
                  rich_help_panel=SPEC_PANEL),
 ]
-Seed = Annotated[Optional[int], _opt("seed")]
-Steps = Annotated[Optional[int], _opt("steps")]
-BatchSize = Annotated[Optional[int], _opt("batch_size")]
-LrG = Annotated[Optional[float], _opt("lr_g")]
-LrD = Annotated[Optional[float], _opt("lr_d")]
-Beta1 = Annotated[Optional[float], _opt("beta1")]
-Beta2 = Annotated[Optional[float], _opt("beta2")]
-AdamEps = Annotated[Optional[float], _opt("adam_eps")]
-RealValue = Annotated[Optional[float], _opt("real_value")]
-LabelEasing = Annotated[Optional[float], _opt("label_easing")]
-FakeWeight = Annotated[Optional[float], _opt("fake_weight")]
-WeightDecay = Annotated[Optional[float], _opt("weight_decay")]
-WeightDecayMode = Annotated[Optional[str], _opt("weight_decay_mode")]
-NoiseScale = Annotated[Optional[float], _opt("noise_scale")]
-InnerBatch = Annotated[Optional[int], _opt("inner_batch")]
-SnapshotEvery = Annotated[Optional[int], _opt("snapshot_every")]
-CheckpointEvery = Annotated[Optional[int], _opt("checkpoint_every")]
-Tolerance = Annotated[Optional[float], _opt("tolerance")]
-Device = Annotated[Optional[str], _opt("device")]
-Loss = Annotated[Optional[str], _opt("loss")]
-GLoss = Annotated[Optional[str], _opt("g_loss")]
-GpWeight = Annotated[Optional[float], _opt("gp_weight")]
-InstanceNoise = Annotated[Optional[float], _opt("instance_noise")]
-R1 = Annotated[Optional[float], _opt("r1")]
-R2 = Annotated[Optional[float], _opt("r2")]
-DSteps = Annotated[Optional[int], _opt("d_steps")]
-Update = Annotated[Optional[str], _opt("update")]
-Optimizer = Annotated[Optional[str], _opt("optimizer")]
-Momentum = Annotated[Optional[float], _opt("momentum")]
-
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing non-empty --out.")]
@@ -77,19 +51,37 @@ Resume = Annotated[
     bool, typer.Option("--resume", help="Continue --out from its last complete checkpoint.")
 ]
 
-#: Names of the spec-flag parameters, in the order commands declare them.
-SPEC_PARAMS = (
-    "seed", "steps", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "adam_eps", "real_value",
-    "label_easing", "fake_weight", "weight_decay", "weight_decay_mode", "noise_scale",
-    "inner_batch", "snapshot_every", "checkpoint_every", "tolerance", "device", "loss",
-    "g_loss", "gp_weight", "instance_noise", "r1", "r2", "d_steps", "update", "optimizer",
-    "momentum",
-)
+#: The RunSpec fields that get a flag of their own (``preset`` has ``--preset``).
+SPEC_PARAMS = tuple(f for f in SPEC_FIELDS if f != "preset")
 
 
-def overrides_from(values: dict[str, Any]) -> dict[str, Any]:
-    """The spec flags the user gave, from a command's ``locals()``."""
-    return {k: values[k] for k in SPEC_PARAMS if values.get(k) is not None}
+def _spec_annotation(field: str) -> Any:
+    """``Optional[T]`` with a typer Option for the spec field (Literal fields take a string and
+    are checked, with the flag's name, by ``resolve_spec``)."""
+    ann = RunSpec.model_fields[field].annotation
+    kind = ann if ann in (int, float) else str
+    return Annotated[Optional[kind], _opt(field)]
+
+
+def with_spec_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command one flag per RunSpec field (all defaulting to None) and pass the ones
+    the user typed as ``spec_flags``: the flags are defined once, here, for every command."""
+    sig = inspect.signature(fn, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "spec_flags"]
+    added = [
+        inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY, default=None,
+                          annotation=_spec_annotation(f))
+        for f in SPEC_PARAMS
+    ]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        flags = {f: kwargs.pop(f, None) for f in SPEC_PARAMS}
+        given = {f: v for f, v in flags.items() if v is not None}
+        return fn(*args, spec_flags=given, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=own + added)  # type: ignore[attr-defined]
+    return wrapper
 
 
 class TrackerName(StrEnum):

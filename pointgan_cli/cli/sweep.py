@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -19,6 +19,7 @@ from .errors import handles_errors
 
 
 @handles_errors
+@o.with_spec_flags
 def sweep(
     preset: Annotated[
         Optional[list[str]],
@@ -58,35 +59,6 @@ def sweep(
                                     rich_help_panel="Sweep"),
     ] = None,
     config: o.Config = None,
-    seed: o.Seed = None,
-    steps: o.Steps = None,
-    batch_size: o.BatchSize = None,
-    lr_g: o.LrG = None,
-    lr_d: o.LrD = None,
-    beta1: o.Beta1 = None,
-    beta2: o.Beta2 = None,
-    adam_eps: o.AdamEps = None,
-    real_value: o.RealValue = None,
-    label_easing: o.LabelEasing = None,
-    fake_weight: o.FakeWeight = None,
-    weight_decay: o.WeightDecay = None,
-    weight_decay_mode: o.WeightDecayMode = None,
-    noise_scale: o.NoiseScale = None,
-    inner_batch: o.InnerBatch = None,
-    snapshot_every: o.SnapshotEvery = None,
-    checkpoint_every: o.CheckpointEvery = None,
-    tolerance: o.Tolerance = None,
-    device: o.Device = None,
-    loss: o.Loss = None,
-    g_loss: o.GLoss = None,
-    gp_weight: o.GpWeight = None,
-    instance_noise: o.InstanceNoise = None,
-    r1: o.R1 = None,
-    r2: o.R2 = None,
-    d_steps: o.DSteps = None,
-    update: o.Update = None,
-    optimizer: o.Optimizer = None,
-    momentum: o.Momentum = None,
     tracker: o.Tracker = o.TrackerName.none,
     tracking_uri: o.TrackingUri = None,
     out: Annotated[
@@ -97,6 +69,7 @@ def sweep(
     resume: o.Resume = False,
     json_out: o.Json = False,
     quiet: o.Quiet = False,
+    spec_flags: dict[str, Any] | None = None,
 ) -> None:
     """Train many seeds and settings at once and compare them, with the study's charts.
 
@@ -117,7 +90,7 @@ def sweep(
     else:
         spec = build_sweep_spec(
             list(preset or []), study, parse_grid(list(grid or [])), parse_seeds(seeds), config,
-            o.overrides_from(locals()),
+            spec_flags,
         )
         out = out if out is not None else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     members = expand(spec)  # validates every member before anything is created

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -27,38 +27,10 @@ def default_out(preset: str) -> Path:
 
 
 @handles_errors
+@o.with_spec_flags
 def train(
     preset: o.Preset = None,
     config: o.Config = None,
-    seed: o.Seed = None,
-    steps: o.Steps = None,
-    batch_size: o.BatchSize = None,
-    lr_g: o.LrG = None,
-    lr_d: o.LrD = None,
-    beta1: o.Beta1 = None,
-    beta2: o.Beta2 = None,
-    adam_eps: o.AdamEps = None,
-    real_value: o.RealValue = None,
-    label_easing: o.LabelEasing = None,
-    fake_weight: o.FakeWeight = None,
-    weight_decay: o.WeightDecay = None,
-    weight_decay_mode: o.WeightDecayMode = None,
-    noise_scale: o.NoiseScale = None,
-    inner_batch: o.InnerBatch = None,
-    snapshot_every: o.SnapshotEvery = None,
-    checkpoint_every: o.CheckpointEvery = None,
-    tolerance: o.Tolerance = None,
-    device: o.Device = None,
-    loss: o.Loss = None,
-    g_loss: o.GLoss = None,
-    gp_weight: o.GpWeight = None,
-    instance_noise: o.InstanceNoise = None,
-    r1: o.R1 = None,
-    r2: o.R2 = None,
-    d_steps: o.DSteps = None,
-    update: o.Update = None,
-    optimizer: o.Optimizer = None,
-    momentum: o.Momentum = None,
     out: Annotated[
         Optional[Path],
         typer.Option("--out", "-o", help="Run directory [default: runs/<time>-<preset>]."),
@@ -69,6 +41,7 @@ def train(
     quiet: o.Quiet = False,
     tracker: o.Tracker = o.TrackerName.none,
     tracking_uri: o.TrackingUri = None,
+    spec_flags: dict[str, Any] | None = None,
 ) -> None:
     """Train one PointGAN run and write its run directory.
 
@@ -80,12 +53,11 @@ def train(
         rundir.check_target(out, force, resume)
         run = rundir.load_run(out, need_metrics=False)
         spec = run.spec
-        given = o.overrides_from(locals())
-        if given or preset or config:
+        if spec_flags or preset or config:
             raise_usage("--resume takes the spec from DIR/spec.json; drop the spec flags")
         command = run.command
     else:
-        spec = resolve_spec(preset, config, o.overrides_from(locals()))
+        spec = resolve_spec(preset, config, spec_flags)
         out = out if out is not None else default_out(spec.preset)
         rundir.check_target(out, force, resume)
         command = console.rerun_command(spec, str(out))
