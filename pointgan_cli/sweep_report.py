@@ -130,10 +130,11 @@ def plot_success(summary: dict[str, Any]) -> bytes:
     x = np.arange(len(groups))
     ax.bar(x, rate, color="#4c72b0", alpha=0.8)
     ax.errorbar(x, rate, yerr=[lo, hi], fmt="none", ecolor="black", capsize=4)
-    for xi, g in zip(x, groups):
-        ax.text(xi, 0.02, f"{g['converged']}/{g['n']}", ha="center", color="white", fontsize=8)
+    for xi, g, r in zip(x, groups, rate):
+        ax.text(xi, r + 0.015, f"{g['converged']}/{g['n']}", ha="center", va="bottom",
+                fontsize=8)
     ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.1)
     ax.set_ylabel("converged fraction")
     ax.set_title("success rate per group (Wilson 95% interval)")
     ax.grid(axis="y", alpha=0.3)
