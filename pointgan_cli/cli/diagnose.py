@@ -1,4 +1,5 @@
-"""``pointgan diagnose``: loss landscapes and outcome classes for runs and sweeps."""
+"""``pointgan diagnose``: loss landscapes, local stability and outcome classes for runs and
+sweeps."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from rich.markup import escape
 
 from .. import console
 from ..diagnose import report
+from ..diagnose import stability as stab
 from . import options as o
 from .errors import handles_errors
 
 app = typer.Typer(
-    help="Show why a run failed: loss landscapes and outcome classes (reads runs, writes only "
-    "RUN_DIR/diagnose/).",
+    help="Show why a run failed: loss landscapes, local stability and outcome classes (reads "
+    "runs, writes only RUN_DIR/diagnose/).",
     no_args_is_help=True,
 )
 
@@ -97,6 +99,48 @@ def generator_landscape(
     if json_out:
         console.print_json(doc)
         return
+    _written(doc)
+    sys.stdout.write(doc["finding"] + "\n")
+
+
+@app.command("stability")
+@handles_errors
+def stability(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory.", show_default=False)],
+    step: Step = None,
+    out: Out = None,
+    json_out: o.Json = False,
+) -> None:
+    """Is training locally stable here? Eigenvalues of the Jacobian of the training vector
+    field (G and D together, the run's expected losses and penalties) at the run's point and
+    at the ideal generator with the run's D, against the disc lr_d needs for gradient descent;
+    a verdict (locally convergent, oscillating, divergent) kept apart from whether the
+    distance to the target is still shrinking.
+
+    Example: pointgan diagnose stability runs/baseline-3 --step 2000
+    """
+    doc = stab.stability(run_dir, step, out)
+    if json_out:
+        console.print_json(doc)
+        return
+    err = console.err_console()
+    names = ("run", "ideal G")
+    points = (doc["run_point"], doc["ideal_point"])
+    rows = []
+    for i in range(len(doc["run_point"]["eigenvalues"])):
+        row: list[Any] = [i + 1]
+        for p in points:
+            re, im = p["eigenvalues"][i]
+            row += [f"{re:+.4g}", f"{im:+.4g}", f"{p['gd_factors'][i]:.6f}"]
+        rows.append(row)
+    cols = ["#"] + [f"{n} {c}" for n in names for c in ("Re", "Im", "|1+h l|")]
+    t = console.table(escape(f"eigenvalues at step {doc['step']} (h = lr_d = {doc['lr']:g})"),
+                      cols, rows)
+    t.caption = escape("ideal G: w = 0, b = real, with the run's D at this step; |1+h l| < 1 "
+                       "is inside the gradient-descent disc")
+    err.print(t)
+    for label, words in stab.describe_points(doc):
+        err.print(escape(f"{label}: {words}"))
     _written(doc)
     sys.stdout.write(doc["finding"] + "\n")
 

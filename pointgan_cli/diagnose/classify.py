@@ -13,7 +13,11 @@ wins, and every measure is reported whatever the class):
 5. ``oscillating``: ``b - real`` changed sign at least twice in the last third of the snapshots;
    the generator keeps crossing the target because D keeps training on samples it cannot
    separate.
-6. ``stuck_far_from_target``: none of the above, and still not within tolerance.
+6. ``still_approaching``: not within tolerance, but ``|w| + |b - real|`` fell at every snapshot of
+   the last third (``distance_trend``'s ``monotone``). Not converged: a distance that is still
+   shrinking says nothing about whether it will reach the target (the non-saturating loss can
+   creep towards it on an orbit; ``diagnose stability`` looks at the linearisation).
+7. ``stuck_far_from_target``: none of the above, and still not within tolerance.
 
 Saturation comes before oscillation because it describes the end state: a generator that swung
 around the target and then met a saturated D is stuck now, whatever it did before.
@@ -40,13 +44,15 @@ DIVERGED = "diverged"
 FLAT = "flat_discriminator"
 SATURATED = "saturated_discriminator"
 OSCILLATING = "oscillating"
+APPROACHING = "still_approaching"
 STUCK = "stuck_far_from_target"
-CLASSES = (CONVERGED, DIVERGED, FLAT, SATURATED, OSCILLATING, STUCK)
-FAILURES = (DIVERGED, FLAT, SATURATED, OSCILLATING, STUCK)
+CLASSES = (CONVERGED, DIVERGED, FLAT, SATURATED, OSCILLATING, APPROACHING, STUCK)
+FAILURES = (DIVERGED, FLAT, SATURATED, OSCILLATING, APPROACHING, STUCK)  # not converged at the end
 NOT_RUN, UNREADABLE = "not_run", "unreadable"  # sweep members that cannot be diagnosed
 
 SATURATED_SHARE = 0.5
 OSCILLATION_CHANGES = 2
+SHRINK_FRACTION = 0.1  # a fitted fall of this share of the mean distance counts as shrinking
 SWEEP_FILE = "sweep.json"
 MEMBERS = "members"
 
@@ -68,13 +74,48 @@ def _json_num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def last_third(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last third of the snapshots (rounded up): the run's end state."""
+    return rows[len(rows) - math.ceil(len(rows) / 3):]
+
+
+def distance_trend(rows: list[dict[str, Any]], real: float, tol: float) -> dict[str, Any]:
+    """How ``|w| + |b - real|`` moved over the last third of ``rows`` (finite rows only).
+
+    ``monotone``: it fell or stayed at every snapshot and is lower at the end (at least 3
+    snapshots). ``shrinking``: monotone, or the least-squares line through the third falls by at
+    least ``SHRINK_FRACTION`` of the mean distance (a noisy but clearly falling distance).
+    ``sign_changes``: how often ``b - real`` changed sign in the third (a shrinking distance
+    with swings is a generator swinging around the target, not approaching it)."""
+    good = [r for r in last_third(rows) if _finite(r)]
+    pts = [(float(r["step"]), abs(float(r["w"])) + abs(float(r["b"]) - real)) for r in good]
+    out: dict[str, Any] = {"snapshots": len(pts), "tolerance": tol, "distance_start": None,
+                           "distance_end": None, "fitted_fall": None, "monotone": False,
+                           "shrinking": False, "within_tolerance": False,
+                           "sign_changes": sign_changes([float(r["b"]) for r in good], real)}
+    if not pts:
+        return out
+    steps, dist = [p[0] for p in pts], [p[1] for p in pts]
+    out.update(distance_start=dist[0], distance_end=dist[-1], within_tolerance=dist[-1] < tol)
+    if len(pts) < 3:
+        return out
+    ms, md = sum(steps) / len(steps), sum(dist) / len(dist)
+    var = sum((s - ms) ** 2 for s in steps)
+    slope = sum((s - ms) * (d - md) for s, d in pts) / var if var > 0 else 0.0
+    fall = -slope * (steps[-1] - steps[0])
+    monotone = all(b <= a for a, b in zip(dist, dist[1:])) and dist[-1] < dist[0]
+    out.update(fitted_fall=fall, monotone=monotone,
+               shrinking=monotone or (md > 0 and fall >= SHRINK_FRACTION * md))
+    return out
+
+
 def measure(run: Run) -> dict[str, Any]:
     """Every number the classes are judged on, at the run's last snapshot."""
     spec, rows, summary = run.spec, run.metrics, run.summary
     real, tol = spec.real_value, spec.tolerance
     bad = next((int(r["step"]) for r in rows if not _finite(r)), None)
     status = summary.get("status", "unknown") if summary else "unfinished"
-    third = rows[len(rows) - math.ceil(len(rows) / 3):]
+    third = last_third(rows)
     good = [r for r in third if _finite(r)]
     last = rows[-1]
     ev: dict[str, Any] = {
@@ -93,6 +134,7 @@ def measure(run: Run) -> dict[str, Any]:
         "d_range_window": list(LossDef.from_spec(spec).window()),
         "source": None,
         "first_non_finite_step": bad,
+        "distance_monotone_last_third": distance_trend(rows, real, tol)["monotone"],
     }
     if not _finite(last):
         return ev  # nothing finite to measure D on
@@ -130,6 +172,10 @@ def classify(ev: dict[str, Any]) -> tuple[str, str]:
         return OSCILLATING, (f"b - real changed sign {ev['sign_changes_last_third']} times in the "
                              f"last {ev['last_third_snapshots']} snapshots "
                              f"(>= {OSCILLATION_CHANGES}); {dist}")
+    if ev.get("distance_monotone_last_third"):
+        return APPROACHING, (f"{dist} >= tolerance {ev['tolerance']:g}, but it fell at every one "
+                             f"of the last {ev['last_third_snapshots']} snapshots: still "
+                             f"approaching, not converged")
     return STUCK, (f"{dist} >= tolerance {ev['tolerance']:g}; D is neither flat (range "
                    f"{ev['d_range']:.3g}) nor saturated ({100 * ev['saturation_fraction']:.0f}%),"
                    f" b - real changed sign {ev['sign_changes_last_third']} times")

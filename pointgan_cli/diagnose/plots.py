@@ -1,4 +1,4 @@
-"""PNG figures for the two landscapes, drawn from their JSON documents.
+"""PNG figures for the landscapes and the stability spectrum, drawn from their JSON documents.
 
 Figures are built on ``matplotlib.figure.Figure`` directly (Agg canvas, no pyplot): nothing can
 open a window, and no global figure state leaks between calls. Each function returns PNG bytes;
@@ -8,6 +8,7 @@ the caller writes them atomically.
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 
 import numpy as np
@@ -146,3 +147,70 @@ def generator_landscape_png(doc: dict) -> bytes:
     fig.tight_layout()
     return _png(fig)
 
+
+
+def stability_png(doc: dict) -> bytes:
+    """Eigenvalues of the training field at the run's point and at the ideal generator, on the
+    complex plane. Left: the real axis is symmetric-log, linear within +-tol (the band counted
+    as the imaginary axis), so the signs of small real parts, which decide the verdict, stay
+    visible next to the stiff modes; the edge of the gradient-descent disc is drawn too. Right:
+    the whole disc ``|1 + h lambda| < 1`` at linear scale."""
+    h = doc["lr"]
+    c, r = doc["disc"]["centre"], doc["disc"]["radius"]
+    pts = (("run_point", f"run, step {doc['step']}", "o", "tab:blue"),
+           ("ideal_point", "ideal G (w = 0, b = real), run's D", "x", "tab:orange"))
+    eigs = {k: np.array(doc[k]["eigenvalues"]).reshape(-1, 2) for k, *_ in pts}
+    allv = np.concatenate(list(eigs.values()))
+    tol = doc["run_point"]["tol"]
+    re_lim = max(1.6 * float(np.max(np.abs(allv[:, 0]))), 10 * tol)
+    im_lim = max(1.3 * float(np.max(np.abs(allv[:, 1]))), 0.1 * re_lim, 10 * tol)
+    fig = Figure(figsize=(15, 7))
+    ax, bx = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+
+    # left: near the imaginary axis
+    ys = np.linspace(-im_lim, im_lim, 401)
+    edge = c + np.sqrt(np.maximum(r * r - ys * ys, 0.0))  # right edge of the disc
+    ax.fill_betweenx(ys, -re_lim, edge, color="tab:green", alpha=0.12,
+                     label=f"GD stable: |1 + h lambda| < 1, h = lr_d = {h:g}")
+    ax.plot(edge, ys, color="tab:green", lw=1.2)
+    ax.axvspan(-tol, tol, color="tab:red", alpha=0.18,
+               label=f"|Re| <= tol = {tol:.2g} (run point): on the imaginary axis")
+    ax.axvline(0.0, color="black", lw=1.0, label="imaginary axis")
+    ax.axhline(0.0, color="grey", lw=0.6)
+    for axis in (ax, bx):
+        for key, label, marker, color in pts:
+            e = eigs[key]
+            verdict = doc[key]["verdict"].replace("_", " ")
+            axis.scatter(e[:, 0], e[:, 1], marker=marker, s=70 if marker == "o" else 90,
+                         color=color, edgecolors="black" if marker == "o" else None,
+                         linewidths=0.6, zorder=5, label=f"{label}: {verdict}")
+    ax.set_xscale("symlog", linthresh=tol, linscale=1.0)
+    ax.set_xlim(-re_lim, re_lim)
+    decades = [10.0**k for k in range(math.ceil(math.log10(3 * tol)),
+                                      math.floor(math.log10(re_lim)) + 1)]
+    ax.set_xticks([-x for x in reversed(decades)] + [0.0] + decades)
+    ax.set_xticks([], minor=True)
+    ax.set_ylim(-im_lim, im_lim)
+    ax.set_xlabel(f"Re lambda (symmetric log, linear within +-tol = {tol:.2g})")
+    ax.set_ylabel("Im lambda")
+    ax.set_title("Eigenvalues of the training field's Jacobian")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=9)
+
+    # right: the whole disc
+    t = np.linspace(0, 2 * np.pi, 721)
+    bx.fill(c + r * np.cos(t), r * np.sin(t), color="tab:green", alpha=0.12)
+    bx.plot(c + r * np.cos(t), r * np.sin(t), color="tab:green", lw=1.2)
+    bx.axvline(0.0, color="black", lw=1.0)
+    bx.axhline(0.0, color="grey", lw=0.6)
+    right = max(0.1 * r, float(np.max(allv[:, 0])) * 1.2)
+    bx.set_xlim(c - 1.1 * r, right)
+    bx.set_ylim(-1.1 * r, 1.1 * r)
+    bx.set_aspect("equal", adjustable="box")
+    bx.set_xlabel("Re lambda")
+    bx.set_ylabel("Im lambda")
+    bx.set_title(f"The whole disc: centre -1/h = {c:g}, radius 1/h = {r:g}")
+    bx.grid(alpha=0.3)
+    fig.suptitle("\n".join(textwrap.wrap(doc["finding"], 160)), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return _png(fig)

@@ -1,0 +1,420 @@
+"""``diagnose stability``: the Jacobian machinery against the Dirac-GAN's closed form, the
+expected-loss field against the engine's own gradients, the distance trend and the command on
+real runs."""
+
+import cmath
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pointgan_cli import console, rundir
+from pointgan_cli.diagnose import classify, shapes
+from pointgan_cli.diagnose import stability as stab
+from pointgan_cli.grads import d_coefficients, grads_d, grads_g, grads_penalty
+from pointgan_cli.models import D_NAMES, d_logits_packed
+from pointgan_cli.spec import resolve_spec
+from pointgan_cli.training import Member, train_batch
+
+DT = torch.float64
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def gan_f(t):
+    """The original GAN's f(t) = -log(1 + exp(-t)); f'(0) = 1/2."""
+    return -F.softplus(-t)
+
+
+def dirac_eigs(gamma, f=gan_f):
+    jac, v = stab.field_jacobian(stab.dirac_gan_field(f, gamma), torch.zeros(2, dtype=DT))
+    assert np.allclose(v, 0.0)  # (0, 0) is the equilibrium
+    return stab.eigenvalues(jac)
+
+
+def closed_form(gamma, fp=0.5):
+    if gamma == 0:
+        return sorted([complex(0, fp), complex(0, -fp)], key=lambda z: (-z.real, -z.imag))
+    root = cmath.sqrt(gamma**2 / 4 - fp**2)
+    return sorted([-gamma / 2 + root, -gamma / 2 - root], key=lambda z: (-z.real, -z.imag))
+
+
+# -- the generic machinery on the Dirac-GAN ---------------------------------------------------
+
+
+def test_dirac_gan_unregularised_rotates_on_the_imaginary_axis():
+    eigs = dirac_eigs(0.0)
+    np.testing.assert_allclose(eigs, [0.5j, -0.5j], atol=1e-12)
+    tol = stab.tolerance(eigs)
+    assert tol == pytest.approx(stab.REL_TOL * 0.5)
+    assert stab.verdict(eigs, tol) == stab.OSCILLATING
+    assert stab.marginal(eigs, tol) == {"rotating": 2, "neutral": 0}
+    # purely imaginary eigenvalues are outside every gradient-descent disc: GD spirals out
+    assert np.all(stab.gd_factors(eigs, 0.01) > 1.0)
+
+
+@pytest.mark.parametrize("gamma", [0.1, 0.3, 0.99, 1.0, 2.0, 5.0])
+def test_dirac_gan_with_a_gradient_penalty_matches_the_closed_form(gamma):
+    eigs = dirac_eigs(gamma)
+    want = closed_form(gamma)
+    # gamma = 1 = 2 f'(0) gives a double eigenvalue, accurate to sqrt(machine eps) only
+    atol = 1e-7 if gamma == 1.0 else 1e-12
+    np.testing.assert_allclose(eigs, want, atol=atol)
+    assert stab.verdict(eigs, stab.tolerance(eigs)) == stab.CONVERGENT
+
+
+def test_dirac_gan_with_another_f_uses_its_slope():
+    """WGAN's f(t) = t: f'(0) = 1, eigenvalues +-i, and -gamma/2 +- sqrt(gamma^2/4 - 1)."""
+    np.testing.assert_allclose(dirac_eigs(0.0, f=lambda t: t), [1j, -1j], atol=1e-12)
+    np.testing.assert_allclose(dirac_eigs(0.5, f=lambda t: t), closed_form(0.5, fp=1.0),
+                               atol=1e-12)
+
+
+def test_a_negative_penalty_is_divergent_and_the_verdict_is_scale_free():
+    eigs = dirac_eigs(-0.2)  # an anti-damping term on D
+    assert np.max(eigs.real) == pytest.approx(0.1)
+    assert stab.verdict(eigs, stab.tolerance(eigs)) == stab.DIVERGENT
+    for c in (1e-4, 1.0, 1e4):  # same spectrum at another time scale: same verdicts
+        for e in (dirac_eigs(0.0), dirac_eigs(0.3), eigs):
+            assert stab.verdict(c * e, stab.tolerance(c * e)) == stab.verdict(
+                e, stab.tolerance(e))
+
+
+def test_verdict_rules_and_tolerance():
+    tol = stab.tolerance(np.array([-10.0, 0.0]))
+    assert tol == pytest.approx(0.01)
+    assert stab.verdict(np.array([-10.0, -0.02]), tol) == stab.CONVERGENT
+    assert stab.verdict(np.array([-10.0, -0.005]), tol) == stab.OSCILLATING  # within tol
+    assert stab.verdict(np.array([-10.0, 0.005 + 3j]), tol) == stab.OSCILLATING
+    assert stab.verdict(np.array([-10.0, 0.02]), tol) == stab.DIVERGENT
+    assert stab.verdict(np.array([-10.0, -0.005, 0.02]), tol) == stab.DIVERGENT
+    assert stab.tolerance(np.zeros(3)) == stab.ABS_TOL
+    # inside the disc of radius 1/h around -1/h, and only there
+    f = stab.gd_factors(np.array([-1.0, -150.0, -250.0, -100 + 99j]), 0.01)
+    assert list(f < 1.0) == [True, True, False, True]
+
+
+# -- the expected PointGAN field against the engine's gradients -------------------------------
+
+
+def _grid(*rules):
+    """Tensor product of (nodes, probability weights) rules -> list of node tensors, weights."""
+    mesh = torch.meshgrid(*[n for n, _ in rules], indexing="ij")
+    wmesh = torch.meshgrid(*[w for _, w in rules], indexing="ij")
+    p = torch.ones_like(wmesh[0])
+    for w in wmesh:
+        p = p * w
+    return [m.reshape(-1) for m in mesh], p.reshape(-1)
+
+
+def engine_field(spec, theta, n_noise=14):
+    """-(the engine's G and D gradients) with the study's samples written out in full: x on
+    Gauss-Legendre nodes, the generator's parameter noise (e_0, e_1) and the instance noise as
+    independent Gauss-Hermite axes, each sample weighted by its probability."""
+    g, d = theta[:2].reshape(1, 2), theta[2:].reshape(1, 7)
+    coef = d_coefficients(d)
+    X = stab.gauss_legendre(stab.X_NODES, -1.0, 1.0)
+    H = stab.gauss_hermite(n_noise)
+    one = (torch.zeros(1, dtype=DT), torch.ones(1, dtype=DT))
+    s, si = spec.noise_scale, spec.instance_noise
+    # G step: w x + b + instance noise
+    (x, n), p = _grid(X, H if si else one)
+    gg = grads_g(g, coef, x[None], p[None], spec.loss, spec.g_loss, (si * n)[None])[0]
+    # D step: fakes (w + s e0) x + (b + s e1) + si n2, reals real + si n
+    (x, e0, e1, n2), pf = _grid(X, H if s else one, H if s else one, H if si else one)
+    fake = (g[0, 0] + s * e0) * x + (g[0, 1] + s * e1) + si * n2
+    (n,), pr = _grid(H if si else one)
+    real = spec.real_value + si * n
+    fw, e = spec.fake_weight, spec.label_easing
+    v = torch.cat([fake, real])[None]
+    wv = torch.cat([fw / (1 + fw) * pf, 1 / (1 + fw) * pr])[None]
+    t = torch.cat([torch.full_like(pf, e), torch.full_like(pr, 1 - e)])[None]
+    fake_slot = torch.cat([torch.ones_like(pf), torch.zeros_like(pr)])[None] > 0
+
+    def dl_dz(z):  # the D loss's per-sample derivative, weighted (see grads)
+        if spec.loss == "bce":
+            return wv * (torch.sigmoid(z) - t)
+        if spec.loss == "lsgan":
+            return wv * (z - t)
+        if spec.loss == "hinge":
+            return wv * torch.where(fake_slot, (z > -1.0).to(DT), -(z < 1.0).to(DT))
+        return wv * torch.where(fake_slot, 1.0, -1.0)
+
+    gd = grads_d(d, coef, v, dl_dz)[0]
+    if spec.r1:
+        gd = gd + grads_penalty(coef, real[None], pr[None], torch.tensor([[spec.r1]], dtype=DT),
+                                0.0)[0]
+    if spec.r2:
+        gd = gd + grads_penalty(coef, fake[None], pf[None], torch.tensor([[spec.r2]], dtype=DT),
+                                0.0)[0]
+    if spec.gp_weight:
+        U = stab.gauss_legendre(stab.MIX_NODES, 0.0, 1.0)
+        (x, e0, e1, n2, n3, u), pm = _grid(X, H if s else one, H if s else one,
+                                           H if si else one, H if si else one, U)
+        fake = (g[0, 0] + s * e0) * x + (g[0, 1] + s * e1) + si * n2
+        mix = fake + u * (spec.real_value + si * n3 - fake)
+        gd = gd + grads_penalty(coef, mix[None], pm[None],
+                                torch.tensor([[spec.gp_weight]], dtype=DT), 1.0)[0]
+    if spec.weight_decay:
+        gd = gd + spec.weight_decay * d[0]
+    return -torch.cat([gg, gd])
+
+
+FIELD_CASES = {
+    "bce, every study option": dict(label_easing=0.1, fake_weight=0.5, noise_scale=0.5,
+                                    weight_decay=0.1),
+    "bce minimax, R1, R2, instance noise": dict(g_loss="minimax", r1=1.0, r2=0.5,
+                                                instance_noise=0.3),
+    "lsgan, easing, l2 decay": dict(loss="lsgan", label_easing=0.1, weight_decay=0.01,
+                                    weight_decay_mode="l2"),
+    "hinge": dict(loss="hinge"),
+    "wgan-gp with parameter noise": dict(loss="wgan", gp_weight=1.0, noise_scale=0.3),
+}
+
+
+@pytest.mark.parametrize("case", list(FIELD_CASES))
+def test_expected_field_is_minus_the_engines_gradient(case):
+    spec = resolve_spec("baseline", overrides=FIELD_CASES[case])
+    gen = torch.Generator().manual_seed(3)
+    theta = torch.cat([torch.tensor([0.4, 0.6], dtype=DT),
+                       torch.randn(7, generator=gen, dtype=DT)])
+    got = stab.pointgan_field(spec)(theta).detach()
+    want = engine_field(spec, theta)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-8)
+
+
+def test_jacobian_matches_finite_differences_of_the_field():
+    spec = resolve_spec("fixed", overrides={"r1": 0.5})
+    field = stab.pointgan_field(spec)
+    gen = torch.Generator().manual_seed(5)
+    theta = torch.cat([torch.tensor([0.2, 0.9], dtype=DT), torch.randn(7, generator=gen,
+                                                                       dtype=DT)])
+    jac, v = stab.field_jacobian(field, theta)
+    eps = 1e-6
+    fd = np.stack([(field(theta + eps * e).detach().numpy()
+                    - field(theta - eps * e).detach().numpy()) / (2 * eps)
+                   for e in torch.eye(9, dtype=DT)], axis=1)
+    np.testing.assert_allclose(jac, fd, atol=1e-7)
+    np.testing.assert_allclose(v, field(theta).detach().numpy())
+
+
+def test_learning_rates_and_d_steps_scale_the_blocks():
+    base = resolve_spec("baseline")
+    spec = resolve_spec("baseline", overrides={"lr_g": 0.02, "d_steps": 3})
+    theta = torch.cat([torch.tensor([0.3, 0.5], dtype=DT), shapes.bell(2.0, 1.0, 1.0, 0.5)])
+    plain = stab.analyse(stab.pointgan_field(base), theta, base.lr_d, stab.time_scale(base))
+    scaled = stab.analyse(stab.pointgan_field(spec), theta, spec.lr_d, stab.time_scale(spec))
+    assert list(stab.time_scale(spec)) == [2.0, 2.0] + [3.0] * 7
+    want = np.array(plain["jacobian"]) * np.array([2.0, 2.0] + [3.0] * 7)[:, None]
+    np.testing.assert_allclose(np.array(scaled["jacobian"]), want, rtol=1e-12)
+
+
+# -- the distance trend and the run classifier ------------------------------------------------
+
+
+def make_run(path, d, wb, spec=None):
+    """A run directory whose metrics rows hold ``(w, b)`` from ``wb`` (50 steps apart) and the
+    discriminator ``d``; no checkpoints, so parameters come from the rows."""
+    spec = spec or resolve_spec("baseline", overrides={"steps": 50 * (len(wb) - 1)})
+    path.mkdir(parents=True)
+    rundir.write_spec(path, spec, "pointgan train")
+    rows = []
+    for i, (w, b) in enumerate(wb):
+        row = {"step": 50 * i, "w": w, "b": b, "distance": abs(w) + abs(b - spec.real_value)}
+        row.update({f"d_{n}": float(v) for n, v in zip(D_NAMES, d)})
+        rows.append(row)
+    (path / rundir.METRICS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rundir.load_run(path)
+
+
+def _rows(dist):
+    return [{"step": 50 * i, "w": x, "b": 1.0} for i, x in enumerate(dist)]
+
+
+def test_distance_trend():
+    t = classify.distance_trend(_rows([0.9, 0.8, 0.7, 0.6, 0.5, 0.45]), 1.0, 0.1)
+    assert t["snapshots"] == 2  # the last third of 6 rows: too few to call a trend
+    assert not t["monotone"] and not t["shrinking"] and t["distance_end"] == 0.45
+    t = classify.distance_trend(_rows([0.9] * 6 + [0.5, 0.45, 0.4]), 1.0, 0.1)
+    assert t["monotone"] and t["shrinking"]
+    assert t["distance_start"] == 0.5 and t["distance_end"] == 0.4
+    t = classify.distance_trend(_rows([0.9] * 6 + [0.5, 0.52, 0.4]), 1.0, 0.1)
+    assert not t["monotone"] and t["shrinking"]  # noisy, but the fitted line falls 20 %
+    t = classify.distance_trend(_rows([0.9] * 6 + [0.5, 0.3, 0.5]), 1.0, 0.1)
+    assert not t["monotone"] and not t["shrinking"]
+    t = classify.distance_trend(_rows([0.9] * 6 + [0.05, 0.05, 0.05]), 1.0, 0.1)
+    assert t["within_tolerance"] and not t["shrinking"]
+    swing = [{"step": 50 * i, "w": 0.0, "b": b}
+             for i, b in enumerate([0.5] * 6 + [1.6, 0.6, 1.3, 0.85])]
+    t = classify.distance_trend(swing, 1.0, 0.1)
+    assert t["sign_changes"] == 3 and t["shrinking"]
+
+
+BELL = shapes.bell(2.0, 1.0, 1.0, 0.5)
+BELL[6] = -d_logits_packed(BELL, torch.tensor([1.0], dtype=DT))[0]  # logit 0 at the real value
+
+
+def creeping(n=12):
+    """w falling at every snapshot towards 0 with b on the real value; ends outside tolerance."""
+    return [(0.6 - 0.45 * i / (n - 1), 1.0) for i in range(n)]
+
+
+def test_a_run_still_approaching_is_not_converged(tmp_path):
+    rep = classify.diagnose_run(make_run(tmp_path / "r", BELL, creeping()))
+    assert rep["class"] == classify.APPROACHING != classify.CONVERGED
+    assert rep["evidence"]["distance_monotone_last_third"] is True
+    assert rep["evidence"]["distance"] == pytest.approx(0.15)
+    assert "still approaching, not converged" in rep["reason"]
+    # the same D with a generator that does not move is stuck, and one inside tolerance has
+    # converged even though its distance still falls
+    rep = classify.diagnose_run(make_run(tmp_path / "s", BELL, [(0.3, 1.0)] * 12))
+    assert rep["class"] == classify.STUCK
+    inside = [(0.2 - 0.15 * i / 11, 1.0) for i in range(12)]
+    assert classify.diagnose_run(make_run(tmp_path / "c", BELL, inside))["class"] == (
+        classify.CONVERGED)
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    members = []
+    for preset in ("fixed", "baseline"):
+        spec = resolve_spec(preset, overrides={"steps": 600, "seed": 1})
+        members.append(Member(spec=spec, out=root / preset,
+                              command=console.rerun_command(spec, str(root / preset))))
+    train_batch(members[:1])
+    train_batch(members[1:])
+    return root
+
+
+def _hashes(d):
+    return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(d.rglob("*")) if p.is_file() and "diagnose" not in p.parts}
+
+
+def _one_error_line(res, text):
+    assert res.exit_code == 2, (res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and text in lines[0], res.stderr
+
+
+def test_fixed_run_is_locally_convergent_and_only_diagnose_is_written(cli, runs):
+    run = runs / "fixed"
+    before = _hashes(run)
+    res = cli(["diagnose", "stability", run])
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.startswith("at step 600 the linearised training field is "
+                                 "locally_convergent")
+    assert "eigenvalues at step 600" in res.stderr and "wrote " in res.stderr
+    assert _hashes(run) == before
+    assert sorted(p.name for p in (run / "diagnose").iterdir()) == ["stability.json",
+                                                                    "stability.png"]
+    assert (run / "diagnose" / "stability.png").read_bytes()[:8] == PNG_MAGIC
+    doc = json.loads((run / "diagnose" / "stability.json").read_text())
+    assert doc["step"] == 600 and doc["parameters_from"] == "checkpoints/last.pt"
+    assert doc["lr"] == 0.01 and doc["disc"] == {
+        "centre": -100.0, "radius": 100.0, "rule": doc["disc"]["rule"]}
+    for key in ("run_point", "ideal_point"):
+        p = doc[key]
+        eigs = np.array([complex(re, im) for re, im in p["eigenvalues"]])
+        assert len(eigs) == 9 and np.array(p["jacobian"]).shape == (9, 9)
+        np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(np.array(p["jacobian"]))),
+                                   np.sort_complex(eigs), atol=1e-9)
+        assert p["tol"] == pytest.approx(stab.REL_TOL * np.max(np.abs(eigs)))
+        # weight decay 0.1 damps every direction at least as fast as -0.1
+        assert p["verdict"] == stab.CONVERGENT and p["max_real_part"] < -0.09
+        assert p["inside_gd_disc"] is True
+    assert doc["ideal_point"]["params"][:2] == [0.0, 1.0]
+    assert doc["ideal_point"]["params"][2:] == doc["run_point"]["params"][2:]
+    assert doc["ideal_point"]["discriminator"] == "the run's D at this step"
+    assert doc["distance_trend"]["within_tolerance"] is True
+
+
+def test_baseline_run_json_is_one_document_and_step_reads_the_metrics_row(cli, runs):
+    run = runs / "baseline"
+    res = cli(["diagnose", "stability", run, "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["run_point"]["verdict"] in stab.VERDICTS
+    assert doc == json.loads((run / "diagnose" / "stability.json").read_text()) | {
+        "files": doc["files"]}
+    assert doc["files"]["png"] == str(run / "diagnose" / "stability.png")
+    # the plain baseline at step 600 is not locally stable: some mode grows
+    assert doc["run_point"]["verdict"] == stab.DIVERGENT
+    assert doc["run_point"]["max_real_part"] > doc["run_point"]["tol"]
+    tr = doc["distance_trend"]
+    assert tr["approaching"] == (tr["shrinking"] and not tr["within_tolerance"]
+                                 and tr["sign_changes"] < 2)
+    assert ("swinging around the target" in doc["finding"]) == (
+        not tr["within_tolerance"] and tr["sign_changes"] >= 2)
+
+    res = cli(["diagnose", "stability", run, "--step", "300", "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    row = next(r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+               if r["step"] == 300)
+    assert doc["step"] == 300 and doc["parameters_from"] == rundir.METRICS
+    assert doc["run_point"]["params"] == [row["w"], row["b"]] + [row[f"d_{n}"] for n in D_NAMES]
+    assert doc["distance_trend"]["distance_end"] == pytest.approx(row["distance"])
+
+
+def test_out_folder_takes_the_files(cli, runs, tmp_path):
+    run = runs / "fixed"
+    before = _hashes(run)
+    res = cli(["diagnose", "stability", run, "--step", "500", "--out", tmp_path / "o"])
+    assert res.exit_code == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["stability.json",
+                                                                   "stability.png"]
+    doc = json.loads((tmp_path / "o" / "stability.json").read_text())
+    assert doc["step"] == 500 and doc["parameters_from"] == "checkpoints/step-000500.pt"
+    assert _hashes(run) == before
+
+
+def test_approaching_slowly_is_not_called_convergence(cli, tmp_path):
+    run = tmp_path / "creep"
+    make_run(run, BELL, creeping())
+    res = cli(["diagnose", "stability", run, "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["ideal_point"]["field_norm"] < 1e-12  # the ideal point is an equilibrium here
+    assert doc["ideal_point"]["verdict"] == stab.OSCILLATING
+    assert doc["run_point"]["verdict"] == stab.OSCILLATING
+    tr = doc["distance_trend"]
+    assert tr["approaching"] and tr["monotone"] and not tr["within_tolerance"]
+    assert ("Approaching slowly but the linearisation is oscillating at the run's point and "
+            "oscillating at the ideal generator (not locally convergent)") in doc["finding"]
+    assert cli(["diagnose", "run", run]).stdout.strip() == classify.APPROACHING
+
+
+def test_errors_are_one_line(cli, runs, tmp_path):
+    _one_error_line(cli(["diagnose", "stability", runs / "fixed", "--step", "123"]),
+                    "--step: no snapshot at step 123")
+    _one_error_line(cli(["diagnose", "stability", runs / "fixed", "--step", "9999"]),
+                    "outside this run")
+    _one_error_line(cli(["diagnose", "stability", tmp_path / "nope"]), "run directory not found")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / rundir.SPEC).write_text("{not json")
+    _one_error_line(cli(["diagnose", "stability", bad]), "spec.json is corrupt")
+    res = cli(["diagnose", "stability", bad, "--json"])
+    _one_error_line(res, "is corrupt")
+    assert res.stdout == ""
+    assert not (bad / "diagnose").exists()
+
+
+def test_quadrature_rules_integrate_what_they_claim():
+    x, p = stab.gauss_legendre(64, -1.0, 1.0)
+    assert float(p.sum()) == pytest.approx(1.0) and float((p * x * x).sum()) == pytest.approx(
+        1 / 3)
+    u, q = stab.gauss_legendre(16, 0.0, 1.0)
+    assert float((q * u).sum()) == pytest.approx(0.5)
+    n, r = stab.gauss_hermite(32)
+    assert float((r * n * n).sum()) == pytest.approx(1.0)
+    assert float((r * n**4).sum()) == pytest.approx(3.0)
+    assert math.isclose(float((r * torch.cos(n)).sum()), math.exp(-0.5), rel_tol=1e-12)
