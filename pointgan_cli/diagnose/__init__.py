@@ -10,5 +10,7 @@ The study's account of failure has four parts, and each module here makes one of
 - ``classify``: how a run (or every member of a sweep) ended, with the numbers that say so;
 - ``source``: reading a run's parameters at one step, never writing to the run;
 - ``study``: the study's failed generator and a D trained against it;
+- ``stability``: the Jacobian of the training vector field and its eigenvalues (locally
+  convergent, oscillating or divergent), kept apart from whether the distance still shrinks;
 - ``report``: each command as one call that writes ``RUN_DIR/diagnose/``.
 """
