@@ -120,25 +120,26 @@ def run_local(
         return
     # spawn, not fork: a forked child of a process whose OpenMP pool is running can hang.
     ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
-        q = manager.Queue()
-        with ProcessPoolExecutor(
-            max_workers=max(1, min(workers, len(jobs))),
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(q,),
-        ) as pool:
-            pending: set[Future] = {pool.submit(_run_job, j, i) for i, j in enumerate(jobs)}
-            while pending:
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                _drain(q, on_progress)
-                for fut in done:
-                    exc = fut.exception()
-                    if exc is not None:
-                        for other in pending:
-                            other.cancel()
-                        raise exc
+    # A plain queue handed to the workers at start-up (no Manager: a manager process would
+    # outlive a killed sweep, the workers do not, see _die_with_parent).
+    q = ctx.Queue()
+    with ProcessPoolExecutor(
+        max_workers=max(1, min(workers, len(jobs))),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(q,),
+    ) as pool:
+        pending: set[Future] = {pool.submit(_run_job, j, i) for i, j in enumerate(jobs)}
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(q, on_progress)
+            for fut in done:
+                exc = fut.exception()
+                if exc is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise exc
+        _drain(q, on_progress)
 
 
 def _drain(q: queue.Queue, on_progress: Callable[[int], None] | None) -> None:
