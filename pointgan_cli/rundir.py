@@ -19,9 +19,10 @@ import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from pydantic import ValidationError
@@ -48,18 +49,14 @@ def _publish(tmp: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` atomically (same-directory temp file, fsync, rename).
-
-    ``durable=False`` skips the fsync: the rename is still atomic for a crashed or killed
-    process (the page cache survives it), only a power cut could lose the file. Sweeps use it
-    for their many intermediate checkpoints, where fsync would dominate the run time."""
+def _atomic_write(path: Path, write: Callable[[BinaryIO], None], durable: bool) -> None:
+    """Write through a temp file in the same directory, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             if durable:
                 os.fsync(f.fileno())
@@ -67,6 +64,15 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (same-directory temp file, fsync, rename).
+
+    ``durable=False`` skips the fsync: the rename is still atomic for a crashed or killed
+    process (the page cache survives it), only a power cut could lose the file. Sweeps use it
+    for their many intermediate checkpoints, where fsync would dominate the run time."""
+    _atomic_write(path, lambda f: f.write(data), durable)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -79,18 +85,7 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 def atomic_torch_save(path: Path, obj: Any, durable: bool = True) -> None:
     """``torch.save`` through a same-directory temp file, so a checkpoint is complete or absent."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        _publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _atomic_write(path, lambda f: torch.save(obj, f), durable)
 
 
 def versions() -> dict[str, str]:
