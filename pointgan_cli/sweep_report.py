@@ -26,7 +26,9 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    # Exact at the ends (rounding would leave 50/50 with an upper bound of 0.9999999999999999).
+    return (0.0 if k == 0 else lo), (1.0 if k == n else hi)
 
 
 def summarize(sweep_dir: Path, members: list[dict[str, str]]) -> dict[str, Any]:
@@ -93,7 +95,7 @@ def plot_weights(sweep_dir: Path, summary: dict[str, Any], real: float) -> bytes
     import matplotlib.pyplot as plt
 
     groups = summary["groups"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.8), sharex=True)
     cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
     for gi, g in enumerate(groups):
         steps, wb = group_curves(sweep_dir, g["members"])
@@ -104,12 +106,19 @@ def plot_weights(sweep_dir: Path, summary: dict[str, Any], real: float) -> bytes
                     label=f"{g['group']} ({g['converged']}/{g['n']})")
             ax.fill_between(steps, mean[:, j] - std[:, j], mean[:, j] + std[:, j],
                             color=colour, alpha=0.18, lw=0)
-    for ax, name, target in ((axes[0], "weight w", 0.0), (axes[1], "bias b", real)):
+    # Fixed windows around the targets (they hold every initial value): one runaway group
+    # must not squash the others into a flat line. The title says when bands leave them.
+    windows = ((-1.6, 1.6), (real - 2.2, real + 1.6))
+    for ax, name, target, (lo, hi) in zip(axes, ("weight w", "bias b"), (0.0, real), windows):
         ax.axhline(target, color="black", ls="--", lw=1, label=f"target {target:g}")
-        ax.set_title(f"{name}: mean ± std over seeds")
+        y0, y1 = ax.get_ylim()
+        clipped = y0 < lo or y1 > hi
+        ax.set_ylim(max(y0, lo), min(y1, hi))
+        ax.set_title(f"{name}: mean ± std over seeds" + (" (axis clipped)" if clipped else ""))
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8, loc="best")
+    # Legend outside the axes: with many groups it would hide the curves.
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.tight_layout()
     return _png(fig, plt)
 

@@ -4,6 +4,8 @@ import time
 
 import pytest
 from conftest import popen_cli, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pointgan_cli.errors import UsageError
 from pointgan_cli.sweep import build_sweep_spec, expand, parse_grid, parse_seeds
@@ -76,6 +78,22 @@ def test_sweep_command_round_trips(tmp_path):
     assert cmd[:2] == ["pointgan", "sweep"] and "0-2,9" in cmd and "lr_d=0.01,0.003" in cmd
     art = sweep_command(build_sweep_spec([], "article", {}, [0], None, {}), tmp_path)
     assert "--study article" in art and "--preset" not in art
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.integers(0, 5000), min_size=1, max_size=60))
+def test_seed_ranges_round_trip(seeds):
+    from pointgan_cli.sweep import format_seeds
+
+    assert parse_seeds(format_seeds(sorted(seeds))) == sorted(seeds)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 500), st.data())
+def test_wilson_interval_contains_the_rate(n, data):
+    k = data.draw(st.integers(0, n))
+    lo, hi = wilson(k, n)
+    assert 0.0 <= lo <= k / n <= hi <= 1.0
 
 
 def test_wilson_interval():
