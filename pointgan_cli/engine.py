@@ -1,11 +1,12 @@
 """Batched training: R independent PointGAN runs as one tensor program.
 
 Every tensor carries a leading run axis R; a single run is R = 1 and there is no Python loop over
-runs. Per step: a generator step (non-saturating BCE of D(G(x)) against 1), then a discriminator
-step (weighted BCE on noisy fakes vs fake target, real vs real target), each with its own Adam.
+runs. Per step, as in the study: a generator step (by default the non-saturating BCE of D(G(x))
+against 1), then a discriminator step (by default weighted BCE on the noisy fakes against the
+fake target and on the real value against the real target), each with its own optimizer.
 
-Why hand-derived gradients: the networks have 2 + 7 parameters, so autograd's bookkeeping would
-cost more than the arithmetic. ``grads_g``/``grads_d`` are checked against autograd on the plain
+Why hand-derived gradients (``grads``): the networks have 2 + 7 parameters, so autograd's
+bookkeeping would cost more than the arithmetic. They are checked against autograd on the plain
 ``nn.Module``s in the tests.
 
 Why the layout rules (bitwise batch invariance, so seed s gives the same numbers alone or in any
@@ -40,7 +41,7 @@ from .models import d_logits_packed
 from .spec import RunSpec
 
 LANE = 64  # row lengths are padded to a multiple of this many elements
-CHUNK = 64  # steps of randomness generated at once (a multiple of LANE/1, see rng)
+CHUNK = 64  # steps of randomness generated at once: each run's rows are multiples of LANE
 DTYPE = torch.float32
 
 
