@@ -172,6 +172,9 @@ class BatchTrainer:
         # row stays a multiple of LANE and the real term costs no separate ops.  (R, N)
         fw = col("fake_weight")
         easing = col("label_easing")
+        # float64 copies for the snapshot metrics, straight from the specs (R,) and (R, 1)
+        self.fake_weight64 = torch.tensor([s.fake_weight for s in specs], dtype=torch.float64)
+        self.easing64 = torch.tensor([[s.label_easing] for s in specs], dtype=torch.float64)
         self.nf = nf = self.K * self.Bp
         self.N = nf + LANE
         fake_mean = mask.repeat(self.K) / (self.K * self.B)  # mean over real fakes  (nf,)
@@ -195,6 +198,7 @@ class BatchTrainer:
         self.md, self.vd = torch.zeros_like(self.d), torch.zeros_like(self.d)
         self.step = 0
         self.alive = torch.ones(R, dtype=torch.bool, device=dev)
+        self._all_alive = True  # mirrors alive.all() without a device sync every step
         self.diverged_step = torch.full((R,), -1, dtype=torch.int64, device=dev)
         self._last_good = (self.g.clone(), self.d.clone())
         self._chunk_start = -(10**18)
@@ -311,7 +315,7 @@ class BatchTrainer:
         t = self.step
         x = self.x_at(t)  # (R, Bp)
         c = t - self._chunk_start
-        frozen = None if bool(self.alive.all()) else self._freeze_copies()
+        frozen = None if self._all_alive else self._freeze_copies()
 
         coef = d_coefficients(self.d)  # D is unchanged until its own step
         nx = self.inst_chunk[:, c, : self.Bp] if self.has_inst else None
@@ -348,6 +352,7 @@ class BatchTrainer:
         if bool(newly.any()):
             self.diverged_step = torch.where(newly, self.step, self.diverged_step)
             self.alive &= finite
+            self._all_alive = False
             keep = newly.unsqueeze(1)
             g0, d0 = self._last_good
             self.g.copy_(torch.where(keep, g0, self.g))
@@ -362,9 +367,7 @@ class BatchTrainer:
         real = self.real.double().cpu()
         zf = d_logits_packed(d, x * g[:, 0:1] + g[:, 1:2])  # (R, B) clean samples
         zr = d_logits_packed(d, real)  # (R, 1)
-        fw = torch.tensor([[s.fake_weight] for s in self.specs], dtype=torch.float64)
-        e = torch.tensor([[s.label_easing] for s in self.specs], dtype=torch.float64)
-        d_loss = losses.d_loss(zf, zr, self.loss, e, fw.squeeze(1))
+        d_loss = losses.d_loss(zf, zr, self.loss, self.easing64, self.fake_weight64)
         return Snapshot(
             step=self.step,
             g=g,
@@ -434,6 +437,7 @@ class BatchTrainer:
         self.mg, self.vg = stack("optim_g", "exp_avg"), stack("optim_g", "exp_avg_sq")
         self.md, self.vd = stack("optim_d", "exp_avg"), stack("optim_d", "exp_avg_sq")
         self.alive = torch.tensor([bool(s["alive"]) for s in states], device=dev)
+        self._all_alive = bool(self.alive.all())
         self.diverged_step = torch.tensor([int(s["diverged_step"]) for s in states], device=dev)
         self._last_good = (
             torch.stack([s["last_good"]["generator"] for s in states]).to(dev, DTYPE),

@@ -52,7 +52,7 @@ def plan_jobs(members: Sequence[Member], max_batch: int, workers: int) -> list[J
     """Group members by (batch_key, resume step) and cut groups into balanced jobs."""
     groups: dict[tuple, list[Member]] = {}
     for m in members:
-        step = m.extra_summary.get("_resume_step", 0) if m.resume else 0
+        step = m.resume_step if m.resume else 0
         groups.setdefault((batch_key(m.spec), step), []).append(m)
     total = sum(len(g) for g in groups.values())
     jobs: list[Job] = []
@@ -273,15 +273,9 @@ def run_sweep(
         state, step = member_state(mdir)
         if state == "done":
             continue
-        m = Member(spec=spec, out=mdir, command=console.rerun_command(spec, str(mdir)),
-                   resume=state == "resume")
-        if m.resume:
-            m.extra_summary["_resume_step"] = step
-        todo.append(m)
+        todo.append(Member(spec=spec, out=mdir, command=console.rerun_command(spec, str(mdir)),
+                           resume=state == "resume", resume_step=step))
     jobs = plan_jobs(todo, max_batch, workers)
-    for job in jobs:
-        for m in job.members:
-            m.extra_summary.pop("_resume_step", None)
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
         progress(total, 0)

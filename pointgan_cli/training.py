@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ class Member:
     out: Path
     command: str
     resume: bool = False
-    extra_summary: dict[str, Any] = field(default_factory=dict)
+    resume_step: int = 0  # step of the checkpoint a resumed member continues from
 
 
 def distance(w: float, b: float, real: float) -> float:
@@ -159,7 +159,6 @@ def train_batch(
         summaries = []
         for i, m in enumerate(members):
             summary = _summary(trainer, i, prior_wall[i] + wall)
-            summary.update(m.extra_summary)
             rundir.atomic_write_json(m.out / rundir.SUMMARY, summary)
             summaries.append(summary)
     return summaries
