@@ -93,6 +93,8 @@ def batch_key(spec: RunSpec) -> tuple:
         spec.r1 > 0,
         spec.r2 > 0,
         spec.gp_weight > 0,
+        spec.consensus > 0,
+        spec.lecam > 0,
     )
 
 
@@ -127,6 +129,7 @@ class BatchTrainer:
     checkpoint dict, so runs can be resumed alone or inside any other batch.
     """
 
+    @torch.inference_mode(False)  # normal tensors: the consensus term differentiates through them
     def __init__(self, specs: Sequence[RunSpec]):
         if not specs:
             raise ValueError("BatchTrainer needs at least one spec")
@@ -145,7 +148,7 @@ class BatchTrainer:
         self.K = s0.effective_inner_batch
         self.n_d = s0.d_steps
         self.loss, self.g_loss = s0.loss, s0.g_loss
-        self.simultaneous = s0.update == "simultaneous"
+        self.scheme = s0.update  # alternating | simultaneous | extragradient | optimistic
         self.sgd, self.momentum = s0.optimizer == "sgd", s0.momentum
         self.l2 = s0.weight_decay_mode == "l2"
         self.beta1, self.beta2, self.eps = s0.beta1, s0.beta2, s0.adam_eps
@@ -159,6 +162,8 @@ class BatchTrainer:
         self.inst, self.r1, self.r2, self.gp = (
             col("instance_noise"), col("r1"), col("r2"), col("gp_weight"))
         self.real = col("real_value")
+        self.cons, self.has_cons = col("consensus"), s0.consensus > 0
+        self.lc, self.lc_decay, self.has_lecam = col("lecam"), col("lecam_decay"), s0.lecam > 0
         self.decay = 1.0 - self.lr_d * self.wd  # decoupled weight decay factor (R, 1)
         self.has_wd = any(s.weight_decay > 0 for s in specs)
         self.has_noise = any(s.noise_scale > 0 for s in specs)
@@ -188,6 +193,9 @@ class BatchTrainer:
         self.omega_fake = fake_mean.expand(R, nf).contiguous()  # R2: mean over fakes
         self.omega_real = torch.full((R, LANE), 1.0 / LANE, dtype=DTYPE, device=dev)  # R1
         self.omega_x = self.wx  # WGAN-GP: mean over B interpolates
+        # LeCam: 2 lambda times the mean weights over fakes and reals  (R, N)
+        self.lc_w = torch.cat([self.omega_fake, self.omega_real], dim=1) * (self.lc * 2.0)
+        self.lc_rate = 1.0 - self.lc_decay
         self.v = torch.empty(R, self.N, dtype=DTYPE, device=dev)
         self.v[:, nf:] = self.real
         self.fake_view = self.v[:, :nf].view(R, self.K, self.Bp)
@@ -196,6 +204,7 @@ class BatchTrainer:
         self.g, self.d = self.g.to(dev), self.d.to(dev)
         self.mg, self.vg = torch.zeros_like(self.g), torch.zeros_like(self.g)
         self.md, self.vd = torch.zeros_like(self.d), torch.zeros_like(self.d)
+        self._init_extra_state()
         self.step = 0
         self.alive = torch.ones(R, dtype=torch.bool, device=dev)
         self._all_alive = True  # mirrors alive.all() without a device sync every step
@@ -204,6 +213,7 @@ class BatchTrainer:
         self._chunk_start = -(10**18)
 
     # -- randomness ---------------------------------------------------------------------------
+    @torch.inference_mode(False)
     def _load_chunk(self, step: int) -> None:
         """Randomness for CHUNK steps. D sub-step 0 shares the G step's x; extra D steps
         (``d_steps`` > 1) draw from streams of their own, counted by step * 64 + sub-step."""
@@ -248,9 +258,10 @@ class BatchTrainer:
         return self.x_chunk[:, step - self._chunk_start, sub]
 
     # -- optimizers -----------------------------------------------------------------------------
-    def _update(self, p, m, v, grad, lr, t):
-        """One optimizer step in place, lr per run (R, 1): torch.optim.Adam's bias-corrected
-        update, or torch.optim.SGD with momentum (buffer kept in ``m``)."""
+    def _direction(self, m, v, grad, lr, t):
+        """The step ``u`` of one optimizer update (``p <- p - u``), lr per run (R, 1), with the
+        optimizer state updated in place: torch.optim.Adam's bias-corrected step, or
+        torch.optim.SGD with momentum (buffer kept in ``m``)."""
         if self.sgd:
             if self.momentum > 0:
                 if t == 1:
@@ -258,87 +269,225 @@ class BatchTrainer:
                 else:
                     m.mul_(self.momentum).add_(grad)
                 grad = m
-            p.sub_(grad * lr)
-            return
+            return grad * lr
         b1, b2 = self.beta1, self.beta2
         m.mul_(b1).add_(grad * (1.0 - b1))
         v.mul_(b2).add_(grad * grad * (1.0 - b2))
         bc1, bc2 = 1.0 - b1**t, 1.0 - b2**t
         denom = v.sqrt() / math.sqrt(bc2) + self.eps
-        p.sub_(m / denom * (lr / bc1))
+        return m / denom * (lr / bc1)
 
-    # -- one training step --------------------------------------------------------------------
-    def _d_grad(self, t: int, j: int, coef) -> torch.Tensor:
-        """Gradient of the D loss (plus penalties) at D sub-step j of step t, with fakes from
-        the current G."""
+    def _optimistic(self, u: torch.Tensor, prev: torch.Tensor):
+        """(step taken, new previous step) of the optimistic update ``2 u_t - u_{t-1}``; the
+        first step is a plain one (u_{-1} = u_0), so no run starts with a doubled step."""
+        if self.step == 0:
+            return u, u
+        return u * 2.0 - prev, u
+
+    def _apply_g(self, gg: torch.Tensor, t_opt: int, optimistic: bool = False) -> None:
+        u = self._direction(self.mg, self.vg, gg, self.lr_g, t_opt)
+        if optimistic:
+            u, self.ug_prev = self._optimistic(u, self.ug_prev)
+        self.g.sub_(u)
+
+    def _apply_d(self, gd: torch.Tensor, t_opt: int, optimistic: bool = False) -> None:
+        if self.has_wd and not self.l2:
+            self.d.mul_(self.decay)
+        u = self._direction(self.md, self.vd, gd, self.lr_d, t_opt)
+        if optimistic:
+            u, self.ud_prev = self._optimistic(u, self.ud_prev)
+        self.d.sub_(u)
+        if self.has_lecam:
+            self.lc_ema = self._lc_next  # the anchors of the gradient just applied
+
+    def _lookahead(self, p, m, v, grad, lr, t, decay=None) -> torch.Tensor:
+        """Extragradient's look-ahead point: one optimizer step from ``p`` taken on a copy of the
+        optimizer state, which itself stays as it was (plain SGD: ``p - lr grad``)."""
+        u = self._direction(m.clone(), v.clone(), grad, lr, t)
+        return (p if decay is None else p * decay) - u
+
+    def _init_extra_state(self) -> None:
+        """State of the optional parts: LeCam's anchors ``[a_real, a_fake]`` (R, 2) and the
+        optimistic update's previous steps."""
+        self.lc_ema = torch.zeros(self.R, 2, dtype=DTYPE, device=self.device)
+        self._lc_next = self.lc_ema
+        self.ug_prev, self.ud_prev = torch.zeros_like(self.g), torch.zeros_like(self.d)
+
+    # -- the players' gradients ------------------------------------------------------------------
+    def _coef(self):
+        return d_coefficients(self.d)
+
+    def _g_grad(self, t: int, coef) -> torch.Tensor:
+        """Gradient (R, 2) of the G loss at step t for the current G and D."""
         c = t - self._chunk_start
+        nx = self.inst_chunk[:, c, : self.Bp] if self.has_inst else None
+        return grads_g(self.g, coef, self.x_chunk[:, c, 0], self.wx, self.loss, self.g_loss, nx)
+
+    def _d_samples(self, g: torch.Tensor, t: int, j: int, inplace: bool = False):
+        """What D sees at sub-step j of step t for generator g: K * Bp fakes, then LANE reals
+        (R, N). Written into the hot path's buffer ``self.v`` (whose real slots already hold
+        the real value) or built anew (differentiable, for ``_field``)."""
+        c = t - self._chunk_start
+        R, K, nf = self.R, self.K, self.nf
         x = self.x_chunk[:, c, j]  # (R, Bp)
         if self.has_noise:
             e = self.eps_chunk[:, c, j]  # (R, K, 2)
-            wk = (e[:, :, 0] + self.g[:, 0:1]).unsqueeze(-1)  # (R, K, 1)
-            bk = (e[:, :, 1] + self.g[:, 1:2]).unsqueeze(-1)
+            wk = (e[:, :, 0] + g[:, 0:1]).unsqueeze(-1)  # (R, K, 1)
+            bk = (e[:, :, 1] + g[:, 1:2]).unsqueeze(-1)
         else:
-            wk = self.g[:, 0:1].unsqueeze(-1).expand(self.R, self.K, 1)
-            bk = self.g[:, 1:2].unsqueeze(-1).expand(self.R, self.K, 1)
-        torch.mul(x.unsqueeze(1), wk, out=self.fake_view)
-        self.fake_view.add_(bk)
+            wk = g[:, 0:1].unsqueeze(-1).expand(R, K, 1)
+            bk = g[:, 1:2].unsqueeze(-1).expand(R, K, 1)
+        noise = None
         if self.has_inst:
             noise = self.inst_chunk[:, c, self.Bp + j * self.N : self.Bp + (j + 1) * self.N]
-            self.v[:, : self.nf] += noise[:, : self.nf]
-            torch.add(noise[:, self.nf :], self.real, out=self.v[:, self.nf :])
-        v = self.v
-        loss = self.loss
+        if inplace:
+            v = self.v
+            torch.mul(x.unsqueeze(1), wk, out=self.fake_view)
+            self.fake_view.add_(bk)
+            if noise is not None:
+                v[:, :nf] += noise[:, :nf]
+                torch.add(noise[:, nf:], self.real, out=v[:, nf:])
+            return v
+        fakes = (x.unsqueeze(1) * wk + bk).reshape(R, nf)
+        if noise is None:
+            return torch.cat([fakes, self.real.expand(R, LANE)], dim=1)
+        return torch.cat([fakes + noise[:, :nf], noise[:, nf:] + self.real], dim=1)
+
+    def _d_grad(self, t: int, j: int, coef) -> torch.Tensor:
+        """Gradient of the D loss (plus penalties) at D sub-step j of step t, with fakes from
+        the current G (the hot path: D's inputs go into a preallocated buffer)."""
+        return self._d_grad_at(self.d, coef, self._d_samples(self.g, t, j, True), t, j, True)
+
+    def _d_grad_at(self, d, coef, v, t: int, j: int, commit: bool) -> torch.Tensor:
+        """Gradient (R, 7) of the D loss, penalties and regularisers for D params ``d`` at
+        inputs ``v`` (R, N). ``commit``: keep the LeCam anchors this gradient used, to be
+        stored when it is applied."""
+        loss, nf = self.loss, self.nf
 
         def gz_of(z: torch.Tensor) -> torch.Tensor:
-            return d_dz(z, loss, self.wv, self.ntw, self.wsgn, self.sgn)
+            gz = d_dz(z, loss, self.wv, self.ntw, self.wsgn, self.sgn)
+            if self.has_lecam:
+                dz, anchors = self._lecam_dz(z)
+                if commit:
+                    self._lc_next = anchors
+                gz = gz + dz
+            return gz
 
-        gd = grads_d(self.d, coef, v, gz_of)
+        gd = grads_d(d, coef, v, gz_of)
         if self.has_r1:
-            gd = gd + grads_penalty(coef, v[:, self.nf :], self.omega_real, self.r1, 0.0)
+            gd = gd + grads_penalty(coef, v[:, nf:], self.omega_real, self.r1, 0.0)
         if self.has_r2:
-            gd = gd + grads_penalty(coef, v[:, : self.nf], self.omega_fake, self.r2, 0.0)
+            gd = gd + grads_penalty(coef, v[:, :nf], self.omega_fake, self.r2, 0.0)
         if self.has_gp:
-            eps = self.gp_chunk[:, c, j]  # (R, Bp)
-            real = v[:, self.nf :].repeat(1, self.Bp // LANE)  # (R, Bp)
+            eps = self.gp_chunk[:, t - self._chunk_start, j]  # (R, Bp)
+            real = v[:, nf:].repeat(1, self.Bp // LANE)  # (R, Bp)
             mix = torch.addcmul(v[:, : self.Bp], eps, real - v[:, : self.Bp])
             gd = gd + grads_penalty(coef, mix, self.omega_x, self.gp, 1.0)
         if self.has_wd and self.l2:
-            gd = gd + self.d * self.wd
+            gd = gd + d * self.wd
         return gd
 
-    def _apply_d(self, gd: torch.Tensor, t_opt: int) -> None:
-        if self.has_wd and not self.l2:
-            self.d.mul_(self.decay)
-        self._update(self.d, self.md, self.vd, gd, self.lr_d, t_opt)
+    def _lecam_dz(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """LeCam's ``dR/dz`` per sample and the anchors it used. D's inputs are laid out as
+        ``nf`` fake slots then real ones; the anchors are the EMAs updated with this batch's
+        mean logits (as Tseng et al.'s code does), constants for the gradient. Fake slots are
+        pulled toward a_real, real slots toward a_fake: ``2 lambda omega_i (z_i - anchor_i)``."""
+        nf = self.nf
+        zd = z.detach()
+        mean_f = (zd[:, :nf] * self.omega_fake).sum(-1, keepdim=True)  # (R, 1)
+        mean_r = (zd[:, nf:] * self.omega_real).sum(-1, keepdim=True)
+        a_real = self.lc_ema[:, 0:1] * self.lc_decay + mean_r * self.lc_rate
+        a_fake = self.lc_ema[:, 1:2] * self.lc_decay + mean_f * self.lc_rate
+        anchor = torch.cat([a_real.expand(-1, nf), a_fake.expand(-1, z.shape[1] - nf)], dim=1)
+        return (z - anchor) * self.lc_w, torch.cat([a_real, a_fake], dim=1)
 
-    def train_step(self) -> None:
-        t = self.step
-        x = self.x_at(t)  # (R, Bp)
+    def _field(self, g: torch.Tensor, d: torch.Tensor, t: int, j: int = 0):
+        """(gg, gd): both players' gradients at (g, d) with step t's samples (D's of sub-step
+        j), built without writes into shared buffers so autograd can differentiate it."""
+        coef = d_coefficients(d)
         c = t - self._chunk_start
-        frozen = None if self._all_alive else self._freeze_copies()
-
-        coef = d_coefficients(self.d)  # D is unchanged until its own step
         nx = self.inst_chunk[:, c, : self.Bp] if self.has_inst else None
-        gg = grads_g(self.g, coef, x, self.wx, self.loss, self.g_loss, nx)
-        if self.simultaneous:  # both gradients at (G_t, D_t), then both updates
+        gg = grads_g(g, coef, self.x_chunk[:, c, 0], self.wx, self.loss, self.g_loss, nx)
+        gd = self._d_grad_at(d, coef, self._d_samples(g, t, j), t, j, False)
+        return gg, gd
+
+    def _consensus(self, t: int, j: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Consensus optimisation's term ``J^T v`` = grad of ``1/2 |v|^2`` at the current point,
+        v = (gg, gd) the joint field. Autograd through the hand-derived gradients: they are
+        plain torch expressions, and the term is optional (off, it costs nothing). The runs are
+        independent, so the gradient of the sum over runs is each run's own gradient."""
+        with torch.inference_mode(False), torch.enable_grad():
+            g = self.g.clone().requires_grad_(True)
+            d = self.d.clone().requires_grad_(True)
+            gg, gd = self._field(g, d, t, j)
+            half = ((gg * gg).sum(-1) + (gd * gd).sum(-1)).sum() * 0.5
+            cg, cd = torch.autograd.grad(half, (g, d))
+        return cg, cd
+
+    def _joint_grads(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both gradients at the current (G, D) (with the consensus term when asked)."""
+        coef = self._coef()
+        gg = self._g_grad(t, coef)
+        gd = self._d_grad(t, 0, coef)
+        if self.has_cons:
+            cg, cd = self._consensus(t)
+            gg, gd = gg + cg * self.cons, gd + cd * self.cons
+        return gg, gd
+
+    # -- one training step --------------------------------------------------------------------
+    def train_step(self) -> None:
+        """One step: the joint G/D update of ``update``, then ``d_steps - 1`` more D steps.
+
+        alternating: G steps, then D's gradient is taken at the new G. simultaneous: both
+        gradients at (G_t, D_t). extragradient: both at the look-ahead point reached from
+        (G_t, D_t) by those, applied from (G_t, D_t). optimistic: as simultaneous, each player
+        moving by ``2 u_t - u_{t-1}``. With ``consensus``, every gradient gets gamma * J^T v at
+        the point it is taken. Extra D steps are plain D steps."""
+        t = self.step
+        self.x_at(t)  # step t's randomness
+        frozen = None if self._all_alive else self._freeze_copies()
+        t_d = t * self.n_d + 1
+        if self.scheme == "alternating":
+            coef = self._coef()  # D is unchanged until its own step
+            gg = self._g_grad(t, coef)
+            if self.has_cons:
+                gg = gg + self._consensus(t)[0] * self.cons
+            self._apply_g(gg, t + 1)
             gd = self._d_grad(t, 0, coef)
-            self._update(self.g, self.mg, self.vg, gg, self.lr_g, t + 1)
+            if self.has_cons:
+                gd = gd + self._consensus(t)[1] * self.cons
+            self._apply_d(gd, t_d)
         else:
-            self._update(self.g, self.mg, self.vg, gg, self.lr_g, t + 1)
-            gd = self._d_grad(t, 0, coef)
-        self._apply_d(gd, t * self.n_d + 1)
+            gg, gd = self._joint_grads(t)
+            if self.scheme == "extragradient":
+                g0, d0 = self.g, self.d
+                decay = self.decay if self.has_wd and not self.l2 else None
+                self.g = self._lookahead(g0, self.mg, self.vg, gg, self.lr_g, t + 1)
+                self.d = self._lookahead(d0, self.md, self.vd, gd, self.lr_d, t_d, decay)
+                gg, gd = self._joint_grads(t)
+                self.g, self.d = g0, d0
+            optimistic = self.scheme == "optimistic"
+            self._apply_g(gg, t + 1, optimistic)
+            self._apply_d(gd, t_d, optimistic)
         for j in range(1, self.n_d):
-            self._apply_d(self._d_grad(t, j, d_coefficients(self.d)), t * self.n_d + j + 1)
+            gd = self._d_grad(t, j, self._coef())
+            if self.has_cons:
+                gd = gd + self._consensus(t, j)[1] * self.cons
+            self._apply_d(gd, t_d + j)
         if frozen is not None:
             self._restore_frozen(frozen)
         self.step = t + 1
 
+    def _state_tensors(self) -> list[torch.Tensor]:
+        return [self.g, self.d, self.mg, self.vg, self.md, self.vd,
+                self.lc_ema, self.ug_prev, self.ud_prev]
+
     def _freeze_copies(self):
-        return [t.clone() for t in (self.g, self.d, self.mg, self.vg, self.md, self.vd)]
+        return [t.clone() for t in self._state_tensors()]
 
     def _restore_frozen(self, frozen) -> None:
         dead = ~self.alive.unsqueeze(1)
-        for cur, old in zip((self.g, self.d, self.mg, self.vg, self.md, self.vd), frozen):
+        for cur, old in zip(self._state_tensors(), frozen):
             cur.copy_(torch.where(dead, old, cur))
 
     # -- snapshots and divergence -------------------------------------------------------------
@@ -357,7 +506,8 @@ class BatchTrainer:
             g0, d0 = self._last_good
             self.g.copy_(torch.where(keep, g0, self.g))
             self.d.copy_(torch.where(keep, d0, self.d))
-            for m in (self.mg, self.vg, self.md, self.vd):
+            for m in (self.mg, self.vg, self.md, self.vd, self.lc_ema, self.ug_prev,
+                      self.ud_prev):
                 m.masked_fill_(keep, 0.0)
         self._last_good = (self.g.clone(), self.d.clone())
 
@@ -404,8 +554,9 @@ class BatchTrainer:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def state_for(self, i: int) -> dict:
-        """Run i's complete training state as a ``weights_only``-loadable dict."""
-        return {
+        """Run i's complete training state as a ``weights_only``-loadable dict (LeCam's
+        anchors and the optimistic update's previous steps only where the spec uses them)."""
+        state = {
             "format": "pointgan-checkpoint-1",
             "step": self.step,
             "generator": self.g[i].detach().cpu().clone(),
@@ -420,6 +571,12 @@ class BatchTrainer:
             "last_good": {"generator": self._last_good[0][i].cpu().clone(),
                           "discriminator": self._last_good[1][i].cpu().clone()},
         }
+        if self.has_lecam:
+            state["lecam_anchors"] = self.lc_ema[i].cpu().clone()
+        if self.scheme == "optimistic":
+            state["optimistic_prev"] = {"generator": self.ug_prev[i].cpu().clone(),
+                                        "discriminator": self.ud_prev[i].cpu().clone()}
+        return state
 
     def load_states(self, states: Sequence[dict]) -> None:
         """Restore every run from its checkpoint dict; all must be at the same step."""
@@ -443,5 +600,10 @@ class BatchTrainer:
             torch.stack([s["last_good"]["generator"] for s in states]).to(dev, DTYPE),
             torch.stack([s["last_good"]["discriminator"] for s in states]).to(dev, DTYPE),
         )
+        if self.has_lecam:
+            self.lc_ema = self._lc_next = stack("lecam_anchors")
+        if self.scheme == "optimistic":
+            self.ug_prev = stack("optimistic_prev", "generator")
+            self.ud_prev = stack("optimistic_prev", "discriminator")
         self.step = steps.pop()
         self._chunk_start = -(10**18)

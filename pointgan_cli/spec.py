@@ -97,10 +97,28 @@ class RunSpec(BaseModel):
     r1: float = Field(0.0, ge=0, description="R1: gamma/2 |dD/dv|^2 on real samples.")
     r2: float = Field(0.0, ge=0, description="R2: gamma/2 |dD/dv|^2 on generated samples.")
     d_steps: int = Field(1, ge=1, le=64, description="D steps per G step.")
-    update: Literal["alternating", "simultaneous"] = Field(
+    update: Literal["alternating", "simultaneous", "extragradient", "optimistic"] = Field(
         "alternating",
         description="alternating: D sees the updated G (the study); simultaneous: both "
-        "gradients at the same point.",
+        "gradients at the same point; extragradient: both players step with the gradients "
+        "taken at a look-ahead step (Korpelevich 1976; the look-ahead is an optimizer step "
+        "on a copy of its state); optimistic: each player moves by twice its optimizer step "
+        "minus the previous one (Daskalakis et al. 2018).",
+    )
+    consensus: float = Field(
+        0.0, ge=0,
+        description="Consensus optimisation (Mescheder et al. 2017): each player's gradient "
+        "plus this gamma times the gradient of 1/2 |v|^2, v the joint gradient field of both "
+        "players (penalties included).",
+    )
+    lecam: float = Field(
+        0.0, ge=0,
+        description="LeCam regulariser (Tseng et al. 2021): lambda * (mean (z_real - a_fake)^2 "
+        "+ mean (z_fake - a_real)^2) on D's logits z, added to the D loss; anchors a = EMAs "
+        "of D's mean logit on real and fake samples.",
+    )
+    lecam_decay: float = Field(
+        0.99, ge=0, lt=1, description="Decay of the LeCam anchors' EMAs (with --lecam)."
     )
     optimizer: Literal["adam", "sgd"] = Field("adam", description="Optimizer of G and D.")
     momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (with --optimizer sgd).")

@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -26,46 +27,93 @@ def _flat(snaps, i):
     )
 
 
-@pytest.mark.parametrize(
-    "preset, extra",
-    [
-        ("baseline", {}),
-        ("easing", {"fake_weight": 0.5}),
-        ("fixed", {}),
-        ("fixed", {"weight_decay_mode": "l2", "batch_size": 10, "inner_batch": 3}),
-        ("lsgan", {"instance_noise": 0.3, "label_easing": 0.1}),
-        ("hinge", {"r1": 2.0, "d_steps": 2, "noise_scale": 0.5, "inner_batch": 2}),
-        # fake weight != 1: with F = 1 the critic's bias gets an exactly-zero gradient, which
-        # Adam turns into steps of size lr from rounding noise alone (in either implementation)
-        ("wgan-gp", {"r2": 0.5, "update": "simultaneous", "batch_size": 70, "fake_weight": 0.5}),
-        ("baseline", {"g_loss": "minimax", "optimizer": "sgd", "momentum": 0.9}),
-        ("r1", {"instance_noise": 0.2, "d_steps": 3, "update": "simultaneous"}),
-    ],
-)
+CASES = [
+    ("baseline", {}),
+    ("easing", {"fake_weight": 0.5}),
+    ("fixed", {}),
+    ("fixed", {"weight_decay_mode": "l2", "batch_size": 10, "inner_batch": 3}),
+    ("lsgan", {"instance_noise": 0.3, "label_easing": 0.1}),
+    ("hinge", {"r1": 2.0, "d_steps": 2, "noise_scale": 0.5, "inner_batch": 2}),
+    # fake weight != 1: with F = 1 the critic's bias gets an exactly-zero gradient, which
+    # Adam turns into steps of size lr from rounding noise alone (in either implementation)
+    ("wgan-gp", {"r2": 0.5, "update": "simultaneous", "batch_size": 70, "fake_weight": 0.5}),
+    ("baseline", {"g_loss": "minimax", "optimizer": "sgd", "momentum": 0.9}),
+    ("r1", {"instance_noise": 0.2, "d_steps": 3, "update": "simultaneous"}),
+]
+# the stabilisers: consensus (a third derivative through the penalties), extragradient,
+# optimistic and LeCam, alone and combined with the study's and the literature's options
+STABILISER_CASES = [
+    ("baseline", {"consensus": 0.5}),
+    ("r1", {"consensus": 0.3, "update": "simultaneous", "instance_noise": 0.2}),
+    ("fixed", {"consensus": 0.2, "update": "simultaneous", "inner_batch": 2}),
+    ("baseline", {"update": "extragradient"}),
+    ("baseline", {"update": "extragradient", "optimizer": "sgd", "momentum": 0.5}),
+    ("weight-decay", {"update": "optimistic"}),
+    ("baseline", {"update": "optimistic", "optimizer": "sgd"}),
+    ("hinge", {"lecam": 0.5, "instance_noise": 0.3, "d_steps": 2}),
+    ("wgan-gp", {"lecam": 0.3, "update": "extragradient", "consensus": 0.1,
+                 "fake_weight": 0.5}),
+    ("baseline", {"update": "optimistic", "lecam": 1.0, "lecam_decay": 0.5, "d_steps": 2,
+                  "consensus": 0.2}),
+]
+
+
+@pytest.mark.parametrize("preset, extra", CASES + STABILISER_CASES)
 def test_training_steps_match_nn_module_reference(preset, extra):
-    """Three engine steps equal the study's loop written on nn.Modules with torch.optim and
-    autograd (double backward for the penalties), fed the engine's own random draws."""
+    """Four engine steps equal the study's loop written on nn.Modules with torch.optim and
+    autograd (double backward for the penalties, one more for consensus), fed the engine's own
+    random draws."""
     spec = resolve_spec(preset, overrides={"seed": 3, **extra})
     tr = BatchTrainer([spec])
-    G = Generator.from_packed(tr.g[0].double())
-    D = Discriminator.from_packed(tr.d[0].double())
-    betas = (spec.beta1, spec.beta2)
-    if spec.optimizer == "sgd":
-        opt_g = torch.optim.SGD(G.parameters(), lr=spec.lr_g, momentum=spec.momentum)
-        opt_d = torch.optim.SGD(D.parameters(), lr=spec.lr_d, momentum=spec.momentum)
-    else:
-        opt_g = torch.optim.Adam(G.parameters(), lr=spec.lr_g, betas=betas)
-        dopt = torch.optim.AdamW if spec.weight_decay_mode == "decoupled" else torch.optim.Adam
-        opt_d = dopt(D.parameters(), lr=spec.lr_d, betas=betas, weight_decay=spec.weight_decay)
-    K, B, Bp = spec.effective_inner_batch, spec.batch_size, tr.Bp
-    N, nf = tr.N, tr.nf
+    ref = _Reference(spec, tr)
+    for t in range(4):
+        tr.x_at(t)  # load the chunk
+        ref.step(t)
+        with torch.inference_mode():
+            tr.train_step()
+        torch.testing.assert_close(tr.g[0].double(), ref.G.packed(), rtol=2e-5, atol=2e-6)
+        torch.testing.assert_close(tr.d[0].double(), ref.D.packed(), rtol=2e-5, atol=2e-6)
 
-    def d_loss(t, j):
+
+class _Reference:
+    """The training loop on nn.Modules: losses from ``losses``, gradients by autograd,
+    torch.optim optimizers; the update schemes written out step by step."""
+
+    def __init__(self, spec, tr):
+        self.spec, self.tr = spec, tr
+        self.G = G = Generator.from_packed(tr.g[0].double())
+        self.D = D = Discriminator.from_packed(tr.d[0].double())
+        betas = (spec.beta1, spec.beta2)
+        if spec.optimizer == "sgd":
+            self.opt_g = torch.optim.SGD(G.parameters(), lr=spec.lr_g, momentum=spec.momentum)
+            self.opt_d = torch.optim.SGD(D.parameters(), lr=spec.lr_d, momentum=spec.momentum)
+        else:
+            self.opt_g = torch.optim.Adam(G.parameters(), lr=spec.lr_g, betas=betas)
+            # L2 decay is part of D's gradient (``grads``), so consensus sees it too
+            decoupled = spec.weight_decay if spec.weight_decay_mode == "decoupled" else 0.0
+            self.opt_d = torch.optim.AdamW(D.parameters(), lr=spec.lr_d, betas=betas,
+                                           weight_decay=decoupled)
+        self.ema = (torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.float64))
+        self.ema_next = self.ema
+        self.prev = None
+
+    def g_loss(self, t):
+        spec, tr = self.spec, self.tr
         c = t - tr._chunk_start
+        x = tr.x_chunk[0, c, 0, :spec.batch_size].double()
+        y = self.G(x)
+        if spec.instance_noise > 0:
+            y = y + tr.inst_chunk[0, c, :spec.batch_size].double()
+        return losses.g_loss(self.D.logits(y), spec.loss, spec.g_loss)
+
+    def d_loss(self, t, j):
+        spec, tr, G, D = self.spec, self.tr, self.G, self.D
+        c = t - tr._chunk_start
+        B, Bp, N, nf = spec.batch_size, tr.Bp, tr.N, tr.nf
         x = tr.x_chunk[0, c, j, :B].double()
-        w, b = G.linear.weight.detach().reshape(()), G.linear.bias.detach().reshape(())
+        w, b = G.linear.weight.reshape(()), G.linear.bias.reshape(())
         fakes = []
-        for k in range(K):
+        for k in range(spec.effective_inner_batch):
             if spec.noise_scale > 0:
                 e = tr.eps_chunk[0, c, j, k].double()
                 f = (w + e[0]) * x + (b + e[1])
@@ -80,8 +128,8 @@ def test_training_steps_match_nn_module_reference(preset, extra):
             off = Bp + j * N + nf
             reals = reals + tr.inst_chunk[0, c, off:off + 64].double()
         allf = torch.cat(fakes)
-        loss = losses.d_loss(D.logits(allf), D.logits(reals), spec.loss, spec.label_easing,
-                             spec.fake_weight)
+        zf, zr = D.logits(allf), D.logits(reals)
+        loss = losses.d_loss(zf, zr, spec.loss, spec.label_easing, spec.fake_weight)
         if spec.r1 > 0:
             loss = loss + losses.zero_centred_penalty(_phi(D, reals), spec.r1)
         if spec.r2 > 0:
@@ -90,36 +138,84 @@ def test_training_steps_match_nn_module_reference(preset, extra):
             eps = tr.gp_chunk[0, c, j, :B].double()
             mix = fakes[0] + eps * (reals[torch.arange(B) % 64] - fakes[0])
             loss = loss + losses.one_centred_penalty(_phi(D, mix), spec.gp_weight)
+        if spec.lecam > 0:  # anchors: EMAs updated with this batch's mean logits
+            k = spec.lecam_decay
+            a_real = k * self.ema[0] + (1 - k) * zr.detach().mean()
+            a_fake = k * self.ema[1] + (1 - k) * zf.detach().mean()
+            self.ema_next = (a_real, a_fake)
+            loss = loss + spec.lecam * (((zr - a_fake) ** 2).mean() + ((zf - a_real) ** 2).mean())
         return loss
 
-    for t in range(3):
-        tr.x_at(t)  # load the chunk
-        c = t - tr._chunk_start
-        x = tr.x_chunk[0, c, 0, :B].double()
-        y = G(x)
-        if spec.instance_noise > 0:
-            y = y + tr.inst_chunk[0, c, :B].double()
-        opt_g.zero_grad()
-        opt_d.zero_grad()
-        losses.g_loss(D.logits(y), spec.loss, spec.g_loss).backward()
-        if spec.update == "simultaneous":
-            D.zero_grad()
-            d_loss(t, 0).backward()
-            opt_g.step()
-            opt_d.step()
+    def grads(self, t, j=0, who="both"):
+        """Gradients (G's, D's) at the current parameters, each with consensus's J^T v."""
+        spec, G, D = self.spec, self.G, self.D
+        gp, dp = list(G.parameters()), list(D.parameters())
+        graph = spec.consensus > 0
+        gg = torch.autograd.grad(self.g_loss(t), gp, create_graph=graph)
+        gd = torch.autograd.grad(self.d_loss(t, j), dp, create_graph=graph)
+        if spec.weight_decay_mode == "l2" and spec.weight_decay > 0:
+            gd = [a + spec.weight_decay * p for a, p in zip(gd, dp)]
+        if graph:
+            half = 0.5 * sum((a**2).sum() for a in [*gg, *gd])
+            reg = torch.autograd.grad(half, gp + dp)
+            gg = [a + spec.consensus * r for a, r in zip(gg, reg[:2])]
+            gd = [a + spec.consensus * r for a, r in zip(gd, reg[2:])]
+        return [a.detach() for a in gg], [a.detach() for a in gd]
+
+    def _set(self, module, grads):
+        for p, gr in zip(module.parameters(), grads):
+            p.grad = gr.clone()
+
+    def _params(self):
+        return [p.detach().clone() for p in [*self.G.parameters(), *self.D.parameters()]]
+
+    def _load(self, values):
+        with torch.no_grad():
+            for p, v in zip([*self.G.parameters(), *self.D.parameters()], values):
+                p.copy_(v)
+
+    def step(self, t):
+        spec, G, D = self.spec, self.G, self.D
+        if spec.update == "alternating":
+            gg, _ = self.grads(t)
+            self._set(G, gg)
+            self.opt_g.step()
+            _, gd = self.grads(t)
+            self._set(D, gd)
+            self.opt_d.step()
         else:
-            opt_g.step()
-            opt_d.zero_grad()
-            d_loss(t, 0).backward()
-            opt_d.step()
+            gg, gd = self.grads(t)
+            if spec.update == "extragradient":  # look ahead on a copy of the optimizers
+                start = self._params()
+                states = [copy.deepcopy(o.state_dict()) for o in (self.opt_g, self.opt_d)]
+                self._set(G, gg)
+                self._set(D, gd)
+                self.opt_g.step()
+                self.opt_d.step()
+                gg, gd = self.grads(t)
+                self._load(start)
+                self.opt_g.load_state_dict(states[0])
+                self.opt_d.load_state_dict(states[1])
+            before = self._params()
+            self._set(G, gg)
+            self._set(D, gd)
+            self.opt_g.step()
+            self.opt_d.step()
+            if spec.update == "optimistic":  # 2 u_t - u_{t-1}; decoupled decay once
+                shrink = 1.0 - spec.lr_d * spec.weight_decay if spec.optimizer == "adam" and \
+                    spec.weight_decay_mode == "decoupled" else 1.0
+                after = self._params()
+                u = [b - a for b, a in zip(before[:2], after[:2])]
+                u += [b * shrink - a for b, a in zip(before[2:], after[2:])]
+                prev = u if self.prev is None else self.prev
+                self._load([a - ui + pi for a, ui, pi in zip(after, u, prev)])
+                self.prev = u
+        self.ema = self.ema_next
         for j in range(1, spec.d_steps):
-            opt_d.zero_grad()
-            d_loss(t, j).backward()
-            opt_d.step()
-        with torch.inference_mode():
-            tr.train_step()
-        torch.testing.assert_close(tr.g[0].double(), G.packed(), rtol=2e-5, atol=2e-6)
-        torch.testing.assert_close(tr.d[0].double(), D.packed(), rtol=2e-5, atol=2e-6)
+            _, gd = self.grads(t, j)
+            self._set(D, gd)
+            self.opt_d.step()
+            self.ema = self.ema_next
 
 
 def _phi(D, v):
@@ -183,3 +279,37 @@ def test_batch_key_separates_shapes():
     assert batch_key(a) != batch_key(resolve_spec("fixed"))
     with pytest.raises(ValueError):
         BatchTrainer([a, resolve_spec("fixed")])
+
+
+@pytest.mark.parametrize("extra", [
+    {"consensus": 0.3, "lecam": 0.5, "update": "optimistic", "r1": 1.0},
+    {"update": "extragradient", "consensus": 0.1, "instance_noise": 0.2},
+])
+def test_stabilisers_keep_batch_invariance(extra):
+    """Consensus (autograd), extragradient, optimistic and LeCam: seed s gives the same
+    numbers alone or in a batch, bitwise."""
+    specs = [resolve_spec("fixed", overrides={"seed": s, "steps": 120, **extra})
+             for s in range(5)]
+    batch = _run(specs)
+    for i in (0, 3):
+        assert torch.equal(_flat(batch, i), _flat(_run([specs[i]]), 0))
+
+
+def test_stabiliser_state_survives_a_checkpoint():
+    """LeCam's anchors and the optimistic update's previous steps are part of a checkpoint:
+    stopping at step 70 and resuming gives the uninterrupted run's numbers."""
+    spec = resolve_spec("baseline", overrides={"seed": 2, "steps": 140, "lecam": 0.5,
+                                               "update": "optimistic"})
+    with torch.inference_mode():
+        straight = BatchTrainer([spec])
+        straight.run(lambda s: None)
+        first = BatchTrainer([spec])
+        while first.step < 70:
+            first.train_step()
+        state = first.state_for(0)
+        assert set(state) >= {"lecam_anchors", "optimistic_prev"}
+        assert float(state["lecam_anchors"].abs().sum()) > 0
+        resumed = BatchTrainer([spec])
+        resumed.load_states([state])
+        resumed.run(lambda s: None)
+    assert torch.equal(resumed.g, straight.g) and torch.equal(resumed.d, straight.d)
