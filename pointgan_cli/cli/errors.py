@@ -1,33 +1,60 @@
-"""The one error policy of every command: ``Error: ...`` on stderr, a fixed exit code."""
+"""The one error policy of every command: ``Error: ...`` on stderr, a fixed exit code.
+
+Every way a command can end goes through ``PointganGroup.main``, the entry of both the console
+script and ``typer.testing.CliRunner``: domain errors (``PointganError``: 2 for bad input, 1 for
+failures, 130 for an interrupted run), click's parse errors (2) and Ctrl-C (130) become one
+line; anything else is a bug and keeps its traceback. ``--debug`` (the root option, before
+the command) re-raises everything.
+"""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import PointganError
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-#: Set by the top-level ``--debug`` flag: re-raise with a traceback instead.
-DEBUG = {"on": False}
+def _fail(message: str, code: int) -> None:
+    print(f"Error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
-def handles_errors(fn: F) -> F:
-    """Wrap a command so domain errors become one line and their exit code."""
+class PointganGroup(TyperGroup):
+    """The root command group: runs a command and turns its failure into one line."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        args = sys.argv[1:] if args is None else list(args)
         try:
-            return fn(*args, **kwargs)
+            rv = super().main(args, prog_name or "pointgan", complete_var,
+                              standalone_mode=False, **extra)
         except PointganError as exc:
-            if DEBUG["on"]:
+            if _debug_flag(args):
                 raise
-            print(f"Error: {exc}", file=sys.stderr)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(str(exc), exc.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            _fail("aborted", 130)
+        except Exception as exc:
+            # click's parse errors (typer may vendor its own click), recognised by their public
+            # ``format_message``/``exit_code``; anything else is a bug: keep its traceback.
+            fmt, code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+            if not callable(fmt) or not isinstance(code, int) or _debug_flag(args):
+                raise
+            _fail(fmt(), code)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
-    return wrapper  # type: ignore[return-value]
+
+def _debug_flag(args: Any) -> bool:
+    """``--debug`` before the command name (the root option), even when parsing failed."""
+    for a in list(args or []):
+        if a == "--debug":
+            return True
+        if not a.startswith("-"):
+            return False
+    return False
