@@ -25,8 +25,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import imageio.v3 as iio  # noqa: E402
 from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
 
-from pointgan_cli import console, render, render_data  # noqa: E402
-from pointgan_cli.spec import resolve_spec  # noqa: E402
+from pointgan_cli import render  # noqa: E402
+from pointgan_cli.render import data as render_data  # noqa: E402
+from pointgan_cli.spec import rerun_command, resolve_spec  # noqa: E402
 from pointgan_cli.training import Member, train_batch  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def make_run(path: Path, snapshots: int) -> None:
     """A baseline run with ``snapshots`` metrics rows (every 10 steps)."""
     spec = resolve_spec("baseline", overrides={"steps": 10 * (snapshots - 1), "seed": 0,
                                                "snapshot_every": 10})
-    train_batch([Member(spec=spec, out=path, command=console.rerun_command(spec, str(path)))])
+    train_batch([Member(spec=spec, out=path, command=rerun_command(spec, str(path)))])
 
 
 def pointgan(run: Path, out: Path, frames: int, dpi: int) -> dict:

@@ -3,13 +3,11 @@
 The engine trains R runs at once on packed parameter tensors: the generator as ``(R, 2)`` =
 ``[w, b]`` and the discriminator as ``(R, 7)`` = ``[W1_0, W1_1, c1_0, c1_1, W2_0, W2_1, c2]``
 for ``D(v) = sigmoid(W2 . tanh(W1 v + c1) + c2)``. These modules are the readable reference:
-tests check the engine's hand-derived gradients against autograd on them, and ``animate`` /
-``diagnose`` load checkpoints into them.
+tests check the engine's hand-derived gradients against autograd on them, and ``diagnose``
+re-trains a discriminator against the study's generator with them.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -39,11 +37,6 @@ class Generator(nn.Module):
             g.linear.weight.copy_(p[0].reshape(1, 1))
             g.linear.bias.copy_(p[1].reshape(1))
         return g
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path) -> Generator:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        return cls.from_packed(ckpt["generator"])
 
 
 class Discriminator(nn.Module):
@@ -76,11 +69,6 @@ class Discriminator(nn.Module):
             d.out.weight.copy_(p[4:6].reshape(1, 2))
             d.out.bias.copy_(p[6:7])
         return d
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path) -> Discriminator:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        return cls.from_packed(ckpt["discriminator"])
 
 
 def d_logits_packed(d: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,8 @@ METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
 LAST = "last.pt"
+DIAGNOSE = "diagnose"  # what the diagnose commands write
+ANIMATION = "animation"  # animate's default output, with the format as suffix
 
 
 # -- atomic writes -----------------------------------------------------------------------------
@@ -231,6 +233,25 @@ def latest_checkpoint(out: Path) -> Path | None:
         if best is None or step > best[0]:
             best = (step, p)
     return None if best is None else best[1]
+
+
+def read_summary(path: Path) -> dict[str, Any] | None:
+    """A run's ``summary.json``, or None while it has not finished (or cannot be read)."""
+    try:
+        doc = json.loads((Path(path) / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def diagnose_dir(run: Path) -> Path:
+    """Where the diagnose commands write their files for ``run``."""
+    return Path(run) / DIAGNOSE
+
+
+def animation_path(run: Path, fmt: str) -> Path:
+    """``animate``'s default output for ``run`` in format ``fmt`` (gif, mp4, png)."""
+    return Path(run) / f"{ANIMATION}.{fmt}"
 
 
 # -- reading a run -----------------------------------------------------------------------------

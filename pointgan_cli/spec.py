@@ -9,6 +9,7 @@ name the flag (``--lr-d``) or config key the user actually typed.
 from __future__ import annotations
 
 import json
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -156,6 +157,16 @@ SPEC_FIELDS: tuple[str, ...] = tuple(f for f in RunSpec.model_fields if f != "sc
 def flag_name(field: str) -> str:
     """The CLI flag for a spec field: ``lr_d`` -> ``--lr-d``."""
     return "--" + field.replace("_", "-")
+
+
+def rerun_command(spec: RunSpec, out: str, sub: str = "train") -> str:
+    """The exact ``pointgan`` command that reproduces ``spec`` into ``out``."""
+    parts = ["pointgan", sub]
+    for name in SPEC_FIELDS:
+        value = getattr(spec, name)
+        parts += [flag_name(name), str(value)]
+    parts += ["--out", out]
+    return shlex.join(parts)
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from . import sweepdir
 from .errors import PointganError, RuntimeFailure, UsageError
 from .rundir import SPEC, SUMMARY, Run, load_run
 
@@ -35,7 +36,7 @@ TRACKERS = ("none", "mlflow", "wandb")
 PROJECT = "pointgan"
 MEDIA = (".png", ".gif", ".mp4")
 #: Folders that are tracker output, not run output: never logged as files.
-_SKIP_DIRS = {"wandb", "mlruns", "members"}
+_SKIP_DIRS = {"wandb", "mlruns", sweepdir.MEMBERS}
 #: URI schemes MLflow can store to (file and plain paths are handled here).
 _MLFLOW_SCHEMES = {"http", "https", "databricks", "databricks-uc", "uc",
                    "sqlite", "postgresql", "mysql", "mssql"}
@@ -69,7 +70,7 @@ def log_sweep(sweep_dir: Path | str, tracker: str,
     name = _check(tracker)
     sweep_dir = Path(sweep_dir)
     members, summary = _read_sweep(sweep_dir)
-    runs = [(mid, group, load_run(sweep_dir / "members" / mid)) for mid, group in members]
+    runs = [(mid, group, sweepdir.load_member(sweep_dir, mid)) for mid, group in members]
     if name == "none":
         return None
     with _session(name, tracking_uri, sweep_dir) as session:
@@ -95,16 +96,8 @@ def _read_json(path: Path) -> Any:
 
 def _read_sweep(sweep_dir: Path) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """Members as (id, group) in sweep order, and the sweep's summary ({} if unfinished)."""
-    if not (sweep_dir / "sweep.json").is_file():
-        raise UsageError(f"{sweep_dir} is not a pointgan sweep directory (no sweep.json)")
-    doc = _read_json(sweep_dir / "sweep.json")
-    listed = doc.get("members") if isinstance(doc, dict) else None
-    if not (isinstance(listed, list) and listed
-            and all(isinstance(m, dict) and "id" in m for m in listed)):
-        raise UsageError(f"{sweep_dir / 'sweep.json'} lists no members")
-    summary = _read_json(sweep_dir / SUMMARY) if (sweep_dir / SUMMARY).is_file() else {}
-    members = [(str(m["id"]), str(m.get("group", ""))) for m in listed]
-    return members, summary if isinstance(summary, dict) else {}
+    index = sweepdir.read_index(sweep_dir)
+    return [(e.id, e.group) for e in index.entries], sweepdir.read_summary(sweep_dir)
 
 
 def _sweep_numbers(summary: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +120,7 @@ def _tags(run: Run) -> dict[str, str]:
 
 def _files(root: Path, recursive: bool = True) -> list[tuple[Path, str]]:
     """(file, path relative to root) of the media files and the run's spec/summary."""
-    found = [root / n for n in (SPEC, SUMMARY, "sweep.json") if (root / n).is_file()]
+    found = [root / n for n in (SPEC, SUMMARY, sweepdir.SWEEP_JSON) if (root / n).is_file()]
     for p in sorted(root.rglob("*") if recursive else root.glob("*")):
         rel = p.relative_to(root)
         if (p.is_file() and p.suffix.lower() in MEDIA and not p.name.startswith(".")

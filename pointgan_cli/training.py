@@ -8,7 +8,9 @@ two steps, so the checkpoint it triggers is always of a consistent state.
 
 from __future__ import annotations
 
+import ctypes
 import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -63,6 +65,27 @@ def metrics_row(snap: Snapshot, i: int, real: float) -> dict[str, Any]:
     return row
 
 
+def keep_freed_memory() -> None:
+    """Linux/glibc: keep freed blocks in the heap instead of returning them to the system.
+
+    Each step allocates and frees the same few megabyte-sized temporaries; by default glibc
+    serves those with fresh mmap()s, and the page faults of touching new pages cost more than
+    the arithmetic (measured: 1.5x faster steps for 256 runs). Numbers are unaffected."""
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED or not sys.platform.startswith("linux"):
+        return
+    _ALLOCATOR_TUNED = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: do not trim the heap below 1 GiB
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: heap for blocks up to 32 MiB
+    except (OSError, AttributeError):
+        pass
+
+
+_ALLOCATOR_TUNED = False
+
+
 class _SigintFlag:
     """Turns SIGINT into a flag while training; restores the old handler afterwards."""
 
@@ -104,6 +127,7 @@ def train_batch(
     specs = [m.spec for m in members]
     if specs[0].device == "cpu":
         torch.set_num_threads(1)  # bitwise batch invariance; parallelism comes from processes
+        keep_freed_memory()
     elif not torch.cuda.is_available():
         raise UsageError(f"--device: {specs[0].device} requested but CUDA is not available")
     states = []

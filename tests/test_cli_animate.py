@@ -156,9 +156,12 @@ def test_sweep_needs_grid(cli, tmp_path_factory):
 def test_real_process_errors(run_dir, tmp_path, monkeypatch):
     res = run_cli(["animate", run_dir, "--format", "avi"])
     assert res.returncode == 2 and "unknown format" in one_error_line(res)
+
+
+def test_missing_ffmpeg_is_one_line_exit_1(cli, run_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg"))
-    res = run_cli(["animate", run_dir, "--format", "mp4", "--out", tmp_path / "a.mp4"])
-    assert res.returncode == 1
+    res = cli(["animate", run_dir, "--format", "mp4", "--out", tmp_path / "a.mp4"])
+    assert res.exit_code == 1
     assert "ffmpeg not found" in one_error_line(res) and "--format gif" in res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 

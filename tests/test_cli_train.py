@@ -78,16 +78,27 @@ def test_same_spec_and_seed_give_identical_metrics(cli, tmp_path):
         (["--steps", "ten"], "--steps"),
     ],
 )
-def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, args, needle):
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(cli, tmp_path, monkeypatch, args,
+                                                          needle):
     (tmp_path / "bad.json").write_text("{oops")
     (tmp_path / "unknown.toml").write_text("bogus = 1\n")
+    monkeypatch.chdir(tmp_path)
     before = _files(tmp_path)
-    res = run_cli(["train", *args, "--out", "out"], cwd=tmp_path)
-    assert res.returncode == 2
+    res = cli(["train", *args, "--out", "out"])
+    assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], res.stderr
     assert "Traceback" not in res.stderr and res.stdout == ""
     assert _files(tmp_path) == before
+
+
+def test_bad_input_from_the_real_console_script(tmp_path):
+    """The same rule through a real process: one line on stderr, exit 2, nothing created."""
+    res = run_cli(["train", "--steps", "ten", "--out", "out"], cwd=tmp_path)
+    assert res.returncode == 2 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "--steps" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_existing_directory_is_refused_without_force(cli, tmp_path):

@@ -7,9 +7,9 @@ import shutil
 import pytest
 from conftest import run_cli
 
-from pointgan_cli import console, rundir
+from pointgan_cli import rundir
 from pointgan_cli.diagnose import classify, shapes
-from pointgan_cli.spec import resolve_spec
+from pointgan_cli.spec import rerun_command, resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -18,7 +18,7 @@ FAST_D_SEEDS = (0, 2, 3)  # flat, saturated, saturated at 2000 steps
 
 
 def _train(specs_outs):
-    train_batch([Member(spec=s, out=o, command=console.rerun_command(s, str(o)))
+    train_batch([Member(spec=s, out=o, command=rerun_command(s, str(o)))
                  for s, o in specs_outs])
 
 

@@ -12,12 +12,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pointgan_cli import console, rundir
+from pointgan_cli import rundir
 from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.diagnose import stability as stab
 from pointgan_cli.grads import d_coefficients, grads_d, grads_g, grads_penalty
 from pointgan_cli.models import D_NAMES, d_logits_packed
-from pointgan_cli.spec import resolve_spec
+from pointgan_cli.spec import rerun_command, resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 DT = torch.float64
@@ -287,7 +287,7 @@ def runs(tmp_path_factory):
     for preset in ("fixed", "baseline"):
         spec = resolve_spec(preset, overrides={"steps": 600, "seed": 1})
         members.append(Member(spec=spec, out=root / preset,
-                              command=console.rerun_command(spec, str(root / preset))))
+                              command=rerun_command(spec, str(root / preset))))
     train_batch(members[:1])
     train_batch(members[1:])
     return root

@@ -13,12 +13,11 @@ import sys
 import pytest
 import torch
 import typer
-from conftest import ROOT, run_cli
+from conftest import ROOT
 
-from pointgan_cli import console
 from pointgan_cli.cli import docgen
 from pointgan_cli.cli.app import app
-from pointgan_cli.spec import resolve_spec
+from pointgan_cli.spec import rerun_command, resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 DOCS = ROOT / "docs"
@@ -71,7 +70,11 @@ def test_every_command_help_shows_an_example(cli, path):
 
 
 def test_show_completion_prints_a_script():
-    res = run_cli(["--show-completion"], timeout=60)
+    # typer finds the shell among the parent processes; CI (or `setsid`) may have none, so the
+    # command runs inside a bash as a user's would (`; exit` keeps bash from exec'ing it).
+    res = subprocess.run(["bash", "-c", '"$0" -m pointgan_cli --show-completion; exit $?',
+                          sys.executable], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, MPLBACKEND="Agg"))
     assert res.returncode == 0, res.stderr
     assert "_POINTGAN_COMPLETE" in res.stdout and "pointgan" in res.stdout
 
@@ -109,7 +112,7 @@ def _documented(doc: str) -> set[str]:
 def test_run_directory_doc_names_every_file_and_field(tmp_path):
     out = tmp_path / "r"
     spec = resolve_spec("baseline", overrides={"steps": 500, "checkpoint_every": 250})
-    train_batch([Member(spec=spec, out=out, command=console.rerun_command(spec, str(out)))])
+    train_batch([Member(spec=spec, out=out, command=rerun_command(spec, str(out)))])
     doc = (DOCS / "run-directory.md").read_text(encoding="utf-8")
     names = _documented(doc)
     for f in sorted(out.rglob("*")):

@@ -14,12 +14,14 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pointgan_cli import console, render, render_data, render_io
+from pointgan_cli import render
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.models import d_logits_packed, d_prob_packed
-from pointgan_cli.render_scene import D_COLOR, G_COLOR, d_curve
+from pointgan_cli.render import data as render_data
+from pointgan_cli.render import writers as render_io
+from pointgan_cli.render.scene import D_COLOR, G_COLOR, d_curve
 from pointgan_cli.rundir import load_run
-from pointgan_cli.spec import resolve_spec
+from pointgan_cli.spec import rerun_command, resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 # -- shared fixtures: real runs, trained once per session ---------------------------------------
@@ -30,7 +32,7 @@ def shared_run(tmp_path_factory, name, preset="fixed", **overrides):
     path = tmp_path_factory.getbasetemp() / "animate-runs" / name
     if not (path / "summary.json").exists():
         spec = resolve_spec(preset, overrides={"seed": 1, "steps": 600, **overrides})
-        train_batch([Member(spec=spec, out=path, command=console.rerun_command(spec, str(path)))])
+        train_batch([Member(spec=spec, out=path, command=rerun_command(spec, str(path)))])
     return path
 
 
@@ -48,7 +50,7 @@ def shared_sweep(tmp_path_factory):
             mid = f"{preset}-s{seed}"
             out = root / "members" / mid
             members.append(Member(spec=spec, out=out,
-                                  command=console.rerun_command(spec, str(out))))
+                                  command=rerun_command(spec, str(out))))
             entries.append({"id": mid, "group": preset, "spec": spec.model_dump(mode="json")})
         train_batch(members)
     doc = {"schema_version": 1, "command": "pointgan sweep --out x", "members": entries}
@@ -172,7 +174,7 @@ def test_frame_shows_generator_d_samples_and_real(run_dir):
 def test_readout_bitmap_handles_multiline_and_empty_lines():
     from matplotlib.transforms import IdentityTransform
 
-    from pointgan_cli.render_scene import Readout
+    from pointgan_cli.render.scene import Readout
 
     r = Readout(0, 0, IdentityTransform(), 10, 100)
     r.set_text("step 10\n\nw=+0.123 gjq|")

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pointgan_cli import console, trackers
+from pointgan_cli import trackers
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.rundir import load_run
-from pointgan_cli.spec import resolve_spec
+from pointgan_cli.spec import rerun_command, resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 mlflow = pytest.importorskip("mlflow")
@@ -44,7 +44,7 @@ def tracker_env(tmp_path, monkeypatch):
 
 def make_run(path: Path, preset: str = "fixed", seed: int = 1, steps: int = 300) -> Path:
     spec = resolve_spec(preset, overrides={"steps": steps, "seed": seed})
-    train_batch([Member(spec=spec, out=path, command=console.rerun_command(spec, str(path)))])
+    train_batch([Member(spec=spec, out=path, command=rerun_command(spec, str(path)))])
     return path
 
 
@@ -293,7 +293,7 @@ def sweep_dir(tmp_path):
         spec = resolve_spec(group, overrides={"steps": 200, "seed": seed})
         path = root / "members" / mid
         summary = train_batch([Member(spec=spec, out=path,
-                                      command=console.rerun_command(spec, str(path)))])[0]
+                                      command=rerun_command(spec, str(path)))])[0]
         entries.append({"id": mid, "group": group, "spec": spec.model_dump(mode="json")})
         groups.setdefault(group, []).append((mid, summary))
     (root / "sweep.json").write_text(json.dumps(

@@ -8,14 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import console, render
+from .. import render
+from . import console
 from . import options as o
-from .errors import handles_errors
 
 GRID_PANEL = "Sweep grid"
 
 
-@handles_errors
 def animate(
     run_dir: Annotated[
         Path, typer.Argument(metavar="RUN_DIR", show_default=False,

@@ -10,11 +10,10 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from .. import console
-from ..diagnose import report
+from ..diagnose import commands as report
 from ..diagnose import stability as stab
+from . import console
 from . import options as o
-from .errors import handles_errors
 
 app = typer.Typer(
     help="Show why a run failed: loss landscapes, local stability and outcome classes (reads "
@@ -39,7 +38,6 @@ def _written(doc: dict[str, Any]) -> None:
 
 
 @app.command("loss-landscape")
-@handles_errors
 def loss_landscape(
     run_dir: Annotated[
         Optional[Path],
@@ -82,7 +80,6 @@ def loss_landscape(
 
 
 @app.command("generator-landscape")
-@handles_errors
 def generator_landscape(
     run_dir: Annotated[Path, typer.Argument(help="Run directory.", show_default=False)],
     step: Step = None,
@@ -104,7 +101,6 @@ def generator_landscape(
 
 
 @app.command("stability")
-@handles_errors
 def stability(
     run_dir: Annotated[Path, typer.Argument(help="Run directory.", show_default=False)],
     step: Step = None,
@@ -146,7 +142,6 @@ def stability(
 
 
 @app.command("run")
-@handles_errors
 def run(
     path: Annotated[Path, typer.Argument(help="Run directory or sweep directory.",
                                          show_default=False)],

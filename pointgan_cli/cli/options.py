@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..spec import SPEC_FIELDS, RunSpec
+from ..spec import SPEC_FIELDS, RunSpec, flag_name
 
 SPEC_PANEL = "Run spec"
 
@@ -27,7 +27,7 @@ def _help(field: str) -> str:
 
 
 def _opt(field: str, **kw: Any) -> Any:
-    flag = "--" + field.replace("_", "-")
+    flag = flag_name(field)
     return typer.Option(flag, help=_help(field), rich_help_panel=SPEC_PANEL, **kw)
 
 

@@ -6,16 +6,14 @@ from typing import Any
 
 import typer
 
-from .. import console
 from ..spec import resolve_spec, spec_json_schema
+from . import console
 from . import options as o
-from .errors import handles_errors
 
 app = typer.Typer(help="Inspect the run spec every command shares.", no_args_is_help=True)
 
 
 @app.command("show")
-@handles_errors
 @o.with_spec_flags
 def show(
     preset: o.Preset = None,

@@ -10,15 +10,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .. import console, rundir, trackers
+from .. import rundir, trackers
 from ..errors import UsageError
-from ..sweep import build_sweep_spec, expand, parse_grid, parse_seeds, sweep_command
-from ..sweep_run import load_sweep_spec, run_sweep
+from ..sweep.run import load_sweep_spec, run_sweep
+from ..sweep.spec import build_sweep_spec, expand, parse_grid, parse_seeds, sweep_command
+from . import console
 from . import options as o
-from .errors import handles_errors
 
 
-@handles_errors
 @o.with_spec_flags
 def sweep(
     preset: Annotated[

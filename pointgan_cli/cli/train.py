@@ -9,12 +9,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .. import console, rundir, trackers
+from .. import rundir, trackers
 from ..engine import Snapshot
-from ..spec import resolve_spec
+from ..spec import rerun_command, resolve_spec
 from ..training import Member, train_batch
+from . import console
 from . import options as o
-from .errors import handles_errors
 
 
 def default_out(preset: str) -> Path:
@@ -26,7 +26,6 @@ def default_out(preset: str) -> Path:
     return out
 
 
-@handles_errors
 @o.with_spec_flags
 def train(
     preset: o.Preset = None,
@@ -60,7 +59,7 @@ def train(
         spec = resolve_spec(preset, config, spec_flags)
         out = out if out is not None else default_out(spec.preset)
         rundir.check_target(out, force, resume)
-        command = console.rerun_command(spec, str(out))
+        command = rerun_command(spec, str(out))
     member = Member(spec=spec, out=out, command=command, resume=resume)
 
     with console.progress_bar(spec.steps, f"train {spec.preset}", enabled=not quiet) as prog:

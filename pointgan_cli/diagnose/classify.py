@@ -25,14 +25,13 @@ around the target and then met a saturated D is stuck now, whatever it did befor
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .. import rundir
+from .. import sweepdir
 from ..errors import UsageError
 from ..rundir import Run
 from . import shapes
@@ -53,8 +52,6 @@ NOT_RUN, UNREADABLE = "not_run", "unreadable"  # sweep members that cannot be di
 SATURATED_SHARE = 0.5
 OSCILLATION_CHANGES = 2
 SHRINK_FRACTION = 0.1  # a fitted fall of this share of the mean distance counts as shrinking
-SWEEP_FILE = "sweep.json"
-MEMBERS = "members"
 
 
 def sign_changes(values: list[float], ref: float) -> int:
@@ -190,33 +187,19 @@ def diagnose_run(run: Run) -> dict[str, Any]:
 # -- sweeps ------------------------------------------------------------------------------------
 
 
-def is_sweep(path: Path) -> bool:
-    return (Path(path) / SWEEP_FILE).is_file()
-
-
-def read_sweep(path: Path) -> list[tuple[str, str]]:
-    """(member id, group) in ``sweep.json`` order."""
-    f = Path(path) / SWEEP_FILE
-    try:
-        doc = json.loads(f.read_text(encoding="utf-8"))
-        members = [(str(m["id"]), str(m.get("group", m["id"]))) for m in doc["members"]]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise UsageError(f"{f} is corrupt") from None
-    return members
-
-
 def diagnose_sweep(path: Path) -> dict[str, Any]:
     """Classify every member; a member that cannot be read is reported, not fatal."""
     path = Path(path)
     members: list[dict[str, Any]] = []
-    for mid, group in read_sweep(path):
-        mdir = path / MEMBERS / mid
-        if not (mdir / rundir.METRICS).is_file():
+    for entry in sweepdir.read_index(path).entries:
+        mid, group = entry.id, entry.group
+        if not sweepdir.member_started(path, mid):
             members.append({"id": mid, "group": group, "class": NOT_RUN,
-                            "reason": f"{mdir} has no metrics", "evidence": None})
+                            "reason": f"{sweepdir.member_dir(path, mid)} has no metrics",
+                            "evidence": None})
             continue
         try:
-            rep = diagnose_run(rundir.load_run(mdir))
+            rep = diagnose_run(sweepdir.load_member(path, mid))
         except UsageError as exc:
             rep = {"class": UNREADABLE, "reason": str(exc), "evidence": None}
         members.append({"id": mid, "group": group, **{k: rep[k] for k in

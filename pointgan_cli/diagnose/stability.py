@@ -46,12 +46,13 @@ import torch
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 
-from .. import losses
+from .. import losses, rundir
 from ..errors import RuntimeFailure
 from ..models import D_NAMES, G_NAMES, d_logits_packed
 from ..rundir import Run
 from ..spec import RunSpec
-from . import classify, plots, report
+from . import classify, plots
+from .output import load_single_run, write_pair
 from .shapes import dlogit_dv
 from .source import state_at
 
@@ -347,7 +348,7 @@ def finding(run_point: dict[str, Any], ideal: dict[str, Any], trend: dict[str, A
 
 def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -> dict[str, Any]:
     """``diagnose stability``: both points analysed, PNG + JSON written, the document."""
-    run: Run = report.load_single_run(run_dir)
+    run: Run = load_single_run(run_dir)
     st = state_at(run, step)
     spec = run.spec
     field = pointgan_field(spec)
@@ -389,8 +390,8 @@ def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -
         "distance_trend": trend,
         "finding": finding(at_run, at_ideal, trend, st.step),
     }
-    target = out if out is not None else Path(run_dir) / report.DIAGNOSE_DIR
-    doc["files"] = report._write(target, "stability", doc, plots.stability_png(doc))
+    target = out if out is not None else rundir.diagnose_dir(Path(run_dir))
+    doc["files"] = write_pair(target, "stability", doc, plots.stability_png(doc))
     return doc
 
 

@@ -8,22 +8,61 @@ counter-based RNG (the very x the engine drew at that step, a pure function of s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import rng
-from .errors import UsageError
-from .models import D_NAMES
-from .render_scene import Cell, FrameData, History, Limits
-from .rundir import Run, load_run
+from .. import rng, rundir, sweepdir
+from ..errors import UsageError
+from ..models import D_NAMES
+from ..rundir import Run, load_run
 
 MAX_SAMPLES = 256  # generated samples drawn per frame (the first of the batch; x is iid)
 HISTORY_POINTS = 1000  # the history panel's lines are decimated to at most this many points
 AXIS_CAP = 4.0  # fixed axes reach at most this far beyond [-1, 1] and the real value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Fixed axes of one animation: main panel ``v`` (x axis) and ``y``, history panel."""
+
+    v: tuple[float, float]
+    y: tuple[float, float]
+    params: tuple[float, float] = (-1.0, 1.0)
+    loss: tuple[float, float] = (0.0, 1.0)
+    last_step: int = 1
+
+
+@dataclass
+class FrameData:
+    """What one panel shows at one snapshot: ``d`` (7,) packed D params, ``samples`` (B,)."""
+
+    step: int
+    w: float
+    b: float
+    d: np.ndarray
+    samples: np.ndarray
+
+
+@dataclass
+class History:
+    """A run's w, b and losses per snapshot, each (S,), possibly decimated for drawing."""
+
+    steps: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+    g_loss: np.ndarray
+    d_loss: np.ndarray
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One member of a grid: its label and whether it converged (None: unfinished)."""
+
+    label: str
+    converged: bool | None
 
 
 class Track:
@@ -35,10 +74,10 @@ class Track:
         try:
             table = np.array([[float(r[c]) for c in cols] for r in run.metrics])  # (S, 12)
         except (KeyError, TypeError, ValueError):
-            raise UsageError(f"{run.path / 'metrics.jsonl'} is corrupt (missing fields)") from None
+            raise UsageError(f"{run.path / rundir.METRICS} is corrupt (missing fields)") from None
         self.steps = table[:, 0].astype(np.int64)
         if np.any(np.diff(self.steps) <= 0):
-            raise UsageError(f"{run.path / 'metrics.jsonl'} is corrupt (steps not increasing)")
+            raise UsageError(f"{run.path / rundir.METRICS} is corrupt (steps not increasing)")
         self.w, self.b = table[:, 1], table[:, 2]
         self.g_loss, self.d_loss = table[:, 3], table[:, 4]
         self.d = np.ascontiguousarray(table[:, 5:])
@@ -109,9 +148,6 @@ def limits(tracks: list[Track]) -> Limits:
 
 # -- sources: one run or a sweep grid ----------------------------------------------------------
 
-SWEEP = "sweep.json"
-
-
 @dataclass
 class SweepMember:
     id: str
@@ -120,27 +156,9 @@ class SweepMember:
     converged: bool | None  # None: no summary yet (unfinished)
 
 
-def is_sweep(path: Path) -> bool:
-    return (path / SWEEP).is_file()
-
-
-def _sweep_entries(sweep: Path) -> list[tuple[str, str]]:
-    """``(id, group)`` of every member listed in ``sweep.json``, in order."""
-    try:
-        doc = json.loads((sweep / SWEEP).read_text(encoding="utf-8"))
-        entries = [(str(m["id"]), str(m.get("group", ""))) for m in doc["members"]]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise UsageError(f"{sweep / SWEEP} is corrupt") from None
-    if not entries:
-        raise UsageError(f"{sweep / SWEEP} lists no members")
-    return entries
-
-
-def _converged(run_dir: Path) -> bool | None:
-    try:
-        return bool(json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["converged"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError):
-        return None
+def _converged(sweep: Path, member_id: str) -> bool | None:
+    summary = sweepdir.member_summary(sweep, member_id)
+    return None if summary is None else bool(summary.get("converged"))
 
 
 def _across_groups(ids: list[str], groups: dict[str, str]) -> list[str]:
@@ -159,8 +177,7 @@ def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMem
     kind taken round-robin over the sweep's groups."""
     if not 1 <= size <= 16:
         raise UsageError(f"--grid-size must be between 1 and 16, not {size}")
-    groups = dict(_sweep_entries(sweep))
-    root = sweep / "members"
+    groups = sweepdir.read_index(sweep).groups
     if ids:
         unknown = [i for i in ids if i not in groups]
         if unknown:
@@ -170,7 +187,7 @@ def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMem
         if len(chosen) > 16:
             raise UsageError(f"--member: at most 16 members in one grid, not {len(chosen)}")
     else:
-        status = {i: _converged(root / i) for i in groups}
+        status = {i: _converged(sweep, i) for i in groups}
         failed = _across_groups([i for i, c in status.items() if c is False], groups)
         good = _across_groups([i for i, c in status.items() if c is True], groups)
         if not failed and not good:
@@ -179,7 +196,8 @@ def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMem
         failed, good = failed[:n_failed], good[: size - n_failed]
         chosen = [i for pair in zip(failed, good) for i in pair]
         chosen += failed[len(good):] + good[len(failed):]
-    return [SweepMember(i, groups[i], load_run(root / i), _converged(root / i)) for i in chosen]
+    return [SweepMember(i, groups[i], sweepdir.load_member(sweep, i), _converged(sweep, i))
+            for i in chosen]
 
 
 @dataclass
@@ -198,14 +216,14 @@ class Plan:
 
 def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int) -> Plan:
     """Load what ``source`` names: a run directory, or (``--grid``) members of a sweep."""
-    if is_sweep(source):
+    if sweepdir.is_sweep(source):
         if not grid:
             raise UsageError(f"{source} is a sweep directory: add --grid, or animate one member "
-                             f"({source / 'members' / '<id>'})")
+                             f"({sweepdir.member_dir(source, '<id>')})")
         picked = pick_members(source, members, grid_size)
         tracks = [Track(p.run) for p in picked]
         cells = [Cell(f"{p.id} [{p.group}]" if p.group else p.id, p.converged) for p in picked]
-        total = len(_sweep_entries(source))
+        total = len(sweepdir.read_index(source).entries)
         return Plan(tracks, cells, f"sweep {source.name}: {len(picked)} of {total} members")
     if grid or members:
         raise UsageError(f"--grid/--member need a sweep directory; {source} has no sweep.json")

@@ -1,6 +1,6 @@
 """A sweep's results: per-group statistics (``summary.json``) and the study's charts.
 
-Reads member run directories only. The summary holds no timings, so an interrupted and
+Reads members through ``sweepdir`` only. The summary holds no timings, so an interrupted and
 resumed sweep writes the same bytes as an uninterrupted one.
 """
 
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from . import rundir
+from .. import sweepdir
+from ..errors import RuntimeFailure
 
 Z95 = 1.959963984540054
 
@@ -31,12 +32,24 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (0.0 if k == 0 else lo), (1.0 if k == n else hi)
 
 
-def summarize(sweep_dir: Path, members: list[dict[str, str]]) -> dict[str, Any]:
-    """Group statistics from the members' ``summary.json`` files, groups in sweep order."""
+def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float) -> dict[str, Any]:
+    """Summarise finished members ``(id, group)`` and write the charts, then ``summary.json``
+    (last: its presence means the sweep is complete)."""
+    summary = summarize(sweep_dir, members)
+    sweepdir.write_file(sweep_dir, "weights.png", plot_weights(sweep_dir, summary, real))
+    sweepdir.write_file(sweep_dir, "success.png", plot_success(summary))
+    sweepdir.write_summary(sweep_dir, summary)
+    return summary
+
+
+def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]:
+    """Group statistics from the members' summaries, groups in sweep order."""
     groups: dict[str, list[tuple[str, dict]]] = {}
-    for m in members:
-        s = _read_json(sweep_dir / "members" / m["id"] / rundir.SUMMARY)
-        groups.setdefault(m["group"], []).append((m["id"], s))
+    for mid, group in members:
+        s = sweepdir.member_summary(sweep_dir, mid)
+        if s is None:
+            raise RuntimeFailure(f"member {mid} of {sweep_dir} has no readable summary")
+        groups.setdefault(group, []).append((mid, s))
     out = []
     for name, items in groups.items():
         n = len(items)
@@ -69,18 +82,12 @@ def summarize(sweep_dir: Path, members: list[dict[str, str]]) -> dict[str, Any]:
             "ranking": ranking}
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    import json
-
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def group_curves(sweep_dir: Path, member_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Steps (S,) and w, b per member (M, S, 2) from metrics.jsonl."""
     steps = None
     wb = []
     for mid in member_ids:
-        rows = rundir.read_metrics(sweep_dir / "members" / mid / rundir.METRICS)
+        rows = sweepdir.member_metrics(sweep_dir, mid)
         if steps is None:
             steps = np.array([r["step"] for r in rows])
         wb.append([[r["w"], r["b"]] for r in rows[: len(steps)]])

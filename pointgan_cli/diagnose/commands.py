@@ -11,38 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import rundir
-from ..errors import RuntimeFailure, UsageError
-from ..rundir import Run
+from .. import rundir, sweepdir
+from ..errors import UsageError
 from ..spec import RunSpec
 from . import classify, landscape, plots, shapes, study
+from .output import load_single_run, write_pair
 from .shapes import LossDef
 from .source import state_at, trajectory
 
-DIAGNOSE_DIR = "diagnose"
 DEFAULT_OUT = Path("diagnose-out")  # loss-landscape without a run: the study's generator
-
-
-def load_single_run(path: Path) -> Run:
-    """A run directory (not a sweep: landscapes are about one run)."""
-    if classify.is_sweep(path):
-        raise UsageError(f"{path} is a sweep directory; give one member: {path}/members/<id>")
-    return rundir.load_run(path)
-
-
-def _write(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[str, str]:
-    """Write the PNG + JSON pair; a folder that cannot be made is the user's bad ``--out``."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out: cannot create folder {out}: {exc.strerror}") from None
-    files = {"png": str(out / f"{name}.png"), "json": str(out / f"{name}.json")}
-    try:
-        rundir.atomic_write_bytes(out / f"{name}.png", png)
-        rundir.atomic_write_json(out / f"{name}.json", doc)
-    except OSError as exc:
-        raise RuntimeFailure(f"cannot write {name} files in {out}: {exc.strerror}") from None
-    return files
 
 
 def loss_landscape(
@@ -78,7 +55,7 @@ def loss_landscape(
             raise UsageError(f"loss-landscape compares discriminators under the study's BCE "
                              f"loss; {run_dir} was trained with --loss {loss.kind}")
         source = {"kind": "run", "run_dir": str(run_dir), "parameters_from": st.origin}
-        at, target = st.step, out if out is not None else Path(run_dir) / DIAGNOSE_DIR
+        at, target = st.step, out if out is not None else rundir.diagnose_dir(Path(run_dir))
     cands = landscape.candidates(d, g, loss)
     w, b = float(g[0]), float(g[1])
     doc: dict[str, Any] = {
@@ -94,7 +71,7 @@ def loss_landscape(
         "finding": landscape.finding(cands, loss.real),
         "landscape": landscape.loss_surface(d, g, loss),
     }
-    doc["files"] = _write(target, "loss-landscape", doc, plots.loss_landscape_png(doc))
+    doc["files"] = write_pair(target, "loss-landscape", doc, plots.loss_landscape_png(doc))
     return doc
 
 
@@ -115,13 +92,14 @@ def generator_landscape(
         "finding": landscape.generator_finding(surf, st.step),
         "surface": surf,
     }
-    target = out if out is not None else Path(run_dir) / DIAGNOSE_DIR
-    doc["files"] = _write(target, "generator-landscape", doc, plots.generator_landscape_png(doc))
+    target = out if out is not None else rundir.diagnose_dir(Path(run_dir))
+    png = plots.generator_landscape_png(doc)
+    doc["files"] = write_pair(target, "generator-landscape", doc, png)
     return doc
 
 
 def diagnose(path: Path) -> dict[str, Any]:
     """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
-    if classify.is_sweep(path):
+    if sweepdir.is_sweep(path):
         return classify.diagnose_sweep(path)
     return classify.diagnose_run(rundir.load_run(path))

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import GifImagePlugin, Image
 
-from .errors import RuntimeFailure, UsageError
+from ..errors import RuntimeFailure, UsageError
+from ..rundir import animation_path
 
 FORMATS = ("gif", "mp4")
 
@@ -38,7 +39,7 @@ def resolve_output(source: Path, out: Path | None, fmt: str | None) -> tuple[Pat
             raise UsageError(f"--format: unknown format {fmt!r} (choose from gif, mp4)")
     if out is None:
         fmt = fmt or "gif"
-        return source / f"animation.{fmt}", fmt
+        return animation_path(source, fmt), fmt
     suffix = out.suffix.lower().lstrip(".")
     if fmt is None:
         if suffix not in FORMATS:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import UsageError
-from .spec import PRESETS, SPEC_FIELDS, RunSpec, resolve_spec
+from ..errors import UsageError
+from ..spec import PRESETS, SPEC_FIELDS, RunSpec, flag_name, resolve_spec
 
 #: The study's whole experiment set (`--study article`): (label, preset, overrides), each run
 #: at every learning rate in ARTICLE_LRS (lr_g = lr_d), as the study plotted several.
@@ -192,7 +193,7 @@ def _resolve_member(preset: str, config: Path | None, ov: dict[str, Any], gp: di
     except UsageError as exc:
         msg = str(exc)
         for field in gp:  # a bad grid value: say so with --grid, not the flag name
-            flag = "--" + field.replace("_", "-")
+            flag = flag_name(field)
             if msg.startswith(flag + ":"):
                 raise UsageError("--grid: " + field + msg[len(flag):]) from None
         raise
@@ -212,10 +213,6 @@ def format_seeds(seeds: list[int]) -> str:
 
 def sweep_command(sweep: SweepSpec, out: Path) -> str:
     """The exact ``pointgan sweep`` command that re-creates ``sweep`` into ``out``."""
-    import shlex
-
-    from .spec import flag_name
-
     parts = ["pointgan", "sweep"]
     labels = [v.label for v in sweep.variants]
     study = next((name for name, table in (("article", ARTICLE_VARIANTS),

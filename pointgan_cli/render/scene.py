@@ -12,8 +12,6 @@ Axes limits are fixed for the whole animation (``Limits``), so motion on screen 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from matplotlib import font_manager
@@ -23,7 +21,8 @@ from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 from PIL import ImageFont
 
-from .models import d_prob_packed
+from ..models import d_prob_packed
+from .data import Cell, FrameData, History, Limits
 
 G_COLOR = "#1f77b4"  # generator (matplotlib C0)
 D_COLOR = "#ff7f0e"  # discriminator (C1)
@@ -31,39 +30,6 @@ REAL_COLOR = "black"
 FAILED_COLOR = "#b2182b"
 CONVERGED_COLOR = "#1b7837"
 V_POINTS = 256  # resolution of the D(v) curve
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Fixed axes of one animation: main panel ``v`` (x axis) and ``y``, history panel."""
-
-    v: tuple[float, float]
-    y: tuple[float, float]
-    params: tuple[float, float] = (-1.0, 1.0)
-    loss: tuple[float, float] = (0.0, 1.0)
-    last_step: int = 1
-
-
-@dataclass
-class FrameData:
-    """What one panel shows at one snapshot: ``d`` (7,) packed D params, ``samples`` (B,)."""
-
-    step: int
-    w: float
-    b: float
-    d: np.ndarray
-    samples: np.ndarray
-
-
-@dataclass
-class History:
-    """A run's w, b and losses per snapshot, each (S,), possibly decimated for drawing."""
-
-    steps: np.ndarray
-    w: np.ndarray
-    b: np.ndarray
-    g_loss: np.ndarray
-    d_loss: np.ndarray
 
 
 def d_curve(d: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -279,14 +245,6 @@ def run_scene(width_px: int, height_px: int, dpi: int, lim: Limits, real: float,
     readout.set_animated(animated)
     fig.add_artist(readout)
     return Scene(fig, canvas, readout, blit=animated), main, hist
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One member of a grid: its label and whether it converged (None: unfinished)."""
-
-    label: str
-    converged: bool | None
 
 
 def grid_scene(cells: list[Cell], width_px: int, height_px: int, dpi: int, ncols: int,

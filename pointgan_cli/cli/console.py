@@ -8,7 +8,6 @@ scripts and pipes get plain text.
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +16,6 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
-
-from .spec import SPEC_FIELDS, RunSpec, flag_name
 
 
 def interactive() -> bool:
@@ -35,16 +32,6 @@ def print_json(obj: Any) -> None:
     """One JSON document on stdout."""
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
     sys.stdout.flush()
-
-
-def rerun_command(spec: RunSpec, out: str, sub: str = "train") -> str:
-    """The exact ``pointgan`` command that reproduces ``spec`` into ``out``."""
-    parts = ["pointgan", sub]
-    for name in SPEC_FIELDS:
-        value = getattr(spec, name)
-        parts += [flag_name(name), str(value)]
-    parts += ["--out", out]
-    return shlex.join(parts)
 
 
 @contextmanager

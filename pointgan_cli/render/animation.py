@@ -1,6 +1,6 @@
-"""``pointgan animate``: render a run's snapshots (or several sweep members') as GIF/MP4/PNG.
+"""Drawing an animation: plan (``data``), figure (``scene``), file (``writers``).
 
-``render_data`` says what to draw, ``render_scene`` builds the figure, ``render_io`` writes the
+``data`` says what to draw (no matplotlib), ``scene`` builds the figure, ``writers`` write the
 file. Frames are streamed: each is drawn into the one Agg canvas, handed to the writer and
 forgotten, so memory does not grow with the frame count. The output appears atomically (temp
 file in the same directory, then ``os.replace``): a failed render leaves no half-written file.
@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import RuntimeFailure, UsageError
-from .render_data import Plan, limits, plan_for
-from .render_io import GifWriter, Mp4Writer, check_target, png_bytes, resolve_output, temp_beside
-from .render_scene import grid_scene, pixel_size, run_scene
-from .rundir import atomic_write_bytes
+from ..errors import RuntimeFailure, UsageError
+from ..rundir import atomic_write_bytes
+from .data import Plan, limits, plan_for
+from .scene import grid_scene, pixel_size, run_scene
+from .writers import GifWriter, Mp4Writer, check_target, png_bytes, resolve_output, temp_beside
 
 RUN_INCHES = (7.2, 5.4)  # one run: 720 x 540 px at the default dpi
 CELL_INCHES = (3.6, 2.7)  # one member of a grid

@@ -1,0 +1,38 @@
+"""Where the diagnose commands read and write: one run (never a sweep), and their PNG + JSON.
+
+Runs are only read; the only thing ever written is a command's own PNG + JSON pair,
+atomically, into the run's diagnose folder (``rundir.diagnose_dir``) or the ``--out`` folder the
+user names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import rundir, sweepdir
+from ..errors import RuntimeFailure, UsageError
+from ..rundir import Run
+
+
+def load_single_run(path: Path) -> Run:
+    """A run directory (not a sweep: landscapes and stability are about one run)."""
+    if sweepdir.is_sweep(path):
+        raise UsageError(f"{path} is a sweep directory; give one member: "
+                         f"{sweepdir.member_dir(path, '<id>')}")
+    return rundir.load_run(path)
+
+
+def write_pair(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[str, str]:
+    """Write ``name.png`` and ``name.json``; a folder that cannot be made is a bad ``--out``."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create folder {out}: {exc.strerror}") from None
+    files = {"png": str(out / f"{name}.png"), "json": str(out / f"{name}.json")}
+    try:
+        rundir.atomic_write_bytes(out / f"{name}.png", png)
+        rundir.atomic_write_json(out / f"{name}.json", doc)
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot write {name} files in {out}: {exc.strerror}") from None
+    return files
