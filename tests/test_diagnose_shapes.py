@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from pointgan_cli.diagnose import landscape, shapes, study
-from pointgan_cli.diagnose.shapes import DT, LossDef
+from pointgan_cli.diagnose.shapes import DT
 from pointgan_cli.models import Discriminator, d_logits_packed, d_prob_packed
+from pointgan_cli.spec import RunSpec
 
 FAILED = torch.tensor([0.605, 0.015], dtype=DT)
 
@@ -62,7 +63,7 @@ def test_saturation_of_known_shapes():
 
 
 def test_flatness_of_known_shapes():
-    lo, hi = LossDef().window()
+    lo, hi = shapes.window(RunSpec())
     assert (lo, hi) == (-2.0, 3.0)
     assert shapes.d_range(shapes.flat(2.0), lo, hi) == 0.0
     decayed = torch.tensor([3.0, -2.0, 1.0, 0.5, 2.0, 1.5, 0.1], dtype=DT) * 1e-3
@@ -71,8 +72,8 @@ def test_flatness_of_known_shapes():
 
 
 def test_expected_loss_flat_d_is_analytic():
-    assert float(shapes.d_loss(shapes.flat(), FAILED, LossDef())) == pytest.approx(math.log(2))
-    loss = LossDef(real=1.0, easing=0.1, fake_weight=0.5)
+    assert float(shapes.d_loss(shapes.flat(), FAILED, RunSpec())) == pytest.approx(math.log(2))
+    loss = RunSpec(real_value=1.0, label_easing=0.1, fake_weight=0.5)
     c = 0.7
     p = 1 / (1 + math.exp(-c))
 
@@ -85,7 +86,7 @@ def test_expected_loss_flat_d_is_analytic():
 
 def test_expected_loss_matches_many_samples():
     d = torch.tensor([-3.4, 3.3, 2.5, -2.4, -4.3, 3.0, 0.2], dtype=DT)
-    loss = LossDef(easing=0.1, fake_weight=2.0)
+    loss = RunSpec(label_easing=0.1, fake_weight=2.0)
     x = torch.rand(400_000, generator=torch.Generator().manual_seed(1), dtype=DT) * 2 - 1
     zf = d_logits_packed(d, 0.605 * x + 0.015)
     zr = d_logits_packed(d, _v(1.0))[0]
@@ -94,7 +95,7 @@ def test_expected_loss_matches_many_samples():
 
 
 def test_fit_c2_finds_the_minimum():
-    loss = LossDef(easing=0.1, fake_weight=0.5)
+    loss = RunSpec(label_easing=0.1, fake_weight=0.5)
     fitted = shapes.fit_c2(torch.stack([shapes.flat(), shapes.bell(5.0, 2.0, 1.0, 0.3)]),
                            FAILED, loss)
     p = float(torch.sigmoid(fitted[0, 6]))
@@ -117,17 +118,17 @@ def test_filter_normalised_direction_has_the_filters_norms():
 def test_study_discriminator_is_deterministic_and_leaves_global_rng_alone():
     torch.manual_seed(123)
     before = torch.random.get_rng_state()
-    d1 = study.train_discriminator(FAILED, LossDef(), steps=50)
+    d1 = study.train_discriminator(FAILED, RunSpec(), steps=50)
     assert torch.equal(torch.random.get_rng_state(), before)
-    d2 = study.train_discriminator(FAILED, LossDef(), steps=50)
+    d2 = study.train_discriminator(FAILED, RunSpec(), steps=50)
     assert torch.equal(d1, d2)
     # The same numbers as training the module by hand would give: a real D, not a stand-in.
     assert isinstance(Discriminator.from_packed(d1), Discriminator)
-    assert float(shapes.d_loss(d1, FAILED, LossDef())) < math.log(2)
+    assert float(shapes.d_loss(d1, FAILED, RunSpec())) < math.log(2)
 
 
 def test_the_loss_prefers_a_wrong_step_to_the_bell_on_the_failed_generator():
-    loss = LossDef()
+    loss = RunSpec()
     d = study.train_discriminator(FAILED, loss, steps=300)
     cands = landscape.candidates(d, FAILED, loss)
     by_kind = {}
@@ -155,7 +156,7 @@ def test_the_loss_prefers_a_wrong_step_to_the_bell_on_the_failed_generator():
 ])
 def test_generator_loss_and_gradient_match_autograd(kind, g_kind, per_sample):
     d = torch.tensor([-3.4, 3.3, 2.5, -2.4, -4.3, 3.0, 0.2], dtype=DT)
-    loss = LossDef(kind=kind, g_kind=g_kind)
+    loss = RunSpec(loss=kind, g_loss=g_kind)
     w = torch.tensor([0.3, -0.7], dtype=DT, requires_grad=True)
     b = torch.tensor([0.5, 1.2], dtype=DT, requires_grad=True)
     x = shapes.x_grid()
@@ -173,4 +174,4 @@ def test_logit_output_losses_measure_the_logit_not_a_probability():
     assert shapes.saturation_fraction(d, FAILED) == 1.0
     assert shapes.saturation_fraction(d, FAILED, probability=False) == 0.0
     assert shapes.d_range(d, -2, 3, probability=False) > 10 * shapes.d_range(d, -2, 3)
-    assert not LossDef(kind="wgan").probability and LossDef().probability
+    assert not shapes.probability(RunSpec(loss="wgan")) and shapes.probability(RunSpec())

@@ -35,7 +35,6 @@ from .. import sweepdir
 from ..errors import UsageError
 from ..rundir import Run
 from . import shapes
-from .shapes import LossDef
 from .source import state_at
 
 CONVERGED = "converged"
@@ -128,7 +127,7 @@ def measure(run: Run) -> dict[str, Any]:
         "last_third_snapshots": len(third),
         "saturation_fraction": None,
         "d_range": None,
-        "d_range_window": list(LossDef.from_spec(spec).window()),
+        "d_range_window": list(shapes.window(spec)),
         "source": None,
         "first_non_finite_step": bad,
         "distance_monotone_last_third": distance_trend(rows, real, tol)["monotone"],
@@ -142,7 +141,7 @@ def measure(run: Run) -> dict[str, Any]:
         return ev
     ev["w"], ev["b"] = float(st.g[0]), float(st.g[1])
     ev["distance"] = abs(ev["w"]) + abs(ev["b"] - real)
-    prob = LossDef.from_spec(spec).probability
+    prob = shapes.probability(spec)
     ev["d_output"] = "probability" if prob else "logit"
     ev["saturation_fraction"] = shapes.saturation_fraction(st.d, st.g, probability=prob)
     ev["d_range"] = shapes.d_range(st.d, *ev["d_range_window"], probability=prob)

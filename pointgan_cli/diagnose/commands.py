@@ -16,7 +16,6 @@ from ..errors import UsageError
 from ..spec import RunSpec
 from . import classify, landscape, plots, shapes, study
 from .output import load_single_run, write_pair
-from .shapes import LossDef
 from .source import state_at, trajectory
 
 DEFAULT_OUT = Path("diagnose-out")  # loss-landscape without a run: the study's generator
@@ -35,10 +34,10 @@ def loss_landscape(
             raise UsageError("--step needs RUN_DIR (without it the study's generator is used)")
         if d_steps is not None and d_steps < 1:
             raise UsageError(f"--d-steps: must be at least 1 (got {d_steps})")
-        loss = LossDef.from_spec(RunSpec())
+        spec = RunSpec()
         g = study.failed_generator()
         n = d_steps if d_steps is not None else study.D_STEPS
-        d = study.train_discriminator(g, loss, steps=n)
+        d = study.train_discriminator(g, spec, steps=n)
         source: dict[str, Any] = {
             "kind": "study", "generator": "the study's failed run (w = 0.605, b = 0.015)",
             "discriminator": {"trainer": "Discriminator + torch.optim.Adam, generator frozen",
@@ -50,26 +49,26 @@ def loss_landscape(
             raise UsageError("--d-steps only applies without RUN_DIR (the study's generator)")
         run = load_single_run(run_dir)
         st = state_at(run, step)
-        loss, g, d = LossDef.from_spec(run.spec), st.g, st.d
-        if loss.kind != "bce":
+        spec, g, d = run.spec, st.g, st.d
+        if spec.loss != "bce":
             raise UsageError(f"loss-landscape compares discriminators under the study's BCE "
-                             f"loss; {run_dir} was trained with --loss {loss.kind}")
+                             f"loss; {run_dir} was trained with --loss {spec.loss}")
         source = {"kind": "run", "run_dir": str(run_dir), "parameters_from": st.origin}
         at, target = st.step, out if out is not None else rundir.diagnose_dir(Path(run_dir))
-    cands = landscape.candidates(d, g, loss)
+    cands = landscape.candidates(d, g, spec)
     w, b = float(g[0]), float(g[1])
     doc: dict[str, Any] = {
         "command": "loss-landscape",
         "source": source,
         "step": at,
         "generator": {"w": w, "b": b, "outputs": [b - abs(w), b + abs(w)]},
-        "loss_definition": {"real_value": loss.real, "label_easing": loss.easing,
-                            "fake_weight": loss.fake_weight, "x_grid_points": shapes.X_POINTS,
+        "loss_definition": {"real_value": spec.real_value, "label_easing": spec.label_easing,
+                            "fake_weight": spec.fake_weight, "x_grid_points": shapes.X_POINTS,
                             "expectation": "mean over the midpoints of equal cells of [-1, 1]"},
         "weight_budget": dict(zip(("mean_abs_W1", "mean_abs_W2"), shapes.weight_scale(d))),
-        "candidates": [c.to_json(g, loss.real) for c in cands],
-        "finding": landscape.finding(cands, loss.real),
-        "landscape": landscape.loss_surface(d, g, loss),
+        "candidates": [c.to_json(g, spec.real_value) for c in cands],
+        "finding": landscape.finding(cands, spec.real_value),
+        "landscape": landscape.loss_surface(d, g, spec),
     }
     doc["files"] = write_pair(target, "loss-landscape", doc, plots.loss_landscape_png(doc))
     return doc
@@ -81,8 +80,7 @@ def generator_landscape(
     """The G loss over (w, b) for the run's D at ``step``, with the run's trajectory."""
     run = load_single_run(run_dir)
     st = state_at(run, step)
-    loss = LossDef.from_spec(run.spec)
-    surf = landscape.generator_surface(st.d, trajectory(run), st.g, loss)
+    surf = landscape.generator_surface(st.d, trajectory(run), st.g, run.spec)
     doc: dict[str, Any] = {
         "command": "generator-landscape",
         "run_dir": str(run_dir),

@@ -19,11 +19,13 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
+from .. import losses
+from ..grads import g_dz
 from ..models import d_logits_packed, d_prob_packed
+from ..spec import RunSpec
 from . import shapes
-from .shapes import DT, LossDef
+from .shapes import DT
 
 BELL_HALF_WIDTHS = (0.1, 0.25, 0.5, 1.0)
 FILTERS = ((0, 2), (1, 3), (4, 5, 6))  # hidden unit 0, hidden unit 1, output unit
@@ -71,21 +73,21 @@ def step_threshold(g: torch.Tensor, real: float) -> tuple[float, bool]:
     return real, True
 
 
-def candidates(trained: torch.Tensor, g: torch.Tensor, loss: LossDef) -> list[Candidate]:
+def candidates(trained: torch.Tensor, g: torch.Tensor, spec: RunSpec) -> list[Candidate]:
     """The trained D, a separating step, bells centred on the real value and a flat D."""
     k, h = shapes.weight_scale(trained)
-    t, rising = step_threshold(g, loss.real)
+    t, rising = step_threshold(g, spec.real_value)
     built = [shapes.step(k, h, t, rising)]
-    built += [shapes.bell(k, h, loss.real, a) for a in BELL_HALF_WIDTHS]
+    built += [shapes.bell(k, h, spec.real_value, a) for a in BELL_HALF_WIDTHS]
     built.append(shapes.flat())
-    fitted = shapes.fit_c2(torch.stack(built), g, loss)  # (C, 7)
-    losses = shapes.d_loss(torch.cat([trained.unsqueeze(0), fitted]), g, loss).tolist()
-    r = _num(loss.real)
-    out = [Candidate("trained D", "trained", trained.clone(), losses[0])]
-    out.append(Candidate(f"step at {t:.3g}", "step", fitted[0], losses[1]))
+    fitted = shapes.fit_c2(torch.stack(built), g, spec)  # (C, 7)
+    values = shapes.d_loss(torch.cat([trained.unsqueeze(0), fitted]), g, spec).tolist()
+    r = _num(spec.real_value)
+    out = [Candidate("trained D", "trained", trained.clone(), values[0])]
+    out.append(Candidate(f"step at {t:.3g}", "step", fitted[0], values[1]))
     for i, a in enumerate(BELL_HALF_WIDTHS):
-        out.append(Candidate(f"bell {r} ± {a:g}", "bell", fitted[1 + i], losses[2 + i], a))
-    out.append(Candidate("flat D", "flat", fitted[-1], losses[-1]))
+        out.append(Candidate(f"bell {r} ± {a:g}", "bell", fitted[1 + i], values[2 + i], a))
+    out.append(Candidate("flat D", "flat", fitted[-1], values[-1]))
     return out
 
 
@@ -125,7 +127,7 @@ def filter_normalised_direction(d: torch.Tensor, gen: torch.Generator) -> torch.
 def loss_surface(
     d: torch.Tensor,
     g: torch.Tensor,
-    loss: LossDef,
+    spec: RunSpec,
     seed: int = SURFACE_SEED,
     span: float = SURFACE_SPAN,
     n: int = SURFACE_POINTS,
@@ -136,14 +138,14 @@ def loss_surface(
     v = filter_normalised_direction(d, gen)
     a = torch.linspace(-span, span, n, dtype=DT)
     plane = d + a.view(n, 1, 1) * u + a.view(1, n, 1) * v  # (n_alpha, n_beta, 7)
-    surface = shapes.d_loss(plane, g, loss)  # (n_alpha, n_beta)
+    surface = shapes.d_loss(plane, g, spec)  # (n_alpha, n_beta)
     return {
         "seed": seed,
         "directions": [[float(x) for x in u], [float(x) for x in v]],
         "alpha": a.tolist(),
         "beta": a.tolist(),
         "loss": surface.tolist(),  # loss[i][j] at (alpha[i], beta[j])
-        "loss_at_trained": float(shapes.d_loss(d, g, loss)),
+        "loss_at_trained": float(shapes.d_loss(d, g, spec)),
         "min_loss": float(surface.min()),
     }
 
@@ -151,26 +153,16 @@ def loss_surface(
 # -- the generator's side --------------------------------------------------------------------
 
 
-def g_per_sample(z: torch.Tensor, loss: LossDef) -> tuple[torch.Tensor, torch.Tensor]:
-    """The run's G loss on logits z and its derivative dL/dz, per sample."""
-    if loss.kind == "bce":
-        if loss.g_kind == "minimax":
-            return -F.softplus(z), -torch.sigmoid(z)  # log(1 - D(G(x)))
-        return F.softplus(-z), -torch.sigmoid(-z)  # -log D(G(x)), the study's
-    if loss.kind == "lsgan":
-        return 0.5 * (z - 1.0) ** 2, z - 1.0
-    return -z, -torch.ones_like(z)  # hinge and wgan
-
-
-def g_loss_and_grad(d: torch.Tensor, w: torch.Tensor, b: torch.Tensor, loss: LossDef = LossDef()):
+def g_loss_and_grad(d: torch.Tensor, w: torch.Tensor, b: torch.Tensor, spec: RunSpec):
     """Expected G loss ``E_x l(z(w x + b))`` and its gradient, for D ``d`` (7,) at generators
     (w, b) of any equal shapes S. -> (loss, dL/dw, dL/db), each of shape S."""
     x = shapes.x_grid()
     y = w.unsqueeze(-1) * x + b.unsqueeze(-1)  # (*S, n)
     z = d_logits_packed(d, y)
-    value, dz = g_per_sample(z, loss)
+    value = losses.g_loss(z, spec.loss, spec.g_loss)  # the run's own G loss, (*S,)
+    dz = g_dz(z, torch.ones((), dtype=z.dtype), spec.loss, spec.g_loss)  # dL/dz per sample
     dy = dz * shapes.dlogit_dv(d, y)  # dL/dy per sample
-    return value.mean(-1), (dy * x).mean(-1), dy.mean(-1)
+    return value, (dy * x).mean(-1), dy.mean(-1)
 
 
 def _bounds(vals: list[float]) -> tuple[float, float]:
@@ -180,11 +172,11 @@ def _bounds(vals: list[float]) -> tuple[float, float]:
 
 
 def generator_surface(
-    d: torch.Tensor, traj: torch.Tensor, now: torch.Tensor, loss: LossDef
+    d: torch.Tensor, traj: torch.Tensor, now: torch.Tensor, spec: RunSpec
 ) -> dict:
     """G loss over a (w, b) grid covering the trajectory (T, 2), the current point and the
     target (0, real), plus the gradient field on a coarser grid."""
-    real = loss.real
+    real = spec.real_value
     ws = [float(v) for v in traj[:, 0]] + [float(now[0]), 0.0]
     bs = [float(v) for v in traj[:, 1]] + [float(now[1]), real]
     (w0, w1), (b0, b1) = _bounds(ws), _bounds(bs)
@@ -192,21 +184,21 @@ def generator_surface(
     bg = torch.linspace(b0, b1, G_GRID_POINTS, dtype=DT)
     grid_w = wg.view(1, -1).expand(len(bg), -1)  # (n_b, n_w)
     grid_b = bg.view(-1, 1).expand(-1, len(wg))
-    L, _, _ = g_loss_and_grad(d, grid_w, grid_b, loss)
+    L, _, _ = g_loss_and_grad(d, grid_w, grid_b, spec)
     wa = torch.linspace(w0, w1, G_ARROWS, dtype=DT)
     ba = torch.linspace(b0, b1, G_ARROWS, dtype=DT)
     W, B = wa.view(1, -1).expand(len(ba), -1), ba.view(-1, 1).expand(-1, len(wa))
-    _, gw, gb = g_loss_and_grad(d, W, B, loss)
-    l_now, gw_now, gb_now = (float(t) for t in g_loss_and_grad(d, now[0:1], now[1:2], loss))
+    _, gw, gb = g_loss_and_grad(d, W, B, spec)
+    l_now, gw_now, gb_now = (float(t) for t in g_loss_and_grad(d, now[0:1], now[1:2], spec))
     l_target = float(g_loss_and_grad(d, torch.zeros(1, dtype=DT),
-                                     torch.tensor([real], dtype=DT), loss)[0])
+                                     torch.tensor([real], dtype=DT), spec)[0])
     to_target = (0.0 - float(now[0]), real - float(now[1]))
     gnorm = math.hypot(gw_now, gb_now)
     dist = math.hypot(*to_target)
     cos = (-(gw_now * to_target[0] + gb_now * to_target[1]) / (gnorm * dist)
            if gnorm > 0 and dist > 0 else 0.0)
     return {
-        "g_loss": loss.g_kind if loss.kind == "bce" else loss.kind,
+        "g_loss": spec.g_loss if spec.loss == "bce" else spec.loss,
         "w": wg.tolist(),
         "b": bg.tolist(),
         "loss": L.tolist(),  # loss[i][j] at (w[j], b[i])

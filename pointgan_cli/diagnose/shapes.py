@@ -12,11 +12,9 @@ to a quadrature error far below the differences we report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-import torch.nn.functional as F
 
+from .. import losses
 from ..models import d_logits_packed
 from ..spec import RunSpec
 
@@ -28,32 +26,14 @@ FLAT_RANGE = 0.05  # a D whose output varies less than this over the window is f
 WINDOW_BELOW, WINDOW_ABOVE = 3.0, 2.0
 
 
-@dataclass(frozen=True)
-class LossDef:
-    """The run's own losses. For the study's ``bce``: D loss ``(F * E_x BCE(D(G(x)), E) +
-    BCE(D(real), 1 - E)) / (1 + F)`` with label easing E and fake weight F, G loss
-    non-saturating (see ``engine``). ``kind``/``g_kind`` follow the spec's ``loss``/``g_loss``
-    where the spec has them."""
+def window(spec: RunSpec) -> tuple[float, float]:
+    """The v range a flat D is judged on, around the run's real value."""
+    return spec.real_value - WINDOW_BELOW, spec.real_value + WINDOW_ABOVE
 
-    real: float = 1.0
-    easing: float = 0.0
-    fake_weight: float = 1.0
-    kind: str = "bce"  # bce | lsgan | hinge | wgan
-    g_kind: str = "non-saturating"  # with bce: non-saturating | minimax
 
-    @classmethod
-    def from_spec(cls, spec: RunSpec) -> LossDef:
-        return cls(spec.real_value, spec.label_easing, spec.fake_weight,
-                   str(getattr(spec, "loss", "bce")),
-                   str(getattr(spec, "g_loss", "non-saturating")))
-
-    @property
-    def probability(self) -> bool:
-        """Whether D's output is sigmoid(logit) (bce) or the raw logit the other losses use."""
-        return self.kind == "bce"
-
-    def window(self) -> tuple[float, float]:
-        return self.real - WINDOW_BELOW, self.real + WINDOW_ABOVE
+def probability(spec: RunSpec) -> bool:
+    """Whether D's output is sigmoid(logit) (bce) or the raw logit the other losses use."""
+    return spec.loss == "bce"
 
 
 def x_grid(n: int = X_POINTS) -> torch.Tensor:
@@ -66,14 +46,12 @@ def generated(g: torch.Tensor, n: int = X_POINTS) -> torch.Tensor:
     return g[..., 0:1] * x_grid(n) + g[..., 1:2]
 
 
-def d_loss(d: torch.Tensor, g: torch.Tensor, loss: LossDef, n: int = X_POINTS) -> torch.Tensor:
-    """Expected D loss of discriminators ``d`` (..., 7) against generator ``g`` (2,). -> (...)"""
+def d_loss(d: torch.Tensor, g: torch.Tensor, spec: RunSpec, n: int = X_POINTS) -> torch.Tensor:
+    """Expected D loss (the run's own, ``losses.d_loss``, without penalties) of discriminators
+    ``d`` (..., 7) against generator ``g`` (2,), x on the midpoint grid. -> (...)"""
     zf = d_logits_packed(d, generated(g, n))  # (..., n)
-    zr = d_logits_packed(d, torch.tensor([loss.real], dtype=DT)).squeeze(-1)  # (...)
-    e, fw = loss.easing, loss.fake_weight
-    bce_fake = (F.softplus(zf) - e * zf).mean(-1)
-    bce_real = F.softplus(zr) - (1.0 - e) * zr
-    return (fw * bce_fake + bce_real) / (1.0 + fw)
+    zr = d_logits_packed(d, torch.tensor([spec.real_value], dtype=DT))  # (..., 1)
+    return losses.d_loss(zf, zr, spec.loss, spec.label_easing, spec.fake_weight)
 
 
 def dlogit_dv(d: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -137,7 +115,7 @@ def flat(c2: float = 0.0) -> torch.Tensor:
     return torch.tensor([0.0] * 6 + [c2], dtype=DT)
 
 
-def fit_c2(d: torch.Tensor, g: torch.Tensor, loss: LossDef, iters: int = 80) -> torch.Tensor:
+def fit_c2(d: torch.Tensor, g: torch.Tensor, spec: RunSpec, iters: int = 80) -> torch.Tensor:
     """Replace each D's output bias by the one that minimises its loss. d (C, 7) -> (C, 7).
 
     The loss is convex in c2 (BCE is convex in the logit, the logit is affine in c2), so its
@@ -145,9 +123,9 @@ def fit_c2(d: torch.Tensor, g: torch.Tensor, loss: LossDef, iters: int = 80) -> 
     d = d.clone()
     lo = torch.full(d.shape[:-1], -60.0, dtype=DT)
     hi = torch.full(d.shape[:-1], 60.0, dtype=DT)
-    e, fw = loss.easing, loss.fake_weight
+    e, fw = spec.label_easing, spec.fake_weight
     yf = generated(g)
-    real = torch.tensor([loss.real], dtype=DT)
+    real = torch.tensor([spec.real_value], dtype=DT)
     for _ in range(iters):
         mid = (lo + hi) / 2
         d[..., 6] = mid

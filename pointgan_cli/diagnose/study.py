@@ -10,10 +10,11 @@ while the generator stays put. Everything is seeded, so the numbers are the same
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
+from .. import losses
 from ..models import Discriminator
-from .shapes import DT, LossDef
+from ..spec import RunSpec
+from .shapes import DT
 
 FAILED_W = 0.605
 FAILED_B = 0.015
@@ -30,7 +31,7 @@ def failed_generator() -> torch.Tensor:
 
 def train_discriminator(
     g: torch.Tensor,
-    loss: LossDef,
+    spec: RunSpec,
     steps: int = D_STEPS,
     lr: float = D_LR,
     batch: int = D_BATCH,
@@ -41,8 +42,7 @@ def train_discriminator(
     Returns the packed parameters (7,). The global torch RNG is left untouched (the module's
     initialisation runs inside ``fork_rng``; batches come from a private generator)."""
     w, b = float(g[0]), float(g[1])
-    e, fw = loss.easing, loss.fake_weight
-    real = torch.tensor([loss.real], dtype=DT)
+    real = torch.tensor([spec.real_value], dtype=DT)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         disc = Discriminator().to(DT)
@@ -52,9 +52,7 @@ def train_discriminator(
         x = torch.rand(batch, generator=draw, dtype=DT) * 2.0 - 1.0  # (B,)
         zf = disc.logits(w * x + b)
         zr = disc.logits(real)
-        bce_fake = (F.softplus(zf) - e * zf).mean()
-        bce_real = (F.softplus(zr) - (1.0 - e) * zr).mean()
-        d_loss = (fw * bce_fake + bce_real) / (1.0 + fw)
+        d_loss = losses.d_loss(zf, zr, spec.loss, spec.label_easing, spec.fake_weight)
         opt.zero_grad()
         d_loss.backward()
         opt.step()
