@@ -12,5 +12,6 @@ The study's account of failure has four parts, and each module here makes one of
 - ``study``: the study's failed generator and a D trained against it;
 - ``stability``: the Jacobian of the training vector field and its eigenvalues (locally
   convergent, oscillating or divergent), kept apart from whether the distance still shrinks;
-- ``report``: each command as one call that writes ``RUN_DIR/diagnose/``.
+- ``commands``: each command as one library call; ``output``: reading the one run a command
+  is about and writing its PNG + JSON pair into the run's ``diagnose/`` folder (or ``--out``).
 """
