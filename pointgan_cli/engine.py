@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 
 from . import losses, rng
 from .grads import d_coefficients, d_dz, grads_d, grads_g, grads_penalty
@@ -44,6 +43,9 @@ if TYPE_CHECKING:  # the engine reads a spec's fields; it needs no pydantic at r
 LANE = 64  # row lengths are padded to a multiple of this many elements
 CHUNK = 64  # steps of randomness generated at once: each run's rows are multiples of LANE
 DTYPE = torch.float32
+RNG_SLICE = 16384  # runs whose randomness is hashed at once: bounds the hash's temporaries
+CPU_BATCH = 128  # runs per batch on a CPU: the fastest measured (fits the caches, 1 thread)
+GPU_MEMORY_FRACTION = 0.5  # share of the free GPU memory that --max-batch auto fills
 
 
 def _round_up(n: int, m: int) -> int:
@@ -78,6 +80,42 @@ def batch_key(spec: RunSpec) -> tuple:
     )
 
 
+def bytes_per_run(spec: RunSpec) -> int:
+    """Upper estimate of one run's device memory while training (bytes): the chunk of
+    randomness, the parameters and optimizer state, and the step's temporaries (about a dozen
+    (N,)-rows of float32 alive at once in ``grads_d``)."""
+    bp = _round_up(spec.batch_size, LANE)
+    n_d, k = spec.d_steps, spec.effective_inner_batch
+    n = k * bp + LANE
+    chunk = CHUNK * n_d * bp  # x
+    chunk += CHUNK * n_d * k * 2 if spec.noise_scale > 0 else 0
+    chunk += CHUNK * (bp + n_d * n) if spec.instance_noise > 0 else 0
+    chunk += CHUNK * n_d * bp if spec.gp_weight > 0 else 0
+    fixed = 8 * n + 4 * bp + 64  # per-run constant rows (weights, signs, samples), state
+    return 4 * (chunk + fixed + 14 * n)
+
+
+def auto_max_batch(spec: RunSpec) -> int:
+    """Runs per batch for ``--max-batch auto``: ``CPU_BATCH`` on a CPU; on a GPU as many as
+    fit ``GPU_MEMORY_FRACTION`` of its free memory (at least 1)."""
+    dev = torch.device(spec.device)
+    if dev.type != "cuda":
+        return CPU_BATCH
+    free, _total = torch.cuda.mem_get_info(dev)
+    return max(1, int(free * GPU_MEMORY_FRACTION) // bytes_per_run(spec))
+
+
+@dataclass
+class Draws:
+    """One step's randomness: x (R, n_d, Bp), G-noise eps (R, n_d, K, 2), instance noise
+    (R, Bp + n_d N), WGAN-GP weights (R, n_d, Bp); None where the batch does not use it."""
+
+    x: torch.Tensor
+    eps: torch.Tensor | None
+    inst: torch.Tensor | None
+    gp: torch.Tensor | None
+
+
 @dataclass
 class Snapshot:
     """Metrics of all R runs after ``step`` completed steps (float64 tensors of shape (R,))."""
@@ -110,7 +148,13 @@ class BatchTrainer:
     """
 
     @torch.inference_mode(False)  # normal tensors: the consensus term differentiates through them
-    def __init__(self, specs: Sequence[RunSpec]):
+    def __init__(self, specs: Sequence[RunSpec], step_mode: str | None = None):
+        """``step_mode``: "eager" (Python scalars and views: the reference, default on a CPU),
+        "graph" (CUDA only, default there: one captured CUDA graph replayed per step, so the
+        host neither synchronises nor launches kernel by kernel) or "tensor" (the graph's
+        step run eagerly: step-dependent scalars and indices read from device tensors; this
+        is how the CPU tests check what a GPU captures). ``graph_error`` says why a capture
+        failed (the trainer then goes on in "tensor" mode, the same arithmetic)."""
         if not specs:
             raise ValueError("BatchTrainer needs at least one spec")
         keys = {batch_key(s) for s in specs}
@@ -178,8 +222,7 @@ class BatchTrainer:
         self.v[:, nf:] = self.real
         self.fake_view = self.v[:, :nf].view(R, self.K, self.Bp)
 
-        self.g, self.d = init_params(self.seeds.cpu())
-        self.g, self.d = self.g.to(dev), self.d.to(dev)
+        self.g, self.d = init_params(self.seeds)
         self.mg, self.vg = torch.zeros_like(self.g), torch.zeros_like(self.g)
         self.md, self.vd = torch.zeros_like(self.d), torch.zeros_like(self.d)
         self._init_extra_state()
@@ -189,46 +232,97 @@ class BatchTrainer:
         self.diverged_step = torch.full((R,), -1, dtype=torch.int64, device=dev)
         self._last_good = (self.g.clone(), self.d.clone())
         self._chunk_start = -(10**18)
+        self._chunks_ready = False
+        if step_mode is None:
+            # Captured steps must update state in place: the schemes that rebind state
+            # tensors (optimistic, LeCam's anchors) and consensus' autograd step eagerly.
+            graphable = (self.scheme in ("alternating", "simultaneous") and not self.has_cons
+                         and not self.has_lecam)
+            step_mode = "graph" if dev.type == "cuda" and graphable else "eager"
+        if step_mode not in ("eager", "tensor", "graph") or (
+            step_mode == "graph" and dev.type != "cuda"
+        ):
+            raise ValueError(f"step_mode {step_mode!r} on {dev}")
+        self.step_mode = step_mode
+        self._graph = None
+        self._warm = False
+        self.graph_error: str | None = None
+        if step_mode != "eager":
+            # Adam's bias corrections per optimizer step k: [1 - b1^k, sqrt(1 - b2^k)] (row 0
+            # unused), computed in float64 as the eager step does.  (steps * d_steps + 1, 2)
+            k = torch.arange(self.steps * self.n_d + 1, dtype=torch.float64)
+            table = torch.stack([1.0 - self.beta1**k, torch.sqrt(1.0 - self.beta2**k)], dim=1)
+            self._adam_table = table.to(dev, DTYPE)
+            self._t_dev = torch.zeros(1, dtype=torch.int64, device=dev)  # step being trained
+            self._c_dev = torch.zeros(1, dtype=torch.int64, device=dev)  # its offset in the chunk
 
     # -- randomness ---------------------------------------------------------------------------
     @torch.inference_mode(False)
     def _load_chunk(self, step: int) -> None:
-        """Randomness for CHUNK steps. D sub-step 0 shares the G step's x; extra D steps
+        """Randomness for CHUNK steps, drawn on the runs' device into buffers allocated once (a
+        CUDA graph replays on fixed addresses), RNG_SLICE runs at a time (each run's numbers
+        do not depend on the slicing). D sub-step 0 shares the G step's x; extra D steps
         (``d_steps`` > 1) draw from streams of their own, counted by step * 64 + sub-step."""
         start = step - step % CHUNK
-        steps = torch.arange(start, start + CHUNK, dtype=torch.int64)
-        seeds = self.seeds.cpu()
-        R, C, n_d, Bp, B = self.R, CHUNK, self.n_d, self.Bp, self.B
-        to = self.device
+        if not self._chunks_ready:
+            self._alloc_chunks()
+        for lo in range(0, self.R, RNG_SLICE):
+            self._fill_chunk(start, lo, min(lo + RNG_SLICE, self.R))
+        self._chunk_start = start
+
+    def _alloc_chunks(self) -> None:
+        R, C, n_d, Bp, dev = self.R, CHUNK, self.n_d, self.Bp, self.device
+        self.x_chunk = torch.zeros(R, C, n_d, Bp, dtype=DTYPE, device=dev)  # padding stays 0
+        if self.has_noise:
+            self.eps_chunk = torch.empty(R, C, n_d, self.K, 2, dtype=DTYPE, device=dev)
+        if self.has_inst:  # G step: Bp values; each D sub-step: N values (fakes, then reals)
+            self.inst_chunk = torch.empty(R, C, Bp + n_d * self.N, dtype=DTYPE, device=dev)
+        if self.has_gp:
+            self.gp_chunk = torch.empty(R, C, n_d, Bp, dtype=DTYPE, device=dev)
+        self._chunks_ready = True
+
+    def _fill_chunk(self, start: int, lo: int, hi: int) -> None:
+        """Runs lo..hi of the chunk starting at step ``start``."""
+        C, n_d, B, r, dev = CHUNK, self.n_d, self.B, hi - lo, self.device
+        seeds = self.seeds[lo:hi]
+        steps = torch.arange(start, start + C, dtype=torch.int64, device=dev)
+        extra = (steps[:, None] * 64 + torch.arange(1, n_d, device=dev)[None, :]).reshape(-1)
 
         def uni(stream: int, counters: torch.Tensor, n: int) -> torch.Tensor:
             return rng.uniform(seeds, stream, counters, n, DTYPE)
 
-        def pad(x: torch.Tensor) -> torch.Tensor:
-            return F.pad(x, (0, Bp - B)) if Bp != B else x
-
-        extra = (steps[:, None] * 64 + torch.arange(1, n_d)[None, :]).reshape(-1)  # (C*(n_d-1))
-        x = pad(uni(rng.STREAM_X, steps, B) * 2.0 - 1.0)  # (R, C, Bp)
+        self.x_chunk[lo:hi, :, 0, :B] = uni(rng.STREAM_X, steps, B) * 2.0 - 1.0
         if n_d > 1:
-            xe = pad(uni(rng.STREAM_X_EXTRA, extra, B) * 2.0 - 1.0).view(R, C, n_d - 1, Bp)
-            x = torch.cat([x.unsqueeze(2), xe], dim=2)  # (R, C, n_d, Bp)
-        else:
-            x = x.unsqueeze(2)
-        self.x_chunk = x.to(to)
+            xe = uni(rng.STREAM_X_EXTRA, extra, B) * 2.0 - 1.0
+            self.x_chunk[lo:hi, :, 1:, :B] = xe.view(r, C, n_d - 1, B)
         if self.has_noise:
-            eps = rng.normal_pairs(seeds, rng.STREAM_NOISE, steps, self.K, DTYPE).unsqueeze(2)
+            scale = self.noise[lo:hi].view(-1, 1, 1, 1)
+            eps = rng.normal_pairs(seeds, rng.STREAM_NOISE, steps, self.K, DTYPE)
+            self.eps_chunk[lo:hi, :, 0] = eps * scale
             if n_d > 1:
                 e2 = rng.normal_pairs(seeds, rng.STREAM_NOISE_EXTRA, extra, self.K, DTYPE)
-                eps = torch.cat([eps, e2.view(R, C, n_d - 1, self.K, 2)], dim=2)
-            self.eps_chunk = (eps * self.noise.cpu().view(-1, 1, 1, 1, 1)).to(to)
-        if self.has_inst:  # G step: Bp values; each D sub-step: N values (fakes, then reals)
-            n = Bp + n_d * self.N
+                self.eps_chunk[lo:hi, :, 1:] = e2.view(r, C, n_d - 1, self.K, 2) * scale[..., None]
+        if self.has_inst:
+            n = self.inst_chunk.shape[2]
             z = rng.normal_pairs(seeds, rng.STREAM_INSTANCE, steps, -(-n // 2), DTYPE)
-            z = z.reshape(R, C, -1)[:, :, :n] * self.inst.cpu().view(-1, 1, 1)
-            self.inst_chunk = z.to(to)
+            self.inst_chunk[lo:hi] = z.reshape(r, C, -1)[:, :, :n] * self.inst[lo:hi].view(-1, 1, 1)
         if self.has_gp:
-            self.gp_chunk = uni(rng.STREAM_GP, steps, n_d * Bp).view(R, C, n_d, Bp).to(to)
-        self._chunk_start = start
+            self.gp_chunk[lo:hi] = uni(rng.STREAM_GP, steps, n_d * self.Bp).view(r, C, n_d, self.Bp)
+
+    def _draws(self, c: int | torch.Tensor) -> Draws:
+        """Step ``c`` of the loaded chunk: views (c an int) or gathered at a device index."""
+        if isinstance(c, int):
+            def at(t):
+                return t[:, c]
+        else:
+            def at(t):
+                return t.index_select(1, c).squeeze(1)
+        return Draws(
+            x=at(self.x_chunk),
+            eps=at(self.eps_chunk) if self.has_noise else None,
+            inst=at(self.inst_chunk) if self.has_inst else None,
+            gp=at(self.gp_chunk) if self.has_gp else None,
+        )
 
     def x_at(self, step: int, sub: int = 0) -> torch.Tensor:
         if not (self._chunk_start <= step < self._chunk_start + CHUNK):
@@ -239,10 +333,14 @@ class BatchTrainer:
     def _direction(self, m, v, grad, lr, t):
         """The step ``u`` of one optimizer update (``p <- p - u``), lr per run (R, 1), with the
         optimizer state updated in place: torch.optim.Adam's bias-corrected step, or
-        torch.optim.SGD with momentum (buffer kept in ``m``)."""
+        torch.optim.SGD with momentum (buffer kept in ``m``). ``t``: the optimizer's step count,
+        an int or (tensor step modes) a device tensor of shape (1,)."""
+        tensor_t = not isinstance(t, int)
         if self.sgd:
             if self.momentum > 0:
-                if t == 1:
+                if tensor_t:  # m is 0 before step 1, so this equals the copy below
+                    m.mul_(self.momentum).add_(grad)
+                elif t == 1:
                     m.copy_(grad)
                 else:
                     m.mul_(self.momentum).add_(grad)
@@ -251,8 +349,12 @@ class BatchTrainer:
         b1, b2 = self.beta1, self.beta2
         m.mul_(b1).add_(grad * (1.0 - b1))
         v.mul_(b2).add_(grad * grad * (1.0 - b2))
-        bc1, bc2 = 1.0 - b1**t, 1.0 - b2**t
-        denom = v.sqrt() / math.sqrt(bc2) + self.eps
+        if tensor_t:
+            row = self._adam_table.index_select(0, t)  # (1, 2)
+            bc1, sbc2 = row[:, 0:1], row[:, 1:2]
+        else:
+            bc1, sbc2 = 1.0 - b1**t, math.sqrt(1.0 - b2**t)
+        denom = v.sqrt() / sbc2 + self.eps
         return m / denom * (lr / bc1)
 
     def _optimistic(self, u: torch.Tensor, prev: torch.Tensor):
@@ -297,19 +399,19 @@ class BatchTrainer:
 
     def _g_grad(self, t: int, coef) -> torch.Tensor:
         """Gradient (R, 2) of the G loss at step t for the current G and D."""
-        c = t - self._chunk_start
-        nx = self.inst_chunk[:, c, : self.Bp] if self.has_inst else None
-        return grads_g(self.g, coef, self.x_chunk[:, c, 0], self.wx, self.loss, self.g_loss, nx)
+        dr = self._dr
+        nx = dr.inst[:, : self.Bp] if self.has_inst else None
+        return grads_g(self.g, coef, dr.x[:, 0], self.wx, self.loss, self.g_loss, nx)
 
     def _d_samples(self, g: torch.Tensor, t: int, j: int, inplace: bool = False):
         """What D sees at sub-step j of step t for generator g: K * Bp fakes, then LANE reals
         (R, N). Written into the hot path's buffer ``self.v`` (whose real slots already hold
         the real value) or built anew (differentiable, for ``_field``)."""
-        c = t - self._chunk_start
+        dr = self._dr
         R, K, nf = self.R, self.K, self.nf
-        x = self.x_chunk[:, c, j]  # (R, Bp)
+        x = dr.x[:, j]  # (R, Bp)
         if self.has_noise:
-            e = self.eps_chunk[:, c, j]  # (R, K, 2)
+            e = dr.eps[:, j]  # (R, K, 2)
             wk = (e[:, :, 0] + g[:, 0:1]).unsqueeze(-1)  # (R, K, 1)
             bk = (e[:, :, 1] + g[:, 1:2]).unsqueeze(-1)
         else:
@@ -317,7 +419,7 @@ class BatchTrainer:
             bk = g[:, 1:2].unsqueeze(-1).expand(R, K, 1)
         noise = None
         if self.has_inst:
-            noise = self.inst_chunk[:, c, self.Bp + j * self.N : self.Bp + (j + 1) * self.N]
+            noise = dr.inst[:, self.Bp + j * self.N : self.Bp + (j + 1) * self.N]
         if inplace:
             v = self.v
             torch.mul(x.unsqueeze(1), wk, out=self.fake_view)
@@ -357,7 +459,7 @@ class BatchTrainer:
         if self.has_r2:
             gd = gd + grads_penalty(coef, v[:, :nf], self.omega_fake, self.r2, 0.0)
         if self.has_gp:
-            eps = self.gp_chunk[:, t - self._chunk_start, j]  # (R, Bp)
+            eps = self._dr.gp[:, j]  # (R, Bp)
             real = v[:, nf:].repeat(1, self.Bp // LANE)  # (R, Bp)
             mix = torch.addcmul(v[:, : self.Bp], eps, real - v[:, : self.Bp])
             gd = gd + grads_penalty(coef, mix, self.omega_x, self.gp, 1.0)
@@ -383,9 +485,8 @@ class BatchTrainer:
         """(gg, gd): both players' gradients at (g, d) with step t's samples (D's of sub-step
         j), built without writes into shared buffers so autograd can differentiate it."""
         coef = d_coefficients(d)
-        c = t - self._chunk_start
-        nx = self.inst_chunk[:, c, : self.Bp] if self.has_inst else None
-        gg = grads_g(g, coef, self.x_chunk[:, c, 0], self.wx, self.loss, self.g_loss, nx)
+        nx = self._dr.inst[:, : self.Bp] if self.has_inst else None
+        gg = grads_g(g, coef, self._dr.x[:, 0], self.wx, self.loss, self.g_loss, nx)
         gd = self._d_grad_at(d, coef, self._d_samples(g, t, j), t, j, False)
         return gg, gd
 
@@ -422,8 +523,27 @@ class BatchTrainer:
         moving by ``2 u_t - u_{t-1}``. With ``consensus``, every gradient gets gamma * J^T v at
         the point it is taken. Extra D steps are plain D steps."""
         t = self.step
-        self.x_at(t)  # step t's randomness
+        self.x_at(t)  # loads step t's chunk of randomness
+        c = t - self._chunk_start
+        if self.step_mode != "eager":
+            self._c_dev.fill_(c)  # kernel launches, no host synchronisation
+            self._t_dev.fill_(t)
+            if self.step_mode == "graph":
+                self._graph_step()
+            else:
+                self._tensor_step()
+            self.step = t + 1
+            return
         frozen = None if self._all_alive else self._freeze_copies()
+        self._dr = self._draws(c)
+        self._step(t)
+        if frozen is not None:
+            self._restore_frozen(frozen)
+        self.step = t + 1
+
+    def _step(self, t: int | torch.Tensor) -> None:
+        """The updates of step ``t`` (an int, or a device tensor in the tensor step modes)
+        with the randomness ``self._dr``."""
         t_d = t * self.n_d + 1
         if self.scheme == "alternating":
             coef = self._coef()  # D is unchanged until its own step
@@ -452,9 +572,42 @@ class BatchTrainer:
             if self.has_cons:
                 gd = gd + self._consensus(t, j)[1] * self.cons
             self._apply_d(gd, t_d + j)
-        if frozen is not None:
-            self._restore_frozen(frozen)
-        self.step = t + 1
+    def _tensor_step(self) -> None:
+        """The step as a CUDA graph holds it: indices and scalars from device tensors, the
+        freeze of diverged runs always applied (no host-side 'all alive' test)."""
+        frozen = self._freeze_copies()
+        with torch.inference_mode(False):  # normal tensors, as the chunks: consensus' autograd
+            self._dr = self._draws(self._c_dev)
+        self._step(self._t_dev)
+        self._restore_frozen(frozen)
+
+    def _graph_step(self) -> None:
+        """Replay the captured step. The first step runs eagerly on a side stream (warm-up,
+        as CUDA graph capture requires), the second is captured; capture only records, so
+        it is replayed right after. If capture fails, go on in tensor mode (same arithmetic) and
+        keep the reason in ``graph_error``."""
+        with torch.cuda.device(self.device):
+            if not self._warm:
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):
+                    self._tensor_step()
+                torch.cuda.current_stream().wait_stream(side)
+                self._warm = True
+                return
+            if self._graph is None:
+                graph = torch.cuda.CUDAGraph()
+                try:
+                    with torch.cuda.graph(graph):
+                        self._tensor_step()
+                except RuntimeError as exc:  # pragma: no cover - needs a GPU
+                    self.graph_error = str(exc)
+                    self.step_mode = "tensor"
+                    self._tensor_step()
+                    return
+                self._graph = graph
+            self._graph.replay()
+
 
     def _state_tensors(self) -> list[torch.Tensor]:
         return [self.g, self.d, self.mg, self.vg, self.md, self.vd,
@@ -489,21 +642,23 @@ class BatchTrainer:
                 m.masked_fill_(keep, 0.0)
         self._last_good = (self.g.clone(), self.d.clone())
 
-        g = self.g.double().cpu()
-        d = self.d.double().cpu()
-        x = self.x_at(min(self.step, self.steps - 1))[:, : self.B].double().cpu()
-        real = self.real.double().cpu()
+        # Evaluated on the runs' device; only the (R,)-sized results travel to the host.
+        g = self.g.double()
+        d = self.d.double()
+        x = self.x_at(min(self.step, self.steps - 1))[:, : self.B].double()
+        real = self.real.double()
         zf = d_logits_packed(d, x * g[:, 0:1] + g[:, 1:2])  # (R, B) clean samples
         zr = d_logits_packed(d, real)  # (R, 1)
-        d_loss = losses.d_loss(zf, zr, self.loss, self.easing64, self.fake_weight64)
+        easing, fw = self.easing64.to(self.device), self.fake_weight64.to(self.device)
+        d_loss = losses.d_loss(zf, zr, self.loss, easing, fw)
         return Snapshot(
             step=self.step,
-            g=g,
-            d=d,
-            g_loss=losses.g_loss(zf, self.loss, self.g_loss),
-            d_loss=d_loss,
-            d_real=torch.sigmoid(zr).squeeze(1),
-            d_fake=torch.sigmoid(zf).mean(1),
+            g=g.cpu(),
+            d=d.cpu(),
+            g_loss=losses.g_loss(zf, self.loss, self.g_loss).cpu(),
+            d_loss=d_loss.cpu(),
+            d_real=torch.sigmoid(zr).squeeze(1).cpu(),
+            d_fake=torch.sigmoid(zf).mean(1).cpu(),
             alive=self.alive.cpu().clone(),
         )
 
@@ -585,3 +740,4 @@ class BatchTrainer:
             self.ud_prev = stack("optimistic_prev", "discriminator")
         self.step = steps.pop()
         self._chunk_start = -(10**18)
+        self._graph, self._warm = None, False  # the state tensors are new: capture again

@@ -9,6 +9,7 @@ two steps, so the checkpoint it triggers is always of a consistent state.
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import sys
 import time
@@ -141,7 +142,9 @@ def train_batch(
             rundir.prepare_fresh(m.out)
             rundir.write_spec(m.out, m.spec, m.command)
     with torch.inference_mode():
-        trainer = BatchTrainer(specs)
+        # POINTGAN_CUDA_GRAPHS=0: step kernel by kernel on a GPU (same arithmetic, for debugging)
+        graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
+        trainer = BatchTrainer(specs, step_mode="eager" if graphs_off else None)
         prior_wall = [0.0] * len(members)
         if states:
             if len(states) != len(members):
@@ -180,6 +183,9 @@ def train_batch(
             for wr in writers:
                 wr.close()
         wall = time.perf_counter() - t0
+        if trainer.graph_error:
+            print(f"warning: CUDA graph capture failed, trained without it: "
+                  f"{trainer.graph_error.splitlines()[0]}", file=sys.stderr)
         summaries = []
         for i, m in enumerate(members):
             summary = _summary(trainer, i, prior_wall[i] + wall)

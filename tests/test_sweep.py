@@ -1,6 +1,7 @@
 import json
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from conftest import popen_cli, run_cli
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pointgan_cli.errors import UsageError
+from pointgan_cli.spec import resolve_spec
 from pointgan_cli.sweep.report import wilson
 from pointgan_cli.sweep.spec import build_sweep_spec, expand, parse_grid, parse_seeds
 
@@ -148,6 +150,8 @@ def test_member_equals_train_alone(cli, tmp_path):
         (["--grid", "lr_d=-1"], "--grid"),
         (["--preset", "nope"], "--preset"),
         (["--study", "nope"], "--study"),
+        (["--max-batch", "0"], "--max-batch"),
+        (["--max-batch", "lots"], "--max-batch"),
     ],
 )
 def test_bad_sweep_input_is_one_line_exit_2_nothing_created(tmp_path, args, needle):
@@ -192,3 +196,17 @@ def test_sweep_with_mlflow_tracker_logs_parent_and_members(cli, tmp_path):
     runs = client.search_runs([parent.info.experiment_id])
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 2
+
+
+def test_max_batch_auto_plans_cache_sized_batches_on_a_cpu():
+    from pointgan_cli.engine import CPU_BATCH, auto_max_batch
+    from pointgan_cli.sweep.plan import plan_jobs
+    from pointgan_cli.training import Member
+
+    spec = resolve_spec("fixed")
+    assert auto_max_batch(spec) == CPU_BATCH == 128
+    members = [Member(spec=spec.model_copy(update={"seed": s}), out=Path(str(s)), command="")
+               for s in range(300)]
+    sizes = sorted(len(j.members) for j in plan_jobs(members, None, 2))
+    assert sizes == [100, 100, 100]  # ceil(300 / 128) = 3 pieces, balanced
+    assert sorted(len(j.members) for j in plan_jobs(members, 50, 2)) == [50] * 6

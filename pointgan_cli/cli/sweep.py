@@ -41,12 +41,13 @@ def sweep(
                      "hinge. Both at two learning rates.", rich_help_panel="Sweep"),
     ] = None,
     max_batch: Annotated[
-        int, typer.Option("--max-batch", min=1, help="Most runs in one batched program "
-                          "(bounds memory; ~128 is fastest on a CPU cache).",
-                          rich_help_panel="Sweep"),
-    ] = 128,
+        str, typer.Option("--max-batch", help="Most runs in one batched program, or 'auto': "
+                          "the cache-friendly size on a CPU (128), as many as fit half the "
+                          "free memory on a GPU.", rich_help_panel="Sweep"),
+    ] = "auto",
     workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes [default: CPU count].",
+        int, typer.Option("--workers", min=1, help="Worker processes [default: CPU count; "
+                          "a GPU sweep uses one].",
                           show_default=False, rich_help_panel="Sweep"),
     ] = os.cpu_count() or 1,
     executor: Annotated[
@@ -77,6 +78,7 @@ def sweep(
 
     Example: pointgan sweep --preset baseline --preset fixed --seeds 0-49
     """
+    batch_cap = _parse_max_batch(max_batch)
     if executor not in ("local", "ray"):
         raise UsageError(f"--executor: unknown executor {executor!r} (local or ray)")
     if resume:
@@ -104,7 +106,7 @@ def sweep(
                 task = prog.task_ids[0]
                 prog.update(task, total=max(total, 1), advance=n)
 
-        summary = run_sweep(out, spec, command, resume=resume, max_batch=max_batch,
+        summary = run_sweep(out, spec, command, resume=resume, max_batch=batch_cap,
                             workers=workers, executor=executor, ray_address=ray_address,
                             progress=progress)
     wall = time.perf_counter() - t0
@@ -131,3 +133,16 @@ def sweep(
         err.print(f"{summary['n']} runs in {wall:.1f} s; charts: {out / 'weights.png'}, "
                   f"{out / 'success.png'}")
     sys.stdout.write(f"{out}\n")
+
+
+def _parse_max_batch(text: str) -> int | None:
+    """``auto`` -> None (the engine picks per device), else a positive integer."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"--max-batch: {text!r} is not a positive integer or 'auto'") from None
+    if value < 1:
+        raise UsageError(f"--max-batch: {value} must be at least 1 (or 'auto')")
+    return value

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import rundir
-from ..engine import batch_key
+from ..engine import auto_max_batch, batch_key
 from ..training import Member
 
 
@@ -38,9 +38,10 @@ def member_state(out: Path) -> tuple[str, int]:
     return "fresh", 0
 
 
-def plan_jobs(members: Sequence[Member], max_batch: int, workers: int) -> list[Job]:
+def plan_jobs(members: Sequence[Member], max_batch: int | None, workers: int) -> list[Job]:
     """Collect members that can share a batch (same batch_key and resume step) and cut each
-    such batch into balanced jobs. ("Batch" here is about tensors; a sweep's statistics
+    such batch into balanced jobs (``max_batch`` None: ``--max-batch auto``, the engine's
+    choice for the batch's device). ("Batch" here is about tensors; a sweep's statistics
     "groups" are a different thing, see ``report``.)"""
     batches: dict[tuple, list[Member]] = {}
     for m in members:
@@ -51,7 +52,8 @@ def plan_jobs(members: Sequence[Member], max_batch: int, workers: int) -> list[J
     for batch in batches.values():
         # At least `workers` pieces overall (when there are enough members), each <= max_batch.
         share = max(1, round(workers * len(batch) / max(total, 1)))
-        pieces = max(share, -(-len(batch) // max_batch))
+        cap = max_batch if max_batch is not None else auto_max_batch(batch[0].spec)
+        pieces = max(share, -(-len(batch) // cap))
         size = -(-len(batch) // pieces)
         jobs.extend(Job(batch[i : i + size]) for i in range(0, len(batch), size))
     jobs.sort(key=lambda j: -j.run_steps)  # longest first: better packing on the workers

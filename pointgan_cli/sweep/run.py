@@ -36,7 +36,7 @@ def run_sweep(
     command: str,
     *,
     resume: bool,
-    max_batch: int,
+    max_batch: int | None,
     workers: int,
     executor: str = "local",
     ray_address: str | None = None,
@@ -61,6 +61,8 @@ def run_sweep(
             continue
         todo.append(Member(spec=spec, out=mdir, command=rerun_command(spec, str(mdir)),
                            resume=state == "resume", resume_step=step))
+    if any(m.spec.device != "cpu" for m in todo):
+        workers = 1  # one process drives the GPU; more would each hold a CUDA context
     jobs = plan_jobs(todo, max_batch, workers)
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
