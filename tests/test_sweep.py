@@ -154,9 +154,11 @@ def test_member_equals_train_alone(cli, tmp_path):
         (["--max-batch", "lots"], "--max-batch"),
     ],
 )
-def test_bad_sweep_input_is_one_line_exit_2_nothing_created(tmp_path, args, needle):
-    res = run_cli(["sweep", *args, "--steps", "10", "--out", "s"], cwd=tmp_path)
-    assert res.returncode == 2
+def test_bad_sweep_input_is_one_line_exit_2_nothing_created(cli, tmp_path, monkeypatch, args,
+                                                            needle):
+    monkeypatch.chdir(tmp_path)
+    res = cli(["sweep", *args, "--steps", "10", "--out", "s"])
+    assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], res.stderr
     assert list(tmp_path.iterdir()) == []
