@@ -14,8 +14,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from . import verdict
 from .errors import UsageError
 
 SCHEMA_VERSION = 1
@@ -123,12 +131,39 @@ class RunSpec(BaseModel):
     )
     optimizer: Literal["adam", "sgd"] = Field("adam", description="Optimizer of G and D.")
     momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (with --optimizer sgd).")
-    snapshot_every: int = Field(50, ge=1, description="Steps between metrics rows.")
+    snapshot_every: int = Field(
+        0, ge=0,
+        description="Steps between metrics rows; 0: auto, at most 50 and dense enough that "
+        "the success window holds at least 20 rows.",
+    )
     checkpoint_every: int = Field(500, ge=1, description="Steps between checkpoints.")
     tolerance: float = Field(
-        0.1, gt=0, description="Converged when |w| + |b - real| < tolerance at the end."
+        0.1, gt=0,
+        description="Converged when |w| + |b - real| < tolerance at every snapshot of the "
+        "success window.",
+    )
+    success_window: float = Field(
+        verdict.DEFAULT_WINDOW, gt=0, le=1,
+        description="Fraction of the steps, at the end, that a converged run stays within "
+        "--tolerance (the success window).",
     )
     device: str = Field("cpu", description="Torch device: cpu, cuda, cuda:1, ...")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_snapshot_every(cls, data: Any) -> Any:
+        """Resolve ``snapshot_every`` 0 (or absent) to the cadence the success window needs, so
+        a stored spec always names the cadence it ran with."""
+        if not isinstance(data, dict) or data.get("snapshot_every") not in (None, 0):
+            return data
+        try:
+            steps = int(data.get("steps", cls.model_fields["steps"].default))
+            window = float(data.get("success_window", verdict.DEFAULT_WINDOW))
+        except (TypeError, ValueError):
+            return data  # the field validators name the bad value
+        if steps < 1 or not 0 < window <= 1:
+            return data
+        return {**data, "snapshot_every": verdict.default_snapshot_every(steps, window)}
 
     @field_validator("preset")
     @classmethod

@@ -20,11 +20,12 @@ from typing import Any
 
 import torch
 
-from . import rundir
+from . import rundir, verdict
 from .engine import BatchTrainer, Snapshot
 from .errors import PointganError, UsageError
 from .models import D_NAMES
 from .spec import RunSpec
+from .verdict import distance
 
 
 class Interrupted(PointganError):
@@ -42,11 +43,6 @@ class Member:
     command: str
     resume: bool = False
     resume_step: int = 0  # step of the checkpoint a resumed member continues from
-
-
-def distance(w: float, b: float, real: float) -> float:
-    """Worst error of ``y = w x + b`` against ``real`` over x in [-1, 1]."""
-    return abs(w) + abs(b - real)
 
 
 def metrics_row(snap: Snapshot, i: int, real: float) -> dict[str, Any]:
@@ -153,12 +149,19 @@ def train_batch(
             prior_wall = [float(s.get("wall_seconds", 0.0)) for s in states]
             for m in members:
                 rundir.truncate_metrics(m.out, trainer.step)
+        # (step, w, b) of every snapshot in the success window, per member: the verdict is
+        # taken from these when the summary is written (a resumed member re-reads its own).
+        window = [_window_history(m) for m in members]
+        starts = [verdict.window_start(m.spec.steps, m.spec.success_window) for m in members]
         writers = [rundir.MetricsWriter(m.out) for m in members]
         t0 = time.perf_counter()
 
         def on_snapshot(snap: Snapshot) -> None:
             for i, (m, wr) in enumerate(zip(members, writers)):
-                wr.write(metrics_row(snap, i, m.spec.real_value))
+                row = metrics_row(snap, i, m.spec.real_value)
+                wr.write(row)
+                if snap.step >= starts[i]:
+                    window[i].append((snap.step, row["w"], row["b"]))
             if on_progress is not None:
                 on_progress(snap)
 
@@ -188,28 +191,44 @@ def train_batch(
                   f"{trainer.graph_error.splitlines()[0]}", file=sys.stderr)
         summaries = []
         for i, m in enumerate(members):
-            summary = _summary(trainer, i, prior_wall[i] + wall)
+            summary = _summary(trainer, i, prior_wall[i] + wall, window[i])
             rundir.atomic_write_json(m.out / rundir.SUMMARY, summary)
             summaries.append(summary)
     return summaries
 
 
-def _summary(trainer: BatchTrainer, i: int, wall: float) -> dict[str, Any]:
+def _window_history(m: Member) -> list[tuple[int, float, float]]:
+    """The success-window snapshots a resumed member already wrote (none for a fresh one)."""
+    if not m.resume:
+        return []
+    start = verdict.window_start(m.spec.steps, m.spec.success_window)
+    rows = rundir.read_metrics(m.out / rundir.METRICS)
+    return [(int(r["step"]), float(r["w"]), float(r["b"])) for r in rows if r["step"] >= start]
+
+
+def _summary(trainer: BatchTrainer, i: int, wall: float,
+             window: list[tuple[int, float, float]]) -> dict[str, Any]:
+    """The run's summary: final parameters and the one verdict (``verdict.judge``) on its
+    success window, computed here once and read by every later command."""
     spec = trainer.specs[i]
     w, b = float(trainer.g[i, 0]), float(trainer.g[i, 1])
-    dist = distance(w, b, spec.real_value)
     diverged = not bool(trainer.alive[i])
+    diverged_step = int(trainer.diverged_step[i]) if diverged else None
+    steps, ws, bs = zip(*window) if window else ((), (), ())
+    v = verdict.judge(steps, ws, bs, real=spec.real_value, tolerance=spec.tolerance,
+                      total_steps=spec.steps, window=spec.success_window, diverged=diverged,
+                      diverged_step=diverged_step)
     return {
         "status": "diverged" if diverged else "finished",
-        "converged": (not diverged) and dist < spec.tolerance,
         "w": w,
         "b": b,
-        "distance": dist,
+        "distance": distance(w, b, spec.real_value),
         "tolerance": spec.tolerance,
+        **verdict.summary_fields(v),
         "steps": trainer.step,
         "seed": spec.seed,
         "preset": spec.preset,
-        "diverged_step": int(trainer.diverged_step[i]) if diverged else None,
+        "diverged_step": diverged_step,
         "wall_seconds": round(wall, 3),
         "versions": rundir.versions(),
     }
