@@ -50,49 +50,66 @@ def test_sign_changes():
     assert classify.sign_changes([], 1.0) == 0
 
 
-def test_sharp_step_far_from_the_samples_is_saturated(tmp_path):
+def test_sharp_step_far_from_the_samples_is_saturated_evidence(tmp_path):
     rep = classify.diagnose_run(make_run(tmp_path / "r", SHARP_STEP, still(0.605, 0.015)))
     ev = rep["evidence"]
-    assert rep["class"] == classify.SATURATED
+    assert rep["class"] == classify.STUCK  # the class comes from the window ...
+    assert ev["d_shape"] == classify.SATURATED  # ... D's shape is evidence beside it
     assert ev["saturation_fraction"] == 1.0 and ev["d_range"] > 0.9
     assert ev["source"] == rundir.METRICS
     assert "100% of generated samples" in rep["reason"]
+    assert rep["class_from"] == rundir.METRICS  # the summary carries no class: judged here
 
 
 def test_flat_discriminator_is_flat_not_saturated(tmp_path):
     rep = classify.diagnose_run(make_run(tmp_path / "r", FLAT, still(0.4, 0.8)))
-    assert rep["class"] == classify.FLAT
+    assert rep["class"] == classify.STUCK
+    assert rep["evidence"]["d_shape"] == classify.FLAT
     assert rep["evidence"]["d_range"] < shapes.FLAT_RANGE
     assert rep["evidence"]["saturation_fraction"] == 1.0  # also saturated: flat is more specific
+    assert "D at the end is flat" in rep["reason"]
 
 
 def test_generator_on_target_is_converged_whatever_d(tmp_path):
     rep = classify.diagnose_run(make_run(tmp_path / "r", BELL, still(0.01, 1.02)))
     assert rep["class"] == classify.CONVERGED
     assert rep["evidence"]["distance"] == pytest.approx(0.03)
+    assert rep["evidence"]["window_max_distance"] == pytest.approx(0.03)
 
 
-def test_generator_swinging_around_the_target_oscillates(tmp_path):
-    wb = [(0.02, 0.3)] * 6 + [(0.02, 1.0 + (0.4 if i % 2 else -0.4)) for i in range(6)]
+def test_generator_swinging_around_the_target_orbits(tmp_path):
+    # 41 rows, 2000 steps: the window (steps >= 1600) holds the last 9 rows
+    wb = [(0.02, 1.0 + (0.4 if i % 2 else -0.4)) for i in range(41)]
     rep = classify.diagnose_run(make_run(tmp_path / "r", GENTLE, wb))
-    assert rep["class"] == classify.OSCILLATING
-    assert rep["evidence"]["sign_changes_last_third"] == 3  # the last 4 of 12 rows
-    assert rep["evidence"]["last_third_snapshots"] == 4
+    ev = rep["evidence"]
+    assert rep["class"] == classify.ORBITING
+    assert ev["window_snapshots"] == 9 and ev["sign_changes_in_window"] == 8
+    assert ev["window_max_distance"] == pytest.approx(0.42)
+    assert ev["time_avg_distance"] == pytest.approx(0.02 + 0.4 / 9)
 
 
-def test_saturation_wins_over_past_oscillation(tmp_path):
+def test_saturated_d_after_past_swings_is_evidence_not_the_class(tmp_path):
     wb = [(0.6, 0.0)] * 8 + [(0.6, 1.4), (0.6, 0.6), (0.6, 1.4), (0.6, 0.015)]
     rep = classify.diagnose_run(make_run(tmp_path / "r", SHARP_STEP, wb))
-    assert rep["evidence"]["sign_changes_last_third"] == 3
-    assert rep["class"] == classify.SATURATED
+    assert rep["evidence"]["sign_changes_in_window"] == 2  # rows at steps 450, 500, 550
+    assert rep["class"] == classify.STUCK and rep["evidence"]["d_shape"] == classify.SATURATED
 
 
 def test_gentle_d_and_a_generator_that_does_not_move_is_stuck(tmp_path):
     rep = classify.diagnose_run(make_run(tmp_path / "r", GENTLE, still(0.3, 0.4)))
     assert rep["class"] == classify.STUCK
     ev = rep["evidence"]
-    assert ev["saturation_fraction"] < classify.SATURATED_SHARE
-    assert ev["d_range"] >= shapes.FLAT_RANGE and ev["sign_changes_last_third"] == 0
+    assert ev["saturation_fraction"] < classify.SATURATED_SHARE and ev["d_shape"] == "sloped"
+    assert ev["d_range"] >= shapes.FLAT_RANGE and ev["sign_changes_in_window"] == 0
+
+
+def test_the_class_in_summary_json_is_reported_as_it_is(tmp_path):
+    run = make_run(tmp_path / "r", GENTLE, still(0.3, 0.4))
+    summary = dict(run.summary, **{"class": "orbiting", "verdict": {"reason": "as written"}})
+    rundir.atomic_write_json(tmp_path / "r" / rundir.SUMMARY, summary)
+    rep = classify.diagnose_run(rundir.load_run(tmp_path / "r"))
+    assert rep["class"] == "orbiting" and rep["reason"].startswith("as written")
+    assert rep["class_from"] == rundir.SUMMARY
 
 
 def test_diverged_status_and_nan_rows(tmp_path):

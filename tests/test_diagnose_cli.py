@@ -156,14 +156,16 @@ def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
         ev = m["evidence"]
         assert m["class"] in classify.FAILURES
         assert ev["distance"] >= ev["tolerance"]
-        if m["class"] == classify.FLAT:
+        summary = json.loads((sweep / "members" / m["id"] / "summary.json").read_text())
+        assert m["class"] == summary["class"]  # the class the summary carries, never another
+        if ev["d_shape"] == classify.FLAT:
             assert ev["d_range"] < shapes.FLAT_RANGE
-        elif m["class"] == classify.SATURATED:
+        elif ev["d_shape"] == classify.SATURATED:
             assert ev["saturation_fraction"] >= classify.SATURATED_SHARE
             assert ev["d_range"] >= shapes.FLAT_RANGE
     # The fast discriminator ends as a step or flattened: both of the study's failure shapes.
-    classes = {by_id[f"baseline-s{s}"]["class"] for s in FAST_D_SEEDS}
-    assert classes == {classify.FLAT, classify.SATURATED}
+    shapes_seen = {by_id[f"baseline-s{s}"]["evidence"]["d_shape"] for s in FAST_D_SEEDS}
+    assert shapes_seen == {classify.FLAT, classify.SATURATED}
     groups = {g["group"]: g for g in doc["groups"]}
     assert groups["fixed"]["classes"] == {"converged": ["fixed-s1", "fixed-s2"]}
     assert groups["baseline lr_d 0.05"]["n"] == 3
@@ -172,7 +174,8 @@ def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
 
     text = cli(["diagnose", "run", sweep])
     assert text.exit_code == 0
-    assert "baseline lr_d 0.05\tbaseline-s2\tsaturated_discriminator" in text.stdout
+    cls = by_id["baseline-s2"]["class"]
+    assert f"baseline lr_d 0.05\tbaseline-s2\t{cls}" in text.stdout
     assert "saturated" in text.stderr and "fixed-s1, fixed-s2" in text.stderr
     assert "1e-3" in text.stderr  # the table says what its numbers mean
 

@@ -147,9 +147,10 @@ def run(
                                          show_default=False)],
     json_out: o.Json = False,
 ) -> None:
-    """Name how a run ended (converged, diverged, flat or saturated discriminator,
-    oscillating, stuck far from target) with the numbers behind it; on a sweep, the classes
-    of every group and which members fall in each.
+    """Name how a run ended: the class its summary.json carries (converged, orbiting,
+    still_approaching, stuck, diverged; judged on the success window), with the numbers behind
+    it and D's shape at the end as evidence; on a sweep, the classes of every group and which
+    members fall in each.
 
     Example: pointgan diagnose run sweeps/article --json
     """
@@ -160,9 +161,11 @@ def run(
     err = console.err_console()
     if "sweep_dir" not in doc:
         ev = doc["evidence"]
-        rows = [[k, ev[k]] for k in ("status", "step", "w", "b", "distance", "tolerance",
-                                     "saturation_fraction", "d_range", "sign_changes_last_third",
-                                     "last_third_snapshots", "diverged_step")]
+        rows = [[k, ev[k]] for k in ("status", "step", "w", "b", "tolerance", "final_distance",
+                                     "window_max_distance", "time_avg_distance", "bias_b",
+                                     "window_snapshots", "sign_changes_in_window",
+                                     "saturation_fraction", "d_range", "d_shape",
+                                     "diverged_step")]
         err.print(console.table(escape(f"diagnose {doc['run_dir']}"), ["measure", "value"], rows))
         err.print(escape(doc["reason"]))
         sys.stdout.write(doc["class"] + "\n")
@@ -173,10 +176,13 @@ def run(
                             ["group", "class", "n", "members"], rows))
     mrows = [[escape(m["id"]), _words(m["class"])] + _numbers(m["evidence"])
              for m in doc["members"]]
-    t = console.table("members", ["member", "class", "dist", "sat", "D range", "flips"], mrows)
-    t.caption = escape("dist = |w| + |b - real|; sat = share of generated samples with "
-                       "|dD/dv| < 1e-3; D range over [real - 3, real + 2]; flips = sign changes "
-                       "of b - real in the last third")
+    t = console.table("members", ["member", "class", "D", "dist", "max", "avg", "sat",
+                                  "D range", "flips"], mrows)
+    t.caption = escape("D = the discriminator's shape at the end (flat, saturated, sloped); "
+                       "dist = |w| + |b - real| at the end; max = its largest value in the "
+                       "success window; avg = distance of the window-averaged generator; sat = "
+                       "share of generated samples with |dD/dv| < 1e-3; D range over "
+                       "[real - 3, real + 2]; flips = sign changes of b - real in the window")
     err.print(t)
     for m in doc["members"]:
         sys.stdout.write(f"{m['group']}\t{m['id']}\t{m['class']}\n")
@@ -189,6 +195,6 @@ def _words(cls: str) -> str:
 
 def _numbers(ev: dict[str, Any] | None) -> list[Any]:
     if ev is None:
-        return ["-"] * 4
-    return [ev["distance"], ev["saturation_fraction"], ev["d_range"],
-            ev["sign_changes_last_third"]]
+        return ["-"] * 7
+    return [ev["d_shape"], ev["final_distance"], ev["window_max_distance"], ev["time_avg_distance"],
+            ev["saturation_fraction"], ev["d_range"], ev["sign_changes_in_window"]]

@@ -1,26 +1,19 @@
-"""Name how a run ended, with the numbers that back the name.
+"""``diagnose run``: the run's class (``verdict``), with the discriminator's shape as evidence.
 
-The classes follow the study's account of failure, checked in this order (the first that holds
-wins, and every measure is reported whatever the class):
+The class is the one the run's ``summary.json`` carries, computed once when training finished
+(``verdict.judge`` on the success window). A run without a class in its summary (unfinished, or
+written by an older pointgan) is judged here by the same function on its ``metrics.jsonl``, so
+the two can never disagree. This module only *adds* evidence: what D looks like at the end.
 
-1. ``diverged``: a parameter became non-finite (the summary says so, or a metrics row holds a
-   NaN/inf).
-2. ``converged``: ``|w| + |b - real| < tolerance`` at the end.
-3. ``flat_discriminator``: D varies by less than 0.05 over [real - 3, real + 2]; too much weight
-   decay does this, and a flat D tells the generator nothing.
-4. ``saturated_discriminator``: ``|dD/dv| < 1e-3`` on at least half of the generated samples; a D
-   that learned too fast is a sharp step whose slope is zero outside a narrow band.
-5. ``oscillating``: ``b - real`` changed sign at least twice in the last third of the snapshots;
-   the generator keeps crossing the target because D keeps training on samples it cannot
-   separate.
-6. ``still_approaching``: not within tolerance, but ``|w| + |b - real|`` fell at every snapshot of
-   the last third (``distance_trend``'s ``monotone``). Not converged: a distance that is still
-   shrinking says nothing about whether it will reach the target (the non-saturating loss can
-   creep towards it on an orbit; ``diagnose stability`` looks at the linearisation).
-7. ``stuck_far_from_target``: none of the above, and still not within tolerance.
+- ``flat``: D varies by less than ``shapes.FLAT_RANGE`` over [real - 3, real + 2]; too much
+  weight decay does this, and a flat D tells the generator nothing.
+- ``saturated``: ``|dD/dv| < shapes.SATURATION_GRAD`` on at least ``SATURATED_SHARE`` of the
+  generated samples; a D that learned too fast is a sharp step whose slope is zero outside a
+  narrow band.
+- ``sloped``: neither.
 
-Saturation comes before oscillation because it describes the end state: a generator that swung
-around the target and then met a saturated D is stuck now, whatever it did before.
+and how often ``b - real`` changed sign inside the success window (a generator circling the
+target crosses it again and again).
 """
 
 from __future__ import annotations
@@ -31,25 +24,21 @@ from typing import Any
 
 import torch
 
-from .. import sweepdir
+from .. import rundir, sweepdir, verdict
 from ..errors import UsageError
 from ..rundir import Run
 from . import shapes
 from .source import state_at
 
-CONVERGED = "converged"
-DIVERGED = "diverged"
-FLAT = "flat_discriminator"
-SATURATED = "saturated_discriminator"
-OSCILLATING = "oscillating"
-APPROACHING = "still_approaching"
-STUCK = "stuck_far_from_target"
-CLASSES = (CONVERGED, DIVERGED, FLAT, SATURATED, OSCILLATING, APPROACHING, STUCK)
-FAILURES = (DIVERGED, FLAT, SATURATED, OSCILLATING, APPROACHING, STUCK)  # not converged at the end
+CLASSES = verdict.CLASSES
+FAILURES = verdict.FAILURES
+CONVERGED, DIVERGED, ORBITING, STUCK, APPROACHING = (
+    verdict.CONVERGED, verdict.DIVERGED, verdict.ORBITING, verdict.STUCK, verdict.APPROACHING)
 NOT_RUN, UNREADABLE = "not_run", "unreadable"  # sweep members that cannot be diagnosed
+FLAT, SATURATED, SLOPED = "flat", "saturated", "sloped"  # D's shape at the end (evidence)
 
 SATURATED_SHARE = 0.5
-OSCILLATION_CHANGES = 2
+OSCILLATION_CHANGES = 2  # sign changes of b - real that count as swinging around the target
 SHRINK_FRACTION = 0.1  # a fitted fall of this share of the mean distance counts as shrinking
 
 
@@ -71,20 +60,20 @@ def _json_num(v: Any) -> float | None:
 
 
 def last_third(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The last third of the snapshots (rounded up): the run's end state."""
+    """The last third of the snapshots (rounded up)."""
     return rows[len(rows) - math.ceil(len(rows) / 3):]
 
 
 def distance_trend(rows: list[dict[str, Any]], real: float, tol: float) -> dict[str, Any]:
-    """How ``|w| + |b - real|`` moved over the last third of ``rows`` (finite rows only).
+    """How ``|w| + |b - real|`` moved over the last third of ``rows`` (finite rows only): a
+    description of the path up to a chosen step, not a verdict (that is ``run_class``).
 
     ``monotone``: it fell or stayed at every snapshot and is lower at the end (at least 3
     snapshots). ``shrinking``: monotone, or the least-squares line through the third falls by at
-    least ``SHRINK_FRACTION`` of the mean distance (a noisy but clearly falling distance).
-    ``sign_changes``: how often ``b - real`` changed sign in the third (a shrinking distance
-    with swings is a generator swinging around the target, not approaching it)."""
+    least ``SHRINK_FRACTION`` of the mean distance. ``sign_changes``: how often ``b - real``
+    changed sign in the third."""
     good = [r for r in last_third(rows) if _finite(r)]
-    pts = [(float(r["step"]), abs(float(r["w"])) + abs(float(r["b"]) - real)) for r in good]
+    pts = [(float(r["step"]), verdict.distance(float(r["w"]), float(r["b"]), real)) for r in good]
     out: dict[str, Any] = {"snapshots": len(pts), "tolerance": tol, "distance_start": None,
                            "distance_end": None, "fitted_fall": None, "monotone": False,
                            "shrinking": False, "within_tolerance": False,
@@ -105,32 +94,61 @@ def distance_trend(rows: list[dict[str, Any]], real: float, tol: float) -> dict[
     return out
 
 
-def measure(run: Run) -> dict[str, Any]:
-    """Every number the classes are judged on, at the run's last snapshot."""
+SUMMARY_KEYS = ("final_distance", "window_max_distance", "bias_b", "time_avg_distance")
+
+
+def run_class(run: Run) -> dict[str, Any]:
+    """The run's verdict: ``class``, ``reason``, the window numbers and where they came from
+    (``summary.json`` when it carries a class, else ``verdict.judge`` on ``metrics.jsonl``)."""
+    summary = run.summary or {}
+    if summary.get("class") in verdict.CLASSES:
+        extra = summary.get("verdict") or {}
+        return {"class": summary["class"], "reason": extra.get("reason", ""),
+                "from": rundir.SUMMARY, **{k: summary.get(k) for k in SUMMARY_KEYS},
+                "window": {k: v for k, v in extra.items() if k != "reason"}}
+    spec, rows = run.spec, run.metrics
+    bad = next((int(r["step"]) for r in rows if not _finite(r)), None)
+    diverged = summary.get("status") == "diverged" or bad is not None
+    v = verdict.judge([r["step"] for r in rows], [r["w"] for r in rows],
+                      [r["b"] for r in rows], real=spec.real_value, tolerance=spec.tolerance,
+                      total_steps=spec.steps, window=spec.success_window, diverged=diverged,
+                      diverged_step=summary.get("diverged_step") or bad)
+    if not summary and int(rows[-1]["step"]) < spec.steps and v["class"] != verdict.DIVERGED:
+        v["reason"] = (f"unfinished (last snapshot at step {rows[-1]['step']} of "
+                       f"{spec.steps}): " + v["reason"])
+    return {"class": v["class"], "reason": v["reason"], "from": rundir.METRICS,
+            **{k: v[k] for k in SUMMARY_KEYS}, "window": v["window"]}
+
+
+def measure(run: Run, verdict_doc: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The evidence beside the class: the window numbers, sign changes of ``b - real`` in the
+    window, and D's shape at the run's last snapshot."""
     spec, rows, summary = run.spec, run.metrics, run.summary
     real, tol = spec.real_value, spec.tolerance
+    v = verdict_doc or run_class(run)
     bad = next((int(r["step"]) for r in rows if not _finite(r)), None)
-    status = summary.get("status", "unknown") if summary else "unfinished"
-    third = last_third(rows)
-    good = [r for r in third if _finite(r)]
+    start = verdict.window_start(spec.steps, spec.success_window)
+    window = [r for r in rows if int(r["step"]) >= start and _finite(r)]
     last = rows[-1]
     ev: dict[str, Any] = {
-        "status": status,
+        "status": (summary or {}).get("status", "unfinished"),
         "step": int(last["step"]),
         "w": _json_num(last["w"]),
         "b": _json_num(last["b"]),
         "real_value": real,
-        "distance": _json_num(abs(float(last["w"])) + abs(float(last["b"]) - real)),
+        "distance": _json_num(verdict.distance(float(last["w"]), float(last["b"]), real)),
         "tolerance": tol,
+        **{k: v[k] for k in SUMMARY_KEYS},
+        "window_start_step": start,
+        "window_snapshots": len(window),
+        "sign_changes_in_window": sign_changes([float(r["b"]) for r in window], real),
         "diverged_step": (summary or {}).get("diverged_step") or bad,
-        "sign_changes_last_third": sign_changes([float(r["b"]) for r in good], real),
-        "last_third_snapshots": len(third),
+        "first_non_finite_step": bad,
         "saturation_fraction": None,
         "d_range": None,
         "d_range_window": list(shapes.window(spec)),
+        "d_shape": None,
         "source": None,
-        "first_non_finite_step": bad,
-        "distance_monotone_last_third": distance_trend(rows, real, tol)["monotone"],
     }
     if not _finite(last):
         return ev  # nothing finite to measure D on
@@ -140,47 +158,51 @@ def measure(run: Run) -> dict[str, Any]:
         ev["first_non_finite_step"] = st.step
         return ev
     ev["w"], ev["b"] = float(st.g[0]), float(st.g[1])
-    ev["distance"] = abs(ev["w"]) + abs(ev["b"] - real)
+    ev["distance"] = verdict.distance(ev["w"], ev["b"], real)
     prob = shapes.probability(spec)
     ev["d_output"] = "probability" if prob else "logit"
     ev["saturation_fraction"] = shapes.saturation_fraction(st.d, st.g, probability=prob)
     ev["d_range"] = shapes.d_range(st.d, *ev["d_range_window"], probability=prob)
+    ev["d_shape"] = d_shape(ev)
     return ev
 
 
-def classify(ev: dict[str, Any]) -> tuple[str, str]:
-    """(class, one sentence with the numbers that decided it)."""
-    dist = "|w| + |b - real| = " + ("nan" if ev["distance"] is None else f"{ev['distance']:.3g}")
-    if ev["status"] == "diverged" or ev["first_non_finite_step"] is not None:
-        at = ev["diverged_step"]
-        return DIVERGED, f"parameters became non-finite at step {at}; rolled back, {dist}"
-    if ev["distance"] < ev["tolerance"]:
-        return CONVERGED, f"{dist} < tolerance {ev['tolerance']:g}"
-    lo, hi = ev["d_range_window"]
+def d_shape(ev: dict[str, Any]) -> str:
+    """flat / saturated / sloped from the measured range and saturated share."""
     if ev["d_range"] < shapes.FLAT_RANGE:
-        return FLAT, (f"D varies by only {ev['d_range']:.3g} over [{lo:g}, {hi:g}] "
-                      f"(< {shapes.FLAT_RANGE:g}); {dist}")
+        return FLAT
     if ev["saturation_fraction"] >= SATURATED_SHARE:
-        return SATURATED, (f"|dD/dv| < {shapes.SATURATION_GRAD:g} on "
-                           f"{100 * ev['saturation_fraction']:.0f}% of generated samples "
-                           f"(>= {100 * SATURATED_SHARE:.0f}%); {dist}")
-    if ev["sign_changes_last_third"] >= OSCILLATION_CHANGES:
-        return OSCILLATING, (f"b - real changed sign {ev['sign_changes_last_third']} times in the "
-                             f"last {ev['last_third_snapshots']} snapshots "
-                             f"(>= {OSCILLATION_CHANGES}); {dist}")
-    if ev.get("distance_monotone_last_third"):
-        return APPROACHING, (f"{dist} >= tolerance {ev['tolerance']:g}, but it fell at every one "
-                             f"of the last {ev['last_third_snapshots']} snapshots: still "
-                             f"approaching, not converged")
-    return STUCK, (f"{dist} >= tolerance {ev['tolerance']:g}; D is neither flat (range "
-                   f"{ev['d_range']:.3g}) nor saturated ({100 * ev['saturation_fraction']:.0f}%),"
-                   f" b - real changed sign {ev['sign_changes_last_third']} times")
+        return SATURATED
+    return SLOPED
+
+
+def d_sentence(ev: dict[str, Any]) -> str:
+    """What D looks like at the end, in words with its numbers (evidence, never a class)."""
+    if ev["d_shape"] is None:
+        return "D could not be measured (non-finite parameters)"
+    lo, hi = ev["d_range_window"]
+    sat = f"|dD/dv| < {shapes.SATURATION_GRAD:g} on {100 * ev['saturation_fraction']:.0f}% of " \
+          f"generated samples"
+    rng = f"range {ev['d_range']:.3g} over [{lo:g}, {hi:g}]"
+    if ev["d_shape"] == FLAT:
+        return f"D at the end is flat ({rng} < {shapes.FLAT_RANGE:g}; {sat})"
+    if ev["d_shape"] == SATURATED:
+        return (f"D at the end is saturated ({sat}, >= {100 * SATURATED_SHARE:.0f}%; {rng}): "
+                f"the generator gets almost no gradient")
+    return f"D at the end has a slope ({rng}; {sat})"
 
 
 def diagnose_run(run: Run) -> dict[str, Any]:
-    ev = measure(run)
-    cls, reason = classify(ev)
-    return {"run_dir": str(run.path), "class": cls, "reason": reason, "evidence": ev}
+    """The run's class and reason (from its verdict) plus D's shape and the swings as
+    evidence."""
+    v = run_class(run)
+    ev = measure(run, v)
+    reason = v["reason"]
+    if v["class"] != CONVERGED:
+        reason += f". {d_sentence(ev)}; b - real changed sign {ev['sign_changes_in_window']} " \
+                  f"times in the window"
+    return {"run_dir": str(run.path), "class": v["class"], "reason": reason,
+            "class_from": v["from"], "window": v["window"], "evidence": ev}
 
 
 # -- sweeps ------------------------------------------------------------------------------------

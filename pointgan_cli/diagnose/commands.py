@@ -81,13 +81,16 @@ def generator_landscape(
     run = load_single_run(run_dir)
     st = state_at(run, step)
     surf = landscape.generator_surface(st.d, trajectory(run), st.g, run.spec)
+    run_cls = classify.run_class(run)
     doc: dict[str, Any] = {
         "command": "generator-landscape",
         "run_dir": str(run_dir),
         "step": st.step,
         "parameters_from": st.origin,
         "discriminator": [float(v) for v in st.d],
-        "finding": landscape.generator_finding(surf, st.step),
+        "run_class": run_cls,
+        "finding": f"the run is {run_cls['class']} ({run_cls['reason']}); "
+        + landscape.generator_finding(surf, st.step),
         "surface": surf,
     }
     target = out if out is not None else rundir.diagnose_dir(Path(run_dir))

@@ -314,35 +314,27 @@ def _describe(point: dict[str, Any]) -> str:
     return f"{v}: {head}"
 
 
-def finding(run_point: dict[str, Any], ideal: dict[str, Any], trend: dict[str, Any],
+def finding(run_point: dict[str, Any], ideal: dict[str, Any], run_cls: dict[str, Any],
             step: int) -> str:
-    """One sentence that keeps the eigenvalue verdict and the distance trend apart."""
+    """One sentence: the run's class (from its summary, never re-judged here) and what the
+    linearisation at ``step`` adds to it."""
     v = run_point["verdict"]
-    dist, swings = trend["distance_end"], trend["sign_changes"]
-    within = trend["within_tolerance"]
-    if within:
-        where = f"within tolerance (|w| + |b - real| = {dist:.3g} < {trend['tolerance']:g})"
-    else:
-        moving = "still shrinking" if trend["shrinking"] else "not shrinking"
-        where = (f"not within tolerance (|w| + |b - real| {trend['distance_start']:.3g} -> "
-                 f"{dist:.3g} over the last third: {moving}")
-        if swings >= classify.OSCILLATION_CHANGES:
-            where += f"; b - real changed sign {swings} times: swinging around the target"
-        where += ")"
-    text = (f"at step {step} the linearised training field is {v} (max Re lambda = "
-            f"{run_point['max_real_part']:.3g}, tol {run_point['tol']:.2g}); the generator is "
-            f"{where}; at the ideal generator with this D it is {ideal['verdict']}")
+    cls = run_cls["class"]
+    text = (f"the run is {cls} ({run_cls['reason']}); at step {step} the linearised training "
+            f"field is {v} (max Re lambda = {run_point['max_real_part']:.3g}, tol "
+            f"{run_point['tol']:.2g}); at the ideal generator with this D it is "
+            f"{ideal['verdict']}")
     weak = [f"{p['verdict']} at {name}" for name, p in
             (("the run's point", run_point), ("the ideal generator", ideal))
             if p["verdict"] != CONVERGENT]
-    if trend["approaching"] and weak:
-        text += (f". Approaching slowly but the linearisation is {' and '.join(weak)} (not "
+    if cls == classify.APPROACHING and weak:
+        text += (f". Approaching, but the linearisation is {' and '.join(weak)} (not "
                  f"locally convergent): a shrinking distance is not convergence")
-    elif v == CONVERGENT and not within:
-        text += ". Locally convergent here, but the generator has not reached the target yet"
-    elif within and v != CONVERGENT:
-        text += (f". Within tolerance, but the linearisation is {v}: small perturbations are "
-                 f"not damped here")
+    elif cls == classify.CONVERGED and v != CONVERGENT:
+        text += (f". Converged over the window, but the linearisation is {v}: small "
+                 f"perturbations are not damped here")
+    elif cls != classify.CONVERGED and v == CONVERGENT:
+        text += ". Locally convergent here, but the run did not converge within its window"
     return text
 
 
@@ -360,8 +352,7 @@ def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -
     at_ideal = analyse(field, theta_ideal, h, scale)
     rows = [r for r in run.metrics if int(r["step"]) <= st.step]
     trend = classify.distance_trend(rows, spec.real_value, spec.tolerance)
-    trend["approaching"] = bool(trend["shrinking"] and not trend["within_tolerance"]
-                                and trend["sign_changes"] < classify.OSCILLATION_CHANGES)
+    run_cls = classify.run_class(run)
     doc: dict[str, Any] = {
         "command": "stability",
         "run_dir": str(run_dir),
@@ -387,8 +378,9 @@ def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -
         },
         "run_point": at_run,
         "ideal_point": dict(at_ideal, discriminator="the run's D at this step"),
+        "run_class": run_cls,
         "distance_trend": trend,
-        "finding": finding(at_run, at_ideal, trend, st.step),
+        "finding": finding(at_run, at_ideal, run_cls, st.step),
     }
     target = out if out is not None else rundir.diagnose_dir(Path(run_dir))
     doc["files"] = write_pair(target, "stability", doc, plots.stability_png(doc))
