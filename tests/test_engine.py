@@ -252,7 +252,8 @@ def test_same_spec_twice_is_identical():
 
 
 def test_diverged_run_is_frozen_and_others_go_on():
-    specs = [resolve_spec("baseline", overrides={"seed": s, "steps": 200}) for s in range(3)]
+    specs = [resolve_spec("baseline", overrides={"seed": s, "steps": 200, "snapshot_every": 50})
+             for s in range(3)]
     clean = _run(specs)
     snaps = []
     with torch.inference_mode():

@@ -31,7 +31,9 @@ def shared_run(tmp_path_factory, name, preset="fixed", **overrides):
     """A real run directory, trained once per test session (summary.json is written last)."""
     path = tmp_path_factory.getbasetemp() / "animate-runs" / name
     if not (path / "summary.json").exists():
-        spec = resolve_spec(preset, overrides={"seed": 1, "steps": 600, **overrides})
+        # snapshots every 50 steps (13 frames), not the success window's denser default
+        spec = resolve_spec(preset, overrides={"seed": 1, "steps": 600, "snapshot_every": 50,
+                                               **overrides})
         train_batch([Member(spec=spec, out=path, command=rerun_command(spec, str(path)))])
     return path
 

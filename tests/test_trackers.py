@@ -171,8 +171,8 @@ def test_mlflow_parent_nests_the_run(run_dir, tmp_path):
 
 def test_train_with_mlflow_tracker(cli, tmp_path):
     out, store = tmp_path / "r", tmp_path / "store"
-    res = cli(["train", "--steps", "200", "--out", out, "--tracker", "mlflow",
-               "--tracking-uri", store, "--json"])
+    res = cli(["train", "--steps", "200", "--snapshot-every", "50", "--out", out,
+               "--tracker", "mlflow", "--tracking-uri", store, "--json"])
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["tracker"]["tracker"] == "mlflow"
@@ -265,7 +265,8 @@ def test_wandb_offline_run_holds_metrics_config_tags_and_files(run_dir):
 
 def test_train_with_wandb_tracker_writes_under_the_run(cli, tmp_path):
     out = tmp_path / "r"
-    res = cli(["train", "--steps", "100", "--out", out, "--tracker", "wandb", "--json"])
+    res = cli(["train", "--steps", "100", "--snapshot-every", "50", "--out", out, "--tracker",
+               "wandb", "--json"])
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)  # W&B printed nothing on stdout
     folder, records = offline_run(out)
@@ -290,7 +291,7 @@ def sweep_dir(tmp_path):
     members = [("baseline-s0", "baseline", 0), ("fixed-s0", "fixed", 0), ("fixed-s1", "fixed", 1)]
     entries, groups = [], {}
     for mid, group, seed in members:
-        spec = resolve_spec(group, overrides={"steps": 200, "seed": seed})
+        spec = resolve_spec(group, overrides={"steps": 200, "seed": seed, "snapshot_every": 50})
         path = root / "members" / mid
         summary = train_batch([Member(spec=spec, out=path,
                                       command=rerun_command(spec, str(path)))])[0]

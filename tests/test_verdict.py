@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from pointgan_cli import console, rundir, verdict
+from pointgan_cli import rundir, verdict
 from pointgan_cli.diagnose import classify
-from pointgan_cli.spec import RunSpec, resolve_spec
+from pointgan_cli.spec import RunSpec, rerun_command, resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 
@@ -96,7 +96,7 @@ def real_runs(tmp_path_factory):
         spec = resolve_spec(preset, overrides=ov)
         key = (spec.steps, spec.effective_inner_batch, spec.lr_g)
         batches.setdefault(key, []).append(
-            Member(spec=spec, out=root / name, command=console.rerun_command(spec, name)))
+            Member(spec=spec, out=root / name, command=rerun_command(spec, name)))
     for members in batches.values():
         train_batch(members)
     return root
