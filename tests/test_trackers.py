@@ -139,12 +139,112 @@ def test_mlflow_logs_params_metrics_tags_and_files(run_dir, tmp_path):
     assert digest(run_dir) == before
 
 
-def test_mlflow_default_store_is_mlruns_in_the_working_directory(run_dir, tmp_path):
-    info = trackers.log_run(run_dir, "mlflow")
-    assert info["where"] == (tmp_path / "mlruns").as_uri()
-    assert (tmp_path / "mlruns").is_dir()
-    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # its defaults were scoped
-    assert MlflowClient(info["where"]).get_run(info["run_id"]).info.status == "FINISHED"
+def test_train_then_plain_client_on_sqlite_mlflow_db_in_an_empty_folder(cli, tmp_path,
+                                                                       monkeypatch):
+    """MLflow 3's default store, read back with no environment variables; `pointgan log`
+    later adds the files made after training to the same run."""
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    assert list(tmp_path.iterdir()) == []
+    res = cli(["train", "--preset", "fixed", "--steps", "200", "--out", "r", "--tracker",
+               "mlflow"])
+    assert res.exit_code == 0, res.stderr
+    db = tmp_path / "mlflow.db"
+    assert db.is_file() and (tmp_path / "mlruns").is_dir()
+    hint = [line for line in res.stderr.splitlines() if "mlflow" in line]
+    assert len(hint) == 1
+    assert hint[0].endswith(f"open it with: mlflow ui --backend-store-uri sqlite:///{db}")
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # the tracker's defaults were scoped
+    client = MlflowClient("sqlite:///mlflow.db")
+    exp = client.get_experiment_by_name("pointgan")
+    (r,) = client.search_runs([exp.experiment_id])
+    run = load_run(tmp_path / "r")
+    assert r.info.status == "FINISHED" and r.info.run_name == "r"
+    assert r.info.run_id in hint[0]
+    assert r.data.params == {k: str(v) for k, v in run.spec.model_dump(mode="json").items()}
+    hist = sorted(client.get_metric_history(r.info.run_id, "b"), key=lambda m: m.step)
+    assert [m.step for m in hist] == run.steps == [0, 50, 100, 150, 200]
+    assert [m.value for m in hist] == pytest.approx([row["b"] for row in run.metrics])
+    assert {a.path for a in client.list_artifacts(r.info.run_id)} == {"spec.json",
+                                                                       "summary.json"}
+    local = Path(client.download_artifacts(r.info.run_id, "summary.json", str(tmp_path)))
+    assert json.loads(local.read_text()) == run.summary
+
+    add_media(tmp_path / "r")
+    (tmp_path / "r" / "diagnose" / "generator-landscape.json").write_text("{}")
+    res = cli(["log", "r", "--tracker", "mlflow", "--json"])
+    assert res.exit_code == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert info["run_id"] == r.info.run_id and info["updated"] is True
+    assert res.stderr.startswith(f"updated mlflow run {r.info.run_id}; open it with: ")
+    assert len(client.search_runs([exp.experiment_id])) == 1
+    top = {a.path for a in client.list_artifacts(r.info.run_id)}
+    assert top == {"spec.json", "summary.json", "animation.gif", "diagnose"}
+    inside = {a.path for a in client.list_artifacts(r.info.run_id, "diagnose")}
+    assert inside == {"diagnose/generator-landscape.png", "diagnose/generator-landscape.json"}
+    assert len(client.get_metric_history(r.info.run_id, "b")) == 5  # metrics not doubled
+
+    # Trained again into the same folder: a different run, so a new MLflow run.
+    res = cli(["train", "--preset", "fixed", "--steps", "100", "--out", "r", "--force"])
+    assert res.exit_code == 0, res.stderr
+    res = cli(["log", "r", "--tracker", "mlflow"])
+    assert res.exit_code == 0 and res.stderr.startswith("logged to mlflow run ")
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+    assert len(runs) == 2 and runs[0].info.run_id == r.info.run_id
+    assert res.stdout.strip() == runs[1].info.run_id
+    assert runs[1].data.params["steps"] == "100"
+
+
+def test_log_command_logs_a_sweep_as_parent_and_members(cli, sweep_dir, tmp_path):
+    store = tmp_path / "store"
+    res = cli(["log", sweep_dir, "--tracking-uri", store, "--json"])
+    assert res.exit_code == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert len(info["members"]) == 3 and info["updated"] is False
+    client = MlflowClient(store.as_uri())
+    assert client.get_run(info["run_id"]).data.tags["pointgan.kind"] == "sweep"
+    again = json.loads(cli(["log", sweep_dir, "--tracking-uri", store, "--json"]).stdout)
+    assert again["run_id"] == info["run_id"] and again["members"] == info["members"]
+    assert again["updated"] is True
+
+
+def test_log_command_refuses_what_is_not_a_run(cli, tmp_path):
+    res = cli(["log", tmp_path, "--tracker", "mlflow"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == f"Error: {tmp_path} is not a pointgan run directory (no spec.json)"
+    res = cli(["log", tmp_path, "--tracker", "none"])
+    assert res.exit_code == 2 and "--tracker" in res.stderr
+
+
+@pytest.mark.parametrize("info, hint", [
+    ({"tracker": "mlflow", "where": "sqlite:////data/my runs/mlflow.db"},
+     "mlflow ui --backend-store-uri 'sqlite:////data/my runs/mlflow.db'"),
+    ({"tracker": "mlflow", "where": "file:///data/mlruns"},
+     "MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri /data/mlruns"),
+    ({"tracker": "mlflow", "where": "http://127.0.0.1:5000"}, "http://127.0.0.1:5000"),
+    ({"tracker": "mlflow", "where": "postgresql://u@db/mlflow"},
+     "mlflow ui --backend-store-uri postgresql://u@db/mlflow"),
+    ({"tracker": "mlflow", "where": "databricks"}, None),
+    ({"tracker": "wandb", "where": "/r/wandb/offline-run-1"},
+     "wandb sync /r/wandb/offline-run-1"),
+    ({"tracker": "wandb", "where": "disabled"}, None),
+    ({"tracker": "wandb", "where": "/r/wandb/run-1", "url": "https://wandb.ai/x/y/runs/1"},
+     "https://wandb.ai/x/y/runs/1"),
+])
+def test_open_hint_names_the_command_that_opens_the_store(info, hint):
+    assert trackers.open_hint(info) == hint
+    line = trackers.logged_line(dict(info, run_id="abc"))
+    assert line == (f"logged to {info['tracker']} run abc; open it with: {hint}" if hint
+                    else f"logged to {info['tracker']} run abc ({info['where']})")
+
+
+def test_relative_sqlite_uri_is_made_absolute(tmp_path, monkeypatch):
+    from pointgan_cli.trackers.mlflow_store import resolve_uri
+
+    assert resolve_uri(None, "sqlite:///mlflow.db") == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert resolve_uri("sqlite:////abs/x.db", "") == "sqlite:////abs/x.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///sub/x.db")
+    assert resolve_uri(None, "sqlite:///mlflow.db") == f"sqlite:///{tmp_path / 'sub' / 'x.db'}"
+    assert resolve_uri("store", "") == (tmp_path / "store").as_uri()
 
 
 def test_mlflow_plain_directory_uri_and_long_runs(tmp_path):

@@ -9,6 +9,7 @@ import typer
 
 from .. import __version__
 from . import animate, diagnose, spec_cmd, sweep, train
+from . import log as log_cmd
 from .errors import PointganGroup
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ def root(
 app.command("train")(train.train)
 app.command("sweep")(sweep.sweep)
 app.command("animate")(animate.animate)
+app.command("log")(log_cmd.log)
 app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(diagnose.app, name="diagnose")
 

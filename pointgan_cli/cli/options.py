@@ -97,8 +97,9 @@ Tracker = Annotated[
     TrackerName,
     typer.Option(
         "--tracker",
-        help="After training, log the finished directory to this tracker (mlflow: ./mlruns "
-        "file store; wandb: offline unless WANDB_MODE or WANDB_API_KEY is set).",
+        help="After training, log the finished directory to this tracker (mlflow: "
+        "sqlite:///mlflow.db in the working directory; wandb: offline unless WANDB_MODE or "
+        "WANDB_API_KEY is set).",
         rich_help_panel=TRACKER_PANEL,
     ),
 ]
@@ -106,8 +107,8 @@ TrackingUri = Annotated[
     Optional[str],
     typer.Option(
         "--tracking-uri",
-        help="MLflow tracking URI or directory [default: $MLFLOW_TRACKING_URI or ./mlruns]; "
-        "for wandb, the W&B server URL.",
+        help="MLflow tracking URI or directory [default: $MLFLOW_TRACKING_URI or "
+        "sqlite:///mlflow.db]; for wandb, the W&B server URL.",
         rich_help_panel=TRACKER_PANEL,
     ),
 ]

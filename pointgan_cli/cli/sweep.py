@@ -114,8 +114,7 @@ def sweep(
     if tracker != "none":
         result["tracker"] = logged = trackers.log_sweep(out, tracker, tracking_uri)
         if not quiet and logged:
-            print(f"logged to {tracker.value} run {logged['run_id']} ({logged['where']})",
-                  file=sys.stderr)
+            print(trackers.logged_line(logged), file=sys.stderr)
     if json_out:
         console.print_json(result)
         return

@@ -77,8 +77,7 @@ def train(
     if tracker != "none":
         result["tracker"] = logged = trackers.log_run(out, tracker, tracking_uri)
         if not quiet:
-            print(f"logged to {tracker.value} run {logged['run_id']} ({logged['where']})",
-                  file=sys.stderr)
+            print(trackers.logged_line(logged), file=sys.stderr)
     if json_out:
         console.print_json(result)
         return

@@ -1,0 +1,142 @@
+"""Log finished runs and sweeps to an experiment tracker: MLflow or Weights & Biases.
+
+Everything is logged *from the run directory* after it is complete, so a tracker can only add
+to what training wrote, never change or lose it: the resolved spec as parameters, every
+``metrics.jsonl`` row at its step, tags (preset, seed, converged, status, class), and the
+directory's pictures, videos and pages (``*.png``, ``*.gif``, ``*.mp4``, ``*.html``, ``*.csv``,
+everything in ``diagnose/``) plus ``spec.json`` and ``summary.json`` as files. A sweep is one
+parent run with one child per member.
+
+- MLflow (``mlflow_store``): the store MLflow 3 itself defaults to, ``sqlite:///mlflow.db`` in
+  the working directory (artifacts in ``./mlruns``), unless ``tracking_uri`` or
+  ``$MLFLOW_TRACKING_URI`` names another; experiment ``pointgan`` (or
+  ``$MLFLOW_EXPERIMENT_NAME``); members are nested runs of the sweep's run. Logging a directory
+  again updates the run logged from it before (new files, tags) when its spec, metrics and
+  summary are unchanged, so ``pointgan log`` adds an animation or diagnose plots made after
+  training without a duplicate run.
+- W&B (``wandb_run``): offline unless ``$WANDB_MODE`` or ``$WANDB_API_KEY`` is set; project
+  ``pointgan`` (or ``$WANDB_PROJECT``); the W&B folder is ``<run dir>/wandb``; members share
+  the sweep's group.
+
+The tracker packages are optional extras, imported only when asked for. ``logged_line`` turns
+what a log call returns into the one stderr line a command prints: the run and the command that
+opens it (``mlflow ui --backend-store-uri ...``, ``wandb sync ...``).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from .. import sweepdir
+from ..errors import PointganError, RuntimeFailure, UsageError
+from ..rundir import load_run
+from .common import one_line
+
+TRACKERS = ("none", "mlflow", "wandb")
+#: MLflow 3's own default store (since 3.7), relative to the working directory.
+DEFAULT_MLFLOW_URI = "sqlite:///mlflow.db"
+
+
+def log_run(run_dir: Path | str, tracker: str, tracking_uri: str | None = None,
+            parent: str | None = None) -> dict[str, Any] | None:
+    """Log the run directory ``run_dir`` to ``tracker`` ("none", "mlflow" or "wandb").
+
+    ``tracking_uri``: MLflow tracking URI or directory (default ``sqlite:///mlflow.db`` in the
+    working directory); for W&B the server URL. ``parent``: MLflow run id to nest under, or
+    W&B group name. Returns where it went: ``{"tracker", "run_id", "where", "updated"}``
+    (``updated``: the MLflow run logged earlier from the same unchanged directory got the new
+    files, no new run was made), None for "none". Raises UsageError for an unknown tracker or
+    a bad run directory, RuntimeFailure for a missing extra or a tracker failure."""
+    name = _check(tracker)
+    run = load_run(Path(run_dir))
+    if name == "none":
+        return None
+    with _session(name, tracking_uri, run.path) as session:
+        return session.log_run(run, parent=parent, tags={})
+
+
+def log_sweep(sweep_dir: Path | str, tracker: str,
+              tracking_uri: str | None = None) -> dict[str, Any] | None:
+    """Log the sweep directory ``sweep_dir`` (``sweep.json``, ``members/<id>/`` run dirs,
+    ``summary.json``) to ``tracker``: one parent run holding the per-group numbers and the
+    sweep's charts and tables, and one child run per member (MLflow: nested runs; W&B: group =
+    the sweep's folder name). Same arguments, errors and return value as ``log_run``, plus
+    ``"members"``: the child run ids in member order."""
+    name = _check(tracker)
+    sweep_dir = Path(sweep_dir)
+    index = sweepdir.read_index(sweep_dir)
+    summary = sweepdir.read_summary(sweep_dir)
+    runs = [(e.id, e.group, sweepdir.load_member(sweep_dir, e.id)) for e in index.entries]
+    if name == "none":
+        return None
+    with _session(name, tracking_uri, sweep_dir) as session:
+        return session.log_sweep(sweep_dir, runs, summary)
+
+
+def log_path(path: Path | str, tracker: str,
+             tracking_uri: str | None = None) -> dict[str, Any] | None:
+    """``log_sweep`` for a sweep directory, ``log_run`` for anything else."""
+    if sweepdir.is_sweep(path):
+        return log_sweep(path, tracker, tracking_uri)
+    return log_run(path, tracker, tracking_uri)
+
+
+def open_hint(info: dict[str, Any] | None) -> str | None:
+    """The one command (or address) that shows what ``log_run``/``log_sweep`` logged."""
+    if not info:
+        return None
+    where = str(info.get("where", ""))
+    if info.get("tracker") == "wandb":
+        if info.get("url"):
+            return str(info["url"])
+        return None if where == "disabled" else f"wandb sync {shlex.quote(where)}"
+    scheme = urlparse(where).scheme.lower() or where.lower()  # "databricks" has no "://"
+    if scheme in ("http", "https"):
+        return where
+    if scheme.startswith("databricks") or scheme == "uc":
+        return None
+    if scheme == "file":
+        path = shlex.quote(urlparse(where).path)
+        return f"MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri {path}"
+    return f"mlflow ui --backend-store-uri {shlex.quote(where)}"
+
+
+def logged_line(info: dict[str, Any]) -> str:
+    """The one stderr line a command prints after logging: the run, and how to open it."""
+    what = "updated" if info.get("updated") else "logged to"
+    line = f"{what} {info['tracker']} run {info['run_id']}"
+    hint = open_hint(info)
+    return f"{line}; open it with: {hint}" if hint else f"{line} ({info['where']})"
+
+
+def _check(tracker: Any) -> str:
+    name = str(getattr(tracker, "value", tracker))
+    if name not in TRACKERS:
+        raise UsageError(f"--tracker: unknown tracker {name!r} (choose from {', '.join(TRACKERS)})")
+    return name
+
+
+@contextmanager
+def _session(name: str, tracking_uri: str | None, directory: Path) -> Iterator[Any]:
+    """A tracker session; any tracker exception becomes one RuntimeFailure line."""
+    if name == "mlflow":
+        from .mlflow_store import MLflowSession
+
+        session: Any = MLflowSession(tracking_uri, DEFAULT_MLFLOW_URI)
+    else:
+        from .wandb_run import WandbSession
+
+        session = WandbSession(tracking_uri)
+    try:
+        with session.env():
+            yield session
+    except PointganError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the tracker's failure, reported as one line
+        raise RuntimeFailure(f"{name}: logging to {session.where} failed ({type(exc).__name__}: "
+                             f"{one_line(exc)}); {directory} is intact") from exc

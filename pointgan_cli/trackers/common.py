@@ -1,0 +1,77 @@
+"""What both trackers log, read from the directories: tags, files, the sweep's numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import rundir, sweepdir
+from ..errors import RuntimeFailure
+from ..rundir import Run
+
+PROJECT = "pointgan"
+#: Files logged wherever they are in the directory (pictures, videos, report pages, tables).
+MEDIA = (".png", ".gif", ".mp4", ".html", ".csv")
+#: Folders that are tracker output, not run output: never logged as files.
+SKIP_DIRS = {"wandb", "mlruns", sweepdir.MEMBERS}
+
+
+def sweep_numbers(summary: dict[str, Any]) -> dict[str, Any]:
+    """The sweep's totals and every group's numbers, keyed ``n``, ``<group>/success_rate``."""
+    out = {k: v for k, v in summary.items() if k != "schema_version" and is_number(v)}
+    for g in summary.get("groups", []):
+        out.update({f"{g['group']}/{k}": v for k, v in g.items() if is_number(v)})
+    return out
+
+
+def run_tags(run: Run) -> dict[str, str]:
+    s = run.summary
+    tags = {
+        "preset": run.spec.preset,
+        "seed": str(run.spec.seed),
+        "converged": "unknown" if s is None else str(bool(s.get("converged"))).lower(),
+        "status": "unfinished" if s is None else str(s.get("status", "finished")),
+    }
+    if s and isinstance(s.get("class"), str):
+        tags["class"] = s["class"]
+    return tags
+
+
+def files(root: Path, recursive: bool = True) -> list[tuple[Path, str]]:
+    """(file, path relative to root): the spec and summary, every media file, and everything
+    the diagnose commands wrote (their JSON beside their PNG)."""
+    found = [root / n for n in (rundir.SPEC, rundir.SUMMARY, sweepdir.SWEEP_JSON)
+             if (root / n).is_file()]
+    for p in sorted(root.rglob("*") if recursive else root.glob("*")):
+        rel = p.relative_to(root)
+        wanted = p.suffix.lower() in MEDIA or rel.parts[0] == rundir.DIAGNOSE
+        if (p.is_file() and wanted and not p.name.startswith(".")
+                and not SKIP_DIRS.intersection(rel.parts[:-1])):
+            found.append(p)
+    return [(p, p.relative_to(root).as_posix()) for p in found]
+
+
+def group_names(runs: list[tuple[str, str, Run]]) -> list[str]:
+    return list(dict.fromkeys(g for _, g, _ in runs))
+
+
+def fingerprint(*parts: Any) -> str:
+    """A digest of what a tracker run holds as params and metrics: equal digests, same run."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+def missing(package: str) -> RuntimeFailure:
+    return RuntimeFailure(f"the {package} tracker needs the {package} package; "
+                          f"install it with pip install 'pointgan[{package}]'")
