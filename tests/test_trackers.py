@@ -145,8 +145,8 @@ def test_train_then_plain_client_on_sqlite_mlflow_db_in_an_empty_folder(cli, tmp
     later adds the files made after training to the same run."""
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
     assert list(tmp_path.iterdir()) == []
-    res = cli(["train", "--preset", "fixed", "--steps", "200", "--out", "r", "--tracker",
-               "mlflow"])
+    res = cli(["train", "--preset", "fixed", "--steps", "200", "--snapshot-every", "50", "--out",
+               "r", "--tracker", "mlflow"])
     assert res.exit_code == 0, res.stderr
     db = tmp_path / "mlflow.db"
     assert db.is_file() and (tmp_path / "mlruns").is_dir()
