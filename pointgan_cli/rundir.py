@@ -14,10 +14,11 @@ only read runs (animate, diagnose) go through ``load_run``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import platform
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any, BinaryIO
 import torch
 from pydantic import ValidationError
 
+from . import fsguard
 from .errors import UsageError
 from .spec import RunSpec
 
@@ -37,6 +39,23 @@ CHECKPOINTS = "checkpoints"
 LAST = "last.pt"
 DIAGNOSE = "diagnose"  # what the diagnose commands write
 ANIMATION = "animation"  # animate's default output, with the format as suffix
+
+#: Everything pointgan writes into a run directory (``train`` and the commands that add files,
+#: see docs/run-directory.md). ``--force`` deletes these and refuses a directory with anything
+#: else in it (``fsguard``); ``spec.json`` is the marker that makes a directory a run.
+RUN_LAYOUT: fsguard.Layout = {
+    SPEC: fsguard.FILE,
+    METRICS: fsguard.FILE,
+    SUMMARY: fsguard.FILE,
+    CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].pt": fsguard.FILE, LAST: fsguard.FILE},
+    f"{ANIMATION}.gif": fsguard.FILE,
+    f"{ANIMATION}.mp4": fsguard.FILE,
+    f"{ANIMATION}.png": fsguard.FILE,
+    "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
+    DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE},
+    "wandb": fsguard.ANY,
+}
+RUN_MARKERS = (SPEC,)
 
 
 # -- atomic writes -----------------------------------------------------------------------------
@@ -81,8 +100,25 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by ``None``: JSON has no NaN/Infinity, and
+    files pointgan writes must parse with any strict JSON parser."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any, indent: int | None = None) -> str:
+    """Strict JSON text (non-finite floats become null)."""
+    return json.dumps(finite_json(obj), indent=indent, allow_nan=False)
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, dumps(obj, indent=2) + "\n")
 
 
 def atomic_torch_save(path: Path, obj: Any, durable: bool = True) -> None:
@@ -107,26 +143,52 @@ def is_nonempty_dir(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
-def check_target(out: Path, force: bool, resume: bool) -> None:
-    """Refuse to touch an existing run unless asked; raises UsageError before anything is made."""
+def check_target_path(out: Path, force: bool, resume: bool) -> None:
+    """The checks every output directory shares (runs and sweeps): the flags agree and ``out``
+    can be a directory."""
     if force and resume:
         raise UsageError("--force and --resume cannot be used together")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UsageError(f"--out: {fsguard._short(str(parent))} is not a directory")
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {out} exists and is not a directory")
+        raise UsageError(f"--out: {fsguard._short(str(out))} exists and is not a directory")
+
+
+def check_target(out: Path, force: bool, resume: bool) -> None:
+    """Refuse to touch an existing run unless asked; raises UsageError before anything is made.
+
+    ``force`` replaces only a run directory pointgan wrote (``fsguard.check_replaceable``)."""
+    check_target_path(out, force, resume)
     if resume:
         if not out.is_dir():
-            raise UsageError(f"--resume: {out} does not exist")
+            raise UsageError(f"--resume: {fsguard._short(str(out))} does not exist")
         if latest_checkpoint(out) is None:
             raise UsageError(f"--resume: no complete checkpoint in {out / CHECKPOINTS}")
-    elif is_nonempty_dir(out) and not force:
-        raise UsageError(f"--out: {out} is not empty (use --force to replace it or --resume)")
+    elif force:
+        fsguard.check_replaceable(out, RUN_LAYOUT, RUN_MARKERS, "run")
+    elif is_nonempty_dir(out):
+        raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
+                         "(use --force to replace it or --resume)")
 
 
-def prepare_fresh(out: Path) -> None:
-    """Empty ``out`` (for --force) and create the layout."""
-    if out.exists():
-        shutil.rmtree(out)
-    (out / CHECKPOINTS).mkdir(parents=True)
+def prepare_fresh(out: Path, force: bool = False) -> None:
+    """Make ``out`` an empty run directory: refuses a non-empty one unless ``force``, and then
+    deletes only what pointgan wrote (the caller holds ``out``'s lock)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if is_nonempty_dir(out):
+        if not force:
+            raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
+                             "(use --force to replace it or --resume)")
+        fsguard.check_replaceable(out, RUN_LAYOUT, RUN_MARKERS, "run")
+        fsguard.clear_owned(out, RUN_LAYOUT)
+    (out / CHECKPOINTS).mkdir()
+
+
+def prepare_resume(out: Path) -> None:
+    """Before continuing a run: no symlinked subfolder to write through, no stray temp files."""
+    fsguard.refuse_symlinked(out, (CHECKPOINTS, DIAGNOSE))
+    fsguard.clean_temps(out, (CHECKPOINTS,))
 
 
 def spec_document(spec: RunSpec, command: str) -> dict[str, Any]:
@@ -158,7 +220,7 @@ class MetricsWriter:
         self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def write(self, row: dict[str, Any]) -> None:
-        self._f.write(json.dumps(row) + "\n")
+        self._f.write(dumps(row) + "\n")
 
     def sync(self, durable: bool = True) -> None:
         self._f.flush()
@@ -166,31 +228,53 @@ class MetricsWriter:
             os.fsync(self._f.fileno())
 
     def close(self) -> None:
-        self.sync()
-        self._f.close()
+        try:
+            self.sync()
+        finally:
+            self._f.close()
+
+    def abandon(self) -> None:
+        """Close after a failure without raising again (a full disk fails every flush)."""
+        with contextlib.suppress(OSError):
+            self._f.close()
 
 
 def truncate_metrics(out: Path, upto_step: int) -> None:
     """Keep only the complete rows with ``step <= upto_step`` (rows after a checkpoint belong
-    to an interrupted future that resume will recompute)."""
+    to an interrupted future that resume will recompute; a torn last row is dropped, a corrupt
+    row before it is an error naming the line)."""
     path = out / METRICS
     rows = read_metrics(path, strict=False) if path.exists() else []
-    text = "".join(json.dumps(r) + "\n" for r in rows if r["step"] <= upto_step)
+    text = "".join(dumps(r) + "\n" for r in rows if r["step"] <= upto_step)
     atomic_write_text(path, text)
 
 
 def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
+    """The rows of ``metrics.jsonl``. ``strict=False`` drops a torn *last* line (what a killed
+    or out-of-space writer leaves); a bad line anywhere else is always an error naming it."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    lines = data.split(b"\n")
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                if strict:
-                    raise UsageError(f"{path}: line {i} is not valid JSON") from None
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        why = None
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+            why = "is not valid JSON"
+        else:
+            if not isinstance(row, dict) or type(row.get("step")) is not int:
+                why = "is not a metrics row (an object with an integer step)"
+        if why is not None:
+            if not strict and i == last:
                 break  # a torn last line from a killed writer
+            raise UsageError(f"{path}: line {i + 1} {why}")
+        rows.append(row)
     return rows
 
 
@@ -211,9 +295,46 @@ def write_checkpoint(
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
         raise UsageError(f"cannot read checkpoint {path}: {type(exc).__name__}") from None
+    if not isinstance(state, dict):
+        raise UsageError(f"checkpoint {path} is not a pointgan checkpoint")
+    return state
+
+
+#: Tensors of a checkpoint and their shapes (see docs/run-directory.md).
+_CK_TENSORS = {
+    ("generator",): (2,), ("discriminator",): (7,),
+    ("optim_g", "exp_avg"): (2,), ("optim_g", "exp_avg_sq"): (2,),
+    ("optim_d", "exp_avg"): (7,), ("optim_d", "exp_avg_sq"): (7,),
+    ("last_good", "generator"): (2,), ("last_good", "discriminator"): (7,),
+}
+
+
+def check_checkpoint(path: Path, state: dict[str, Any], spec: RunSpec) -> None:
+    """A checkpoint is only resumed from when it belongs to this run: same spec (so same seed),
+    0 <= step <= steps, every tensor present with its shape. UsageError (one line) otherwise."""
+
+    def bad(why: str) -> UsageError:
+        return UsageError(f"--resume: checkpoint {path} {why}; it does not belong to this run")
+
+    if state.get("spec") != spec.model_dump(mode="json"):
+        raise bad("was written for another spec than spec.json")
+    rng_seed = state.get("rng", {}).get("seed") if isinstance(state.get("rng"), dict) else None
+    if rng_seed != spec.seed:
+        raise bad(f"has seed {fsguard._short(rng_seed)}, spec.json has {spec.seed}")
+    step = state.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= spec.steps:
+        raise bad(f"has step {fsguard._short(step)} (the run has {spec.steps} steps)")
+    for keys, shape in _CK_TENSORS.items():
+        v: Any = state
+        for k in keys:
+            v = v.get(k) if isinstance(v, dict) else None
+        if not isinstance(v, torch.Tensor) or tuple(v.shape) != shape:
+            raise bad(f"has no {'.'.join(keys)} tensor of shape {shape}")
+    if not isinstance(state.get("alive"), bool) or not isinstance(state.get("diverged_step"), int):
+        raise bad("lacks alive/diverged_step")
 
 
 def latest_checkpoint(out: Path) -> Path | None:
@@ -286,20 +407,26 @@ class Run:
         )
 
 
+def load_spec(path: Path) -> tuple[RunSpec, str]:
+    """``spec.json`` of a run directory: (spec, command); every problem is one UsageError."""
+    spec_path = Path(path) / SPEC
+    if not spec_path.is_file():
+        raise UsageError(f"{path} is not a pointgan run directory (no {SPEC})")
+    try:
+        doc = json.loads(spec_path.read_bytes().decode("utf-8"))
+        spec = RunSpec.model_validate(doc["spec"])
+        command = str(doc.get("command", ""))
+    except (ValueError, KeyError, TypeError, ValidationError, RecursionError):
+        raise UsageError(f"{spec_path} is corrupt") from None
+    return spec, command
+
+
 def load_run(path: Path, need_metrics: bool = True) -> Run:
     """Read a run directory; every problem becomes one UsageError line."""
     path = Path(path)
     if not path.is_dir():
         raise UsageError(f"run directory not found: {path}")
-    spec_path = path / SPEC
-    if not spec_path.is_file():
-        raise UsageError(f"{path} is not a pointgan run directory (no {SPEC})")
-    try:
-        doc = json.loads(spec_path.read_text(encoding="utf-8"))
-        spec = RunSpec.model_validate(doc["spec"])
-        command = str(doc.get("command", ""))
-    except (json.JSONDecodeError, KeyError, TypeError, ValidationError):
-        raise UsageError(f"{spec_path} is corrupt") from None
+    spec, command = load_spec(path)
     metrics: list[dict[str, Any]] = []
     mpath = path / METRICS
     if mpath.is_file():
@@ -309,7 +436,7 @@ def load_run(path: Path, need_metrics: bool = True) -> Run:
     summary = None
     if (path / SUMMARY).is_file():
         try:
-            summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
+            summary = json.loads((path / SUMMARY).read_bytes().decode("utf-8"))
+        except (ValueError, RecursionError):
             raise UsageError(f"{path / SUMMARY} is corrupt") from None
     return Run(path=path, spec=spec, command=command, metrics=metrics, summary=summary)

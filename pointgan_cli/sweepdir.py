@@ -6,22 +6,41 @@ and, once every member has finished, the sweep's ``summary.json`` and its charts
 else (the sweep runner, reports, render, diagnose, trackers) reads and writes a sweep through
 the functions here, so there is one spelling of each name and one error message for a
 directory that is not a sweep or is corrupt. A member's own files belong to ``rundir``.
+
+``SWEEP_LAYOUT`` lists every name pointgan writes here: ``--force`` empties a sweep directory
+of exactly those and refuses one holding anything else (``fsguard``); a file added to a sweep
+directory must be added to it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import rundir
+from . import fsguard, rundir
 from .errors import UsageError
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
 SUMMARY = rundir.SUMMARY  # the sweep's summary has the same name as a run's
 SCHEMA_VERSION = 1
+REPORT_FILES = ("weights.png", "success.png")  # the charts ``sweep.report`` writes
+
+SWEEP_LAYOUT: fsguard.Layout = {
+    SWEEP_JSON: fsguard.FILE,
+    SUMMARY: fsguard.FILE,
+    **{name: fsguard.FILE for name in REPORT_FILES},
+    f"{rundir.ANIMATION}.gif": fsguard.FILE,
+    f"{rundir.ANIMATION}.mp4": fsguard.FILE,
+    f"{rundir.ANIMATION}.png": fsguard.FILE,
+    "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
+    MEMBERS: {"*": rundir.RUN_LAYOUT},
+}
+SWEEP_MARKERS = (SWEEP_JSON,)
+_SAFE_ID = re.compile(r"[A-Za-z0-9.=_-]+")
 
 
 @dataclass(frozen=True)
@@ -71,11 +90,49 @@ def read_index(path: Path | str) -> Index:
         entries = [Entry(str(m["id"]), str(m.get("group") or m["id"]), dict(m.get("spec") or {}))
                    for m in doc["members"]]
         index = Index(str(doc.get("command", "")), dict(doc.get("sweep") or {}), entries)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError,
+            RecursionError):
         raise UsageError(f"{f} is corrupt") from None
     if not entries:
         raise UsageError(f"{f} lists no members")
+    ids = [e.id for e in entries]
+    if len(set(ids)) != len(ids) or not all(_SAFE_ID.fullmatch(i) and i not in (".", "..")
+                                            for i in ids):
+        raise UsageError(f"{f} is corrupt (member ids must be unique folder names)")
     return index
+
+
+# -- replacing and resuming a sweep directory ------------------------------------------------------
+
+
+def check_target(out: Path, force: bool, resume: bool) -> None:
+    """The sweep counterpart of ``rundir.check_target``: raises before anything is made."""
+    rundir.check_target_path(out, force, resume)
+    if resume:
+        read_index(out)
+    elif force:
+        fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
+    elif rundir.is_nonempty_dir(out):
+        raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
+                         "(use --force to replace it or --resume)")
+
+
+def prepare_fresh(out: Path, force: bool) -> None:
+    """Under ``out``'s lock: refuse a non-empty directory unless ``force``, and then delete
+    only what pointgan wrote."""
+    if rundir.is_nonempty_dir(out):
+        if not force:
+            raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
+                             "(use --force to replace it or --resume)")
+        fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
+        fsguard.clear_owned(out, SWEEP_LAYOUT)
+
+
+def prepare_resume(out: Path, ids: list[str]) -> None:
+    """Under ``out``'s lock: no symlinked ``members/`` or member folder, no stray temp files."""
+    fsguard.refuse_symlinked(out, (MEMBERS, *(f"{MEMBERS}/{i}" for i in ids)))
+    fsguard.clean_temps(out)
+    (out / MEMBERS).mkdir(exist_ok=True)
 
 
 def member_dir(path: Path | str, member_id: str) -> Path:

@@ -2,13 +2,20 @@
 
 ``train`` and each batch of a ``sweep`` go through ``train_batch``: it prepares (or resumes) every
 run directory, drives one ``BatchTrainer``, streams metrics rows, writes checkpoints on the
-spec's cadence and the summaries last. Ctrl-C (SIGINT) is turned into a flag checked between
-two steps, so the checkpoint it triggers is always of a consistent state.
+spec's cadence and the summaries last. SIGINT (Ctrl-C) and SIGTERM are turned into a flag
+checked between two steps, so the checkpoint they trigger is always of a consistent state.
+
+Every member directory is locked (``fsguard.DirLock``) while its batch trains, a non-empty one
+is only replaced with ``force=True`` and then only if pointgan wrote it, and a resumed
+checkpoint must belong to the member's ``spec.json``: the library enforces these, not just the
+CLI. A full disk becomes one ``RuntimeFailure`` line; the directory stays resumable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno
 import os
 import signal
 import sys
@@ -20,18 +27,25 @@ from typing import Any
 
 import torch
 
-from . import rundir, verdict
+from . import fsguard, rundir, verdict
 from .engine import BatchTrainer, Snapshot
-from .errors import PointganError, UsageError
+from .errors import PointganError, RuntimeFailure, UsageError
 from .models import D_NAMES
 from .spec import RunSpec
 from .verdict import distance
 
 
 class Interrupted(PointganError):
-    """Training stopped by Ctrl-C after saving a checkpoint. Exit code 130."""
+    """Training stopped by a signal after saving a checkpoint. Exit code 128 + the signal
+    (130 for SIGINT / Ctrl-C, 143 for SIGTERM)."""
 
-    exit_code = 130
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+
+    def __reduce__(self):  # crosses process boundaries (sweep workers) with its signal
+        return (type(self), (str(self), self.signum))
 
 
 @dataclass
@@ -83,26 +97,45 @@ def keep_freed_memory() -> None:
 _ALLOCATOR_TUNED = False
 
 
-class _SigintFlag:
-    """Turns SIGINT into a flag while training; restores the old handler afterwards."""
+class SignalFlag:
+    """Turns SIGINT and SIGTERM into a flag while training (``signum`` says which came);
+    restores the old handlers afterwards. ``enabled=False``: no handlers (sweep workers,
+    which their parent stops through a shared flag instead)."""
 
-    def __init__(self) -> None:
-        self.hit = False
-        self._old: Any = None
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __enter__(self) -> _SigintFlag:
-        try:
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: Ctrl-C cannot reach us anyway
-            self._old = None
+    def __init__(self, enabled: bool = True) -> None:
+        self.signum = 0
+        self.enabled = enabled
+        self._old: dict[int, Any] = {}
+
+    @property
+    def hit(self) -> bool:
+        return self.signum != 0
+
+    def __enter__(self) -> SignalFlag:
+        if self.enabled:
+            for sig in self.SIGNALS:
+                # not the main thread: signals cannot reach us anyway
+                with contextlib.suppress(ValueError):
+                    self._old[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.hit = True
+        self.signum = signum
 
     def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+
+def disk_failure(exc: OSError, where: Path) -> RuntimeFailure:
+    """One line for an I/O failure while writing (full disk, quota, read-only mount)."""
+    why = exc.strerror or type(exc).__name__
+    hint = ("; free some space and continue with --resume"
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
+    return RuntimeFailure(f"cannot write in {fsguard._short(str(where))}: {why}{hint}")
 
 
 ProgressFn = Callable[[Snapshot], None]
@@ -113,87 +146,142 @@ def train_batch(
     on_progress: ProgressFn | None = None,
     keep_steps: bool = True,
     durable: bool = True,
+    *,
+    force: bool = False,
+    handle_signals: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[dict]:
     """Train ``members`` (sharing one ``batch_key``) as one batch; returns their summaries.
 
-    Fresh members get ``spec.json`` before the first step; resumed ones continue from their
-    latest complete checkpoint (all members of a batch resume from the same step).
-    ``keep_steps=False`` keeps only ``last.pt``; ``durable=False`` skips fsync on intermediate
-    checkpoints (sweeps: thousands of members); the final checkpoint and summary are always
-    fsynced."""
+    Fresh members get ``spec.json`` before the first step: a non-empty directory is refused
+    (UsageError) unless ``force``, and even then only a run directory pointgan wrote is
+    emptied. Resumed ones continue from their latest complete checkpoint, checked against their
+    ``spec.json`` (all members of a batch resume from the same step). ``keep_steps=False``
+    keeps only ``last.pt``; ``durable=False`` skips fsync on intermediate checkpoints (sweeps:
+    thousands of members); the final checkpoint and summary are always fsynced.
+
+    SIGINT/SIGTERM (``handle_signals``) or ``should_stop()`` stop training between two steps
+    after a checkpoint at the current step: ``Interrupted`` (exit 130/143)."""
     specs = [m.spec for m in members]
     if specs[0].device == "cpu":
         torch.set_num_threads(1)  # bitwise batch invariance; parallelism comes from processes
         keep_freed_memory()
     elif not torch.cuda.is_available():
         raise UsageError(f"--device: {specs[0].device} requested but CUDA is not available")
+    with contextlib.ExitStack() as locks:
+        try:
+            states = _prepare(members, force, locks)
+        except OSError as exc:
+            raise disk_failure(exc, members[0].out) from None
+        return _train(members, states, on_progress, keep_steps, durable, handle_signals,
+                      should_stop)
+
+
+def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack) -> list[dict]:
+    """Lock every member directory, then make it fresh or load its checkpoint."""
+    for m in members:
+        if m.resume:
+            if not m.out.is_dir():
+                raise UsageError(f"--resume: {fsguard._short(str(m.out))} does not exist")
+        else:
+            m.out.mkdir(parents=True, exist_ok=True)
+        locks.enter_context(fsguard.DirLock(m.out))
     states = []
     for m in members:
         if m.resume:
+            rundir.prepare_resume(m.out)
             ck = rundir.latest_checkpoint(m.out)
             if ck is None:
                 raise UsageError(f"--resume: no complete checkpoint in {m.out}")
-            states.append(rundir.load_checkpoint(ck))
+            state = rundir.load_checkpoint(ck)
+            rundir.check_checkpoint(ck, state, m.spec)
+            states.append(state)
         else:
-            rundir.prepare_fresh(m.out)
+            rundir.prepare_fresh(m.out, force)
             rundir.write_spec(m.out, m.spec, m.command)
+    if states and len(states) != len(members):
+        raise UsageError("--resume: every member of a batch must have a checkpoint")
+    if len({int(s["step"]) for s in states}) > 1:
+        raise UsageError("--resume: the members of one batch must resume from the same step")
+    return states
+
+
+def _train(members, states, on_progress, keep_steps, durable, handle_signals, should_stop):
+    specs = [m.spec for m in members]
     with torch.inference_mode():
         # POINTGAN_CUDA_GRAPHS=0: step kernel by kernel on a GPU (same arithmetic, for debugging)
         graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
         trainer = BatchTrainer(specs, step_mode="eager" if graphs_off else None)
         prior_wall = [0.0] * len(members)
-        if states:
-            if len(states) != len(members):
-                raise UsageError("--resume: every member of a batch must have a checkpoint")
-            trainer.load_states(states)
-            prior_wall = [float(s.get("wall_seconds", 0.0)) for s in states]
-            for m in members:
-                rundir.truncate_metrics(m.out, trainer.step)
-        # (step, w, b) of every snapshot in the success window, per member: the verdict is
-        # taken from these when the summary is written (a resumed member re-reads its own).
-        window = [_window_history(m) for m in members]
-        starts = [verdict.window_start(m.spec.steps, m.spec.success_window) for m in members]
-        writers = [rundir.MetricsWriter(m.out) for m in members]
-        t0 = time.perf_counter()
-
-        def on_snapshot(snap: Snapshot) -> None:
-            for i, (m, wr) in enumerate(zip(members, writers)):
-                row = metrics_row(snap, i, m.spec.real_value)
-                wr.write(row)
-                if snap.step >= starts[i]:
-                    window[i].append((snap.step, row["w"], row["b"]))
-            if on_progress is not None:
-                on_progress(snap)
-
-        def on_checkpoint(step: int) -> None:
-            wall = time.perf_counter() - t0
-            final = step == trainer.steps
-            for i, (m, wr) in enumerate(zip(members, writers)):
-                wr.sync(durable or final)
-                state = trainer.state_for(i)
-                state["wall_seconds"] = prior_wall[i] + wall
-                rundir.write_checkpoint(m.out, state, m.spec, keep_steps, durable or final)
-
+        writers: list[rundir.MetricsWriter] = []
+        current = members[0].out
         try:
-            with _SigintFlag() as flag:
-                finished = trainer.run(on_snapshot, on_checkpoint, lambda: flag.hit)
+            if states:
+                trainer.load_states(states)
+                prior_wall = [float(s.get("wall_seconds", 0.0)) for s in states]
+                for m in members:
+                    current = m.out
+                    rundir.truncate_metrics(m.out, trainer.step)
+            # (step, w, b) of every snapshot in the success window, per member: the verdict is
+            # taken from these when the summary is written (a resumed member re-reads its own).
+            window = [_window_history(m) for m in members]
+            starts = [verdict.window_start(m.spec.steps, m.spec.success_window) for m in members]
+            for m in members:
+                current = m.out
+                writers.append(rundir.MetricsWriter(m.out))
+            t0 = time.perf_counter()
+
+            def on_snapshot(snap: Snapshot) -> None:
+                for i, (m, wr) in enumerate(zip(members, writers)):
+                    row = metrics_row(snap, i, m.spec.real_value)
+                    wr.write(row)
+                    if snap.step >= starts[i]:
+                        window[i].append((snap.step, row["w"], row["b"]))
+                if on_progress is not None:
+                    on_progress(snap)
+
+            def on_checkpoint(step: int) -> None:
+                nonlocal current
+                wall = time.perf_counter() - t0
+                final = step == trainer.steps
+                for i, (m, wr) in enumerate(zip(members, writers)):
+                    current = m.out
+                    wr.sync(durable or final)
+                    state = trainer.state_for(i)
+                    state["wall_seconds"] = prior_wall[i] + wall
+                    rundir.write_checkpoint(m.out, state, m.spec, keep_steps, durable or final)
+
+            with SignalFlag(handle_signals) as flag:
+
+                def stop() -> bool:
+                    return flag.hit or (should_stop is not None and should_stop())
+
+                finished = trainer.run(on_snapshot, on_checkpoint, stop)
             if not finished:
                 on_checkpoint(trainer.step)
+                for wr in writers:
+                    wr.close()
+                signum = flag.signum or signal.SIGINT
                 raise Interrupted(
-                    f"interrupted at step {trainer.step}; checkpoint saved, continue with --resume"
-                )
-        finally:
+                    f"interrupted at step {trainer.step}; checkpoint saved, continue with "
+                    f"pointgan train --resume --out {members[0].out}", signum)
             for wr in writers:
                 wr.close()
-        wall = time.perf_counter() - t0
-        if trainer.graph_error:
-            print(f"warning: CUDA graph capture failed, trained without it: "
-                  f"{trainer.graph_error.splitlines()[0]}", file=sys.stderr)
-        summaries = []
-        for i, m in enumerate(members):
-            summary = _summary(trainer, i, prior_wall[i] + wall, window[i])
-            rundir.atomic_write_json(m.out / rundir.SUMMARY, summary)
-            summaries.append(summary)
+            wall = time.perf_counter() - t0
+            if trainer.graph_error:
+                print(f"warning: CUDA graph capture failed, trained without it: "
+                      f"{trainer.graph_error.splitlines()[0]}", file=sys.stderr)
+            summaries = []
+            for i, m in enumerate(members):
+                current = m.out
+                summary = _summary(trainer, i, prior_wall[i] + wall, window[i])
+                rundir.atomic_write_json(m.out / rundir.SUMMARY, summary)
+                summaries.append(summary)
+        except OSError as exc:
+            raise disk_failure(exc, current) from None
+        finally:
+            for wr in writers:
+                wr.abandon()
     return summaries
 
 

@@ -109,8 +109,13 @@ def test_existing_directory_is_refused_without_force(cli, tmp_path):
     res = cli(["train", "--steps", "50", "--out", out])
     assert res.exit_code == 2 and "--force" in res.stderr
     assert (out / "keep.txt").read_text() == "mine"
-    assert cli(["train", "--steps", "50", "--out", out, "--force"]).exit_code == 0
-    assert not (out / "keep.txt").exists() and (out / "summary.json").exists()
+    res = cli(["train", "--steps", "50", "--out", out, "--force"])  # not pointgan's: refused
+    assert res.exit_code == 2 and "keep.txt" in res.stderr
+    assert _files(out) == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    assert cli(["train", "--steps", "50", "--seed", "1", "--out", out]).exit_code == 0
+    assert cli(["train", "--steps", "50", "--out", out, "--force"]).exit_code == 0  # a run: ok
+    assert json.loads((out / "summary.json").read_text())["seed"] == 0
 
 
 def test_resume_without_checkpoint_changes_nothing(tmp_path):

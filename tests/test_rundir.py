@@ -48,10 +48,13 @@ def test_check_target_rules(tmp_path):
     rundir.check_target(out, force=False, resume=False)  # absent: fine
     out.mkdir()
     rundir.check_target(out, force=False, resume=False)  # empty: fine
-    (out / "f").write_text("x")
+    (out / "spec.json").write_text("{}")
     with pytest.raises(UsageError, match="not empty"):
         rundir.check_target(out, force=False, resume=False)
-    rundir.check_target(out, force=True, resume=False)
+    rundir.check_target(out, force=True, resume=False)  # a run pointgan wrote: replaceable
+    (out / "f").write_text("x")
+    with pytest.raises(UsageError, match="'f', which pointgan did not write"):
+        rundir.check_target(out, force=True, resume=False)
     with pytest.raises(UsageError, match="no complete checkpoint"):
         rundir.check_target(out, force=False, resume=True)
     with pytest.raises(UsageError, match="cannot be used together"):

@@ -46,7 +46,9 @@ Config = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")]
-Force = Annotated[bool, typer.Option("--force", help="Replace an existing non-empty --out.")]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Replace --out when it holds only what pointgan wrote (a run or sweep "
+    "directory); anything else, ., its parents, ~, / or a symlink is refused.")]
 Resume = Annotated[
     bool, typer.Option("--resume", help="Continue --out from its last complete checkpoint.")
 ]

@@ -10,9 +10,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .. import rundir, trackers
+from .. import fsguard, sweepdir, trackers
 from ..errors import UsageError
-from ..sweep.run import load_sweep_spec, run_sweep
+from ..sweep.run import check_runnable, load_sweep, run_sweep
 from ..sweep.spec import build_sweep_spec, expand, parse_grid, parse_seeds, sweep_command
 from . import console
 from . import options as o
@@ -26,9 +26,9 @@ def sweep(
                      rich_help_panel="Sweep"),
     ] = None,
     seeds: Annotated[
-        str, typer.Option("--seeds", help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29.",
-                          rich_help_panel="Sweep"),
-    ] = "0-9",
+        Optional[str], typer.Option("--seeds", help="Seeds: ranges and lists, e.g. 0-99 or "
+                                    "0-9,20-29 [default: 0-9].", rich_help_panel="Sweep"),
+    ] = None,
     grid: Annotated[
         Optional[list[str]],
         typer.Option("--grid", help="FIELD=V1,V2,... (repeatable; cartesian product).",
@@ -74,30 +74,41 @@ def sweep(
     """Train many seeds and settings at once and compare them, with the study's charts.
 
     Members sharing a shape train as one batched program; writes per-group statistics,
-    the mean +- std chart of w and b and success rates with Wilson intervals.
+    the mean +- std chart of w and b and success rates with Wilson intervals. --resume
+    continues the members recorded in DIR/sweep.json; sweep flags given with it must name the
+    same sweep (a sweep killed before it wrote sweep.json then simply starts).
 
     Example: pointgan sweep --preset baseline --preset fixed --seeds 0-49
     """
     batch_cap = _parse_max_batch(max_batch)
-    if executor not in ("local", "ray"):
-        raise UsageError(f"--executor: unknown executor {executor!r} (local or ray)")
-    if resume:
-        if out is None:
-            raise UsageError("--resume needs --out DIR")
-        if force:
-            raise UsageError("--force and --resume cannot be used together")
-        spec = load_sweep_spec(out)
-        command = ""  # resume keeps the command stored in sweep.json
-    else:
+    given = bool(spec_flags or preset or config or grid or study or seeds is not None)
+    if resume and out is None:
+        raise UsageError("--resume needs --out DIR")
+    if resume and force:
+        raise UsageError("--force and --resume cannot be used together")
+    spec = None
+    if not resume or given:
         spec = build_sweep_spec(
-            list(preset or []), study, parse_grid(list(grid or [])), parse_seeds(seeds), config,
-            spec_flags,
+            list(preset or []), study, parse_grid(list(grid or [])),
+            parse_seeds(seeds if seeds is not None else "0-9"), config, spec_flags,
         )
+    if resume and not sweepdir.is_sweep(out) and given:
+        # Killed before sweep.json was written: nothing to continue, start the sweep named by
+        # the flags (only what pointgan wrote may be in the directory).
+        resume, force = False, True
+    if resume:
+        recorded, members, command = load_sweep(out)  # the recorded members, never --config
+        if spec is not None and spec.model_dump() != recorded.model_dump():
+            raise UsageError(f"--resume: {out} holds another sweep "
+                             f"({fsguard._short(command)}); drop the sweep flags to continue it")
+        spec = recorded
+    elif spec is not None:
         out = out if out is not None else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-    members = expand(spec)  # validates every member before anything is created
-    if not resume:
-        rundir.check_target(out, force, False)
+        members = expand(spec)  # validates every member before anything is created
         command = sweep_command(spec, out)
+    sweepdir.check_target(out, force, resume)
+    check_runnable(members, executor)
+    trackers.check_available(tracker)
     t0 = time.perf_counter()
     with console.progress_bar(1, f"sweep {len(members)} runs", enabled=not quiet) as prog:
 
@@ -108,7 +119,7 @@ def sweep(
 
         summary = run_sweep(out, spec, command, resume=resume, max_batch=batch_cap,
                             workers=workers, executor=executor, ray_address=ray_address,
-                            progress=progress)
+                            progress=progress, force=force, members=members)
     wall = time.perf_counter() - t0
     result = dict(summary, sweep_dir=str(out))
     if tracker != "none":

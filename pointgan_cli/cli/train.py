@@ -50,16 +50,15 @@ def train(
         if out is None:
             raise_usage("--resume needs --out DIR")
         rundir.check_target(out, force, resume)
-        run = rundir.load_run(out, need_metrics=False)
-        spec = run.spec
+        spec, command = rundir.load_spec(out)
         if spec_flags or preset or config:
             raise_usage("--resume takes the spec from DIR/spec.json; drop the spec flags")
-        command = run.command
     else:
         spec = resolve_spec(preset, config, spec_flags)
         out = out if out is not None else default_out(spec.preset)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
+    trackers.check_available(tracker)
     member = Member(spec=spec, out=out, command=command, resume=resume)
 
     with console.progress_bar(spec.steps, f"train {spec.preset}", enabled=not quiet) as prog:
@@ -71,7 +70,7 @@ def train(
                         f"d_loss={float(snap.d_loss[0]):.3f}")
                 prog.update(prog.task_ids[0], completed=snap.step, info=info)
 
-        summary = train_batch([member], on_progress)[0]
+        summary = train_batch([member], on_progress, force=force)[0]
 
     result = dict(summary, run_dir=str(out))
     if tracker != "none":

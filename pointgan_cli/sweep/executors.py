@@ -2,62 +2,71 @@
 
 Each job runs ``training.train_batch`` in a process of its own (one intra-op thread each), the
 only parallelism the engine needs. Both executors run the same jobs through the same engine,
-so they give the same numbers.
+so they give the same numbers. Local workers start through ``worker_boot`` (parent-death signal
+armed before torch is imported, signals ignored) and are stopped by the parent through a shared
+flag, so SIGINT/SIGTERM leave every member at a checkpoint and kill -9 leaves no worker.
 """
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
+import importlib.machinery
 import multiprocessing as mp
 import os
 import queue
-import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
+from .. import worker_boot
 from ..errors import RuntimeFailure
-from ..training import train_batch
+from ..training import Interrupted, SignalFlag, train_batch
 from .plan import Job
 
 # -- local executor ----------------------------------------------------------------------------
 
-_progress_queue: queue.Queue | None = None
-
-
-def _init_worker(q: queue.Queue) -> None:
-    global _progress_queue
-    _progress_queue = q
-    _die_with_parent()
-
-
-def _die_with_parent() -> None:
-    """Linux: a worker is killed when the sweep process dies (even by kill -9), so no orphan
-    keeps writing into member directories that a --resume is about to continue."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-
 
 def _run_job(job: Job, index: int) -> None:
+    """One job in a worker process (see ``worker_boot``: no signal handlers, a stop flag)."""
     last = [0]
 
     def report(snap) -> None:
-        if _progress_queue is not None:
+        q = worker_boot.progress_queue
+        if q is not None:
             done = snap.step * len(job.members)
-            _progress_queue.put((index, done - last[0]))
+            q.put((index, done - last[0]))
             last[0] = done
 
-    train_batch(job.members, report, keep_steps=False, durable=False)
+    train_batch(job.members, report, keep_steps=False, durable=False, force=True,
+                handle_signals=False, should_stop=worker_boot.should_stop)
+
+
+@contextlib.contextmanager
+def _spawn_without_main() -> Iterator[None]:
+    """Spawned children re-run the parent's ``__main__`` unless it is a ``*.__main__`` module;
+    for the ``pointgan`` console script that means importing the whole CLI and torch before the
+    worker can arm its parent-death signal. Naming the main module ``pointgan_cli.__main__``
+    while the pool starts makes multiprocessing skip that import (the workers need nothing
+    from ``__main__``)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if main is None or (spec is not None and spec.name.endswith(".__main__")):
+        yield
+        return
+    main.__spec__ = importlib.machinery.ModuleSpec("pointgan_cli.__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = spec
 
 
 def run_local(
     jobs: Sequence[Job], workers: int, on_progress: Callable[[int], None] | None = None
 ) -> None:
-    """Run jobs on ``workers`` processes; ``on_progress(run_steps)`` as work completes."""
+    """Run jobs on ``workers`` processes; ``on_progress(run_steps)`` as work completes.
+
+    SIGINT/SIGTERM to this process stop every worker at its next step, each writes a
+    checkpoint, then ``Interrupted`` is raised; workers die with this process (kill -9)."""
     if not jobs:
         return
     if workers <= 1 or len(jobs) == 1:  # no pool: same numbers, no start-up cost
@@ -70,30 +79,41 @@ def run_local(
                     on_progress(n - done[0])
                 done[0] = n
 
-            train_batch(job.members, report, keep_steps=False, durable=False)
+            train_batch(job.members, report, keep_steps=False, durable=False, force=True)
         return
     # spawn, not fork: a forked child of a process whose OpenMP pool is running can hang.
     ctx = mp.get_context("spawn")
     # A plain queue handed to the workers at start-up (no Manager: a manager process would
-    # outlive a killed sweep, the workers do not, see _die_with_parent).
+    # outlive a killed sweep, the workers do not, see worker_boot).
     q = ctx.Queue()
-    with ProcessPoolExecutor(
+    stop = ctx.RawValue("b", 0)
+    with SignalFlag() as flag, _spawn_without_main(), ProcessPoolExecutor(
         max_workers=max(1, min(workers, len(jobs))),
         mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(q,),
+        initializer=worker_boot.init,
+        initargs=(os.getpid(), q, stop),
     ) as pool:
         pending: set[Future] = {pool.submit(_run_job, j, i) for i, j in enumerate(jobs)}
+        failure: BaseException | None = None
         while pending:
+            if flag.hit and not stop.value:
+                stop.value = 1
+                for fut in pending:
+                    fut.cancel()
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(q, on_progress)
             for fut in done:
-                exc = fut.exception()
-                if exc is not None:
+                exc = None if fut.cancelled() else fut.exception()
+                if exc is not None and failure is None:
+                    failure = exc
+                    stop.value = 1  # stop the others at a checkpoint too
                     for other in pending:
                         other.cancel()
-                    raise exc
         _drain(q, on_progress)
+    if flag.hit:
+        raise Interrupted("interrupted", flag.signum)
+    if failure is not None:
+        raise failure
 
 
 def _drain(q: queue.Queue, on_progress: Callable[[int], None] | None) -> None:
@@ -165,4 +185,5 @@ def _check_reachable(address: str) -> None:
 
 
 def _ray_job(job: Job) -> None:
-    train_batch(job.members, None, keep_steps=False, durable=False)
+    train_batch(job.members, None, keep_steps=False, durable=False, force=True,
+                handle_signals=False)

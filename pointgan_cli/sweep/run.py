@@ -9,25 +9,54 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import sweepdir
-from ..errors import UsageError
-from ..spec import rerun_command
-from ..training import Member
+from .. import fsguard, sweepdir
+from ..errors import RuntimeFailure, UsageError
+from ..spec import RunSpec, rerun_command
+from ..training import Interrupted, Member, disk_failure
 from . import report
 from .executors import run_local, run_ray
 from .plan import member_state, plan_jobs
 from .spec import SweepSpec, expand
 
+MemberList = list[tuple[str, str, RunSpec]]  # (id, group, spec)
 
-def load_sweep_spec(out: Path) -> SweepSpec:
-    """The SweepSpec stored in ``out/sweep.json`` (for --resume)."""
+
+def load_sweep(out: Path) -> tuple[SweepSpec, MemberList, str]:
+    """(SweepSpec, members, command) exactly as ``out/sweep.json`` recorded them: resume uses
+    the resolved member specs written at creation, never a config file read again."""
     from pydantic import ValidationError
 
     index = sweepdir.read_index(out)
     try:
-        return SweepSpec.model_validate(index.sweep)
-    except ValidationError:
+        sweep = SweepSpec.model_validate(index.sweep)
+        members = [(e.id, e.group, RunSpec.model_validate(e.spec)) for e in index.entries]
+    except (ValidationError, TypeError, ValueError):
         raise UsageError(f"--resume: {out / sweepdir.SWEEP_JSON} is corrupt") from None
+    return sweep, members, index.command
+
+
+def load_sweep_spec(out: Path) -> SweepSpec:
+    """The SweepSpec stored in ``out/sweep.json``."""
+    return load_sweep(out)[0]
+
+
+def check_runnable(members: MemberList, executor: str) -> None:
+    """What can be checked before any file is written: the device and the executor."""
+    import importlib.util
+
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor: unknown executor {fsguard._short(executor)} "
+                         "(local or ray)")
+    if executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise RuntimeFailure("--executor ray needs Ray: install it with "
+                             "pip install 'pointgan[ray]'")
+    devices = {spec.device for _, _, spec in members}
+    if devices != {"cpu"}:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device: {sorted(devices - {'cpu'})[0]} requested but CUDA is "
+                             "not available")
 
 
 def run_sweep(
@@ -41,16 +70,42 @@ def run_sweep(
     executor: str = "local",
     ray_address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
+    members: MemberList | None = None,
 ) -> dict:
     """Train every member not yet finished, then write ``summary.json`` and the charts.
 
+    Fresh: a non-empty ``out`` is refused unless ``force``, and then only a sweep directory
+    pointgan wrote is emptied. Resume: the members recorded in ``sweep.json`` (``sweep`` and
+    ``command`` are ignored). The directory is locked for the whole sweep; a signal stops every
+    worker at a checkpoint (``Interrupted``), a full disk is one ``RuntimeFailure`` line.
     ``progress(total_run_steps, increment)`` is called as work completes (first with 0)."""
-    import shutil
+    out = Path(out)
+    sweepdir.check_target(out, force, resume)
+    if resume:
+        sweep, members, command = load_sweep(out)
+    elif members is None:
+        members = expand(sweep)
+    check_runnable(members, executor)
+    try:
+        if not resume:
+            out.mkdir(parents=True, exist_ok=True)
+        with fsguard.DirLock(out):
+            return _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
+                               executor, ray_address, progress)
+    except OSError as exc:
+        raise disk_failure(exc, out) from None
+    except Interrupted as exc:
+        raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
+                          f"pointgan sweep --resume --out {out}", exc.signum) from None
 
-    members = expand(sweep)
-    if not resume:  # sweep.json first: it is what --resume re-expands
-        if out.exists():
-            shutil.rmtree(out)
+
+def _run_locked(out, sweep, command, members, resume, force, max_batch, workers, executor,
+                ray_address, progress) -> dict:
+    if resume:
+        sweepdir.prepare_resume(out, [mid for mid, _, _ in members])
+    else:  # sweep.json first: it is what --resume continues
+        sweepdir.prepare_fresh(out, force)
         entries = [sweepdir.Entry(i, g, s.model_dump(mode="json")) for i, g, s in members]
         sweepdir.write_index(out, command, sweep.model_dump(mode="json"), entries)
     todo: list[Member] = []

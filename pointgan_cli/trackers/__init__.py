@@ -35,7 +35,7 @@ from urllib.parse import urlparse
 from .. import sweepdir
 from ..errors import PointganError, RuntimeFailure, UsageError
 from ..rundir import load_run
-from .common import one_line
+from .common import missing, one_line
 
 TRACKERS = ("none", "mlflow", "wandb")
 #: MLflow 3's own default store (since 3.7), relative to the working directory.
@@ -112,6 +112,16 @@ def logged_line(info: dict[str, Any]) -> str:
     line = f"{what} {info['tracker']} run {info['run_id']}"
     hint = open_hint(info)
     return f"{line}; open it with: {hint}" if hint else f"{line} ({info['where']})"
+
+
+def check_available(tracker: Any) -> None:
+    """Before training: an unknown tracker, or one whose package is not installed, fails now
+    (one line) instead of after the run."""
+    import importlib.util
+
+    name = _check(tracker)
+    if name != "none" and importlib.util.find_spec(name) is None:
+        raise missing(name)
 
 
 def _check(tracker: Any) -> str:

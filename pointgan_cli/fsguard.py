@@ -1,0 +1,232 @@
+"""Guards for the directories pointgan writes: what ``--force`` may delete, one writer at a time.
+
+Why this module exists: ``--force`` used to ``rmtree`` whatever ``--out`` named, so
+``--out ~ --force`` deleted a home directory. Now a directory is only ever *emptied of what
+pointgan itself wrote*, recognised by a layout that the owner of the format declares
+(``rundir.RUN_LAYOUT`` for a run, the sweep directory's owner for a sweep). Anything else in it,
+a symbolic link anywhere in it, or a dangerous target (``/``, ``~``, the working directory or
+one of its parents, a symlinked ``--out``) is refused with one line before anything is touched.
+The directory itself is never removed, only its recognised entries.
+
+Layouts are nested dicts: a key is an ``fnmatch`` pattern of an entry name; its value is
+``FILE`` (a regular file), ``ANY`` (a folder a tool we ran owns, e.g. ``wandb/``: anything
+inside), or another layout (a folder whose entries must match it). Temporary files of
+interrupted atomic writes (``.NAME.XXXXXXXX.tmp``) are allowed everywhere.
+
+Locks: ``DirLock`` takes an exclusive ``fcntl.flock`` on the directory itself (no extra file to
+leave behind), non-blocking, so a second writer gets one line and exit 2 while the first runs.
+The kernel drops the lock when the holder dies, even by ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import os
+import re
+from pathlib import Path
+from typing import Any, Union
+
+from .errors import UsageError
+
+FILE = "file"
+ANY = "any"
+Layout = dict[str, Union[str, "Layout"]]
+
+#: Name pattern of the temp files ``rundir``'s atomic writes leave when interrupted.
+TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    """``repr`` of a value for an error line, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def danger(out: Path) -> str | None:
+    """Why replacing ``out`` is never allowed (or None): a symlink, ``/``, the home directory,
+    the working directory or one of its parents."""
+    if out.is_symlink():
+        return "is a symbolic link"
+    real = out.resolve()
+    if real == Path(real.anchor):
+        return "is the filesystem root"
+    try:
+        if real == Path.home().resolve():
+            return "is your home directory"
+    except RuntimeError:  # no home directory known
+        pass
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:
+        return None
+    if real == cwd or real in cwd.parents:
+        return "is the working directory or one of its parents"
+    return None
+
+
+def _match(name: str, layout: Layout) -> str | Layout | None:
+    for pattern, kind in layout.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return kind
+    return None
+
+
+def foreign_entry(root: Path, layout: Layout) -> Path | None:
+    """The first entry under ``root`` that ``layout`` does not account for (or None).
+
+    Symbolic links are always foreign: pointgan never makes one, and following one could
+    delete files outside the directory."""
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return root
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.is_symlink():
+            return path
+        if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+            continue
+        kind = _match(entry.name, layout)
+        if kind is None:
+            return path
+        if kind == FILE:
+            if not entry.is_file(follow_symlinks=False):
+                return path
+        elif kind == ANY:
+            if not entry.is_dir(follow_symlinks=False):
+                return path
+        else:
+            if not entry.is_dir(follow_symlinks=False):
+                return path
+            inner = foreign_entry(path, kind)  # type: ignore[arg-type]
+            if inner is not None:
+                return inner
+    return None
+
+
+def _has_marker(root: Path, markers: tuple[str, ...]) -> bool:
+    if any((root / m).is_file() for m in markers):
+        return True
+    # A directory interrupted before its marker was written holds only empty folders / temps.
+    for _dirpath, _dirs, files in os.walk(root):
+        if any(not TEMP_RE.match(f) for f in files):
+            return False
+    return True
+
+
+def check_replaceable(out: Path, layout: Layout, markers: tuple[str, ...], what: str,
+                      flag: str = "--out") -> None:
+    """Raise UsageError unless ``out`` is absent, empty, or a ``what`` directory (one of
+    ``markers`` present) holding only entries of ``layout``. Touches nothing."""
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        return
+    reason = danger(out)
+    if reason is not None:
+        raise UsageError(f"{flag}: {_short(str(out))} {reason}; refusing to replace it")
+    if not out.is_dir():
+        raise UsageError(f"{flag}: {_short(str(out))} exists and is not a directory")
+    foreign = foreign_entry(out, layout)
+    if foreign is not None:
+        rel = foreign.relative_to(out) if foreign != out else Path(".")
+        raise UsageError(
+            f"{flag}: {_short(str(out))} holds {_short(str(rel))}, which pointgan did not write; "
+            f"refusing to replace it (choose another {flag} or remove it yourself)"
+        )
+    if not _has_marker(out, markers):
+        raise UsageError(f"{flag}: {_short(str(out))} is not a pointgan {what} directory; "
+                         "refusing to replace it")
+
+
+def clear_owned(out: Path, layout: Layout) -> None:
+    """Delete the entries of ``out`` that match ``layout`` (call ``check_replaceable`` first);
+    ``out`` itself stays, so a lock held on it stays valid."""
+    for entry in list(os.scandir(out)):
+        path = Path(entry.path)
+        if entry.is_symlink():
+            continue
+        if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+            path.unlink(missing_ok=True)
+            continue
+        kind = _match(entry.name, layout)
+        if kind is None:
+            continue
+        if kind == FILE:
+            if entry.is_file(follow_symlinks=False):
+                path.unlink(missing_ok=True)
+        elif entry.is_dir(follow_symlinks=False):
+            if kind == ANY:
+                _remove_tree(path)
+            else:
+                clear_owned(path, kind)  # type: ignore[arg-type]
+                path.rmdir()
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree without following symlinks (they are unlinked, never entered)."""
+    for entry in list(os.scandir(path)):
+        p = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            _remove_tree(p)
+        else:
+            p.unlink(missing_ok=True)
+    path.rmdir()
+
+
+def clean_temps(root: Path, subdirs: tuple[str, ...] = ()) -> None:
+    """Remove stray temp files of interrupted atomic writes in ``root`` and its ``subdirs``."""
+    for d in (root, *(root / s for s in subdirs)):
+        if not d.is_dir() or d.is_symlink():
+            continue
+        for entry in os.scandir(d):
+            if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+
+
+def refuse_symlinked(root: Path, names: tuple[str, ...], flag: str = "--out") -> None:
+    """A symlinked subfolder would make pointgan write outside the directory: refuse it."""
+    for name in names:
+        if (root / name).is_symlink():
+            raise UsageError(f"{flag}: {_short(str(root / name))} is a symbolic link; pointgan "
+                             "writes only inside its own directory")
+
+
+class DirLock:
+    """Exclusive, non-blocking ``flock`` on a directory, held while a command writes into it.
+
+    ``with DirLock(path): ...``; a second holder gets UsageError (exit 2). Filesystems without
+    flock support (some network mounts) run unlocked rather than not at all."""
+
+    def __init__(self, path: Path, flag: str = "--out"):
+        self.path = Path(path)
+        self.flag = flag
+        self.fd: int | None = None
+
+    def acquire(self) -> DirLock:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise UsageError(
+                    f"{self.flag}: {_short(str(self.path))} is in use by another pointgan "
+                    "process; wait for it to finish (or stop it) and try again"
+                ) from None
+            return self  # ENOLCK / EOPNOTSUPP: no locking on this filesystem
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the only descriptor drops the flock
+            self.fd = None
+
+    def __enter__(self) -> DirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

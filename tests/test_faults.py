@@ -1,0 +1,258 @@
+"""Fault injection: --force on decoy trees, concurrent writers, corrupt and foreign checkpoints,
+a full disk, edited configs before resume. Kept fast: tiny runs, in-process where possible."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from pointgan_cli import fsguard, rundir, sweepdir
+from pointgan_cli.errors import RuntimeFailure, UsageError
+from pointgan_cli.spec import resolve_spec
+from pointgan_cli.training import Member, train_batch
+
+
+def _tree(d: Path) -> dict[str, bytes]:
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*"))
+            if p.is_file()}
+
+
+def _decoy(root: Path) -> Path:
+    """A user's project: data and code, nothing pointgan wrote."""
+    (root / "projects").mkdir(parents=True)
+    (root / "data.csv").write_text("x,y\n1,2\n")
+    (root / ".bashrc").write_text("alias ll='ls -l'\n")
+    (root / "projects" / "main.py").write_text("print('hi')\n")
+    return root
+
+
+def _member(out: Path, **kw) -> Member:
+    spec = resolve_spec("baseline", None, {"steps": 60, "snapshot_every": 20,
+                                           "checkpoint_every": 20, **kw})
+    return Member(spec=spec, out=out, command="pointgan train")
+
+
+# -- --force replaces only what pointgan wrote ---------------------------------------------------
+
+
+def test_library_refuses_a_nonempty_directory_without_force(tmp_path):
+    out = _decoy(tmp_path / "proj")
+    before = _tree(out)
+    with pytest.raises(UsageError, match="not empty"):
+        train_batch([_member(out)])
+    with pytest.raises(UsageError, match="did not write"):
+        train_batch([_member(out)], force=True)
+    assert _tree(out) == before
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_force_on_a_decoy_tree_touches_nothing(cli, tmp_path, command):
+    out = _decoy(tmp_path / "home")
+    before = _tree(out)
+    extra = ["--seeds", "0-1"] if command == "sweep" else []
+    res = cli([command, "--steps", "20", "--out", out, "--force", *extra])
+    assert res.exit_code == 2
+    assert res.stderr.count("\n") == 1 and "did not write" in res.stderr
+    assert _tree(out) == before
+
+
+def test_force_refuses_cwd_its_parents_home_root_and_symlinks(cli, tmp_path, monkeypatch):
+    a = tmp_path / "a"
+    (a / "b").mkdir(parents=True)
+    monkeypatch.chdir(a / "b")
+    for target in (".", "..", "/"):
+        res = cli(["train", "--steps", "20", "--out", target, "--force"])
+        assert res.exit_code == 2, target
+        assert "refusing to replace" in res.stderr
+    monkeypatch.setenv("HOME", str(a))
+    assert "home directory" in cli(["train", "--steps", "20", "--out", a, "--force"]).stderr
+    run = tmp_path / "run"
+    assert cli(["train", "--steps", "20", "--out", run]).exit_code == 0
+    link = tmp_path / "link"
+    link.symlink_to(run)
+    res = cli(["train", "--steps", "20", "--out", link, "--force"])
+    assert res.exit_code == 2 and "symbolic link" in res.stderr
+    assert (run / "summary.json").is_file() and (a / "b").is_dir()
+
+
+def test_force_replaces_a_run_but_not_a_symlink_inside_it(cli, tmp_path):
+    out = tmp_path / "r"
+    assert cli(["train", "--steps", "20", "--seed", "3", "--out", out]).exit_code == 0
+    elsewhere = _decoy(tmp_path / "elsewhere")
+    (out / "diagnose").mkdir()
+    (out / "diagnose" / "loss-landscape.json").write_text("{}")
+    assert cli(["train", "--steps", "20", "--out", out, "--force"]).exit_code == 0
+    assert json.loads((out / "summary.json").read_text())["seed"] == 0
+    assert not (out / "diagnose").exists()
+    (out / "checkpoints" / "ext").symlink_to(elsewhere)
+    res = cli(["train", "--steps", "20", "--out", out, "--force"])
+    assert res.exit_code == 2 and "checkpoints/ext" in res.stderr
+    assert _tree(elsewhere) and (out / "summary.json").is_file()
+
+
+def test_force_replaces_a_sweep_but_not_a_foreign_member(cli, tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "--steps", "20", "--seeds", "0-1", "--workers", "1", "--out", out]
+    assert cli(args).exit_code == 0
+    assert cli([*args, "--force"]).exit_code == 0
+    stray = out / "members" / "notes"
+    stray.mkdir()
+    (stray / "todo.txt").write_text("keep")
+    res = cli([*args, "--force"])
+    assert res.exit_code == 2 and "todo.txt" in res.stderr
+    assert (stray / "todo.txt").read_text() == "keep" and (out / "summary.json").is_file()
+
+
+def test_clear_owned_keeps_the_directory_and_unknown_names(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.pt").write_bytes(b"x")
+    (tmp_path / "spec.json").write_text("{}")
+    (tmp_path / ".spec.json.abc123.tmp").write_text("")
+    fsguard.check_replaceable(tmp_path, rundir.RUN_LAYOUT, rundir.RUN_MARKERS, "run")
+    fsguard.clear_owned(tmp_path, rundir.RUN_LAYOUT)
+    assert tmp_path.is_dir() and list(tmp_path.iterdir()) == []
+
+
+# -- one writer at a time ------------------------------------------------------------------------
+
+
+def test_a_locked_directory_refuses_a_second_writer(cli, tmp_path):
+    out = tmp_path / "r"
+    assert cli(["train", "--steps", "20", "--out", out]).exit_code == 0
+    before = _tree(out)
+    with fsguard.DirLock(out):
+        for extra in (["--force"], ["--resume"]):
+            res = cli(["train", "--steps", "20", "--out", out, *extra])
+            if extra == ["--resume"]:
+                res = cli(["train", "--out", out, "--resume"])
+            assert res.exit_code == 2 and "in use by another pointgan process" in res.stderr
+        with pytest.raises(UsageError, match="in use"):
+            train_batch([_member(out)], force=True)
+    assert _tree(out) == before
+    assert cli(["train", "--steps", "20", "--out", out, "--force"]).exit_code == 0
+
+
+def test_a_locked_sweep_refuses_a_second_writer(cli, tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "--steps", "20", "--seeds", "0-1", "--workers", "1", "--out", out]
+    assert cli(args).exit_code == 0
+    before = _tree(out)
+    with fsguard.DirLock(out):
+        res = cli([*args, "--force"])
+        assert res.exit_code == 2 and "in use" in res.stderr
+    assert _tree(out) == before
+
+
+# -- checkpoints that do not belong to the run ---------------------------------------------------
+
+
+def _interrupted_run(tmp_path: Path, seed: int = 0) -> Path:
+    out = tmp_path / f"r{seed}"
+    train_batch([_member(out, seed=seed)])
+    (out / "summary.json").unlink()
+    for p in (out / "checkpoints").glob("*.pt"):
+        if p.name not in ("step-000020.pt",):
+            p.unlink()
+    return out
+
+
+def test_resume_refuses_foreign_and_forged_checkpoints(cli, tmp_path):
+    out = _interrupted_run(tmp_path, seed=0)
+    other = _interrupted_run(tmp_path, seed=1)
+    ck = out / "checkpoints" / "step-000020.pt"
+    good = ck.read_bytes()
+    ck.write_bytes((other / "checkpoints" / "step-000020.pt").read_bytes())
+    res = cli(["train", "--out", out, "--resume"])
+    assert res.exit_code == 2 and "does not belong to this run" in res.stderr
+    for key, value, why in (("step", 999999, "step"), ("generator", torch.zeros(3), "shape")):
+        ck.write_bytes(good)
+        st = torch.load(ck, weights_only=True)
+        st[key] = value
+        rundir.atomic_torch_save(ck, st)
+        res = cli(["train", "--out", out, "--resume"])
+        assert res.exit_code == 2 and "does not belong" in res.stderr, why
+        assert res.stderr.count("\n") == 1
+    ck.write_bytes(good)
+    assert cli(["train", "--out", out, "--resume"]).exit_code == 0
+
+
+def test_resume_drops_a_torn_last_row_and_names_a_corrupt_middle_one(cli, tmp_path):
+    ref = tmp_path / "ref"
+    train_batch([_member(ref)])
+    out = _interrupted_run(tmp_path)
+    (out / "checkpoints" / ".last.pt.x1y2z3.tmp").write_bytes(b"partial")
+    m = out / "metrics.jsonl"
+    m.write_text(m.read_text() + '{"step": 40, "w": 0.1')
+    assert cli(["train", "--out", out, "--resume"]).exit_code == 0
+    assert m.read_text() == (ref / "metrics.jsonl").read_text()
+    assert not list((out / "checkpoints").glob("*.tmp"))
+    out2 = _interrupted_run(tmp_path / "x")
+    m2 = out2 / "metrics.jsonl"
+    lines = m2.read_text().splitlines(keepends=True)
+    lines[1] = "garbage\n"
+    m2.write_text("".join(lines))
+    res = cli(["train", "--out", out2, "--resume"])
+    assert res.exit_code == 2 and "line 2" in res.stderr
+    assert m2.read_text() == "".join(lines)
+
+
+def test_resume_refuses_a_symlinked_checkpoints_folder(cli, tmp_path):
+    out = _interrupted_run(tmp_path)
+    real = tmp_path / "outside"
+    (out / "checkpoints").rename(real)
+    (out / "checkpoints").symlink_to(real)
+    res = cli(["train", "--out", out, "--resume"])
+    assert res.exit_code == 2 and "symbolic link" in res.stderr
+
+
+# -- a full disk ---------------------------------------------------------------------------------
+
+
+def test_enospc_is_one_line_and_the_run_stays_resumable(cli, tmp_path, monkeypatch):
+    ref = tmp_path / "ref"
+    train_batch([_member(ref)])
+    out = tmp_path / "r"
+    real_write = rundir.MetricsWriter.write
+    calls = [0]
+
+    def full_disk(self, row):
+        calls[0] += 1
+        if calls[0] == 3:  # the row of step 40, after the step-20 checkpoint
+            self._f.write('{"step": 40, "w"')
+            self._f.flush()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(self, row)
+
+    monkeypatch.setattr(rundir.MetricsWriter, "write", full_disk)
+    with pytest.raises(RuntimeFailure, match="No space left on device.*--resume"):
+        train_batch([_member(out)])
+    monkeypatch.setattr(rundir.MetricsWriter, "write", real_write)
+    spec = _member(out).spec
+    res = cli(["train", "--out", out, "--resume"])
+    assert res.exit_code == 0, res.stderr
+    assert (out / "metrics.jsonl").read_text() == (ref / "metrics.jsonl").read_text()
+    assert json.loads((out / "summary.json").read_text())["w"] == \
+        json.loads((ref / "summary.json").read_text())["w"]
+    assert spec.steps == 60
+
+
+def test_enospc_on_a_checkpoint_is_exit_1_in_the_cli(cli, tmp_path, monkeypatch):
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(rundir, "atomic_torch_save", full)
+    res = cli(["train", "--steps", "20", "--out", tmp_path / "r"])
+    assert res.exit_code == 1
+    assert res.stderr.startswith("Error: cannot write") and res.stderr.count("\n") == 1
+
+
+def test_sweep_layout_names_are_those_run_sweep_writes(tmp_path, cli):
+    out = tmp_path / "s"
+    assert cli(["sweep", "--steps", "20", "--seeds", "0", "--workers", "1",
+                "--out", out]).exit_code == 0
+    assert fsguard.foreign_entry(out, sweepdir.SWEEP_LAYOUT) is None
