@@ -27,12 +27,18 @@ SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
 SUMMARY = rundir.SUMMARY  # the sweep's summary has the same name as a run's
 SCHEMA_VERSION = 1
+#: Stability maps (``sweep/maps.py``): ``map.png``, ``map.json``, ``map.csv`` for a sweep's only
+#: map; ``map-<variant>.*`` for each when a sweep draws several (``--study map``).
+MAP = "map"
+MAP_KINDS = ("png", "json", "csv")
 REPORT_FILES = ("weights.png", "success.png")  # the charts ``sweep.report`` writes
 
 SWEEP_LAYOUT: fsguard.Layout = {
     SWEEP_JSON: fsguard.FILE,
     SUMMARY: fsguard.FILE,
     **{name: fsguard.FILE for name in REPORT_FILES},
+    **{f"{MAP}.{kind}": fsguard.FILE for kind in MAP_KINDS},
+    **{f"{MAP}-*.{kind}": fsguard.FILE for kind in MAP_KINDS},
     f"{rundir.ANIMATION}.gif": fsguard.FILE,
     f"{rundir.ANIMATION}.mp4": fsguard.FILE,
     f"{rundir.ANIMATION}.png": fsguard.FILE,
@@ -177,6 +183,19 @@ def read_summary(path: Path | str) -> dict[str, Any]:
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     """The sweep's ``summary.json``: written last, so its presence means the sweep finished."""
     rundir.atomic_write_json(path / SUMMARY, summary)
+
+
+def map_names(name: str | None = None) -> dict[str, str]:
+    """File names of one map: {"png": "map.png", ...}; ``name`` tells one of several apart."""
+    stem = MAP if name is None else f"{MAP}-{name}"
+    return {kind: f"{stem}.{kind}" for kind in MAP_KINDS}
+
+
+def map_files(path: Path | str) -> list[Path]:
+    """The map files a finished sweep holds (``map.*`` and ``map-*.*``), sorted by name."""
+    path = Path(path)
+    return sorted(f for kind in MAP_KINDS for pattern in (f"{MAP}.{kind}", f"{MAP}-*.{kind}")
+                  for f in path.glob(pattern) if f.is_file())
 
 
 def write_file(path: Path, name: str, data: bytes) -> None:

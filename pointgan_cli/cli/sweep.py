@@ -26,19 +26,24 @@ def sweep(
                      rich_help_panel="Sweep"),
     ] = None,
     seeds: Annotated[
-        Optional[str], typer.Option("--seeds", help="Seeds: ranges and lists, e.g. 0-99 or "
-                                    "0-9,20-29 [default: 0-9].", rich_help_panel="Sweep"),
+        Optional[str],
+        typer.Option("--seeds", help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29 "
+                     "[default: 0-9; --study map: 0-15 on a CPU, 0-63 on CUDA].",
+                     show_default=False, rich_help_panel="Sweep"),
     ] = None,
     grid: Annotated[
         Optional[list[str]],
-        typer.Option("--grid", help="FIELD=V1,V2,... (repeatable; cartesian product).",
-                     rich_help_panel="Sweep"),
+        typer.Option("--grid", help="FIELD=V1,V2,... or FIELD=START:STOP:N (evenly spaced) "
+                     "or FIELD=START:STOP:N:log (repeatable; cartesian product). Two numeric "
+                     "axes draw a stability map (map.png).", rich_help_panel="Sweep"),
     ] = None,
     study: Annotated[
         Optional[str],
         typer.Option("--study", help="'article': the study's whole experiment set; "
                      "'literature': its fix against instance noise, R1, R2, WGAN-GP, LSGAN and "
-                     "hinge. Both at two learning rates.", rich_help_panel="Sweep"),
+                     "hinge (both at two learning rates); 'map': two stability maps, the fix "
+                     "over noise scale x weight decay and the baseline over lr_g x lr_d "
+                     "(finer on CUDA; see docs/maps.md).", rich_help_panel="Sweep"),
     ] = None,
     max_batch: Annotated[
         str, typer.Option("--max-batch", help="Most runs in one batched program, or 'auto': "
@@ -90,7 +95,7 @@ def sweep(
     if not resume or given:
         spec = build_sweep_spec(
             list(preset or []), study, parse_grid(list(grid or [])),
-            parse_seeds(seeds if seeds is not None else "0-9"), config, spec_flags,
+            None if seeds is None else parse_seeds(seeds), config, spec_flags,
         )
     if resume and not sweepdir.is_sweep(out) and given:
         # Killed before sweep.json was written: nothing to continue, start the sweep named by
@@ -140,8 +145,10 @@ def sweep(
                 "final b"]
         err = console.err_console()
         err.print(console.table(f"sweep {out}", cols, rows))
-        err.print(f"{summary['n']} runs in {wall:.1f} s; charts: {out / 'weights.png'}, "
-                  f"{out / 'success.png'}")
+        charts = [out / "weights.png", out / "success.png",
+                  *(f for f in sweepdir.map_files(out) if f.suffix == ".png")]
+        err.print(f"{summary['n']} runs in {wall:.1f} s; charts: "
+                  + ", ".join(str(c) for c in charts))
     sys.stdout.write(f"{out}\n")
 
 

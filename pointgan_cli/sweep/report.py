@@ -15,6 +15,8 @@ import numpy as np
 
 from .. import sweepdir
 from ..errors import RuntimeFailure
+from . import maps
+from .spec import SweepSpec
 
 Z95 = 1.959963984540054
 
@@ -32,12 +34,16 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (0.0 if k == 0 else lo), (1.0 if k == n else hi)
 
 
-def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float) -> dict[str, Any]:
-    """Summarise finished members ``(id, group)`` and write the charts, then ``summary.json``
-    (last: its presence means the sweep is complete)."""
+def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float,
+                 sweep: SweepSpec | None = None) -> dict[str, Any]:
+    """Summarise finished members ``(id, group)`` and write the charts (with ``sweep``: its
+    stability maps too, see ``maps``), then ``summary.json`` (last: its presence means the
+    sweep is complete)."""
     summary = summarize(sweep_dir, members)
     sweepdir.write_file(sweep_dir, "weights.png", plot_weights(sweep_dir, summary, real))
     sweepdir.write_file(sweep_dir, "success.png", plot_success(summary))
+    if sweep is not None:
+        maps.write_maps(sweep_dir, sweep, summary)
     sweepdir.write_summary(sweep_dir, summary)
     return summary
 

@@ -131,4 +131,5 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
         run_ray(jobs, ray_address, on_progress)
     else:
         run_local(jobs, workers, on_progress)
-    return report.write_report(out, [(i, g) for i, g, _ in members], members[0][2].real_value)
+    return report.write_report(out, [(i, g) for i, g, _ in members], members[0][2].real_value,
+                               sweep)

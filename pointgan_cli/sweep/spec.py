@@ -17,7 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError
-from ..spec import PRESETS, SPEC_FIELDS, RunSpec, flag_name, resolve_spec
+from ..spec import PRESETS, SPEC_FIELDS, RunSpec, flag_name, read_config, resolve_spec
+from .ranges import format_range, parse_range
 
 #: The study's whole experiment set (`--study article`): (label, preset, overrides), each run
 #: at every learning rate in ARTICLE_LRS (lr_g = lr_d), as the study plotted several.
@@ -47,7 +48,27 @@ LITERATURE_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("LSGAN", "lsgan", {}),
     ("hinge", "hinge", {}),
 ]
-STUDIES = ("article", "literature")
+
+#: `--study map`: the study's two questions as planes of hyper-parameters, (label, preset,
+#: axes) per device kind. The fix (preset ``fixed``) over noise scale x D weight decay: does the
+#: right weight decay depend on the noise level? Plain training (``baseline``) over the two
+#: learning rates: where does the study's baseline converge at all? Axes use ``--grid``'s range
+#: syntax. The CPU grid and seeds finish in about ten minutes on a 2-core machine at the
+#: defaults; a GPU affords finer steps and more seeds.
+MAP_VARIANTS: dict[str, list[tuple[str, str, dict[str, str]]]] = {
+    "cpu": [
+        ("fixed", "fixed", {"noise_scale": "0:2.5:6", "weight_decay": "1e-4:1:5:log"}),
+        ("baseline", "baseline", {"lr_g": "1e-3:1e-1:5:log", "lr_d": "1e-3:1e-1:5:log"}),
+    ],
+    "cuda": [
+        ("fixed", "fixed", {"noise_scale": "0:3:13", "weight_decay": "1e-5:1:11:log"}),
+        ("baseline", "baseline", {"lr_g": "1e-4:1e-1:13:log", "lr_d": "1e-4:1e-1:13:log"}),
+    ],
+}
+#: Seeds a study runs when ``--seeds`` is not given (the map study: fewer on a CPU).
+DEFAULT_SEEDS = "0-9"
+MAP_SEEDS = {"cpu": "0-15", "cuda": "0-63"}
+STUDIES = ("article", "literature", "map")
 
 
 class Variant(BaseModel):
@@ -57,6 +78,7 @@ class Variant(BaseModel):
     label: str
     preset: str
     overrides: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)  # this variant's own axes
 
 
 class SweepSpec(BaseModel):
@@ -92,19 +114,24 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
-    """``["lr_d=0.01,0.003", "noise_scale=0,1.5"]`` -> {field: [values]}; values are checked
-    against the spec's types when the members are resolved."""
+    """``["lr_d=0.01,0.003", "noise_scale=0:2:5", "weight_decay=1e-4:1:5:log"]`` ->
+    {field: [values]}: a list, or ``START:STOP:N`` (N evenly spaced values, both ends included)
+    or ``START:STOP:N:log`` (N values evenly spaced in log). Values are checked against the
+    spec's types here and against its bounds when the members are resolved."""
     grid: dict[str, list[Any]] = {}
     for item in items:
         field, sep, values = item.partition("=")
         field = field.strip().replace("-", "_")
         if not sep or not field:
-            raise UsageError(f"--grid: {item!r} is not FIELD=V1,V2,...")
+            raise UsageError(f"--grid: {item!r} is not FIELD=V1,V2,... or FIELD=START:STOP:N")
         if field not in SPEC_FIELDS or field == "preset":
             hint = " (use --preset for presets)" if field == "preset" else ""
             raise UsageError(f"--grid: unknown spec field {field!r}{hint}")
         if field in grid:
             raise UsageError(f"--grid: {field!r} given twice")
+        if ":" in values:
+            grid[field] = parse_range(field, values.strip())
+            continue
         vals = [v.strip() for v in values.split(",") if v.strip()]
         if not vals:
             raise UsageError(f"--grid: {field}= has an empty list of values")
@@ -129,11 +156,12 @@ def build_sweep_spec(
     presets: list[str],
     study: str | None,
     grid: dict[str, list[Any]],
-    seeds: list[int],
+    seeds: list[int] | None,
     config: Path | None,
     overrides: dict[str, Any],
 ) -> SweepSpec:
-    """Variants from ``--study`` or ``--preset`` (default: baseline), validated."""
+    """Variants from ``--study`` or ``--preset`` (default: baseline), validated. ``seeds``
+    None means the study's own seeds (``MAP_SEEDS`` for the map study, else ``DEFAULT_SEEDS``)."""
     if study is not None and study not in STUDIES:
         raise UsageError(f"--study: unknown study {study!r} (choose from {', '.join(STUDIES)})")
     for p in presets:
@@ -141,21 +169,19 @@ def build_sweep_spec(
             raise UsageError(f"--preset: unknown preset {p!r} (choose from {', '.join(PRESETS)})")
     if len(set(presets)) != len(presets):
         raise UsageError("--preset: the same preset is given twice")
-    variants: list[Variant] = []
+    if "seed" in overrides:
+        raise UsageError("--seed: a sweep takes --seeds (ranges and lists), not --seed")
+    kind = device_kind(config, overrides)
     if study is not None:
         if presets:
             raise UsageError(f"--study {study} already chooses the presets; drop --preset")
-        table = ARTICLE_VARIANTS if study == "article" else LITERATURE_VARIANTS
-        for label, preset, ov in table:
-            for lr in ARTICLE_LRS:
-                variants.append(
-                    Variant(label=f"{label} lr={lr:g}", preset=preset,
-                            overrides={**ov, "lr_g": lr, "lr_d": lr})
-                )
+        if study == "map" and grid:
+            raise UsageError("--study map already chooses the grid of each map; drop --grid")
+        variants = study_variants(study, kind)
     else:
         variants = [Variant(label=p, preset=p) for p in (presets or ["baseline"])]
-    if "seed" in overrides:
-        raise UsageError("--seed: a sweep takes --seeds (ranges and lists), not --seed")
+    if seeds is None:
+        seeds = parse_seeds(MAP_SEEDS[kind] if study == "map" else DEFAULT_SEEDS)
     return SweepSpec(
         variants=variants,
         grid=grid,
@@ -165,8 +191,40 @@ def build_sweep_spec(
     )
 
 
-def _slug(text: str) -> str:
+def device_kind(config: Path | None, overrides: dict[str, Any]) -> str:
+    """'cpu' or 'cuda': which of a study's grids fits the device the members train on."""
+    device = overrides.get("device")
+    if device is None and config is not None:
+        device = read_config(config).get("device")
+    return "cpu" if device in (None, "cpu") else "cuda"
+
+
+def study_variants(study: str, kind: str = "cpu") -> list[Variant]:
+    """The variants of ``--study NAME`` (the map study's grid depends on the device kind)."""
+    if study == "map":
+        return [Variant(label=label, preset=preset,
+                        grid=parse_grid([f"{f}={r}" for f, r in axes.items()]))
+                for label, preset, axes in MAP_VARIANTS[kind]]
+    table = ARTICLE_VARIANTS if study == "article" else LITERATURE_VARIANTS
+    return [Variant(label=f"{label} lr={lr:g}", preset=preset,
+                    overrides={**ov, "lr_g": lr, "lr_d": lr})
+            for label, preset, ov in table for lr in ARTICLE_LRS]
+
+
+def slug(text: str) -> str:
+    """A label as a file-name part: runs of other characters become one underscore."""
     return re.sub(r"[^A-Za-z0-9.=_-]+", "_", text).strip("_")
+
+
+def variant_grid(sweep: SweepSpec, variant: Variant) -> dict[str, list[Any]]:
+    """A variant's axes: its own (``--study map``) and then the sweep's ``--grid``."""
+    return {**variant.grid, **sweep.grid}
+
+
+def group_name(label: str, point: dict[str, Any]) -> str:
+    """A statistics group: the variant's label and its grid point, e.g.
+    ``fixed noise_scale=1.5 weight_decay=0.1``."""
+    return label + "".join(f" {k}={v}" for k, v in point.items())
 
 
 def expand(sweep: SweepSpec) -> list[tuple[str, str, RunSpec]]:
@@ -174,16 +232,17 @@ def expand(sweep: SweepSpec) -> list[tuple[str, str, RunSpec]]:
     (flags) apply to every member; variant overrides and grid values win over them."""
     overrides = sweep.overrides
     config = Path(sweep.config) if sweep.config else None
-    fields = list(sweep.grid)
     out: list[tuple[str, str, RunSpec]] = []
     for variant in sweep.variants:
-        for point in itertools.product(*(sweep.grid[f] for f in fields)):
+        grid = variant_grid(sweep, variant)
+        fields = list(grid)
+        for point in itertools.product(*(grid[f] for f in fields)):
             gp = dict(zip(fields, point))
-            group = variant.label + "".join(f" {k}={v}" for k, v in gp.items())
+            group = group_name(variant.label, gp)
             for seed in sweep.seeds:
                 ov = {**overrides, **variant.overrides, **gp, "seed": seed}
                 spec = _resolve_member(variant.preset, config, ov, gp)
-                out.append((f"{_slug(group)}-s{seed:04d}", group, spec))
+                out.append((f"{slug(group)}-s{seed:04d}", group, spec))
     return out
 
 
@@ -212,12 +271,12 @@ def format_seeds(seeds: list[int]) -> str:
 
 
 def sweep_command(sweep: SweepSpec, out: Path) -> str:
-    """The exact ``pointgan sweep`` command that re-creates ``sweep`` into ``out``."""
+    """The exact ``pointgan sweep`` command that re-creates ``sweep`` into ``out`` (grid
+    ranges written back as ranges, so the command reads as it was typed)."""
     parts = ["pointgan", "sweep"]
-    labels = [v.label for v in sweep.variants]
-    study = next((name for name, table in (("article", ARTICLE_VARIANTS),
-                                           ("literature", LITERATURE_VARIANTS))
-                  if labels == [f"{lb} lr={lr:g}" for lb, _, _ in table for lr in ARTICLE_LRS]),
+    config = Path(sweep.config) if sweep.config else None
+    study = next((name for name in STUDIES
+                  if sweep.variants == study_variants(name, device_kind(config, sweep.overrides))),
                  None)
     if study:
         parts += ["--study", study]
@@ -226,7 +285,8 @@ def sweep_command(sweep: SweepSpec, out: Path) -> str:
             parts += ["--preset", v.preset]
     parts += ["--seeds", format_seeds(sweep.seeds)]
     for field, values in sweep.grid.items():
-        parts += ["--grid", f"{field}={','.join(str(v) for v in values)}"]
+        text = format_range(values) or ",".join(str(v) for v in values)
+        parts += ["--grid", f"{field}={text}"]
     if sweep.config:
         parts += ["--config", sweep.config]
     for field, value in sweep.overrides.items():

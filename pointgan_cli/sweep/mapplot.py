@@ -1,0 +1,172 @@
+"""The stability map's figure, drawn from a ``map.json`` document alone.
+
+Left: the success rate per cell (colour, with ``converged/n`` written in the cell), the 50% and
+95% contours, the study's own settings as labelled stars. Right: per cell, the failure class
+most runs ended in (orbiting / stuck / still approaching / diverged) with the number of failed
+runs. Log axes are drawn on log scales; cell edges sit halfway between grid values (in log for a
+log axis), so every cell is centred on its value.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+#: Class panel colours: no failure light grey; each failure class its own hue.
+CLASS_COLOURS = {
+    None: "#eeeeee",
+    "orbiting": "#8e6cc1",
+    "stuck": "#e08a2e",
+    "still_approaching": "#5fa8d3",
+    "diverged": "#333333",
+    "unclassified": "#b0b0b0",
+}
+CLASS_WORDS = {None: "no failure", "orbiting": "orbiting", "stuck": "stuck",
+               "still_approaching": "still approaching", "diverged": "diverged",
+               "unclassified": "unclassified"}
+
+
+def _edges(values: list[float], log: bool) -> np.ndarray:
+    """Cell edges around sorted ``values``: midpoints (geometric on a log axis), the outer
+    ones as far out as the nearest inner one."""
+    v = np.log10(values) if log else np.asarray(values, dtype=float)
+    mid = (v[1:] + v[:-1]) / 2
+    e = np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+    return 10 ** e if log else e
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _axis(ax, axis: dict[str, Any], which: str) -> None:
+    values, log = axis["values"], axis["scale"] == "log"
+    set_scale = ax.set_xscale if which == "x" else ax.set_yscale
+    set_ticks = ax.set_xticks if which == "x" else ax.set_yticks
+    if log:
+        set_scale("log")
+    every = max(1, math.ceil(len(values) / 9))  # at most ~9 labelled ticks
+    set_ticks(values, [_fmt(v) if i % every == 0 else "" for i, v in enumerate(values)])
+    (ax.xaxis if which == "x" else ax.yaxis).set_minor_locator(_null())
+    (ax.set_xlabel if which == "x" else ax.set_ylabel)(axis["label"])
+
+
+def _null():
+    from matplotlib.ticker import NullLocator
+
+    return NullLocator()
+
+
+def draw(doc: dict[str, Any]) -> bytes:
+    """The map as PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    xa, ya = doc["x"], doc["y"]
+    xs, ys = xa["values"], ya["values"]
+    nx, ny = len(xs), len(ys)
+    rate = np.full((ny, nx), np.nan)
+    conv = np.zeros((ny, nx), dtype=int)
+    n = np.zeros((ny, nx), dtype=int)
+    dom: list[list[Any]] = [[None] * nx for _ in range(ny)]
+    ix = {v: i for i, v in enumerate(xs)}
+    iy = {v: i for i, v in enumerate(ys)}
+    for c in doc["cells"]:
+        i, j = iy[float(c[ya["field"]])], ix[float(c[xa["field"]])]
+        rate[i, j], conv[i, j], n[i, j] = c["rate"], c["converged"], c["n"]
+        dom[i][j] = c["dominant_failure"]
+    xe, ye = _edges(xs, xa["scale"] == "log"), _edges(ys, ya["scale"] == "log")
+    small = nx * ny > 120
+    fs = 6 if small else 8
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6.2), constrained_layout=True)
+    mesh = ax.pcolormesh(xe, ye, rate, cmap="RdYlGn", vmin=0, vmax=1, shading="flat")
+    cb = fig.colorbar(mesh, ax=ax, pad=0.01)
+    cb.set_label("success rate (converged runs / seeds)")
+    starred = {(p[xa["field"]], p[ya["field"]]) for p in doc["study_points"]}
+    for i in range(ny):
+        for j in range(nx):
+            _count(ax, xs[j], ys[i], f"{conv[i, j]}/{n[i, j]}", fs,
+                   "white" if rate[i, j] <= 0.25 else "black", (xs[j], ys[i]) in starred)
+    handles = []
+    if nx > 1 and ny > 1:
+        with warnings.catch_warnings():  # a plane entirely above or below a level has no line
+            warnings.simplefilter("ignore")
+            cs = ax.contour(xs, ys, rate, levels=[0.5, 0.95], colors=["black", "#0b3d91"],
+                            linestyles=["--", "-"], linewidths=[1.6, 2.0])
+            if cs.allsegs and any(len(s) for s in cs.allsegs):
+                ax.clabel(cs, fmt={0.5: "50%", 0.95: "95%"}, fontsize=9, inline=True)
+        handles += [Line2D([], [], color="black", ls="--", lw=1.6, label="50% contour"),
+                    Line2D([], [], color="#0b3d91", ls="-", lw=2.0, label="95% contour")]
+    for k, p in enumerate(doc["study_points"]):
+        px, py = p[xa["field"]], p[ya["field"]]
+        for a in (ax, bx):
+            a.plot(px, py, marker="*", ms=17, mfc="white", mec="black", mew=1.2, zorder=5)
+            a.annotate(f"study: {p['label']}", (px, py), xytext=(8, 8 + 10 * (k % 2)),
+                       textcoords="offset points", fontsize=8, zorder=6,
+                       bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.5",
+                             "alpha": 0.85})
+    if doc["study_points"]:
+        handles.append(Line2D([], [], marker="*", ms=12, mfc="white", mec="black", ls="",
+                              label="the study's own settings"))
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.13), ncol=3,
+                  fontsize=8, frameon=False)
+    ax.set_title("success rate per cell (converged / seeds)")
+
+    kinds = [None, "orbiting", "stuck", "still_approaching", "diverged", "unclassified"]
+    code = np.array([[kinds.index(d) if d in kinds else 5 for d in row] for row in dom])
+    cmap = ListedColormap([CLASS_COLOURS[k] for k in kinds])
+    bx.pcolormesh(xe, ye, code, cmap=cmap, norm=BoundaryNorm(np.arange(-0.5, 6), cmap.N),
+                  shading="flat")
+    for i in range(ny):
+        for j in range(nx):
+            failed = n[i, j] - conv[i, j]
+            dark = dom[i][j] in ("diverged", "orbiting")
+            _count(bx, xs[j], ys[i], f"{failed}/{n[i, j]}" if failed else "", fs,
+                   "white" if dark else "black", (xs[j], ys[i]) in starred)
+    present = [k for k in kinds if any(k == d for row in dom for d in row)]
+    bx.legend(handles=[Patch(fc=CLASS_COLOURS[k], ec="0.4", label=CLASS_WORDS[k])
+                       for k in present], loc="upper left", bbox_to_anchor=(0, -0.13),
+              ncol=len(present) or 1, fontsize=8, frameon=False)
+    bx.set_title("most common failure class per cell (failed runs / seeds)")
+    for a in (ax, bx):
+        _axis(a, xa, "x")
+        _axis(a, ya, "y")
+        a.set_xlim(xe[0], xe[-1])
+        a.set_ylim(ye[0], ye[-1])
+    crit = doc["criterion"]
+    window = crit.get("success_window")
+    rule = (f"inside tolerance {crit['tolerance']:g} over the last {window:.0%} of steps"
+            if window else f"inside tolerance {crit['tolerance']:g} at the last step")
+    seeds = doc["seeds"]
+    fixed = "".join(f", {k}={v}" for k, v in doc["fixed"].items())
+    fig.suptitle(f"{doc['variant']}: {ya['label'].split('  (')[0]} x "
+                 f"{xa['label'].split('  (')[0]}{fixed}\n{crit['steps']} steps, "
+                 f"{len(seeds)} seeds per cell ({_seed_text(seeds)}); converged = {rule}",
+                 fontsize=11)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _count(ax, x: float, y: float, text: str, fs: int, colour: str, starred: bool) -> None:
+    """A cell's count at its centre, or just below a study star drawn there."""
+    ax.annotate(text, (x, y), xytext=(0, -13 if starred else 0), textcoords="offset points",
+                ha="center", va="center", fontsize=fs, color=colour, zorder=4)
+
+
+def _seed_text(seeds: list[int]) -> str:
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"seeds {seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
+    return f"{len(seeds)} seeds"
