@@ -139,6 +139,11 @@ def versions() -> dict[str, str]:
 # -- preparing a directory ---------------------------------------------------------------------
 
 
+def is_run(path: Path | str) -> bool:
+    """Whether ``path`` is a run directory (``spec.json`` is written before anything else)."""
+    return (Path(path) / SPEC).is_file()
+
+
 def is_nonempty_dir(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 

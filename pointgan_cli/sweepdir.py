@@ -26,6 +26,7 @@ from .errors import UsageError
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
 SUMMARY = rundir.SUMMARY  # the sweep's summary has the same name as a run's
+SUMMARY_CSV = "summary.csv"  # the per-group table of summary.json, for spreadsheets
 SCHEMA_VERSION = 1
 #: Stability maps (``sweep/maps.py``): ``map.png``, ``map.json``, ``map.csv`` for a sweep's only
 #: map; ``map-<variant>.*`` for each when a sweep draws several (``--study map``).
@@ -201,3 +202,13 @@ def map_files(path: Path | str) -> list[Path]:
 def write_file(path: Path, name: str, data: bytes) -> None:
     """A file the sweep report adds beside ``summary.json`` (charts, tables)."""
     rundir.atomic_write_bytes(path / name, data)
+
+
+def write_summary_csv(path: Path, data: bytes) -> None:
+    """``summary.csv``: the per-group table, written just before ``summary.json``."""
+    write_file(path, SUMMARY_CSV, data)
+
+
+def charts(path: Path | str) -> list[Path]:
+    """The charts the sweep report wrote beside ``summary.json`` (PNG files), sorted."""
+    return sorted(p for p in Path(path).glob("*.png") if p.is_file())

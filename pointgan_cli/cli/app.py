@@ -9,7 +9,9 @@ import typer
 
 from .. import __version__
 from . import animate, diagnose, spec_cmd, sweep, train
+from . import compare as compare_cmd
 from . import log as log_cmd
+from . import ls as ls_cmd
 from .errors import PointganGroup
 
 app = typer.Typer(
@@ -43,6 +45,8 @@ app.command("train")(train.train)
 app.command("sweep")(sweep.sweep)
 app.command("animate")(animate.animate)
 app.command("log")(log_cmd.log)
+app.command("ls")(ls_cmd.ls)
+app.command("compare")(compare_cmd.compare)
 app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(diagnose.app, name="diagnose")
 

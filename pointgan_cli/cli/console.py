@@ -68,3 +68,31 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]], fmt: str = "table",
+                caption: str | None = None) -> None:
+    """A result table on stdout: boxes on a terminal, aligned plain text elsewhere (full
+    width, one line per row), or ``fmt="tsv"``: a header line and tab-separated rows."""
+    cells = [[_fmt(v) for v in r] for r in rows]
+    if fmt == "tsv":
+        for line in [list(columns), *cells]:
+            sys.stdout.write("\t".join(" ".join(c.split()) for c in line) + "\n")
+    elif sys.stdout.isatty():
+        from rich.markup import escape
+
+        t = Table(title=escape(title), caption=escape(caption) if caption else None)
+        for c in columns:
+            t.add_column(escape(c))
+        for r in cells:
+            t.add_row(*[escape(c) for c in r])
+        Console(highlight=False).print(t)
+    else:
+        lines = [list(columns), *[[" ".join(c.splitlines()) for c in r] for r in cells]]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+        text = [title] if title else []
+        text += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+        if caption:
+            text.append(caption)
+        sys.stdout.write("\n".join(text) + "\n")
+    sys.stdout.flush()

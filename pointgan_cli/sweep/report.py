@@ -44,6 +44,7 @@ def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float,
     sweepdir.write_file(sweep_dir, "success.png", plot_success(summary))
     if sweep is not None:
         maps.write_maps(sweep_dir, sweep, summary)
+    sweepdir.write_summary_csv(sweep_dir, summary_csv(summary))
     sweepdir.write_summary(sweep_dir, summary)
     return summary
 
@@ -86,6 +87,27 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]
                for i, g in enumerate(ranked)]
     return {"schema_version": 1, "n": total, "converged": conv, "groups": out,
             "ranking": ranking}
+
+
+#: ``summary.csv``'s columns: a group's row of ``summary.json`` (``failed``: member ids, spaces).
+CSV_COLUMNS = ("rank", "group", "n", "converged", "success_rate", "wilson_low", "wilson_high",
+               "diverged", "w_mean", "w_std", "b_mean", "b_std", "failed")
+
+
+def summary_csv(summary: dict[str, Any]) -> bytes:
+    """The per-group table as CSV (groups in sweep order, full float precision), so a
+    spreadsheet or ``pandas.read_csv`` reads the same numbers as ``summary.json``."""
+    import csv
+
+    rank = {r["group"]: r["rank"] for r in summary.get("ranking", [])}
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CSV_COLUMNS)
+    for g in summary["groups"]:
+        row = dict(g, rank=rank.get(g["group"], ""), failed=" ".join(g.get("failed", [])))
+        out.writerow([repr(v) if isinstance(v, float) else v
+                      for v in (row.get(c, "") for c in CSV_COLUMNS)])
+    return buf.getvalue().encode("utf-8")
 
 
 def group_curves(sweep_dir: Path, member_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:

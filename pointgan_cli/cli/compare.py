@@ -1,0 +1,69 @@
+"""``pointgan compare``: two runs or two sweeps, what was set and what came out differently."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import console
+from . import options as o
+
+
+def compare(
+    a: Annotated[Path, typer.Argument(help="Run or sweep directory A.", show_default=False)],
+    b: Annotated[Path, typer.Argument(help="Run or sweep directory B (same kind as A).",
+                                      show_default=False)],
+    json_out: o.Json = False,
+) -> None:
+    """Compare two runs (spec fields that differ; class, distance, w, b side by side) or two
+    sweeps (what the sweeps ran; each group's success rate in both, the difference B - A and a
+    two-sided Fisher exact p-value).
+
+    Example: pointgan compare runs/baseline-3 runs/fixed-3
+    """
+    from ..compare import compare as compare_dirs
+
+    doc = compare_dirs(a, b)
+    if json_out:
+        console.print_json(doc)
+        return
+    cols = ["field", f"A: {a}", f"B: {b}"]
+    if doc["spec"]:
+        console.print_table("spec differences", cols,
+                            [[r.get("flag", r["field"]), _cell(r["a"]), _cell(r["b"])]
+                             for r in doc["spec"]])
+    else:
+        print("spec: the same", file=sys.stdout)
+    if doc["kind"] == "run":
+        rows = [[r["field"], _cell(r["a"]), _cell(r["b"]),
+                 "-" if r["delta"] is None else f"{r['delta']:+.4g}"] for r in doc["results"]]
+        console.print_table("results", [*cols, "B - A"], rows)
+        return
+    rows = [[g["group"], _rate(g["a"]), _rate(g["b"]),
+             "-" if g["delta"] is None else f"{g['delta']:+.0%}",
+             "-" if g["p_value"] is None else f"{g['p_value']:.3g}"] for g in doc["groups"]]
+    t = doc["totals"]
+    rows.append(["all", _rate(t["a"]), _rate(t["b"]), "", ""])
+    console.print_table("success rate per group", ["group", f"A: {a}", f"B: {b}", "B - A",
+                                                   "p (Fisher)"], rows,
+                        caption="p: two-sided Fisher exact test per group, uncorrected")
+
+
+def _rate(side: dict[str, Any] | None) -> str:
+    if side is None:
+        return "-"
+    k, n = side["converged"], side["n"]
+    return f"{k}/{n} ({k / n:.0%})" if n else f"{k}/{n}"
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, dict)):
+        import json
+
+        return json.dumps(v)
+    return "-" if v is None else str(v)

@@ -1,0 +1,149 @@
+"""Two runs, or two sweeps, side by side: what was set differently and what came out differently.
+
+Runs: every spec field that differs (flag names, as the user would type them), then the
+results of both summaries with the difference B - A for numbers. Sweeps: what differs in the
+sweep spec (groups, seeds, grid, common flags, steps), then each group's success rate in both
+with the difference and a two-sided Fisher exact p-value for "the two rates are the same" (the
+members of a group are independent seeds, so a group is a 2x2 table of converged / not
+converged). The p-value is per group, not corrected for the number of groups compared.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from . import catalog, rundir, sweepdir
+from .errors import UsageError
+from .spec import SPEC_FIELDS, flag_name
+
+#: Summary fields compared for runs, in this order (when either summary has them).
+RESULT_KEYS = ("class", "status", "converged", "final_distance", "distance", "w", "b",
+               "window_max_distance", "time_avg_distance", "bias_b", "diverged_step", "steps")
+
+
+def kind(path: Path | str) -> str:
+    """"sweep" or "run"; UsageError for anything else."""
+    if sweepdir.is_sweep(path):
+        return "sweep"
+    if rundir.is_run(path):
+        return "run"
+    raise UsageError(f"{path} is neither a pointgan run nor a sweep directory")
+
+
+def compare(a: Path | str, b: Path | str) -> dict[str, Any]:
+    """The comparison document ``pointgan compare A B`` prints (``--json``)."""
+    a, b = Path(a), Path(b)
+    ka, kb = kind(a), kind(b)
+    if ka != kb:
+        raise UsageError(f"compare takes two runs or two sweeps: {a} is a {ka}, {b} a {kb}")
+    doc: dict[str, Any] = {"kind": ka, "a": str(a), "b": str(b)}
+    if ka == "run":
+        doc.update(_runs(a, b))
+    else:
+        doc.update(_sweeps(a, b))
+    return doc
+
+
+def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided Fisher exact test of k1/n1 against k2/n2: the probability, with the margins
+    fixed, of a table at most as likely as the one observed."""
+    k, n = k1 + k2, n1 + n2
+    if n1 == 0 or n2 == 0:
+        return 1.0
+
+    def prob(x: int) -> float:
+        return math.comb(n1, x) * math.comb(n2, k - x) / math.comb(n, k)
+
+    observed = prob(k1)
+    lo, hi = max(0, k - n2), min(k, n1)
+    p = sum(q for x in range(lo, hi + 1) if (q := prob(x)) <= observed * (1 + 1e-9))
+    return min(1.0, p)
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+
+def _runs(a: Path, b: Path) -> dict[str, Any]:
+    ra, rb = rundir.load_run(a, need_metrics=False), rundir.load_run(b, need_metrics=False)
+    sa, sb = ra.spec.model_dump(mode="json"), rb.spec.model_dump(mode="json")
+    spec = [{"field": f, "flag": flag_name(f), "a": sa[f], "b": sb[f]}
+            for f in SPEC_FIELDS if sa[f] != sb[f]]
+    suma, sumb = ra.summary or {}, rb.summary or {}
+    results = []
+    for key in RESULT_KEYS:
+        if key not in suma and key not in sumb:
+            continue
+        va, vb = suma.get(key), sumb.get(key)
+        results.append({"field": key, "a": va, "b": vb, "delta": _delta(va, vb),
+                        "differs": va != vb})
+    classes = {"a": catalog.run_class(ra.summary), "b": catalog.run_class(rb.summary)}
+    return {"spec": spec, "results": results, "classes": classes}
+
+
+def _delta(va: Any, vb: Any) -> float | None:
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (va, vb))
+    return float(vb) - float(va) if numbers else None
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+
+
+def _sweeps(a: Path, b: Path) -> dict[str, Any]:
+    ia, ib = sweepdir.read_index(a), sweepdir.read_index(b)
+    fa, fb = _sweep_facts(ia), _sweep_facts(ib)
+    spec = [{"field": k, "a": fa[k], "b": fb[k]} for k in fa if fa[k] != fb[k] and k != "flags"]
+    for flag in dict.fromkeys([*fa["flags"], *fb["flags"]]):  # one row per flag given
+        va, vb = fa["flags"].get(flag), fb["flags"].get(flag)
+        if va != vb:
+            spec.append({"field": flag, "a": va, "b": vb})
+    ga, gb = _group_counts(a, ia), _group_counts(b, ib)
+    groups = []
+    for g in list(dict.fromkeys([*ga, *gb])):
+        row: dict[str, Any] = {"group": g}
+        for side, counts in (("a", ga), ("b", gb)):
+            k, n = counts.get(g, (None, None))
+            row[side] = None if n is None else {"converged": k, "n": n,
+                                                "success_rate": k / n if n else None}
+        if row["a"] and row["b"]:
+            ka, na = row["a"]["converged"], row["a"]["n"]
+            kb, nb = row["b"]["converged"], row["b"]["n"]
+            row["delta"] = kb / nb - ka / na if na and nb else None
+            row["p_value"] = fisher_exact(ka, na, kb, nb)
+        else:
+            row["delta"] = row["p_value"] = None
+        groups.append(row)
+    totals = {side: {"converged": sum(k for k, _ in c.values()), "n": sum(n for _, n in c.values())}
+              for side, c in (("a", ga), ("b", gb))}
+    return {"spec": spec, "groups": groups, "totals": totals}
+
+
+def _sweep_facts(index: sweepdir.Index) -> dict[str, Any]:
+    """What a sweep was asked to run, in words that can be compared field by field."""
+    from .sweep.spec import format_seeds
+
+    sweep = index.sweep
+    seeds = sorted({int(e.spec.get("seed", 0)) for e in index.entries})
+    steps = sorted({int(e.spec.get("steps", 0)) for e in index.entries})
+    return {
+        "groups": list(dict.fromkeys(e.group for e in index.entries)),
+        "seeds": format_seeds(seeds),
+        "steps": steps[0] if len(steps) == 1 else steps,
+        "grid": sweep.get("grid", {}),
+        "flags": {flag_name(k): v for k, v in (sweep.get("overrides") or {}).items()},
+        "config": sweep.get("config"),
+        "members": len(index.entries),
+    }
+
+
+def _group_counts(path: Path, index: sweepdir.Index) -> dict[str, tuple[int, int]]:
+    """Group -> (converged, finished members), from the members' own summaries."""
+    out: dict[str, tuple[int, int]] = {}
+    for e in index.entries:
+        s = sweepdir.member_summary(path, e.id)
+        k, n = out.get(e.group, (0, 0))
+        if s is not None:
+            k, n = k + int(catalog.run_class(s) == "converged"), n + 1
+        out[e.group] = (k, n)
+    return out

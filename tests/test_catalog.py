@@ -1,0 +1,174 @@
+"""`pointgan ls`, `pointgan compare` and a sweep's summary.csv, on runs and sweeps made by the
+real trainer."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from pointgan_cli import catalog
+from pointgan_cli.cli.app import app
+from pointgan_cli.compare import compare, fisher_exact
+from pointgan_cli.errors import UsageError
+from pointgan_cli.rundir import load_run
+from pointgan_cli.spec import resolve_spec
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """runs/fixed-1, runs/fix-by-hand-2 (baseline + the fix's flags), sweeps/a (baseline and
+    fixed, seeds 0-2) and sweeps/b (fixed, seeds 0-2), plus a diagnose/ folder in a run."""
+    root = tmp_path_factory.mktemp("results")
+    for args in (
+        ["train", "--preset", "fixed", "--seed", "1", "--steps", "300", "--out",
+         root / "runs" / "fixed-1", "-q"],
+        ["train", "--noise-scale", "1.5", "--weight-decay", "0.1", "--seed", "2", "--steps",
+         "300", "--out", root / "runs" / "fix-by-hand-2", "-q"],
+        ["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-2", "--steps",
+         "300", "--workers", "1", "--out", root / "sweeps" / "a", "-q"],
+        ["sweep", "--preset", "fixed", "--seeds", "0-2", "--steps", "300", "--workers", "1",
+         "--out", root / "sweeps" / "b", "-q"],
+    ):
+        res = invoke(*args)
+        assert res.exit_code == 0, res.stderr
+    (root / "runs" / "fixed-1" / "diagnose").mkdir()
+    return root
+
+
+def test_summary_csv_holds_the_summary_json_numbers(folder):
+    sweep = folder / "sweeps" / "a"
+    summary = json.loads((sweep / "summary.json").read_text())
+    with open(sweep / "summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["group"] for r in rows] == ["baseline", "fixed"]
+    rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+    for row, g in zip(rows, summary["groups"]):
+        assert int(row["rank"]) == rank[g["group"]]
+        for key in ("n", "converged", "diverged"):
+            assert int(row[key]) == g[key]
+        for key in ("success_rate", "wilson_low", "wilson_high", "w_mean", "w_std", "b_mean",
+                    "b_std"):
+            assert float(row[key]) == g[key]  # full precision, not rounded for display
+        assert row["failed"].split() == g["failed"]
+
+
+def test_ls_lists_runs_and_sweeps_not_their_members(folder):
+    entries = {e.path: e for e in catalog.listing(folder)}
+    assert list(entries) == ["runs/fix-by-hand-2", "runs/fixed-1", "sweeps/a", "sweeps/b"]
+    hand, fixed = entries["runs/fix-by-hand-2"], entries["runs/fixed-1"]
+    assert hand.preset == "baseline"
+    assert hand.overrides == {"weight_decay": 0.1, "noise_scale": 1.5}
+    assert hand.label == "baseline weight-decay=0.1 noise-scale=1.5"
+    assert fixed.overrides == {} and fixed.label == "fixed"
+    summary = load_run(folder / "runs" / "fixed-1").summary
+    assert fixed.status == summary["class"] and fixed.distance == summary["final_distance"]
+    assert (fixed.seeds, fixed.steps, fixed.kind) == ("1", 300, "run")
+    a = entries["sweeps/a"]
+    doc = json.loads((folder / "sweeps" / "a" / "summary.json").read_text())
+    assert a.kind == "sweep" and a.members == 6 and a.seeds == "0-2" and a.steps == 300
+    assert a.converged == doc["converged"]
+    assert a.status == f"{doc['converged']}/6 converged"
+    assert sum(a.classes.values()) == 6 and a.label == "baseline, fixed"
+
+
+def test_ls_command_table_and_json(folder, monkeypatch):
+    monkeypatch.chdir(folder)
+    res = invoke("ls", "--json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert [e["path"] for e in doc] == ["runs/fix-by-hand-2", "runs/fixed-1", "sweeps/a",
+                                        "sweeps/b"]
+    assert doc[0]["overrides"] == {"weight_decay": 0.1, "noise_scale": 1.5}
+    res = invoke("ls", "runs")
+    assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "2 runs and sweeps under runs"
+    assert lines[1].split() == ["path", "kind", "preset", "+", "overrides", "/", "groups",
+                                "seeds", "steps", "class", "distance"]
+    assert lines[2].startswith("fix-by-hand-2  run   baseline weight-decay=0.1 noise-scale=1.5")
+    assert lines[3].split()[:4] == ["fixed-1", "run", "fixed", "1"]
+
+
+def test_ls_reports_an_unreadable_run_and_goes_on(folder, tmp_path):
+    shutil.copytree(folder / "runs" / "fixed-1", tmp_path / "good")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "spec.json").write_text("{not json")
+    entries = catalog.listing(tmp_path)
+    assert [(e.path, e.kind) for e in entries] == [("bad", "unreadable"), ("good", "run")]
+    assert "corrupt" in entries[0].reason
+    res = invoke("ls", tmp_path / "nowhere")
+    assert res.exit_code == 2 and res.stderr.startswith("Error: ")
+    assert catalog.listing(tmp_path / "good")[0].path == str(tmp_path / "good")
+
+
+def test_overrides_follow_the_preset_not_the_defaults():
+    assert catalog.overrides(resolve_spec("fixed")) == {}
+    assert catalog.overrides(resolve_spec("fixed", overrides={"seed": 4, "steps": 50})) == {}
+    assert catalog.overrides(resolve_spec("noise", overrides={"noise_scale": 1.5})) == {
+        "noise_scale": 1.5}
+    assert catalog.overrides(resolve_spec(overrides={"lr_d": 0.003, "snapshot_every": 7})) == {
+        "lr_d": 0.003, "snapshot_every": 7}
+
+
+def test_compare_two_runs(folder):
+    a, b = folder / "runs" / "fixed-1", folder / "runs" / "fix-by-hand-2"
+    doc = compare(a, b)
+    assert doc["kind"] == "run"
+    assert [(r["flag"], r["a"], r["b"]) for r in doc["spec"]] == [
+        ("--preset", "fixed", "baseline"), ("--seed", 1, 2)]
+    sa, sb = load_run(a).summary, load_run(b).summary
+    res = {r["field"]: r for r in doc["results"]}
+    assert res["w"]["a"] == sa["w"] and res["w"]["b"] == sb["w"]
+    assert res["w"]["delta"] == pytest.approx(sb["w"] - sa["w"])
+    assert res["class"]["delta"] is None and res["class"]["a"] == sa["class"]
+    out = invoke("compare", a, b)
+    assert out.exit_code == 0, out.stderr
+    assert "--seed    1" in out.stdout and "results" in out.stdout
+
+
+def test_compare_two_sweeps_per_group(folder):
+    a, b = folder / "sweeps" / "a", folder / "sweeps" / "b"
+    doc = compare(a, b)
+    assert doc["kind"] == "sweep"
+    spec = {r["field"]: (r["a"], r["b"]) for r in doc["spec"]}
+    assert spec == {"groups": (["baseline", "fixed"], ["fixed"]), "members": (6, 3)}
+    groups = {g["group"]: g for g in doc["groups"]}
+    summary = json.loads((a / "summary.json").read_text())
+    fixed_a = next(g for g in summary["groups"] if g["group"] == "fixed")
+    # The same seeds of the same preset: bit-identical members, so the same rate.
+    assert groups["fixed"]["a"] == groups["fixed"]["b"] == {
+        "converged": fixed_a["converged"], "n": 3, "success_rate": fixed_a["success_rate"]}
+    assert groups["fixed"]["delta"] == 0 and groups["fixed"]["p_value"] == 1.0
+    assert groups["baseline"]["b"] is None and groups["baseline"]["p_value"] is None
+    assert doc["totals"]["a"] == {"converged": summary["converged"], "n": 6}
+    out = invoke("compare", a, b, "--json")
+    assert json.loads(out.stdout) == json.loads(json.dumps(doc))
+
+
+def test_compare_refuses_a_run_against_a_sweep(folder, tmp_path):
+    res = invoke("compare", folder / "runs" / "fixed-1", folder / "sweeps" / "a")
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (f"Error: compare takes two runs or two sweeps: "
+                                  f"{folder / 'runs' / 'fixed-1'} is a run, "
+                                  f"{folder / 'sweeps' / 'a'} a sweep")
+    with pytest.raises(UsageError, match="neither a pointgan run nor a sweep"):
+        compare(tmp_path, folder / "runs" / "fixed-1")
+
+
+def test_fisher_exact_by_hand_and_against_scipy():
+    assert fisher_exact(0, 5, 5, 5) == pytest.approx(2 / 252)  # the two extreme tables
+    assert fisher_exact(3, 3, 3, 3) == 1.0
+    assert fisher_exact(0, 0, 2, 4) == 1.0
+    stats = pytest.importorskip("scipy.stats")
+    for k1, n1, k2, n2 in [(1, 8, 6, 8), (0, 10, 3, 10), (5, 20, 9, 12), (7, 7, 2, 9),
+                           (12, 50, 30, 50)]:
+        expect = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue
+        assert fisher_exact(k1, n1, k2, n2) == pytest.approx(expect, rel=1e-9)
