@@ -38,6 +38,7 @@ SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
 LAST = "last.pt"
 DIAGNOSE = "diagnose"  # what the diagnose commands write
+REPORT = "report.html"  # ``pointgan report``'s page (a sweep's has the same name)
 ANIMATION = "animation"  # animate's default output, with the format as suffix
 
 #: Everything pointgan writes into a run directory (``train`` and the commands that add files,
@@ -53,6 +54,7 @@ RUN_LAYOUT: fsguard.Layout = {
     f"{ANIMATION}.png": fsguard.FILE,
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
     DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE},
+    REPORT: fsguard.FILE,
     "wandb": fsguard.ANY,
 }
 RUN_MARKERS = (SPEC,)

@@ -37,6 +37,8 @@ REPORT_FILES = ("weights.png", "success.png")  # the charts ``sweep.report`` wri
 SWEEP_LAYOUT: fsguard.Layout = {
     SWEEP_JSON: fsguard.FILE,
     SUMMARY: fsguard.FILE,
+    SUMMARY_CSV: fsguard.FILE,
+    rundir.REPORT: fsguard.FILE,
     **{name: fsguard.FILE for name in REPORT_FILES},
     **{f"{MAP}.{kind}": fsguard.FILE for kind in MAP_KINDS},
     **{f"{MAP}-*.{kind}": fsguard.FILE for kind in MAP_KINDS},
@@ -45,6 +47,7 @@ SWEEP_LAYOUT: fsguard.Layout = {
     f"{rundir.ANIMATION}.png": fsguard.FILE,
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
     MEMBERS: {"*": rundir.RUN_LAYOUT},
+    "wandb": fsguard.ANY,  # the sweep's own W&B run (``--tracker wandb``, ``pointgan log``)
 }
 SWEEP_MARKERS = (SWEEP_JSON,)
 _SAFE_ID = re.compile(r"[A-Za-z0-9.=_-]+")
@@ -210,5 +213,5 @@ def write_summary_csv(path: Path, data: bytes) -> None:
 
 
 def charts(path: Path | str) -> list[Path]:
-    """The charts the sweep report wrote beside ``summary.json`` (PNG files), sorted."""
-    return sorted(p for p in Path(path).glob("*.png") if p.is_file())
+    """The charts the sweep report wrote beside ``summary.json`` (those that exist)."""
+    return [Path(path) / n for n in REPORT_FILES if (Path(path) / n).is_file()]
