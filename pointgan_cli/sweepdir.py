@@ -213,5 +213,9 @@ def write_summary_csv(path: Path, data: bytes) -> None:
 
 
 def charts(path: Path | str) -> list[Path]:
-    """The charts the sweep report wrote beside ``summary.json`` (those that exist)."""
-    return [Path(path) / n for n in REPORT_FILES if (Path(path) / n).is_file()]
+    """The charts the sweep report wrote beside ``summary.json`` (those that exist): the
+    report's charts, then the stability maps."""
+    path = Path(path)
+    found = [path / n for n in REPORT_FILES if (path / n).is_file()]
+    maps = [path / f"{MAP}.png", *sorted(path.glob(f"{MAP}-*.png"))]
+    return found + [p for p in maps if p.is_file()]
