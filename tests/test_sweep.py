@@ -12,6 +12,7 @@ from pointgan_cli.errors import UsageError
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.sweep.report import wilson
 from pointgan_cli.sweep.spec import build_sweep_spec, expand, parse_grid, parse_seeds
+from pointgan_cli.sweep.stats import mcnemar_exact
 
 
 def test_parse_seeds():
@@ -48,7 +49,7 @@ def test_expand_members_and_groups():
 
 
 def test_article_study_has_every_experiment_at_two_learning_rates():
-    spec = build_sweep_spec([], "article", {}, [0], None, {})
+    spec = build_sweep_spec([], "article", {}, [0], None, {"steps": 3000})  # one budget
     members = expand(spec)
     labels = {g for _, g, _ in members}
     assert len(labels) == 18
@@ -119,6 +120,15 @@ def test_member_equals_train_alone(cli, tmp_path):
     assert doc["n"] == 8
     rates = [r["success_rate"] for r in doc["ranking"]]
     assert rates == sorted(rates, reverse=True) and len(rates) == 2
+    base, fixed = doc["groups"]
+    assert base["reference"] == fixed["reference"] == "baseline"  # the first preset
+    assert base["mcnemar_p"] is None and base["paired"] is None
+    pair = fixed["paired"]
+    assert pair["n"] == 4 and pair["both"] + pair["neither"] + pair["only_group"] + pair[
+        "only_reference"] == 4
+    assert fixed["mcnemar_p"] == mcnemar_exact(pair["only_group"], pair["only_reference"])
+    assert fixed["converged"] - base["converged"] == pair["only_group"] - pair["only_reference"]
+    assert sum(fixed["classes"].values()) == 4 and fixed["median_final_distance"] >= 0
     for f in ("sweep.json", "summary.json", "weights.png", "success.png"):
         assert (tmp_path / "s" / f).stat().st_size > 0
     for preset, seed in (("fixed", 5), ("baseline", 1)):
@@ -135,6 +145,8 @@ def test_member_equals_train_alone(cli, tmp_path):
         sa = json.loads((mdir / "summary.json").read_text())
         sb = json.loads((alone / "summary.json").read_text())
         assert sa["converged"] == sb["converged"] and sa["w"] == sb["w"]
+        assert sa["class"] == sb["class"] and sa["window_max_distance"] == sb[
+            "window_max_distance"]
         assert json.loads((mdir / "spec.json").read_text())["spec"] == json.loads(
             (alone / "spec.json").read_text())["spec"]
 
@@ -150,6 +162,7 @@ def test_member_equals_train_alone(cli, tmp_path):
         (["--grid", "lr_d=-1"], "--grid"),
         (["--preset", "nope"], "--preset"),
         (["--study", "nope"], "--study"),
+        (["--preset", "baseline", "--reference", "fixed"], "--reference"),
         (["--max-batch", "0"], "--max-batch"),
         (["--max-batch", "lots"], "--max-batch"),
     ],

@@ -45,6 +45,12 @@ def sweep(
                      "over noise scale x weight decay and the baseline over lr_g x lr_d "
                      "(finer on CUDA; see docs/maps.md).", rich_help_panel="Sweep"),
     ] = None,
+    reference: Annotated[
+        Optional[str],
+        typer.Option("--reference", help="Method every group is compared with, seed by seed "
+                     "(exact McNemar test on shared seeds), e.g. baseline [default: the first "
+                     "preset or the study's first method].", rich_help_panel="Sweep"),
+    ] = None,
     max_batch: Annotated[
         str, typer.Option("--max-batch", help="Most runs in one batched program, or 'auto': "
                           "the cache-friendly size on a CPU (128), as many as fit half the "
@@ -86,7 +92,8 @@ def sweep(
     Example: pointgan sweep --preset baseline --preset fixed --seeds 0-49
     """
     batch_cap = _parse_max_batch(max_batch)
-    given = bool(spec_flags or preset or config or grid or study or seeds is not None)
+    given = bool(spec_flags or preset or config or grid or study or seeds is not None
+                 or reference is not None)
     if resume and out is None:
         raise UsageError("--resume needs --out DIR")
     if resume and force:
@@ -95,7 +102,7 @@ def sweep(
     if not resume or given:
         spec = build_sweep_spec(
             list(preset or []), study, parse_grid(list(grid or [])),
-            None if seeds is None else parse_seeds(seeds), config, spec_flags,
+            None if seeds is None else parse_seeds(seeds), config, spec_flags, reference,
         )
     if resume and not sweepdir.is_sweep(out) and given:
         # Killed before sweep.json was written: nothing to continue, start the sweep named by
@@ -136,20 +143,39 @@ def sweep(
         return
     if not quiet:
         rank = {r["group"]: r["rank"] for r in summary["ranking"]}
-        rows = [[rank[g["group"]], g["group"], g["n"], g["converged"],
+        rows = [[rank[g["group"]], g["group"], f"{g['converged']}/{g['n']}",
                  f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
-                 g["diverged"], f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
+                 _p_value(g), _num(g.get("median_final_distance")),
+                 _num(g.get("mean_bias_b"), "+.3f"), g["diverged"],
+                 f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
                  f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"] for g in summary["groups"]]
         rows.sort(key=lambda r: r[0])
-        cols = ["rank", "group", "n", "converged", "success (95% CI)", "diverged", "final w",
-                "final b"]
+        cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p",
+                "median dist", "mean bias b", "diverged", "final w", "final b"]
         err = console.err_console()
-        err.print(console.table(f"sweep {out}", cols, rows))
+        t = console.table(f"sweep {out}", cols, rows)
+        t.caption = ("converged: inside the tolerance over the whole success window; McNemar p: "
+                     "exact test against the reference group (ref) on shared seeds; median "
+                     "dist: |w| + |b - real| at the end; mean bias b: mean of b - real over "
+                     "the window")
+        err.print(t)
         charts = [out / "weights.png", out / "success.png",
                   *(f for f in sweepdir.map_files(out) if f.suffix == ".png")]
         err.print(f"{summary['n']} runs in {wall:.1f} s; charts: "
                   + ", ".join(str(c) for c in charts))
     sys.stdout.write(f"{out}\n")
+
+
+def _p_value(group: dict[str, Any]) -> str:
+    """The McNemar p-value cell: ``ref`` for the reference group, ``-`` with none to pair."""
+    if group.get("reference") == group["group"]:
+        return "ref"
+    p = group.get("mcnemar_p")
+    return "-" if p is None else f"{p:.2g}"
+
+
+def _num(value: Any, fmt: str = ".3g") -> str:
+    return "-" if value is None else format(value, fmt)
 
 
 def _parse_max_batch(text: str) -> int | None:

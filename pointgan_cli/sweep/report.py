@@ -16,30 +16,17 @@ import numpy as np
 from .. import sweepdir
 from ..errors import RuntimeFailure
 from . import maps
-from .spec import SweepSpec
+from .spec import SweepSpec, reference_groups
+from .stats import paired, wilson
 
-Z95 = 1.959963984540054
-
-
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for k successes in n trials (95% by default)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
-    # Exact at the ends (rounding would leave 50/50 with an upper bound of 0.9999999999999999).
-    return (0.0 if k == 0 else lo), (1.0 if k == n else hi)
-
+__all__ = ["paired", "wilson", "summarize", "write_report"]
 
 def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float,
                  sweep: SweepSpec | None = None) -> dict[str, Any]:
     """Summarise finished members ``(id, group)`` and write the charts (with ``sweep``: its
     stability maps too, see ``maps``), then ``summary.json`` (last: its presence means the
     sweep is complete)."""
-    summary = summarize(sweep_dir, members)
+    summary = summarize(sweep_dir, members, None if sweep is None else reference_groups(sweep))
     sweepdir.write_file(sweep_dir, "weights.png", plot_weights(sweep_dir, summary, real))
     sweepdir.write_file(sweep_dir, "success.png", plot_success(summary))
     if sweep is not None:
@@ -49,14 +36,24 @@ def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float,
     return summary
 
 
-def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]:
-    """Group statistics from the members' summaries, groups in sweep order."""
+def summarize(sweep_dir: Path, members: list[tuple[str, str]],
+              references: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """Group statistics from the members' summaries, groups in sweep order.
+
+    ``references`` maps each group to the group it is compared with by the exact McNemar test
+    on shared seeds (``sweep.spec.reference_groups``); without it the first group is everyone's
+    reference. The reference's own ``mcnemar_p`` is null."""
     groups: dict[str, list[tuple[str, dict]]] = {}
     for mid, group in members:
         s = sweepdir.member_summary(sweep_dir, mid)
         if s is None:
             raise RuntimeFailure(f"member {mid} of {sweep_dir} has no readable summary")
         groups.setdefault(group, []).append((mid, s))
+    if references is None:
+        first = next(iter(groups), None)
+        references = {g: first for g in groups}
+    outcome = {name: {int(s["seed"]): bool(s["converged"]) for _, s in items}
+               for name, items in groups.items()}
     out = []
     for name, items in groups.items():
         n = len(items)
@@ -64,6 +61,12 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]
         lo, hi = wilson(k, n)
         w = np.array([s["w"] for _, s in items], dtype=np.float64)
         b = np.array([s["b"] for _, s in items], dtype=np.float64)
+        ref = references.get(name)
+        pair = paired(outcome[name], outcome[ref]) if ref in outcome and ref != name else None
+        classes: dict[str, int] = {}
+        for _, s in items:
+            cls = str(s.get("class", "converged" if s["converged"] else "unknown"))
+            classes[cls] = classes.get(cls, 0) + 1
         out.append({
             "group": name,
             "n": n,
@@ -71,6 +74,13 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]
             "success_rate": k / n,
             "wilson_low": lo,
             "wilson_high": hi,
+            "reference": ref,
+            "mcnemar_p": None if pair is None else pair["mcnemar_p"],
+            "paired": pair,
+            "classes": classes,
+            "median_final_distance": _stat(np.median, items, "final_distance"),
+            "median_window_max_distance": _stat(np.median, items, "window_max_distance"),
+            "mean_bias_b": _stat(np.mean, items, "bias_b"),
             "diverged": sum(1 for _, s in items if s["status"] == "diverged"),
             "w_mean": float(w.mean()),
             "w_std": float(w.std()),
@@ -85,8 +95,23 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]
     ranking = [{"rank": i + 1, "group": g["group"], "success_rate": g["success_rate"],
                 "wilson_low": g["wilson_low"], "wilson_high": g["wilson_high"]}
                for i, g in enumerate(ranked)]
-    return {"schema_version": 1, "n": total, "converged": conv, "groups": out,
-            "ranking": ranking}
+    return {"schema_version": 1, "n": total, "converged": conv,
+            "criterion": _criterion(groups), "groups": out, "ranking": ranking}
+
+
+def _stat(fn, items: list[tuple[str, dict]], key: str) -> float | None:
+    """``fn`` over the members' finite values of ``key`` (None when no member has one)."""
+    vals = [float(s[key]) for _, s in items if isinstance(s.get(key), (int, float))
+            and math.isfinite(s[key])]
+    return float(fn(vals)) if vals else None
+
+
+def _criterion(groups: dict[str, list[tuple[str, dict]]]) -> dict[str, Any]:
+    """What "converged" meant for these members (from their summaries)."""
+    sample = next((s for items in groups.values() for _, s in items), {})
+    window = sample.get("verdict", {})
+    return {"rule": "|w| + |b - real| < tolerance at every snapshot of the success window",
+            "tolerance": sample.get("tolerance"), "window_fraction": window.get("fraction")}
 
 
 #: ``summary.csv``'s columns: a group's row of ``summary.json`` (``failed``: member ids, spaces).

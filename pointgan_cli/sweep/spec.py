@@ -34,6 +34,11 @@ ARTICLE_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("fixed", "fixed", {}),
 ]
 ARTICLE_LRS = (0.01, 0.003)
+#: Training budgets of `--study article` (without --steps), in steps at BUDGET_LR: the claim is
+#: reported at each, so no conclusion hangs on one budget. A run at a lower learning rate gets
+#: ``budget * BUDGET_LR / lr`` steps: the same training time (lr x steps), not the same count.
+ARTICLE_BUDGETS = (3000, 6000, 10000, 20000)
+BUDGET_LR = 0.01
 
 #: `--study literature`: the study's fix against the GAN-stability literature's stabilisers
 #: (Mescheder, Geiger, Nowozin 2018 and the losses they analyse), plain training for reference,
@@ -72,13 +77,23 @@ STUDIES = ("article", "literature", "map")
 
 
 class Variant(BaseModel):
-    """One configuration of a sweep before seeds: a preset plus explicit overrides."""
+    """One configuration of a sweep before seeds: a preset plus explicit overrides.
+
+    ``method`` names the configuration without its learning rate or budget (``fixed``), and
+    ``stratum`` those (``lr=0.003 budget=3k``): each group is compared, seed by seed, with the
+    reference method's group in the same stratum and grid point."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     label: str
     preset: str
     overrides: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)  # this variant's own axes
+    method: str | None = None  # None: the label
+    stratum: str = ""
+
+    @property
+    def method_name(self) -> str:
+        return self.method if self.method is not None else self.label
 
 
 class SweepSpec(BaseModel):
@@ -91,6 +106,17 @@ class SweepSpec(BaseModel):
     seeds: list[int]
     config: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)  # flags common to every member
+    study: str | None = None  # `--study NAME`, or None for --preset sweeps
+    reference: str | None = None  # method every group is compared with; None: the first
+
+
+def equal_time_steps(budget: int, lr: float) -> int:
+    """Steps at ``lr`` that give the training time of ``budget`` steps at ``BUDGET_LR``."""
+    return max(1, int(round(budget * BUDGET_LR / lr)))
+
+
+def _budget_name(steps: int) -> str:
+    return f"{steps // 1000}k" if steps % 1000 == 0 else str(steps)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -159,9 +185,11 @@ def build_sweep_spec(
     seeds: list[int] | None,
     config: Path | None,
     overrides: dict[str, Any],
+    reference: str | None = None,
 ) -> SweepSpec:
     """Variants from ``--study`` or ``--preset`` (default: baseline), validated. ``seeds``
-    None means the study's own seeds (``MAP_SEEDS`` for the map study, else ``DEFAULT_SEEDS``)."""
+    None means the study's own seeds (``MAP_SEEDS`` for the map study, else ``DEFAULT_SEEDS``).
+    ``reference``: the method every group is compared with (default: the first)."""
     if study is not None and study not in STUDIES:
         raise UsageError(f"--study: unknown study {study!r} (choose from {', '.join(STUDIES)})")
     for p in presets:
@@ -177,17 +205,23 @@ def build_sweep_spec(
             raise UsageError(f"--study {study} already chooses the presets; drop --preset")
         if study == "map" and grid:
             raise UsageError("--study map already chooses the grid of each map; drop --grid")
-        variants = study_variants(study, kind)
+        variants = study_variants(study, kind, overrides.get("steps"))
     else:
         variants = [Variant(label=p, preset=p) for p in (presets or ["baseline"])]
     if seeds is None:
         seeds = parse_seeds(MAP_SEEDS[kind] if study == "map" else DEFAULT_SEEDS)
+    methods = list(dict.fromkeys(v.method_name for v in variants))
+    if reference is not None and reference not in methods:
+        raise UsageError(f"--reference: {reference!r} is not one of this sweep's methods "
+                         f"({', '.join(methods)})")
     return SweepSpec(
         variants=variants,
         grid=grid,
         seeds=seeds,
         config=None if config is None else str(config),
         overrides=overrides,
+        study=study,
+        reference=reference,
     )
 
 
@@ -199,16 +233,34 @@ def device_kind(config: Path | None, overrides: dict[str, Any]) -> str:
     return "cpu" if device in (None, "cpu") else "cuda"
 
 
-def study_variants(study: str, kind: str = "cpu") -> list[Variant]:
-    """The variants of ``--study NAME`` (the map study's grid depends on the device kind)."""
+def study_variants(study: str, kind: str = "cpu", steps: int | None = None) -> list[Variant]:
+    """The variants of ``--study NAME`` (the map study's grid depends on the device kind).
+
+    The article and literature studies run each configuration at every learning rate in
+    ``ARTICLE_LRS`` with equal training time (``equal_time_steps`` of ``steps``, the budget at
+    lr 0.01); ``--study article`` without ``--steps`` at every budget in ``ARTICLE_BUDGETS``."""
     if study == "map":
         return [Variant(label=label, preset=preset,
                         grid=parse_grid([f"{f}={r}" for f, r in axes.items()]))
                 for label, preset, axes in MAP_VARIANTS[kind]]
     table = ARTICLE_VARIANTS if study == "article" else LITERATURE_VARIANTS
-    return [Variant(label=f"{label} lr={lr:g}", preset=preset,
-                    overrides={**ov, "lr_g": lr, "lr_d": lr})
-            for label, preset, ov in table for lr in ARTICLE_LRS]
+    if steps is not None:
+        budgets = [int(steps)]
+    elif study == "article":
+        budgets = list(ARTICLE_BUDGETS)
+    else:
+        budgets = [int(RunSpec.model_fields["steps"].default)]
+    out = []
+    for label, preset, ov in table:
+        for lr in ARTICLE_LRS:
+            for budget in budgets:
+                stratum = f"lr={lr:g}" + (
+                    f" budget={_budget_name(budget)}" if len(budgets) > 1 else "")
+                out.append(Variant(label=f"{label} {stratum}", preset=preset, method=label,
+                                   stratum=stratum,
+                                   overrides={**ov, "lr_g": lr, "lr_d": lr,
+                                              "steps": equal_time_steps(budget, lr)}))
+    return out
 
 
 def slug(text: str) -> str:
@@ -225,6 +277,26 @@ def group_name(label: str, point: dict[str, Any]) -> str:
     """A statistics group: the variant's label and its grid point, e.g.
     ``fixed noise_scale=1.5 weight_decay=0.1``."""
     return label + "".join(f" {k}={v}" for k, v in point.items())
+
+
+def reference_groups(sweep: SweepSpec) -> dict[str, str | None]:
+    """Each group's reference group: the reference method's group in the same stratum and
+    grid point (itself for the reference's own groups; None where there is none)."""
+    ref = sweep.reference if sweep.reference is not None else sweep.variants[0].method_name
+    out: dict[str, str | None] = {}
+    refs: dict[tuple, str] = {}
+    points = []
+    for v in sweep.variants:
+        grid = variant_grid(sweep, v)
+        for point in itertools.product(*(grid[f] for f in grid)):
+            gp = dict(zip(grid, point))
+            key = (v.stratum, tuple(sorted((k, str(x)) for k, x in gp.items())))
+            points.append((group_name(v.label, gp), key))
+            if v.method_name == ref:
+                refs.setdefault(key, group_name(v.label, gp))
+    for group, key in points:
+        out[group] = refs.get(key)
+    return out
 
 
 def expand(sweep: SweepSpec) -> list[tuple[str, str, RunSpec]]:
@@ -275,9 +347,10 @@ def sweep_command(sweep: SweepSpec, out: Path) -> str:
     ranges written back as ranges, so the command reads as it was typed)."""
     parts = ["pointgan", "sweep"]
     config = Path(sweep.config) if sweep.config else None
-    study = next((name for name in STUDIES
-                  if sweep.variants == study_variants(name, device_kind(config, sweep.overrides))),
-                 None)
+    study = sweep.study or next(  # sweep.json written before `study` was stored
+        (name for name in STUDIES
+         if sweep.variants == study_variants(name, device_kind(config, sweep.overrides),
+                                             sweep.overrides.get("steps"))), None)
     if study:
         parts += ["--study", study]
     else:
@@ -291,4 +364,6 @@ def sweep_command(sweep: SweepSpec, out: Path) -> str:
         parts += ["--config", sweep.config]
     for field, value in sweep.overrides.items():
         parts += [flag_name(field), str(value)]
+    if sweep.reference is not None:
+        parts += ["--reference", sweep.reference]
     return shlex.join([*parts, "--out", str(out)])

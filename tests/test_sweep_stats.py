@@ -1,0 +1,89 @@
+"""Paired statistics of a sweep: the exact McNemar test, pairing by seed, the reference group of
+every group (presets, grids, the article study's learning rates and budgets)."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pointgan_cli.errors import UsageError
+from pointgan_cli.sweep.spec import (
+    ARTICLE_BUDGETS,
+    build_sweep_spec,
+    equal_time_steps,
+    expand,
+    parse_grid,
+    reference_groups,
+    sweep_command,
+)
+from pointgan_cli.sweep.stats import mcnemar_exact, paired
+
+
+def test_mcnemar_exact_values():
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(5, 0) == 2 / 32  # both tails of 5 coin flips all one way
+    assert mcnemar_exact(0, 5) == 2 / 32
+    assert mcnemar_exact(10, 3) == pytest.approx(2 * (1 + 13 + 78 + 286) / 2**13)
+    assert mcnemar_exact(4, 4) == 1.0  # capped at 1
+    # the issue's figure: 96 vs 44 of 100 at 3,000 steps had p ~ 6e-15 with 52 discordant
+    assert mcnemar_exact(52, 0) < 1e-14
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 60))
+def test_mcnemar_is_symmetric_and_a_probability(b, c):
+    p = mcnemar_exact(b, c)
+    assert p == mcnemar_exact(c, b) and 0 < p <= 1
+    if b + c:  # the one-sided tail, exact in integers, doubled
+        tail = sum(math.comb(b + c, i) for i in range(min(b, c) + 1)) / 2 ** (b + c)
+        assert p == min(1.0, 2 * tail)
+
+
+def test_paired_counts_only_shared_seeds():
+    group = {0: True, 1: True, 2: False, 3: True, 9: True}
+    ref = {0: False, 1: True, 2: False, 3: False, 4: True}
+    r = paired(group, ref)
+    assert (r["n"], r["both"], r["neither"], r["only_group"], r["only_reference"]) == (
+        4, 1, 1, 2, 0)
+    assert r["mcnemar_p"] == mcnemar_exact(2, 0) == 0.5
+
+
+def test_reference_groups_presets_and_grid():
+    spec = build_sweep_spec(["baseline", "fixed"], None, parse_grid(["lr_d=0.01,0.003"]),
+                            [0], None, {})
+    assert reference_groups(spec) == {
+        "baseline lr_d=0.01": "baseline lr_d=0.01", "fixed lr_d=0.01": "baseline lr_d=0.01",
+        "baseline lr_d=0.003": "baseline lr_d=0.003", "fixed lr_d=0.003": "baseline lr_d=0.003"}
+    spec = build_sweep_spec(["baseline", "fixed"], None, {}, [0], None, {}, reference="fixed")
+    assert reference_groups(spec) == {"baseline": "fixed", "fixed": "fixed"}
+    with pytest.raises(UsageError, match="^--reference: 'noise' is not one of"):
+        build_sweep_spec(["baseline", "fixed"], None, {}, [0], None, {}, reference="noise")
+
+
+def test_article_study_equal_training_time_and_budgets():
+    assert equal_time_steps(3000, 0.01) == 3000 and equal_time_steps(3000, 0.003) == 10000
+    spec = build_sweep_spec([], "article", {}, [0], None, {})
+    members = expand(spec)
+    steps = {g: s.steps for _, g, s in members}
+    assert len(steps) == 9 * 2 * len(ARTICLE_BUDGETS)
+    assert steps["fixed lr=0.01 budget=3k"] == 3000
+    assert steps["fixed lr=0.003 budget=3k"] == 10000
+    assert steps["baseline lr=0.003 budget=20k"] == 66667
+    refs = reference_groups(spec)
+    assert refs["fixed lr=0.003 budget=6k"] == "baseline lr=0.003 budget=6k"
+    assert refs["baseline lr=0.01 budget=10k"] == "baseline lr=0.01 budget=10k"
+    # --steps picks one budget (at lr 0.01); the lower rate still gets equal training time
+    one = {g: s.steps for _, g, s in expand(build_sweep_spec([], "article", {}, [0], None,
+                                                               {"steps": 600}))}
+    assert one["noise 1.5 lr=0.01"] == 600 and one["noise 1.5 lr=0.003"] == 2000
+    assert len(one) == 18
+
+
+def test_sweep_command_keeps_study_and_reference(tmp_path):
+    spec = build_sweep_spec([], "literature", {}, [0, 1], None, {"steps": 600},
+                            reference="fixed")
+    cmd = sweep_command(spec, tmp_path / "s")
+    assert "--study literature" in cmd and "--reference fixed" in cmd and "--steps 600" in cmd
+    refs = reference_groups(spec)
+    assert refs["R1 lr=0.003"] == "fixed lr=0.003"
