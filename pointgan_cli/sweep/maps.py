@@ -176,7 +176,8 @@ def study_points(plane: Plane, sweep: SweepSpec) -> list[dict[str, Any]]:
     the point is inside the axes' ranges (and above 0 on a log axis)."""
     config = Path(sweep.config) if sweep.config else None
     out: list[dict[str, Any]] = []
-    for v in study_variants("article"):
+    # one budget (the sweep's): the budget is not part of a plane's point
+    for v in study_variants("article", steps=sweep.overrides.get("steps", 1)):
         try:
             theirs = resolve_spec(v.preset, config, {**sweep.overrides, **v.overrides})
         except Exception:  # a flag of this sweep that the study's preset rejects: not on it
