@@ -66,7 +66,7 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def _publish(tmp: str, path: Path) -> None:
+def publish(tmp: str | Path, path: Path) -> None:
     """Give the temp file normal permissions (mkstemp makes it 0600), then rename it."""
     os.chmod(tmp, 0o666 & ~_UMASK)
     os.replace(tmp, path)
@@ -83,7 +83,7 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], None], durable: bool) 
             f.flush()
             if durable:
                 os.fsync(f.fileno())
-        _publish(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

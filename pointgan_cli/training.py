@@ -31,7 +31,7 @@ from . import fsguard, rundir, verdict
 from .engine import BatchTrainer, Snapshot
 from .errors import PointganError, RuntimeFailure, UsageError
 from .models import D_NAMES
-from .spec import RunSpec
+from .spec import RunSpec, overrides
 from .verdict import distance
 
 
@@ -316,6 +316,7 @@ def _summary(trainer: BatchTrainer, i: int, wall: float,
         "steps": trainer.step,
         "seed": spec.seed,
         "preset": spec.preset,
+        "overrides": overrides(spec),
         "diverged_step": diverged_step,
         "wall_seconds": round(wall, 3),
         "versions": rundir.versions(),

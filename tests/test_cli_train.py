@@ -13,9 +13,9 @@ def _files(d):
 
 def test_train_writes_the_run_directory(cli, tmp_path):
     out = tmp_path / "r"
-    res = cli(["train", "--steps", "1000", "--out", out])
+    res = cli(["train", "--steps", "1000", "--out", out, "--quiet"])
     assert res.exit_code == 0, res.stderr
-    assert res.stdout.strip() == str(out)
+    assert res.stdout.strip() == str(out)  # --quiet: the path alone
     files = _files(out)
     for name in ("spec.json", "metrics.jsonl", "summary.json", "checkpoints/last.pt",
                  "checkpoints/step-000500.pt", "checkpoints/step-001000.pt"):

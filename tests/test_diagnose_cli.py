@@ -138,8 +138,8 @@ def test_landscapes_on_a_run_write_only_its_diagnose_folder(cli, runs):
 def test_converged_fixed_run_is_converged(cli, runs):
     res = cli(["diagnose", "run", runs / "fixed"])
     assert res.exit_code == 0, res.stderr
-    assert res.stdout.strip() == "converged"
-    assert "< tolerance 0.1" in res.stderr
+    assert res.stdout.splitlines()[-1] == "converged"  # table and reason above, class last
+    assert "< tolerance 0.1" in res.stdout
     doc = json.loads(cli(["diagnose", "run", runs / "fixed", "--json"]).stdout)
     assert doc["class"] == "converged"
     assert doc["evidence"]["distance"] < doc["evidence"]["tolerance"]
@@ -172,12 +172,15 @@ def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
     assert sorted(sum(groups["baseline lr_d 0.05"]["classes"].values(), [])) == [
         f"baseline-s{s}" for s in FAST_D_SEEDS]
 
+    tsv = cli(["diagnose", "run", sweep, "--format", "tsv"])
+    assert tsv.exit_code == 0
+    assert tsv.stdout.startswith("group\tmember\tclass\t")
+    cls = by_id["baseline-s2"]["class"]
+    assert f"baseline lr_d 0.05\tbaseline-s2\t{cls}\t" in tsv.stdout
     text = cli(["diagnose", "run", sweep])
     assert text.exit_code == 0
-    cls = by_id["baseline-s2"]["class"]
-    assert f"baseline lr_d 0.05\tbaseline-s2\t{cls}" in text.stdout
-    assert "saturated" in text.stderr and "fixed-s1, fixed-s2" in text.stderr
-    assert "1e-3" in text.stderr  # the table says what its numbers mean
+    assert "saturated" in text.stdout and "fixed-s1, fixed-s2" in text.stdout
+    assert "1e-3" in text.stdout  # the table says what its numbers mean
 
 
 def test_sweep_member_that_cannot_be_read_is_reported(cli, sweep, tmp_path):

@@ -24,13 +24,14 @@ def animate(
     fmt: Annotated[
         Optional[str],
         typer.Option("--format", "-f", show_default=False,
-                     help="gif or mp4 (default: from the --out suffix, else gif)."),
+                     help="gif or mp4 [default: from the --out suffix, else gif].",
+                     autocompletion=lambda incomplete: o.starting(("gif", "mp4"), incomplete)),
     ] = None,
     out: Annotated[
         Optional[Path],
         typer.Option("--out", "-o", show_default=False,
-                     help="Output file (default: RUN_DIR/animation.<format>, "
-                          "or RUN_DIR/frame-<step>.png with --still)."),
+                     help="Output file [default: RUN_DIR/animation.<format>, "
+                          "or RUN_DIR/frame-<step>.png with --still]."),
     ] = None,
     fps: Annotated[int, typer.Option("--fps", help="Frames per second (1-60).")] = 20,
     frames: Annotated[
@@ -52,8 +53,8 @@ def animate(
     member: Annotated[
         Optional[list[str]],
         typer.Option("--member", "-m", rich_help_panel=GRID_PANEL, show_default=False,
-                     help="Member id to show in the grid (repeat; default: failed and "
-                          "converged ones, alternating)."),
+                     help="Member id to show in the grid (repeat) [default: failed and "
+                          "converged ones, alternating]."),
     ] = None,
     grid_size: Annotated[
         int, typer.Option("--grid-size", help="How many members the default grid picks (1-16).",
@@ -75,11 +76,11 @@ def animate(
 
             def on_start(n: int) -> None:
                 if prog is not None:
-                    prog.update(prog.task_ids[0], total=n)
+                    prog.update(total=n)
 
             def on_frame(i: int) -> None:
                 if prog is not None:
-                    prog.update(prog.task_ids[0], completed=i)
+                    prog.update(completed=i)
 
             result = render.animate(run_dir, out=out, fmt=fmt, fps=fps, frames=frames, dpi=dpi,
                                     grid=grid, members=member, grid_size=grid_size,
@@ -88,7 +89,7 @@ def animate(
         console.print_json(result)
         return
     if not quiet:
-        console.err_console().print(
+        console.note(
             f"{result['format']}: {result['frames']} frame(s), "
             f"{result['width']}x{result['height']} px, {result['seconds']} s "
             f"(rendered in {result['wall_seconds']} s)"

@@ -1,21 +1,32 @@
 """Terminal output rules, in one place.
 
-Results go to stdout (``--json``: exactly one JSON document); progress, tables and logs go to
-stderr. Colour and progress bars appear only when both stdout and stderr are terminals, so
-scripts and pipes get plain text.
+Results (tables, summaries, ``--json``'s one JSON document) go to stdout; progress, notes and
+logs go to stderr. On a terminal, tables have boxes and progress is a live bar. Off a terminal
+(a pipe, a file, nohup, Slurm) tables are plain text at their full width, never wrapped or cut
+(``--format tsv``: tab-separated values), and progress of a long run (one still working after
+5 s) is one plain line on stderr every 10% of the work or every 30 s, whichever comes first: a
+sweep under nohup or Slurm shows how far it got, a short run prints nothing. Rich loads only
+when it draws something.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: Off a terminal: progress lines start once the work has run this many seconds, then come at
+#: least every HEARTBEAT_S seconds and every STEP_SHARE of the work.
+LONG_S = 5.0
+HEARTBEAT_S = 30.0
+STEP_SHARE = 0.1
 
 
 def interactive() -> bool:
@@ -24,8 +35,16 @@ def interactive() -> bool:
 
 def err_console() -> Console:
     """stderr console; plain (no colour, no markup effects) unless interactive."""
+    from rich.console import Console
+
     live = interactive()
     return Console(stderr=True, no_color=not live, force_terminal=live or None, highlight=False)
+
+
+def note(text: str) -> None:
+    """One plain line of log on stderr."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def print_json(obj: Any) -> None:
@@ -34,52 +53,18 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-@contextmanager
-def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Progress | None]:
-    """A Rich progress bar on stderr, or None when disabled / not interactive."""
-    if not (enabled and interactive()):
-        yield None
-        return
-    prog = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=err_console(),
-        transient=False,
-    )
-    with prog:
-        prog.add_task(description, total=total, info="")
-        yield prog
-
-
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c)
-    for r in rows:
-        t.add_row(*[_fmt(v) for v in r])
-    return t
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-def print_table(title: str, columns: list[str], rows: list[list[Any]], fmt: str = "table",
-                caption: str | None = None) -> None:
-    """A result table on stdout: boxes on a terminal, aligned plain text elsewhere (full
-    width, one line per row), or ``fmt="tsv"``: a header line and tab-separated rows."""
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                fmt: str = "table", caption: str | None = None) -> None:
+    """A result table on stdout: boxes on a terminal, aligned plain text elsewhere (full width,
+    one line per row), or ``fmt="tsv"``: a header line and tab-separated rows, nothing else."""
     cells = [[_fmt(v) for v in r] for r in rows]
     if fmt == "tsv":
         for line in [list(columns), *cells]:
-            sys.stdout.write("\t".join(" ".join(c.split()) for c in line) + "\n")
+            sys.stdout.write("\t".join(_one_line(c).replace("\t", " ") for c in line) + "\n")
     elif sys.stdout.isatty():
+        from rich.console import Console
         from rich.markup import escape
+        from rich.table import Table
 
         t = Table(title=escape(title), caption=escape(caption) if caption else None)
         for c in columns:
@@ -88,11 +73,115 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]], fmt: str 
             t.add_row(*[escape(c) for c in r])
         Console(highlight=False).print(t)
     else:
-        lines = [list(columns), *[[" ".join(c.splitlines()) for c in r] for r in cells]]
-        widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
-        text = [title] if title else []
-        text += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
-        if caption:
-            text.append(caption)
-        sys.stdout.write("\n".join(text) + "\n")
+        sys.stdout.write(plain_table(title, columns, cells, caption))
     sys.stdout.flush()
+
+
+def plain_table(title: str, columns: Sequence[str], cells: Sequence[Sequence[str]],
+                caption: str | None = None) -> str:
+    """Columns padded to their widest cell, two spaces apart; title above, caption below."""
+    lines = [list(columns), *[[_one_line(c) for c in r] for r in cells]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    text = [title] if title else []
+    for line in lines:
+        text.append("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    if caption:
+        text.append(caption)
+    return "\n".join(text) + "\n"
+
+
+def _one_line(s: str) -> str:
+    return " ".join(s.splitlines())
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if v is None:
+        return "-"
+    return str(v)
+
+
+class Progress:
+    """Progress on stderr: a Rich bar on a terminal, plain lines elsewhere (see the module)."""
+
+    def __init__(self, total: int, description: str) -> None:
+        self.total, self.description = max(total, 1), description
+        self.done, self.info = 0, ""
+        self.t0 = time.monotonic()
+        self._bar: Any = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._printed_slot = 0
+        self._printed_at = self.t0
+
+    def update(self, completed: int | None = None, total: int | None = None,
+               advance: int = 0, info: str | None = None) -> None:
+        with self._lock:
+            if total is not None:
+                self.total = max(total, 1)
+            self.done = completed if completed is not None else self.done + advance
+            if info is not None:
+                self.info = info
+            if self._bar is not None:
+                self._bar.update(self._bar.task_ids[0], total=self.total, completed=self.done,
+                                 info=self.info)
+                return
+            if time.monotonic() - self.t0 < LONG_S:
+                return
+            if self._slot() > self._printed_slot:
+                self._line()
+
+    def _slot(self) -> int:
+        """Which STEP_SHARE of the work is done (0 .. 1/STEP_SHARE)."""
+        return int(min(self.done / self.total, 1.0) / STEP_SHARE + 1e-9)
+
+    def _line(self) -> None:
+        share = min(self.done / self.total, 1.0)
+        self._printed_slot = self._slot()
+        self._printed_at = time.monotonic()
+        info = f" {self.info}" if self.info else ""
+        note(f"{self.description}: {self.done}/{self.total} ({share:.0%}) "
+             f"{self._printed_at - self.t0:.0f} s{info}")
+
+    def beat(self) -> None:
+        """A line if none came for HEARTBEAT_S seconds (a batch can train for minutes between
+        two reports)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._bar is None and now - self.t0 >= LONG_S and \
+                    now - self._printed_at >= HEARTBEAT_S:
+                self._line()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(1.0):
+            self.beat()
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Progress | None]:
+    """A ``Progress`` on stderr while the block runs, or None when disabled (``--quiet``)."""
+    if not enabled:
+        yield None
+        return
+    prog = Progress(total, description)
+    if interactive():
+        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                  console=err_console(), transient=False)
+        with bar:
+            bar.add_task(description, total=prog.total, info="")
+            prog._bar = bar
+            yield prog
+        return
+    beat = threading.Thread(target=prog._heartbeat, daemon=True)
+    beat.start()
+    try:
+        yield prog
+    finally:
+        prog._stop.set()
+        beat.join()

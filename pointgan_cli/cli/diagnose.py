@@ -1,5 +1,5 @@
 """``pointgan diagnose``: loss landscapes, local stability and outcome classes for runs and
-sweeps."""
+sweeps. torch and matplotlib load inside each command."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
 
-from ..diagnose import commands as report
-from ..diagnose import stability as stab
 from . import console
 from . import options as o
 
@@ -32,9 +29,8 @@ Out = Annotated[
 
 
 def _written(doc: dict[str, Any]) -> None:
-    err = console.err_console()
     for f in doc["files"].values():
-        err.print(escape(f"wrote {f}"))
+        console.note(f"wrote {f}")
 
 
 @app.command("loss-landscape")
@@ -57,6 +53,7 @@ def loss_landscape(
                      "study's generator [default: 1000]."),
     ] = None,
     json_out: o.Json = False,
+    fmt: o.Format = o.TableFormat.table,
 ) -> None:
     """Does the D loss prefer the right discriminator? Scores the trained D against a step,
     bells centred on the real value and a flat D (same weight sizes), and maps the D loss
@@ -64,19 +61,21 @@ def loss_landscape(
 
     Example: pointgan diagnose loss-landscape runs/baseline-3 --step 2000
     """
+    from ..diagnose import commands as report
+
     doc = report.loss_landscape(run_dir, step, out, d_steps)
     if json_out:
         console.print_json(doc)
         return
-    rows = [[escape(c["name"]), c["loss"], c["d_at_real"], c["d_on_generated_mean"],
+    rows = [[c["name"], c["loss"], c["d_at_real"], c["d_on_generated_mean"],
              c["saturation_fraction"]] for c in doc["candidates"]]
     g = doc["generator"]
     title = f"D loss against G (w={g['w']:.3g}, b={g['b']:.3g})"
-    err = console.err_console()
-    err.print(console.table(title, ["discriminator", "loss", "D(real)", "mean D(fake)",
-                                    "saturated share"], rows))
+    console.print_table(title, ["discriminator", "loss", "D(real)", "mean D(fake)",
+                                "saturated share"], rows, fmt)
     _written(doc)
-    sys.stdout.write(doc["finding"]["text"] + "\n")
+    if fmt != "tsv":  # tsv: the table alone
+        sys.stdout.write(doc["finding"]["text"] + "\n")
 
 
 @app.command("generator-landscape")
@@ -92,6 +91,8 @@ def generator_landscape(
 
     Example: pointgan diagnose generator-landscape runs/baseline-3 --step 500
     """
+    from ..diagnose import commands as report
+
     doc = report.generator_landscape(run_dir, step, out)
     if json_out:
         console.print_json(doc)
@@ -106,6 +107,7 @@ def stability(
     step: Step = None,
     out: Out = None,
     json_out: o.Json = False,
+    fmt: o.Format = o.TableFormat.table,
 ) -> None:
     """Is training locally stable here? Eigenvalues of the Jacobian of the training vector
     field (G and D together, the run's expected losses and penalties) at the run's point and
@@ -115,11 +117,12 @@ def stability(
 
     Example: pointgan diagnose stability runs/baseline-3 --step 2000
     """
+    from ..diagnose import stability as stab
+
     doc = stab.stability(run_dir, step, out)
     if json_out:
         console.print_json(doc)
         return
-    err = console.err_console()
     names = ("run", "ideal G")
     points = (doc["run_point"], doc["ideal_point"])
     rows = []
@@ -130,14 +133,14 @@ def stability(
             row += [f"{re:+.4g}", f"{im:+.4g}", f"{p['gd_factors'][i]:.6f}"]
         rows.append(row)
     cols = ["#"] + [f"{n} {c}" for n in names for c in ("Re", "Im", "|1+h l|")]
-    t = console.table(escape(f"eigenvalues at step {doc['step']} (h = lr_d = {doc['lr']:g})"),
-                      cols, rows)
-    t.caption = escape("ideal G: w = 0, b = real, with the run's D at this step; |1+h l| < 1 "
-                       "is inside the gradient-descent disc")
-    err.print(t)
-    for label, words in stab.describe_points(doc):
-        err.print(escape(f"{label}: {words}"))
+    console.print_table(f"eigenvalues at step {doc['step']} (h = lr_d = {doc['lr']:g})", cols,
+                        rows, fmt, caption="ideal G: w = 0, b = real, with the run's D at this "
+                        "step; |1+h l| < 1 is inside the gradient-descent disc")
     _written(doc)
+    if fmt == "tsv":  # the table alone
+        return
+    for label, words in stab.describe_points(doc):
+        sys.stdout.write(f"{label}: {words}\n")
     sys.stdout.write(doc["finding"] + "\n")
 
 
@@ -146,6 +149,7 @@ def run(
     path: Annotated[Path, typer.Argument(help="Run directory or sweep directory.",
                                          show_default=False)],
     json_out: o.Json = False,
+    fmt: o.Format = o.TableFormat.table,
 ) -> None:
     """Name how a run ended: the class its summary.json carries (converged, orbiting,
     still_approaching, stuck, diverged; judged on the success window), with the numbers behind
@@ -154,38 +158,46 @@ def run(
 
     Example: pointgan diagnose run sweeps/article --json
     """
+    from ..diagnose import commands as report
+
     doc = report.diagnose(path)
     if json_out:
         console.print_json(doc)
         return
-    err = console.err_console()
     if "sweep_dir" not in doc:
         ev = doc["evidence"]
         rows = [[k, ev[k]] for k in ("status", "step", "w", "b", "tolerance", "final_distance",
                                      "window_max_distance", "time_avg_distance", "bias_b",
                                      "window_snapshots", "sign_changes_in_window",
                                      "saturation_fraction", "d_range", "d_shape",
-                                     "diverged_step")]
-        err.print(console.table(escape(f"diagnose {doc['run_dir']}"), ["measure", "value"], rows))
-        err.print(escape(doc["reason"]))
-        sys.stdout.write(doc["class"] + "\n")
+                                     "diverged_step") if k in ev]
+        if fmt == "tsv":
+            console.print_table("", ["measure", "value"], [*rows, ["class", doc["class"]]], fmt)
+            return
+        console.print_table(f"diagnose {doc['run_dir']}", ["measure", "value"], rows, fmt,
+                            caption=doc["reason"])
+        sys.stdout.write(doc["class"] + "\n")  # the last line: the class alone
         return
-    rows = [[escape(g["group"]), _words(cls), len(ids), escape(", ".join(ids))]
+    if fmt == "tsv":
+        console.print_table("", MEMBER_COLUMNS, [[m["group"], m["id"], m["class"]]
+                                                 + _numbers(m["evidence"])
+                                                 for m in doc["members"]], fmt)
+        return
+    rows = [[g["group"], _words(cls), len(ids), ", ".join(ids)]
             for g in doc["groups"] for cls, ids in g["classes"].items()]
-    err.print(console.table(escape(f"classes in {doc['sweep_dir']}"),
-                            ["group", "class", "n", "members"], rows))
-    mrows = [[escape(m["id"]), _words(m["class"])] + _numbers(m["evidence"])
-             for m in doc["members"]]
-    t = console.table("members", ["member", "class", "D", "dist", "max", "avg", "sat",
-                                  "D range", "flips"], mrows)
-    t.caption = escape("D = the discriminator's shape at the end (flat, saturated, sloped); "
-                       "dist = |w| + |b - real| at the end; max = its largest value in the "
-                       "success window; avg = distance of the window-averaged generator; sat = "
-                       "share of generated samples with |dD/dv| < 1e-3; D range over "
-                       "[real - 3, real + 2]; flips = sign changes of b - real in the window")
-    err.print(t)
-    for m in doc["members"]:
-        sys.stdout.write(f"{m['group']}\t{m['id']}\t{m['class']}\n")
+    console.print_table(f"classes in {doc['sweep_dir']}", ["group", "class", "n", "members"],
+                        rows, fmt)
+    mrows = [[m["group"], m["id"], m["class"]] + _numbers(m["evidence"]) for m in doc["members"]]
+    console.print_table("\nmembers", MEMBER_COLUMNS, mrows, fmt,
+                        caption="D = the discriminator's shape at the end (flat, saturated, "
+                        "sloped); dist = |w| + |b - real| at the end; max = its largest value in "
+                        "the success window; avg = distance of the window-averaged generator; "
+                        "sat = share of generated samples with |dD/dv| < 1e-3; D range over "
+                        "[real - 3, real + 2]; flips = sign changes of b - real in the window")
+
+
+MEMBER_COLUMNS = ["group", "member", "class", "D", "dist", "max", "avg", "sat", "D range",
+                  "flips"]
 
 
 def _words(cls: str) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from .helpfmt import plain
+
 REGENERATE = "python -m pointgan_cli.cli.docgen > docs/cli.md"
 HEADER = f"""# CLI reference
 
@@ -62,7 +64,7 @@ def render(app: typer.Typer | None = None) -> str:
 def section(ctx: typer.Context) -> str:
     """One command: description, usage, example(s), subcommands and option tables."""
     command: Any = ctx.command
-    prose, examples = _split_help(command.help or "")
+    prose, examples = _split_help(plain(command.help or ""))
     lines = [f"## {ctx.command_path}", ""]
     lines += [_text(p) + "\n" for p in prose]
     usage = " ".join(["Usage:", ctx.command_path, *command.collect_usage_pieces(ctx)])
@@ -127,7 +129,7 @@ def _anchor(title: str) -> str:
 
 def _text(s: str) -> str:
     """Plain help text for a markdown table cell."""
-    s = " ".join(s.split())
+    s = " ".join(plain(s).split())
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 

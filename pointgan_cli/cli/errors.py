@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import PointganError
+from .helpfmt import polish
 
 
 def _fail(message: str, code: int) -> None:
@@ -24,7 +25,16 @@ def _fail(message: str, code: int) -> None:
 
 
 class PointganGroup(TyperGroup):
-    """The root command group: runs a command and turns its failure into one line."""
+    """The root command group: runs a command and turns its failure into one line. Its
+    command tree's help follows ``helpfmt`` (defaults shown, flags as flags, text wrapped)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        polish(self)
+
+    def get_params(self, ctx: Any) -> Any:
+        polish(self)  # typer adds --install-completion/--show-completion after __init__
+        return super().get_params(ctx)
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:

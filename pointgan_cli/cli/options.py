@@ -2,7 +2,9 @@
 
 Every RunSpec field gets a flag through ``with_spec_flags``; defaults are ``None`` so that only
 flags the user actually typed override the preset and config file (``spec.resolve_spec`` does
-the layering). Help texts come from the field descriptions in ``spec``.
+the layering), and the help says the spec's default in words. Help texts come from the field
+descriptions in ``spec``; choices (presets, studies, devices, Literal fields) complete on TAB.
+Help strings are plain text: ``cli.helpfmt`` escapes them for Rich.
 """
 
 from __future__ import annotations
@@ -12,13 +14,33 @@ import inspect
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional, get_args, get_origin
 
 import typer
 
-from ..spec import SPEC_FIELDS, RunSpec, flag_name
+from ..spec import PRESETS, SPEC_FIELDS, RunSpec, flag_name
 
 SPEC_PANEL = "Run spec"
+
+#: Devices offered on TAB (any cuda:N is accepted).
+DEVICES = ("cpu", "cuda", "cuda:0", "cuda:1")
+
+
+def starting(choices: Any, incomplete: str) -> list[str]:
+    """The choices that start with what was typed (the completion protocol's filter)."""
+    return [c for c in choices if c.startswith(incomplete)]
+
+
+def complete_preset(incomplete: str) -> list[str]:
+    return starting(PRESETS, incomplete)
+
+
+def choices(field: str) -> tuple[str, ...]:
+    """The allowed values of a spec field, where the spec names them (Literal, device)."""
+    if field == "device":
+        return DEVICES
+    ann = RunSpec.model_fields[field].annotation
+    return tuple(str(a) for a in get_args(ann)) if get_origin(ann) is Literal else ()
 
 
 def _help(field: str) -> str:
@@ -28,16 +50,19 @@ def _help(field: str) -> str:
 
 def _opt(field: str, **kw: Any) -> Any:
     flag = flag_name(field)
+    values = choices(field)
+    if values:
+        kw["autocompletion"] = lambda incomplete: starting(values, incomplete)
     return typer.Option(flag, help=_help(field), rich_help_panel=SPEC_PANEL, **kw)
 
 
+#: The one list of presets every help text shows (``resolve_spec``'s errors name the same).
+PRESET_NAMES = ", ".join(PRESETS)
+PRESET_HELP = f"Study configuration: {PRESET_NAMES}. [default: baseline]"
 Preset = Annotated[
     Optional[str],
-    typer.Option(
-        "--preset",
-        help="Study configuration: baseline, easing, weighted, weight-decay, noise, fixed.",
-        rich_help_panel=SPEC_PANEL,
-    ),
+    typer.Option("--preset", help=PRESET_HELP, rich_help_panel=SPEC_PANEL,
+                 autocompletion=complete_preset, show_default=False),
 ]
 Config = Annotated[
     Optional[Path],
@@ -45,7 +70,22 @@ Config = Annotated[
                  rich_help_panel=SPEC_PANEL),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q",
+                                      help="No progress and no table: print only the path.")]
+
+
+class TableFormat(StrEnum):
+    """How a result table prints on stdout (``console.print_table``)."""
+
+    table = "table"
+    tsv = "tsv"
+
+
+Format = Annotated[
+    TableFormat,
+    typer.Option("--format", help="Result table on stdout: table (aligned text; boxes on a "
+                 "terminal) or tsv (tab-separated, with a header line)."),
+]
 Force = Annotated[bool, typer.Option(
     "--force", help="Replace --out when it holds only what pointgan wrote (a run or sweep "
     "directory); anything else, ., its parents, ~, / or a symlink is refused.")]
@@ -65,20 +105,27 @@ def _spec_annotation(field: str) -> Any:
     return Annotated[Optional[kind], _opt(field)]
 
 
-def with_spec_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
+def with_spec_flags(
+    fn: Callable[..., Any] | None = None, *, exclude: tuple[str, ...] = ()
+) -> Any:
     """Give a command one flag per RunSpec field (all defaulting to None) and pass the ones
-    the user typed as ``spec_flags``: the flags are defined once, here, for every command."""
+    the user typed as ``spec_flags``: the flags are defined once, here, for every command.
+    ``exclude`` leaves out fields the command refuses (sweep takes ``--seeds``, not ``--seed``),
+    so its help lists only flags it accepts."""
+    if fn is None:
+        return functools.partial(with_spec_flags, exclude=exclude)
+    fields = [f for f in SPEC_PARAMS if f not in exclude]
     sig = inspect.signature(fn, eval_str=True)
     own = [p for p in sig.parameters.values() if p.name != "spec_flags"]
     added = [
         inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY, default=None,
                           annotation=_spec_annotation(f))
-        for f in SPEC_PARAMS
+        for f in fields
     ]
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        flags = {f: kwargs.pop(f, None) for f in SPEC_PARAMS}
+        flags = {f: kwargs.pop(f, None) for f in fields}
         given = {f: v for f, v in flags.items() if v is not None}
         return fn(*args, spec_flags=given, **kwargs)
 

@@ -10,20 +10,23 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .. import fsguard, sweepdir, trackers
 from ..errors import UsageError
-from ..sweep.run import check_runnable, load_sweep, run_sweep
-from ..sweep.spec import build_sweep_spec, expand, parse_grid, parse_seeds, sweep_command
+from ..sweep.spec import STUDIES, build_sweep_spec, expand, parse_grid, parse_seeds, sweep_command
 from . import console
 from . import options as o
 
 
-@o.with_spec_flags
+def complete_study(incomplete: str) -> list[str]:
+    return o.starting(STUDIES, incomplete)
+
+
+@o.with_spec_flags(exclude=("seed",))
 def sweep(
     preset: Annotated[
         Optional[list[str]],
-        typer.Option("--preset", help="Preset to include (repeatable): compares presets.",
-                     rich_help_panel="Sweep"),
+        typer.Option("--preset", help="Preset to include (repeatable, to compare presets): "
+                     f"{o.PRESET_NAMES}. [default: baseline]", rich_help_panel="Sweep",
+                     autocompletion=o.complete_preset, show_default=False),
     ] = None,
     seeds: Annotated[
         Optional[str],
@@ -43,7 +46,8 @@ def sweep(
                      "'literature': its fix against instance noise, R1, R2, WGAN-GP, LSGAN and "
                      "hinge (both at two learning rates); 'map': two stability maps, the fix "
                      "over noise scale x weight decay and the baseline over lr_g x lr_d "
-                     "(finer on CUDA; see docs/maps.md).", rich_help_panel="Sweep"),
+                     "(finer on CUDA; see docs/maps.md).", rich_help_panel="Sweep",
+                     autocompletion=complete_study),
     ] = None,
     reference: Annotated[
         Optional[str],
@@ -62,7 +66,9 @@ def sweep(
                           show_default=False, rich_help_panel="Sweep"),
     ] = os.cpu_count() or 1,
     executor: Annotated[
-        str, typer.Option("--executor", help="local (processes) or ray.", rich_help_panel="Sweep"),
+        str, typer.Option("--executor", help="local (processes) or ray.", rich_help_panel="Sweep",
+                          autocompletion=lambda incomplete: o.starting(("local", "ray"),
+                                                                        incomplete)),
     ] = "local",
     ray_address: Annotated[
         Optional[str], typer.Option("--ray-address", help="Ray cluster address "
@@ -79,6 +85,7 @@ def sweep(
     force: o.Force = False,
     resume: o.Resume = False,
     json_out: o.Json = False,
+    fmt: o.Format = o.TableFormat.table,
     quiet: o.Quiet = False,
     spec_flags: dict[str, Any] | None = None,
 ) -> None:
@@ -91,6 +98,9 @@ def sweep(
 
     Example: pointgan sweep --preset baseline --preset fixed --seeds 0-49
     """
+    from .. import fsguard, sweepdir, trackers
+    from ..sweep.run import check_runnable, load_sweep, run_sweep
+
     batch_cap = _parse_max_batch(max_batch)
     given = bool(spec_flags or preset or config or grid or study or seeds is not None
                  or reference is not None)
@@ -126,8 +136,7 @@ def sweep(
 
         def progress(total: int, n: int) -> None:
             if prog is not None:
-                task = prog.task_ids[0]
-                prog.update(task, total=max(total, 1), advance=n)
+                prog.update(total=total, advance=n)
 
         summary = run_sweep(out, spec, command, resume=resume, max_batch=batch_cap,
                             workers=workers, executor=executor, ray_address=ray_address,
@@ -137,33 +146,32 @@ def sweep(
     if tracker != "none":
         result["tracker"] = logged = trackers.log_sweep(out, tracker, tracking_uri)
         if not quiet and logged:
-            print(trackers.logged_line(logged), file=sys.stderr)
+            console.note(trackers.logged_line(logged))
     if json_out:
         console.print_json(result)
         return
-    if not quiet:
-        rank = {r["group"]: r["rank"] for r in summary["ranking"]}
-        rows = [[rank[g["group"]], g["group"], f"{g['converged']}/{g['n']}",
-                 f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
-                 _p_value(g), _num(g.get("median_final_distance")),
-                 _num(g.get("mean_bias_b"), "+.3f"), g["diverged"],
-                 f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
-                 f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"] for g in summary["groups"]]
-        rows.sort(key=lambda r: r[0])
-        cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p",
-                "median dist", "mean bias b", "diverged", "final w", "final b"]
-        err = console.err_console()
-        t = console.table(f"sweep {out}", cols, rows)
-        t.caption = ("converged: inside the tolerance over the whole success window; McNemar p: "
-                     "exact test against the reference group (ref) on shared seeds; median "
-                     "dist: |w| + |b - real| at the end; mean bias b: mean of b - real over "
-                     "the window")
-        err.print(t)
-        charts = [out / "weights.png", out / "success.png",
-                  *(f for f in sweepdir.map_files(out) if f.suffix == ".png")]
-        err.print(f"{summary['n']} runs in {wall:.1f} s; charts: "
-                  + ", ".join(str(c) for c in charts))
-    sys.stdout.write(f"{out}\n")
+    if quiet:
+        sys.stdout.write(f"{out}\n")
+        return
+    rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+    rows = [[rank[g["group"]], g["group"], f"{g['converged']}/{g['n']}",
+             f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
+             _p_value(g), _num(g.get("median_final_distance")),
+             _num(g.get("mean_bias_b"), "+.3f"), g["diverged"],
+             f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
+             f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"] for g in summary["groups"]]
+    rows.sort(key=lambda r: r[0])
+    cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p",
+            "median dist", "mean bias b", "diverged", "final w", "final b"]
+    console.print_table(f"sweep {out}", cols, rows, fmt,
+                        caption="converged: inside the tolerance over the whole success window; "
+                        "McNemar p: exact test against the reference group (ref) on shared "
+                        "seeds; median dist: |w| + |b - real| at the end; mean bias b: mean of "
+                        "b - real over the window")
+    charts = [out / "weights.png", out / "success.png",
+              *(f for f in sweepdir.map_files(out) if f.suffix == ".png")]
+    console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
+                 + ", ".join(str(c) for c in charts))
 
 
 def _p_value(group: dict[str, Any]) -> str:

@@ -1,25 +1,29 @@
-"""``pointgan train``: one run into one run directory."""
+"""``pointgan train``: one run into one run directory.
+
+torch and the training code load inside the command, so ``--help`` and completion start fast.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from .. import rundir, trackers
-from ..engine import Snapshot
-from ..spec import rerun_command, resolve_spec
-from ..training import Member, train_batch
+from ..spec import RunSpec, rerun_command, resolve_spec, run_label
 from . import console
 from . import options as o
 
+if TYPE_CHECKING:
+    from ..engine import Snapshot
 
-def default_out(preset: str) -> Path:
-    """``runs/<timestamp>-<preset>``, made unique if two runs start in the same second."""
-    base = Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{preset}"
+
+def default_out(spec: RunSpec) -> Path:
+    """``runs/<timestamp>-<preset>[+overrides]`` (``runs/<time>-baseline+wd0.1+noise1.5``), made
+    unique if two runs start in the same second."""
+    base = Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_label(spec)}"
     out, n = base, 2
     while out.exists():
         out, n = base.with_name(f"{base.name}-{n}"), n + 1
@@ -32,11 +36,13 @@ def train(
     config: o.Config = None,
     out: Annotated[
         Optional[Path],
-        typer.Option("--out", "-o", help="Run directory [default: runs/<time>-<preset>]."),
+        typer.Option("--out", "-o", show_default=False,
+                     help="Run directory [default: runs/<time>-<preset>+<overrides>]."),
     ] = None,
     force: o.Force = False,
     resume: o.Resume = False,
     json_out: o.Json = False,
+    fmt: o.Format = o.TableFormat.table,
     quiet: o.Quiet = False,
     tracker: o.Tracker = o.TrackerName.none,
     tracking_uri: o.TrackingUri = None,
@@ -46,6 +52,9 @@ def train(
 
     Example: pointgan train --preset fixed --seed 3 --out runs/fixed-3
     """
+    from .. import rundir, trackers
+    from ..training import Member, train_batch
+
     if resume:
         if out is None:
             raise_usage("--resume needs --out DIR")
@@ -55,20 +64,20 @@ def train(
             raise_usage("--resume takes the spec from DIR/spec.json; drop the spec flags")
     else:
         spec = resolve_spec(preset, config, spec_flags)
-        out = out if out is not None else default_out(spec.preset)
+        out = out if out is not None else default_out(spec)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker)
     member = Member(spec=spec, out=out, command=command, resume=resume)
 
-    with console.progress_bar(spec.steps, f"train {spec.preset}", enabled=not quiet) as prog:
+    with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:
 
         def on_progress(snap: Snapshot) -> None:
             if prog is not None:
                 w, b = float(snap.g[0, 0]), float(snap.g[0, 1])
                 info = (f"w={w:+.3f} b={b:+.3f} g_loss={float(snap.g_loss[0]):.3f} "
                         f"d_loss={float(snap.d_loss[0]):.3f}")
-                prog.update(prog.task_ids[0], completed=snap.step, info=info)
+                prog.update(completed=snap.step, info=info)
 
         summary = train_batch([member], on_progress, force=force)[0]
 
@@ -76,15 +85,29 @@ def train(
     if tracker != "none":
         result["tracker"] = logged = trackers.log_run(out, tracker, tracking_uri)
         if not quiet:
-            print(trackers.logged_line(logged), file=sys.stderr)
+            console.note(trackers.logged_line(logged))
     if json_out:
         console.print_json(result)
-        return
-    if not quiet:
-        rows = [[k, summary[k]] for k in ("status", "converged", "w", "b", "distance", "steps",
-                                          "seed", "preset", "wall_seconds")]
-        console.err_console().print(console.table(f"run {out}", ["field", "value"], rows))
-    sys.stdout.write(f"{out}\n")
+    elif quiet:
+        sys.stdout.write(f"{out}\n")
+    else:
+        console.print_table(f"run {out}", ["field", "value"], result_rows(result), fmt)
+
+
+#: The summary fields the result table shows, in this order (those the summary has).
+TABLE_FIELDS = ("run_dir", "status", "class", "converged", "w", "b", "distance", "steps", "seed",
+                "preset", "overrides", "wall_seconds")
+
+
+def result_rows(result: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for k in TABLE_FIELDS:
+        if k in result:
+            v = result[k]
+            if k == "overrides":
+                v = ", ".join(f"{f}={x}" for f, x in v.items()) or "-"
+            rows.append([k, v])
+    return rows
 
 
 def raise_usage(msg: str) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import GifImagePlugin, Image
 
 from ..errors import RuntimeFailure, UsageError
-from ..rundir import animation_path
+from ..rundir import animation_path, publish
 
 FORMATS = ("gif", "mp4")
 
@@ -60,13 +60,14 @@ def check_target(out: Path) -> None:
 @contextmanager
 def temp_beside(out: Path) -> Iterator[Path]:
     """A temp path next to ``out`` (same suffix, so ffmpeg picks the container), moved onto
-    ``out`` on success and removed on any failure."""
+    ``out`` on success (with the mode of every file pointgan writes: 0644 under the usual
+    umask, where mkstemp makes 0600) and removed on any failure."""
     check_target(out)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{out.suffix}", dir=out.parent)
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, out)
+        publish(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)
 

@@ -83,7 +83,7 @@ class Variant(BaseModel):
     ``stratum`` those (``lr=0.003 budget=3k``): each group is compared, seed by seed, with the
     reference method's group in the same stratum and grid point."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     label: str
     preset: str
     overrides: dict[str, Any] = Field(default_factory=dict)
@@ -99,7 +99,7 @@ class Variant(BaseModel):
 class SweepSpec(BaseModel):
     """Everything that determines a sweep's member list (stored as ``sweep.json``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     schema_version: Literal[1] = 1
     variants: list[Variant]
     grid: dict[str, list[Any]] = Field(default_factory=dict)
