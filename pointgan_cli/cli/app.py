@@ -12,6 +12,7 @@ from . import animate, diagnose, spec_cmd, sweep, train
 from . import compare as compare_cmd
 from . import log as log_cmd
 from . import ls as ls_cmd
+from . import report as report_cmd
 from .errors import PointganGroup
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ app.command("animate")(animate.animate)
 app.command("log")(log_cmd.log)
 app.command("ls")(ls_cmd.ls)
 app.command("compare")(compare_cmd.compare)
+app.command("report")(report_cmd.report)
 app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(diagnose.app, name="diagnose")
 

@@ -1,0 +1,176 @@
+"""What a report shows, read from a run or sweep directory: a plain page model (no HTML here).
+
+A model is ``{"kind", "title", "path", "command", "sections": [...]}``; each section has a
+``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of strings),
+``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``). Everything comes from the
+directory through ``rundir``/``sweepdir`` and from the diagnose library's verdict and evidence,
+so the page says exactly what ``ls``, ``compare`` and ``diagnose run`` say.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from .. import catalog, rundir, sweepdir
+from ..rundir import Run
+
+#: The animation files a report looks for, first found wins (``pointgan animate``'s outputs).
+ANIMATIONS = (("gif", "image/gif", False), ("mp4", "video/mp4", True), ("png", "image/png", False))
+#: Summary fields of a run, in the report's order.
+RUN_FIELDS = ("class", "status", "converged", "final_distance", "w", "b", "window_max_distance",
+              "time_avg_distance", "bias_b", "diverged_step", "steps", "seed", "preset",
+              "wall_seconds")
+
+
+def run_model(path: Path) -> dict[str, Any]:
+    """The page of one run: results, diagnosis when it did not converge, charts, animation."""
+    from ..diagnose import commands as diagnose
+
+    run = rundir.load_run(path)
+    over = catalog.overrides(run.spec)
+    summary = run.summary or {}
+    diag = diagnose.diagnose(path)
+    rows = [["preset + overrides", catalog.label(run.spec.preset, over)]]
+    rows += [[k, _cell(summary[k])] for k in RUN_FIELDS if k in summary]
+    if not summary:
+        rows.append(["status", "unfinished (no summary.json yet)"])
+    sections: list[dict[str, Any]] = [
+        {"heading": "Result", "table": {"columns": ["field", "value"], "rows": rows},
+         "text": [f"Class {diag['class']}: " + (diag["reason"] if diag["class"] == "converged"
+                                                  else "see the diagnosis below.")]},
+    ]
+    if diag["class"] != "converged":
+        sections.append(_diagnosis_section(diag))
+    figures = [{"caption": "w, b and the distance |w| + |b - real| over training",
+                "mime": "image/png", "data": training_curves(run)}]
+    for png in sorted(rundir.diagnose_dir(path).glob("*.png")):
+        figures.append({"caption": f"diagnose: {png.stem}", "mime": "image/png",
+                        "data": png.read_bytes()})
+    sections.append({"heading": "Charts", "figures": figures})
+    sections.append(_animation_section(path, f"pointgan animate {path}"))
+    spec_rows = [[k, _cell(v)] for k, v in run.spec.model_dump(mode="json").items()]
+    sections.append({"heading": "Spec", "table": {"columns": ["field", "value"],
+                                                  "rows": spec_rows}, "collapsed": True})
+    return {"kind": "run", "title": f"Run {path.name}", "path": str(path),
+            "command": run.command, "sections": sections}
+
+
+def sweep_model(path: Path) -> dict[str, Any]:
+    """The page of a sweep: per-group table, every chart, animation, each failed member's class
+    and diagnosis."""
+    from ..diagnose import commands as diagnose
+
+    index = sweepdir.read_index(path)
+    summary = sweepdir.read_summary(path)
+    diag = diagnose.diagnose(path)
+    classes: dict[str, dict[str, int]] = {}
+    for m in diag["members"]:
+        per = classes.setdefault(m["group"], {})
+        per[m["class"]] = per.get(m["class"], 0) + 1
+    sections: list[dict[str, Any]] = []
+    text = [f"{len(index.entries)} members in {len(classes)} groups."]
+    if summary:
+        text[0] += f" {summary['converged']} of {summary['n']} converged."
+        rank = {r["group"]: r["rank"] for r in summary.get("ranking", [])}
+        rows = [[str(rank.get(g["group"], "")), g["group"], str(g["n"]), str(g["converged"]),
+                 f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
+                 str(g["diverged"]), _classes(classes.get(g["group"], {})),
+                 f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}", f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"]
+                for g in summary["groups"]]
+        table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)", "diverged",
+                             "classes", "final w", "final b"], "rows": rows}
+    else:
+        text.append("The sweep has not finished: no summary.json yet (classes so far below).")
+        table = {"columns": ["group", "classes"],
+                 "rows": [[g, _classes(c)] for g, c in classes.items()]}
+    sections.append({"heading": "Results per group", "text": text, "table": table})
+    figures = [{"caption": _chart_caption(p.stem), "mime": "image/png", "data": p.read_bytes()}
+               for p in sweepdir.charts(path)]
+    sections.append({"heading": "Charts", "figures": figures} if figures else
+                    {"heading": "Charts", "text": ["No charts yet: they are written when the "
+                                                   "sweep finishes."]})
+    sections.append(_animation_section(path, f"pointgan animate {path} --grid"))
+    failed = [m for m in diag["members"] if m["class"] != "converged"]
+    rows = [[m["id"], m["group"], m["class"], m["reason"]] for m in failed]
+    sections.append({
+        "heading": f"Members that did not converge ({len(failed)} of {len(diag['members'])})",
+        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows},
+        "text": [] if failed else ["Every member converged."]})
+    return {"kind": "sweep", "title": f"Sweep {path.name}", "path": str(path),
+            "command": index.command, "sections": sections}
+
+
+def training_curves(run: Run) -> bytes:
+    """w and b against their targets, and the distance on a log axis, over the run's steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = run.steps
+    real = run.spec.real_value
+    w = [float(r["w"]) for r in run.metrics]
+    b = [float(r["b"]) for r in run.metrics]
+    dist = [abs(wi) + abs(bi - real) for wi, bi in zip(w, b)]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
+    ax1.plot(steps, w, label="w", color="#1f77b4")
+    ax1.plot(steps, b, label="b", color="#d62728")
+    ax1.axhline(0.0, color="#1f77b4", ls=":", lw=1)
+    ax1.axhline(real, color="#d62728", ls=":", lw=1, label=f"targets 0 and {real:g}")
+    ax1.set_xlabel("step")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    ax2.semilogy(steps, [max(d, 1e-12) for d in dist], color="black")
+    ax2.axhline(run.spec.tolerance, color="green", ls="--", lw=1,
+                label=f"tolerance {run.spec.tolerance:g}")
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("|w| + |b - real|")
+    ax2.legend(fontsize=8)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+def _diagnosis_section(diag: dict[str, Any]) -> dict[str, Any]:
+    ev = diag.get("evidence") or {}
+    keys = ("d_shape", "saturation_fraction", "d_range", "sign_changes_in_window",
+            "window_snapshots", "first_non_finite_step")
+    rows = [[k, _cell(ev[k])] for k in keys if k in ev]
+    return {"heading": f"Diagnosis: {diag['class']}", "text": [diag["reason"]],
+            "table": {"columns": ["evidence", "value"], "rows": rows}}
+
+
+def _animation_section(path: Path, how: str) -> dict[str, Any]:
+    for fmt, mime, video in ANIMATIONS:
+        f = rundir.animation_path(path, fmt)
+        if f.is_file():
+            return {"heading": "Animation", "figures": [
+                {"caption": f.name, "mime": mime, "data": f.read_bytes(), "video": video}]}
+    return {"heading": "Animation", "text": [f"No animation yet: `{how}` makes one; run "
+                                             f"`pointgan report {path}` again to include it."]}
+
+
+def _chart_caption(stem: str) -> str:
+    known = {"weights": "w and b over training, per group",
+             "success": "success rate per group with 95% Wilson intervals",
+             "map": "stability map"}
+    base = stem.split("-", 1)[0]
+    return known.get(stem, f"{known.get(base, stem)} ({stem})")
+
+
+def _classes(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "-" if v is None else str(v)

@@ -1,0 +1,156 @@
+"""Open a page in a real headless Chromium and report what a person would see.
+
+A tiny Chrome DevTools Protocol client over ``--remote-debugging-pipe`` (file descriptors 3
+and 4, NUL-separated JSON messages), so the tests need only the Debian ``chromium`` package:
+no websocket library, no browser download. ``load(url)`` navigates, waits for the load event,
+and returns the console messages, uncaught exceptions and failed requests it saw, what the
+page's script-free DOM holds (tables, images and whether each image decoded with a visible
+size) and a full-page PNG screenshot.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+#: Where Debian installs the browser itself (``/usr/bin/chromium`` is a shell launcher).
+CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome")
+
+PAGE_FACTS = """JSON.stringify({
+  tables: Array.from(document.querySelectorAll('table')).map(t => t.rows.length),
+  images: Array.from(document.images).map(i => {
+    const r = i.getBoundingClientRect();
+    return {alt: i.alt, complete: i.complete, natural: i.naturalWidth,
+            width: r.width, height: r.height};
+  }),
+  videos: document.querySelectorAll('video').length,
+  text: document.body.innerText,
+  external: Array.from(document.querySelectorAll('[src],[href]'))
+    .map(e => e.getAttribute('src') || e.getAttribute('href'))
+    .filter(u => !u.startsWith('data:') && !u.startsWith('#')),
+})"""
+
+
+def binary() -> str | None:
+    """The Chromium executable, or None when it is not installed."""
+    for c in CANDIDATES:
+        found = shutil.which(c) if not c.startswith("/") else (c if os.access(c, os.X_OK) else None)
+        if found:
+            return found
+    return None
+
+
+class _Pipe:
+    def __init__(self, exe: str, profile: str):
+        to_chrome_r, self._w = os.pipe()
+        self._r, from_chrome_w = os.pipe()
+
+        def wire() -> None:  # in the child: the pipe ends become fds 3 (commands) and 4
+            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.proc = subprocess.Popen(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-extensions", "--no-first-run", "--remote-debugging-pipe",
+             f"--user-data-dir={profile}", "about:blank"],
+            preexec_fn=wire, close_fds=False, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buf, self._id, self.events = b"", 0, []
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None,
+             timeout: float = 60) -> dict[str, Any]:
+        self._id += 1
+        msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        reply = self.wait(lambda m, i=self._id: m.get("id") == i, timeout)
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def wait(self, pred: Any, timeout: float = 60) -> dict[str, Any]:
+        end = time.monotonic() + timeout
+        while True:
+            while b"\0" in self._buf:
+                raw, self._buf = self._buf.split(b"\0", 1)
+                m = json.loads(raw)
+                if pred(m):
+                    return m
+                self.events.append(m)
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("chromium did not answer")
+            ready, _, _ = select.select([self._r], [], [], left)
+            if ready:
+                chunk = os.read(self._r, 1 << 20)
+                if not chunk:
+                    raise EOFError("chromium closed the pipe")
+                self._buf += chunk
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # it may already be gone
+            self.call("Browser.close", timeout=10)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._w)
+        os.close(self._r)
+
+
+def load(url: str, width: int = 1200, height: int = 900) -> dict[str, Any]:
+    """``{"errors": [...], "facts": {...}, "screenshot": png bytes}`` for the page at ``url``."""
+    exe = binary()
+    if exe is None:
+        raise FileNotFoundError("no chromium binary")
+    with tempfile.TemporaryDirectory(prefix="pointgan-chromium-") as profile:
+        pipe = _Pipe(exe, profile)
+        try:
+            target = pipe.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            s = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})
+            session = s["sessionId"]
+            for domain in ("Page.enable", "Runtime.enable", "Log.enable"):
+                pipe.call(domain, None, session)
+            pipe.call("Emulation.setDeviceMetricsOverride",
+                      {"width": width, "height": height, "deviceScaleFactor": 1,
+                       "mobile": False}, session)
+            pipe.call("Page.navigate", {"url": url}, session)
+            pipe.wait(lambda m: m.get("method") == "Page.loadEventFired")
+            facts = pipe.call("Runtime.evaluate", {"expression": PAGE_FACTS,
+                                                   "returnByValue": True}, session)
+            shot = pipe.call("Page.captureScreenshot",
+                             {"format": "png", "captureBeyondViewport": True}, session)
+        finally:
+            pipe.close()
+    errors = [e for e in pipe.events if _is_error(e)]
+    return {"errors": errors, "facts": json.loads(facts["result"]["value"]),
+            "screenshot": base64.b64decode(shot["data"])}
+
+
+def _is_error(event: dict[str, Any]) -> bool:
+    method, params = event.get("method"), event.get("params", {})
+    if method == "Runtime.exceptionThrown":
+        return True
+    if method == "Runtime.consoleAPICalled":
+        return params.get("type") in ("error", "warning", "assert")
+    if method == "Log.entryAdded":
+        return params.get("entry", {}).get("level") in ("error", "warning")
+    return False
+
+
+def file_url(path: Path) -> str:
+    return Path(path).resolve().as_uri()
