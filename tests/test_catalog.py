@@ -55,9 +55,15 @@ def test_summary_csv_holds_the_summary_json_numbers(folder):
         for key in ("n", "converged", "diverged"):
             assert int(row[key]) == g[key]
         for key in ("success_rate", "wilson_low", "wilson_high", "w_mean", "w_std", "b_mean",
-                    "b_std"):
-            assert float(row[key]) == g[key]  # full precision, not rounded for display
+                    "b_std", "mcnemar_p", "median_final_distance", "median_window_max_distance",
+                    "mean_bias_b"):
+            # full precision, not rounded for display; JSON's null is an empty cell
+            assert (None if row[key] == "" else float(row[key])) == g[key], key
+        assert row["reference"] == (g["reference"] or "")
         assert row["failed"].split() == g["failed"]
+        assert dict(c.split(":") for c in row["classes"].split()) == {
+            k: str(v) for k, v in g["classes"].items()}
+    assert rows[1]["reference"] == "baseline" and rows[1]["mcnemar_p"] != ""
 
 
 def test_ls_lists_runs_and_sweeps_not_their_members(folder):

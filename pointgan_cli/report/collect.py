@@ -76,11 +76,13 @@ def sweep_model(path: Path) -> dict[str, Any]:
         rank = {r["group"]: r["rank"] for r in summary.get("ranking", [])}
         rows = [[str(rank.get(g["group"], "")), g["group"], str(g["n"]), str(g["converged"]),
                  f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
-                 str(g["diverged"]), _classes(classes.get(g["group"], {})),
+                 _paired(g), str(g["diverged"]), _classes(classes.get(g["group"], {})),
+                 _cell(g.get("median_final_distance")),
                  f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}", f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"]
                 for g in summary["groups"]]
-        table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)", "diverged",
-                             "classes", "final w", "final b"], "rows": rows}
+        table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)",
+                             "vs reference (McNemar p)", "diverged", "classes",
+                             "median distance", "final w", "final b"], "rows": rows}
     else:
         text.append("The sweep has not finished: no summary.json yet (classes so far below).")
         table = {"columns": ["group", "classes"],
@@ -164,6 +166,12 @@ def _chart_caption(stem: str) -> str:
              "map": "stability map"}
     base = stem.split("-", 1)[0]
     return known.get(stem, f"{known.get(base, stem)} ({stem})")
+
+
+def _paired(group: dict[str, Any]) -> str:
+    """``p = 0.031 vs baseline`` when the sweep compared the group with a reference group."""
+    p, ref = group.get("mcnemar_p"), group.get("reference")
+    return "-" if p is None or not ref else f"p = {p:.3g} vs {ref}"
 
 
 def _classes(counts: dict[str, int]) -> str:

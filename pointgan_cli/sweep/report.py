@@ -114,9 +114,12 @@ def _criterion(groups: dict[str, list[tuple[str, dict]]]) -> dict[str, Any]:
             "tolerance": sample.get("tolerance"), "window_fraction": window.get("fraction")}
 
 
-#: ``summary.csv``'s columns: a group's row of ``summary.json`` (``failed``: member ids, spaces).
+#: ``summary.csv``'s columns: a group's row of ``summary.json`` (``failed``: member ids,
+#: spaces; ``classes``: ``class:count`` pairs, spaces; empty: none, as JSON's null).
 CSV_COLUMNS = ("rank", "group", "n", "converged", "success_rate", "wilson_low", "wilson_high",
-               "diverged", "w_mean", "w_std", "b_mean", "b_std", "failed")
+               "reference", "mcnemar_p", "classes", "median_final_distance",
+               "median_window_max_distance", "mean_bias_b", "diverged", "w_mean", "w_std",
+               "b_mean", "b_std", "failed")
 
 
 def summary_csv(summary: dict[str, Any]) -> bytes:
@@ -129,9 +132,12 @@ def summary_csv(summary: dict[str, Any]) -> bytes:
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_COLUMNS)
     for g in summary["groups"]:
-        row = dict(g, rank=rank.get(g["group"], ""), failed=" ".join(g.get("failed", [])))
-        out.writerow([repr(v) if isinstance(v, float) else v
-                      for v in (row.get(c, "") for c in CSV_COLUMNS)])
+        classes = g.get("classes") or {}
+        row = dict(g, rank=rank.get(g["group"], ""), failed=" ".join(g.get("failed", [])),
+                   classes=" ".join(f"{k}:{len(v) if isinstance(v, list) else v}"
+                                    for k, v in classes.items()))
+        out.writerow(["" if v is None else repr(v) if isinstance(v, float) else v
+                      for v in (row.get(c) for c in CSV_COLUMNS)])
     return buf.getvalue().encode("utf-8")
 
 
