@@ -101,6 +101,10 @@ def test_ls_command_table_and_json(folder, monkeypatch):
                                 "seeds", "steps", "class", "distance"]
     assert lines[2].startswith("fix-by-hand-2  run   baseline weight-decay=0.1 noise-scale=1.5")
     assert lines[3].split()[:4] == ["fixed-1", "run", "fixed", "1"]
+    res = invoke("ls", "runs", "--format", "tsv")
+    assert res.stdout.splitlines()[1].split("\t") == [
+        "fix-by-hand-2", "run", "baseline weight-decay=0.1 noise-scale=1.5", "2", "300",
+        doc[0]["status"], f"{doc[0]['distance']:.3g}"]
 
 
 def test_ls_reports_an_unreadable_run_and_goes_on(folder, tmp_path):

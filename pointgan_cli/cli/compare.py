@@ -16,6 +16,7 @@ def compare(
     a: Annotated[Path, typer.Argument(help="Run or sweep directory A.", show_default=False)],
     b: Annotated[Path, typer.Argument(help="Run or sweep directory B (same kind as A).",
                                       show_default=False)],
+    fmt: o.Format = o.TableFormat.table,
     json_out: o.Json = False,
 ) -> None:
     """Compare two runs (spec fields that differ; class, distance, w, b side by side) or two
@@ -34,13 +35,13 @@ def compare(
     if doc["spec"]:
         console.print_table("spec differences", cols,
                             [[r.get("flag", r["field"]), _cell(r["a"]), _cell(r["b"])]
-                             for r in doc["spec"]])
-    else:
-        print("spec: the same", file=sys.stdout)
+                             for r in doc["spec"]], fmt=fmt.value)
+    elif fmt.value != "tsv":
+        sys.stdout.write("spec: the same\n")
     if doc["kind"] == "run":
         rows = [[r["field"], _cell(r["a"]), _cell(r["b"]),
                  "-" if r["delta"] is None else f"{r['delta']:+.4g}"] for r in doc["results"]]
-        console.print_table("results", [*cols, "B - A"], rows)
+        console.print_table("results", [*cols, "B - A"], rows, fmt=fmt.value)
         return
     rows = [[g["group"], _rate(g["a"]), _rate(g["b"]),
              "-" if g["delta"] is None else f"{g['delta']:+.0%}",
@@ -48,7 +49,7 @@ def compare(
     t = doc["totals"]
     rows.append(["all", _rate(t["a"]), _rate(t["b"]), "", ""])
     console.print_table("success rate per group", ["group", f"A: {a}", f"B: {b}", "B - A",
-                                                   "p (Fisher)"], rows,
+                                                   "p (Fisher)"], rows, fmt=fmt.value,
                         caption="p: two-sided Fisher exact test per group, uncorrected")
 
 

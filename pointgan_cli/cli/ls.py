@@ -17,6 +17,7 @@ def ls(
         typer.Argument(help="Folder to search (itself and up to 4 levels below it).",
                        show_default=False),
     ] = Path("."),
+    fmt: o.Format = o.TableFormat.table,
     json_out: o.Json = False,
 ) -> None:
     """List the runs and sweeps under FOLDER [default: the current folder]: what ran (preset
@@ -36,4 +37,4 @@ def ls(
              "-" if e.distance is None else f"{e.distance:.3g}"] for e in entries]
     console.print_table(f"{len(entries)} runs and sweeps under {folder}",
                         ["path", "kind", "preset + overrides / groups", "seeds", "steps",
-                         "class", "distance"], rows)
+                         "class", "distance"], rows, fmt=fmt.value)
