@@ -23,3 +23,14 @@ class RuntimeFailure(PointganError):
     """Something failed while doing valid work (I/O, a missing optional tool). Exit code 1."""
 
     exit_code = 1
+
+
+def cap(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters: an error line quotes at most that much of a bad
+    value (a 9 MB config string must not become a 9 MB message)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def short(value: object, limit: int = 200) -> str:
+    """``repr(value)`` for an error line, cut to ``limit`` characters."""
+    return cap(repr(value), limit)

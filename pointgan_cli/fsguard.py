@@ -25,9 +25,10 @@ import fnmatch
 import os
 import re
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
 from .errors import UsageError
+from .errors import short as _short
 
 FILE = "file"
 ANY = "any"
@@ -35,12 +36,6 @@ Layout = dict[str, Union[str, "Layout"]]
 
 #: Name pattern of the temp files ``rundir``'s atomic writes leave when interrupted.
 TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
-
-
-def _short(value: Any, limit: int = 200) -> str:
-    """``repr`` of a value for an error line, cut to ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def danger(out: Path) -> str | None:

@@ -24,9 +24,16 @@ from pydantic import (
 )
 
 from . import verdict
-from .errors import UsageError
+from .errors import UsageError, cap, short
 
 SCHEMA_VERSION = 1
+#: Upper bounds that keep a typo (``--steps 1000000000000``) from running for ever or allocating
+#: until killed; memory is also checked against what is available before training
+#: (``training.check_memory``).
+MAX_STEPS = 10_000_000
+MAX_BATCH_SIZE = 1_000_000
+MAX_INNER_BATCH = 4096
+MAX_CONFIG_BYTES = 1_000_000  # a config file is a few hundred bytes of spec fields
 
 #: The study's configurations. Each is a partial spec applied on top of the defaults; explicit
 #: flags and config files override it.
@@ -59,14 +66,17 @@ class RunSpec(BaseModel):
     """Everything that determines one training run. Same spec -> identical numbers."""
 
     # defer_build: the validator is built on first use, not at import (``pointgan --help`` and
-    # TAB completion need only the field table).
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    # TAB completion need only the field table). strict: no coercion (``true`` is not 1, "3"
+    # is not 3); allow_inf_nan=False: only finite numbers.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, strict=True,
+                              allow_inf_nan=False)
 
     schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Spec format version.")
     preset: str = Field("baseline", description="Study configuration the spec started from.")
     seed: int = Field(0, ge=0, lt=2**32, description="Random seed (0 <= seed < 2^32).")
-    steps: int = Field(10000, ge=1, description="Training steps (one G step + one D step each).")
-    batch_size: int = Field(64, ge=1, description="Generated samples per step.")
+    steps: int = Field(10000, ge=1, le=MAX_STEPS,
+                       description="Training steps (one G step + one D step each).")
+    batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE, description="Generated samples per step.")
     lr_g: float = Field(0.01, gt=0, description="Learning rate of the generator.")
     lr_d: float = Field(0.01, gt=0, description="Learning rate of the discriminator.")
     beta1: float = Field(0.9, ge=0, lt=1, description="Adam beta1 (both optimizers).")
@@ -88,7 +98,8 @@ class RunSpec(BaseModel):
         0.0, ge=0, description="Std of Gaussian noise on G's w and b during the D step only."
     )
     inner_batch: int = Field(
-        16, ge=1, description="Noise draws averaged per D step (used only when noise_scale > 0)."
+        16, ge=1, le=MAX_INNER_BATCH,
+        description="Noise draws averaged per D step (used only when noise_scale > 0).",
     )
     # -- the GAN-stability literature's options (composable with the study's) --------------
     loss: Literal["bce", "lsgan", "hinge", "wgan"] = Field(
@@ -171,14 +182,15 @@ class RunSpec(BaseModel):
     @classmethod
     def _known_preset(cls, v: str) -> str:
         if v not in PRESETS:
-            raise ValueError(f"unknown preset {v!r} (choose from {', '.join(PRESETS)})")
+            raise ValueError(f"unknown preset {short(v, 60)} (choose from {', '.join(PRESETS)})")
         return v
 
     @field_validator("device")
     @classmethod
     def _device_ok(cls, v: str) -> str:
-        if not (v == "cpu" or v == "cuda" or (v.startswith("cuda:") and v[5:].isdigit())):
-            raise ValueError(f"unknown device {v!r} (cpu, cuda or cuda:N)")
+        index = v[5:] if v.startswith("cuda:") else ""
+        if not (v in ("cpu", "cuda") or (index.isascii() and index.isdigit())):
+            raise ValueError(f"unknown device {short(v, 60)} (cpu, cuda or cuda:N)")
         return v
 
     @property
@@ -261,24 +273,48 @@ def run_label(spec: RunSpec, limit: int = 80) -> str:
 
 def read_config(path: Path) -> dict[str, Any]:
     """Read a JSON or TOML config file into a flat dict of spec fields."""
+    where = short(str(path))
     if not path.is_file():
-        raise UsageError(f"--config: file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+        raise UsageError(f"--config: file not found: {where}")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"--config: cannot read {where}: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise UsageError(f"--config: {where} is larger than {MAX_CONFIG_BYTES} bytes; a config "
+                         "file holds a few spec fields")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"--config: {where} is not UTF-8 text") from None
     try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
         else:
-            data = json.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"--config: cannot parse {path}: {exc}") from None
+            data = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise UsageError(f"--config: cannot parse {where}: {cap(str(exc), 160)}") from None
+    except RecursionError:
+        raise UsageError(f"--config: cannot parse {where}: nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("spec"), dict):
         data = data["spec"]  # accept a run's spec.json as a config file
     if not isinstance(data, dict):
-        raise UsageError(f"--config: {path} must hold a table/object of spec fields")
+        raise UsageError(f"--config: {where} must hold a table/object of spec fields")
     unknown = sorted(set(data) - set(RunSpec.model_fields))
     if unknown:
-        raise UsageError(f"--config: unknown key {unknown[0]!r} in {path}")
+        raise UsageError(f"--config: unknown key {short(unknown[0])} in {where}")
+    if "preset" in data and not isinstance(data["preset"], str):
+        raise UsageError(f"--config: preset in {where} must be a string "
+                         f"(got {short(data['preset'])})")
     return data
+
+
+def _no_constant(name: str) -> Any:
+    """JSON has no NaN or Infinity: refuse them in config files."""
+    raise ValueError(f"{name} is not a JSON number (only finite numbers are allowed)")
+
+
 
 
 def resolve_spec(
@@ -293,10 +329,11 @@ def resolve_spec(
     layers: dict[str, Any] = {}
     origin: dict[str, str] = {}
     file_data = read_config(config) if config is not None else {}
-    chosen = preset or file_data.get("preset") or "baseline"
+    chosen = preset if preset is not None else file_data.get("preset", "baseline")
     if chosen not in PRESETS:
-        where = "--preset" if preset else f"preset (in {config})"
-        raise UsageError(f"{where}: unknown preset {chosen!r} (choose from {', '.join(PRESETS)})")
+        where = "--preset" if preset is not None else f"preset (in {short(str(config))})"
+        raise UsageError(f"{where}: unknown preset {short(chosen)} "
+                         f"(choose from {', '.join(PRESETS)})")
     layers.update(PRESETS[chosen])
     for k, v in file_data.items():
         layers[k] = v
@@ -314,7 +351,7 @@ def resolve_spec(
         field = str(err["loc"][0]) if err["loc"] else "spec"
         where = origin.get(field, flag_name(field))
         msg = err["msg"].removeprefix("Value error, ")
-        raise UsageError(f"{where}: {msg} (got {err.get('input')!r})") from None
+        raise UsageError(f"{where}: {cap(msg)} (got {short(err.get('input'))})") from None
 
 
 def spec_json_schema() -> dict[str, Any]:

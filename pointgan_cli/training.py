@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from . import fsguard, rundir, verdict
-from .engine import BatchTrainer, Snapshot
+from .engine import BatchTrainer, Snapshot, bytes_per_run
 from .errors import PointganError, RuntimeFailure, UsageError
 from .models import D_NAMES
 from .spec import RunSpec, overrides
@@ -138,6 +138,61 @@ def disk_failure(exc: OSError, where: Path) -> RuntimeFailure:
     return RuntimeFailure(f"cannot write in {fsguard._short(str(where))}: {why}{hint}")
 
 
+def available_memory(device: str) -> int | None:
+    """Bytes that training on ``device`` may still allocate (None: unknown). CPU: the kernel's
+    MemAvailable; CUDA: the device's free memory."""
+    if device.startswith("cuda"):
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def runs_that_fit(specs: Sequence[RunSpec], processes: int = 1) -> int | None:
+    """How many runs of the largest of ``specs`` fit in memory per process (None: unknown);
+    UsageError (one line, the estimate and the limit) when not even one does."""
+    worst = max(specs, key=bytes_per_run)
+    per_run = bytes_per_run(worst)
+    avail = available_memory(worst.device)
+    if avail is None:
+        return None
+    fit = avail // (per_run * max(1, processes))
+    if fit < 1:
+        raise UsageError(
+            f"one run needs about {per_run / 2**20:,.0f} MiB (--batch-size {worst.batch_size}, "
+            f"--inner-batch {worst.effective_inner_batch}, --d-steps {worst.d_steps}) x "
+            f"{processes} process(es), more than the {avail / 2**20:,.0f} MiB available on "
+            f"{worst.device}")
+    return int(fit)
+
+
+def check_memory(specs: Sequence[RunSpec]) -> None:
+    """Refuse (UsageError) a batch whose estimated memory exceeds what is available, before
+    anything is allocated or written."""
+    fit = runs_that_fit(specs)
+    if fit is not None and fit < len(specs):
+        per_run = max(bytes_per_run(s) for s in specs)
+        raise UsageError(
+            f"a batch of {len(specs)} runs needs about {len(specs) * per_run / 2**20:,.0f} MiB, "
+            f"more than the memory available on {specs[0].device} (fits {fit}); use a smaller "
+            "--max-batch, --batch-size or --inner-batch")
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError)
+        and any(k in str(exc) for k in ("out of memory", "can't allocate memory")))
+
+
 ProgressFn = Callable[[Snapshot], None]
 
 
@@ -168,13 +223,21 @@ def train_batch(
         keep_freed_memory()
     elif not torch.cuda.is_available():
         raise UsageError(f"--device: {specs[0].device} requested but CUDA is not available")
+    check_memory(specs)
     with contextlib.ExitStack() as locks:
         try:
             states = _prepare(members, force, locks)
         except OSError as exc:
             raise disk_failure(exc, members[0].out) from None
-        return _train(members, states, on_progress, keep_steps, durable, handle_signals,
-                      should_stop)
+        try:
+            return _train(members, states, on_progress, keep_steps, durable, handle_signals,
+                          should_stop)
+        except (MemoryError, RuntimeError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            raise RuntimeFailure(f"out of memory training {len(members)} run(s) on "
+                                 f"{specs[0].device}; use a smaller --max-batch, --batch-size "
+                                 "or --inner-batch (the directory stays resumable)") from None
 
 
 def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack) -> list[dict]:

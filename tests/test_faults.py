@@ -256,3 +256,101 @@ def test_sweep_layout_names_are_those_run_sweep_writes(tmp_path, cli):
     assert cli(["sweep", "--steps", "20", "--seeds", "0", "--workers", "1",
                 "--out", out]).exit_code == 0
     assert fsguard.foreign_entry(out, sweepdir.SWEEP_LAYOUT) is None
+
+
+# -- bad input: one line, exit 2, nothing created --------------------------------------------
+
+
+def _strict_json(text: str):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--lr-d", "inf"], "--lr-d: Input should be a finite number"),
+    (["train", "--real-value", "nan"], "--real-value: Input should be a finite number"),
+    (["train", "--tolerance", "inf"], "--tolerance"),
+    (["train", "--noise-scale", "inf"], "--noise-scale"),
+    (["train", "--batch-size", "1000000000"], "--batch-size"),
+    (["train", "--steps", "1000000000000"], "--steps"),
+    (["train", "--preset", ""], "--preset: unknown preset ''"),
+    (["train", "--batch-size", "1000000", "--inner-batch", "4096", "--noise-scale", "1"],
+     "MiB available"),
+    (["sweep", "--seeds", "\u0663"], "--seeds"),
+    (["sweep", "--seeds", "0-10000000"], "more than 1000000 seeds"),
+    (["sweep", "--grid", "seed=1,2", "--seeds", "0"], "--grid: seed"),
+    (["sweep", "--grid", "lr_d=inf"], "--grid: lr_d='inf' is not a finite number"),
+    (["sweep", "--grid", "steps=\u0663"], "--grid: steps"),
+    (["train", "--device", "x" * 9_000_000], "..."),
+    (["sweep", "--preset", "y" * 100_000], "..."),
+])
+def test_bad_values_are_one_line_and_create_nothing(cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    res = cli([*args, "--out", "o"])
+    assert res.exit_code == 2, res.stderr
+    assert res.stderr.startswith("Error: ") and res.stderr.count("\n") == 1
+    assert message in res.stderr and len(res.stderr) < 400
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("c.json", b"\x00\x01\xff\xfe binary", "not UTF-8"),
+    ("c.json", "{\"steps\": 5}".encode("utf-16"), "not UTF-8"),
+    ("c.json", b"[" * 100_000 + b"]" * 100_000, "cannot parse"),
+    ("c.toml", b"a = " + b"[" * 100_000 + b"]" * 100_000, "cannot parse"),
+    ("c.json", b'{"preset": ["fixed"]}', "preset in"),
+    ("c.json", b'{"steps": true}', "steps (in"),
+    ("c.json", b'{"lr_d": NaN}', "cannot parse"),
+    ("c.json", b'{"lr_d": Infinity}', "cannot parse"),
+    ("c.json", b'{"preset": "' + b"x" * 9_000_000 + b'"}', "larger than"),
+    ("c.json", b'{"' + b"k" * 500_000 + b'": 1}', "unknown key"),
+])
+def test_bad_config_files_are_one_line_and_create_nothing(cli, tmp_path, monkeypatch, name,
+                                                          content, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_bytes(content)
+    for command in ("train", "sweep"):
+        res = cli([command, "--config", name, "--out", "o"])
+        assert res.exit_code == 2, res.stderr
+        assert res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
+        assert len(res.stderr) < 400
+        assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_sweep_config_preset_is_honoured_and_resume_never_rereads_it(cli, tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"preset": "fixed", "steps": 40, "snapshot_every": 20,
+                               "checkpoint_every": 20}))
+    out = tmp_path / "s"
+    args = ["sweep", "--config", cfg, "--seeds", "0-1", "--workers", "1", "--out", out]
+    assert cli(args).exit_code == 0
+    doc = json.loads((out / "sweep.json").read_text())
+    assert {m["spec"]["preset"] for m in doc["members"]} == {"fixed"}
+    assert {m["spec"]["noise_scale"] for m in doc["members"]} == {1.5}
+    # interrupt one member, then edit (and finally delete) the config before resuming
+    mid = doc["members"][1]["id"]
+    (out / "members" / mid / "summary.json").unlink()
+    (out / "summary.json").unlink()
+    want = (out / "members" / mid / "metrics.jsonl").read_text()
+    cfg.write_text(json.dumps({"preset": "baseline", "steps": 40, "lr_d": 0.5}))
+    cfg.unlink()
+    res = cli(["sweep", "--resume", "--out", out])
+    assert res.exit_code == 0, res.stderr
+    assert (out / "members" / mid / "metrics.jsonl").read_text() == want
+    spec = json.loads((out / "members" / mid / "spec.json").read_text())["spec"]
+    assert spec["preset"] == "fixed" and spec["lr_d"] == 0.01
+
+
+def test_every_json_file_is_strict_json(cli, tmp_path):
+    out = tmp_path / "s"
+    assert cli(["sweep", "--steps", "40", "--seeds", "0-1", "--workers", "1", "--lr-d", "5",
+                "--out", out]).exit_code == 0
+    files = [p for p in out.rglob("*") if p.suffix in (".json", ".jsonl")]
+    assert len(files) >= 7
+    for p in files:
+        for line in p.read_text().splitlines() if p.suffix == ".jsonl" else [p.read_text()]:
+            _strict_json(line)
+    assert rundir.dumps({"x": float("nan"), "y": [float("inf"), 1.0]}) == \
+        '{"x": null, "y": [null, 1.0]}'

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import fsguard, sweepdir
+from ..engine import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
 from ..spec import RunSpec, rerun_command
-from ..training import Interrupted, Member, disk_failure
+from ..training import Interrupted, Member, disk_failure, runs_that_fit
 from . import report
 from .executors import run_local, run_ray
 from .plan import member_state, plan_jobs
@@ -87,6 +88,8 @@ def run_sweep(
     elif members is None:
         members = expand(sweep)
     check_runnable(members, executor)
+    if executor == "local":
+        max_batch = _fit_memory(members, max_batch, workers)
     try:
         if not resume:
             out.mkdir(parents=True, exist_ok=True)
@@ -98,6 +101,18 @@ def run_sweep(
     except Interrupted as exc:
         raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
                           f"pointgan sweep --resume --out {out}", exc.signum) from None
+
+
+def _fit_memory(members: MemberList, max_batch: int | None, workers: int) -> int | None:
+    """A ``max_batch`` whose batches fit in memory on every worker at once: huge sweeps are
+    cut into more batches instead of allocating until killed (UsageError if one run is too
+    big)."""
+    specs = [s for _, _, s in members]
+    fit = runs_that_fit(specs, processes=max(1, min(workers, len(specs))))
+    if fit is None:
+        return max_batch
+    want = max_batch if max_batch is not None else auto_max_batch(max(specs, key=bytes_per_run))
+    return max_batch if want <= fit else fit
 
 
 def _run_locked(out, sweep, command, members, resume, force, max_batch, workers, executor,

@@ -9,6 +9,7 @@ user typed (``--seeds``, ``--grid``) so the CLI can print one line and create no
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import shlex
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import UsageError
+from ..errors import UsageError, short
 from ..spec import PRESETS, SPEC_FIELDS, RunSpec, flag_name, read_config, resolve_spec
 from .ranges import format_range, parse_range
 
@@ -39,6 +40,10 @@ ARTICLE_LRS = (0.01, 0.003)
 #: ``budget * BUDGET_LR / lr`` steps: the same training time (lr x steps), not the same count.
 ARTICLE_BUDGETS = (3000, 6000, 10000, 20000)
 BUDGET_LR = 0.01
+
+#: Bounds checked before anything is expanded (``--seeds 0-10000000`` used to fill memory).
+MAX_SEEDS = 1_000_000
+MAX_MEMBERS = 1_000_000
 
 #: `--study literature`: the study's fix against the GAN-stability literature's stabilisers
 #: (Mescheder, Geiger, Nowozin 2018 and the losses they analyse), plain training for reference,
@@ -120,21 +125,27 @@ def _budget_name(steps: int) -> str:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``0-99``, ``0,3,7``, ``0-9,20-29`` -> sorted unique seeds."""
-    seeds: set[int] = set()
+    """``0-99``, ``0,3,7``, ``0-9,20-29`` -> sorted unique seeds (ASCII digits only; at most
+    ``MAX_SEEDS``, counted before any list is built)."""
+    ranges: list[tuple[int, int]] = []
     if not text.strip():
         raise UsageError("--seeds: empty list")
     for part in text.split(","):
         part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part)
         if not m:
-            raise UsageError(f"--seeds: {part!r} is not a seed or a range like 0-99")
+            raise UsageError(f"--seeds: {short(part)} is not a seed or a range like 0-99")
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if hi < lo:
-            raise UsageError(f"--seeds: range {part!r} is empty (end before start)")
+            raise UsageError(f"--seeds: range {short(part)} is empty (end before start)")
         if hi >= 2**32:
-            raise UsageError(f"--seeds: {hi} is too large (seeds are below 2^32)")
+            raise UsageError(f"--seeds: {short(hi)} is too large (seeds are below 2^32)")
+        ranges.append((lo, hi))
+    if sum(hi - lo + 1 for lo, hi in ranges) > MAX_SEEDS:
+        raise UsageError(f"--seeds: more than {MAX_SEEDS} seeds; split the sweep")
+    seeds: set[int] = set()
+    for lo, hi in ranges:
         seeds.update(range(lo, hi + 1))
     return sorted(seeds)
 
@@ -149,12 +160,15 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         field, sep, values = item.partition("=")
         field = field.strip().replace("-", "_")
         if not sep or not field:
-            raise UsageError(f"--grid: {item!r} is not FIELD=V1,V2,... or FIELD=START:STOP:N")
+            raise UsageError(f"--grid: {short(item)} is not FIELD=V1,V2,... or "
+                             "FIELD=START:STOP:N")
+        if field == "seed":
+            raise UsageError("--grid: seed is not a grid field; give the seeds with --seeds")
         if field not in SPEC_FIELDS or field == "preset":
             hint = " (use --preset for presets)" if field == "preset" else ""
-            raise UsageError(f"--grid: unknown spec field {field!r}{hint}")
+            raise UsageError(f"--grid: unknown spec field {short(field)}{hint}")
         if field in grid:
-            raise UsageError(f"--grid: {field!r} given twice")
+            raise UsageError(f"--grid: {short(field)} given twice")
         if ":" in values:
             grid[field] = parse_range(field, values.strip())
             continue
@@ -167,14 +181,18 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
 
 def _parse_value(field: str, text: str) -> Any:
     annotation = RunSpec.model_fields[field].annotation
+    kind = "an integer" if annotation is int else "a finite number"
     try:
         if annotation is int:
+            if not re.fullmatch(r"[+-]?[0-9]+", text):
+                raise ValueError
             return int(text)
         if annotation is float:
-            return float(text)
+            if not text.isascii() or not math.isfinite(value := float(text)):
+                raise ValueError
+            return value
     except ValueError:
-        kind = "an integer" if annotation is int else "a number"
-        raise UsageError(f"--grid: {field}={text!r} is not {kind}") from None
+        raise UsageError(f"--grid: {field}={short(text)} is not {kind}") from None
     return text
 
 
@@ -187,14 +205,17 @@ def build_sweep_spec(
     overrides: dict[str, Any],
     reference: str | None = None,
 ) -> SweepSpec:
-    """Variants from ``--study`` or ``--preset`` (default: baseline), validated. ``seeds``
-    None means the study's own seeds (``MAP_SEEDS`` for the map study, else ``DEFAULT_SEEDS``).
-    ``reference``: the method every group is compared with (default: the first)."""
+    """Variants from ``--study`` or ``--preset`` (default: the config file's preset, else
+    baseline), validated; at most ``MAX_MEMBERS`` members. ``seeds`` None means the study's own
+    seeds (``MAP_SEEDS`` for the map study, else ``DEFAULT_SEEDS``). ``reference``: the method
+    every group is compared with (default: the first)."""
     if study is not None and study not in STUDIES:
-        raise UsageError(f"--study: unknown study {study!r} (choose from {', '.join(STUDIES)})")
+        raise UsageError(f"--study: unknown study {short(study)} "
+                         f"(choose from {', '.join(STUDIES)})")
     for p in presets:
         if p not in PRESETS:
-            raise UsageError(f"--preset: unknown preset {p!r} (choose from {', '.join(PRESETS)})")
+            raise UsageError(f"--preset: unknown preset {short(p)} "
+                             f"(choose from {', '.join(PRESETS)})")
     if len(set(presets)) != len(presets):
         raise UsageError("--preset: the same preset is given twice")
     if "seed" in overrides:
@@ -207,13 +228,22 @@ def build_sweep_spec(
             raise UsageError("--study map already chooses the grid of each map; drop --grid")
         variants = study_variants(study, kind, overrides.get("steps"))
     else:
+        if not presets and config is not None:  # the file's preset, as `train` and `spec show`
+            presets = [read_config(config).get("preset", "baseline")]
+            if presets[0] not in PRESETS:
+                raise UsageError(f"preset (in {short(str(config))}): unknown preset "
+                                 f"{short(presets[0])} (choose from {', '.join(PRESETS)})")
         variants = [Variant(label=p, preset=p) for p in (presets or ["baseline"])]
     if seeds is None:
         seeds = parse_seeds(MAP_SEEDS[kind] if study == "map" else DEFAULT_SEEDS)
     methods = list(dict.fromkeys(v.method_name for v in variants))
     if reference is not None and reference not in methods:
-        raise UsageError(f"--reference: {reference!r} is not one of this sweep's methods "
+        raise UsageError(f"--reference: {short(reference)} is not one of this sweep's methods "
                          f"({', '.join(methods)})")
+    points = math.prod(len(v) for v in grid.values())
+    n = len(seeds) * points * sum(math.prod(len(g) for g in v.grid.values()) for v in variants)
+    if n > MAX_MEMBERS:
+        raise UsageError(f"a sweep of {n} members is more than {MAX_MEMBERS}; split it")
     return SweepSpec(
         variants=variants,
         grid=grid,
