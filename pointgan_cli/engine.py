@@ -181,8 +181,10 @@ class BatchTrainer:
         self.seeds = torch.tensor([s.seed for s in specs], dtype=torch.int64, device=dev)
         self.lr_g, self.lr_d = col("lr_g"), col("lr_d")
         self.wd, self.noise = col("weight_decay"), col("noise_scale")
+        # penalties on the papers' scale in the averaged D loss (losses.penalty_weight)
+        pw = losses.penalty_weight(1.0, col("fake_weight"))  # (R, 1)
         self.inst, self.r1, self.r2, self.gp = (
-            col("instance_noise"), col("r1"), col("r2"), col("gp_weight"))
+            col("instance_noise"), col("r1") * pw, col("r2") * pw, col("gp_weight") * pw)
         self.real = col("real_value")
         self.cons, self.has_cons = col("consensus"), s0.consensus > 0
         self.lc, self.lc_decay, self.has_lecam = col("lecam"), col("lecam_decay"), s0.lecam > 0

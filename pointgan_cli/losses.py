@@ -5,6 +5,17 @@ the tests (autograd oracle) and ``diagnose stability`` evaluate. Per run: ``z_fa
 D's logits on generated samples, ``z_real`` (..., M) on real ones. Label easing E gives targets
 E (fake) and 1 - E (real) for bce and lsgan; the fake weight F weights the two halves of the D
 loss as ``(F * L_fake + L_real) / (1 + F)``.
+
+Penalties follow the papers' scale. Mescheder et al. (2018) add ``gamma/2 E|dD/dv|^2`` (R1 on
+real, R2 on generated samples) and Gulrajani et al. (2017) ``lambda E(|dD/dv| - 1)^2`` to the
+*sum* ``L_fake + L_real``; pointgan averages the two halves, so it divides the whole loss by the
+same ``1 + F``:
+
+    L_D = (F * L_fake + L_real + P) / (1 + F),  P = gamma/2 E|phi|^2  or  lambda E(|phi| - 1)^2
+
+With F = 1 this is the paper's loss halved (the same minimiser; Adam's steps are invariant to
+the factor), and ``--r1``, ``--r2``, ``--gp-weight`` are the papers' gamma and lambda
+(``penalty_weight`` gives the coefficient actually applied).
 """
 
 from __future__ import annotations
@@ -43,6 +54,12 @@ def d_loss(z_fake, z_real, loss: str = "bce", easing=0.0, fake_weight=1.0):
     """Discriminator loss without penalties: ``(F * L_fake + L_real) / (1 + F)``."""
     lf, lr = d_loss_parts(z_fake, z_real, loss, easing)
     return (fake_weight * lf + lr) / (1.0 + fake_weight)
+
+
+def penalty_weight(value, fake_weight):
+    """The coefficient of a penalty with the papers' gamma / lambda ``value`` in pointgan's
+    averaged D loss: ``value / (1 + F)`` (see the module docstring)."""
+    return value / (1.0 + fake_weight)
 
 
 def zero_centred_penalty(phi: torch.Tensor, gamma) -> torch.Tensor:

@@ -144,12 +144,13 @@ def engine_field(spec, theta, n_noise=14):
         return wv * torch.where(fake_slot, 1.0, -1.0)
 
     gd = grads_d(d, coef, v, dl_dz)[0]
+    pw = 1.0 / (1.0 + fw)  # penalties on the papers' scale in the averaged loss
     if spec.r1:
-        gd = gd + grads_penalty(coef, real[None], pr[None], torch.tensor([[spec.r1]], dtype=DT),
-                                0.0)[0]
+        gd = gd + grads_penalty(coef, real[None], pr[None],
+                                torch.tensor([[pw * spec.r1]], dtype=DT), 0.0)[0]
     if spec.r2:
-        gd = gd + grads_penalty(coef, fake[None], pf[None], torch.tensor([[spec.r2]], dtype=DT),
-                                0.0)[0]
+        gd = gd + grads_penalty(coef, fake[None], pf[None],
+                                torch.tensor([[pw * spec.r2]], dtype=DT), 0.0)[0]
     if spec.gp_weight:
         U = stab.gauss_legendre(stab.MIX_NODES, 0.0, 1.0)
         (x, e0, e1, n2, n3, u), pm = _grid(X, H if s else one, H if s else one,
@@ -157,7 +158,7 @@ def engine_field(spec, theta, n_noise=14):
         fake = (g[0, 0] + s * e0) * x + (g[0, 1] + s * e1) + si * n2
         mix = fake + u * (spec.real_value + si * n3 - fake)
         gd = gd + grads_penalty(coef, mix[None], pm[None],
-                                torch.tensor([[spec.gp_weight]], dtype=DT), 1.0)[0]
+                                torch.tensor([[pw * spec.gp_weight]], dtype=DT), 1.0)[0]
     if spec.weight_decay:
         gd = gd + spec.weight_decay * d[0]
     return -torch.cat([gg, gd])

@@ -130,14 +130,15 @@ class _Reference:
         allf = torch.cat(fakes)
         zf, zr = D.logits(allf), D.logits(reals)
         loss = losses.d_loss(zf, zr, spec.loss, spec.label_easing, spec.fake_weight)
+        pw = 1.0 / (1.0 + spec.fake_weight)  # the papers' gamma/lambda in the averaged loss
         if spec.r1 > 0:
-            loss = loss + losses.zero_centred_penalty(_phi(D, reals), spec.r1)
+            loss = loss + losses.zero_centred_penalty(_phi(D, reals), pw * spec.r1)
         if spec.r2 > 0:
-            loss = loss + losses.zero_centred_penalty(_phi(D, allf), spec.r2)
+            loss = loss + losses.zero_centred_penalty(_phi(D, allf), pw * spec.r2)
         if spec.gp_weight > 0:
             eps = tr.gp_chunk[0, c, j, :B].double()
             mix = fakes[0] + eps * (reals[torch.arange(B) % 64] - fakes[0])
-            loss = loss + losses.one_centred_penalty(_phi(D, mix), spec.gp_weight)
+            loss = loss + losses.one_centred_penalty(_phi(D, mix), pw * spec.gp_weight)
         if spec.lecam > 0:  # anchors: EMAs updated with this batch's mean logits
             k = spec.lecam_decay
             a_real = k * self.ema[0] + (1 - k) * zr.detach().mean()

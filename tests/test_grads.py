@@ -108,3 +108,14 @@ def test_losses_by_hand():
     phi = torch.tensor([0.5, -2.0], dtype=torch.float64)
     assert float(losses.zero_centred_penalty(phi, 2.0)) == pytest.approx((0.25 + 4.0) / 2)
     assert float(losses.one_centred_penalty(phi, 10.0)) == pytest.approx(10 * (0.25 + 1.0) / 2)
+
+
+def test_penalties_are_on_the_papers_scale():
+    """The averaged D loss divides the papers' summed loss (data terms + penalty) by 1 + F, so
+    the penalty's coefficient is gamma / (1 + F): 5 for the papers' gamma 10 with F = 1."""
+    assert losses.penalty_weight(10.0, 1.0) == 5.0
+    assert losses.penalty_weight(10.0, 0.5) == pytest.approx(10.0 / 1.5)
+    phi = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    paper = 0.5 * 10.0 * (phi**2).mean()  # gamma/2 E|phi|^2 added to L_fake + L_real
+    ours = losses.zero_centred_penalty(phi, losses.penalty_weight(10.0, 1.0))
+    assert float(ours) == pytest.approx(float(paper) / 2)  # the whole paper loss halved

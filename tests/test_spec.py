@@ -15,7 +15,8 @@ def test_every_spec_field_has_a_cli_flag():
 def test_defaults_and_presets_layer():
     assert resolve_spec().noise_scale == 0.0
     fixed = resolve_spec("fixed")
-    assert (fixed.noise_scale, fixed.weight_decay, fixed.inner_batch) == (1.5, 0.1, 16)
+    assert (fixed.noise_scale, fixed.weight_decay, fixed.inner_batch) == (1.5, 0.1, 8)
+    assert resolve_spec().steps == 6000  # the independent implementation's setup
     assert fixed.preset == "fixed"
     # explicit flags override the preset
     assert resolve_spec("fixed", overrides={"weight_decay": 0.001}).weight_decay == 0.001
@@ -86,7 +87,7 @@ def test_spec_is_frozen_and_strict():
 
 def test_effective_inner_batch():
     assert resolve_spec().effective_inner_batch == 1
-    assert resolve_spec("noise").effective_inner_batch == 16
+    assert resolve_spec("noise").effective_inner_batch == 8
 
 
 def test_schema_lists_fields():

@@ -220,11 +220,13 @@ class ExpectedGame:
         if s.r1 > 0:
             phi = dlogit_dv(d, real)
             total = total + (pn * _per_sample(
-                lambda t: losses.zero_centred_penalty(t, s.r1), phi)).sum()
+                lambda t: losses.zero_centred_penalty(t, losses.penalty_weight(s.r1, fw)),
+                phi)).sum()
         if s.r2 > 0:
             phi = dlogit_dv(d, fake.reshape(-1)).reshape(fake.shape)
             total = total + (pf * _per_sample(
-                lambda t: losses.zero_centred_penalty(t, s.r2), phi)).sum()
+                lambda t: losses.zero_centred_penalty(t, losses.penalty_weight(s.r2, fw)),
+                phi)).sum()
         if s.gp_weight > 0:
             total = total + self._gradient_penalty(w, b, d)
         if s.weight_decay > 0:
@@ -244,7 +246,8 @@ class ExpectedGame:
         v = mean.unsqueeze(-1) + std.unsqueeze(-1) * n  # (X, U, H)
         p = px[:, None, None] * pu[None, :, None] * pn
         phi = dlogit_dv(d, v.reshape(-1)).reshape(v.shape)
-        return (p * _per_sample(lambda t: losses.one_centred_penalty(t, s.gp_weight), phi)).sum()
+        lam = losses.penalty_weight(s.gp_weight, s.fake_weight)
+        return (p * _per_sample(lambda t: losses.one_centred_penalty(t, lam), phi)).sum()
 
 
 def pointgan_field(spec: RunSpec) -> Field:
