@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -92,21 +91,17 @@ def draw(doc: dict[str, Any]) -> bytes:
     mesh = ax.pcolormesh(xe, ye, rate, cmap="RdYlGn", vmin=0, vmax=1, shading="flat")
     cb = fig.colorbar(mesh, ax=ax, pad=0.01)
     cb.set_label("success rate (converged runs / seeds)")
-    starred = {(p[xa["field"]], p[ya["field"]]) for p in doc["study_points"]}
+    starred = _starred_cells(doc)
     for i in range(ny):
         for j in range(nx):
             _count(ax, xs[j], ys[i], f"{conv[i, j]}/{n[i, j]}", fs,
                    "white" if rate[i, j] <= 0.25 else "black", (xs[j], ys[i]) in starred)
     handles = []
-    if nx > 1 and ny > 1:
-        with warnings.catch_warnings():  # a plane entirely above or below a level has no line
-            warnings.simplefilter("ignore")
-            cs = ax.contour(xs, ys, rate, levels=[0.5, 0.95], colors=["black", "#0b3d91"],
-                            linestyles=["--", "-"], linewidths=[1.6, 2.0])
-            if cs.allsegs and any(len(s) for s in cs.allsegs):
-                ax.clabel(cs, fmt={0.5: "50%", 0.95: "95%"}, fontsize=9, inline=True)
-        handles += [Line2D([], [], color="black", ls="--", lw=1.6, label="50% contour"),
-                    Line2D([], [], color="#0b3d91", ls="-", lw=2.0, label="95% contour")]
+    for level, style, width in ((0.5, "--", 1.6), (0.95, "-", 2.2)):
+        if _contour(ax, xs, ys, rate, level, xa["scale"] == "log", ya["scale"] == "log",
+                    style, width):
+            handles.append(Line2D([], [], color="black", ls=style, lw=width,
+                                  label=f"{level:.0%} success contour"))
     for k, p in enumerate(doc["study_points"]):
         px, py = p[xa["field"]], p[ya["field"]]
         for a in (ax, bx):
@@ -164,6 +159,57 @@ def _count(ax, x: float, y: float, text: str, fs: int, colour: str, starred: boo
     """A cell's count at its centre, or just below a study star drawn there."""
     ax.annotate(text, (x, y), xytext=(0, -13 if starred else 0), textcoords="offset points",
                 ha="center", va="center", fontsize=fs, color=colour, zorder=4)
+
+
+def _near(v: float, axis: dict[str, Any]) -> float | None:
+    """The grid value whose cell centre ``v`` covers (within 0.3 of a grid step), or None."""
+    log = axis["scale"] == "log"
+    t = np.log10(axis["values"]) if log else np.asarray(axis["values"], dtype=float)
+    tv = math.log10(v) if log else v
+    k = int(np.argmin(np.abs(t - tv)))
+    step = float(np.min(np.abs(np.diff(t)))) if len(t) > 1 else 1.0
+    return axis["values"][k] if abs(t[k] - tv) <= 0.3 * step else None
+
+
+def _starred_cells(doc: dict[str, Any]) -> set[tuple[float, float]]:
+    """Cells whose centre a study star covers: their counts move below the star."""
+    out = set()
+    for p in doc["study_points"]:
+        cx, cy = _near(p[doc["x"]["field"]], doc["x"]), _near(p[doc["y"]["field"]], doc["y"])
+        if cx is not None and cy is not None:
+            out.add((cx, cy))
+    return out
+
+
+def _contour(ax, xs: list[float], ys: list[float], rate: np.ndarray, level: float,
+             xlog: bool, ylog: bool, style: str, width: float) -> bool:
+    """The ``level`` contour of the cell rates, interpolated between cell centres in the
+    axes' own scale (in log10 on a log axis, so it is straight where the map is), labelled
+    where its longest piece is midway. False when no cell pair straddles the level."""
+    import contourpy
+
+    if len(xs) < 2 or len(ys) < 2:
+        return False
+    tx = np.log10(xs) if xlog else np.asarray(xs, dtype=float)
+    ty = np.log10(ys) if ylog else np.asarray(ys, dtype=float)
+    lines = contourpy.contour_generator(tx, ty, rate).lines(level)
+    lines = [ln for ln in lines if len(ln) >= 2]
+    if not lines:
+        return False
+    for ln in lines:
+        px = 10 ** ln[:, 0] if xlog else ln[:, 0]
+        py = 10 ** ln[:, 1] if ylog else ln[:, 1]
+        ax.plot(px, py, color="black", ls=style, lw=width, zorder=3)
+    # label at the vertex farthest from every cell centre (in cell steps): off the counts
+    centres = np.array([(a, b) for a in tx for b in ty])
+    scale = np.array([np.min(np.abs(np.diff(tx))), np.min(np.abs(np.diff(ty)))])
+    verts = np.concatenate(lines)
+    gap = np.min(np.linalg.norm((verts[:, None, :] - centres[None]) / scale, axis=2), axis=1)
+    mx, my = verts[int(np.argmax(gap))]
+    ax.text(10 ** mx if xlog else mx, 10 ** my if ylog else my, f"{level:.0%}", fontsize=9,
+            ha="center", va="center", zorder=4, fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "black", "lw": 0.8})
+    return True
 
 
 def _seed_text(seeds: list[int]) -> str:

@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import sweepdir
+from .. import sweepdir, verdict
 from ..spec import RunSpec, flag_name, resolve_spec
 from .spec import SweepSpec, Variant, group_name, slug, study_variants, variant_grid
 
-#: Every class a run can end in (``summary.json``'s ``class``), converged first, then the
-#: failures in the order the class panel breaks ties.
-CLASSES = ("converged", "orbiting", "stuck", "still_approaching", "diverged")
-FAILURES = CLASSES[1:]
+#: Every class a run can end in (``summary.json``'s ``class``, decided by ``verdict``),
+#: converged first; the failures in the order the class panel breaks ties.
+CLASSES, FAILURES = verdict.CLASSES, verdict.FAILURES
 
 #: Axis names in words for the fields a map is usually drawn over (others: the field's name).
 AXIS_WORDS = {
@@ -222,7 +221,7 @@ def document(plane: Plane, sweep: SweepSpec) -> dict[str, Any]:
         "y": plane.y.as_json(),
         "fixed": plane.fixed,
         "criterion": {"tolerance": spec.tolerance,
-                      "success_window": getattr(spec, "success_window", None),
+                      "success_window": spec.success_window,
                       "steps": spec.steps},
         "seeds": sweep.seeds,
         "study_points": plane.points,
