@@ -59,6 +59,7 @@ def test_a_list_that_is_no_range_stays_a_list():
     ("noise_scale=1:1:3", "not distinct"),
     ("steps=1:2:5", "not distinct"),
     ("steps=1.5:20:3", "integers"),
+    ("noise_scale=1,0.5,1.0", "twice"),
 ])
 def test_bad_ranges_name_the_grid(bad, needle):
     with pytest.raises(UsageError, match="^--grid: .*" + needle):
@@ -134,6 +135,11 @@ def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):
         assert (int(row["n"]), int(row["converged"]), float(row["rate"])) == (
             cell["n"], cell["converged"], cell["rate"])
         assert float(row["wilson_low"]) == cell["wilson_low"]
+    # the map files are pointgan's own: --force may replace the sweep
+    res = cli(["sweep", "--preset", "fixed", "--seeds", "0", "--steps", "50", "--workers", "1",
+               "--out", out, "--quiet", "--force"])
+    assert res.exit_code == 0, res.stderr
+    assert not (out / "map.png").exists() and (out / "summary.json").exists()
 
 
 def _plane_names(presets, grid, study=None, overrides=None):

@@ -176,6 +176,8 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
         if not vals:
             raise UsageError(f"--grid: {field}= has an empty list of values")
         grid[field] = [_parse_value(field, v) for v in vals]
+        if len(set(grid[field])) != len(grid[field]):
+            raise UsageError(f"--grid: {field}={values} lists a value twice")
     return grid
 
 
