@@ -106,8 +106,10 @@ def draw(doc: dict[str, Any]) -> bytes:
         px, py = p[xa["field"]], p[ya["field"]]
         for a in (ax, bx):
             a.plot(px, py, marker="*", ms=17, mfc="white", mec="black", mew=1.2, zorder=5)
-            a.annotate(f"study: {p['label']}", (px, py), xytext=(8, 8 + 10 * (k % 2)),
-                       textcoords="offset points", fontsize=8, zorder=6,
+            # above the star, inside its cell's upper half (the counts sit at mid-height)
+            a.annotate(f"study: {p['label']}", (px, py), xytext=(0, 10 + 12 * (k % 2)),
+                       textcoords="offset points", fontsize=8, zorder=6, ha="center",
+                       va="bottom",
                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.5",
                              "alpha": 0.85})
     if doc["study_points"]:
