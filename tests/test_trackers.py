@@ -374,6 +374,19 @@ def test_train_with_wandb_tracker_writes_under_the_run(cli, tmp_path):
     assert len(by_kind(records, "history")) == 3
 
 
+def test_log_command_to_wandb_brings_the_later_files_and_names_wandb_sync(cli, run_dir):
+    (run_dir / "diagnose" / "generator-landscape.json").write_text("{}")
+    res = cli(["log", run_dir, "--tracker", "wandb", "--json"])
+    assert res.exit_code == 0, res.stderr
+    info = json.loads(res.stdout)
+    folder, records = offline_run(run_dir)
+    assert Path(info["where"]) == folder.resolve() and info["updated"] is False
+    assert res.stderr.strip() == (f"logged to wandb run {info['run_id']}; open it with: "
+                                  f"wandb sync {folder.resolve()}")
+    saved = {f.path for rec in by_kind(records, "files") for f in rec.files}
+    assert {*MEDIA, "diagnose/generator-landscape.json"} <= saved
+
+
 def test_wandb_bad_server_url_fails_before_writing(run_dir):
     before = digest(run_dir)
     with pytest.raises(RuntimeFailure, match="http"):
