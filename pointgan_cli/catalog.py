@@ -23,14 +23,13 @@ from typing import Any
 
 from . import rundir, sweepdir
 from .errors import UsageError
-from .spec import PRESETS, SPEC_FIELDS, RunSpec
+from .spec import RunSpec
+from .spec import overrides as spec_overrides
 
 #: How deep ``find`` looks below the folder it is given (``runs/<name>`` is depth 2 from ``.``).
 MAX_DEPTH = 4
 #: Folders never searched: trackers' stores and the parts of a run that are not runs.
 SKIP = {"wandb", "mlruns", "node_modules", "__pycache__", rundir.CHECKPOINTS, rundir.DIAGNOSE}
-#: Fields that say which run of a configuration this is, not which configuration.
-NOT_OVERRIDES = ("preset", "seed", "steps")
 
 
 @dataclass
@@ -82,12 +81,9 @@ def find(root: Path | str, max_depth: int = MAX_DEPTH) -> list[Path]:
 
 
 def overrides(spec: RunSpec) -> dict[str, Any]:
-    """The fields of ``spec`` that differ from its preset at the same steps and seed (the
-    snapshot cadence follows the steps, so it is only an override when set by hand)."""
-    base = RunSpec.model_validate({**PRESETS[spec.preset], "preset": spec.preset,
-                                   "steps": spec.steps, "seed": spec.seed})
-    return {f: getattr(spec, f) for f in SPEC_FIELDS
-            if f not in NOT_OVERRIDES and getattr(spec, f) != getattr(base, f)}
+    """``spec.overrides`` (the fields that differ from the preset) without the steps, which
+    ``ls`` shows in a column of their own."""
+    return {k: v for k, v in spec_overrides(spec).items() if k != "steps"}
 
 
 def label(preset: str, over: dict[str, Any]) -> str:
