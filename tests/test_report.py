@@ -31,7 +31,8 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     """A run with an animation and a diagnose picture, and a sweep of 4 groups (lr_d x
-    noise_scale, so it draws a stability map too) with members that fail."""
+    noise_scale, so it draws a stability map too) with members that fail and a grid
+    animation."""
     root = tmp_path_factory.mktemp("report")
     run = root / "baseline-3"
     invoke("train", "--seed", "3", "--steps", "300", "--out", run, "-q")
@@ -42,6 +43,7 @@ def made(tmp_path_factory):
     invoke("sweep", "--preset", "baseline", "--seeds", "0-1", "--steps", "300", "--grid",
            "lr_d=0.01,0.003", "--grid", "noise_scale=0,1.5", "--workers", "1", "--out", sweep,
            "-q")
+    invoke("animate", sweep, "--grid", "--grid-size", "2", "--frames", "4", "--dpi", "30", "-q")
     return {"run": run, "sweep": sweep}
 
 
@@ -81,8 +83,10 @@ def test_sweep_report_has_the_group_table_every_chart_and_each_failure(made):
         assert f"<td>{g['group']}</td>" in text
     charts = sorted(p.name for p in sweep.glob("*.png"))
     assert {"weights.png", "success.png", "map.png"} <= set(charts)
-    pictures = [data for mime, data in data_uris(text) if mime == "image/png"]
+    media = data_uris(text)
+    pictures = [data for mime, data in media if mime == "image/png"]
     assert sorted(pictures) == sorted((sweep / c).read_bytes() for c in charts)
+    assert media[-1] == ("image/gif", (sweep / "animation.gif").read_bytes())  # the grid
     failed = [m for g in summary["groups"] for m in g["failed"]]
     assert f"did not converge ({len(failed)} of 8)" in text
     for mid in failed:
