@@ -105,6 +105,23 @@ def auto_max_batch(spec: RunSpec) -> int:
     return max(1, int(free * GPU_MEMORY_FRACTION) // bytes_per_run(spec))
 
 
+def clean_x(seeds: torch.Tensor, steps: torch.Tensor, batch: int) -> torch.Tensor:
+    """The generator's inputs x of ``steps`` (C,) for runs ``seeds`` (R,): (R, C, batch)
+    float32, what the G step trains on and what a snapshot evaluates."""
+    return rng.uniform(seeds, rng.STREAM_X, steps, batch, DTYPE) * 2.0 - 1.0
+
+
+def snapshot_losses(g, d, x, real, loss: str, g_kind: str, easing, fake_weight):
+    """What a snapshot records besides the parameters: (g_loss, d_loss, d_real, d_fake),
+    each (R,), for packed float64 parameters g (R, 2), d (R, 7) on clean samples from x
+    (R, B), real (R, 1), easing (R, 1), fake_weight (R,). Row by row, so any row can be
+    recomputed alone with the same bits (the sweep store keeps only the parameters)."""
+    zf = d_logits_packed(d, x * g[:, 0:1] + g[:, 1:2])  # (R, B) clean samples
+    zr = d_logits_packed(d, real)  # (R, 1)
+    return (losses.g_loss(zf, loss, g_kind), losses.d_loss(zf, zr, loss, easing, fake_weight),
+            torch.sigmoid(zr).squeeze(1), torch.sigmoid(zf).mean(1))
+
+
 @dataclass
 class Draws:
     """One step's randomness: x (R, n_d, Bp), G-noise eps (R, n_d, K, 2), instance noise
@@ -138,6 +155,22 @@ def init_params(seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     g = u[:, 0:2].contiguous()
     d = torch.cat([u[:, 2:6], u[:, 6:9] * (1.0 / math.sqrt(2.0))], dim=1)
     return g, d
+
+
+def unstack_state(stacked: dict, i: int) -> dict:
+    """Run i's checkpoint dict from ``BatchTrainer.stacked_state()`` (or one read back from a
+    batch file): (R,) tensors become Python scalars, (R, ...) tensors their row i."""
+    out = {}
+    for key, value in stacked.items():
+        if isinstance(value, dict):
+            out[key] = unstack_state(value, i)
+        elif isinstance(value, torch.Tensor) and value.dim() == 1:
+            out[key] = value[i].item()
+        elif isinstance(value, torch.Tensor):
+            out[key] = value[i].clone()
+        else:
+            out[key] = value
+    return out
 
 
 class BatchTrainer:
@@ -293,7 +326,7 @@ class BatchTrainer:
         def uni(stream: int, counters: torch.Tensor, n: int) -> torch.Tensor:
             return rng.uniform(seeds, stream, counters, n, DTYPE)
 
-        self.x_chunk[lo:hi, :, 0, :B] = uni(rng.STREAM_X, steps, B) * 2.0 - 1.0
+        self.x_chunk[lo:hi, :, 0, :B] = clean_x(seeds, steps, B)
         if n_d > 1:
             xe = uni(rng.STREAM_X_EXTRA, extra, B) * 2.0 - 1.0
             self.x_chunk[lo:hi, :, 1:, :B] = xe.view(r, C, n_d - 1, B)
@@ -648,21 +681,11 @@ class BatchTrainer:
         g = self.g.double()
         d = self.d.double()
         x = self.x_at(min(self.step, self.steps - 1))[:, : self.B].double()
-        real = self.real.double()
-        zf = d_logits_packed(d, x * g[:, 0:1] + g[:, 1:2])  # (R, B) clean samples
-        zr = d_logits_packed(d, real)  # (R, 1)
         easing, fw = self.easing64.to(self.device), self.fake_weight64.to(self.device)
-        d_loss = losses.d_loss(zf, zr, self.loss, easing, fw)
-        return Snapshot(
-            step=self.step,
-            g=g.cpu(),
-            d=d.cpu(),
-            g_loss=losses.g_loss(zf, self.loss, self.g_loss).cpu(),
-            d_loss=d_loss.cpu(),
-            d_real=torch.sigmoid(zr).squeeze(1).cpu(),
-            d_fake=torch.sigmoid(zf).mean(1).cpu(),
-            alive=self.alive.cpu().clone(),
-        )
+        gl, dl, dr, df = snapshot_losses(g, d, x, self.real.double(), self.loss, self.g_loss,
+                                         easing, fw)
+        return Snapshot(step=self.step, g=g.cpu(), d=d.cpu(), g_loss=gl.cpu(), d_loss=dl.cpu(),
+                        d_real=dr.cpu(), d_fake=df.cpu(), alive=self.alive.cpu().clone())
 
     def run(
         self,
@@ -711,6 +734,34 @@ class BatchTrainer:
         if self.scheme == "optimistic":
             state["optimistic_prev"] = {"generator": self.ug_prev[i].cpu().clone(),
                                         "discriminator": self.ud_prev[i].cpu().clone()}
+        return state
+
+    def stacked_state(self) -> dict:
+        """Every run's ``state_for`` at once, with a leading run axis: tensors (R, ...), the
+        per-run scalars (``alive``, ``diverged_step``, the rng ``seed``) as (R,) tensors. One
+        host copy per tensor instead of one per run: a sweep batch's checkpoint.
+        ``unstack_state(stacked, i) == state_for(i)`` (tests hold the two to that)."""
+        def host(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().cpu().clone()
+
+        state = {
+            "format": "pointgan-checkpoint-1",
+            "step": self.step,
+            "generator": host(self.g),
+            "discriminator": host(self.d),
+            "optim_g": {"exp_avg": host(self.mg), "exp_avg_sq": host(self.vg)},
+            "optim_d": {"exp_avg": host(self.md), "exp_avg_sq": host(self.vd)},
+            "rng": {"kind": "counter-lowbias32", "seed": host(self.seeds), "step": self.step},
+            "alive": host(self.alive),
+            "diverged_step": host(self.diverged_step),
+            "last_good": {"generator": host(self._last_good[0]),
+                          "discriminator": host(self._last_good[1])},
+        }
+        if self.has_lecam:
+            state["lecam_anchors"] = host(self.lc_ema)
+        if self.scheme == "optimistic":
+            state["optimistic_prev"] = {"generator": host(self.ug_prev),
+                                        "discriminator": host(self.ud_prev)}
         return state
 
     def load_states(self, states: Sequence[dict]) -> None:

@@ -246,6 +246,11 @@ class MetricsWriter:
             self._f.close()
 
 
+def write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
+    """``metrics.jsonl`` with exactly ``rows`` (atomically; an exported sweep member)."""
+    atomic_write_text(out / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+
+
 def truncate_metrics(out: Path, upto_step: int) -> None:
     """Keep only the complete rows with ``step <= upto_step`` (rows after a checkpoint belong
     to an interrupted future that resume will recompute; a torn last row is dropped, a corrupt

@@ -332,14 +332,20 @@ def resolve_spec(
     preset: str | None = None,
     config: Path | None = None,
     overrides: dict[str, Any] | None = None,
+    config_data: dict[str, Any] | None = None,
 ) -> RunSpec:
     """Resolve defaults <- preset <- config file <- CLI flags into one validated spec.
 
     ``overrides`` holds only the flags the user actually gave (``None`` values are dropped).
+    ``config_data``: the config's fields when ``config`` names something that is not a file
+    (a sweep member in the batch store, ``SWEEP/members/ID``).
     """
     layers: dict[str, Any] = {}
     origin: dict[str, str] = {}
-    file_data = read_config(config) if config is not None else {}
+    if config_data is not None:
+        file_data = dict(config_data)
+    else:
+        file_data = read_config(config) if config is not None else {}
     chosen = preset if preset is not None else file_data.get("preset", "baseline")
     if chosen not in PRESETS:
         where = "--preset" if preset is not None else f"preset (in {short(str(config))})"

@@ -20,8 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import fsguard, rundir
+from pydantic import ValidationError
+
+from . import fsguard, rundir, sweepstore
+from .engine import unstack_state
 from .errors import UsageError
+from .spec import RunSpec, rerun_command
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
@@ -48,6 +52,8 @@ SWEEP_LAYOUT: fsguard.Layout = {
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
     MEMBERS: {"*": rundir.RUN_LAYOUT},
     "wandb": fsguard.ANY,  # the sweep's own W&B run (``--tracker wandb``, ``pointgan log``)
+    sweepstore.BATCHES: {f"[0-9]*{sweepstore.METRICS_SUFFIX}": fsguard.FILE,
+                         f"[0-9]*{sweepstore.STATE_SUFFIX}": fsguard.FILE},
 }
 SWEEP_MARKERS = (SWEEP_JSON,)
 _SAFE_ID = re.compile(r"[A-Za-z0-9.=_-]+")
@@ -139,9 +145,11 @@ def prepare_fresh(out: Path, force: bool) -> None:
 
 
 def prepare_resume(out: Path, ids: list[str]) -> None:
-    """Under ``out``'s lock: no symlinked ``members/`` or member folder, no stray temp files."""
-    fsguard.refuse_symlinked(out, (MEMBERS, *(f"{MEMBERS}/{i}" for i in ids)))
-    fsguard.clean_temps(out)
+    """Under ``out``'s lock: no symlinked ``members/``, ``batches/`` or member folder, no stray
+    temp files."""
+    fsguard.refuse_symlinked(out, (MEMBERS, sweepstore.BATCHES,
+                                   *(f"{MEMBERS}/{i}" for i in ids)))
+    fsguard.clean_temps(out, (sweepstore.BATCHES,))
     (out / MEMBERS).mkdir(exist_ok=True)
 
 
@@ -154,22 +162,165 @@ def member_ids(path: Path | str) -> list[str]:
     return [e.id for e in read_index(path).entries]
 
 
+# -- members: in the batch store, or (older sweeps, exported members) a run directory --------
+
+
+def _own_dir(path: Path | str, member_id: str) -> Path | None:
+    """The member's run directory when it has one (``spec.json`` in ``members/<id>/``)."""
+    d = member_dir(path, member_id)
+    return d if (d / rundir.SPEC).is_file() else None
+
+
+_CACHE: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
+
+
+def _cached(path: Path, what: str, load):
+    """``load(path)``, remembered until the file changes (a report reads every member)."""
+    st = path.stat()
+    key, stamp = (str(path), what), (st.st_mtime_ns, st.st_size)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    value = load(path)
+    _CACHE[key] = (stamp, value)
+    return value
+
+
+def _locate(path: Path | str, member_id: str) -> tuple[str, int] | None:
+    """(batch, position) of a member in the batch store, or None if no batch holds it."""
+    for bid in sweepstore.batch_ids(Path(path)):
+        ids = _cached(sweepstore.state_path(path, bid), "ids", sweepstore.read_ids)
+        if member_id in ids:
+            return bid, ids.index(member_id)
+    return None
+
+
+def _stored(path: Path | str, member_id: str):
+    """(position, stacked state, batch metrics) of a stored member, or None."""
+    where = _locate(path, member_id)
+    if where is None:
+        return None
+    bid, i = where
+    _ids, state = _cached(sweepstore.state_path(path, bid), "state", sweepstore.read_state)
+    metrics = _cached(sweepstore.metrics_path(path, bid), "metrics", sweepstore.read_metrics)
+    return i, state, metrics
+
+
 def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
-    """The member's ``summary.json``, or None while it has not finished (or is unreadable)."""
-    return rundir.read_summary(member_dir(path, member_id))
-
-
-def load_member(path: Path | str, member_id: str, need_metrics: bool = True) -> rundir.Run:
-    return rundir.load_run(member_dir(path, member_id), need_metrics=need_metrics)
+    """The member's summary (as a run's ``summary.json``), or None while it has not
+    finished (or is unreadable)."""
+    own = _own_dir(path, member_id)
+    if own is not None:
+        return rundir.read_summary(own)
+    found = _stored(path, member_id)
+    if found is None or "summaries" not in found[1]:
+        return None
+    return json.loads(found[1]["summaries"])[found[0]]
 
 
 def member_metrics(path: Path | str, member_id: str) -> list[dict[str, Any]]:
-    return rundir.read_metrics(member_dir(path, member_id) / rundir.METRICS)
+    own = _own_dir(path, member_id)
+    if own is not None:
+        return rundir.read_metrics(own / rundir.METRICS)
+    found = _stored(path, member_id)
+    if found is None:
+        raise UsageError(f"{member_dir(path, member_id)}: no metrics yet")
+    i, state, metrics = found
+    kept = metrics.rows(i, _entry(path, member_id))
+    return [r for r in kept if r["step"] <= int(state["step"])]
 
 
 def member_started(path: Path | str, member_id: str) -> bool:
-    """Whether the member has written any metrics (a member never started cannot be read)."""
-    return (member_dir(path, member_id) / rundir.METRICS).is_file()
+    """Whether the member has metrics (a member never started cannot be read)."""
+    own = _own_dir(path, member_id)
+    if own is not None:
+        return (own / rundir.METRICS).is_file()
+    return _locate(path, member_id) is not None
+
+
+def _entry(path: Path | str, member_id: str) -> RunSpec:
+    index = _cached(Path(path) / SWEEP_JSON, "index", lambda f: read_index(f.parent))
+    for e in index.entries:
+        if e.id == member_id:
+            try:
+                return RunSpec.model_validate(e.spec)
+            except ValidationError:
+                raise UsageError(f"{Path(path) / SWEEP_JSON} is corrupt") from None
+    raise UsageError(f"no member {member_id!r} in {path}")
+
+
+def load_member(path: Path | str, member_id: str, need_metrics: bool = True) -> rundir.Run:
+    """Member ``member_id`` as a run, wherever its files are."""
+    own = _own_dir(path, member_id)
+    if own is not None:
+        return rundir.load_run(own, need_metrics=need_metrics)
+    spec = _entry(path, member_id)
+    mdir = member_dir(path, member_id)
+    found = _stored(path, member_id)
+    metrics = member_metrics(path, member_id) if found is not None else []
+    if need_metrics and not metrics:
+        raise UsageError(f"{mdir} has no metrics yet (its batch has not checkpointed)")
+    return rundir.Run(path=mdir, spec=spec, command=rerun_command(spec, str(mdir)),
+                      metrics=metrics, summary=member_summary(path, member_id))
+
+
+def member_address(path: Path | str) -> tuple[Path, str] | None:
+    """``SWEEP/members/ID`` -> (SWEEP, ID) when that names a member of a sweep and has no run
+    directory of its own (the documented way to name a stored member), else None."""
+    path = Path(path)
+    if path.name in ("", ".", "..") or path.parent.name != MEMBERS:
+        return None
+    sweep = path.parent.parent
+    if not is_sweep(sweep) or (path / rundir.SPEC).is_file():
+        return None
+    return sweep, path.name
+
+
+def load_any_run(path: Path | str, need_metrics: bool = True) -> rundir.Run:
+    """A run directory, or a sweep member named ``SWEEP/members/ID``: what every command that
+    reads a run (animate, diagnose, train --resume) goes through."""
+    where = member_address(path)
+    if where is None:
+        return rundir.load_run(Path(path), need_metrics=need_metrics)
+    return load_member(*where, need_metrics=need_metrics)
+
+
+def member_spec(path: Path | str) -> RunSpec | None:
+    """The spec of the member ``path`` names (``SWEEP/members/ID``, optionally with
+    ``/spec.json``) when it is stored without a run directory, else None (``--config``)."""
+    path = Path(path)
+    if path.name == rundir.SPEC and not path.is_file():
+        path = path.parent
+    where = member_address(path)
+    return None if where is None else _entry(*where)
+
+
+def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]:
+    """Write member ``member_id`` as a normal run directory at ``out`` (spec.json,
+    metrics.jsonl, its latest checkpoint as last.pt and step-NNNNNN.pt, summary.json once
+    finished): the files ``pointgan train`` of its spec writes, same numbers. ``out`` must be
+    new or empty. Returns {"run_dir", "step", "finished"}."""
+    path = Path(path)
+    found = _stored(path, member_id)
+    if found is None:
+        own = _own_dir(path, member_id)
+        hint = f" (it has a run directory: {own})" if own is not None else ""
+        raise UsageError(f"member {member_id!r} of {path} has no stored state yet{hint}")
+    i, state, _ = found
+    spec = _entry(path, member_id)
+    member = unstack_state(state, i)
+    summaries = member.pop("summaries", None)
+    rows = member_metrics(path, member_id)  # read before out (maybe members/ID) has spec.json
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rundir.write_spec(out, spec, rerun_command(spec, str(out)))
+    rundir.write_metrics(out, rows)
+    rundir.write_checkpoint(out, member, spec, keep_step=True)
+    if summaries is not None:
+        rundir.atomic_write_json(out / rundir.SUMMARY, json.loads(summaries)[i])
+    return {"run_dir": str(out), "step": int(member["step"]), "finished": summaries is not None}
 
 
 def read_summary(path: Path | str) -> dict[str, Any]:

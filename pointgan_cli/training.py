@@ -196,6 +196,30 @@ def _out_of_memory(exc: BaseException) -> bool:
 ProgressFn = Callable[[Snapshot], None]
 
 
+def prepare_device(spec: RunSpec) -> None:
+    """Process settings for training on ``spec.device``: one intra-op thread and the
+    allocator tuning on a CPU (bitwise batch invariance; parallelism comes from processes);
+    a CUDA device must exist."""
+    if spec.device == "cpu":
+        torch.set_num_threads(1)
+        keep_freed_memory()
+    elif not torch.cuda.is_available():
+        raise UsageError(f"--device: {spec.device} requested but CUDA is not available")
+
+
+def new_trainer(specs: Sequence[RunSpec]) -> BatchTrainer:
+    """The engine for ``specs``; ``POINTGAN_CUDA_GRAPHS=0`` steps kernel by kernel on a GPU
+    (same arithmetic, for debugging)."""
+    graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
+    return BatchTrainer(specs, step_mode="eager" if graphs_off else None)
+
+
+def warn_graph_error(trainer: BatchTrainer) -> None:
+    if trainer.graph_error:
+        print(f"warning: CUDA graph capture failed, trained without it: "
+              f"{trainer.graph_error.splitlines()[0]}", file=sys.stderr)
+
+
 def train_batch(
     members: Sequence[Member],
     on_progress: ProgressFn | None = None,
@@ -218,11 +242,7 @@ def train_batch(
     SIGINT/SIGTERM (``handle_signals``) or ``should_stop()`` stop training between two steps
     after a checkpoint at the current step: ``Interrupted`` (exit 130/143)."""
     specs = [m.spec for m in members]
-    if specs[0].device == "cpu":
-        torch.set_num_threads(1)  # bitwise batch invariance; parallelism comes from processes
-        keep_freed_memory()
-    elif not torch.cuda.is_available():
-        raise UsageError(f"--device: {specs[0].device} requested but CUDA is not available")
+    prepare_device(specs[0])
     check_memory(specs)
     with contextlib.ExitStack() as locks:
         try:
@@ -272,9 +292,7 @@ def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack
 def _train(members, states, on_progress, keep_steps, durable, handle_signals, should_stop):
     specs = [m.spec for m in members]
     with torch.inference_mode():
-        # POINTGAN_CUDA_GRAPHS=0: step kernel by kernel on a GPU (same arithmetic, for debugging)
-        graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
-        trainer = BatchTrainer(specs, step_mode="eager" if graphs_off else None)
+        trainer = new_trainer(specs)
         prior_wall = [0.0] * len(members)
         writers: list[rundir.MetricsWriter] = []
         current = members[0].out
@@ -331,13 +349,11 @@ def _train(members, states, on_progress, keep_steps, durable, handle_signals, sh
             for wr in writers:
                 wr.close()
             wall = time.perf_counter() - t0
-            if trainer.graph_error:
-                print(f"warning: CUDA graph capture failed, trained without it: "
-                      f"{trainer.graph_error.splitlines()[0]}", file=sys.stderr)
+            warn_graph_error(trainer)
             summaries = []
             for i, m in enumerate(members):
                 current = m.out
-                summary = _summary(trainer, i, prior_wall[i] + wall, window[i])
+                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i])
                 rundir.atomic_write_json(m.out / rundir.SUMMARY, summary)
                 summaries.append(summary)
         except OSError as exc:
@@ -357,7 +373,7 @@ def _window_history(m: Member) -> list[tuple[int, float, float]]:
     return [(int(r["step"]), float(r["w"]), float(r["b"])) for r in rows if r["step"] >= start]
 
 
-def _summary(trainer: BatchTrainer, i: int, wall: float,
+def run_summary(trainer: BatchTrainer, i: int, wall: float,
              window: list[tuple[int, float, float]]) -> dict[str, Any]:
     """The run's summary: final parameters and the one verdict (``verdict.judge``) on its
     success window, computed here once and read by every later command."""

@@ -24,11 +24,15 @@ DOCS = ROOT / "docs"
 
 
 def commands() -> list[list[str]]:
-    """The argv prefix of every registered command that does work (groups excluded)."""
+    """The argv prefix of every registered command that does work (groups excluded, unless
+    the group itself runs, as ``sweep`` does beside ``sweep export``)."""
     root = typer.main.get_command(app)
     out = []
     for ctx in docgen.walk(typer.Context(root, info_name="pointgan")):
-        if not hasattr(ctx.command, "list_commands"):
+        if ctx.command is root:
+            continue
+        if not hasattr(ctx.command, "list_commands") or getattr(
+                ctx.command, "invoke_without_command", False):
             out.append(ctx.command_path.split()[1:])
     return out
 

@@ -372,3 +372,33 @@ def test_cuda_graph_agrees_with_cpu():
         assert torch.equal(converged(snap), converged(cpu))
     alone = _run_mode([cuda_specs[5]], "graph")[-1]
     torch.testing.assert_close(alone.g[0], graph.g[5], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"update": "optimistic", "lecam": 0.1}, {"noise_scale": 0.5, "d_steps": 2}],
+)
+def test_stacked_state_unstacks_to_each_runs_state(extra):
+    """A batch checkpoint (one stacked dict) holds exactly every run's own checkpoint."""
+    from pointgan_cli.engine import unstack_state
+
+    specs = [resolve_spec("baseline", overrides={"seed": s, "steps": 120, **extra})
+             for s in range(3)]
+    with torch.inference_mode():
+        tr = BatchTrainer(specs)
+        tr.run(lambda snap: None)
+        tr.g[1, 0] = math.nan
+        tr.snapshot()  # run 1 diverges: alive and diverged_step differ between runs
+        stacked = tr.stacked_state()
+        for i in range(3):
+            one, two = tr.state_for(i), unstack_state(stacked, i)
+            assert _same(one, two)
+    assert two["alive"] is True and unstack_state(stacked, 1)["alive"] is False
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    return type(a) is type(b) and a == b

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import popen_cli, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -131,24 +132,93 @@ def test_member_equals_train_alone(cli, tmp_path):
     assert sum(fixed["classes"].values()) == 4 and fixed["median_final_distance"] >= 0
     for f in ("sweep.json", "summary.json", "weights.png", "success.png"):
         assert (tmp_path / "s" / f).stat().st_size > 0
+    # members share their batch's two files; no member gets a directory of its own
+    assert list((tmp_path / "s" / "members").iterdir()) == []
+    batches = sorted(p.name for p in (tmp_path / "s" / "batches").iterdir())
+    assert len(batches) == 2 * 4 and all(n.endswith((".metrics.npz", ".state.npz"))
+                                         for n in batches)
     for preset, seed in (("fixed", 5), ("baseline", 1)):
         mid = f"{preset}-s{seed:04d}"
-        mdir = tmp_path / "s" / "members" / mid
-        assert (mdir / "checkpoints" / "last.pt").exists()
+        exported = tmp_path / f"export-{mid}"
+        r = cli(["sweep", "export", tmp_path / "s", mid, "--out", exported])
+        assert r.exit_code == 0, r.stderr
         alone = tmp_path / f"alone-{mid}"
         r = cli(["train", "--preset", preset, "--seed", seed, "--steps", "600", "--out", alone])
         assert r.exit_code == 0
-        a, b = _metrics(mdir / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
-        assert len(a) == len(b)
+        a, b = _metrics(exported / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
+        assert len(a) == len(b) > 10
         for ra, rb in zip(a, b):
+            assert ra.keys() == rb.keys()
             assert max(abs(ra[k] - rb[k]) for k in ra) < 1e-6
-        sa = json.loads((mdir / "summary.json").read_text())
+        sa = json.loads((exported / "summary.json").read_text())
         sb = json.loads((alone / "summary.json").read_text())
-        assert sa["converged"] == sb["converged"] and sa["w"] == sb["w"]
+        assert sa.keys() == sb.keys()
+        assert sa["converged"] == sb["converged"] and sa["w"] == sb["w"] and sa["b"] == sb["b"]
         assert sa["class"] == sb["class"] and sa["window_max_distance"] == sb[
             "window_max_distance"]
-        assert json.loads((mdir / "spec.json").read_text())["spec"] == json.loads(
+        assert json.loads((exported / "spec.json").read_text())["spec"] == json.loads(
             (alone / "spec.json").read_text())["spec"]
+        ca = torch.load(exported / "checkpoints" / "last.pt", weights_only=True)
+        cb = torch.load(alone / "checkpoints" / "last.pt", weights_only=True)
+        assert torch.equal(ca["discriminator"], cb["discriminator"]) and ca["step"] == 600
+        # the same class, from the export, the member's address and the run trained alone
+        classes = set()
+        for run in (exported, tmp_path / "s" / "members" / mid, alone):
+            r = cli(["diagnose", "run", run, "--json"])
+            assert r.exit_code == 0, r.stderr
+            classes.add(json.loads(r.stdout)["class"])
+        assert len(classes) == 1
+
+
+def test_export_refuses_unknown_members_and_non_empty_targets(cli, tmp_path):
+    assert cli(["sweep", "--preset", "fixed", "--seeds", "0", "--steps", "60", "--out",
+                tmp_path / "s", "--quiet"]).exit_code == 0
+    r = cli(["sweep", "export", tmp_path / "s", "nope", "--out", tmp_path / "e"])
+    assert r.exit_code == 2 and "nope" in r.stderr and not (tmp_path / "e").exists()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "mine.txt").write_text("keep")
+    r = cli(["sweep", "export", tmp_path / "s", "fixed-s0000", "--out", tmp_path / "full"])
+    assert r.exit_code == 2 and (tmp_path / "full" / "mine.txt").read_text() == "keep"
+
+
+def test_a_member_is_a_run_for_config_resume_and_animate(cli, tmp_path):
+    sweep = tmp_path / "s"
+    assert cli(["sweep", "--preset", "fixed", "--seeds", "3-4", "--steps", "120",
+                "--checkpoint-every", "60", "--out", sweep, "--quiet"]).exit_code == 0
+    member = sweep / "members" / "fixed-s0004"
+    # --config: the member's spec, as a run's spec.json would give it
+    r = cli(["train", "--config", member / "spec.json", "--steps", "60", "--out",
+             tmp_path / "c", "--json"])
+    assert r.exit_code == 0, r.stderr
+    spec = json.loads((tmp_path / "c" / "spec.json").read_text())["spec"]
+    assert spec["seed"] == 4 and spec["preset"] == "fixed" and spec["steps"] == 60
+    # animate reads it like a run directory
+    r = cli(["animate", member, "--still", "100", "--dpi", "30", "--out", tmp_path / "f.png"])
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "f.png").stat().st_size > 0
+    # --resume: the member gets its run directory, equal to the stored member
+    r = cli(["train", "--resume", "--out", member, "--json"])
+    assert r.exit_code == 0, r.stderr
+    stored = json.loads(r.stdout)
+    alone = tmp_path / "alone"
+    assert cli(["train", "--preset", "fixed", "--seed", "4", "--steps", "120",
+                "--checkpoint-every", "60", "--out", alone]).exit_code == 0
+    a, b = _metrics(member / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
+    assert len(a) == len(b) > 10
+    for ra, rb in zip(a, b):
+        assert ra.keys() == rb.keys() and ra["w"] == rb["w"] and ra["d_c2"] == rb["d_c2"]
+        assert max(abs(ra[k] - rb[k]) for k in ra) < 1e-12
+    assert stored["w"] == json.loads((alone / "summary.json").read_text())["w"]
+
+
+def test_disk_per_member_is_small(cli, tmp_path):
+    """31 snapshots of 9 float32 parameters (1.1 KB raw) plus the state and summary: the
+    batch store holds a member in well under 4 KB (a run directory took 41 KB)."""
+    out = tmp_path / "s"
+    assert cli(["sweep", "--preset", "fixed", "--seeds", "0-63", "--steps", "300",
+                "--snapshot-every", "10", "--out", out, "--quiet"]).exit_code == 0
+    stored = sum(p.stat().st_size for p in (out / "batches").iterdir())
+    assert stored / 64 < 2048
 
 
 @pytest.mark.parametrize(
@@ -184,7 +254,7 @@ def test_kill_9_then_resume_gives_the_same_summary(cli, tmp_path):
     out = tmp_path / "killed"
     proc = popen_cli([*args, "--out", out])
     t0 = time.time()
-    while not list((out / "members").glob("*/checkpoints/last.pt")):
+    while not list((out / "batches").glob("*.state.npz")):
         assert proc.poll() is None and time.time() - t0 < 120
         time.sleep(0.05)
     time.sleep(0.5)

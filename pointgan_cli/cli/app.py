@@ -43,7 +43,7 @@ def root(
 
 
 app.command("train")(train.train)
-app.command("sweep")(sweep.sweep)
+app.add_typer(sweep.app, name="sweep")
 app.command("animate")(animate.animate)
 app.command("log")(log_cmd.log)
 app.command("ls")(ls_cmd.ls)

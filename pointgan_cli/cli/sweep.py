@@ -15,13 +15,16 @@ from ..sweep.spec import STUDIES, build_sweep_spec, expand, parse_grid, parse_se
 from . import console
 from . import options as o
 
+app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
 def complete_study(incomplete: str) -> list[str]:
     return o.starting(STUDIES, incomplete)
 
 
+@app.callback(invoke_without_command=True)
 @o.with_spec_flags(exclude=("seed",))
 def sweep(
+    ctx: typer.Context,
     preset: Annotated[
         Optional[list[str]],
         typer.Option("--preset", help="Preset to include (repeatable, to compare presets): "
@@ -96,8 +99,13 @@ def sweep(
     continues the members recorded in DIR/sweep.json; sweep flags given with it must name the
     same sweep (a sweep killed before it wrote sweep.json then simply starts).
 
+    Members are stored by batch (SWEEP/batches/); each stays a run for every command that
+    reads one as SWEEP/members/ID, and `pointgan sweep export` writes its run directory.
+
     Example: pointgan sweep --preset baseline --preset fixed --seeds 0-49
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from .. import fsguard, sweepdir, trackers
     from ..sweep.run import check_runnable, load_sweep, run_sweep
 
@@ -197,3 +205,31 @@ def _parse_max_batch(text: str) -> int | None:
     if value < 1:
         raise UsageError(f"--max-batch: {value} must be at least 1 (or 'auto')")
     return value
+
+
+@app.command("export")
+def export(
+    sweep_dir: Annotated[Path, typer.Argument(help="Sweep directory.", show_default=False)],
+    member: Annotated[str, typer.Argument(help="Member id, as listed in sweep.json and the "
+                                          "sweep's summary.json.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (new or "
+                                      "empty).", show_default=False)],
+    json_out: o.Json = False,
+) -> None:
+    """Write one sweep member as a normal run directory: the spec.json, metrics.jsonl,
+    checkpoint and summary.json that `pointgan train` of its spec writes, same numbers.
+
+    Example: pointgan sweep export runs/sweep-1 fixed-s0003 --out runs/fixed-3
+    """
+    from .. import rundir, sweepdir
+
+    index = sweepdir.read_index(sweep_dir)
+    if member not in index.groups:
+        known = ", ".join(list(index.groups)[:5]) + (", ..." if len(index.groups) > 5 else "")
+        raise UsageError(f"MEMBER: no member {member!r} in {sweep_dir} (known: {known})")
+    rundir.check_target(out, False, False)
+    result = sweepdir.export_member(sweep_dir, member, out)
+    if json_out:
+        console.print_json(result)
+        return
+    sys.stdout.write(f"{out}\n")

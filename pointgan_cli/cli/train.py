@@ -52,18 +52,23 @@ def train(
 
     Example: pointgan train --preset fixed --seed 3 --out runs/fixed-3
     """
-    from .. import rundir, trackers
+    from .. import rundir, sweepdir, trackers
     from ..training import Member, train_batch
 
     if resume:
         if out is None:
             raise_usage("--resume needs --out DIR")
-        rundir.check_target(out, force, resume)
-        spec, command = rundir.load_spec(out)
         if spec_flags or preset or config:
             raise_usage("--resume takes the spec from DIR/spec.json; drop the spec flags")
+        stored = sweepdir.member_address(out)
+        if stored is not None and not force:  # SWEEP/members/ID: the member's run dir first
+            sweepdir.export_member(*stored, out)
+        rundir.check_target(out, force, resume)
+        spec, command = rundir.load_spec(out)
     else:
-        spec = resolve_spec(preset, config, spec_flags)
+        stored_spec = sweepdir.member_spec(config) if config is not None else None
+        spec = resolve_spec(preset, config, spec_flags,
+                            None if stored_spec is None else stored_spec.model_dump(mode="json"))
         out = out if out is not None else default_out(spec)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))

@@ -103,4 +103,4 @@ def diagnose(path: Path) -> dict[str, Any]:
     """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
     if sweepdir.is_sweep(path):
         return classify.diagnose_sweep(path)
-    return classify.diagnose_run(rundir.load_run(path))
+    return classify.diagnose_run(sweepdir.load_any_run(path))

@@ -16,11 +16,12 @@ from ..rundir import Run
 
 
 def load_single_run(path: Path) -> Run:
-    """A run directory (not a sweep: landscapes and stability are about one run)."""
+    """A run directory or a sweep member ``SWEEP/members/ID`` (not a whole sweep: landscapes
+    and stability are about one run)."""
     if sweepdir.is_sweep(path):
         raise UsageError(f"{path} is a sweep directory; give one member: "
                          f"{sweepdir.member_dir(path, '<id>')}")
-    return rundir.load_run(path)
+    return sweepdir.load_any_run(path)
 
 
 def write_pair(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[str, str]:

@@ -17,7 +17,7 @@ import torch
 from .. import rng, rundir, sweepdir
 from ..errors import UsageError
 from ..models import D_NAMES
-from ..rundir import Run, load_run
+from ..rundir import Run
 
 MAX_SAMPLES = 256  # generated samples drawn per frame (the first of the batch; x is iid)
 HISTORY_POINTS = 1000  # the history panel's lines are decimated to at most this many points
@@ -227,6 +227,6 @@ def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int
         return Plan(tracks, cells, f"sweep {source.name}: {len(picked)} of {total} members")
     if grid or members:
         raise UsageError(f"--grid/--member need a sweep directory; {source} has no sweep.json")
-    run = load_run(source)
+    run = sweepdir.load_any_run(source)
     spec = run.spec
     return Plan([Track(run)], None, f"{source.name} ({spec.preset}, seed {spec.seed})")

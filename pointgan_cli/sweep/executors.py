@@ -1,10 +1,11 @@
 """Executors: run a sweep's jobs on local worker processes or on a Ray cluster.
 
-Each job runs ``training.train_batch`` in a process of its own (one intra-op thread each), the
-only parallelism the engine needs. Both executors run the same jobs through the same engine,
-so they give the same numbers. Local workers start through ``worker_boot`` (parent-death signal
-armed before torch is imported, signals ignored) and are stopped by the parent through a shared
-flag, so SIGINT/SIGTERM leave every member at a checkpoint and kill -9 leaves no worker.
+Each job runs ``batches.train_job`` (one batch of the sweep's store) in a process of its own
+(one intra-op thread each), the only parallelism the engine needs. Both executors run the
+same jobs through the same engine, so they give the same numbers. Local workers start through
+``worker_boot`` (parent-death signal armed before torch is imported, signals ignored) and are
+stopped by the parent through a shared flag, so SIGINT/SIGTERM leave every member at a
+checkpoint and kill -9 leaves no worker.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 
 from .. import worker_boot
 from ..errors import RuntimeFailure
-from ..training import Interrupted, SignalFlag, train_batch
+from ..training import Interrupted, SignalFlag
+from .batches import train_job
 from .plan import Job
 
 # -- local executor ----------------------------------------------------------------------------
@@ -37,8 +39,7 @@ def _run_job(job: Job, index: int) -> None:
             q.put((index, done - last[0]))
             last[0] = done
 
-    train_batch(job.members, report, keep_steps=False, durable=False, force=True,
-                handle_signals=False, should_stop=worker_boot.should_stop)
+    train_job(job, report, handle_signals=False, should_stop=worker_boot.should_stop)
 
 
 @contextlib.contextmanager
@@ -79,7 +80,7 @@ def run_local(
                     on_progress(n - done[0])
                 done[0] = n
 
-            train_batch(job.members, report, keep_steps=False, durable=False, force=True)
+            train_job(job, report)
         return
     # spawn, not fork: a forked child of a process whose OpenMP pool is running can hang.
     ctx = mp.get_context("spawn")
@@ -185,5 +186,4 @@ def _check_reachable(address: str) -> None:
 
 
 def _ray_job(job: Job) -> None:
-    train_batch(job.members, None, keep_steps=False, durable=False, force=True,
-                handle_signals=False)
+    train_job(job, None, handle_signals=False)

@@ -12,16 +12,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import rundir
+from .. import rundir, sweepdir, sweepstore
 from ..engine import auto_max_batch, batch_key
+from ..errors import UsageError
+from ..spec import RunSpec, rerun_command
 from ..training import Member
 
 
 @dataclass
 class Job:
-    """One batch of members trained together."""
+    """One batch of members trained together: batch ``batch`` of the store of ``sweep``."""
 
     members: list[Member]
+    sweep: Path | None = None
+    batch: str | None = None
 
     @property
     def run_steps(self) -> int:
@@ -58,3 +62,38 @@ def plan_jobs(members: Sequence[Member], max_batch: int | None, workers: int) ->
         jobs.extend(Job(batch[i : i + size]) for i in range(0, len(batch), size))
     jobs.sort(key=lambda j: -j.run_steps)  # longest first: better packing on the workers
     return jobs
+
+
+def store_jobs(out: Path, members: Sequence[tuple[str, str, RunSpec]], max_batch: int | None,
+               workers: int) -> list[Job]:
+    """The work left in the sweep at ``out``: each stored batch that has not finished resumes
+    whole (same members, from its state's step); members no batch holds (and without a
+    finished run directory of their own) are planned into new batches, numbered after the
+    existing ones."""
+    specs = {mid: spec for mid, _, spec in members}
+    jobs: list[Job] = []
+    held: set[str] = set()
+    last = -1
+    for bid in sweepstore.batch_ids(out):
+        ids, step, finished = sweepstore.read_progress(sweepstore.state_path(out, bid))
+        unknown = [i for i in ids if i not in specs]
+        if unknown:
+            raise UsageError(f"--resume: batch {bid} of {out} holds {unknown[0]!r}, "
+                             "which sweep.json does not list")
+        held.update(ids)
+        last = max(last, int(bid))
+        if not finished:
+            jobs.append(Job([_member(out, i, specs[i], step) for i in ids], out, bid))
+    fresh = [_member(out, mid, spec, None) for mid, _, spec in members
+             if mid not in held and sweepdir.member_summary(out, mid) is None]
+    for k, job in enumerate(plan_jobs(fresh, max_batch, workers)):
+        job.sweep, job.batch = out, sweepstore.batch_name(last + 1 + k)
+        jobs.append(job)
+    jobs.sort(key=lambda j: -j.run_steps)  # longest first: better packing on the workers
+    return jobs
+
+
+def _member(out: Path, mid: str, spec: RunSpec, step: int | None) -> Member:
+    mdir = sweepdir.member_dir(out, mid)
+    return Member(spec=spec, out=mdir, command=rerun_command(spec, str(mdir)),
+                  resume=step is not None, resume_step=step or 0)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import fsguard, sweepdir
+from .. import fsguard, sweepdir, sweepstore
 from ..engine import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
-from ..spec import RunSpec, rerun_command
-from ..training import Interrupted, Member, disk_failure, runs_that_fit
+from ..spec import RunSpec
+from ..training import Interrupted, disk_failure, runs_that_fit
 from . import report
 from .executors import run_local, run_ray
-from .plan import member_state, plan_jobs
+from .plan import store_jobs
 from .spec import SweepSpec, expand
 
 MemberList = list[tuple[str, str, RunSpec]]  # (id, group, spec)
@@ -119,21 +119,15 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
                 ray_address, progress) -> dict:
     if resume:
         sweepdir.prepare_resume(out, [mid for mid, _, _ in members])
+        for orphan in sweepstore.orphan_metrics(out):  # a batch killed before its 1st checkpoint
+            orphan.unlink()
     else:  # sweep.json first: it is what --resume continues
         sweepdir.prepare_fresh(out, force)
         entries = [sweepdir.Entry(i, g, s.model_dump(mode="json")) for i, g, s in members]
         sweepdir.write_index(out, command, sweep.model_dump(mode="json"), entries)
-    todo: list[Member] = []
-    for mid, _group, spec in members:
-        mdir = sweepdir.member_dir(out, mid)
-        state, step = member_state(mdir)
-        if state == "done":
-            continue
-        todo.append(Member(spec=spec, out=mdir, command=rerun_command(spec, str(mdir)),
-                           resume=state == "resume", resume_step=step))
-    if any(m.spec.device != "cpu" for m in todo):
+    if any(spec.device != "cpu" for _, _, spec in members):
         workers = 1  # one process drives the GPU; more would each hold a CUDA context
-    jobs = plan_jobs(todo, max_batch, workers)
+    jobs = store_jobs(out, members, max_batch, workers)
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
         progress(total, 0)

@@ -1,0 +1,119 @@
+"""Training one sweep batch into the batch store (``sweepstore``): two files per batch.
+
+A sweep's members no longer get a run directory each. The batch keeps its snapshots in memory
+(a few KB per member) and, at every checkpoint of the spec's cadence, writes the columnar
+metrics and then the stacked training state, each atomically with one fsync. A resumed batch
+continues from its state file with the same members, so after ``kill -9`` at most one
+checkpoint interval is recomputed, and the numbers are those of an uninterrupted sweep (the
+engine is batch-invariant and its randomness a pure function of seed and step).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from .. import sweepstore, verdict
+from ..engine import Snapshot, unstack_state
+from ..errors import UsageError
+from ..training import (
+    Interrupted,
+    Member,
+    SignalFlag,
+    check_memory,
+    disk_failure,
+    new_trainer,
+    prepare_device,
+    run_summary,
+    warn_graph_error,
+)
+
+ProgressFn = Callable[[Snapshot], None]
+
+
+def train_store_batch(
+    sweep: Path,
+    bid: str,
+    members: Sequence[Member],
+    on_progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Train ``members`` (one ``batch_key``; ids = their ``out`` folder names) as batch
+    ``bid`` of the sweep at ``sweep``; resumed members continue from the batch's state file.
+
+    SIGINT (``handle_signals``) or ``should_stop()`` stop between two steps after a
+    checkpoint of the current step (``Interrupted``)."""
+    specs = [m.spec for m in members]
+    prepare_device(specs[0])
+    check_memory(specs)
+    try:
+        _train(Path(sweep), bid, members, on_progress, should_stop, handle_signals)
+    except OSError as exc:
+        raise disk_failure(exc, Path(sweep)) from None
+
+
+def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> None:
+    specs = [m.spec for m in members]
+    ids = [m.out.name for m in members]
+    resume = any(m.resume for m in members)
+    with torch.inference_mode():
+        trainer = new_trainer(specs)
+        prior_wall = torch.zeros(len(members), dtype=torch.float64)
+        if resume:
+            stored_ids, stacked = sweepstore.read_state(sweepstore.state_path(sweep, bid))
+            if stored_ids != ids:
+                raise UsageError(f"--resume: batch {bid} of {sweep} holds other members")
+            trainer.load_states([unstack_state(stacked, i) for i in range(len(ids))])
+            prior_wall = stacked.get("wall_seconds", prior_wall).to(torch.float64)
+            metrics = sweepstore.read_metrics(sweepstore.metrics_path(sweep, bid))
+            if metrics.ids != ids:
+                raise UsageError(f"--resume: metrics of batch {bid} of {sweep} do not match")
+            metrics.truncate(trainer.step)
+        else:
+            metrics = sweepstore.BatchMetrics(ids)
+        t0 = time.perf_counter()
+
+        def on_snapshot(snap: Snapshot) -> None:
+            metrics.append(snap)
+            if on_progress is not None:
+                on_progress(snap)
+
+        def on_checkpoint(step: int) -> None:
+            wall = prior_wall + (time.perf_counter() - t0)
+            stacked = trainer.stacked_state()
+            stacked["wall_seconds"] = wall
+            if step == trainer.steps:  # finished: the members' summaries travel with it
+                stacked["summaries"] = json.dumps(
+                    [run_summary(trainer, i, float(wall[i]), _window(metrics, i, specs[i]))
+                     for i in range(len(ids))])
+            sweepstore.write_batch(sweep, bid, metrics, stacked)
+
+        with SignalFlag(handle_signals) as flag:
+            def stop() -> bool:
+                return flag.hit or (should_stop is not None and should_stop())
+
+            finished = trainer.run(on_snapshot, on_checkpoint, stop)
+        if not finished:
+            on_checkpoint(trainer.step)
+            raise Interrupted(f"interrupted at step {trainer.step}; checkpoint saved, continue "
+                              f"with pointgan sweep --resume --out {sweep}",
+                              flag.signum or signal.SIGINT)
+        warn_graph_error(trainer)
+
+
+def _window(metrics: sweepstore.BatchMetrics, i: int, spec) -> list[tuple[int, float, float]]:
+    """Member i's (step, w, b) in its success window, as ``train_batch`` collects them."""
+    start = verdict.window_start(spec.steps, spec.success_window)
+    return [(s, float(p[i, 0]), float(p[i, 1]))
+            for s, p in zip(metrics.steps, metrics.params) if s >= start]
+
+
+def train_job(job, on_progress: ProgressFn | None = None, **kw) -> None:
+    """A planned job (``plan.Job``): its batch of the sweep's store."""
+    train_store_batch(job.sweep, job.batch, job.members, on_progress, **kw)
