@@ -88,7 +88,9 @@ def test_range_members_ids_and_recorded_command():
 
 
 def _read_members(out, ids):
-    return [json.loads((out / "members" / i / "summary.json").read_text()) for i in ids]
+    from pointgan_cli import sweepdir
+
+    return [sweepdir.member_summary(out, i) for i in ids]
 
 
 def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):
