@@ -248,7 +248,7 @@ class MetricsWriter:
 
 def write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
     """``metrics.jsonl`` with exactly ``rows`` (atomically; an exported sweep member)."""
-    atomic_write_text(out / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+    atomic_write_text(out / METRICS, "".join(dumps(r) + "\n" for r in rows))
 
 
 def truncate_metrics(out: Path, upto_step: int) -> None:

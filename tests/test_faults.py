@@ -329,18 +329,22 @@ def test_sweep_config_preset_is_honoured_and_resume_never_rereads_it(cli, tmp_pa
     doc = json.loads((out / "sweep.json").read_text())
     assert {m["spec"]["preset"] for m in doc["members"]} == {"fixed"}
     assert {m["spec"]["noise_scale"] for m in doc["members"]} == {1.5}
-    # interrupt one member, then edit (and finally delete) the config before resuming
+    # lose every stored batch (as if killed before the first checkpoint), then edit (and
+    # finally delete) the config before resuming
+    from pointgan_cli import sweepdir
+
     mid = doc["members"][1]["id"]
-    (out / "members" / mid / "summary.json").unlink()
+    want = sweepdir.member_metrics(out, mid)
+    for p in (out / "batches").iterdir():
+        p.unlink()
     (out / "summary.json").unlink()
-    want = (out / "members" / mid / "metrics.jsonl").read_text()
     cfg.write_text(json.dumps({"preset": "baseline", "steps": 40, "lr_d": 0.5}))
     cfg.unlink()
     res = cli(["sweep", "--resume", "--out", out])
     assert res.exit_code == 0, res.stderr
-    assert (out / "members" / mid / "metrics.jsonl").read_text() == want
-    spec = json.loads((out / "members" / mid / "spec.json").read_text())["spec"]
-    assert spec["preset"] == "fixed" and spec["lr_d"] == 0.01
+    assert sweepdir.member_metrics(out, mid) == want
+    spec = sweepdir.load_member(out, mid).spec
+    assert spec.preset == "fixed" and spec.lr_d == 0.01
 
 
 def test_every_json_file_is_strict_json(cli, tmp_path):
@@ -348,9 +352,16 @@ def test_every_json_file_is_strict_json(cli, tmp_path):
     assert cli(["sweep", "--steps", "40", "--seeds", "0-1", "--workers", "1", "--lr-d", "5",
                 "--out", out]).exit_code == 0
     files = [p for p in out.rglob("*") if p.suffix in (".json", ".jsonl")]
-    assert len(files) >= 7
+    assert len(files) >= 2  # sweep.json, summary.json; members live in the batch store
     for p in files:
         for line in p.read_text().splitlines() if p.suffix == ".jsonl" else [p.read_text()]:
             _strict_json(line)
+    from pointgan_cli import sweepstore
+
+    stored = [sweepstore.read_state(sweepstore.state_path(out, b))[1]["summaries"]
+              for b in sweepstore.batch_ids(out)]
+    assert stored
+    for text in stored:  # the members' summaries, as the batch store keeps them
+        _strict_json(text)
     assert rundir.dumps({"x": float("nan"), "y": [float("inf"), 1.0]}) == \
         '{"x": null, "y": [null, 1.0]}'

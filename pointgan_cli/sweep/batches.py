@@ -10,7 +10,6 @@ engine is batch-invariant and its randomness a pure function of seed and step).
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .. import sweepstore, verdict
+from .. import rundir, sweepstore, verdict
 from ..engine import Snapshot, unstack_state
 from ..errors import UsageError
 from ..training import (
@@ -89,7 +88,7 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             stacked = trainer.stacked_state()
             stacked["wall_seconds"] = wall
             if step == trainer.steps:  # finished: the members' summaries travel with it
-                stacked["summaries"] = json.dumps(
+                stacked["summaries"] = rundir.dumps(
                     [run_summary(trainer, i, float(wall[i]), _window(metrics, i, specs[i]))
                      for i in range(len(ids))])
             sweepstore.write_batch(sweep, bid, metrics, stacked)
