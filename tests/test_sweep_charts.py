@@ -1,0 +1,49 @@
+"""The sweep charts: one pair of panels (w over b) per experiment with its grid points as lines,
+y-limits that a runaway run cannot stretch, and success labels above the interval caps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pointgan_cli.sweep.report import robust_limits, split_group, weights_figure
+
+
+@pytest.mark.parametrize("name, parts", [
+    ("baseline", ("baseline", "")),
+    ("R1 lr=0.003", ("R1", "lr=0.003")),
+    ("instance noise lr=0.01 steps=3000", ("instance noise", "lr=0.01 steps=3000")),
+    ("baseline lr_d=0.05", ("baseline", "lr_d=0.05")),
+])
+def test_split_group_into_experiment_and_point(name, parts):
+    assert split_group(name) == parts
+
+
+def test_limits_hold_the_target_and_the_bulk_but_not_a_runaway():
+    rng = np.random.default_rng(0)
+    values = np.concatenate([1 + 0.1 * rng.standard_normal(5000), [1e6, np.nan, np.inf]])
+    lo, hi, clipped = robust_limits(values, 1.0, (0.2, 0.3))
+    assert lo < 0.2 and 1.2 < hi < 2.0 and clipped
+    lo, hi, clipped = robust_limits(np.linspace(0.2, 1.0, 50), 1.0, (0.2, 0.2))
+    assert lo < 0.2 and hi > 1.0 and not clipped
+
+
+def test_weights_chart_has_a_panel_pair_per_experiment(cli, tmp_path):
+    out = tmp_path / "s"
+    res = cli(["sweep", "--preset", "baseline", "--preset", "fixed", "--grid", "lr_d=0.01,0.02",
+               "--seeds", "0-1", "--steps", "60", "--workers", "1", "--out", out, "-q"])
+    assert res.exit_code == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    fig, plt = weights_figure(out, summary, 1.0)
+    try:
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert len(axes) == 4  # baseline and fixed, w above b
+        titles = sorted(ax.get_title().split(" (")[0] for ax in axes if ax.get_title())
+        assert titles == ["baseline", "fixed"]
+        legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
+        assert [t.split(" ")[0] for t in legend] == ["lr_d=0.01", "lr_d=0.02"]
+        assert [ax.get_ylabel() for ax in axes] == ["w", "b", "w", "b"]
+    finally:
+        plt.close(fig)
