@@ -8,7 +8,6 @@ the caller writes them atomically.
 from __future__ import annotations
 
 import io
-import math
 import textwrap
 
 import numpy as np
@@ -96,8 +95,11 @@ def loss_landscape_png(doc: dict) -> bytes:
     cb.set_ticks(ticks)
     cb.set_ticklabels([f"{10 ** t:.3g}" for t in ticks])
     cb.set_label("D loss")
-    fig.suptitle("\n".join(textwrap.wrap(doc["finding"]["text"], 130)), fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    g = doc["generator"]
+    at = f"step {doc['step']}" if doc.get("step") is not None else "the study's failed generator"
+    fig.suptitle(f"Which discriminator does the D loss prefer? G: w = {g['w']:.3g}, "
+                 f"b = {g['b']:.3g} ({at})", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     return _png(fig)
 
 
@@ -143,74 +145,92 @@ def generator_landscape_png(doc: dict) -> bytes:
     ax.set_xlabel("w (generator slope)")
     ax.set_ylabel("b (generator offset)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, fontsize=9)
-    ax.set_title("\n".join(textwrap.wrap(doc["finding"], 95)), fontsize=10)
+    ax.set_title(f"Generator loss over (w, b) against the D of step {doc['step']}", fontsize=11)
     fig.tight_layout()
     return _png(fig)
 
 
 
-def stability_png(doc: dict) -> bytes:
-    """Eigenvalues of the training field at the run's point and at the ideal generator, on the
-    complex plane. Left: the real axis is symmetric-log, linear within +-tol (the band counted
-    as the imaginary axis), so the signs of small real parts, which decide the verdict, stay
-    visible next to the stiff modes; the edge of the gradient-descent disc is drawn too. Right:
-    the whole disc ``|1 + h lambda| < 1`` at linear scale."""
-    h = doc["lr"]
-    c, r = doc["disc"]["centre"], doc["disc"]["radius"]
-    pts = (("run_point", f"run, step {doc['step']}", "o", "tab:blue"),
-           ("ideal_point", "ideal G (w = 0, b = real), run's D", "x", "tab:orange"))
-    eigs = {k: np.array(doc[k]["eigenvalues"]).reshape(-1, 2) for k, *_ in pts}
-    allv = np.concatenate(list(eigs.values()))
-    tol = doc["run_point"]["tol"]
-    re_lim = max(1.6 * float(np.max(np.abs(allv[:, 0]))), 10 * tol)
-    im_lim = max(1.3 * float(np.max(np.abs(allv[:, 1]))), 0.1 * re_lim, 10 * tol)
-    fig = Figure(figsize=(15, 7))
-    ax, bx = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+#: What each verdict means, in words for a figure's legend.
+VERDICT_WORDS = {
+    "locally_convergent": "converges locally (every Re λ < 0)",
+    "oscillating": "orbits: no decay (largest Re λ ≈ 0)",
+    "divergent": "diverges (some Re λ > 0)",
+}
 
-    # left: near the imaginary axis
-    ys = np.linspace(-im_lim, im_lim, 401)
-    edge = c + np.sqrt(np.maximum(r * r - ys * ys, 0.0))  # right edge of the disc
-    ax.fill_betweenx(ys, -re_lim, edge, color="tab:green", alpha=0.12,
-                     label=f"GD stable: |1 + h lambda| < 1, h = lr_d = {h:g}")
-    ax.plot(edge, ys, color="tab:green", lw=1.2)
-    ax.axvspan(-tol, tol, color="tab:red", alpha=0.18,
-               label=f"|Re| <= tol = {tol:.2g} (run point): on the imaginary axis")
-    ax.axvline(0.0, color="black", lw=1.0, label="imaginary axis")
-    ax.axhline(0.0, color="grey", lw=0.6)
-    for axis in (ax, bx):
+
+def verdict_words(verdict: str) -> str:
+    return VERDICT_WORDS.get(verdict, verdict.replace("_", " "))
+
+
+def stability_png(doc: dict) -> bytes:
+    return _png(stability_figure(doc))
+
+
+def stability_figure(doc: dict) -> Figure:
+    """Eigenvalues of the training field's Jacobian in the complex plane, both axes linear.
+    Left: near zero, where the verdict is decided: the band |Re λ| <= tol counts as zero
+    (rotation without decay); eigenvalues outside the window are counted in a note. Right:
+    every eigenvalue, so the fast-decaying (stiff) modes show too, and whether all of them lie
+    inside the disc |1 + h λ| < 1 that gradient descent with h = lr_d needs."""
+    h, tol = doc["lr"], doc["run_point"]["tol"]
+    c, r = doc["disc"]["centre"], doc["disc"]["radius"]
+    pts = (("run_point", f"the run at step {doc['step']}", "o", "tab:blue"),
+           ("ideal_point", "ideal G (w = 0, b = real) with the run's D", "x", "tab:orange"))
+    eigs = {k: np.array(doc[k]["eigenvalues"], dtype=float).reshape(-1, 2) for k, *_ in pts}
+    allv = np.concatenate(list(eigs.values()))
+    mag = np.hypot(allv[:, 0], allv[:, 1])
+    near = mag[mag <= 30 * tol]
+    zoom = max(6 * tol, 1.25 * float(near.max()) if near.size else 0.0)
+    fig = Figure(figsize=(13, 6.2))
+    ax, bx = fig.subplots(1, 2)
+
+    def draw(axis, size: float) -> None:
         for key, label, marker, color in pts:
             e = eigs[key]
-            verdict = doc[key]["verdict"].replace("_", " ")
-            axis.scatter(e[:, 0], e[:, 1], marker=marker, s=70 if marker == "o" else 90,
+            axis.scatter(e[:, 0], e[:, 1], marker=marker, s=size if marker == "o" else size * 1.3,
                          color=color, edgecolors="black" if marker == "o" else None,
-                         linewidths=0.6, zorder=5, label=f"{label}: {verdict}")
-    ax.set_xscale("symlog", linthresh=tol, linscale=1.0)
-    ax.set_xlim(-re_lim, re_lim)
-    decades = [10.0**k for k in range(math.ceil(math.log10(3 * tol)),
-                                      math.floor(math.log10(re_lim)) + 1)]
-    ax.set_xticks([-x for x in reversed(decades)] + [0.0] + decades)
-    ax.set_xticks([], minor=True)
-    ax.set_ylim(-im_lim, im_lim)
-    ax.set_xlabel(f"Re lambda (symmetric log, linear within +-tol = {tol:.2g})")
-    ax.set_ylabel("Im lambda")
-    ax.set_title("Eigenvalues of the training field's Jacobian")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=9)
+                         linewidths=0.6, zorder=5,
+                         label=f"{label}: {verdict_words(doc[key]['verdict'])}")
+        axis.axhline(0.0, color="0.5", lw=0.6)
+        axis.axvline(0.0, color="black", lw=0.9)
+        axis.grid(alpha=0.3)
+        axis.set_xlabel("Re λ: decay (< 0) or growth (> 0) rate")
+        axis.set_ylabel("Im λ: rotation rate")
 
-    # right: the whole disc
-    t = np.linspace(0, 2 * np.pi, 721)
-    bx.fill(c + r * np.cos(t), r * np.sin(t), color="tab:green", alpha=0.12)
-    bx.plot(c + r * np.cos(t), r * np.sin(t), color="tab:green", lw=1.2)
-    bx.axvline(0.0, color="black", lw=1.0)
-    bx.axhline(0.0, color="grey", lw=0.6)
-    right = max(0.1 * r, float(np.max(allv[:, 0])) * 1.2)
-    bx.set_xlim(c - 1.1 * r, right)
-    bx.set_ylim(-1.1 * r, 1.1 * r)
-    bx.set_aspect("equal", adjustable="box")
-    bx.set_xlabel("Re lambda")
-    bx.set_ylabel("Im lambda")
-    bx.set_title(f"The whole disc: centre -1/h = {c:g}, radius 1/h = {r:g}")
-    bx.grid(alpha=0.3)
-    fig.suptitle("\n".join(textwrap.wrap(doc["finding"], 160)), fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
-    return _png(fig)
+    # left: near zero, linear
+    ax.axvspan(-tol, tol, color="tab:red", alpha=0.15,
+               label=f"|Re λ| ≤ {tol:.2g}: counted as zero (no decay)")
+    draw(ax, 70)
+    ax.set_xlim(-zoom, zoom)
+    ax.set_ylim(-zoom, zoom)
+    ax.ticklabel_format(style="sci", scilimits=(-3, 3))
+    outside = int(np.sum((np.abs(allv[:, 0]) > zoom) | (np.abs(allv[:, 1]) > zoom)))
+    notes = [f"{int(np.sum(mag <= tol))} of {len(allv)} eigenvalues (both points) within "
+             f"{tol:.2g} of 0"]
+    if outside:
+        notes.append(f"{outside} outside this window: see the right panel")
+    ax.text(0.02, 0.02, "\n".join(notes), transform=ax.transAxes, fontsize=9, color="0.25")
+    ax.set_title("Near zero (where the verdict is decided)", fontsize=11)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, fontsize=9)
+
+    # right: every eigenvalue, linear; the disc's edge where it enters the view
+    span = max(float(np.max(np.abs(allv))) * 1.15, zoom)
+    draw(bx, 60)
+    bx.set_xlim(-span, span)
+    bx.set_ylim(-span, span)
+    if r < 20 * span:  # the disc's curve is visible (else its edge is the imaginary axis)
+        t = np.linspace(0, 2 * np.pi, 2001)
+        (edge,) = bx.plot(c + r * np.cos(t), r * np.sin(t), color="tab:green", lw=1.2)
+        bx.legend([edge], ["edge of the gradient-descent disc"], loc="upper right", fontsize=9)
+    worst = max(max(doc[k]["gd_factors"]) for k, *_ in pts)
+    words = (f"Gradient descent with step h = lr_d = {h:g} shrinks a mode when |1 + h λ| < 1 "
+             f"(a disc of radius {r:g} around {c:g}). Largest |1 + h λ| here: {worst:.7f}, "
+             + ("every mode shrinks." if worst < 1 else "some mode does not shrink."))
+    bx.text(0.0, -0.14, "\n".join(textwrap.wrap(words, 70)), transform=bx.transAxes,
+            fontsize=9, va="top", color="0.2")
+    bx.set_title("All eigenvalues", fontsize=11)
+    fig.suptitle(f"Local stability at step {doc['step']}: eigenvalues of the training "
+                 "field's Jacobian (G and D together)", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
