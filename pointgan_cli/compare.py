@@ -3,20 +3,22 @@
 Runs: every spec field that differs (flag names, as the user would type them), then the
 results of both summaries with the difference B - A for numbers. Sweeps: what differs in the
 sweep spec (groups, seeds, grid, common flags, steps), then each group's success rate in both
-with the difference and a two-sided Fisher exact p-value for "the two rates are the same" (the
-members of a group are independent seeds, so a group is a 2x2 table of converged / not
-converged). The p-value is per group, not corrected for the number of groups compared.
+with the difference and two p-values for "the two rates are the same": Fisher's exact test
+(each sweep's members are independent seeds: a 2x2 table of converged / not converged) and,
+on the seeds both sweeps ran, the exact McNemar test (the same seed starts from the same
+parameters and draws the same numbers, so those outcomes are paired; see ``sweep.stats``).
+Both are per group, not corrected for the number of groups compared.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from . import catalog, rundir, sweepdir
 from .errors import UsageError
 from .spec import SPEC_FIELDS, flag_name
+from .sweep.stats import fisher_exact, paired
 
 #: Summary fields compared for runs, in this order (when either summary has them).
 RESULT_KEYS = ("class", "status", "converged", "final_distance", "distance", "w", "b",
@@ -44,22 +46,6 @@ def compare(a: Path | str, b: Path | str) -> dict[str, Any]:
     else:
         doc.update(_sweeps(a, b))
     return doc
-
-
-def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
-    """Two-sided Fisher exact test of k1/n1 against k2/n2: the probability, with the margins
-    fixed, of a table at most as likely as the one observed."""
-    k, n = k1 + k2, n1 + n2
-    if n1 == 0 or n2 == 0:
-        return 1.0
-
-    def prob(x: int) -> float:
-        return math.comb(n1, x) * math.comb(n2, k - x) / math.comb(n, k)
-
-    observed = prob(k1)
-    lo, hi = max(0, k - n2), min(k, n1)
-    p = sum(q for x in range(lo, hi + 1) if (q := prob(x)) <= observed * (1 + 1e-9))
-    return min(1.0, p)
 
 
 # -- runs --------------------------------------------------------------------------------------
@@ -98,7 +84,8 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
         va, vb = fa["flags"].get(flag), fb["flags"].get(flag)
         if va != vb:
             spec.append({"field": flag, "a": va, "b": vb})
-    ga, gb = _group_counts(a, ia), _group_counts(b, ib)
+    oa, ob = _outcomes(a, ia), _outcomes(b, ib)
+    ga, gb = _counts(oa), _counts(ob)
     groups = []
     for g in list(dict.fromkeys([*ga, *gb])):
         row: dict[str, Any] = {"group": g}
@@ -111,8 +98,10 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
             kb, nb = row["b"]["converged"], row["b"]["n"]
             row["delta"] = kb / nb - ka / na if na and nb else None
             row["p_value"] = fisher_exact(ka, na, kb, nb)
+            pair = paired(ob[g], oa[g])  # B against A on the seeds both ran
+            row["paired"] = pair if pair["n"] else None
         else:
-            row["delta"] = row["p_value"] = None
+            row["delta"] = row["p_value"] = row["paired"] = None
         groups.append(row)
     totals = {side: {"converged": sum(k for k, _ in c.values()), "n": sum(n for _, n in c.values())}
               for side, c in (("a", ga), ("b", gb))}
@@ -137,13 +126,17 @@ def _sweep_facts(index: sweepdir.Index) -> dict[str, Any]:
     }
 
 
-def _group_counts(path: Path, index: sweepdir.Index) -> dict[str, tuple[int, int]]:
-    """Group -> (converged, finished members), from the members' own summaries."""
-    out: dict[str, tuple[int, int]] = {}
+def _outcomes(path: Path, index: sweepdir.Index) -> dict[str, dict[int, bool]]:
+    """Group -> {seed: converged} over the finished members (from their own summaries)."""
+    out: dict[str, dict[int, bool]] = {}
     for e in index.entries:
+        seeds = out.setdefault(e.group, {})
         s = sweepdir.member_summary(path, e.id)
-        k, n = out.get(e.group, (0, 0))
         if s is not None:
-            k, n = k + int(catalog.run_class(s) == "converged"), n + 1
-        out[e.group] = (k, n)
+            seeds[int(e.spec.get("seed", 0))] = catalog.run_class(s) == "converged"
     return out
+
+
+def _counts(outcomes: dict[str, dict[int, bool]]) -> dict[str, tuple[int, int]]:
+    """Group -> (converged, finished members)."""
+    return {g: (sum(seeds.values()), len(seeds)) for g, seeds in outcomes.items()}

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pointgan_cli import catalog
 from pointgan_cli.cli.app import app
-from pointgan_cli.compare import compare, fisher_exact
+from pointgan_cli.compare import compare
 from pointgan_cli.errors import UsageError
 from pointgan_cli.rundir import load_run
 from pointgan_cli.spec import resolve_spec
@@ -157,7 +157,11 @@ def test_compare_two_sweeps_per_group(folder):
     assert groups["fixed"]["a"] == groups["fixed"]["b"] == {
         "converged": fixed_a["converged"], "n": 3, "success_rate": fixed_a["success_rate"]}
     assert groups["fixed"]["delta"] == 0 and groups["fixed"]["p_value"] == 1.0
+    k = fixed_a["converged"]
+    assert groups["fixed"]["paired"] == {"n": 3, "both": k, "neither": 3 - k, "only_group": 0,
+                                         "only_reference": 0, "mcnemar_p": 1.0}
     assert groups["baseline"]["b"] is None and groups["baseline"]["p_value"] is None
+    assert groups["baseline"]["paired"] is None
     assert doc["totals"]["a"] == {"converged": summary["converged"], "n": 6}
     out = invoke("compare", a, b, "--json")
     assert json.loads(out.stdout) == json.loads(json.dumps(doc))
@@ -171,14 +175,3 @@ def test_compare_refuses_a_run_against_a_sweep(folder, tmp_path):
                                   f"{folder / 'sweeps' / 'a'} a sweep")
     with pytest.raises(UsageError, match="neither a pointgan run nor a sweep"):
         compare(tmp_path, folder / "runs" / "fixed-1")
-
-
-def test_fisher_exact_by_hand_and_against_scipy():
-    assert fisher_exact(0, 5, 5, 5) == pytest.approx(2 / 252)  # the two extreme tables
-    assert fisher_exact(3, 3, 3, 3) == 1.0
-    assert fisher_exact(0, 0, 2, 4) == 1.0
-    stats = pytest.importorskip("scipy.stats")
-    for k1, n1, k2, n2 in [(1, 8, 6, 8), (0, 10, 3, 10), (5, 20, 9, 12), (7, 7, 2, 9),
-                           (12, 50, 30, 50)]:
-        expect = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue
-        assert fisher_exact(k1, n1, k2, n2) == pytest.approx(expect, rel=1e-9)

@@ -17,7 +17,7 @@ from pointgan_cli.sweep.spec import (
     reference_groups,
     sweep_command,
 )
-from pointgan_cli.sweep.stats import mcnemar_exact, paired
+from pointgan_cli.sweep.stats import fisher_exact, mcnemar_exact, paired
 
 
 def test_mcnemar_exact_values():
@@ -87,3 +87,15 @@ def test_sweep_command_keeps_study_and_reference(tmp_path):
     assert "--study literature" in cmd and "--reference fixed" in cmd and "--steps 600" in cmd
     refs = reference_groups(spec)
     assert refs["R1 lr=0.003"] == "fixed lr=0.003"
+
+
+def test_fisher_exact_by_hand_and_against_scipy():
+    """Fisher's exact test (``pointgan compare`` of two sweeps) against scipy as the oracle."""
+    assert fisher_exact(0, 5, 5, 5) == pytest.approx(2 / 252)  # the two extreme tables
+    assert fisher_exact(3, 3, 3, 3) == 1.0
+    assert fisher_exact(0, 0, 2, 4) == 1.0
+    stats = pytest.importorskip("scipy.stats")
+    for k1, n1, k2, n2 in [(1, 8, 6, 8), (0, 10, 3, 10), (5, 20, 9, 12), (7, 7, 2, 9),
+                           (12, 50, 30, 50)]:
+        expect = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue
+        assert fisher_exact(k1, n1, k2, n2) == pytest.approx(expect, rel=1e-9)

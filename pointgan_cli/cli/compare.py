@@ -20,8 +20,8 @@ def compare(
     json_out: o.Json = False,
 ) -> None:
     """Compare two runs (spec fields that differ; class, distance, w, b side by side) or two
-    sweeps (what the sweeps ran; each group's success rate in both, the difference B - A and a
-    two-sided Fisher exact p-value).
+    sweeps (what the sweeps ran; each group's success rate in both, the difference B - A, a
+    Fisher exact p-value, and an exact McNemar p-value on the seeds both ran).
 
     Example: pointgan compare runs/baseline-3 runs/fixed-3
     """
@@ -45,12 +45,22 @@ def compare(
         return
     rows = [[g["group"], _rate(g["a"]), _rate(g["b"]),
              "-" if g["delta"] is None else f"{g['delta']:+.0%}",
-             "-" if g["p_value"] is None else f"{g['p_value']:.3g}"] for g in doc["groups"]]
+             "-" if g["p_value"] is None else f"{g['p_value']:.3g}", _paired(g["paired"])]
+            for g in doc["groups"]]
     t = doc["totals"]
-    rows.append(["all", _rate(t["a"]), _rate(t["b"]), "", ""])
+    rows.append(["all", _rate(t["a"]), _rate(t["b"]), "", "", ""])
     console.print_table("success rate per group", ["group", f"A: {a}", f"B: {b}", "B - A",
-                                                   "p (Fisher)"], rows, fmt=fmt.value,
-                        caption="p: two-sided Fisher exact test per group, uncorrected")
+                                                   "p (Fisher)", "p (McNemar, shared seeds)"],
+                        rows, fmt=fmt.value,
+                        caption="p: two-sided exact tests per group, uncorrected; McNemar on "
+                        "the seeds both sweeps ran (B only / A only converged)")
+
+
+def _paired(pair: dict[str, Any] | None) -> str:
+    if pair is None:
+        return "-"
+    return (f"{pair['mcnemar_p']:.3g} on {pair['n']} seeds ({pair['only_group']} B only, "
+            f"{pair['only_reference']} A only)")
 
 
 def _rate(side: dict[str, Any] | None) -> str:

@@ -1,5 +1,6 @@
-"""The statistics a sweep reports: Wilson intervals for one group's success rate, and an exact
-McNemar test for two groups that share their seeds.
+"""The statistics a sweep reports: Wilson intervals for one group's success rate, an exact
+McNemar test for two groups that share their seeds, and Fisher's exact test for two groups
+that do not (``pointgan compare`` of two sweeps).
 
 Why paired: members of different groups with the same seed start from the same initial
 parameters and draw the same random numbers, so their outcomes are paired observations. Two
@@ -29,6 +30,22 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     lo, hi = max(0.0, centre - half), min(1.0, centre + half)
     # Exact at the ends (rounding would leave 50/50 with an upper bound of 0.9999999999999999).
     return (0.0 if k == 0 else lo), (1.0 if k == n else hi)
+
+
+def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided Fisher exact test of k1/n1 against k2/n2: the probability, with the margins
+    fixed, of a table at most as likely as the one observed."""
+    k, n = k1 + k2, n1 + n2
+    if n1 == 0 or n2 == 0:
+        return 1.0
+
+    def prob(x: int) -> float:
+        return math.comb(n1, x) * math.comb(n2, k - x) / math.comb(n, k)
+
+    observed = prob(k1)
+    lo, hi = max(0, k - n2), min(k, n1)
+    p = sum(q for x in range(lo, hi + 1) if (q := prob(x)) <= observed * (1 + 1e-9))
+    return min(1.0, p)
 
 
 def mcnemar_exact(b: int, c: int) -> float:
