@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from pointgan_cli import report
+from pointgan_cli import report, sweepdir
 from pointgan_cli.cli.app import app
 from pointgan_cli.errors import UsageError
 from pointgan_cli.rundir import load_run
@@ -91,7 +91,7 @@ def test_sweep_report_has_the_group_table_every_chart_and_each_failure(made):
     assert f"did not converge ({len(failed)} of 8)" in text
     for mid in failed:
         row = re.search(rf"<tr><td>{re.escape(mid)}</td><td>[^<]*</td><td>([a-z_]+)</td>", text)
-        cls = json.loads((sweep / "members" / mid / "summary.json").read_text())["class"]
+        cls = sweepdir.member_summary(sweep, mid)["class"]
         assert row and row.group(1) == cls
 
 
