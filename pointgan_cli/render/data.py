@@ -119,13 +119,15 @@ def select_frames(n_snapshots: int, frames: int) -> list[int]:
     return [int(i) for i in np.linspace(0, n_snapshots - 1, frames).round()]
 
 
-def _span(lo: float, hi: float, must: list[float], pad: float = 0.06) -> tuple[float, float]:
-    """[lo, hi] widened to hold ``must``, but at most AXIS_CAP beyond it, plus a margin."""
+def _span(lo: float, hi: float, must: list[float], pad: float = 0.06,
+          room: float = 0.0) -> tuple[float, float]:
+    """[lo, hi] widened to hold ``must``, but at most AXIS_CAP beyond it, plus a margin; and at
+    least ``room`` beyond ``must`` (a value sitting on a target stays off the frame)."""
     r_lo, r_hi = min(must), max(must)
     lo = max(min(lo, r_lo), r_lo - AXIS_CAP)
     hi = min(max(hi, r_hi), r_hi + AXIS_CAP)
     margin = (hi - lo) * pad
-    return lo - margin, hi + margin
+    return min(lo - margin, r_lo - room), max(hi + margin, r_hi + room)
 
 
 def limits(tracks: list[Track]) -> Limits:
@@ -138,7 +140,7 @@ def limits(tracks: list[Track]) -> Limits:
     v = _span(lo, hi, reals + [-1.0, 1.0])  # x's domain, the samples, the real value
     y = _span(lo, hi, reals + [0.0, 1.0])  # G's outputs, D's range, the real value
     params = _span(float(np.nanmin(np.minimum(w, b))), float(np.nanmax(np.maximum(w, b))),
-                   reals + [0.0])
+                   reals + [0.0], room=0.15)
     losses = np.concatenate([np.r_[t.g_loss, t.d_loss] for t in tracks])
     top = float(np.nanmax(losses)) if np.isfinite(losses).any() else 1.0
     loss = (0.0, min(max(top, 0.1) * 1.08, 10.0))

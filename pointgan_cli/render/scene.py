@@ -26,6 +26,7 @@ from .data import Cell, FrameData, History, Limits
 
 G_COLOR = "#1f77b4"  # generator (matplotlib C0)
 D_COLOR = "#ff7f0e"  # discriminator (C1)
+G_LOSS_COLOR = "#9467bd"  # the G loss: not the blue of w and b, which share its axis panel
 REAL_COLOR = "black"
 FAILED_COLOR = "#b2182b"
 CONVERGED_COLOR = "#1b7837"
@@ -173,7 +174,7 @@ class HistoryPanel:
         kw = {"animated": animated}
         (self.w,) = ax.plot([], [], color=G_COLOR, lw=1.6, label="w", **kw)
         (self.b,) = ax.plot([], [], color=G_COLOR, lw=1.6, ls="--", label="b", **kw)
-        (self.g_loss,) = loss_ax.plot([], [], color=G_COLOR, lw=0.9, ls=":", alpha=0.8,
+        (self.g_loss,) = loss_ax.plot([], [], color=G_LOSS_COLOR, lw=0.9, ls=":", alpha=0.9,
                                       label="G loss", **kw)
         (self.d_loss,) = loss_ax.plot([], [], color=D_COLOR, lw=0.9, ls=":", alpha=0.9,
                                       label="D loss", **kw)
@@ -240,11 +241,27 @@ def run_scene(width_px: int, height_px: int, dpi: int, lim: Limits, real: float,
     hist = HistoryPanel(fig.add_subplot(gs[1]), lim, real, animated, fs)
     # Outside the axes, so the moving curves never run over it.
     _legend(fig, main.lines + hist.lines, 0.925, fs * 0.85)
-    fig.text(0.09, 0.975, title, ha="left", va="top", fontsize=fs * 1.15)
     readout = Readout(0.91, 0.975, fig.transFigure, fs * 1.1, dpi, ha="right")
     readout.set_animated(animated)
     fig.add_artist(readout)
+    # The title gets the width the readout leaves (its widest text: all digits of the last
+    # step), shortened with an ellipsis: a long run name must not run into the readout.
+    readout.set_text(f"step {lim.last_step}/{lim.last_step}  w=+0.000  b=+0.000")
+    free = (0.91 - 0.09) * width_px - readout._bitmap().shape[1] - 1.2 * fs * dpi / 72
+    readout.set_text("")
+    fit_text(fig.text(0.09, 0.975, title, ha="left", va="top", fontsize=fs * 1.15), free)
     return Scene(fig, canvas, readout, blit=animated), main, hist
+
+
+def fit_text(text, width_px: float) -> None:
+    """Shorten a matplotlib ``Text`` from the end, with an ellipsis, until it fits
+    ``width_px``."""
+    renderer = text.figure.canvas.get_renderer()
+    full = text.get_text()
+    keep = len(full)
+    while keep > 1 and text.get_window_extent(renderer).width > width_px:
+        keep -= max(1, (keep // 20))
+        text.set_text(full[:keep].rstrip() + "…")
 
 
 def grid_scene(cells: list[Cell], width_px: int, height_px: int, dpi: int, ncols: int,
@@ -255,11 +272,16 @@ def grid_scene(cells: list[Cell], width_px: int, height_px: int, dpi: int, ncols
     nrows = -(-len(cells) // ncols)
     fs = 8.5
     height_in = height_px / dpi
-    gs = fig.add_gridspec(nrows, ncols, hspace=0.38, wspace=0.2, left=0.06, right=0.99,
-                          top=1 - 0.75 / height_in, bottom=0.35 / height_in)
+    width_in = width_px / dpi
+    gs = fig.add_gridspec(nrows, ncols, hspace=0.42, wspace=0.2, left=0.55 / width_in,
+                          right=0.99, top=1 - 0.75 / height_in, bottom=0.5 / height_in)
     panels = []
     for i, cell in enumerate(cells):
         ax = fig.add_subplot(gs[i // ncols, i % ncols])
+        if i % ncols == 0:
+            ax.set_ylabel("G(x), D(v)", fontsize=fs)
+        if i + ncols >= len(cells):  # nothing below it: the bottom panel of its column
+            ax.set_xlabel("x for G, v for D", fontsize=fs)
         status = {True: "converged", False: "failed", None: "unfinished"}[cell.converged]
         color = {True: CONVERGED_COLOR, False: FAILED_COLOR, None: "0.3"}[cell.converged]
         ax.set_title(f"{cell.label} - {status}", fontsize=fs, color=color)
