@@ -166,7 +166,7 @@ def test_the_map_study_has_two_planes_and_is_finer_on_cuda():
     cpu = build_sweep_spec([], "map", {}, None, None, {})
     assert [(p.name, p.x.field, p.y.field) for p in maps.planes(cpu)] == [
         ("fixed", "noise_scale", "weight_decay"), ("baseline", "lr_g", "lr_d")]
-    assert cpu.seeds == parse_seeds("0-15")
+    assert cpu.seeds == parse_seeds("0-31")
     fixed = maps.planes(cpu)[0]
     # the region around the study's fix: noise 1.5 and weight decay 0.1 are grid values
     assert 1.5 in fixed.x.values and 0.1 in fixed.y.values and fixed.y.log
@@ -174,7 +174,7 @@ def test_the_map_study_has_two_planes_and_is_finer_on_cuda():
     assert fixed.y.values[0] < 0.1 < fixed.y.values[-1]
     gpu = build_sweep_spec([], "map", {}, None, None, {"device": "cuda"})
     assert len(expand(gpu)) > 4 * len(expand(cpu))
-    assert sweep_command(cpu, "o").startswith("pointgan sweep --study map --seeds 0-15 ")
+    assert sweep_command(cpu, "o").startswith("pointgan sweep --study map --seeds 0-31 ")
     assert "--study map" in sweep_command(gpu, "o") and "--device cuda" in sweep_command(gpu, "o")
     assert "--grid" not in sweep_command(cpu, "o")
     with pytest.raises(UsageError, match="^--study map .*drop --grid"):

@@ -34,7 +34,7 @@ def sweep(
     seeds: Annotated[
         Optional[str],
         typer.Option("--seeds", help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29 "
-                     "[default: 0-9; --study map: 0-15 on a CPU, 0-63 on CUDA].",
+                     "[default: 0-9; --study map: 0-31 on a CPU, 0-63 on CUDA].",
                      show_default=False, rich_help_panel="Sweep"),
     ] = None,
     grid: Annotated[
