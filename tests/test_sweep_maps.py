@@ -120,7 +120,7 @@ def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):
         assert sum(cell["classes"].values()) == 2
         assert cell["classes"]["converged"] == cell["converged"]
         for c, k in cell["classes"].items():
-            assert k == sum(r["class"] == c for r in runs)
+            assert k == sum(r["class"] == c for r in runs) == g["classes"].get(c, 0)
         failed = {c: k for c, k in cell["classes"].items() if c != "converged" and k}
         assert cell["dominant_failure"] == (max(failed, key=failed.get) if failed else None)
     assert len(seen) == 6

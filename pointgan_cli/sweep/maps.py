@@ -7,11 +7,13 @@ cell, where does training converge, and when it does not, how does it fail?
 
 Every variant of a sweep whose grid varies exactly two numeric fields is one plane (other grid
 fields may hold one value). Each cell is one statistics group of the sweep's ``summary.json``:
-its ``n``, ``converged``, rate and Wilson interval are copied from there, never recomputed, so
-the map and the summary cannot disagree. The class counts come from the members' own
-summaries (the one verdict written when each run finished). Files: ``map.png`` (the figure,
-``mapplot``), ``map.json`` and ``map.csv`` (every cell); a sweep with several planes (``--study
-map``) writes ``map-<variant>.*`` for each. The names belong to ``sweepdir``.
+its ``n``, ``converged``, rate, Wilson interval and class counts are copied from there, never
+recomputed, so the map and the summary cannot disagree (a summary from before class counts: the
+members' own ``class``, the one verdict written when each run finished).
+
+Files: ``map.png`` (the figure, ``mapplot``), ``map.json`` and ``map.csv`` (every cell); a sweep
+with several planes (``--study map``) writes ``map-<variant>.*`` for each. The names belong to
+``sweepdir``.
 """
 
 from __future__ import annotations
@@ -149,11 +151,7 @@ def fill(plane: Plane, sweep: SweepSpec, sweep_dir: Path, summary: dict[str, Any
             tx, ty = typed[(xv, yv)]
             g = groups[plane.group(tx, ty)]
             classes = dict.fromkeys(CLASSES, 0)
-            for mid in g["members"]:
-                s = sweepdir.member_summary(sweep_dir, mid) or {}
-                cls = s.get("class") or ("diverged" if s.get("status") == "diverged" else
-                                         "converged" if s.get("converged") else "unclassified")
-                classes[cls] = classes.get(cls, 0) + 1
+            classes.update(g["classes"] if "classes" in g else _member_classes(sweep_dir, g))
             failures = {c: k for c, k in classes.items() if c != "converged" and k}
             dominant = max(failures, key=lambda c: (failures[c], -_rank(c))) if failures else None
             plane.cells.append({
@@ -163,6 +161,17 @@ def fill(plane: Plane, sweep: SweepSpec, sweep_dir: Path, summary: dict[str, Any
                 "classes": classes, "dominant_failure": dominant, "members": g["members"],
             })
     plane.points = study_points(plane, sweep)
+
+
+def _member_classes(sweep_dir: Path, group: dict[str, Any]) -> dict[str, int]:
+    """Class counts from the members' summaries (a sweep summary without ``classes``)."""
+    counts: dict[str, int] = {}
+    for mid in group["members"]:
+        s = sweepdir.member_summary(sweep_dir, mid) or {}
+        cls = s.get("class") or ("diverged" if s.get("status") == "diverged" else
+                                 "converged" if s.get("converged") else "unclassified")
+        counts[cls] = counts.get(cls, 0) + 1
+    return counts
 
 
 def _rank(cls: str) -> int:
