@@ -311,16 +311,37 @@ def test_fixed_run_is_locally_convergent_and_only_diagnose_is_written(cli, runs)
     res = cli(["diagnose", "stability", run])
     assert res.exit_code == 0, res.stderr
     assert res.stdout.splitlines()[-1].startswith("the run is converged (")  # the finding last
-    assert "at step 600 the linearised training field is locally_convergent" in res.stdout
-    assert "eigenvalues at step 600" in res.stdout and "wrote " in res.stderr
+    # the optimizer the verdict assumes, the quadrature used, the generator's own modes
+    assert ("at step 600, under Adam with the second moments of checkpoints/step-000600.pt"
+            in res.stdout)
+    assert "Adam step eigenvalues mu at step 600" in res.stdout and "wrote " in res.stderr
+    assert "noise nodes" in res.stdout and "converged (last change" in res.stdout
+    assert "G block eigenvalues" in res.stdout
     assert _hashes(run) == before
     assert sorted(p.name for p in (run / "diagnose").iterdir()) == ["stability.json",
                                                                     "stability.png"]
     assert (run / "diagnose" / "stability.png").read_bytes()[:8] == PNG_MAGIC
     doc = json.loads((run / "diagnose" / "stability.json").read_text())
     assert doc["step"] == 600 and doc["parameters_from"] == "checkpoints/last.pt"
-    assert doc["lr"] == 0.01 and doc["disc"] == {
-        "centre": -100.0, "radius": 100.0, "rule": doc["disc"]["rule"]}
+    assert doc["lr"] == 0.01 and doc["optimizer"] == "adam"
+    assert doc["disc"] is None  # the gradient-descent disc means nothing under Adam
+    q = doc["quadrature"]
+    assert q["converged"] is True and q["noise_nodes"] >= 64 and len(q["rounds"]) >= 2
+    assert q["rounds"][-1]["max_relative_change"] < 1e-3
+    adam = doc["adam"]
+    assert adam["checkpoint_step"] == 600 and len(adam["preconditioner"]) == 9
+    assert min(adam["preconditioner"]) > 0
+    for key in ("run_point", "ideal_point"):
+        a = adam[key]
+        m = np.array(a["jacobian"])
+        np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(m)), np.sort_complex(
+            np.array([complex(re, im) for re, im in a["eigenvalues"]])), atol=1e-9)
+        assert len(a["g_block"]["eigenvalues"]) == 2 and len(a["d_block"]["eigenvalues"]) == 7
+        shares = [mode["g_share"] for mode in a["modes"]]
+        assert len(shares) == 9 and all(0.0 <= x <= 1.0 + 1e-12 for x in shares)
+        # the G shares of all modes add up to G's 2 dimensions only for orthogonal
+        # eigenvectors; here: some mode lives mostly in G
+        assert max(shares) > 0.5
     for key in ("run_point", "ideal_point"):
         p = doc[key]
         eigs = np.array([complex(re, im) for re, im in p["eigenvalues"]])
@@ -418,3 +439,63 @@ def test_quadrature_rules_integrate_what_they_claim():
     assert float((r * n * n).sum()) == pytest.approx(1.0)
     assert float((r * n**4).sum()) == pytest.approx(3.0)
     assert math.isclose(float((r * torch.cos(n)).sum()), math.exp(-0.5), rel_tol=1e-12)
+
+
+# -- adaptive quadrature, G-block modes, Adam's preconditioned step ----------------------------
+
+
+def test_eig_change_is_symmetric_and_ignores_order():
+    from pointgan_cli.diagnose import spectrum
+
+    a = np.array([-1.0, -2.0 + 1j, -2.0 - 1j])
+    assert spectrum.eig_change(a, a[::-1]) == 0.0
+    b = a + np.array([0.0, 0.01, 0.01])
+    assert spectrum.eig_change(a, b) == spectrum.eig_change(b, a) == pytest.approx(
+        0.01 / abs(-2.0 + 1j))  # the gap over the larger spectral scale
+
+
+def test_quadrature_doubles_until_the_eigenvalues_settle():
+    from pointgan_cli.diagnose import spectrum
+
+    spec = resolve_spec("fixed", overrides={"noise_scale": 1.5})
+    theta = torch.tensor([0.0, 1.0, 1.4, 3.1, -1.7, -2.0, -5.2, 4.8, -3.8], dtype=DT)
+    (res,), q = spectrum.converged_jacobians(spec, [theta])
+    assert q["converged"] and q["noise_nodes"] > stab.NOISE_NODES  # the first rule is not enough
+    changes = [r["max_relative_change"] for r in q["rounds"][1:]]
+    assert changes[-1] < spectrum.QUAD_REL_TOL <= changes[0]
+    plain = resolve_spec("baseline")
+    _, q0 = spectrum.converged_jacobians(plain, [theta])
+    assert q0["noise_nodes"] == 0 and len(q0["rounds"]) == 2  # x only: settles at once
+
+
+def test_g_share_separates_the_players():
+    from pointgan_cli.diagnose import spectrum
+
+    jac = np.diag([-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0, -9.0])
+    jac[0, 5] = 0.5  # G feels D, D does not feel G: eigenvectors stay block-separated
+    shares = {round(m["eigenvalue"][0]): m["g_share"] for m in spectrum.modes(jac)}
+    assert shares[-1] == pytest.approx(1.0) and shares[-2] == pytest.approx(1.0)
+    assert shares[-9] == pytest.approx(0.0)
+    assert 0.0 < shares[-6] < 1.0  # D's mode that drags G along
+    point = spectrum.analyse_matrix(jac, 0.01)
+    assert sorted(re for re, _ in point["g_block"]["eigenvalues"]) == [-2.0, -1.0]
+
+
+def test_l2_and_decoupled_decay_act_differently_under_adam():
+    from pointgan_cli.diagnose import spectrum
+
+    jac = np.zeros((9, 9))
+    pre = np.array([0.01, 0.01] + [5.0] * 7)  # Adam's steps: large where v_hat is small
+    dec = resolve_spec("fixed", overrides={"weight_decay_mode": "decoupled"})
+    l2 = resolve_spec("fixed", overrides={"weight_decay_mode": "l2"})
+    m_dec = spectrum.adam_step_matrix(dec, jac, pre)
+    m_l2 = spectrum.adam_step_matrix(l2, jac, pre)
+    assert m_dec[2, 2] == pytest.approx(-dec.lr_d * 0.1)  # AdamW: lr * wd per step
+    assert m_l2[2, 2] == pytest.approx(-5.0 * 0.1)  # L2: wd through the preconditioner
+    assert m_dec[0, 0] == m_l2[0, 0] == 0.0  # no decay on the generator
+    # plain gradient descent cannot tell them apart
+    assert np.array_equal(spectrum.sgd_decay(dec, jac), spectrum.sgd_decay(l2, jac))
+    # the preconditioner from a checkpoint's second moments, bias-corrected
+    p = spectrum.adam_preconditioner(dec, torch.full((2,), 1e-4), torch.full((7,), 1e-2), 10**6)
+    assert p[0] == pytest.approx(0.01 / (0.01 + 1e-8)) and p[5] == pytest.approx(
+        0.01 / (0.1 + 1e-8))

@@ -110,10 +110,11 @@ def stability(
     fmt: o.Format = o.TableFormat.table,
 ) -> None:
     """Is training locally stable here? Eigenvalues of the Jacobian of the training vector
-    field (G and D together, the run's expected losses and penalties) at the run's point and
-    at the ideal generator with the run's D, against the disc lr_d needs for gradient descent;
-    a verdict (locally convergent, oscillating, divergent) kept apart from whether the
-    distance to the target is still shrinking.
+    field (G and D together, the run's expected losses and penalties; quadrature refined until
+    the eigenvalues settle) at the run's point and at the ideal generator with the run's D,
+    each mode's share in the generator, and the G block's own eigenvalues. Adam runs are
+    judged on Adam's preconditioned step (second moments from the checkpoint), SGD runs on the
+    gradient-descent disc; the run's class comes from its summary.
 
     Example: pointgan diagnose stability runs/baseline-3 --step 2000
     """
@@ -124,18 +125,31 @@ def stability(
         console.print_json(doc)
         return
     names = ("run", "ideal G")
-    points = (doc["run_point"], doc["ideal_point"])
+    adam = doc["adam"]
+    view = adam if adam is not None else doc  # the spectrum the verdict is taken from
+    points = (view["run_point"], view["ideal_point"])
+    h = 1.0 if adam is not None else doc["lr"]
     rows = []
-    for i in range(len(doc["run_point"]["eigenvalues"])):
+    for i in range(len(points[0]["modes"])):
         row: list[Any] = [i + 1]
         for p in points:
-            re, im = p["eigenvalues"][i]
-            row += [f"{re:+.4g}", f"{im:+.4g}", f"{p['gd_factors'][i]:.6f}"]
+            re, im = p["modes"][i]["eigenvalue"]
+            factor = abs(complex(1.0 + h * re, h * im))
+            row += [f"{re:+.4g}", f"{im:+.4g}", f"{p['modes'][i]['g_share']:.3f}",
+                    f"{factor:.6f}"]
         rows.append(row)
-    cols = ["#"] + [f"{n} {c}" for n in names for c in ("Re", "Im", "|1+h l|")]
-    console.print_table(f"eigenvalues at step {doc['step']} (h = lr_d = {doc['lr']:g})", cols,
-                        rows, fmt, caption="ideal G: w = 0, b = real, with the run's D at this "
-                        "step; |1+h l| < 1 is inside the gradient-descent disc")
+    step_col = "|1+mu|" if adam is not None else "|1+h l|"
+    cols = ["#"] + [f"{n} {c}" for n in names for c in ("Re", "Im", "G share", step_col)]
+    if adam is not None:
+        title = f"Adam step eigenvalues mu at step {doc['step']} ({adam['checkpoint']})"
+        cap = ("mu: eigenvalues of M, one Adam step's linearisation with the checkpoint's "
+               "second moments; G share: the eigenvector's weight in (w, b); ideal G: w = 0, "
+               "b = real, with the run's D")
+    else:
+        title = f"eigenvalues at step {doc['step']} (h = lr_d = {doc['lr']:g})"
+        cap = ("G share: the eigenvector's weight in (w, b); ideal G: w = 0, b = real, with "
+               "the run's D; |1+h l| < 1 is inside the gradient-descent disc")
+    console.print_table(title, cols, rows, fmt, caption=cap)
     _written(doc)
     if fmt == "tsv":  # the table alone
         return

@@ -173,11 +173,23 @@ def stability_figure(doc: dict) -> Figure:
     (rotation without decay); eigenvalues outside the window are counted in a note. Right:
     every eigenvalue, so the fast-decaying (stiff) modes show too, and whether all of them lie
     inside the disc |1 + h λ| < 1 that gradient descent with h = lr_d needs."""
-    h, tol = doc["lr"], doc["run_point"]["tol"]
-    c, r = doc["disc"]["centre"], doc["disc"]["radius"]
+    adam = doc.get("adam")
+    view = adam if adam is not None else doc  # Adam runs: the preconditioned step's spectrum
+    if adam is not None:
+        h, c, r = 1.0, -1.0, 1.0
+        step_words = ("One Adam step (second moments of the checkpoint) shrinks a mode when "
+                      "|1 + μ| < 1 (a disc of radius 1 around -1)")
+        what = "one Adam step's linearisation M (eigenvalues μ)"
+    else:
+        h = doc["lr"]
+        c, r = doc["disc"]["centre"], doc["disc"]["radius"]
+        step_words = (f"Gradient descent with step h = lr_d = {h:g} shrinks a mode when "
+                      f"|1 + h λ| < 1 (a disc of radius {r:g} around {c:g})")
+        what = "the training field's Jacobian (G and D together)"
+    tol = view["run_point"]["tol"]
     pts = (("run_point", f"the run at step {doc['step']}", "o", "tab:blue"),
            ("ideal_point", "ideal G (w = 0, b = real) with the run's D", "x", "tab:orange"))
-    eigs = {k: np.array(doc[k]["eigenvalues"], dtype=float).reshape(-1, 2) for k, *_ in pts}
+    eigs = {k: np.array(view[k]["eigenvalues"], dtype=float).reshape(-1, 2) for k, *_ in pts}
     allv = np.concatenate(list(eigs.values()))
     mag = np.hypot(allv[:, 0], allv[:, 1])
     near = mag[mag <= 30 * tol]
@@ -191,7 +203,7 @@ def stability_figure(doc: dict) -> Figure:
             axis.scatter(e[:, 0], e[:, 1], marker=marker, s=size if marker == "o" else size * 1.3,
                          color=color, edgecolors="black" if marker == "o" else None,
                          linewidths=0.6, zorder=5,
-                         label=f"{label}: {verdict_words(doc[key]['verdict'])}")
+                         label=f"{label}: {verdict_words(view[key]['verdict'])}")
         axis.axhline(0.0, color="0.5", lw=0.6)
         axis.axvline(0.0, color="black", lw=0.9)
         axis.grid(alpha=0.3)
@@ -222,15 +234,13 @@ def stability_figure(doc: dict) -> Figure:
     if r < 20 * span:  # the disc's curve is visible (else its edge is the imaginary axis)
         t = np.linspace(0, 2 * np.pi, 2001)
         (edge,) = bx.plot(c + r * np.cos(t), r * np.sin(t), color="tab:green", lw=1.2)
-        bx.legend([edge], ["edge of the gradient-descent disc"], loc="upper right", fontsize=9)
-    worst = max(max(doc[k]["gd_factors"]) for k, *_ in pts)
-    words = (f"Gradient descent with step h = lr_d = {h:g} shrinks a mode when |1 + h λ| < 1 "
-             f"(a disc of radius {r:g} around {c:g}). Largest |1 + h λ| here: {worst:.7f}, "
+        bx.legend([edge], ["edge of the stable disc"], loc="upper right", fontsize=9)
+    worst = max(max(view[k]["gd_factors"]) for k, *_ in pts)
+    words = (f"{step_words}. Largest factor here: {worst:.7f}, "
              + ("every mode shrinks." if worst < 1 else "some mode does not shrink."))
     bx.text(0.0, -0.14, "\n".join(textwrap.wrap(words, 70)), transform=bx.transAxes,
             fontsize=9, va="top", color="0.2")
     bx.set_title("All eigenvalues", fontsize=11)
-    fig.suptitle(f"Local stability at step {doc['step']}: eigenvalues of the training "
-                 "field's Jacobian (G and D together)", fontsize=12)
+    fig.suptitle(f"Local stability at step {doc['step']}: eigenvalues of {what}", fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig

@@ -97,3 +97,44 @@ def trajectory(run: Run, upto: int | None = None) -> torch.Tensor:
         and math.isfinite(float(r["b"]))
     ]
     return torch.tensor(pts, dtype=DT).reshape(-1, 2)
+
+
+@dataclass
+class OptimizerState:
+    """Adam's second moments (``exp_avg_sq``) of both players at a checkpoint."""
+
+    step: int
+    v_g: torch.Tensor  # (2,)
+    v_d: torch.Tensor  # (7,)
+    origin: str
+
+
+def optimizer_state_at(run: Run, step: int) -> OptimizerState:
+    """The optimizer state of the checkpoint nearest ``step``: the latest one at or before it,
+    else the earliest after it (sweeps keep only ``last.pt``). UsageError when the run has no
+    readable checkpoint with an optimizer state."""
+    ckdir = run.path / rundir.CHECKPOINTS
+    every = run.spec.checkpoint_every
+    names = [(n, ckdir / rundir.checkpoint_name(n)) for n in range(0, run.spec.steps + 1, every)]
+    names.append((run.spec.steps, ckdir / rundir.checkpoint_name(run.spec.steps)))
+    names = [(n, p) for n, p in names if p.is_file()]
+    if (ckdir / rundir.LAST).is_file():
+        names.append((-1, ckdir / rundir.LAST))
+    found: list[OptimizerState] = []
+    for _, path in names:
+        ck = rundir.load_checkpoint(path)
+        try:
+            found.append(OptimizerState(
+                int(ck["step"]),
+                torch.as_tensor(ck["optim_g"]["exp_avg_sq"], dtype=DT).reshape(2),
+                torch.as_tensor(ck["optim_d"]["exp_avg_sq"], dtype=DT).reshape(7),
+                path.relative_to(run.path).as_posix()))
+        except (KeyError, TypeError, ValueError, RuntimeError):
+            continue
+    if not found:
+        raise UsageError(f"{run.path}: no checkpoint with Adam's state (the verdict of an Adam "
+                         f"run needs its second moments)")
+    before = [s for s in found if s.step <= step]
+    if before:
+        return max(before, key=lambda s: s.step)
+    return min(found, key=lambda s: s.step)
