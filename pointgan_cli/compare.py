@@ -29,7 +29,7 @@ def kind(path: Path | str) -> str:
     """"sweep" or "run"; UsageError for anything else."""
     if sweepdir.is_sweep(path):
         return "sweep"
-    if rundir.is_run(path):
+    if rundir.is_run(path) or sweepdir.member_address(path) is not None:
         return "run"
     raise UsageError(f"{path} is neither a pointgan run nor a sweep directory")
 
@@ -52,7 +52,8 @@ def compare(a: Path | str, b: Path | str) -> dict[str, Any]:
 
 
 def _runs(a: Path, b: Path) -> dict[str, Any]:
-    ra, rb = rundir.load_run(a, need_metrics=False), rundir.load_run(b, need_metrics=False)
+    ra = sweepdir.load_any_run(a, need_metrics=False)  # SWEEP/members/ID works too
+    rb = sweepdir.load_any_run(b, need_metrics=False)
     sa, sb = ra.spec.model_dump(mode="json"), rb.spec.model_dump(mode="json")
     spec = [{"field": f, "flag": flag_name(f), "a": sa[f], "b": sb[f]}
             for f in SPEC_FIELDS if sa[f] != sb[f]]

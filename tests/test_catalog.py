@@ -167,6 +167,14 @@ def test_compare_two_sweeps_per_group(folder):
     assert json.loads(out.stdout) == json.loads(json.dumps(doc))
 
 
+def test_compare_two_members_of_a_sweep_by_their_address(folder):
+    a = folder / "sweeps" / "a" / "members" / "baseline-s0001"
+    b = folder / "sweeps" / "a" / "members" / "fixed-s0001"
+    doc = compare(a, b)
+    assert doc["kind"] == "run"
+    assert [r["flag"] for r in doc["spec"]] == ["--preset", "--weight-decay", "--noise-scale"]
+
+
 def test_compare_refuses_a_run_against_a_sweep(folder, tmp_path):
     res = invoke("compare", folder / "runs" / "fixed-1", folder / "sweeps" / "a")
     assert res.exit_code == 2

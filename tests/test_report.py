@@ -95,6 +95,18 @@ def test_sweep_report_has_the_group_table_every_chart_and_each_failure(made):
         assert row and row.group(1) == cls
 
 
+def test_report_of_a_member_stored_in_its_sweeps_batches(made, tmp_path):
+    sweep = made["sweep"]
+    mid = sweepdir.read_index(sweep).entries[0].id
+    member = sweep / "members" / mid
+    with pytest.raises(UsageError, match="--out"):  # never writes into the sweep's store
+        report.write(member)
+    info = report.write(member, tmp_path / "m.html")
+    text = (tmp_path / "m.html").read_text()
+    assert info["kind"] == "run" and f"<h1>Run {mid}</h1>" in text
+    assert f"<td>class</td><td>{sweepdir.member_summary(sweep, mid)['class']}</td>" in text
+
+
 def test_report_escapes_what_it_shows(made, tmp_path):
     model = {"title": "Run <b>x</b>", "path": "a&b", "command": "pointgan train --out '<x>'",
              "sections": [{"heading": "<h>", "text": ["1 < 2"],

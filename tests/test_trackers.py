@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pointgan_cli import trackers
+from pointgan_cli import sweepdir, trackers
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.rundir import load_run
 from pointgan_cli.spec import rerun_command, resolve_spec
@@ -205,6 +205,25 @@ def test_log_command_logs_a_sweep_as_parent_and_members(cli, sweep_dir, tmp_path
     again = json.loads(cli(["log", sweep_dir, "--tracking-uri", store, "--json"]).stdout)
     assert again["run_id"] == info["run_id"] and again["members"] == info["members"]
     assert again["updated"] is True
+
+
+def test_members_stored_in_batches_are_logged_with_their_spec_and_summary(cli, tmp_path):
+    """A real sweep keeps its members in batch files (no folder each): `log` of the sweep and
+    of one member by its SWEEP/members/ID address still carries spec.json and summary.json."""
+    sweep, store = tmp_path / "s", tmp_path / "store"
+    res = cli(["sweep", "--seeds", "0-1", "--steps", "100", "--workers", "1", "--out", sweep,
+               "-q"])
+    assert res.exit_code == 0, res.stderr
+    info = json.loads(cli(["log", sweep, "--tracking-uri", store, "--json"]).stdout)
+    client = MlflowClient(store.as_uri())
+    for child, mid in zip(info["members"], ("baseline-s0000", "baseline-s0001")):
+        assert {a.path for a in client.list_artifacts(child)} == {"spec.json", "summary.json"}
+        local = client.download_artifacts(child, "summary.json", str(tmp_path))
+        assert json.loads(Path(local).read_text()) == sweepdir.member_summary(sweep, mid)
+    res = cli(["log", sweep / "members" / "baseline-s0001", "--tracking-uri", store, "--json"])
+    assert res.exit_code == 0, res.stderr
+    one = client.get_run(json.loads(res.stdout)["run_id"])
+    assert one.data.params["seed"] == "1" and one.info.run_name == "baseline-s0001"
 
 
 def test_log_command_refuses_what_is_not_a_run(cli, tmp_path):

@@ -22,18 +22,23 @@ def build(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     if sweepdir.is_sweep(path):
         return collect.sweep_model(path)
-    if not path.is_dir():
+    if not path.is_dir() and sweepdir.member_address(path) is None:
         raise UsageError(f"run or sweep directory not found: {path}")
     return collect.run_model(path)
 
 
 def write(path: Path | str, out: Path | str | None = None) -> dict[str, Any]:
     """Write the report of ``path`` to ``out`` (default ``path/report.html``); returns
-    ``{"report", "kind", "figures", "bytes"}``."""
+    ``{"report", "kind", "figures", "bytes"}``. A sweep member stored in its sweep's batches
+    (``SWEEP/members/ID``, no folder of its own) needs ``out``: nothing is written into the
+    sweep's store."""
     from .html import render
 
     path = Path(path)
     model = build(path)
+    if out is None and not path.is_dir():
+        raise UsageError(f"{path} is a sweep member without a folder of its own; name the "
+                         "report file with --out")
     target = Path(out) if out is not None else path / rundir.REPORT
     if target.is_dir():
         raise UsageError(f"--out: {target} is a directory; name the report file")

@@ -28,7 +28,7 @@ def run_model(path: Path) -> dict[str, Any]:
     """The page of one run: results, diagnosis when it did not converge, charts, animation."""
     from ..diagnose import commands as diagnose
 
-    run = rundir.load_run(path)
+    run = sweepdir.load_any_run(path)  # a run directory, or SWEEP/members/ID
     over = catalog.overrides(run.spec)
     summary = run.summary or {}
     diag = diagnose.diagnose(path)
@@ -45,7 +45,7 @@ def run_model(path: Path) -> dict[str, Any]:
         sections.append(_diagnosis_section(diag))
     figures = [{"caption": "w, b and the distance |w| + |b - real| over training",
                 "mime": "image/png", "data": training_curves(run)}]
-    for png in sorted(rundir.diagnose_dir(path).glob("*.png")):
+    for png in sorted(rundir.diagnose_dir(path).glob("*.png")):  # none for a stored member
         figures.append({"caption": f"diagnose: {png.stem}", "mime": "image/png",
                         "data": png.read_bytes()})
     sections.append({"heading": "Charts", "figures": figures})

@@ -34,7 +34,6 @@ from urllib.parse import urlparse
 
 from .. import sweepdir
 from ..errors import PointganError, RuntimeFailure, UsageError
-from ..rundir import load_run
 from .common import missing, one_line
 
 TRACKERS = ("none", "mlflow", "wandb")
@@ -53,7 +52,7 @@ def log_run(run_dir: Path | str, tracker: str, tracking_uri: str | None = None,
     files, no new run was made), None for "none". Raises UsageError for an unknown tracker or
     a bad run directory, RuntimeFailure for a missing extra or a tracker failure."""
     name = _check(tracker)
-    run = load_run(Path(run_dir))
+    run = sweepdir.load_any_run(Path(run_dir))  # a run directory, or SWEEP/members/ID
     if name == "none":
         return None
     with _session(name, tracking_uri, run.path) as session:

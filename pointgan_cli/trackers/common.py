@@ -53,6 +53,17 @@ def files(root: Path, recursive: bool = True) -> list[tuple[Path, str]]:
     return [(p, p.relative_to(root).as_posix()) for p in found]
 
 
+def documents(run: Run) -> dict[str, Any]:
+    """``spec.json`` and ``summary.json`` of a sweep member stored in its sweep's batches (no
+    folder of its own), rebuilt from the run: logged as files like a run directory's."""
+    docs: dict[str, Any] = {}
+    if not (run.path / rundir.SPEC).is_file():
+        docs[rundir.SPEC] = rundir.spec_document(run.spec, run.command)
+    if run.summary is not None and not (run.path / rundir.SUMMARY).is_file():
+        docs[rundir.SUMMARY] = run.summary
+    return docs
+
+
 def group_names(runs: list[tuple[str, str, Run]]) -> list[str]:
     return list(dict.fromkeys(g for _, g, _ in runs))
 

@@ -24,6 +24,7 @@ from ..errors import RuntimeFailure
 from ..rundir import Run
 from .common import (
     PROJECT,
+    documents,
     files,
     fingerprint,
     group_names,
@@ -149,6 +150,8 @@ class MLflowSession:
                    for k, v in row.items() if k != "step" and is_number(v)]
         with self._run(run.path.name, tags, parent, "pointgan.run_dir") as (run_id, earlier):
             self._fill(run_id, run.path, True, params, metrics, earlier)
+            for name, doc in documents(run).items():  # a member stored in its sweep's batches
+                self.client.log_dict(run_id, doc, name)
         return {"tracker": "mlflow", "run_id": run_id, "where": self.uri, "updated": earlier}
 
     def log_sweep(self, sweep_dir: Path, runs: list, summary: dict) -> dict[str, Any]:

@@ -8,6 +8,7 @@ cannot be appended to).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from urllib.parse import urlparse
 
 from ..errors import RuntimeFailure
 from ..rundir import Run
-from .common import PROJECT, files, group_names, missing, run_tags, sweep_numbers
+from .common import PROJECT, documents, files, group_names, missing, run_tags, sweep_numbers
 
 
 class WandbSession:
@@ -49,9 +50,12 @@ class WandbSession:
 
     def _log(self, root: Path, recursive: bool, group: str | None, job_type: str,
              config: dict[str, Any], tags: list[str], notes: str,
-             rows: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
+             rows: list[dict[str, Any]], summary: dict[str, Any],
+             docs: dict[str, Any] | None = None) -> dict[str, Any]:
         """One W&B run in ``root/wandb``: config, ``rows`` as history, summary, and files
-        copied into the run's own folder (so it stays complete if ``root`` moves)."""
+        copied into the run's own folder (so it stays complete if ``root`` moves); ``docs``:
+        JSON files written there from memory (a stored member's spec and summary)."""
+        root.mkdir(parents=True, exist_ok=True)  # a stored sweep member has no folder yet
         opts: dict[str, Any] = dict(silent=True, console="off", save_code=False,
                                     disable_git=True, x_disable_stats=True, x_disable_meta=True)
         if self.base_url:
@@ -70,6 +74,10 @@ class WandbSession:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, dest)
                 wrun.save(str(dest), base_path=wrun.dir, policy="now")
+            for name, doc in ({} if disabled else docs or {}).items():
+                dest = Path(wrun.dir) / name
+                dest.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+                wrun.save(str(dest), base_path=wrun.dir, policy="now")
         finally:
             wrun.finish()
         where = "disabled" if disabled else str(Path(wrun.dir).parent)
@@ -84,7 +92,8 @@ class WandbSession:
         return self._log(run.path, True, parent, "member" if parent else "train",
                          run.spec.model_dump(mode="json"),
                          [f"{k}:{v}"[:64] for k, v in all_tags.items()], run.command,
-                         run.metrics, dict(run.summary or {}, status=all_tags["status"]))
+                         run.metrics, dict(run.summary or {}, status=all_tags["status"]),
+                         documents(run))
 
     def log_sweep(self, sweep_dir: Path, runs: list, summary: dict) -> dict[str, Any]:
         name = sweep_dir.name
