@@ -1,17 +1,40 @@
-"""Run-steps per second: 256 `fixed` members as one batched program vs the naive per-run loop.
+"""What a sweep costs: the engine alone beside the whole ``pointgan sweep`` process.
 
-Run by hand: ``python benchmarks/bench_sweep.py [--runs 256] [--steps N]``. Measured in this
-process: the naive nn.Module loop (one run at a time, so its run-steps/s is 1e6 / µs-per-step)
-and the engine with R runs in one batch on one thread, then the same R split over two worker
-processes (both cores), as ``pointgan sweep`` does. Batch 64, inner batch 8.
-Targets: >= 100x the naive loop and >= 250,000 run-steps/s on a 2-core machine.
+Run by hand::
+
+    python benchmarks/bench_sweep.py                       # CPU, the issue's sweep
+    python benchmarks/bench_sweep.py --members 1024 --steps 1500 --rss 256,1024
+    python benchmarks/bench_sweep.py --device cuda --members 16384 --engine-runs 131072
+
+Measured in one run, so the figures share the machine's state:
+
+- engine only: ``BatchTrainer.train_step`` on ``fixed`` runs (batch 64, inner batch 8), set-up
+  excluded. CPU: the members split over two worker processes (both cores), one thread each, as
+  ``pointgan sweep`` runs them. CUDA: one process, ``--engine-runs`` runs in one batch (the
+  captured step), timed between two synchronisations; peak GPU memory per run.
+- whole process: ``python -m pointgan_cli sweep --preset fixed --seeds 0-(N-1) --steps S
+  --batch-size 64 --inner-batch 8 --out TMP --quiet`` as a user runs it, from start-up to exit
+  (imports, workers, files, report); its peak RSS (the process tree, sampled every 20 ms) and
+  the bytes it wrote per member.
+
+Targets (issue "Scale"): CPU whole process >= 400,000 run-steps/s and >= 75% of the engine-only
+figure, <= 4 KB per member, peak RSS sub-linear in members; CUDA engine >= 20M run-steps/s at
+R >= 131,072 and <= 64 KB of GPU memory per run, the whole CUDA sweep of 16,384 members >= 10x
+the same machine's all-core CPU sweep. (And, as before, the engine >= 100x the naive
+``nn.Module`` loop of ``naive.py``.)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import torch
 from naive import naive_us_per_step
@@ -19,14 +42,18 @@ from naive import naive_us_per_step
 from pointgan_cli.engine import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def _specs(runs: int, offset: int = 0):
+
+def _specs(runs: int, offset: int = 0, device: str = "cpu", steps: int = 100_000):
     return [resolve_spec("fixed", overrides={"seed": offset + s, "batch_size": 64,
-                                             "inner_batch": 8, "steps": 10**6})
+                                             "inner_batch": 8, "steps": steps,
+                                             "device": device})
             for s in range(runs)]
 
 
 def engine_seconds(runs: int, steps: int, offset: int = 0) -> float:
+    """Seconds for ``steps`` CPU steps of ``runs`` runs in one batch (one thread)."""
     torch.set_num_threads(1)
     with torch.inference_mode():
         tr = BatchTrainer(_specs(runs, offset))
@@ -38,28 +65,147 @@ def engine_seconds(runs: int, steps: int, offset: int = 0) -> float:
         return time.perf_counter() - t
 
 
+def engine_cpu(members: int, steps: int, workers: int) -> float:
+    """Run-steps/s of ``members`` runs split over ``workers`` processes, each timing itself
+    (set-up excluded); the slowest sets the figure. Batches of at most 128, as a sweep cuts."""
+    per = -(-members // workers)
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(engine_seconds, [1] * workers, [1] * workers))  # start every worker
+        sizes = [min(per, members - k * per) for k in range(workers)]
+        jobs = []
+        for k, size in enumerate(sizes):
+            chunks = [min(128, size - j) for j in range(0, size, 128)]
+            jobs.append((chunks, k * per))
+        secs = list(pool.map(_worker_seconds, jobs, [steps] * len(jobs)))
+    return members * steps / max(secs)
+
+
+def _worker_seconds(job, steps: int) -> float:
+    chunks, offset = job
+    total = 0.0
+    for c in chunks:
+        total += engine_seconds(c, steps, offset)
+        offset += c
+    return total
+
+
+def engine_cuda(runs: int, steps: int) -> tuple[float, float]:
+    """(run-steps/s, peak bytes per run) of ``runs`` CUDA runs in one captured batch."""
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    with torch.inference_mode():
+        tr = BatchTrainer(_specs(runs, device="cuda"))
+        for _ in range(10):
+            tr.train_step()
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(steps):
+            tr.train_step()
+        torch.cuda.synchronize()
+        dt = time.perf_counter() - t
+    peak = torch.cuda.max_memory_allocated() - base
+    return runs * steps / dt, peak / runs
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        p = int(d)
+        children.setdefault(int(fields[1]), []).append(p)
+        rss[p] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo.extend(children.get(p, []))
+    return total
+
+
+def whole_sweep(members: int, steps: int, device: str, extra: list[str]) -> dict:
+    """Run the ``pointgan sweep`` process; wall seconds, peak tree RSS, bytes per member."""
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        out = Path(tmp) / "sw"
+        cmd = [sys.executable, "-m", "pointgan_cli", "sweep", "--preset", "fixed", "--seeds",
+               f"0-{members - 1}", "--steps", str(steps), "--batch-size", "64",
+               "--inner-batch", "8", "--device", device, "--out", str(out), "--quiet", *extra]
+        env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+        peak = [0]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+
+        def sample() -> None:
+            while proc.poll() is None:
+                peak[0] = max(peak[0], _tree_rss(proc.pid))
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        _, err = proc.communicate()
+        wall = time.perf_counter() - t0
+        watcher.join()
+        if proc.returncode != 0:
+            raise SystemExit(f"sweep failed ({proc.returncode}): {err.decode()[-500:]}")
+        files = [p for p in out.rglob("*") if p.is_file()]
+        size = sum(p.stat().st_size for p in files)
+        store = sum(p.stat().st_size for p in (out / "batches").glob("*"))
+    return {"wall": wall, "rate": members * steps / wall, "rss": peak[0],
+            "bytes_per_member": size / members, "store_per_member": store / members,
+            "files": len(files)}
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--runs", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=300)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--members", type=int, default=1024)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="CPU worker processes for the engine-only figure [CPU count]")
+    ap.add_argument("--engine-steps", type=int, default=300,
+                    help="steps timed for the engine-only figure")
+    ap.add_argument("--engine-runs", type=int, default=131072,
+                    help="CUDA: runs in the engine-only batch")
+    ap.add_argument("--rss", default="",
+                    help="member counts (comma-separated) for a peak-RSS scaling table")
+    ap.add_argument("--sweep-arg", action="append", default=[],
+                    help="extra argument for pointgan sweep (repeatable)")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    naive = 1e6 / naive_us_per_step(_specs(1)[0], 300)
-    one = args.runs * args.steps / engine_seconds(args.runs, args.steps)
-    half = args.runs // 2
-    with ProcessPoolExecutor(2) as pool:
-        list(pool.map(engine_seconds, [1, 1], [1, 1]))  # start both workers first
-        # Both halves train at the same time; each times its own steps (set-up excluded, as
-        # above), and the slower of the two sets the throughput.
-        secs = list(pool.map(engine_seconds, [half, args.runs - half], [args.steps] * 2,
-                             [0, half]))
-        two = args.runs * args.steps / max(secs)
-    print(f"torch {torch.__version__}; {args.runs} fixed runs, {args.steps} steps, batch 64, "
-          "inner batch 8")
-    print(f"naive nn.Module loop      : {naive:12,.0f} run-steps/s")
-    print(f"engine, 1 process         : {one:12,.0f} run-steps/s  ({one / naive:6.1f}x naive)")
-    print(f"engine, 2 processes       : {two:12,.0f} run-steps/s  ({two / naive:6.1f}x naive)")
-    print("targets: >= 100x naive and >= 250,000 run-steps/s")
+    print(f"torch {torch.__version__}; {os.cpu_count()} CPU cores; load average "
+          f"{os.getloadavg()[0]:.2f}; fixed, batch 64, inner batch 8", flush=True)
+    if args.device == "cuda":
+        rate, per_run = engine_cuda(args.engine_runs, args.engine_steps)
+        print(f"engine only (CUDA, R={args.engine_runs:,}) : {rate:14,.0f} run-steps/s; "
+              f"peak GPU memory {per_run / 1024:.1f} KB per run", flush=True)
+        engine = rate
+    else:
+        torch.set_num_threads(1)
+        naive = 1e6 / naive_us_per_step(_specs(1)[0], 300)
+        engine = engine_cpu(args.members, args.engine_steps, args.workers)
+        print(f"naive nn.Module loop (1 run)  : {naive:14,.0f} run-steps/s")
+        print(f"engine only ({args.workers} processes)   : {engine:14,.0f} run-steps/s "
+              f"({engine / naive:.0f}x naive)", flush=True)
+    w = whole_sweep(args.members, args.steps, args.device, args.sweep_arg)
+    print(f"whole `pointgan sweep` ({args.members} x {args.steps}): {w['rate']:14,.0f} "
+          f"run-steps/s ({w['wall']:.2f} s, {w['rate'] / engine:.0%} of the engine only)")
+    print(f"  files {w['files']}, {w['bytes_per_member']:,.0f} B per member "
+          f"({w['store_per_member']:,.0f} in batches/), peak RSS {w['rss'] / 2**20:,.0f} MiB")
+    if args.rss:
+        print("peak RSS of the whole process tree by members:")
+        for n in (int(x) for x in args.rss.split(",")):
+            r = whole_sweep(n, args.steps, args.device, args.sweep_arg)
+            print(f"  {n:7d} members: {r['rss'] / 2**20:8,.0f} MiB "
+                  f"({r['rss'] / n / 1024:8.1f} KB per member), {r['wall']:.1f} s")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
