@@ -232,6 +232,21 @@ def member_metrics(path: Path | str, member_id: str) -> list[dict[str, Any]]:
     return [r for r in kept if r["step"] <= int(state["step"])]
 
 
+def member_curve(path: Path | str, member_id: str) -> tuple[list[int], list[float], list[float]]:
+    """(steps, w, b) of every snapshot of a member: what the sweep's charts draw, read from
+    the stored parameters without recomputing the rest of the metrics rows."""
+    own = _own_dir(path, member_id)
+    found = None if own is not None else _stored(path, member_id)
+    if found is None:
+        rows = member_metrics(path, member_id)
+        return ([int(r["step"]) for r in rows], [float(r["w"]) for r in rows],
+                [float(r["b"]) for r in rows])
+    i, state, metrics = found
+    keep = [k for k, st in enumerate(metrics.steps) if st <= int(state["step"])]
+    return ([metrics.steps[k] for k in keep], [float(metrics.params[k][i, 0]) for k in keep],
+            [float(metrics.params[k][i, 1]) for k in keep])
+
+
 def member_started(path: Path | str, member_id: str) -> bool:
     """Whether the member has metrics (a member never started cannot be read)."""
     own = _own_dir(path, member_id)

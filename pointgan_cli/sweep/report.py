@@ -142,14 +142,14 @@ def summary_csv(summary: dict[str, Any]) -> bytes:
 
 
 def group_curves(sweep_dir: Path, member_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Steps (S,) and w, b per member (M, S, 2) from metrics.jsonl."""
+    """Steps (S,) and w, b per member (M, S, 2) from the members' snapshots."""
     steps = None
     wb = []
     for mid in member_ids:
-        rows = sweepdir.member_metrics(sweep_dir, mid)
+        st, w, b = sweepdir.member_curve(sweep_dir, mid)
         if steps is None:
-            steps = np.array([r["step"] for r in rows])
-        wb.append([[r["w"], r["b"]] for r in rows[: len(steps)]])
+            steps = np.array(st)
+        wb.append(list(zip(w, b))[: len(steps)])
     return steps, np.array(wb, dtype=np.float64)
 
 
