@@ -351,6 +351,21 @@ def test_missing_extra_names_it(cli, tmp_path, monkeypatch, package):
     assert not out.exists()  # checked before training: nothing trained, nothing created
 
 
+def test_a_database_store_without_sqlalchemy_fails_before_training(cli, tmp_path,
+                                                                  monkeypatch):
+    """mlflow-skinny alone has no SQL store: say so, and what to install, before training."""
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # makes find_spec say "not installed"
+    for extra in ([], ["--tracking-uri", "postgresql://u@db/mlflow"]):
+        res = cli(["train", "--steps", "100", "--out", tmp_path / "r", "--tracker", "mlflow",
+                   *extra])
+        assert res.exit_code == 1
+        uri = extra[-1] if extra else "sqlite:///mlflow.db"
+        assert res.stderr.strip() == (
+            f"Error: the mlflow store {uri} is a database, which mlflow-skinny cannot write; "
+            "install the full package with pip install 'pointgan[mlflow]'")
+        assert not (tmp_path / "r").exists() and not (tmp_path / "mlflow.db").exists()
+
+
 # -- Weights & Biases --------------------------------------------------------------------------
 
 

@@ -138,7 +138,7 @@ def sweep(
         command = sweep_command(spec, out)
     sweepdir.check_target(out, force, resume)
     check_runnable(members, executor)
-    trackers.check_available(tracker)
+    trackers.check_available(tracker, tracking_uri)
     t0 = time.perf_counter()
     with console.progress_bar(1, f"sweep {len(members)} runs", enabled=not quiet) as prog:
 

@@ -72,7 +72,7 @@ def train(
         out = out if out is not None else default_out(spec)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
-    trackers.check_available(tracker)
+    trackers.check_available(tracker, tracking_uri)
     member = Member(spec=spec, out=out, command=command, resume=resume)
 
     with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:

@@ -25,6 +25,7 @@ opens it (``mlflow ui --backend-store-uri ...``, ``wandb sync ...``).
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,8 @@ from .common import missing, one_line
 TRACKERS = ("none", "mlflow", "wandb")
 #: MLflow 3's own default store (since 3.7), relative to the working directory.
 DEFAULT_MLFLOW_URI = "sqlite:///mlflow.db"
+#: MLflow stores that are SQL databases (they need SQLAlchemy: the full ``mlflow`` package).
+DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 
 
 def log_run(run_dir: Path | str, tracker: str, tracking_uri: str | None = None,
@@ -113,14 +116,22 @@ def logged_line(info: dict[str, Any]) -> str:
     return f"{line}; open it with: {hint}" if hint else f"{line} ({info['where']})"
 
 
-def check_available(tracker: Any) -> None:
+def check_available(tracker: Any, tracking_uri: str | None = None) -> None:
     """Before training: an unknown tracker, or one whose package is not installed, fails now
-    (one line) instead of after the run."""
+    (one line) instead of after the run; so does an MLflow database store (the default
+    ``sqlite:`` one included) with only ``mlflow-skinny``, which has no SQL store."""
     import importlib.util
 
     name = _check(tracker)
     if name != "none" and importlib.util.find_spec(name) is None:
         raise missing(name)
+    if name == "mlflow":
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_MLFLOW_URI
+        scheme = urlparse(uri).scheme.lower().split("+")[0]
+        if scheme in DATABASES and importlib.util.find_spec("sqlalchemy") is None:
+            raise RuntimeFailure(
+                f"the mlflow store {uri} is a database, which mlflow-skinny cannot write; "
+                "install the full package with pip install 'pointgan[mlflow]'")
 
 
 def _check(tracker: Any) -> str:
@@ -135,6 +146,8 @@ def _session(name: str, tracking_uri: str | None, directory: Path) -> Iterator[A
     """A tracker session; any tracker exception becomes one RuntimeFailure line."""
     if name == "mlflow":
         from .mlflow_store import MLflowSession
+
+        check_available(name, tracking_uri)
 
         session: Any = MLflowSession(tracking_uri, DEFAULT_MLFLOW_URI)
     else:
