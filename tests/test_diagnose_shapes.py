@@ -175,3 +175,21 @@ def test_logit_output_losses_measure_the_logit_not_a_probability():
     assert shapes.saturation_fraction(d, FAILED, probability=False) == 0.0
     assert shapes.d_range(d, -2, 3, probability=False) > 10 * shapes.d_range(d, -2, 3)
     assert not shapes.probability(RunSpec(loss="wgan")) and shapes.probability(RunSpec())
+
+
+def test_equal_l2_candidates_and_what_each_d_does_to_the_generator():
+    loss = RunSpec()
+    d = study.train_discriminator(FAILED, loss, steps=300)
+    l2 = landscape.candidates_equal_l2(d, FAILED, loss)
+    assert [c.kind for c in l2] == ["step"] + ["bell"] * len(landscape.BELL_HALF_WIDTHS)
+    for c in l2:  # every weight and bias but c2 at the trained D's L2 norm
+        assert float(c.d[:6].norm()) == pytest.approx(float(d[:6].norm()), rel=1e-12)
+    t = landscape.g_terms(d, FAILED, loss)
+    # the failed generator sits below the real value (b = 0.015): a push up is toward it
+    assert t["g_push_b"] > 0 and t["g_push_toward_real"] is True
+    cands = landscape.candidates(d, FAILED, loss)
+    effects = {c.name: landscape.g_terms(c.d, FAILED, loss) for c in cands + l2}
+    f = landscape.finding(cands, 1.0, l2, effects)
+    assert f["bell_l2_loss"] == min(c.loss for c in l2 if c.kind == "bell")
+    assert f["g_push_trained"] == effects["trained D"]["g_push_b"]
+    assert "at equal L2 norm" in f["text"] and "-dL_G/db" in f["text"]

@@ -340,3 +340,16 @@ def test_grid_frames_follow_steps_across_members(sweep_dir):
     r.draw(300)
     texts = [p.text.get_text() for p in r.panels]
     assert all(t.startswith("step 300\n") for t in texts) and texts[0] != texts[1]
+
+
+def test_titles_name_the_class_the_summary_carries(run_dir, sweep_dir):
+    from pointgan_cli.render.data import plan_for
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    plan = plan_for(run_dir, False, None, 4)
+    assert plan.title.endswith(": " + summary["class"].replace("_", " "))
+    grid = plan_for(sweep_dir, True, None, 4)
+    for cell in grid.cells:
+        mid = cell.label.split(" [")[0]
+        member = json.loads((sweep_dir / "members" / mid / "summary.json").read_text())
+        assert cell.cls == member["class"]

@@ -56,6 +56,8 @@ def loss_landscape(
         source = {"kind": "run", "run_dir": str(run_dir), "parameters_from": st.origin}
         at, target = st.step, out if out is not None else rundir.diagnose_dir(Path(run_dir))
     cands = landscape.candidates(d, g, spec)
+    cands_l2 = landscape.candidates_equal_l2(d, g, spec)
+    effects = {c.name: landscape.g_terms(c.d, g, spec) for c in cands + cands_l2}
     w, b = float(g[0]), float(g[1])
     doc: dict[str, Any] = {
         "command": "loss-landscape",
@@ -65,9 +67,12 @@ def loss_landscape(
         "loss_definition": {"real_value": spec.real_value, "label_easing": spec.label_easing,
                             "fake_weight": spec.fake_weight, "x_grid_points": shapes.X_POINTS,
                             "expectation": "mean over the midpoints of equal cells of [-1, 1]"},
-        "weight_budget": dict(zip(("mean_abs_W1", "mean_abs_W2"), shapes.weight_scale(d))),
-        "candidates": [c.to_json(g, spec.real_value) for c in cands],
-        "finding": landscape.finding(cands, spec.real_value),
+        "weight_budget": dict(zip(("mean_abs_W1", "mean_abs_W2"), shapes.weight_scale(d)),
+                              l2_norm_but_c2=float(d[:6].norm())),
+        "candidates": [dict(c.to_json(g, spec.real_value), **effects[c.name]) for c in cands],
+        "candidates_equal_l2": [dict(c.to_json(g, spec.real_value), **effects[c.name])
+                                for c in cands_l2],
+        "finding": landscape.finding(cands, spec.real_value, cands_l2, effects),
         "landscape": landscape.loss_surface(d, g, spec),
     }
     doc["files"] = write_pair(target, "loss-landscape", doc, plots.loss_landscape_png(doc))

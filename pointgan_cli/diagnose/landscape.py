@@ -3,10 +3,14 @@ pushes the generator.
 
 Why hand-built candidates get the trained D's own weight sizes: any D separates a point from an
 interval once its weights grow without bound, so comparing shapes only means something at an
-equal weight budget. A bell spends half of that budget on its right-hand edge, beyond the real
-value, where no sample ever lies, so the loss pays it nothing for being the shape a human
-would call right. The output bias c2 of every hand-built candidate is fitted to its best value,
-which only favours them.
+equal weight budget. Which budget is a convention, so both are shown: equal mean |weight| per
+layer (``candidates``) and equal L2 norm of all weights and biases but the output bias
+(``candidates_equal_l2``); a finding that holds under one and not the other says so. A bell
+spends half of its budget on its right-hand edge, beyond the real value, where no sample ever
+lies, so the D loss pays it nothing for being the shape a human would call right. Beside each
+D's own loss: what it does to the generator, the G loss and its push on b (``-dL_G/db``),
+because a D the D loss ranks low can still pull the generator to the target. The output bias
+c2 of every hand-built candidate is fitted to its best value, which only favours them.
 
 The 2D view follows Li et al. 2018 ("Visualizing the Loss Landscape of Neural Nets"): two random
 directions, each rescaled filter by filter (here: per neuron, its incoming weights and bias) to
@@ -91,27 +95,80 @@ def candidates(trained: torch.Tensor, g: torch.Tensor, spec: RunSpec) -> list[Ca
     return out
 
 
+def candidates_equal_l2(trained: torch.Tensor, g: torch.Tensor, spec: RunSpec
+                        ) -> list[Candidate]:
+    """The step and the bells with all weights and biases but c2 scaled to the trained D's L2
+    norm (a bell's centre and width do not change under that scaling), c2 refitted."""
+    k, h = shapes.weight_scale(trained)
+    t, rising = step_threshold(g, spec.real_value)
+    built = [shapes.step(k, h, t, rising)]
+    built += [shapes.bell(k, h, spec.real_value, a) for a in BELL_HALF_WIDTHS]
+    target = float(trained[:6].norm())
+    scaled = torch.stack([torch.cat([d[:6] * (target / float(d[:6].norm())), d[6:]])
+                          if float(d[:6].norm()) > 0 else d for d in built])
+    fitted = shapes.fit_c2(scaled, g, spec)
+    values = shapes.d_loss(fitted, g, spec).tolist()
+    r = _num(spec.real_value)
+    out = [Candidate(f"step at {t:.3g} (equal L2)", "step", fitted[0], values[0])]
+    for i, a in enumerate(BELL_HALF_WIDTHS):
+        out.append(Candidate(f"bell {r} ± {a:g} (equal L2)", "bell", fitted[1 + i],
+                             values[1 + i], a))
+    return out
+
+
+def g_terms(d: torch.Tensor, g: torch.Tensor, spec: RunSpec) -> dict:
+    """What D does to the generator: the G loss at ``g`` and its push on b, ``-dL_G/db``
+    (positive: b is pushed up), and whether that push points toward the real value."""
+    loss, _, db = g_loss_and_grad(d, g[0:1], g[1:2], spec)
+    push = -float(db[0])
+    toward = (spec.real_value - float(g[1])) * push > 0
+    return {"g_loss": float(loss[0]), "g_push_b": push, "g_push_toward_real": toward}
+
+
 def _num(v: float) -> str:
     return f"{v:g}"
 
 
-def finding(cands: list[Candidate], real: float) -> dict:
-    """Compare the best bell (the most favourable one for the bell) with the trained D."""
+def finding(cands: list[Candidate], real: float, cands_l2: list[Candidate] | None = None,
+            g_effects: dict[str, dict] | None = None) -> dict:
+    """Compare the best bell with the trained D under each weight budget, and say what each
+    does to the generator; the sentence is built from those numbers only."""
     trained = next(c for c in cands if c.kind == "trained")
     bell = min((c for c in cands if c.kind == "bell"), key=lambda c: c.loss)
     worse = bell.loss > trained.loss
     verdict = "worse" if worse else "better"
-    tail = (": the loss rewards the wrong discriminator" if worse
-            else ": here the loss does prefer the bell")
     best = min(cands, key=lambda c: c.loss)
     text = (
-        f"the bell-shaped D centred on {_num(real)} (half-width {bell.half_width:g}, same weight "
-        f"sizes as the trained D) scores loss {bell.loss:.4g}, {verdict} than the trained D's "
-        f"{trained.loss:.4g}{tail} (lowest of all: {best.name}, {best.loss:.4g})"
+        f"the bell-shaped D centred on {_num(real)} (half-width {bell.half_width:g}, same mean "
+        f"|weight| as the trained D) scores loss {bell.loss:.4g}, {verdict} than the trained "
+        f"D's {trained.loss:.4g} (lowest of all: {best.name}, {best.loss:.4g})"
     )
-    return {"text": text, "bell": bell.name, "bell_loss": bell.loss,
-            "trained_loss": trained.loss, "bell_worse": worse,
-            "best": best.name, "best_loss": best.loss}
+    out = {"bell": bell.name, "bell_loss": bell.loss, "trained_loss": trained.loss,
+           "bell_worse": worse, "best": best.name, "best_loss": best.loss}
+    if cands_l2:
+        bell2 = min((c for c in cands_l2 if c.kind == "bell"), key=lambda c: c.loss)
+        worse2 = bell2.loss > trained.loss
+        text += (f"; at equal L2 norm the best bell (± {bell2.half_width:g}) scores "
+                 f"{bell2.loss:.4g}, {'worse' if worse2 else 'better'} than the trained D")
+        out.update(bell_l2=bell2.name, bell_l2_loss=bell2.loss, bell_l2_worse=worse2)
+        if worse and worse2:
+            text += ": the D loss prefers the trained D over a bell under both weight budgets"
+        elif worse != worse2:
+            text += (": whether the D loss prefers the trained D over a bell depends on how "
+                     "the weight budget is counted")
+        else:
+            text += ": under both weight budgets the D loss prefers the bell"
+    if g_effects:
+        t, b = g_effects.get(trained.name), g_effects.get(bell.name)
+        if t is not None and b is not None:
+            def push(e: dict) -> str:
+                way = "toward" if e["g_push_toward_real"] else "away from"
+                return f"{abs(e['g_push_b']):.3g} {way} the real value"
+
+            text += (f". For the generator, -dL_G/db is {push(t)} under the trained D and "
+                     f"{push(b)} under that bell")
+            out.update(g_push_trained=t["g_push_b"], g_push_bell=b["g_push_b"])
+    return {"text": text, **out}
 
 
 def filter_normalised_direction(d: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

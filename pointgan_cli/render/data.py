@@ -63,6 +63,7 @@ class Cell:
 
     label: str
     converged: bool | None
+    cls: str | None = None  # the run's class from its summary (verdict.CLASSES)
 
 
 class Track:
@@ -156,6 +157,7 @@ class SweepMember:
     group: str
     run: Run
     converged: bool | None  # None: no summary yet (unfinished)
+    cls: str | None = None  # the class its summary names
 
 
 def _converged(sweep: Path, member_id: str) -> bool | None:
@@ -198,8 +200,13 @@ def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMem
         failed, good = failed[:n_failed], good[: size - n_failed]
         chosen = [i for pair in zip(failed, good) for i in pair]
         chosen += failed[len(good):] + good[len(failed):]
-    return [SweepMember(i, groups[i], sweepdir.load_member(sweep, i), _converged(sweep, i))
-            for i in chosen]
+    return [SweepMember(i, groups[i], sweepdir.load_member(sweep, i), _converged(sweep, i),
+                        _class(sweep, i)) for i in chosen]
+
+
+def _class(sweep: Path, member_id: str) -> str | None:
+    summary = sweepdir.member_summary(sweep, member_id)
+    return None if summary is None else summary.get("class")
 
 
 @dataclass
@@ -224,11 +231,14 @@ def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int
                              f"({sweepdir.member_dir(source, '<id>')})")
         picked = pick_members(source, members, grid_size)
         tracks = [Track(p.run) for p in picked]
-        cells = [Cell(f"{p.id} [{p.group}]" if p.group else p.id, p.converged) for p in picked]
+        cells = [Cell(f"{p.id} [{p.group}]" if p.group else p.id, p.converged, p.cls)
+                 for p in picked]
         total = len(sweepdir.read_index(source).entries)
         return Plan(tracks, cells, f"sweep {source.name}: {len(picked)} of {total} members")
     if grid or members:
         raise UsageError(f"--grid/--member need a sweep directory; {source} has no sweep.json")
     run = sweepdir.load_any_run(source)
     spec = run.spec
-    return Plan([Track(run)], None, f"{source.name} ({spec.preset}, seed {spec.seed})")
+    cls = (run.summary or {}).get("class")
+    return Plan([Track(run)], None, f"{source.name} ({spec.preset}, seed {spec.seed})"
+                + (f": {cls.replace('_', ' ')}" if cls else ""))

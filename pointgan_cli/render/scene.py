@@ -283,6 +283,8 @@ def grid_scene(cells: list[Cell], width_px: int, height_px: int, dpi: int, ncols
         if i + ncols >= len(cells):  # nothing below it: the bottom panel of its column
             ax.set_xlabel("x for G, v for D", fontsize=fs)
         status = {True: "converged", False: "failed", None: "unfinished"}[cell.converged]
+        if cell.cls and cell.converged is not None:  # the summary's class says how
+            status = cell.cls.replace("_", " ")
         color = {True: CONVERGED_COLOR, False: FAILED_COLOR, None: "0.3"}[cell.converged]
         ax.set_title(f"{cell.label} - {status}", fontsize=fs, color=color)
         panels.append(MainPanel(ax, lim, reals[i], animated, fs, step_text=True))
