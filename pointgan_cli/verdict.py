@@ -157,9 +157,10 @@ def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
                              f"{where}) to {e1:.3g} (last third): at that rate it {rate} "
                              f"(<= {horizon:.0f}), not yet inside for the whole window")
     if tad < tol:
+        trend = "grow" if e1 > e0 else "do not die out"
         return ORBITING, (f"{left}the window-averaged generator is on target (distance {tad:.3g}"
-                          f" < {tol:g}) but it swings out to {mx:.3g} and the swings do not die "
-                          f"out (largest distance {e0:.3g} -> {e1:.3g} over {where})")
+                          f" < {tol:g}) but it swings out to {mx:.3g} and the swings {trend} "
+                          f"(largest distance {e0:.3g} -> {e1:.3g} over {where})")
     return STUCK, (f"{left}far from the target over {where}: distance {fin:.3g} at the end, "
                    f"{tad:.3g} for the window-averaged generator; mean distance "
                    f"{ev['mean_first_third']:.3g} (first third) -> {ev['mean_last_third']:.3g} "
