@@ -61,7 +61,8 @@ class _Pipe:
 
         self.proc = subprocess.Popen(
             [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-extensions", "--no-first-run", "--remote-debugging-pipe",
+             "--disable-extensions", "--disable-dev-shm-usage", "--no-first-run",
+             "--remote-debugging-pipe",
              f"--user-data-dir={profile}", "about:blank"],
             preexec_fn=wire, close_fds=False, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

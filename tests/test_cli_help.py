@@ -86,9 +86,9 @@ def test_one_list_of_presets_in_help_and_errors(runner, cli):
 
 def test_help_paragraphs_wrap_to_the_terminal(runner):
     text = help_text(runner, ["diagnose", "stability"])
-    # the docstring breaks its lines after "losses and" and "with the run's D,": Rich wraps
+    # the docstring breaks its lines after "refined until" and "eigenvalues settle)": Rich wraps
     first = next(line for line in text.splitlines() if "Is training locally stable" in line)
-    assert "expected losses and penalties) at the run's point and at the ideal generator" in first
+    assert "refined until the eigenvalues settle) at the run's point and at the ideal" in first
     narrow = runner.invoke(app, ["diagnose", "stability", "--help"],
                            env={"COLUMNS": "60"}).stdout
     assert max(len(line) for line in narrow.splitlines()) <= 60
