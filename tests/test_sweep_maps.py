@@ -97,8 +97,10 @@ def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):
     out = tmp_path / "m"
     res = cli(["sweep", "--preset", "fixed", "--grid", "noise_scale=0:1.5:2",
                "--grid", "weight_decay=1e-3:1e-1:3:log", "--seeds", "0-1", "--steps", "300",
-               "--workers", "1", "--out", out, "--quiet"])
+               "--workers", "1", "--out", out, "--json"])
     assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["maps"] == [str(out / f) for f in ("map.csv", "map.json",
+                                                                     "map.png")]
     for f in ("map.png", "map.json", "map.csv"):
         assert (out / f).stat().st_size > 0
     doc = json.loads((out / "map.json").read_text())

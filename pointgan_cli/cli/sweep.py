@@ -150,7 +150,8 @@ def sweep(
                             workers=workers, executor=executor, ray_address=ray_address,
                             progress=progress, force=force, members=members)
     wall = time.perf_counter() - t0
-    result = dict(summary, sweep_dir=str(out))
+    result = dict(summary, sweep_dir=str(out),
+                  maps=[str(f) for f in sweepdir.map_files(out)])  # stability maps, if any
     if tracker != "none":
         result["tracker"] = logged = trackers.log_sweep(out, tracker, tracking_uri)
         if not quiet and logged:
@@ -176,10 +177,8 @@ def sweep(
                         "McNemar p: exact test against the reference group (ref) on shared "
                         "seeds; median dist: |w| + |b - real| at the end; mean bias b: mean of "
                         "b - real over the window")
-    charts = [out / "weights.png", out / "success.png",
-              *(f for f in sweepdir.map_files(out) if f.suffix == ".png")]
     console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
-                 + ", ".join(str(c) for c in charts))
+                 + ", ".join(str(c) for c in sweepdir.charts(out)))
 
 
 def _p_value(group: dict[str, Any]) -> str:
