@@ -115,9 +115,17 @@ def snapshot_losses(g, d, x, real, loss: str, g_kind: str, easing, fake_weight):
     """What a snapshot records besides the parameters: (g_loss, d_loss, d_real, d_fake),
     each (R,), for packed float64 parameters g (R, 2), d (R, 7) on clean samples from x
     (R, B), real (R, 1), easing (R, 1), fake_weight (R,). Row by row, so any row can be
-    recomputed alone with the same bits (the sweep store keeps only the parameters)."""
-    zf = d_logits_packed(d, x * g[:, 0:1] + g[:, 1:2])  # (R, B) clean samples
-    zr = d_logits_packed(d, real)  # (R, 1)
+    recomputed alone with the same bits (the sweep store keeps only the parameters).
+
+    The logits are computed on rows padded to a multiple of ``LANE`` and sliced afterwards, so
+    every element goes through the same SIMD path whatever R is: a contiguous (R, 1) or (R, B)
+    operand is one flat loop whose scalar tail depends on R, and tanh/softplus/sigmoid may
+    round differently there (d_loss used to differ between batches of 1-4 and of 32-64)."""
+    B = x.shape[-1]
+    xp = torch.nn.functional.pad(x, (0, _round_up(B, LANE) - B))  # (R, Bp)
+    zf = d_logits_packed(d, xp * g[:, 0:1] + g[:, 1:2])[:, :B]  # (R, B) clean samples
+    rows = real.expand(-1, LANE).contiguous()  # (R, LANE), every column the real value
+    zr = d_logits_packed(d, rows)[:, :1]  # (R, 1) strided view: one code path for every R
     return (losses.g_loss(zf, loss, g_kind), losses.d_loss(zf, zr, loss, easing, fake_weight),
             torch.sigmoid(zr).squeeze(1), torch.sigmoid(zf).mean(1))
 

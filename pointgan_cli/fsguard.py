@@ -187,6 +187,14 @@ def refuse_symlinked(root: Path, names: tuple[str, ...], flag: str = "--out") ->
                              "writes only inside its own directory")
 
 
+def check_unlocked(path: Path, flag: str = "--out") -> None:
+    """UsageError now if another process holds ``path``'s lock (an early, clear refusal; the
+    writer still takes the lock itself before writing)."""
+    if Path(path).is_dir():
+        with DirLock(path, flag):
+            pass
+
+
 class DirLock:
     """Exclusive, non-blocking ``flock`` on a directory, held while a command writes into it.
 

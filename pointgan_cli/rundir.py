@@ -160,6 +160,7 @@ def check_target_path(out: Path, force: bool, resume: bool) -> None:
             raise UsageError(f"--out: {fsguard._short(str(parent))} is not a directory")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {fsguard._short(str(out))} exists and is not a directory")
+    fsguard.check_unlocked(out)
 
 
 def check_target(out: Path, force: bool, resume: bool) -> None:
@@ -372,13 +373,15 @@ def read_summary(path: Path) -> dict[str, Any] | None:
     """A run's ``summary.json``, or None while it has not finished (or cannot be read)."""
     try:
         doc = json.loads((Path(path) / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
         return None
     return doc if isinstance(doc, dict) else None
 
 
 def diagnose_dir(run: Path) -> Path:
-    """Where the diagnose commands write their files for ``run``."""
+    """Where the diagnose commands write their files for ``run`` (never through a symlinked
+    ``diagnose/``: pointgan writes only inside the run directory)."""
+    fsguard.refuse_symlinked(Path(run), (DIAGNOSE,), flag="RUN_DIR")
     return Path(run) / DIAGNOSE
 
 

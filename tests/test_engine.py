@@ -402,3 +402,18 @@ def _same(a, b) -> bool:
     if isinstance(a, torch.Tensor):
         return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
     return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("extra", [
+    {"label_easing": 0.1, "fake_weight": 0.5},
+    {"batch_size": 37, "loss": "hinge"},
+])
+def test_every_metric_of_a_member_is_the_same_alone_and_in_a_batch_of_64(extra):
+    """Losses and probabilities too, not only the parameters: d_loss used to differ in the
+    last bit between small and large batches (a (R, 1) column took the scalar loop for small R
+    and the SIMD loop for large R)."""
+    specs = [resolve_spec("baseline", overrides={"seed": s, "steps": 100, "snapshot_every": 50,
+                                                 **extra}) for s in range(64)]
+    batch = _run(specs)
+    for i in (0, 5, 17, 63):
+        assert torch.equal(_flat(batch, i), _flat(_run([specs[i]]), 0))

@@ -6,6 +6,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -365,3 +369,105 @@ def test_every_json_file_is_strict_json(cli, tmp_path):
         _strict_json(text)
     assert rundir.dumps({"x": float("nan"), "y": [float("inf"), 1.0]}) == \
         '{"x": null, "y": [null, 1.0]}'
+
+
+def test_a_corrupt_member_summary_is_retrained_on_resume(cli, tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "--steps", "40", "--seeds", "0-1", "--workers", "1", "--out", out]
+    assert cli(args).exit_code == 0
+    want = (out / "summary.json").read_text()
+    member = next((out / "members").iterdir())
+    (member / "summary.json").write_bytes(b"\xff{torn")
+    (out / "summary.json").unlink()
+    res = cli(["sweep", "--resume", "--out", out])
+    assert res.exit_code == 0, res.stderr
+    assert (out / "summary.json").read_text() == want
+
+
+def test_diagnose_never_writes_through_a_symlinked_folder(cli, tmp_path):
+    run = tmp_path / "r"
+    assert cli(["train", "--steps", "50", "--out", run]).exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run / "diagnose").symlink_to(elsewhere)
+    res = cli(["diagnose", "loss-landscape", run])
+    assert res.exit_code == 2 and "symbolic link" in res.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+# -- real processes: signals, kill -9, a second writer ------------------------------------------
+
+
+def _popen(args, cwd):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.Popen([sys.executable, "-m", "pointgan_cli", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+
+
+def _survivors(pgid: int) -> list[str]:
+    """Live (not zombie) processes of the process group ``pgid``."""
+    ps = subprocess.run(["ps", "-eo", "pid=,pgid=,stat=,args="], capture_output=True, text=True)
+    return [line for line in ps.stdout.splitlines()
+            if line.split()[1] == str(pgid) and not line.split()[2].startswith("Z")]
+
+
+def _wait(cond, proc, limit=120.0):
+    t0 = time.time()
+    while not cond():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.time() - t0 < limit
+        time.sleep(0.02)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+def test_kill_9_of_a_sweep_during_start_up_leaves_no_process(tmp_path):
+    out = tmp_path / "s"
+    proc = _popen(["sweep", "--seeds", "0-63", "--steps", "3000", "--workers", "2", "--out", out,
+                   "-q"], tmp_path)
+    _wait(lambda: (out / "sweep.json").exists(), proc)  # workers are being spawned now
+    os.killpg(proc.pid, 0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(2)
+    assert _survivors(proc.pid) == []
+    # (that --resume then gives the uninterrupted summary: tests/test_sweep.py)
+
+
+def test_sigterm_to_a_sweep_checkpoints_every_member_and_exits_143(cli, tmp_path):
+    args = ["sweep", "--seeds", "0-1", "--steps", "1500", "--checkpoint-every", "50",
+            "--workers", "2", "-q"]
+    out = tmp_path / "s"
+    proc = _popen([*args, "--out", out], tmp_path)
+    _wait(lambda: len(list((out / "members").glob("*/checkpoints/last.pt"))) >= 2, proc)
+    proc.send_signal(signal.SIGTERM)  # the main process only, not its group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.count("\n") == 1 and f"pointgan sweep --resume --out {out}" in err
+    time.sleep(0.5)
+    assert _survivors(proc.pid) == []
+    assert not (out / "summary.json").exists()
+    assert len(list((out / "members").glob("*/checkpoints/last.pt"))) == 2
+    # in-process from here (--workers 1): the same numbers, without starting worker processes
+    assert cli(["sweep", "--resume", "--out", out, "--workers", "1"]).exit_code == 0
+    assert cli([*args, "--workers", "1", "--out", tmp_path / "full"]).exit_code == 0
+    assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
+
+
+def test_a_second_writer_is_refused_and_the_first_run_is_unaffected(cli, tmp_path):
+    args = ["train", "--steps", "2000", "--seed", "7", "-q"]
+    out = tmp_path / "r"
+    proc = _popen([*args, "--out", out], tmp_path)
+    _wait(lambda: (out / "metrics.jsonl").exists(), proc)
+    for second in (["train", "--steps", "50", "--out", out, "--force"],
+                   ["train", "--out", out, "--resume"],
+                   ["sweep", "--seeds", "0", "--out", out, "--force"]):
+        res = cli(second)
+        if proc.poll() is None:
+            assert res.exit_code == 2 and "in use" in res.stderr, res.stderr
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert cli([*args, "--out", tmp_path / "ref"]).exit_code == 0
+    for name in ("metrics.jsonl", "spec.json"):
+        assert (out / name).read_text() == (tmp_path / "ref" / name).read_text().replace(
+            str(tmp_path / "ref"), str(out))

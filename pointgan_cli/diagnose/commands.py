@@ -32,8 +32,9 @@ def loss_landscape(
     if run_dir is None:
         if step is not None:
             raise UsageError("--step needs RUN_DIR (without it the study's generator is used)")
-        if d_steps is not None and d_steps < 1:
-            raise UsageError(f"--d-steps: must be at least 1 (got {d_steps})")
+        if d_steps is not None and not 1 <= d_steps <= study.MAX_D_STEPS:
+            raise UsageError(f"--d-steps: must be between 1 and {study.MAX_D_STEPS} "
+                             f"(got {d_steps})")
         spec = RunSpec()
         g = study.failed_generator()
         n = d_steps if d_steps is not None else study.D_STEPS

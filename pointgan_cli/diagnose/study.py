@@ -19,6 +19,7 @@ from .shapes import DT
 FAILED_W = 0.605
 FAILED_B = 0.015
 D_STEPS = 1000
+MAX_D_STEPS = 100_000  # --d-steps bound: a typo must not train for ever
 D_LR = 0.01
 D_BATCH = 64
 D_SEED = 0
