@@ -471,3 +471,16 @@ def test_a_second_writer_is_refused_and_the_first_run_is_unaffected(cli, tmp_pat
     for name in ("metrics.jsonl", "spec.json"):
         assert (out / name).read_text() == (tmp_path / "ref" / name).read_text().replace(
             str(tmp_path / "ref"), str(out))
+
+
+def test_ctrl_c_before_training_is_one_line_and_exit_130(cli, tmp_path, monkeypatch):
+    import pointgan_cli.cli.train as train_cmd
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_cmd, "resolve_spec", interrupted)
+    res = cli(["train", "--steps", "20", "--out", tmp_path / "r"])
+    assert res.exit_code == 130
+    assert res.stderr.strip().splitlines()[-1] == "Error: aborted"
+    assert not (tmp_path / "r").exists()

@@ -55,6 +55,8 @@ class PointganGroup(TyperGroup):
             if not callable(fmt) or not isinstance(code, int) or _debug_flag(args):
                 raise
             _fail(fmt(), code)
+        if rv == 130 and not isinstance(rv, bool):  # typer turns Ctrl-C into Exit(130), silently
+            _fail("aborted", 130)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
