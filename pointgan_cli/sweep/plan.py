@@ -34,7 +34,7 @@ class Job:
 
 def member_state(out: Path) -> tuple[str, int]:
     """('done', steps) | ('resume', step of the latest checkpoint) | ('fresh', 0)."""
-    if rundir.read_summary(out) is not None:  # a corrupt summary: train (resume) it again
+    if (out / rundir.SUMMARY).is_file():
         return "done", 0
     ck = rundir.latest_checkpoint(out)
     if ck is not None:
