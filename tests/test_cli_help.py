@@ -14,6 +14,7 @@ import pytest
 import typer
 from conftest import ROOT
 
+from pointgan_cli import __version__
 from pointgan_cli.cli import docgen
 from pointgan_cli.cli.app import app
 from pointgan_cli.spec import PRESETS, SPEC_FIELDS, RunSpec, flag_name
@@ -108,6 +109,15 @@ def test_importing_the_app_loads_no_heavy_library():
                          timeout=60, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_version_alone_builds_no_command_tree():
+    code = ("import sys; from pointgan_cli.cli.app import main; main(['--version']); "
+            "print(sorted(m for m in ('typer', 'pydantic', 'rich', 'torch') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [f"pointgan {__version__}", "[]"]
 
 
 def complete(words: str) -> list[str]:

@@ -1,59 +1,72 @@
-"""The ``pointgan`` application: every command registered here, in one place."""
+"""The ``pointgan`` application: every command registered here, in one place (``build``).
+
+``pointgan --version`` is answered before the command tree is built, and the tree itself is
+built on first use (``app``): a process that only asks for the version loads neither typer
+nor pydantic; the command modules load torch, matplotlib and the trackers only inside their
+commands (benchmarks/bench_startup.py measures the start-up).
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from . import animate, diagnose, spec_cmd, sweep, train
-from . import compare as compare_cmd
-from . import log as log_cmd
-from . import ls as ls_cmd
-from . import report as report_cmd
-from .errors import PointganGroup
 
-app = typer.Typer(
-    name="pointgan",
-    help="PointGAN, the simplest GAN possible, as reproducible science: train, sweep, "
-    "animate and diagnose.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    cls=PointganGroup,
-)
+if TYPE_CHECKING:
+    import typer
+
+HELP = ("PointGAN, the simplest GAN possible, as reproducible science: train, sweep, animate "
+        "and diagnose.")
 
 
-def _version(value: bool) -> None:
-    if value:
-        print(f"pointgan {__version__}")
-        raise typer.Exit()
+def build() -> typer.Typer:
+    """The application with every command registered."""
+    import typer
+
+    from . import animate, diagnose, spec_cmd, sweep, train
+    from . import compare as compare_cmd
+    from . import log as log_cmd
+    from . import ls as ls_cmd
+    from . import report as report_cmd
+    from .errors import PointganGroup
+    from .root import root
+
+    app = typer.Typer(name="pointgan", help=HELP, no_args_is_help=True, add_completion=True,
+                      pretty_exceptions_enable=False, cls=PointganGroup)
+    app.callback()(root)
+    app.command("train")(train.train)
+    app.add_typer(sweep.app, name="sweep")
+    app.command("animate")(animate.animate)
+    app.command("log")(log_cmd.log)
+    app.command("ls")(ls_cmd.ls)
+    app.command("compare")(compare_cmd.compare)
+    app.command("report")(report_cmd.report)
+    app.add_typer(spec_cmd.app, name="spec")
+    app.add_typer(diagnose.app, name="diagnose")
+    return app
 
 
-@app.callback()
-def root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
-    ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-) -> None:
-    """PointGAN, the simplest GAN possible, as reproducible science."""
+_APP: typer.Typer | None = None
 
 
-app.command("train")(train.train)
-app.add_typer(sweep.app, name="sweep")
-app.command("animate")(animate.animate)
-app.command("log")(log_cmd.log)
-app.command("ls")(ls_cmd.ls)
-app.command("compare")(compare_cmd.compare)
-app.command("report")(report_cmd.report)
-app.add_typer(spec_cmd.app, name="spec")
-app.add_typer(diagnose.app, name="diagnose")
+def __getattr__(name: str) -> Any:
+    """``app``: the application, built once on first use."""
+    global _APP
+    if name == "app":
+        if _APP is None:
+            _APP = build()
+        return _APP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``pointgan`` with no arguments shows the help)."""
     args = sys.argv[1:] if argv is None else argv
-    typer.main.get_command(app).main(args=args or ["--help"], prog_name="pointgan")
+    if args == ["--version"]:  # the one answer that needs no command tree
+        print(f"pointgan {__version__}")
+        return
+    import typer
+
+    typer.main.get_command(__getattr__("app")).main(args=args or ["--help"],
+                                                    prog_name="pointgan")
