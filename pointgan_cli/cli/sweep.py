@@ -95,7 +95,8 @@ def sweep(
     """Train many seeds and settings at once and compare them, with the study's charts.
 
     Members sharing a shape train as one batched program; writes per-group statistics,
-    the mean +- std chart of w and b and success rates with Wilson intervals. --resume
+    a chart of w and b per experiment (median and every seed) and success rates with Wilson
+    intervals. --resume
     continues the members recorded in DIR/sweep.json; sweep flags given with it must name the
     same sweep (a sweep killed before it wrote sweep.json then simply starts).
 
