@@ -110,11 +110,12 @@ def stability(
     fmt: o.Format = o.TableFormat.table,
 ) -> None:
     """Is training locally stable here? Eigenvalues of the Jacobian of the training vector
-    field (G and D together, the run's expected losses and penalties; quadrature refined until
-    the eigenvalues settle) at the run's point and at the ideal generator with the run's D,
-    each mode's share in the generator, and the G block's own eigenvalues. Adam runs are
-    judged on Adam's preconditioned step (second moments from the checkpoint), SGD runs on the
-    gradient-descent disc; the run's class comes from its summary.
+    field (G and D together, the run's expected losses and
+    penalties) at the run's point and at the ideal generator with the run's D,
+    with the quadrature refined until the eigenvalues settle, each mode's share in the
+    generator, and the G block's own eigenvalues. Adam runs are judged on Adam's
+    preconditioned step (second moments from the checkpoint), SGD runs on the gradient-descent
+    disc; the run's class comes from its summary.
 
     Example: pointgan diagnose stability runs/baseline-3 --step 2000
     """
