@@ -165,8 +165,11 @@ def test_frame_shows_generator_d_samples_and_real(run_dir):
     assert r.scene.title.get_text() == f"step 300/600  w={f.w:+.3f}  b={f.b:+.3f}"
     hist_x = r.hist.w.get_xdata()
     assert hist_x[-1] == 300 and hist_x.max() == 300 and len(hist_x) == 7  # 0, 50, ..., 300
-    # the readout really is drawn: dark pixels in the top-right corner of the figure
-    assert (img[5:25, 400:700, :3] < 100).any()
+    # the readout really is drawn: dark pixels on its line, under the title (rows 35-50 of 540)
+    assert (img[36:50, 65:400, :3] < 100).any()
+    blank = render.Renderer(plan, dpi=100)
+    blank.scene.title.set_visible(False)
+    assert not (np.asarray(blank.draw(step))[36:50, 65:400, :3] < 100).any()
     # fixed axes: the limits do not move between frames
     before = (ax.get_xlim(), ax.get_ylim())
     r.draw(600)

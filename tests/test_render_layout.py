@@ -25,19 +25,20 @@ def test_g_loss_is_not_the_colour_of_w_and_b():
     assert colours["g"] not in (colours["w"], colours["d"])
 
 
-def test_a_long_run_name_stops_before_the_step_readout():
-    name = "runs/20261126-092628-fixed+steps3000+lrd0.005+wd0.05+noise1.2+batch32"
+def test_a_long_run_name_is_shortened_and_never_meets_the_step_readout():
+    name = ("runs/20261126-092628-fixed+steps3000+lrd0.005+wd0.05+noise1.2+batch32+inner8 "
+            "(fixed, seed 1): converged")
     scene, _, _ = run_scene(720, 540, 100, LIM, 1.0, name)
     title = next(t for t in scene.fig.texts if t.get_text().startswith("runs/"))
     assert title.get_text().endswith("…") and len(title.get_text()) < len(name)
-    scene.title.set_text("step 10000/10000  w=+0.000  b=+0.000")
     renderer = scene.canvas.get_renderer()
-    right_of_title = title.get_window_extent(renderer).x1
-    readout_left = scene.title.get_transform().transform(scene.title.xy)[0] \
-        - scene.title._bitmap().shape[1]
-    assert right_of_title < readout_left
-    short, _, _ = run_scene(720, 540, 100, LIM, 1.0, "runs/x")
-    assert any(t.get_text() == "runs/x" for t in short.fig.texts)  # short names stay whole
+    box = title.get_window_extent(renderer)
+    assert box.x1 <= 0.91 * 720  # within the panels' width
+    scene.title.set_text("step 10000/10000  w=+0.000  b=+0.000")
+    x, y_top = scene.title.get_transform().transform(scene.title.xy)
+    assert y_top <= box.y0  # the readout's line is below the title's
+    short, _, _ = run_scene(720, 540, 100, LIM, 1.0, "x (baseline, seed 102): stuck")
+    assert any(t.get_text() == "x (baseline, seed 102): stuck" for t in short.fig.texts)
 
 
 def test_sweep_grid_panels_have_axis_labels():

@@ -229,27 +229,25 @@ class Scene:
 def run_scene(width_px: int, height_px: int, dpi: int, lim: Limits, real: float, title: str,
               animated: bool = True) -> tuple[Scene, MainPanel, HistoryPanel]:
     """The single-run figure: main panel on top, history panel below; ``Scene.title`` is the
-    per-frame readout (step, w, b) beside the fixed ``title``."""
+    per-frame readout (step, w, b) under the fixed ``title``."""
     fig, canvas = new_figure(width_px, height_px, dpi)
     fs = 10.0
     gs = fig.add_gridspec(2, 1, height_ratios=[2.3, 1.0], hspace=0.3, left=0.09, right=0.91,
-                          top=0.85, bottom=0.09)
+                          top=0.83, bottom=0.09)
     ax = fig.add_subplot(gs[0])
     ax.set_xlabel("input: x for G, v for D", fontsize=fs)
     ax.set_ylabel("output: G(x), D(v)", fontsize=fs)
     main = MainPanel(ax, lim, real, animated, fs, step_text=False)
     hist = HistoryPanel(fig.add_subplot(gs[1]), lim, real, animated, fs)
     # Outside the axes, so the moving curves never run over it.
-    _legend(fig, main.lines + hist.lines, 0.925, fs * 0.85)
-    readout = Readout(0.91, 0.975, fig.transFigure, fs * 1.1, dpi, ha="right")
+    _legend(fig, main.lines + hist.lines, 0.905, fs * 0.85)
+    # Two header lines: the title (shortened with an ellipsis to the panels' width, so a long
+    # run name never runs off the frame) and, under it, the per-frame readout.
+    title_text = fig.text(0.09, 0.975, title, ha="left", va="top", fontsize=fs * 1.15)
+    fit_text(title_text, (0.91 - 0.09) * width_px)
+    readout = Readout(0.09, 0.935, fig.transFigure, fs * 1.05, dpi, ha="left")
     readout.set_animated(animated)
     fig.add_artist(readout)
-    # The title gets the width the readout leaves (its widest text: all digits of the last
-    # step), shortened with an ellipsis: a long run name must not run into the readout.
-    readout.set_text(f"step {lim.last_step}/{lim.last_step}  w=+0.000  b=+0.000")
-    free = (0.91 - 0.09) * width_px - readout._bitmap().shape[1] - 1.2 * fs * dpi / 72
-    readout.set_text("")
-    fit_text(fig.text(0.09, 0.975, title, ha="left", va="top", fontsize=fs * 1.15), free)
     return Scene(fig, canvas, readout, blit=animated), main, hist
 
 
