@@ -471,3 +471,27 @@ def test_ctrl_c_before_training_is_one_line_and_exit_130(cli, tmp_path, monkeypa
     assert res.exit_code == 130
     assert res.stderr.strip().splitlines()[-1] == "Error: aborted"
     assert not (tmp_path / "r").exists()
+
+
+def test_a_real_full_disk_is_one_line_and_the_run_resumes_identically(cli, tmp_path):
+    """A 64 KB tmpfs fills up mid-run (needs permission to mount; skipped otherwise)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        args = ["train", "--steps", "2000", "--snapshot-every", "5", "--checkpoint-every", "100",
+                "-q"]
+        res = cli([*args, "--out", disk / "r"])
+        assert res.exit_code == 1
+        assert res.stderr.count("\n") == 1 and "No space left on device" in res.stderr
+        subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True)
+        assert cli(["train", "--resume", "--out", disk / "r", "-q"]).exit_code == 0
+        assert cli([*args, "--out", tmp_path / "ref"]).exit_code == 0
+        assert (disk / "r" / "metrics.jsonl").read_text() == \
+            (tmp_path / "ref" / "metrics.jsonl").read_text()
+        assert not [p for p in (disk / "r").rglob("*.tmp")]
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
