@@ -107,9 +107,6 @@ def sweep(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from .. import fsguard, sweepdir, trackers
-    from ..sweep.run import check_runnable, load_sweep, run_sweep
-
     batch_cap = _parse_max_batch(max_batch)
     given = bool(spec_flags or preset or config or grid or study or seeds is not None
                  or reference is not None)
@@ -117,12 +114,16 @@ def sweep(
         raise UsageError("--resume needs --out DIR")
     if resume and force:
         raise UsageError("--force and --resume cannot be used together")
-    spec = None
+    spec = members = None
     if not resume or given:
         spec = build_sweep_spec(
             list(preset or []), study, parse_grid(list(grid or [])),
             None if seeds is None else parse_seeds(seeds), config, spec_flags, reference,
         )
+        members = expand(spec)  # every member validated before torch is even imported
+    from .. import fsguard, sweepdir, trackers
+    from ..sweep.run import check_runnable, load_sweep, run_sweep
+
     if resume and not sweepdir.is_sweep(out) and given:
         # Killed before sweep.json was written: nothing to continue, start the sweep named by
         # the flags (only what pointgan wrote may be in the directory).
@@ -135,7 +136,6 @@ def sweep(
         spec = recorded
     elif spec is not None:
         out = out if out is not None else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-        members = expand(spec)  # validates every member before anything is created
         command = sweep_command(spec, out)
     sweepdir.check_target(out, force, resume)
     check_runnable(members, executor)

@@ -52,6 +52,11 @@ def train(
 
     Example: pointgan train --preset fixed --seed 3 --out runs/fixed-3
     """
+    spec = None
+    if not resume and (config is None or config.is_file()):
+        # Flags and a plain config file are validated before torch is even imported: bad input
+        # fails in well under a second.
+        spec = resolve_spec(preset, config, spec_flags)
     from .. import rundir, sweepdir, trackers
     from ..training import Member, train_batch
 
@@ -67,8 +72,9 @@ def train(
         spec, command = rundir.load_spec(out)
     else:
         stored_spec = sweepdir.member_spec(config) if config is not None else None
-        spec = resolve_spec(preset, config, spec_flags,
-                            None if stored_spec is None else stored_spec.model_dump(mode="json"))
+        if spec is None or stored_spec is not None:
+            spec = resolve_spec(preset, config, spec_flags, None if stored_spec is None
+                                else stored_spec.model_dump(mode="json"))
         out = out if out is not None else default_out(spec)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
