@@ -208,6 +208,18 @@ def _stored(path: Path | str, member_id: str):
     return i, state, metrics
 
 
+def member_checkpoint(path: Path | str, member_id: str) -> dict[str, Any] | None:
+    """The latest checkpoint dict of a member stored in the batch store (as ``train`` would
+    write it), or None when it has none there (not started, or a run directory of its own)."""
+    found = _stored(path, member_id)
+    if found is None:
+        return None
+    i, state, _ = found
+    member = unstack_state(state, i)
+    member.pop("summaries", None)
+    return member
+
+
 def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
     """The member's summary (as a run's ``summary.json``), or None while it has not
     finished (or is unreadable)."""

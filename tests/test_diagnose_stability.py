@@ -499,3 +499,15 @@ def test_l2_and_decoupled_decay_act_differently_under_adam():
     p = spectrum.adam_preconditioner(dec, torch.full((2,), 1e-4), torch.full((7,), 1e-2), 10**6)
     assert p[0] == pytest.approx(0.01 / (0.01 + 1e-8)) and p[5] == pytest.approx(
         0.01 / (0.1 + 1e-8))
+
+
+def test_a_sweep_member_in_the_batch_store_is_judged_under_adam(cli, tmp_path):
+    res = cli(["sweep", "--preset", "fixed", "--seeds", "0", "--steps", "300", "--out",
+               tmp_path / "s", "--quiet"])
+    assert res.exit_code == 0, res.stderr
+    member = tmp_path / "s" / "members" / "fixed-s0000"
+    res = cli(["diagnose", "stability", member, "--out", tmp_path / "o", "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["adam"] is not None and doc["adam"]["checkpoint_step"] == 300
+    assert doc["verdict_assumes"].startswith("under Adam with the second moments of")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .. import rundir
+from .. import rundir, sweepdir
 from ..errors import UsageError
 from ..models import D_NAMES
 from ..rundir import Run
@@ -111,7 +111,8 @@ class OptimizerState:
 
 def optimizer_state_at(run: Run, step: int) -> OptimizerState:
     """The optimizer state of the checkpoint nearest ``step``: the latest one at or before it,
-    else the earliest after it (sweeps keep only ``last.pt``). UsageError when the run has no
+    else the earliest after it (sweeps keep only their latest). A sweep member without a run
+    directory of its own is read from the sweep's batch store. UsageError when the run has no
     readable checkpoint with an optimizer state."""
     ckdir = run.path / rundir.CHECKPOINTS
     every = run.spec.checkpoint_every
@@ -120,15 +121,20 @@ def optimizer_state_at(run: Run, step: int) -> OptimizerState:
     names = [(n, p) for n, p in names if p.is_file()]
     if (ckdir / rundir.LAST).is_file():
         names.append((-1, ckdir / rundir.LAST))
+    cks = [(rundir.load_checkpoint(p), p.relative_to(run.path).as_posix()) for _, p in names]
+    where = sweepdir.member_address(run.path)
+    if not cks and where is not None:  # a member kept in its sweep's batch store
+        stored = sweepdir.member_checkpoint(*where)
+        if stored is not None:
+            cks.append((stored, "the sweep's batch store"))
     found: list[OptimizerState] = []
-    for _, path in names:
-        ck = rundir.load_checkpoint(path)
+    for ck, origin in cks:
         try:
             found.append(OptimizerState(
                 int(ck["step"]),
                 torch.as_tensor(ck["optim_g"]["exp_avg_sq"], dtype=DT).reshape(2),
                 torch.as_tensor(ck["optim_d"]["exp_avg_sq"], dtype=DT).reshape(7),
-                path.relative_to(run.path).as_posix()))
+                origin))
         except (KeyError, TypeError, ValueError, RuntimeError):
             continue
     if not found:
