@@ -13,6 +13,9 @@ Layouts are nested dicts: a key is an ``fnmatch`` pattern of an entry name; its 
 inside), or another layout (a folder whose entries must match it). Temporary files of
 interrupted atomic writes (``.NAME.XXXXXXXX.tmp``) are allowed everywhere.
 
+Strict JSON: ``finite_json`` replaces NaN/Infinity (not JSON) by null in anything pointgan
+writes or prints as JSON.
+
 Locks: ``DirLock`` takes an exclusive ``fcntl.flock`` on the directory itself (no extra file to
 leave behind), non-blocking, so a second writer gets one line and exit 2 while the first runs.
 The kernel drops the lock when the holder dies, even by ``kill -9``.
@@ -22,10 +25,11 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import math
 import os
 import re
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 from .errors import UsageError
 from .errors import short as _short
@@ -36,6 +40,18 @@ Layout = dict[str, Union[str, "Layout"]]
 
 #: Name pattern of the temp files ``rundir``'s atomic writes leave when interrupted.
 TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by ``None``: JSON has no NaN/Infinity, and
+    files pointgan writes must parse with any strict JSON parser."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    return obj
 
 
 def danger(out: Path) -> str | None:

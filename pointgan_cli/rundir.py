@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import platform
 import tempfile
@@ -102,21 +101,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def finite_json(obj: Any) -> Any:
-    """``obj`` with every non-finite float replaced by ``None``: JSON has no NaN/Infinity, and
-    files pointgan writes must parse with any strict JSON parser."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite_json(v) for v in obj]
-    return obj
-
-
 def dumps(obj: Any, indent: int | None = None) -> str:
     """Strict JSON text (non-finite floats become null)."""
-    return json.dumps(finite_json(obj), indent=indent, allow_nan=False)
+    return json.dumps(fsguard.finite_json(obj), indent=indent, allow_nan=False)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

@@ -371,6 +371,13 @@ def test_every_json_file_is_strict_json(cli, tmp_path):
         '{"x": null, "y": [null, 1.0]}'
 
 
+def test_json_on_stdout_is_strict_too(capsys):
+    from pointgan_cli.cli import console
+
+    console.print_json({"distance": float("inf"), "w": [float("nan")]})
+    assert _strict_json(capsys.readouterr().out) == {"distance": None, "w": [None]}
+
+
 def test_diagnose_never_writes_through_a_symlinked_folder(cli, tmp_path):
     run = tmp_path / "r"
     assert cli(["train", "--steps", "50", "--out", run]).exit_code == 0

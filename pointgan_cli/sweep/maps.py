@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import sweepdir, verdict
+from .. import rundir, sweepdir, verdict
 from ..spec import RunSpec, flag_name, resolve_spec
 from .spec import SweepSpec, Variant, group_name, slug, study_variants, variant_grid
 
@@ -265,6 +264,6 @@ def write_maps(sweep_dir: Path, sweep: SweepSpec, summary: dict[str, Any]) -> li
         names = sweepdir.map_names(plane.name)
         sweepdir.write_file(sweep_dir, names["png"], mapplot.draw(doc))
         sweepdir.write_file(sweep_dir, names["json"],
-                            (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+                            (rundir.dumps(doc, indent=1) + "\n").encode("utf-8"))
         sweepdir.write_file(sweep_dir, names["csv"], table(plane).encode("utf-8"))
     return done
