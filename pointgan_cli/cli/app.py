@@ -8,8 +8,13 @@ commands (benchmarks/bench_startup.py measures the start-up).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
+
+# numpy's OpenBLAS would start a thread pool at import; the CLI does no BLAS work in numpy, and
+# a process with one thread can fork its sweep workers safely (sweep.executors).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from .. import __version__
 
