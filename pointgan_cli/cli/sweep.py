@@ -167,19 +167,30 @@ def sweep(
     rows = [[rank[g["group"]], g["group"], f"{g['converged']}/{g['n']}",
              f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
              _p_value(g), _num(g.get("median_final_distance")),
-             _num(g.get("mean_bias_b"), "+.3f"), g["diverged"],
+             _num(g.get("mean_bias_b"), "+.3f"), _classes(g.get("classes") or {}),
              f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
              f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"] for g in summary["groups"]]
     rows.sort(key=lambda r: r[0])
     cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p",
-            "median dist", "mean bias b", "diverged", "final w", "final b"]
+            "median dist", "mean bias b", "classes", "final w", "final b"]
     console.print_table(f"sweep {out}", cols, rows, fmt,
                         caption="converged: inside the tolerance over the whole success window; "
                         "McNemar p: exact test against the reference group (ref) on shared "
                         "seeds; median dist: |w| + |b - real| at the end; mean bias b: mean of "
-                        "b - real over the window")
+                        "b - real over the window; classes: how the runs ended (conv converged, "
+                        "appr still approaching, orb orbiting, stuck, div diverged)")
     console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
                  + ", ".join(str(c) for c in sweepdir.charts(out)))
+
+
+_CLASS_ABBR = {"converged": "conv", "still_approaching": "appr", "orbiting": "orb",
+               "stuck": "stuck", "diverged": "div"}
+
+
+def _classes(counts: dict[str, int]) -> str:
+    """``{"converged": 29, "stuck": 3}`` -> ``29 conv, 3 stuck`` (most common first)."""
+    items = sorted(counts.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{n} {_CLASS_ABBR.get(c, c)}" for c, n in items)
 
 
 def _p_value(group: dict[str, Any]) -> str:
