@@ -55,6 +55,7 @@ def _round_up(n: int, m: int) -> int:
 def batch_key(spec: RunSpec) -> tuple:
     """Specs with equal keys can train in one batch (same shapes, schedule and scalars)."""
     return (
+        spec.game,
         spec.steps,
         spec.batch_size,
         spec.effective_inner_batch,
@@ -146,8 +147,8 @@ class Snapshot:
     """Metrics of all R runs after ``step`` completed steps (float64 tensors of shape (R,))."""
 
     step: int
-    g: torch.Tensor  # (R, 2) [w, b]
-    d: torch.Tensor  # (R, 7)
+    g: torch.Tensor  # (R, 2) [w, b]; the Dirac-GAN: (R, 1) [theta]
+    d: torch.Tensor  # (R, 7); the Dirac-GAN: (R, 1) [psi]
     g_loss: torch.Tensor
     d_loss: torch.Tensor
     d_real: torch.Tensor
@@ -196,6 +197,12 @@ class BatchTrainer:
         step run eagerly: step-dependent scalars and indices read from device tensors; this
         is how the CPU tests check what a GPU captures). ``graph_error`` says why a capture
         failed (the trainer then goes on in "tensor" mode, the same arithmetic)."""
+        self._common_init(specs)
+        self._layout()
+        self._init_state(*init_params(self.seeds), step_mode)
+
+    def _common_init(self, specs: Sequence[RunSpec]) -> None:
+        """Settings every game shares: schedule, optimizers, per-run hyper-parameters (R, 1)."""
         if not specs:
             raise ValueError("BatchTrainer needs at least one spec")
         keys = {batch_key(s) for s in specs}
@@ -235,9 +242,14 @@ class BatchTrainer:
         self.has_inst = s0.instance_noise > 0
         self.has_r1, self.has_r2, self.has_gp = s0.r1 > 0, s0.r2 > 0, s0.gp_weight > 0
 
+        self.col = col
         # G-step sample weights: 1/B on real samples, 0 on padding.  (R, Bp)
-        mask = (torch.arange(self.Bp, device=dev) < self.B).to(DTYPE)
+        self.mask = mask = (torch.arange(self.Bp, device=dev) < self.B).to(DTYPE)
         self.wx = (mask / self.B).expand(R, self.Bp).contiguous()
+
+    def _layout(self) -> None:
+        """The pointgan game's D-step layout and sample weights."""
+        R, dev, col, mask, specs = self.R, self.device, self.col, self.mask, self.specs
         # D-step layout: K * Bp fake slots, then LANE slots all holding the real value, so the
         # row stays a multiple of LANE and the real term costs no separate ops.  (R, N)
         fw = col("fake_weight")
@@ -265,7 +277,11 @@ class BatchTrainer:
         self.v[:, nf:] = self.real
         self.fake_view = self.v[:, :nf].view(R, self.K, self.Bp)
 
-        self.g, self.d = init_params(self.seeds)
+    def _init_state(self, g: torch.Tensor, d: torch.Tensor, step_mode: str | None) -> None:
+        """Training state at step 0 from the initial parameters G (R, n_g) and D (R, n_d),
+        and the step mode's tables."""
+        R, dev = self.R, self.device
+        self.g, self.d = g, d
         self.mg, self.vg = torch.zeros_like(self.g), torch.zeros_like(self.g)
         self.md, self.vd = torch.zeros_like(self.d), torch.zeros_like(self.d)
         self._init_extra_state()
@@ -684,7 +700,10 @@ class BatchTrainer:
                       self.ud_prev):
                 m.masked_fill_(keep, 0.0)
         self._last_good = (self.g.clone(), self.d.clone())
+        return self._evaluate()
 
+    def _evaluate(self) -> Snapshot:
+        """The game's metrics at the current parameters."""
         # Evaluated on the runs' device; only the (R,)-sized results travel to the host.
         g = self.g.double()
         d = self.d.double()

@@ -9,6 +9,7 @@ name the flag (``--lr-d``) or config key the user actually typed.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import tomllib
 from pathlib import Path
@@ -66,6 +67,28 @@ PRESETS: dict[str, dict[str, Any]] = {
     "lsgan": {"loss": "lsgan"},
     "hinge": {"loss": "hinge"},
 }
+
+
+#: pointgan options the Dirac-GAN does not have (with their defaults), and why.
+DIRAC_UNUSED: dict[str, Any] = {"real_value": 1.0, "noise_scale": 0.0}
+DIRAC_WHY = {
+    "real_value": "its real data is a Dirac at 0",
+    "noise_scale": "its generator has no weights to perturb (use --instance-noise)",
+}
+
+
+def parse_init(text: str) -> tuple[float, float] | None:
+    """``--init``: ``"THETA,PSI"`` -> (theta, psi); ``"seed"`` -> None (drawn from the seed)."""
+    if text.strip() == "seed":
+        return None
+    parts = text.split(",")
+    try:
+        theta, psi = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"{text!r} is not THETA,PSI (two numbers) or 'seed'") from None
+    if not (math.isfinite(theta) and math.isfinite(psi)):
+        raise ValueError(f"{text!r}: THETA and PSI must be finite")
+    return theta, psi
 
 
 class RunSpec(BaseModel):
@@ -155,6 +178,17 @@ class RunSpec(BaseModel):
     )
     optimizer: Literal["adam", "sgd"] = Field("adam", description="Optimizer of G and D.")
     momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (with --optimizer sgd).")
+    game: Literal["pointgan", "dirac"] = Field(
+        "pointgan",
+        description="pointgan: the study's 1-neuron G against a 1-2-1 D; dirac: the Dirac-GAN "
+        "of Mescheder et al. 2018 (G outputs theta, D(x) = psi x, real data a Dirac at 0).",
+    )
+    init: str = Field(
+        "1,1",
+        description="Dirac-GAN start THETA,PSI (the paper's is 1,1), or 'seed' for a start "
+        "uniform in [-2, 2)^2 drawn from the seed. The pointgan game always starts from the "
+        "seed.",
+    )
     snapshot_every: int = Field(
         0, ge=0,
         description="Steps between metrics rows; 0: auto, at most 50 and dense enough that "
@@ -163,8 +197,8 @@ class RunSpec(BaseModel):
     checkpoint_every: int = Field(500, ge=1, description="Steps between checkpoints.")
     tolerance: float = Field(
         0.1, gt=0,
-        description="Converged when |w| + |b - real| < tolerance at every snapshot of the "
-        "success window.",
+        description="Converged when |w| + |b - real| (Dirac-GAN: |theta| + |psi|) < tolerance "
+        "at every snapshot of the success window.",
     )
     success_window: float = Field(
         verdict.DEFAULT_WINDOW, gt=0, le=1,
@@ -196,6 +230,25 @@ class RunSpec(BaseModel):
             raise ValueError(f"unknown preset {short(v, 60)} (choose from {', '.join(PRESETS)})")
         return v
 
+    @field_validator("init")
+    @classmethod
+    def _init_ok(cls, v: str) -> str:
+        parse_init(v)
+        return v
+
+    @model_validator(mode="after")
+    def _game_options(self) -> RunSpec:
+        """Options one game does not have are refused, not ignored (messages name the flag)."""
+        if self.game == "pointgan" and self.init != "1,1":
+            raise ValueError("--init: only the Dirac-GAN (--game dirac) starts from given "
+                             "parameters; the pointgan game starts from the seed")
+        if self.game == "dirac":
+            for field, default in DIRAC_UNUSED.items():
+                if getattr(self, field) != default:
+                    raise ValueError(f"{flag_name(field)}: not part of the Dirac-GAN "
+                                     f"(--game dirac); {DIRAC_WHY[field]}")
+        return self
+
     @field_validator("device")
     @classmethod
     def _device_ok(cls, v: str) -> str:
@@ -203,6 +256,11 @@ class RunSpec(BaseModel):
         if not (v in ("cpu", "cuda") or (index.isascii() and index.isdigit())):
             raise ValueError(f"unknown device {short(v, 60)} (cpu, cuda or cuda:N)")
         return v
+
+    @property
+    def init_point(self) -> tuple[float, float] | None:
+        """``--init`` parsed: (theta, psi), or None for a start drawn from the seed."""
+        return parse_init(self.init)
 
     @property
     def effective_inner_batch(self) -> int:
@@ -365,9 +423,11 @@ def resolve_spec(
         return RunSpec.model_validate(layers)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "spec"
-        where = origin.get(field, flag_name(field))
         msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a check across fields: its message names the flags itself
+            raise UsageError(msg) from None
+        field = str(err["loc"][0])
+        where = origin.get(field, flag_name(field))
         raise UsageError(f"{where}: {cap(msg)} (got {short(err.get('input'))})") from None
 
 

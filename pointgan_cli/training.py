@@ -27,7 +27,8 @@ from typing import Any
 
 import torch
 
-from . import fsguard, rundir, verdict
+from . import dirac, fsguard, rundir, verdict
+from .dirac import DiracTrainer
 from .engine import BatchTrainer, Snapshot, bytes_per_run
 from .errors import PointganError, RuntimeFailure, UsageError
 from .models import D_NAMES
@@ -59,7 +60,39 @@ class Member:
     resume_step: int = 0  # step of the checkpoint a resumed member continues from
 
 
+def make_trainer(specs: Sequence[RunSpec], step_mode: str | None = None) -> BatchTrainer:
+    """The engine for the batch's game (pointgan or the Dirac-GAN)."""
+    if specs[0].game == "dirac":
+        return DiracTrainer(specs, "eager")
+    return BatchTrainer(specs, step_mode=step_mode)
+
+
+def dirac_metrics_row(snap: Snapshot, i: int) -> dict[str, Any]:
+    """A Dirac-GAN metrics row: theta, psi and their distance to the equilibrium (0, 0)."""
+    theta, psi = float(snap.g[i, 0]), float(snap.d[i, 0])
+    return {
+        "step": snap.step,
+        "theta": theta,
+        "psi": psi,
+        "distance": dirac.distance(theta, psi),
+        "g_loss": float(snap.g_loss[i]),
+        "d_loss": float(snap.d_loss[i]),
+        "d_real": float(snap.d_real[i]),
+        "d_fake": float(snap.d_fake[i]),
+    }
+
+
+def params_of(row: dict[str, Any]) -> tuple[float, float]:
+    """The two numbers the success window judges: (w, b), or the Dirac-GAN's (theta, psi)
+    (whose distance |theta| + |psi - 0| is the same formula with real value 0)."""
+    if "theta" in row:
+        return float(row["theta"]), float(row["psi"])
+    return float(row["w"]), float(row["b"])
+
+
 def metrics_row(snap: Snapshot, i: int, real: float) -> dict[str, Any]:
+    if snap.g.shape[1] == 1:
+        return dirac_metrics_row(snap, i)
     w, b = float(snap.g[i, 0]), float(snap.g[i, 1])
     row: dict[str, Any] = {
         "step": snap.step,
@@ -211,7 +244,7 @@ def new_trainer(specs: Sequence[RunSpec]) -> BatchTrainer:
     """The engine for ``specs``; ``POINTGAN_CUDA_GRAPHS=0`` steps kernel by kernel on a GPU
     (same arithmetic, for debugging)."""
     graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
-    return BatchTrainer(specs, step_mode="eager" if graphs_off else None)
+    return make_trainer(specs, step_mode="eager" if graphs_off else None)
 
 
 def warn_graph_error(trainer: BatchTrainer) -> None:
@@ -317,7 +350,7 @@ def _train(members, states, on_progress, keep_steps, durable, handle_signals, sh
                     row = metrics_row(snap, i, m.spec.real_value)
                     wr.write(row)
                     if snap.step >= starts[i]:
-                        window[i].append((snap.step, row["w"], row["b"]))
+                        window[i].append((snap.step, *params_of(row)))
                 if on_progress is not None:
                     on_progress(snap)
 
@@ -370,7 +403,7 @@ def _window_history(m: Member) -> list[tuple[int, float, float]]:
         return []
     start = verdict.window_start(m.spec.steps, m.spec.success_window)
     rows = rundir.read_metrics(m.out / rundir.METRICS)
-    return [(int(r["step"]), float(r["w"]), float(r["b"])) for r in rows if r["step"] >= start]
+    return [(int(r["step"]), *params_of(r)) for r in rows if r["step"] >= start]
 
 
 def run_summary(trainer: BatchTrainer, i: int, wall: float,
@@ -378,20 +411,28 @@ def run_summary(trainer: BatchTrainer, i: int, wall: float,
     """The run's summary: final parameters and the one verdict (``verdict.judge``) on its
     success window, computed here once and read by every later command."""
     spec = trainer.specs[i]
-    w, b = float(trainer.g[i, 0]), float(trainer.g[i, 1])
     diverged = not bool(trainer.alive[i])
     diverged_step = int(trainer.diverged_step[i]) if diverged else None
     steps, ws, bs = zip(*window) if window else ((), (), ())
-    v = verdict.judge(steps, ws, bs, real=spec.real_value, tolerance=spec.tolerance,
+    is_dirac = spec.game == "dirac"
+    real = 0.0 if is_dirac else spec.real_value  # the Dirac-GAN's target: psi = 0
+    v = verdict.judge(steps, ws, bs, real=real, tolerance=spec.tolerance,
                       total_steps=spec.steps, window=spec.success_window, diverged=diverged,
                       diverged_step=diverged_step)
+    fields = verdict.summary_fields(v)
+    if is_dirac:
+        theta, psi = float(trainer.g[i, 0]), float(trainer.d[i, 0])
+        params: dict[str, Any] = {"game": "dirac", "theta": theta, "psi": psi,
+                                  "distance": dirac.distance(theta, psi)}
+        fields = dirac_fields(fields)
+    else:
+        w, b = float(trainer.g[i, 0]), float(trainer.g[i, 1])
+        params = {"w": w, "b": b, "distance": distance(w, b, spec.real_value)}
     return {
         "status": "diverged" if diverged else "finished",
-        "w": w,
-        "b": b,
-        "distance": distance(w, b, spec.real_value),
+        **params,
         "tolerance": spec.tolerance,
-        **verdict.summary_fields(v),
+        **fields,
         "steps": trainer.step,
         "seed": spec.seed,
         "preset": spec.preset,
@@ -400,3 +441,18 @@ def run_summary(trainer: BatchTrainer, i: int, wall: float,
         "wall_seconds": round(wall, 3),
         "versions": rundir.versions(),
     }
+
+
+def dirac_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The verdict's fields in the Dirac-GAN's words: the window judged (theta, psi) as
+    (w, b) with real value 0, so ``bias_b`` is the mean of psi (``bias_psi``) and the reason
+    names theta and psi."""
+    out = {("bias_psi" if k == "bias_b" else k): v for k, v in fields.items()}
+    v = dict(out["verdict"])
+    v["reason"] = (v["reason"].replace("|w| + |b - real|", "|theta| + |psi|")
+                   .replace("bias of b", "psi"))
+    for a, b in (("time_avg_w", "time_avg_theta"), ("time_avg_b", "time_avg_psi")):
+        if a in v:
+            v[b] = v.pop(a)
+    out["verdict"] = v
+    return out

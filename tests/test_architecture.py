@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "pointgan_cli"
-ENGINE = ("rng", "models", "losses", "grads", "engine")
+ENGINE = ("rng", "models", "losses", "grads", "engine", "dirac")
 
 
 def modules() -> dict[str, Path]:

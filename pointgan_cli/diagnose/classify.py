@@ -194,8 +194,15 @@ def d_sentence(ev: dict[str, Any]) -> str:
 
 def diagnose_run(run: Run) -> dict[str, Any]:
     """The run's class and reason (from its verdict) plus D's shape and the swings as
-    evidence."""
+    evidence. A Dirac-GAN run has its class from its summary and no D shape to add (its
+    field and trajectory: ``pointgan animate``)."""
     v = run_class(run)
+    if run.spec.game == "dirac":
+        if v["from"] != rundir.SUMMARY:
+            raise UsageError(f"{run.path} is an unfinished Dirac-GAN run (no class in its "
+                             f"summary)")
+        return {"run_dir": str(run.path), "class": v["class"], "reason": v["reason"],
+                "class_from": v["from"], "window": v["window"], "evidence": None}
     ev = measure(run, v)
     reason = v["reason"]
     if v["class"] != CONVERGED:

@@ -21,7 +21,16 @@ def load_single_run(path: Path) -> Run:
     if sweepdir.is_sweep(path):
         raise UsageError(f"{path} is a sweep directory; give one member: "
                          f"{sweepdir.member_dir(path, '<id>')}")
-    return sweepdir.load_any_run(path)
+    return pointgan_only(sweepdir.load_any_run(path))
+
+
+def pointgan_only(run: Run) -> Run:
+    """The landscapes and the run classifier read w, b and the 1-2-1 D: pointgan runs only."""
+    if run.spec.game != "pointgan":
+        raise UsageError(f"{run.path} is a {run.spec.game} run; this diagnosis is for the "
+                         f"pointgan game (the Dirac-GAN's field and trajectory: pointgan "
+                         f"animate {run.path})")
+    return run
 
 
 def write_pair(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[str, str]:
