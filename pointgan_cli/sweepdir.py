@@ -36,7 +36,8 @@ SCHEMA_VERSION = 1
 #: map; ``map-<variant>.*`` for each when a sweep draws several (``--study map``).
 MAP = "map"
 MAP_KINDS = ("png", "json", "csv")
-REPORT_FILES = ("weights.png", "success.png")  # the charts ``sweep.report`` writes
+DIRAC_GRID, DIRAC_TABLE = "dirac-grid.png", "dirac-table.md"  # a Dirac-GAN sweep's report
+REPORT_FILES = ("weights.png", "success.png", DIRAC_GRID, DIRAC_TABLE)  # the report's files
 
 SWEEP_LAYOUT: fsguard.Layout = {
     SWEEP_JSON: fsguard.FILE,
@@ -394,6 +395,6 @@ def charts(path: Path | str) -> list[Path]:
     """The charts the sweep report wrote beside ``summary.json`` (those that exist): the
     report's charts, then the stability maps."""
     path = Path(path)
-    found = [path / n for n in REPORT_FILES if (path / n).is_file()]
+    found = [path / n for n in REPORT_FILES if n.endswith(".png") and (path / n).is_file()]
     maps = [path / f"{MAP}.png", *sorted(path.glob(f"{MAP}-*.png"))]
     return found + [p for p in maps if p.is_file()]

@@ -49,7 +49,9 @@ def sweep(
                      "'literature': its fix against instance noise, R1, R2, WGAN-GP, LSGAN and "
                      "hinge (both at two learning rates); 'map': two stability maps, the fix "
                      "over noise scale x weight decay and the baseline over lr_g x lr_d "
-                     "(finer on CUDA; see docs/maps.md).", rich_help_panel="Sweep",
+                     "(finer on CUDA; see docs/maps.md); 'dirac': every method of Mescheder et "
+                     "al. 2018 on the Dirac-GAN, simultaneous and alternating, beside the "
+                     "paper's verdicts (docs/dirac.md).", rich_help_panel="Sweep",
                      autocompletion=complete_study),
     ] = None,
     reference: Annotated[
@@ -163,6 +165,9 @@ def sweep(
     if quiet:
         sys.stdout.write(f"{out}\n")
         return
+    if summary.get("game") == "dirac":
+        _print_dirac(summary, out, wall, fmt)
+        return
     rank = {r["group"]: r["rank"] for r in summary["ranking"]}
     rows = [[rank[g["group"]], g["group"], f"{g['converged']}/{g['n']}",
              f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
@@ -191,6 +196,25 @@ def _classes(counts: dict[str, int]) -> str:
     """``{"converged": 29, "stuck": 3}`` -> ``29 conv, 3 stuck`` (most common first)."""
     items = sorted(counts.items(), key=lambda kv: -kv[1])
     return ", ".join(f"{n} {_CLASS_ABBR.get(c, c)}" for c, n in items)
+
+
+def _print_dirac(summary: dict[str, Any], out: Path, wall: float, fmt: Any) -> None:
+    """A Dirac-GAN sweep's table: each group's verdict beside the paper's."""
+    from .. import sweepdir
+
+    rows = [[g["group"], f"{g['converged']}/{g['n']}", g["verdict"], g["expected"] or "-",
+             g["expected_from"] or "-",
+             "" if g["agrees"] is None else ("yes" if g["agrees"] else "NO"),
+             _num(g["final_distance_median"])] for g in summary["groups"]]
+    cols = ["group", "converged", "verdict", "expected", "from", "agrees", "median dist"]
+    console.print_table(f"sweep {out}", cols, rows, fmt,
+                        caption="converged: inside the tolerance over the whole success window; "
+                        "verdict: converges (every member), does not converge (none) or mixed; "
+                        "median dist: |theta| + |psi| at the end")
+    a = summary["agreement"]
+    console.note(f"{summary['n']} runs in {wall:.1f} s; {a['agree']}/{a['groups_judged']} "
+                 f"verdicts agree; figure: {out / sweepdir.DIRAC_GRID}, table: "
+                 f"{out / sweepdir.DIRAC_TABLE}")
 
 
 def _p_value(group: dict[str, Any]) -> str:

@@ -17,12 +17,23 @@ import numpy as np
 
 from ..errors import RuntimeFailure, UsageError
 from ..rundir import atomic_write_bytes
-from .data import Plan, limits, plan_for
+from .data import DiracTrack, Plan, limits, plan_for
 from .scene import grid_scene, pixel_size, run_scene
 from .writers import GifWriter, Mp4Writer, check_target, png_bytes, resolve_output, temp_beside
 
 RUN_INCHES = (7.2, 5.4)  # one run: 720 x 540 px at the default dpi
 CELL_INCHES = (3.6, 2.7)  # one member of a grid
+
+
+def renderer_for(plan: Plan, dpi: int, animated: bool = True):
+    """The plan's renderer: the pointgan scene, or the Dirac-GAN's (theta, psi) plane."""
+    if plan.tracks and isinstance(plan.tracks[0], DiracTrack):
+        if not 20 <= dpi <= 600:
+            raise UsageError(f"--dpi must be between 20 and 600, not {dpi}")
+        from .phase import PhaseRenderer
+
+        return PhaseRenderer(plan.tracks, plan.cells, plan.title, dpi, RUN_INCHES, CELL_INCHES)
+    return Renderer(plan, dpi, animated)
 
 
 class Renderer:
@@ -90,7 +101,7 @@ def animate(source: Path, out: Path | None = None, fmt: str | None = None, fps: 
     if frames < 2:
         raise UsageError(f"--frames must be at least 2, not {frames}")
     plan = plan_for(source, grid, members, grid_size)
-    renderer = Renderer(plan, dpi)
+    renderer = renderer_for(plan, dpi)
     steps = plan.frame_steps(frames)
     if on_start is not None:
         on_start(len(steps))
@@ -142,7 +153,7 @@ def still(source: Path, step: int, out: Path | None = None, fmt: str | None = No
                              f"(snapshots every {every})")
     out = out if out is not None else source / f"frame-{step:06d}.png"
     check_target(out)
-    renderer = Renderer(plan, dpi)
+    renderer = renderer_for(plan, dpi)
     width, height = renderer.size
     data = png_bytes(renderer.draw(step), (width, height))
     try:

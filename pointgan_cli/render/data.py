@@ -107,6 +107,34 @@ class Track:
         return max(0, int(np.searchsorted(self.steps, step, side="right")) - 1)
 
 
+class DiracTrack:
+    """A Dirac-GAN run's snapshots: ``steps``, ``theta``, ``psi`` (S,)."""
+
+    def __init__(self, run: Run):
+        self.run, self.spec = run, run.spec
+        try:
+            table = np.array([[float(r[c]) for c in ("step", "theta", "psi")]
+                              for r in run.metrics])  # (S, 3)
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(f"{run.path / rundir.METRICS} is corrupt (missing fields)") from None
+        self.steps = table[:, 0].astype(np.int64)
+        if np.any(np.diff(self.steps) <= 0):
+            raise UsageError(f"{run.path / rundir.METRICS} is corrupt (steps not increasing)")
+        self.theta, self.psi = table[:, 1], table[:, 2]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def index_at(self, step: int) -> int:
+        """The latest snapshot at or before ``step`` (the first one if none)."""
+        return max(0, int(np.searchsorted(self.steps, step, side="right")) - 1)
+
+
+def track_for(run: Run) -> Track | DiracTrack:
+    """The run's snapshots in its game's terms."""
+    return DiracTrack(run) if run.spec.game == "dirac" else Track(run)
+
+
 def select_frames(n_snapshots: int, frames: int) -> list[int]:
     """``frames`` snapshot indices spread evenly over ``n_snapshots``, first and last kept;
     every snapshot when there are no more than ``frames``."""
@@ -213,7 +241,7 @@ def _class(sweep: Path, member_id: str) -> str | None:
 class Plan:
     """What to draw: one track per panel, their cells (grid only) and the figure's title."""
 
-    tracks: list[Track]
+    tracks: list[Track] | list[DiracTrack]
     cells: list[Cell] | None  # None: a single run
     title: str
 
@@ -230,7 +258,10 @@ def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int
             raise UsageError(f"{source} is a sweep directory: add --grid, or animate one member "
                              f"({sweepdir.member_dir(source, '<id>')})")
         picked = pick_members(source, members, grid_size)
-        tracks = [Track(p.run) for p in picked]
+        tracks = [track_for(p.run) for p in picked]
+        if len({type(t) for t in tracks}) > 1:
+            raise UsageError("--member: a grid shows one game; pick pointgan or Dirac-GAN "
+                             "members, not both")
         cells = [Cell(f"{p.id} [{p.group}]" if p.group else p.id, p.converged, p.cls)
                  for p in picked]
         total = len(sweepdir.read_index(source).entries)
@@ -240,5 +271,20 @@ def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int
     run = sweepdir.load_any_run(source)
     spec = run.spec
     cls = (run.summary or {}).get("class")
-    return Plan([Track(run)], None, f"{source.name} ({spec.preset}, seed {spec.seed})"
-                + (f": {cls.replace('_', ' ')}" if cls else ""))
+    shown = f": {cls.replace('_', ' ')}" if cls else ""
+    if spec.game == "dirac":
+        return Plan([DiracTrack(run)], None, f"{source.name}: Dirac-GAN, {_method(spec)}{shown}")
+    return Plan([Track(run)], None, f"{source.name} ({spec.preset}, seed {spec.seed}){shown}")
+
+
+def _method(spec) -> str:
+    """A Dirac-GAN spec in a few words: loss, update, regularisers."""
+    loss = {"bce": "GAN" if spec.g_loss == "minimax" else "NS-GAN", "wgan": "WGAN"}.get(
+        spec.loss, spec.loss)
+    parts = [("WGAN-GP" if loss == "WGAN" and spec.gp_weight > 0 else loss), spec.update,
+             f"{spec.optimizer} lr {spec.lr_g:g}/{spec.lr_d:g}"]
+    for field, name in (("instance_noise", "noise"), ("r1", "R1"), ("r2", "R2"),
+                        ("consensus", "consensus"), ("lecam", "LeCam")):
+        if getattr(spec, field) > 0:
+            parts.append(f"{name} {getattr(spec, field):g}")
+    return ", ".join(parts)

@@ -14,7 +14,7 @@ from ..engine import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
 from ..spec import RunSpec
 from ..training import Interrupted, disk_failure, runs_that_fit
-from . import report
+from . import dirac_report, report
 from .executors import run_local, run_ray
 from .plan import store_jobs
 from .spec import SweepSpec, expand
@@ -140,5 +140,7 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
         run_ray(jobs, ray_address, on_progress)
     else:
         run_local(jobs, workers, on_progress)
+    if members[0][2].game == "dirac":
+        return dirac_report.write_report(out, members)
     return report.write_report(out, [(i, g) for i, g, _ in members], members[0][2].real_value,
                                sweep)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError, short
 from ..spec import PRESETS, SPEC_FIELDS, RunSpec, flag_name, read_config, resolve_spec
+from . import dirac_study
 from .ranges import format_range, parse_range
 
 #: The study's whole experiment set (`--study article`): (label, preset, overrides), each run
@@ -78,7 +79,7 @@ MAP_VARIANTS: dict[str, list[tuple[str, str, dict[str, str]]]] = {
 #: Seeds a study runs when ``--seeds`` is not given (the map study: fewer on a CPU).
 DEFAULT_SEEDS = "0-9"
 MAP_SEEDS = {"cpu": "0-31", "cuda": "0-63"}
-STUDIES = ("article", "literature", "map")
+STUDIES = ("article", "literature", "map", "dirac")
 
 
 class Variant(BaseModel):
@@ -228,7 +229,7 @@ def build_sweep_spec(
             raise UsageError(f"--study {study} already chooses the presets; drop --preset")
         if study == "map" and grid:
             raise UsageError("--study map already chooses the grid of each map; drop --grid")
-        variants = study_variants(study, kind, overrides.get("steps"))
+        variants = study_variants(study, kind, overrides.get("steps"), set(overrides))
     else:
         if not presets and config is not None:  # the file's preset, as `train` and `spec show`
             presets = [read_config(config).get("preset", "baseline")]
@@ -265,12 +266,18 @@ def device_kind(config: Path | None, overrides: dict[str, Any]) -> str:
     return "cpu" if device in (None, "cpu") else "cuda"
 
 
-def study_variants(study: str, kind: str = "cpu", steps: int | None = None) -> list[Variant]:
+def study_variants(study: str, kind: str = "cpu", steps: int | None = None,
+                   given: set[str] | frozenset[str] = frozenset()) -> list[Variant]:
     """The variants of ``--study NAME`` (the map study's grid depends on the device kind).
 
     The article and literature studies run each configuration at every learning rate in
     ``ARTICLE_LRS`` with equal training time (``equal_time_steps`` of ``steps``, the budget at
     lr 0.01); ``--study article`` without ``--steps`` at every budget in ``ARTICLE_BUDGETS``."""
+    if study == "dirac":  # ``dirac_study``'s settings yield to the flags the user ``given``
+        return [Variant(label=dirac_study.label(m, u), preset="baseline", method=m, stratum=u,
+                        overrides={k: v for k, v in ov.items()
+                                   if k not in given or k not in dirac_study.BASE})
+                for m, u, ov in dirac_study.rows()]
     if study == "map":
         return [Variant(label=label, preset=preset,
                         grid=parse_grid([f"{f}={r}" for f, r in axes.items()]))
@@ -347,6 +354,9 @@ def expand(sweep: SweepSpec) -> list[tuple[str, str, RunSpec]]:
                 ov = {**overrides, **variant.overrides, **gp, "seed": seed}
                 spec = _resolve_member(variant.preset, config, ov, gp)
                 out.append((f"{slug(group)}-s{seed:04d}", group, spec))
+    games = sorted({s.game for _, _, s in out})
+    if len(games) > 1:
+        raise UsageError(f"--game: a sweep trains one game, not {' and '.join(games)}")
     return out
 
 
@@ -382,7 +392,8 @@ def sweep_command(sweep: SweepSpec, out: Path) -> str:
     study = sweep.study or next(  # sweep.json written before `study` was stored
         (name for name in STUDIES
          if sweep.variants == study_variants(name, device_kind(config, sweep.overrides),
-                                             sweep.overrides.get("steps"))), None)
+                                             sweep.overrides.get("steps"),
+                                             set(sweep.overrides))), None)
     if study:
         parts += ["--study", study]
     else:

@@ -1,0 +1,146 @@
+"""The Dirac-GAN's picture: the (theta, psi) plane with the training vector field, the run's
+trajectory, its start and the equilibrium (0, 0), as Mescheder et al. (2018) draw it.
+
+``phase_panel`` draws one static panel (the Dirac study's grid figure uses it); ``PhaseRenderer``
+animates runs: the field, the start and the equilibrium are drawn once into a background, and
+each frame restores it and draws only the trajectory so far, the current point and the title.
+The field is the spec's expected update direction (``dirac.expected_field``: instance noise in
+expectation, consensus included), so what the arrows show is what the run follows on average.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..dirac import expected_field
+from .data import Cell, DiracTrack
+from .scene import CONVERGED_COLOR, FAILED_COLOR, G_COLOR, new_figure, pixel_size
+
+LIM = 2.2  # the panels show theta, psi in [-LIM, LIM]: the paper's start (1, 1) and around
+FIELD_POINTS = 21  # streamline grid resolution per axis
+START_COLOR = "#d62728"  # the paper marks the starting iterate in red
+FIELD_COLOR = "#9a9a9a"
+
+
+def field_on_grid(spec, lim: float = LIM, n: int = FIELD_POINTS):
+    """(theta (n, n), psi (n, n), u, v): the expected update direction on a grid."""
+    axis = np.linspace(-lim, lim, n)
+    th, ps = np.meshgrid(axis, axis)  # rows: psi, columns: theta (what streamplot wants)
+    pts = torch.from_numpy(np.stack([th.ravel(), ps.ravel()], axis=1))
+    with torch.no_grad():
+        v = expected_field(pts, spec).detach().numpy()
+    return th, ps, v[:, 0].reshape(n, n), v[:, 1].reshape(n, n)
+
+
+def draw_field(ax: Axes, spec, lim: float = LIM) -> None:
+    """Streamlines of the field, the equilibrium and the axes' furniture."""
+    th, ps, u, v = field_on_grid(spec, lim)
+    ax.streamplot(th, ps, u, v, color=FIELD_COLOR, density=0.9, linewidth=0.6,
+                  arrowsize=0.7, broken_streamlines=True, zorder=1)
+    ax.plot([0.0], [0.0], marker="*", color="black", markersize=11, zorder=5, ls="none",
+            label="equilibrium (0, 0)")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"$\theta$ (generator)")
+    ax.set_ylabel(r"$\psi$ (discriminator)")
+
+
+def _clip(theta: np.ndarray, psi: np.ndarray, lim: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The trajectory with points beyond the frame (or non-finite) masked; whether it left."""
+    out = ~(np.isfinite(theta) & np.isfinite(psi)) | (np.abs(theta) > 3 * lim) | \
+        (np.abs(psi) > 3 * lim)
+    left = bool(out.any() or (np.abs(theta) > lim).any() or (np.abs(psi) > lim).any())
+    return np.where(out, np.nan, theta), np.where(out, np.nan, psi), left
+
+
+def phase_panel(ax: Axes, spec, theta: np.ndarray, psi: np.ndarray, title: str,
+                ok: bool | None = None, lim: float = LIM) -> None:
+    """One static panel: field, trajectory, start (red), end, equilibrium, and ``title``
+    (green when ``ok``, red when not)."""
+    draw_field(ax, spec, lim)
+    th, ps, left = _clip(np.asarray(theta, float), np.asarray(psi, float), lim)
+    ax.plot(th, ps, color=G_COLOR, lw=1.1, zorder=3)
+    ax.plot(theta[:1], psi[:1], marker="^", color=START_COLOR, ms=7, ls="none", zorder=6)
+    if np.isfinite(th[-1]) and abs(th[-1]) <= lim and abs(ps[-1]) <= lim:
+        ax.plot(th[-1:], ps[-1:], marker="o", color=G_COLOR, ms=5, ls="none", zorder=6)
+    colour = "black" if ok is None else (CONVERGED_COLOR if ok else FAILED_COLOR)
+    ax.set_title(title + ("\n(leaves the frame)" if left else ""), fontsize=8, color=colour)
+
+
+class PhaseRenderer:
+    """Frames of one Dirac-GAN run (or a grid of them): ``draw(step)`` -> RGBA pixels."""
+
+    def __init__(self, tracks: list[DiracTrack], cells: list[Cell] | None, title: str,
+                 dpi: int, inches: tuple[float, float], cell_inches: tuple[float, float]):
+        self.tracks = tracks
+        n = len(tracks)
+        ncols = 1 if cells is None else min(n, max(1, int(np.ceil(np.sqrt(n)))))
+        nrows = -(-n // ncols)
+        if cells is None:
+            self.size = pixel_size(inches[1], inches[1], dpi)  # square: theta and psi alike
+        else:
+            self.size = pixel_size(cell_inches[1] * ncols, cell_inches[1] * nrows + 0.4, dpi)
+        self.fig, self.canvas = new_figure(*self.size, dpi)
+        fs = 9 if cells is None else 7
+        self.axes, self.lines, self.points, self.labels = [], [], [], []
+        for i, track in enumerate(tracks):
+            ax = self.fig.add_subplot(nrows, ncols, i + 1)
+            draw_field(ax, track.spec)
+            ax.plot(track.theta[:1], track.psi[:1], marker="^", color=START_COLOR, ms=7,
+                    ls="none", zorder=6)
+            ax.xaxis.label.set_fontsize(fs)
+            ax.yaxis.label.set_fontsize(fs)
+            ax.tick_params(labelsize=fs - 1)
+            if cells is not None:
+                ok = cells[i].converged
+                colour = "black" if ok is None else (CONVERGED_COLOR if ok else FAILED_COLOR)
+                ax.set_title(cells[i].label, fontsize=fs, color=colour)
+            (line,) = ax.plot([], [], color=G_COLOR, lw=1.3, zorder=3, animated=True)
+            (point,) = ax.plot([], [], marker="o", color=G_COLOR, ms=6, ls="none", zorder=7,
+                               animated=True)
+            label = ax.text(0.02, 0.98, "", transform=ax.transAxes, va="top", ha="left",
+                            fontsize=fs, family="monospace", animated=True, zorder=8,
+                            bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1.5})
+            self.axes.append(ax)
+            self.lines.append(line)
+            self.points.append(point)
+            self.labels.append(label)
+        self.fig.suptitle(title, fontsize=fs + 1)
+        self.fig.tight_layout()
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def draw(self, step: int) -> memoryview:
+        self.canvas.restore_region(self.background)
+        for track, ax, line, point, label in zip(self.tracks, self.axes, self.lines,
+                                                 self.points, self.labels):
+            k = track.index_at(step)
+            th, ps, _ = _clip(track.theta[: k + 1], track.psi[: k + 1], LIM)
+            line.set_data(th, ps)
+            point.set_data(th[-1:], ps[-1:])
+            label.set_text(f"step {int(track.steps[k])}\ntheta {track.theta[k]:+.3f}\n"
+                           f"psi   {track.psi[k]:+.3f}")
+            for artist in (line, point, label):
+                ax.draw_artist(artist)
+        return self.canvas.buffer_rgba()
+
+
+def grid_figure(panels: list[dict], ncols: int, title: str) -> Figure:
+    """A figure of static panels; each dict holds ``spec``, ``theta``, ``psi``, ``title``,
+    ``ok`` (see ``phase_panel``)."""
+    n = len(panels)
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(2.9 * ncols, 3.1 * nrows + 0.5), dpi=100)
+    for i, p in enumerate(panels):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        phase_panel(ax, p["spec"], p["theta"], p["psi"], p["title"], p["ok"])
+        ax.xaxis.label.set_fontsize(7)
+        ax.yaxis.label.set_fontsize(7)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (3.1 * nrows + 0.5)))
+    return fig

@@ -1,0 +1,151 @@
+"""A Dirac-GAN sweep's results: per-group verdicts beside the paper's, the grid figure of
+(theta, psi) panels and a markdown table.
+
+A group *converges* when every member's summary says ``converged`` (inside the tolerance for
+the whole success window), *does not converge* when none does, and is *mixed* otherwise. For
+the groups of ``--study dirac`` the verdict is held against the paper's (``dirac_study``):
+``agrees`` is true when "converges" meets "converges" and "does not converge" meets "does not
+converge". Reads members through ``sweepdir`` only; no timings, so a resumed sweep writes the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import sweepdir
+from ..errors import RuntimeFailure
+from ..spec import RunSpec
+from . import dirac_study
+from .report import wilson
+
+GRID_PNG, TABLE_MD = sweepdir.DIRAC_GRID, sweepdir.DIRAC_TABLE
+MIXED = "mixed"
+
+
+def write_report(sweep_dir: Path, members: list[tuple[str, str, RunSpec]]) -> dict[str, Any]:
+    """Summarise the finished members, write the grid figure and the table, then
+    ``summary.json`` (last: its presence means the sweep is complete)."""
+    summary = summarize(sweep_dir, [(i, g) for i, g, _ in members])
+    specs = {i: s for i, _, s in members}
+    sweepdir.write_file(sweep_dir, GRID_PNG, grid_png(sweep_dir, summary, specs))
+    sweepdir.write_file(sweep_dir, TABLE_MD, table_markdown(summary).encode())
+    sweepdir.write_summary(sweep_dir, summary)
+    return summary
+
+
+def group_verdict(k: int, n: int) -> str:
+    return dirac_study.CONVERGES if k == n else dirac_study.DOES_NOT if k == 0 else MIXED
+
+
+def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]:
+    """Group statistics and verdicts from the members' summaries, groups in sweep order."""
+    groups: dict[str, list[tuple[str, dict]]] = {}
+    for mid, group in members:
+        s = sweepdir.member_summary(sweep_dir, mid)
+        if s is None:
+            raise RuntimeFailure(f"member {mid} of {sweep_dir} has no readable summary")
+        groups.setdefault(group, []).append((mid, s))
+    out = []
+    for name, items in groups.items():
+        n = len(items)
+        k = sum(1 for _, s in items if s["converged"])
+        lo, hi = wilson(k, n)
+        dist = np.array([s["distance"] for _, s in items], dtype=np.float64)
+        classes: dict[str, int] = {}
+        for _, s in items:
+            classes[s.get("class", "?")] = classes.get(s.get("class", "?"), 0) + 1
+        verdict = group_verdict(k, n)
+        exp = dirac_study.expectation(name)
+        out.append({
+            "group": name,
+            "n": n,
+            "converged": k,
+            "success_rate": k / n,
+            "wilson_low": lo,
+            "wilson_high": hi,
+            "diverged": sum(1 for _, s in items if s["status"] == "diverged"),
+            "classes": classes,
+            "theta_mean": _mean([s["theta"] for _, s in items]),
+            "psi_mean": _mean([s["psi"] for _, s in items]),
+            "final_distance_median": float(np.median(dist)),
+            "verdict": verdict,
+            "expected": None if exp is None else exp["expected"],
+            "expected_from": None if exp is None else exp["source"],
+            "why": None if exp is None else exp["why"],
+            "agrees": None if exp is None else verdict == exp["expected"],
+            "failed": [i for i, s in items if not s["converged"]],
+            "members": [i for i, _ in items],
+        })
+    total = sum(g["n"] for g in out)
+    conv = sum(g["converged"] for g in out)
+    ranked = sorted(out, key=lambda g: (-g["success_rate"], -g["wilson_low"]))
+    ranking = [{"rank": i + 1, "group": g["group"], "success_rate": g["success_rate"],
+                "wilson_low": g["wilson_low"], "wilson_high": g["wilson_high"]}
+               for i, g in enumerate(ranked)]
+    judged = [g for g in out if g["agrees"] is not None]
+    return {"schema_version": 1, "game": "dirac", "n": total, "converged": conv,
+            "groups": out, "ranking": ranking,
+            "agreement": {"groups_judged": len(judged),
+                          "agree": sum(1 for g in judged if g["agrees"]),
+                          "disagree": [g["group"] for g in judged if not g["agrees"]]}}
+
+
+def _mean(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def _mark(g: dict[str, Any]) -> str:
+    return "" if g["agrees"] is None else ("agrees" if g["agrees"] else "DISAGREES")
+
+
+def table_markdown(summary: dict[str, Any]) -> str:
+    """The verdicts as a markdown table (what ``docs/dirac.md`` quotes)."""
+    lines = ["| group | converged | verdict | expected | from | median final distance | "
+             "classes |", "|---|---|---|---|---|---|---|"]
+    for g in summary["groups"]:
+        classes = ", ".join(f"{c} {n}" for c, n in g["classes"].items())
+        exp = "—" if g["expected"] is None else f"{g['expected']} ({_mark(g)})"
+        lines.append(f"| {g['group']} | {g['converged']}/{g['n']} | {g['verdict']} | {exp} | "
+                     f"{g['expected_from'] or '—'} | {g['final_distance_median']:.3g} | "
+                     f"{classes} |")
+    a = summary["agreement"]
+    lines.append("")
+    lines.append(f"{a['agree']} of {a['groups_judged']} groups with a stated result agree"
+                 + (f"; disagree: {', '.join(a['disagree'])}" if a["disagree"] else "") + ".")
+    return "\n".join(lines) + "\n"
+
+
+def grid_png(sweep_dir: Path, summary: dict[str, Any], specs: dict[str, RunSpec]) -> bytes:
+    """One (theta, psi) panel per group: its field, its first member's trajectory, the start,
+    the equilibrium, and the verdict (green: converges; red: does not or mixed)."""
+    from ..render.phase import grid_figure
+
+    panels = []
+    for g in summary["groups"]:
+        mid = g["members"][0]
+        rows = sweepdir.member_metrics(sweep_dir, mid)
+        theta = np.array([r["theta"] for r in rows], dtype=np.float64)
+        psi = np.array([r["psi"] for r in rows], dtype=np.float64)
+        title = f"{g['group']}: {g['verdict']} ({g['converged']}/{g['n']})"
+        if g["expected"] is not None:
+            title += f"\npaper: {g['expected']}" if g["expected_from"] == dirac_study.PAPER \
+                else f"\nlinearisation: {g['expected']}"
+            title += " " + ("✓" if g["agrees"] else "✗")
+        ok = g["verdict"] == dirac_study.CONVERGES
+        panels.append({"spec": specs[mid], "theta": theta, "psi": psi, "title": title,
+                       "ok": ok})
+    ncols = 4 if len(panels) > 9 else min(3, len(panels))
+    s0 = specs[summary["groups"][0]["members"][0]]
+    fig = grid_figure(panels, ncols, f"Dirac-GAN from ({s0.init}), {s0.steps} steps of "
+                                     f"{s0.optimizer} lr {s0.lr_g:g}: field, trajectory, "
+                                     f"equilibrium (star), start (red)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
