@@ -83,6 +83,9 @@ class DiracTrainer(BatchTrainer):
     def _layout(self) -> None:
         R, Bp, col = self.R, self.Bp, self.col
         fw, easing = col("fake_weight"), col("label_easing")
+        # D's loss is the paper's sum, so the penalties keep the paper's gamma and lambda as
+        # given (pointgan's averaged loss divides them by 1 + F, see ``losses``)
+        self.r1, self.r2, self.gp = col("r1"), col("r2"), col("gp_weight")
         self.fake_weight64 = torch.tensor([[s.fake_weight] for s in self.specs],
                                           dtype=torch.float64)
         self.easing64 = torch.tensor([[s.label_easing] for s in self.specs], dtype=torch.float64)
