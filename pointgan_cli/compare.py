@@ -22,7 +22,8 @@ from .sweep.stats import fisher_exact, paired
 
 #: Summary fields compared for runs, in this order (when either summary has them).
 RESULT_KEYS = ("class", "status", "converged", "final_distance", "distance", "w", "b",
-               "window_max_distance", "time_avg_distance", "bias_b", "diverged_step", "steps")
+               "theta", "psi", "window_max_distance", "time_avg_distance", "bias_b",
+               "bias_psi", "diverged_step", "steps")
 
 
 def kind(path: Path | str) -> str:

@@ -183,21 +183,22 @@ class DiracTrainer(BatchTrainer):
 
     # -- metrics ---------------------------------------------------------------------------
     def _evaluate(self) -> Snapshot:
-        """The noise-free game at the current point: ``z_fake = -psi theta``, ``z_real = 0``;
-        ``d_loss = F L_fake + L_real`` as trained."""
         theta, psi = self.g.double().cpu(), self.d.double().cpu()  # (R, 1)
-        zf, zr = -psi * theta, torch.zeros_like(psi)
-        lf, lr = losses.d_loss_parts(zf, zr, self.loss, self.easing64)
-        return Snapshot(
-            step=self.step,
-            g=theta,
-            d=psi,
-            g_loss=losses.g_loss(zf, self.loss, self.g_loss),
-            d_loss=(self.fake_weight64 * lf.unsqueeze(-1)).squeeze(-1) + lr,
-            d_real=torch.sigmoid(zr).squeeze(1),
-            d_fake=torch.sigmoid(zf).squeeze(1),
-            alive=self.alive.cpu().clone(),
-        )
+        g_loss, d_loss, d_real, d_fake = snapshot_losses(
+            theta, psi, self.loss, self.g_loss, self.easing64, self.fake_weight64)
+        return Snapshot(step=self.step, g=theta, d=psi, g_loss=g_loss, d_loss=d_loss,
+                        d_real=d_real, d_fake=d_fake, alive=self.alive.cpu().clone())
+
+
+def snapshot_losses(theta, psi, loss: str, g_kind: str, easing, fake_weight):
+    """(g_loss, d_loss, d_real, d_fake), each (R,), of the noise-free game at float64 points
+    theta, psi (R, 1): ``z_fake = -psi theta``, ``z_real = 0``, ``d_loss = F L_fake + L_real``
+    as trained; easing and fake_weight (R, 1). Row by row, so a sweep's store recomputes any
+    row alone with the same bits."""
+    zf, zr = -psi * theta, torch.zeros_like(psi)
+    lf, lr = losses.d_loss_parts(zf, zr, loss, easing)
+    return (losses.g_loss(zf, loss, g_kind), (fake_weight * lf.unsqueeze(-1)).squeeze(-1) + lr,
+            torch.sigmoid(zr).squeeze(1), torch.sigmoid(zf).squeeze(1))
 
 
 HERMITE_NODES = 40  # Gauss-Hermite nodes for instance noise in expectation

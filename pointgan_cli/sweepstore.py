@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import rundir
+from . import dirac, rundir
 from .engine import clean_x, snapshot_losses
 from .errors import UsageError
 from .models import D_NAMES
@@ -114,6 +114,8 @@ class BatchMetrics:
         order; parameters exact, losses to float64 rounding)."""
         if not self.steps:
             return []
+        if spec.game == "dirac":
+            return self._dirac_rows(i, spec)
         p = np.stack([q[i] for q in self.params])  # (S, 9) float32
         n = len(self.steps)
         g = torch.from_numpy(p[:, :2]).double()
@@ -132,6 +134,25 @@ class BatchMetrics:
                                    "distance": abs(w) + abs(b - spec.real_value)}
             row.update({name: cols[j][k] for j, name in enumerate(LOSSES)})
             row.update({name: float(p[k, j]) for j, name in enumerate(PARAMS) if j >= 2})
+            out.append(row)
+        return out
+
+    def _dirac_rows(self, i: int, spec: RunSpec) -> list[dict[str, Any]]:
+        """A Dirac-GAN member's rows: its 2 parameters per snapshot are (theta, psi)."""
+        p = np.stack([q[i] for q in self.params])  # (S, 2) float32
+        n = len(self.steps)
+        theta = torch.from_numpy(p[:, 0:1]).double()
+        psi = torch.from_numpy(p[:, 1:2]).double()
+        easing = torch.full((n, 1), spec.label_easing, dtype=torch.float64)
+        fw = torch.full((n, 1), spec.fake_weight, dtype=torch.float64)
+        cols = [q.tolist() for q in dirac.snapshot_losses(theta, psi, spec.loss, spec.g_loss,
+                                                           easing, fw)]
+        out = []
+        for k, step in enumerate(self.steps):
+            t, s = float(p[k, 0]), float(p[k, 1])
+            row: dict[str, Any] = {"step": step, "theta": t, "psi": s,
+                                   "distance": dirac.distance(t, s)}
+            row.update({name: cols[j][k] for j, name in enumerate(LOSSES)})
             out.append(row)
         return out
 

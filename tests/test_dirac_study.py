@@ -119,3 +119,25 @@ def test_still_frames_show_the_trajectory_moving(cli, dirac_run, tmp_path):
         assert res.exit_code == 0, res.output
     with Image.open(a) as ia, Image.open(b) as ib:
         assert ia.size == ib.size and ia.tobytes() != ib.tobytes()
+
+
+def test_diagnose_a_dirac_run(cli, dirac_run, tmp_path):
+    """stability: the run's Jacobian at the equilibrium equals the paper's R1 closed form;
+    run: the class of its summary with theta and psi as evidence; the pointgan-only
+    landscapes refuse it in one line."""
+    res = cli(["diagnose", "stability", dirac_run, "--json", "--out", tmp_path / "st"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["game"] == "dirac" and doc["closed_form"]["matches"]
+    eig = sorted(doc["ideal_point"]["eigenvalues"])
+    assert eig[0] == pytest.approx([-0.15, -0.47697], abs=1e-4)  # -g/2 - sqrt(g^2/4 - 1/4) i
+    assert doc["ideal_point"]["verdict"] == "locally_convergent"
+    assert (tmp_path / "st" / "stability.png").is_file()
+    res = cli(["diagnose", "run", dirac_run, "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    summary = json.loads((dirac_run / "summary.json").read_text())
+    assert doc["class"] == summary["class"] == "converged"
+    assert doc["evidence"]["theta"] == summary["theta"]
+    res = cli(["diagnose", "generator-landscape", dirac_run])
+    assert res.exit_code == 2 and "pointgan game" in res.stderr

@@ -125,6 +125,9 @@ def stability(
     if json_out:
         console.print_json(doc)
         return
+    if doc.get("game") == "dirac":
+        _print_dirac_stability(doc, fmt)
+        return
     names = ("run", "ideal G")
     adam = doc["adam"]
     view = adam if adam is not None else doc  # the spectrum the verdict is taken from
@@ -159,6 +162,26 @@ def stability(
     sys.stdout.write(doc["finding"] + "\n")
 
 
+def _print_dirac_stability(doc: dict[str, Any], fmt: Any) -> None:
+    """A Dirac-GAN run's eigenvalues at its point and at the equilibrium."""
+    h = doc["lr"]
+    points = (doc["run_point"], doc["ideal_point"])
+    rows = []
+    for i in range(len(points[0]["eigenvalues"])):
+        row: list[Any] = [i + 1]
+        for p in points:
+            re, im = p["eigenvalues"][i]
+            row += [f"{re:+.4g}", f"{im:+.4g}", f"{abs(complex(1.0 + h * re, h * im)):.6f}"]
+        rows.append(row)
+    cols = ["#"] + [f"{n} {c}" for n in ("run", "equilibrium") for c in ("Re", "Im", "|1+h l|")]
+    console.print_table(f"eigenvalues at step {doc['step']} (h = lr_d = {h:g})", cols, rows,
+                        fmt, caption=doc["ideal_caption"])
+    _written(doc)
+    if fmt == "tsv":
+        return
+    sys.stdout.write(doc["finding"] + "\n")
+
+
 @app.command("run")
 def run(
     path: Annotated[Path, typer.Argument(help="Run directory or sweep directory.",
@@ -181,8 +204,9 @@ def run(
         return
     if "sweep_dir" not in doc:
         ev = doc["evidence"]
-        rows = [[k, ev[k]] for k in ("status", "step", "w", "b", "tolerance", "final_distance",
-                                     "window_max_distance", "time_avg_distance", "bias_b",
+        rows = [[k, ev[k]] for k in ("status", "step", "w", "b", "theta", "psi", "tolerance",
+                                     "final_distance", "window_max_distance",
+                                     "time_avg_distance", "bias_b", "bias_psi",
                                      "window_snapshots", "sign_changes_in_window",
                                      "saturation_fraction", "d_range", "d_shape",
                                      "diverged_step") if k in ev]

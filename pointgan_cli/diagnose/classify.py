@@ -201,8 +201,14 @@ def diagnose_run(run: Run) -> dict[str, Any]:
         if v["from"] != rundir.SUMMARY:
             raise UsageError(f"{run.path} is an unfinished Dirac-GAN run (no class in its "
                              f"summary)")
+        summary = run.summary or {}
+        ev = {k: summary.get(k) for k in ("status", "theta", "psi", "tolerance",
+                                          "final_distance", "window_max_distance",
+                                          "time_avg_distance", "bias_psi", "diverged_step")}
+        ev["step"] = summary.get("steps")
+        ev["window_snapshots"] = (v["window"] or {}).get("snapshots")
         return {"run_dir": str(run.path), "class": v["class"], "reason": v["reason"],
-                "class_from": v["from"], "window": v["window"], "evidence": None}
+                "class_from": v["from"], "window": v["window"], "evidence": ev}
     ev = measure(run, v)
     reason = v["reason"]
     if v["class"] != CONVERGED:

@@ -15,13 +15,14 @@ from ..errors import RuntimeFailure, UsageError
 from ..rundir import Run
 
 
-def load_single_run(path: Path) -> Run:
+def load_single_run(path: Path, any_game: bool = False) -> Run:
     """A run directory or a sweep member ``SWEEP/members/ID`` (not a whole sweep: landscapes
     and stability are about one run)."""
     if sweepdir.is_sweep(path):
         raise UsageError(f"{path} is a sweep directory; give one member: "
                          f"{sweepdir.member_dir(path, '<id>')}")
-    return pointgan_only(sweepdir.load_any_run(path))
+    run = sweepdir.load_any_run(path)
+    return run if any_game else pointgan_only(run)
 
 
 def pointgan_only(run: Run) -> Run:

@@ -125,8 +125,13 @@ def _with_decay(spec: RunSpec, theta: torch.Tensor, v: np.ndarray) -> np.ndarray
 
 
 def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -> dict[str, Any]:
-    """``diagnose stability``: both points analysed, PNG + JSON written, the document."""
-    run: Run = load_single_run(run_dir)
+    """``diagnose stability``: both points analysed, PNG + JSON written, the document. A
+    Dirac-GAN run: its field at its point and at the equilibrium (``dirac_stability``)."""
+    run: Run = load_single_run(run_dir, any_game=True)
+    if run.spec.game == "dirac":
+        from .dirac_stability import stability as dirac_stability
+
+        return dirac_stability(run, step, out)
     st = state_at(run, step)
     spec = run.spec
     h = spec.lr_d

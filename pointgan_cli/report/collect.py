@@ -19,9 +19,9 @@ from ..rundir import Run
 #: The animation files a report looks for, first found wins (``pointgan animate``'s outputs).
 ANIMATIONS = (("gif", "image/gif", False), ("mp4", "video/mp4", True), ("png", "image/png", False))
 #: Summary fields of a run, in the report's order.
-RUN_FIELDS = ("class", "status", "converged", "final_distance", "w", "b", "window_max_distance",
-              "time_avg_distance", "bias_b", "diverged_step", "steps", "seed", "preset",
-              "wall_seconds")
+RUN_FIELDS = ("class", "status", "converged", "final_distance", "w", "b", "theta", "psi",
+              "window_max_distance", "time_avg_distance", "bias_b", "bias_psi",
+              "diverged_step", "steps", "seed", "preset", "wall_seconds")
 
 
 def run_model(path: Path) -> dict[str, Any]:
@@ -43,7 +43,9 @@ def run_model(path: Path) -> dict[str, Any]:
     ]
     if diag["class"] != "converged":
         sections.append(_diagnosis_section(diag))
-    figures = [{"caption": "w, b and the distance |w| + |b - real| over training",
+    dirac = run.spec.game == "dirac"
+    figures = [{"caption": ("theta, psi and the distance |theta| + |psi|" if dirac else
+                            "w, b and the distance |w| + |b - real|") + " over training",
                 "mime": "image/png", "data": training_curves(run)}]
     for png in sorted(rundir.diagnose_dir(path).glob("*.png")):  # none for a stored member
         figures.append({"caption": f"diagnose: {png.stem}", "mime": "image/png",
@@ -77,8 +79,8 @@ def sweep_model(path: Path) -> dict[str, Any]:
         rows = [[str(rank.get(g["group"], "")), g["group"], str(g["n"]), str(g["converged"]),
                  f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
                  _paired(g), str(g["diverged"]), _classes(classes.get(g["group"], {})),
-                 _cell(g.get("median_final_distance")),
-                 f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}", f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"]
+                 _cell(g.get("median_final_distance", g.get("final_distance_median"))),
+                 *_final_params(g)]
                 for g in summary["groups"]]
         table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)",
                              "vs reference (McNemar p)", "diverged", "classes",
@@ -104,6 +106,13 @@ def sweep_model(path: Path) -> dict[str, Any]:
             "command": index.command, "sections": sections}
 
 
+def _final_params(g: dict[str, Any]) -> list[str]:
+    """The group's final parameters: w and b, or a Dirac-GAN sweep's mean theta and psi."""
+    if "w_mean" in g:
+        return [f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}", f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"]
+    return [f"theta {_cell(g.get('theta_mean'))}", f"psi {_cell(g.get('psi_mean'))}"]
+
+
 def training_curves(run: Run) -> bytes:
     """w and b against their targets, and the distance on a log axis, over the run's steps."""
     import matplotlib
@@ -112,13 +121,15 @@ def training_curves(run: Run) -> bytes:
     import matplotlib.pyplot as plt
 
     steps = run.steps
-    real = run.spec.real_value
-    w = [float(r["w"]) for r in run.metrics]
-    b = [float(r["b"]) for r in run.metrics]
+    dirac = run.spec.game == "dirac"
+    real = 0.0 if dirac else run.spec.real_value  # the Dirac-GAN: (theta, psi) -> (0, 0)
+    w = [float(r["theta" if dirac else "w"]) for r in run.metrics]
+    b = [float(r["psi" if dirac else "b"]) for r in run.metrics]
     dist = [abs(wi) + abs(bi - real) for wi, bi in zip(w, b)]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-    ax1.plot(steps, w, label="w", color="#1f77b4")
-    ax1.plot(steps, b, label="b", color="#d62728")
+    names = ("theta", "psi") if dirac else ("w", "b")
+    ax1.plot(steps, w, label=names[0], color="#1f77b4")
+    ax1.plot(steps, b, label=names[1], color="#d62728")
     ax1.axhline(0.0, color="#1f77b4", ls=":", lw=1)
     ax1.axhline(real, color="#d62728", ls=":", lw=1, label=f"targets 0 and {real:g}")
     ax1.set_xlabel("step")
@@ -128,7 +139,7 @@ def training_curves(run: Run) -> bytes:
     ax2.axhline(run.spec.tolerance, color="green", ls="--", lw=1,
                 label=f"tolerance {run.spec.tolerance:g}")
     ax2.set_xlabel("step")
-    ax2.set_ylabel("|w| + |b - real|")
+    ax2.set_ylabel("|theta| + |psi|" if dirac else "|w| + |b - real|")
     ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
