@@ -529,7 +529,7 @@ class BatchTrainer:
     def _lecam_dz(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """LeCam's ``dR/dz`` per sample and the anchors it used. D's inputs are laid out as
         ``nf`` fake slots then real ones; the anchors are the EMAs updated with this batch's
-        mean logits (as Tseng et al.'s code does), constants for the gradient. Fake slots are
+        mean logits first, then held constant in the gradient. Fake slots are
         pulled toward a_real, real slots toward a_fake: ``2 lambda omega_i (z_i - anchor_i)``."""
         nf = self.nf
         zd = z.detach()

@@ -246,3 +246,21 @@ def test_bad_dirac_and_stabiliser_flags(cli, tmp_path, args, msg):
     assert res.exit_code == 2
     assert res.stderr.startswith("Error: ") and msg in res.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("gamma", [0.1, 0.5])
+def test_diagnose_stability_models_consensus(gamma):
+    """``diagnose stability``'s consensus field on its own Dirac-GAN: -gamma f'(0)^2 +- f'(0) i;
+    and the pointgan field of a --consensus spec has the term."""
+    from pointgan_cli.diagnose import stability as stab
+
+    gan_f = lambda t: -torch.nn.functional.softplus(-t)  # noqa: E731
+    field = stab.with_consensus(stab.dirac_gan_field(gan_f), gamma)
+    jac, _ = stab.field_jacobian(field, torch.zeros(2, dtype=F64))
+    np.testing.assert_allclose(stab.eigenvalues(jac),
+                               [-gamma * FP0**2 + FP0 * 1j, -gamma * FP0**2 - FP0 * 1j],
+                               atol=1e-12)
+    spec = resolve_spec(None, overrides={"consensus": gamma})
+    theta = torch.tensor([0.3, 0.8, 1.0, -0.5, 0.2, 0.1, 0.7, -0.4, 0.05], dtype=F64)
+    plain = stab.pointgan_field(resolve_spec(None))(theta)
+    assert not torch.allclose(stab.pointgan_field(spec)(theta), plain)

@@ -119,9 +119,10 @@ def stability(
 
     Example: pointgan diagnose stability runs/baseline-3 --step 2000
     """
+    from ..diagnose import dirac_stability
     from ..diagnose import stability as stab
 
-    doc = stab.stability(run_dir, step, out)
+    doc = dirac_stability.stability_command(run_dir, step, out)
     if json_out:
         console.print_json(doc)
         return

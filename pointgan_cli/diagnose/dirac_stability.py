@@ -23,8 +23,9 @@ from ..dirac import expected_field
 from ..errors import UsageError
 from ..rundir import Run
 from . import classify
-from .output import write_pair
+from .output import load_single_run, write_pair
 from .stability import CONVERGENT, analyse
+from .stability import stability as pointgan_stability
 
 FP0 = {"bce": 0.5, "wgan": 1.0}  # f'(0): GAN f(t) = -log(1 + e^-t); WGAN f(t) = t
 FPP0 = -0.25  # f''(0) of the GAN's f
@@ -56,6 +57,16 @@ def closed_form(spec) -> tuple[list[complex], str] | None:
     s2 = spec.instance_noise**2
     r = cmath.sqrt(FPP0 * FPP0 * s2 * s2 - fp * fp)
     return [FPP0 * s2 + r, FPP0 * s2 - r], "f''(0) sigma^2 +- sqrt(f''(0)^2 sigma^4 - f'(0)^2)"
+
+
+def stability_command(run_dir: Path, step: int | None = None,
+                      out: Path | None = None) -> dict[str, Any]:
+    """``diagnose stability`` of any run: a Dirac-GAN run here, a pointgan run by
+    ``stability.stability``."""
+    run = load_single_run(run_dir, any_game=True)
+    if run.spec.game != "dirac":
+        return pointgan_stability(run_dir, step, out)
+    return stability(run, step, out)
 
 
 def _row_at(run: Run, step: int | None) -> dict[str, Any]:

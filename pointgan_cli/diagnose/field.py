@@ -263,9 +263,26 @@ class ExpectedGame:
 def pointgan_field(spec: RunSpec, x_nodes: int = X_NODES, noise_nodes: int = NOISE_NODES,
                    mix_nodes: int = MIX_NODES, decay: bool = True) -> Field:
     """The expected game's field ``(-grad_G L_G, -grad_D L_D)`` over ``[w, b, d (7)]``, with
-    the given quadrature node counts; ``decay=False`` leaves weight decay out."""
+    the given quadrature node counts; ``decay=False`` leaves weight decay out. With the
+    consensus term when the spec has one (``--lecam`` is not modelled: its anchors are
+    training history, not a function of the point)."""
     game = ExpectedGame(spec, x_nodes, noise_nodes, mix_nodes, decay)
-    return game_field(game.loss_g, game.loss_d, n_g=2)
+    field = game_field(game.loss_g, game.loss_d, n_g=2)
+    return with_consensus(field, spec.consensus) if spec.consensus > 0 else field
+
+
+def with_consensus(field: Field, gamma: float) -> Field:
+    """Consensus optimisation's field ``v - gamma J^T v`` (``J^T v`` is the gradient of
+    ``1/2 |v|^2``), differentiable again like ``field``."""
+
+    def consensus(theta: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():
+            t = theta if theta.requires_grad else theta.detach().requires_grad_(True)
+            v = field(t)
+            (jtv,) = torch.autograd.grad(0.5 * (v * v).sum(), t, create_graph=True)
+            return v - gamma * jtv
+
+    return consensus
 
 
 def time_scale(spec: RunSpec) -> np.ndarray:

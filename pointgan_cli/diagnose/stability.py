@@ -47,6 +47,7 @@ from .field import (  # noqa: F401 - re-exported: the maths' public names, for c
     gauss_legendre,
     gd_factors,
     pointgan_field,
+    with_consensus,
     time_scale,
     tolerance,
     verdict,
@@ -126,12 +127,8 @@ def _with_decay(spec: RunSpec, theta: torch.Tensor, v: np.ndarray) -> np.ndarray
 
 def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -> dict[str, Any]:
     """``diagnose stability``: both points analysed, PNG + JSON written, the document. A
-    Dirac-GAN run: its field at its point and at the equilibrium (``dirac_stability``)."""
-    run: Run = load_single_run(run_dir, any_game=True)
-    if run.spec.game == "dirac":
-        from .dirac_stability import stability as dirac_stability
-
-        return dirac_stability(run, step, out)
+    Dirac-GAN run goes to ``dirac_stability.stability_command``."""
+    run: Run = load_single_run(run_dir)
     st = state_at(run, step)
     spec = run.spec
     h = spec.lr_d
@@ -192,6 +189,8 @@ def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -
             "instance_noise": spec.instance_noise, "r1": spec.r1, "r2": spec.r2,
             "gp_weight": spec.gp_weight, "weight_decay": spec.weight_decay,
             "weight_decay_mode": spec.weight_decay_mode, "update": spec.update,
+            "consensus": spec.consensus, "lecam": f"{spec.lecam:g} (not modelled)"
+            if spec.lecam > 0 else 0.0,
             "quadrature": {"x": f"Gauss-Legendre, {quad['x_nodes']} nodes",
                            "noise": f"trapezoid on +-9 sd, {quad['noise_nodes']} nodes",
                            "gp_mix": f"Gauss-Legendre, {quad['mix_nodes']} nodes"},
