@@ -47,10 +47,10 @@ from .field import (  # noqa: F401 - re-exported: the maths' public names, for c
     gauss_legendre,
     gd_factors,
     pointgan_field,
-    with_consensus,
     time_scale,
     tolerance,
     verdict,
+    with_consensus,
 )
 from .output import load_single_run, write_pair
 from .source import optimizer_state_at, state_at
