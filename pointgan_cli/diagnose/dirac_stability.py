@@ -24,7 +24,15 @@ from ..errors import UsageError
 from ..rundir import Run
 from . import classify
 from .output import load_single_run, write_pair
-from .stability import CONVERGENT, analyse
+from .stability import (
+    CONVERGENT,
+    eigenvalues,
+    field_jacobian,
+    gd_factors,
+    marginal,
+    tolerance,
+    verdict,
+)
 from .stability import stability as pointgan_stability
 
 FP0 = {"bce": 0.5, "wgan": 1.0}  # f'(0): GAN f(t) = -log(1 + e^-t); WGAN f(t) = t
@@ -67,6 +75,24 @@ def stability_command(run_dir: Path, step: int | None = None,
     if run.spec.game != "dirac":
         return pointgan_stability(run_dir, step, out)
     return stability(run, step, out)
+
+
+def analyse(field, theta: torch.Tensor, h: float) -> dict[str, Any]:
+    """One point of the (theta, psi) field: Jacobian, eigenvalues, tol, verdict and the
+    factors ``|1 + h lambda|`` of gradient descent with step h (the same rules as the
+    pointgan game's ``spectrum``, without its generator/discriminator blocks: one each)."""
+    jac, v = field_jacobian(field, theta)
+    eigs = eigenvalues(jac)
+    tol = tolerance(eigs)
+    factors = gd_factors(eigs, h)
+    return {"params": [float(t) for t in theta], "field": [float(t) for t in v],
+            "field_norm": float(np.linalg.norm(v)), "jacobian": np.asarray(jac).tolist(),
+            "eigenvalues": [[float(e.real), float(e.imag)] for e in eigs],
+            "max_real_part": float(np.max(eigs.real)),
+            "spectral_scale": float(np.max(np.abs(eigs))), "tol": tol,
+            "verdict": verdict(eigs, tol), "marginal": marginal(eigs, tol),
+            "gd_factors": [float(f) for f in factors],
+            "inside_gd_disc": bool(np.all(factors < 1.0))}
 
 
 def _row_at(run: Run, step: int | None) -> dict[str, Any]:
