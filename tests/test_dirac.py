@@ -264,3 +264,9 @@ def test_diagnose_stability_models_consensus(gamma):
     theta = torch.tensor([0.3, 0.8, 1.0, -0.5, 0.2, 0.1, 0.7, -0.4, 0.05], dtype=F64)
     plain = stab.pointgan_field(resolve_spec(None))(theta)
     assert not torch.allclose(stab.pointgan_field(spec)(theta), plain)
+
+
+def test_train_dirac_prints_theta_and_psi(cli, tmp_path):
+    res = cli(["train", "--game", "dirac", "--steps", "100", "--out", tmp_path / "t"])
+    assert res.exit_code == 0, res.output
+    assert "theta" in res.stdout and "psi" in res.stdout and "| b " not in res.stdout

@@ -85,8 +85,11 @@ def train(
 
         def on_progress(snap: Snapshot) -> None:
             if prog is not None:
-                w, b = float(snap.g[0, 0]), float(snap.g[0, 1])
-                info = (f"w={w:+.3f} b={b:+.3f} g_loss={float(snap.g_loss[0]):.3f} "
+                if snap.g.shape[1] == 1:  # the Dirac-GAN: theta and psi
+                    params = f"theta={float(snap.g[0, 0]):+.3f} psi={float(snap.d[0, 0]):+.3f}"
+                else:
+                    params = f"w={float(snap.g[0, 0]):+.3f} b={float(snap.g[0, 1]):+.3f}"
+                info = (f"{params} g_loss={float(snap.g_loss[0]):.3f} "
                         f"d_loss={float(snap.d_loss[0]):.3f}")
                 prog.update(completed=snap.step, info=info)
 
@@ -106,8 +109,8 @@ def train(
 
 
 #: The summary fields the result table shows, in this order (those the summary has).
-TABLE_FIELDS = ("run_dir", "status", "class", "converged", "w", "b", "distance", "steps", "seed",
-                "preset", "overrides", "wall_seconds")
+TABLE_FIELDS = ("run_dir", "status", "class", "converged", "w", "b", "theta", "psi", "distance",
+                "steps", "seed", "preset", "overrides", "wall_seconds")
 
 
 def result_rows(result: dict[str, Any]) -> list[list[Any]]:
