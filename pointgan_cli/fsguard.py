@@ -42,6 +42,15 @@ Layout = dict[str, Union[str, "Layout"]]
 TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
 
 
+def unused_path(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3``... if it exists: default output names carry the time
+    to the second, and two commands started in the same second must not meet."""
+    out, n = base, 2
+    while out.exists() or out.is_symlink():
+        out, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return out
+
+
 def finite_json(obj: Any) -> Any:
     """``obj`` with every non-finite float replaced by ``None``: JSON has no NaN/Infinity, and
     files pointgan writes must parse with any strict JSON parser."""

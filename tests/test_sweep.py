@@ -254,7 +254,7 @@ def test_bad_sweep_input_is_one_line_exit_2_nothing_created(cli, tmp_path, monke
 
 def test_kill_9_then_resume_gives_the_same_summary(cli, tmp_path):
     args = ["sweep", "--preset", "baseline", "--preset", "noise", "--seeds", "0-3",
-            "--steps", "3000", "--checkpoint-every", "100", "--workers", "2"]
+            "--steps", "1500", "--checkpoint-every", "100", "--workers", "2"]
     assert cli([*args, "--out", tmp_path / "full"]).exit_code == 0
     out = tmp_path / "killed"
     proc = popen_cli([*args, "--out", out])
@@ -300,3 +300,14 @@ def test_max_batch_auto_plans_cache_sized_batches_on_a_cpu():
     sizes = sorted(len(j.members) for j in plan_jobs(members, None, 2))
     assert sizes == [100, 100, 100]  # ceil(300 / 128) = 3 pieces, balanced
     assert sorted(len(j.members) for j in plan_jobs(members, 50, 2)) == [50] * 6
+
+
+def test_two_sweeps_started_in_the_same_second_get_their_own_directories(cli, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(time, "strftime", lambda fmt, *a: "20260101-120000")
+    for _ in range(2):
+        res = cli(["sweep", "--preset", "baseline", "--seeds", "0", "--steps", "20", "--quiet"])
+        assert res.exit_code == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "sweep-20260101-120000", "sweep-20260101-120000-2"]

@@ -137,7 +137,8 @@ def sweep(
                              f"({fsguard._short(command)}); drop the sweep flags to continue it")
         spec = recorded
     elif spec is not None:
-        out = out if out is not None else Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+        if out is None:  # unique: two sweeps started in the same second get -2, -3...
+            out = fsguard.unused_path(Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
         command = sweep_command(spec, out)
     sweepdir.check_target(out, force, resume)
     check_runnable(members, executor)

@@ -23,11 +23,9 @@ if TYPE_CHECKING:
 def default_out(spec: RunSpec) -> Path:
     """``runs/<timestamp>-<preset>[+overrides]`` (``runs/<time>-baseline+wd0.1+noise1.5``), made
     unique if two runs start in the same second."""
-    base = Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_label(spec)}"
-    out, n = base, 2
-    while out.exists():
-        out, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return out
+    from ..fsguard import unused_path
+
+    return unused_path(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_label(spec)}")
 
 
 @o.with_spec_flags
