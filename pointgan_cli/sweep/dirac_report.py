@@ -22,7 +22,7 @@ from .. import sweepdir
 from ..errors import RuntimeFailure
 from ..spec import RunSpec
 from . import dirac_study
-from .report import wilson
+from .report import ranking, totals, wilson
 
 GRID_PNG, TABLE_MD = sweepdir.DIRAC_GRID, sweepdir.DIRAC_TABLE
 MIXED = "mixed"
@@ -82,15 +82,9 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]
             "failed": [i for i, s in items if not s["converged"]],
             "members": [i for i, _ in items],
         })
-    total = sum(g["n"] for g in out)
-    conv = sum(g["converged"] for g in out)
-    ranked = sorted(out, key=lambda g: (-g["success_rate"], -g["wilson_low"]))
-    ranking = [{"rank": i + 1, "group": g["group"], "success_rate": g["success_rate"],
-                "wilson_low": g["wilson_low"], "wilson_high": g["wilson_high"]}
-               for i, g in enumerate(ranked)]
     judged = [g for g in out if g["agrees"] is not None]
-    return {"schema_version": 1, "game": "dirac", "n": total, "converged": conv,
-            "groups": out, "ranking": ranking,
+    return {"schema_version": 1, "game": "dirac", **totals(out),
+            "groups": out, "ranking": ranking(out),
             "agreement": {"groups_judged": len(judged),
                           "agree": sum(1 for g in judged if g["agrees"]),
                           "disagree": [g["group"] for g in judged if not g["agrees"]]}}

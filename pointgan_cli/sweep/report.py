@@ -89,14 +89,21 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
             "failed": [i for i, s in items if not s["converged"]],
             "members": [i for i, _ in items],
         })
-    total = sum(g["n"] for g in out)
-    conv = sum(g["converged"] for g in out)
-    ranked = sorted(out, key=lambda g: (-g["success_rate"], -g["wilson_low"]))
-    ranking = [{"rank": i + 1, "group": g["group"], "success_rate": g["success_rate"],
-                "wilson_low": g["wilson_low"], "wilson_high": g["wilson_high"]}
-               for i, g in enumerate(ranked)]
-    return {"schema_version": 1, "n": total, "converged": conv,
-            "criterion": _criterion(groups), "groups": out, "ranking": ranking}
+    return {"schema_version": 1, **totals(out), "criterion": _criterion(groups), "groups": out,
+            "ranking": ranking(out)}
+
+
+def totals(groups: list[dict[str, Any]]) -> dict[str, int]:
+    """Members and converged members over every group."""
+    return {"n": sum(g["n"] for g in groups), "converged": sum(g["converged"] for g in groups)}
+
+
+def ranking(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups by success rate, ties by the lower Wilson bound."""
+    ranked = sorted(groups, key=lambda g: (-g["success_rate"], -g["wilson_low"]))
+    return [{"rank": i + 1, "group": g["group"], "success_rate": g["success_rate"],
+             "wilson_low": g["wilson_low"], "wilson_high": g["wilson_high"]}
+            for i, g in enumerate(ranked)]
 
 
 def _stat(fn, items: list[tuple[str, dict]], key: str) -> float | None:
