@@ -22,7 +22,7 @@ from .. import sweepdir
 from ..errors import RuntimeFailure
 from ..spec import RunSpec
 from . import dirac_study
-from .report import ranking, totals, wilson
+from .report import class_counts, ranking, success, totals
 
 GRID_PNG, TABLE_MD = sweepdir.DIRAC_GRID, sweepdir.DIRAC_TABLE
 MIXED = "mixed"
@@ -53,24 +53,15 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]
         groups.setdefault(group, []).append((mid, s))
     out = []
     for name, items in groups.items():
-        n = len(items)
-        k = sum(1 for _, s in items if s["converged"])
-        lo, hi = wilson(k, n)
+        counts = success(items)
         dist = np.array([s["distance"] for _, s in items], dtype=np.float64)
-        classes: dict[str, int] = {}
-        for _, s in items:
-            classes[s.get("class", "?")] = classes.get(s.get("class", "?"), 0) + 1
-        verdict = group_verdict(k, n)
+        verdict = group_verdict(counts["converged"], counts["n"])
         exp = dirac_study.expectation(name)
         out.append({
             "group": name,
-            "n": n,
-            "converged": k,
-            "success_rate": k / n,
-            "wilson_low": lo,
-            "wilson_high": hi,
+            **counts,
             "diverged": sum(1 for _, s in items if s["status"] == "diverged"),
-            "classes": classes,
+            "classes": class_counts(items),
             "theta_mean": _mean([s["theta"] for _, s in items]),
             "psi_mean": _mean([s["psi"] for _, s in items]),
             "final_distance_median": float(np.median(dist)),

@@ -56,28 +56,17 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
                for name, items in groups.items()}
     out = []
     for name, items in groups.items():
-        n = len(items)
-        k = sum(1 for _, s in items if s["converged"])
-        lo, hi = wilson(k, n)
         w = np.array([s["w"] for _, s in items], dtype=np.float64)
         b = np.array([s["b"] for _, s in items], dtype=np.float64)
         ref = references.get(name)
         pair = paired(outcome[name], outcome[ref]) if ref in outcome and ref != name else None
-        classes: dict[str, int] = {}
-        for _, s in items:
-            cls = str(s.get("class", "converged" if s["converged"] else "unknown"))
-            classes[cls] = classes.get(cls, 0) + 1
         out.append({
             "group": name,
-            "n": n,
-            "converged": k,
-            "success_rate": k / n,
-            "wilson_low": lo,
-            "wilson_high": hi,
+            **success(items),
             "reference": ref,
             "mcnemar_p": None if pair is None else pair["mcnemar_p"],
             "paired": pair,
-            "classes": classes,
+            "classes": class_counts(items),
             "median_final_distance": _stat(np.median, items, "final_distance"),
             "median_window_max_distance": _stat(np.median, items, "window_max_distance"),
             "mean_bias_b": _stat(np.mean, items, "bias_b"),
@@ -91,6 +80,23 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
         })
     return {"schema_version": 1, **totals(out), "criterion": _criterion(groups), "groups": out,
             "ranking": ranking(out)}
+
+
+def success(items: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """n, converged, rate and its Wilson interval for a group's (id, summary) pairs."""
+    n = len(items)
+    k = sum(1 for _, s in items if s["converged"])
+    lo, hi = wilson(k, n)
+    return {"n": n, "converged": k, "success_rate": k / n, "wilson_low": lo, "wilson_high": hi}
+
+
+def class_counts(items: list[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+    """How many of a group's runs ended in each class (older summaries: by ``converged``)."""
+    classes: dict[str, int] = {}
+    for _, s in items:
+        cls = str(s.get("class", "converged" if s["converged"] else "unknown"))
+        classes[cls] = classes.get(cls, 0) + 1
+    return classes
 
 
 def totals(groups: list[dict[str, Any]]) -> dict[str, int]:
