@@ -51,6 +51,20 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     return x ^ ((x >> 16) & 0xFFFF)
 
 
+def _mix32_(x: torch.Tensor) -> torch.Tensor:
+    """``_mix32`` in place on a tensor the caller owns, with one scratch buffer: the same
+    operations in the same order (the same bits), a third of the memory traffic, for the
+    large (R, C, n) hashes of a chunk of steps."""
+    t = torch.empty_like(x)
+    for shift, mask, mul in ((16, 0xFFFF, _MUL1), (15, 0x1FFFF, _MUL2), (16, 0xFFFF, None)):
+        torch.bitwise_right_shift(x, shift, out=t)
+        t &= mask
+        x ^= t
+        if mul is not None:
+            x *= mul
+    return x
+
+
 def _to_i32(x: torch.Tensor) -> torch.Tensor:
     """Low 32 bits of an integer tensor as int32 (same bits)."""
     x = x.to(torch.int64) & _M32
@@ -64,7 +78,7 @@ def _hash32(seeds: torch.Tensor, stream: int, steps: torch.Tensor, n: int) -> to
     k = _mix32(k ^ _i32(stream * 0x632BE5AB))  # (R,)
     k = _mix32(k[:, None] ^ _to_i32(steps.to(dev))[None, :])  # (R, C)
     idx = torch.arange(n, device=dev, dtype=torch.int32) * _GOLDEN  # wraps like the uint32 product
-    return _mix32(_mix32(k[:, :, None] + idx))  # (R, C, n)
+    return _mix32_(_mix32_(k[:, :, None] + idx))  # (R, C, n)
 
 
 def hash_bits(seeds: torch.Tensor, stream: int, steps: torch.Tensor, n: int) -> torch.Tensor:
@@ -77,7 +91,10 @@ def uniform(
     seeds: torch.Tensor, stream: int, steps: torch.Tensor, n: int, dtype: torch.dtype
 ) -> torch.Tensor:
     """Uniform [0, 1) values with 24 random bits, shape ``(R, C, n)``, on ``seeds``' device."""
-    return ((_hash32(seeds, stream, steps, n) >> 8) & 0xFFFFFF).to(dtype) * (2.0**-24)
+    h = _hash32(seeds, stream, steps, n)
+    h >>= 8
+    h &= 0xFFFFFF
+    return h.to(dtype).mul_(2.0**-24)
 
 
 def normal_pairs(
