@@ -44,7 +44,7 @@ LANE = 64  # row lengths are padded to a multiple of this many elements
 CHUNK = 64  # steps of randomness generated at once: each run's rows are multiples of LANE
 DTYPE = torch.float32
 RNG_SLICE = 16384  # runs whose randomness is hashed at once: bounds the hash's temporaries
-CPU_BATCH = 128  # runs per batch on a CPU: the fastest measured (fits the caches, 1 thread)
+CPU_BATCH = 256  # runs per batch on a CPU: the fastest measured (1 thread; docs/performance.md)
 GPU_MEMORY_FRACTION = 0.5  # share of the free GPU memory that --max-batch auto fills
 
 
@@ -149,10 +149,10 @@ class Snapshot:
     step: int
     g: torch.Tensor  # (R, 2) [w, b]; the Dirac-GAN: (R, 1) [theta]
     d: torch.Tensor  # (R, 7); the Dirac-GAN: (R, 1) [psi]
-    g_loss: torch.Tensor
-    d_loss: torch.Tensor
-    d_real: torch.Tensor
-    d_fake: torch.Tensor
+    g_loss: torch.Tensor | None  # None: taken with_losses=False (the parameters suffice)
+    d_loss: torch.Tensor | None
+    d_real: torch.Tensor | None
+    d_fake: torch.Tensor | None
     alive: torch.Tensor  # (R,) bool
 
 
@@ -681,8 +681,11 @@ class BatchTrainer:
             cur.copy_(torch.where(dead, old, cur))
 
     # -- snapshots and divergence -------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        """Evaluate the current state (float64, on clean samples of the current step's x).
+    def snapshot(self, with_losses: bool = True) -> Snapshot:
+        """Evaluate the current state (float64, on clean samples of the current step's x);
+        ``with_losses=False``: the parameters only (a sweep's batch store recomputes the losses
+        from them when a member is read, so training need not spend a step's worth of work
+        on each snapshot).
 
         Also where divergence is detected: a run with a non-finite parameter is marked
         ``diverged``, rolled back to its last finite snapshot and frozen there."""
@@ -700,6 +703,10 @@ class BatchTrainer:
                       self.ud_prev):
                 m.masked_fill_(keep, 0.0)
         self._last_good = (self.g.clone(), self.d.clone())
+        if not with_losses:
+            return Snapshot(step=self.step, g=self.g.double().cpu(), d=self.d.double().cpu(),
+                            g_loss=None, d_loss=None, d_real=None, d_fake=None,
+                            alive=self.alive.cpu().clone())
         return self._evaluate()
 
     def _evaluate(self) -> Snapshot:
@@ -719,20 +726,22 @@ class BatchTrainer:
         on_snapshot: Callable[[Snapshot], None],
         on_checkpoint: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        with_losses: bool = True,
     ) -> bool:
         """Train to ``steps``. Snapshots at step 0 (fresh start), every ``snapshot_every`` and
-        at the end; checkpoints every ``checkpoint_every`` and at the end.
+        at the end (``with_losses``: see ``snapshot``); checkpoints every ``checkpoint_every`` and
+        at the end.
         Returns False when ``should_stop`` interrupted the run between two steps."""
         s0 = self.specs[0]
         if self.step == 0:
-            on_snapshot(self.snapshot())
+            on_snapshot(self.snapshot(with_losses))
         while self.step < self.steps:
             if should_stop is not None and should_stop():
                 return False
             self.train_step()
             n = self.step
             if n % s0.snapshot_every == 0 or n == self.steps:
-                on_snapshot(self.snapshot())
+                on_snapshot(self.snapshot(with_losses))
             if on_checkpoint is not None and (n % s0.checkpoint_every == 0 or n == self.steps):
                 on_checkpoint(n)
         return True

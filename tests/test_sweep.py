@@ -294,12 +294,12 @@ def test_max_batch_auto_plans_cache_sized_batches_on_a_cpu():
     from pointgan_cli.training import Member
 
     spec = resolve_spec("fixed")
-    assert auto_max_batch(spec) == CPU_BATCH == 128
+    assert auto_max_batch(spec) == CPU_BATCH == 256
     members = [Member(spec=spec.model_copy(update={"seed": s}), out=Path(str(s)), command="")
-               for s in range(300)]
+               for s in range(600)]
     sizes = sorted(len(j.members) for j in plan_jobs(members, None, 2))
-    assert sizes == [100, 100, 100]  # ceil(300 / 128) = 3 pieces, balanced
-    assert sorted(len(j.members) for j in plan_jobs(members, 50, 2)) == [50] * 6
+    assert sizes == [200, 200, 200]  # ceil(600 / 256) = 3 pieces, balanced
+    assert sorted(len(j.members) for j in plan_jobs(members, 100, 2)) == [100] * 6
 
 
 def test_two_sweeps_started_in_the_same_second_get_their_own_directories(cli, tmp_path,

@@ -97,7 +97,7 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             def stop() -> bool:
                 return flag.hit or (should_stop is not None and should_stop())
 
-            finished = trainer.run(on_snapshot, on_checkpoint, stop)
+            finished = trainer.run(on_snapshot, on_checkpoint, stop, with_losses=False)
         if not finished:
             on_checkpoint(trainer.step)
             raise Interrupted(f"interrupted at step {trainer.step}; checkpoint saved, continue "

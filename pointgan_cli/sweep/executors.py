@@ -16,6 +16,7 @@ import multiprocessing as mp
 import os
 import queue
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
@@ -28,16 +29,23 @@ from .plan import Job
 # -- local executor ----------------------------------------------------------------------------
 
 
+PROGRESS_EVERY = 0.2  # seconds between a worker's progress messages
+
+
 def _run_job(job: Job, index: int) -> None:
-    """One job in a worker process (see ``worker_boot``: no signal handlers, a stop flag)."""
-    last = [0]
+    """One job in a worker process (see ``worker_boot``: no signal handlers, a stop flag).
+    Progress goes to the parent at most every ``PROGRESS_EVERY`` seconds and at the end: a
+    message per snapshot cost the worker more than its bookkeeping is worth."""
+    last = [0, time.monotonic()]
+    total = job.run_steps
 
     def report(snap) -> None:
         q = worker_boot.progress_queue
-        if q is not None:
-            done = snap.step * len(job.members)
+        done = snap.step * len(job.members)
+        now = time.monotonic()
+        if q is not None and (now - last[1] >= PROGRESS_EVERY or done >= total):
             q.put((index, done - last[0]))
-            last[0] = done
+            last[0], last[1] = done, now
 
     train_job(job, report, handle_signals=False, should_stop=worker_boot.should_stop)
 
