@@ -15,11 +15,13 @@ directory must be added to it.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from . import fsguard, rundir, sweepstore
@@ -172,6 +174,17 @@ def _own_dir(path: Path | str, member_id: str) -> Path | None:
     return d if (d / rundir.SPEC).is_file() else None
 
 
+def _own_ids(path: Path | str) -> set[str]:
+    """Ids of the members with a run directory of their own: one listing of ``members/``
+    instead of a lookup per member (a sweep's members are normally all in the store)."""
+    folder = Path(path) / MEMBERS
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return set()
+    return {n for n in names if os.path.isfile(os.path.join(folder, n, rundir.SPEC))}
+
+
 _CACHE: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
 
 
@@ -187,6 +200,17 @@ def _cached(path: Path, what: str, load):
     value = load(path)
     _CACHE[key] = (stamp, value)
     return value
+
+
+def _store_index(path: Path | str) -> dict[str, tuple[str, int]]:
+    """member id -> (batch, position) for every member the batch store holds (the first batch
+    that lists a member wins); one pass over the batches, their id lists cached."""
+    where: dict[str, tuple[str, int]] = {}
+    for bid in sweepstore.batch_ids(Path(path)):
+        ids = _cached(sweepstore.state_path(path, bid), "ids", sweepstore.read_ids)
+        for i, mid in enumerate(ids):
+            where.setdefault(mid, (bid, i))
+    return where
 
 
 def _locate(path: Path | str, member_id: str) -> tuple[str, int] | None:
@@ -209,6 +233,12 @@ def _stored(path: Path | str, member_id: str):
     return i, state, metrics
 
 
+def _batch_summaries(path: Path | str, bid: str) -> list[str] | None:
+    """A finished batch's summaries, one JSON text per member (split once per file version,
+    each member parsed on its own when asked for: a fresh dict every call)."""
+    return _cached(sweepstore.state_path(path, bid), "summaries", sweepstore.read_summaries)
+
+
 def member_checkpoint(path: Path | str, member_id: str) -> dict[str, Any] | None:
     """The latest checkpoint dict of a member stored in the batch store (as ``train`` would
     write it), or None when it has none there (not started, or a run directory of its own)."""
@@ -227,10 +257,27 @@ def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
     own = _own_dir(path, member_id)
     if own is not None:
         return rundir.read_summary(own)
-    found = _stored(path, member_id)
-    if found is None or "summaries" not in found[1]:
-        return None
-    return json.loads(found[1]["summaries"])[found[0]]
+    where = _locate(path, member_id)
+    texts = None if where is None else _batch_summaries(path, where[0])
+    return None if texts is None else json.loads(texts[where[1]])
+
+
+def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | None]:
+    """``member_summary`` of each of ``ids``, the store's index read once (a report asks for
+    every member)."""
+    where, own = _store_index(path), _own_ids(path)
+    batches: dict[str, list[str] | None] = {}
+    out: list[dict[str, Any] | None] = []
+    for mid in ids:
+        if mid in own:
+            out.append(rundir.read_summary(member_dir(path, mid)))
+            continue
+        at = where.get(mid)
+        if at is not None and at[0] not in batches:
+            batches[at[0]] = _batch_summaries(path, at[0])
+        texts = None if at is None else batches[at[0]]
+        out.append(None if texts is None else json.loads(texts[at[1]]))
+    return out
 
 
 def member_metrics(path: Path | str, member_id: str) -> list[dict[str, Any]]:
@@ -248,16 +295,47 @@ def member_metrics(path: Path | str, member_id: str) -> list[dict[str, Any]]:
 def member_curve(path: Path | str, member_id: str) -> tuple[list[int], list[float], list[float]]:
     """(steps, w, b) of every snapshot of a member: what the sweep's charts draw, read from
     the stored parameters without recomputing the rest of the metrics rows."""
-    own = _own_dir(path, member_id)
-    found = None if own is not None else _stored(path, member_id)
-    if found is None:
-        rows = member_metrics(path, member_id)
-        return ([int(r["step"]) for r in rows], [float(r["w"]) for r in rows],
-                [float(r["b"]) for r in rows])
-    i, state, metrics = found
-    keep = [k for k, st in enumerate(metrics.steps) if st <= int(state["step"])]
-    return ([metrics.steps[k] for k in keep], [float(metrics.params[k][i, 0]) for k in keep],
-            [float(metrics.params[k][i, 1]) for k in keep])
+    steps, wb = member_curves(path, [member_id])[0]
+    return steps.tolist(), wb[:, 0].tolist(), wb[:, 1].tolist()
+
+
+def member_curves(path: Path | str, ids: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(steps (S,) int64, w and b (S, 2) float64) of each of ``ids``: ``member_curve`` for many
+    members, each batch's parameters sliced as one array (the weights chart draws every
+    member)."""
+    where, own = _store_index(path), _own_ids(path)
+    batches: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for mid in ids:
+        at = None if mid in own else where.get(mid)
+        if at is None:
+            rows = member_metrics(path, mid)
+            out.append((np.array([int(r["step"]) for r in rows], dtype=np.int64),
+                        np.array([[float(r["w"]), float(r["b"])] for r in rows],
+                                 dtype=np.float64).reshape(-1, 2)))
+            continue
+        bid, i = at
+        if bid not in batches:
+            batches[bid] = _batch_curves(path, bid)
+        steps, params = batches[bid]
+        out.append((steps, params[:, i]))
+    return out
+
+
+def _batch_curves(path: Path | str, bid: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps (S,), w and b of every member (S, M, 2) float64) of a batch, its snapshots past
+    the state's step dropped (as ``member_metrics`` does)."""
+    upto = _cached(sweepstore.state_path(path, bid), "progress", sweepstore.read_progress)[1]
+
+    def load(f: Path) -> tuple[np.ndarray, np.ndarray]:
+        metrics = _cached(f, "metrics", sweepstore.read_metrics)
+        steps = np.array(metrics.steps, dtype=np.int64)
+        keep = steps <= upto
+        params = (np.stack(metrics.params) if metrics.params
+                  else np.zeros((0, len(metrics.ids), 2), np.float32))
+        return steps[keep], params[keep][:, :, :2].astype(np.float64)
+
+    return _cached(sweepstore.metrics_path(path, bid), f"curves<={upto}", load)
 
 
 def member_started(path: Path | str, member_id: str) -> bool:

@@ -262,6 +262,17 @@ def read_state(path: Path) -> tuple[list[str], dict]:
     return ids, state
 
 
+def read_summaries(path: Path) -> list[str] | None:
+    """Each member's summary as its own JSON text (``json.loads`` of one gives that member's
+    ``summary.json``), or None while the batch has not finished. A report reads one member at a
+    time; parsing a whole batch's summaries for each of them cost O(members x batch size)."""
+    with _npz(path) as z:
+        if "@summaries_z" not in z.files:
+            return None
+        text = zlib.decompress(z["@summaries_z"].tobytes()).decode("utf-8")
+    return [json.dumps(s) for s in json.loads(text)]
+
+
 def read_ids(path: Path) -> list[str]:
     with _npz(path) as z:
         return json.loads(_untext(z["@ids"]))
