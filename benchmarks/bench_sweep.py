@@ -39,8 +39,9 @@ from pathlib import Path
 import torch
 from naive import naive_us_per_step
 
-from pointgan_cli.engine import BatchTrainer
+from pointgan_cli.engine import CPU_BATCH, BatchTrainer
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.training import keep_freed_memory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,8 +54,10 @@ def _specs(runs: int, offset: int = 0, device: str = "cpu", steps: int = 100_000
 
 
 def engine_seconds(runs: int, steps: int, offset: int = 0) -> float:
-    """Seconds for ``steps`` CPU steps of ``runs`` runs in one batch (one thread)."""
+    """Seconds for ``steps`` CPU steps of ``runs`` runs in one batch (one thread, the
+    allocator settings a sweep's worker uses)."""
     torch.set_num_threads(1)
+    keep_freed_memory()
     with torch.inference_mode():
         tr = BatchTrainer(_specs(runs, offset))
         for _ in range(10):
@@ -67,14 +70,15 @@ def engine_seconds(runs: int, steps: int, offset: int = 0) -> float:
 
 def engine_cpu(members: int, steps: int, workers: int) -> float:
     """Run-steps/s of ``members`` runs split over ``workers`` processes, each timing itself
-    (set-up excluded); the slowest sets the figure. Batches of at most 128, as a sweep cuts."""
+    (set-up excluded); the slowest sets the figure. Batches of at most ``CPU_BATCH``, as a
+    sweep cuts them."""
     per = -(-members // workers)
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(engine_seconds, [1] * workers, [1] * workers))  # start every worker
         sizes = [min(per, members - k * per) for k in range(workers)]
         jobs = []
         for k, size in enumerate(sizes):
-            chunks = [min(128, size - j) for j in range(0, size, 128)]
+            chunks = [min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)]
             jobs.append((chunks, k * per))
         secs = list(pool.map(_worker_seconds, jobs, [steps] * len(jobs)))
     return members * steps / max(secs)

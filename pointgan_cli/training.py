@@ -365,20 +365,13 @@ def _train(members, states, on_progress, keep_steps, durable, handle_signals, sh
                     state["wall_seconds"] = prior_wall[i] + wall
                     rundir.write_checkpoint(m.out, state, m.spec, keep_steps, durable or final)
 
-            with SignalFlag(handle_signals) as flag:
-
-                def stop() -> bool:
-                    return flag.hit or (should_stop is not None and should_stop())
-
-                finished = trainer.run(on_snapshot, on_checkpoint, stop)
-            if not finished:
-                on_checkpoint(trainer.step)
+            try:
+                train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
+                             f"pointgan train --resume --out {members[0].out}")
+            except Interrupted:
                 for wr in writers:
                     wr.close()
-                signum = flag.signum or signal.SIGINT
-                raise Interrupted(
-                    f"interrupted at step {trainer.step}; checkpoint saved, continue with "
-                    f"pointgan train --resume --out {members[0].out}", signum)
+                raise
             for wr in writers:
                 wr.close()
             wall = time.perf_counter() - t0
@@ -395,6 +388,26 @@ def _train(members, states, on_progress, keep_steps, durable, handle_signals, sh
             for wr in writers:
                 wr.abandon()
     return summaries
+
+
+def train_to_end(trainer: BatchTrainer, on_snapshot: Callable[[Snapshot], None],
+                 on_checkpoint: Callable[[int], None], handle_signals: bool,
+                 should_stop: Callable[[], bool] | None, resume_hint: str,
+                 with_losses: bool = True) -> None:
+    """``trainer.run`` to the last step, stoppable between two steps by SIGINT/SIGTERM
+    (``handle_signals``) or ``should_stop()``: a stop writes a checkpoint of the current step
+    and raises ``Interrupted`` saying how to continue (``resume_hint``). Single runs and
+    sweep batches stop the same way through this one loop."""
+    with SignalFlag(handle_signals) as flag:
+
+        def stop() -> bool:
+            return flag.hit or (should_stop is not None and should_stop())
+
+        finished = trainer.run(on_snapshot, on_checkpoint, stop, with_losses)
+    if not finished:
+        on_checkpoint(trainer.step)
+        raise Interrupted(f"interrupted at step {trainer.step}; checkpoint saved, continue "
+                          f"with {resume_hint}", flag.signum or signal.SIGINT)
 
 
 def _window_history(m: Member) -> list[tuple[int, float, float]]:

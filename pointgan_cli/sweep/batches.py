@@ -10,7 +10,6 @@ engine is batch-invariant and its randomness a pure function of seed and step).
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,14 +20,13 @@ from .. import rundir, sweepstore, verdict
 from ..engine import Snapshot, unstack_state
 from ..errors import UsageError
 from ..training import (
-    Interrupted,
     Member,
-    SignalFlag,
     check_memory,
     disk_failure,
     new_trainer,
     prepare_device,
     run_summary,
+    train_to_end,
     warn_graph_error,
 )
 
@@ -93,16 +91,8 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
                      for i in range(len(ids))])
             sweepstore.write_batch(sweep, bid, metrics, stacked)
 
-        with SignalFlag(handle_signals) as flag:
-            def stop() -> bool:
-                return flag.hit or (should_stop is not None and should_stop())
-
-            finished = trainer.run(on_snapshot, on_checkpoint, stop, with_losses=False)
-        if not finished:
-            on_checkpoint(trainer.step)
-            raise Interrupted(f"interrupted at step {trainer.step}; checkpoint saved, continue "
-                              f"with pointgan sweep --resume --out {sweep}",
-                              flag.signum or signal.SIGINT)
+        train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
+                     f"pointgan sweep --resume --out {sweep}", with_losses=False)
         warn_graph_error(trainer)
 
 
