@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from . import fsguard, rundir, sweepstore
+from . import fsguard, rundir, sweepindex, sweepstore
 from .engine import unstack_state
 from .errors import UsageError
 from .spec import RunSpec, rerun_command
@@ -33,7 +33,7 @@ SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
 SUMMARY = rundir.SUMMARY  # the sweep's summary has the same name as a run's
 SUMMARY_CSV = "summary.csv"  # the per-group table of summary.json, for spreadsheets
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: every member's whole spec (still read); 2: see sweepindex
 #: Stability maps (``sweep/maps.py``): ``map.png``, ``map.json``, ``map.csv`` for a sweep's only
 #: map; ``map-<variant>.*`` for each when a sweep draws several (``--study map``).
 MAP = "map"
@@ -90,27 +90,41 @@ def is_sweep(path: Path | str) -> bool:
 
 
 def write_index(out: Path, command: str, sweep: dict[str, Any], entries: list[Entry]) -> None:
-    """Create ``members/`` and write ``sweep.json`` (atomically, before any member trains)."""
+    """Create ``members/`` and write ``sweep.json`` (atomically, before any member trains):
+    each group's resolved spec once and per member only what differs (``sweepindex``), one
+    member per line."""
     (out / MEMBERS).mkdir(parents=True, exist_ok=True)
-    members = [{"id": e.id, "group": e.group, "spec": e.spec} for e in entries]
-    rundir.atomic_write_json(out / SWEEP_JSON, {"schema_version": SCHEMA_VERSION,
-                                                "command": command, "sweep": sweep,
-                                                "members": members})
+    doc = {"schema_version": SCHEMA_VERSION, "command": command, "sweep": sweep,
+           **sweepindex.encode([(e.id, e.group, e.spec) for e in entries])}
+    rundir.atomic_write_text(out / SWEEP_JSON, _lines(doc))
+
+
+def _lines(doc: dict[str, Any]) -> str:
+    """JSON with one top-level key per line and each item of ``bases`` and ``members`` on a
+    line of its own (readable and diffable, without indenting every field of every member)."""
+    parts = []
+    for key, value in doc.items():
+        if key in ("bases", "members") and value:
+            items = ",\n".join(f"    {rundir.dumps(v)}" for v in value)
+            parts.append(f"  {json.dumps(key)}: [\n{items}\n  ]")
+        else:
+            parts.append(f"  {json.dumps(key)}: {rundir.dumps(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 def read_index(path: Path | str) -> Index:
-    """``sweep.json`` of ``path``; a missing or corrupt one is one ``UsageError`` line."""
+    """``sweep.json`` of ``path`` (either schema); a missing or corrupt one is one
+    ``UsageError`` line."""
     path = Path(path)
     f = path / SWEEP_JSON
     if not f.is_file():
         raise UsageError(f"{path} is not a pointgan sweep directory (no {SWEEP_JSON})")
     try:
         doc = json.loads(f.read_text(encoding="utf-8"))
-        entries = [Entry(str(m["id"]), str(m.get("group") or m["id"]), dict(m.get("spec") or {}))
-                   for m in doc["members"]]
+        entries = [Entry(*m) for m in sweepindex.decode(doc)]
         index = Index(str(doc.get("command", "")), dict(doc.get("sweep") or {}), entries)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError,
-            RecursionError):
+            IndexError, AttributeError, RecursionError):
         raise UsageError(f"{f} is corrupt") from None
     if not entries:
         raise UsageError(f"{f} lists no members")

@@ -330,14 +330,14 @@ def test_sweep_config_preset_is_honoured_and_resume_never_rereads_it(cli, tmp_pa
     out = tmp_path / "s"
     args = ["sweep", "--config", cfg, "--seeds", "0-1", "--workers", "1", "--out", out]
     assert cli(args).exit_code == 0
-    doc = json.loads((out / "sweep.json").read_text())
-    assert {m["spec"]["preset"] for m in doc["members"]} == {"fixed"}
-    assert {m["spec"]["noise_scale"] for m in doc["members"]} == {1.5}
-    # lose every stored batch (as if killed before the first checkpoint), then edit (and
-    # finally delete) the config before resuming
     from pointgan_cli import sweepdir
 
-    mid = doc["members"][1]["id"]
+    entries = sweepdir.read_index(out).entries
+    assert {e.spec["preset"] for e in entries} == {"fixed"}
+    assert {e.spec["noise_scale"] for e in entries} == {1.5}
+    # lose every stored batch (as if killed before the first checkpoint), then edit (and
+    # finally delete) the config before resuming
+    mid = entries[1].id
     want = sweepdir.member_metrics(out, mid)
     for p in (out / "batches").iterdir():
         p.unlink()

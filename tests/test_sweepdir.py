@@ -58,3 +58,93 @@ def test_a_member_exported_into_members_is_read_from_its_run_directory(sweep, tm
     steps, wb = sweepdir.member_curves(copy, [mid])[0]
     want = sweepdir.member_curves(sweep, [mid])[0]
     assert np.array_equal(steps, want[0]) and np.allclose(wb, want[1], rtol=0, atol=1e-12)
+
+
+# -- sweep.json ----------------------------------------------------------------------------------
+
+
+def _study_entries():
+    """The article study's members (several presets, a learning-rate grid, strata)."""
+    from pointgan_cli.sweep.spec import build_sweep_spec, expand, parse_seeds
+
+    spec = build_sweep_spec([], "article", {}, parse_seeds("0-2,7"), None, {}, None)
+    return spec, [sweepdir.Entry(i, g, s.model_dump(mode="json")) for i, g, s in expand(spec)]
+
+
+def _text(entries):
+    return [(e.id, e.group, json.dumps(e.spec)) for e in entries]
+
+
+def test_sweep_json_round_trips_every_members_spec_exactly(tmp_path):
+    spec, entries = _study_entries()
+    assert len({e.group for e in entries}) > 4
+    odd = dict(entries[0].spec)
+    odd["lr_g"] = 1  # an int where the group has a float
+    odd["weight_decay"] = -0.0
+    reordered = dict(reversed(list(entries[1].spec.items())))
+    extra = dict(entries[2].spec, note=[1, 2])
+    entries = [sweepdir.Entry("odd", entries[0].group, odd),
+               sweepdir.Entry("reordered", entries[1].group, reordered),
+               sweepdir.Entry("extra", entries[2].group, extra), *entries[3:]]
+    sweepdir.write_index(tmp_path, "pointgan sweep --study article", spec.model_dump(), entries)
+    index = sweepdir.read_index(tmp_path)
+    assert _text(index.entries) == _text(entries)  # keys, order, values and JSON types
+    assert index.command == "pointgan sweep --study article"
+    assert index.sweep == json.loads(json.dumps(spec.model_dump()))
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    assert doc["schema_version"] == 2
+    assert len(doc["bases"]) < len(entries) / 2  # each group's spec once
+    assert {k for row in doc["members"] if row[2] is not None for k in row[3]} <= {
+        "seed", "lr_g", "weight_decay"}
+
+
+def test_sweep_json_is_small_per_member(tmp_path):
+    from pointgan_cli.sweep.spec import build_sweep_spec, expand, parse_seeds
+
+    spec = build_sweep_spec(["fixed"], None, {}, parse_seeds("0-1023"), None,
+                            {"steps": 1500}, None)
+    entries = [sweepdir.Entry(i, g, s.model_dump(mode="json")) for i, g, s in expand(spec)]
+    sweepdir.write_index(tmp_path, "c", spec.model_dump(mode="json"), entries)
+    assert (tmp_path / "sweep.json").stat().st_size / len(entries) < 64  # was 1,086 B
+    assert _text(sweepdir.read_index(tmp_path).entries) == _text(entries)
+
+
+def test_a_schema_1_sweep_json_still_reads_and_resumes(cli, tmp_path):
+    """A sweep written before schema 2 (every member's whole spec): its index, member
+    addressing and --resume work as before."""
+    out = tmp_path / "s"
+    args = ["sweep", "--preset", "fixed", "--seeds", "0-2", "--steps", "40",
+            "--checkpoint-every", "20", "--workers", "1", "-q"]
+    assert cli([*args, "--out", out]).exit_code == 0
+    index = sweepdir.read_index(out)
+    old = {"schema_version": 1, "command": index.command, "sweep": index.sweep,
+           "members": [{"id": e.id, "group": e.group, "spec": e.spec} for e in index.entries]}
+    (out / "sweep.json").write_text(json.dumps(old, indent=2))
+    assert _text(sweepdir.read_index(out).entries) == _text(index.entries)
+    want = (out / "summary.json").read_text()
+    mid = index.entries[2].id
+    rows = sweepdir.load_any_run(out / "members" / mid).metrics
+    for p in (out / "batches").glob("0000.*"):  # the first batch is lost: it trains again
+        p.unlink()
+    (out / "summary.json").unlink()
+    res = cli(["sweep", "--resume", "--out", out, "-q"])
+    assert res.exit_code == 0, res.stderr
+    assert (out / "summary.json").read_text() == want
+    assert sweepdir.load_any_run(out / "members" / mid).metrics == rows
+
+
+@pytest.mark.parametrize("members", [
+    [["a", 0, 5, {}]],  # no such base
+    [["a", 3, 0, {}]],  # no such group
+    [["a", 0, 0]],  # short row
+    [["a", "0", 0, {}]],
+    [["a", 0, 0, ["seed", 1]]],
+])
+def test_a_corrupt_schema_2_sweep_json_is_one_usage_error(tmp_path, members):
+    from pointgan_cli.errors import UsageError
+
+    doc = {"schema_version": 2, "command": "", "sweep": {}, "groups": ["g"],
+           "bases": [{"seed": 0}], "members": members}
+    (tmp_path / "sweep.json").write_text(json.dumps(doc))
+    with pytest.raises(UsageError, match="corrupt"):
+        sweepdir.read_index(tmp_path)
