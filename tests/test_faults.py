@@ -502,3 +502,19 @@ def test_a_real_full_disk_is_one_line_and_the_run_resumes_identically(cli, tmp_p
         assert not [p for p in (disk / "r").rglob("*.tmp")]
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_ctrl_c_while_the_command_tree_loads_is_one_line_and_130(monkeypatch, capsys):
+    """A Ctrl-C in the first moments (imports, building the commands) ends like any other:
+    one line, exit 130, no traceback."""
+    from pointgan_cli.cli import app as app_module
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(app_module, "_APP", None)
+    monkeypatch.setattr(app_module, "build", interrupted)
+    with pytest.raises(SystemExit) as exc:
+        app_module.main(["train", "--steps", "10"])
+    assert exc.value.code == 130
+    assert capsys.readouterr().err == "Error: aborted\n"

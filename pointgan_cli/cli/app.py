@@ -71,7 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     if args == ["--version"]:  # the one answer that needs no command tree
         print(f"pointgan {__version__}")
         return
-    import typer
+    try:
+        import typer
 
-    typer.main.get_command(__getattr__("app")).main(args=args or ["--help"],
-                                                    prog_name="pointgan")
+        command = typer.main.get_command(__getattr__("app"))
+    except KeyboardInterrupt:  # Ctrl-C while the command tree loads: the same one line
+        print("Error: aborted", file=sys.stderr)
+        sys.exit(130)
+    command.main(args=args or ["--help"], prog_name="pointgan")
