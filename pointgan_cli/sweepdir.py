@@ -342,12 +342,9 @@ def _batch_curves(path: Path | str, bid: str) -> tuple[np.ndarray, np.ndarray]:
     upto = _cached(sweepstore.state_path(path, bid), "progress", sweepstore.read_progress)[1]
 
     def load(f: Path) -> tuple[np.ndarray, np.ndarray]:
-        metrics = _cached(f, "metrics", sweepstore.read_metrics)
-        steps = np.array(metrics.steps, dtype=np.int64)
-        keep = steps <= upto
-        params = (np.stack(metrics.params) if metrics.params
-                  else np.zeros((0, len(metrics.ids), 2), np.float32))
-        return steps[keep], params[keep][:, :, :2].astype(np.float64)
+        steps, wb = sweepstore.read_curves(f)
+        keep = np.array(steps, dtype=np.int64) <= upto
+        return np.array(steps, dtype=np.int64)[keep], wb[keep].astype(np.float64)
 
     return _cached(sweepstore.metrics_path(path, bid), f"curves<={upto}", load)
 
