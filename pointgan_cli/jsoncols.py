@@ -14,6 +14,7 @@ then stores the objects another way. ``decode`` gives each object's JSON text
 
 from __future__ import annotations
 
+import copy
 import json
 import zlib
 from collections.abc import Iterator
@@ -69,30 +70,44 @@ def _kind(col: list[Any]) -> str:
 
 
 def decode(parts: dict[str, bytes]) -> list[str]:
-    """Each object's JSON text, from ``encode``'s parts. ValueError, KeyError, TypeError or
-    zlib.error when they do not fit together."""
+    """Each object's JSON text, from ``encode``'s parts."""
+    return [json.dumps(o) for o in build(*columns(parts))]
+
+
+def columns(parts: dict[str, bytes]) -> tuple[list[Path_], list[list[Any]]]:
+    """(field paths, one column of values per path) from ``encode``'s parts. ValueError,
+    KeyError, TypeError or zlib.error when they do not fit together."""
     head = json.loads(parts["head"].decode("utf-8"))
     paths = [tuple(p) for p in head["paths"]]
     kinds = str(head["kinds"])
-    if len(kinds) != len(paths):
+    if len(kinds) != len(paths) or not paths:
         raise ValueError("summary columns: kinds and paths differ in length")
     floats = np.frombuffer(zlib.decompress(parts["f"]), dtype=np.float64)
     ints = np.frombuffer(zlib.decompress(parts["i"]), dtype=np.int64)
     other = json.loads(zlib.decompress(parts["j"]).decode("utf-8"))
     nf, ni = kinds.count("f"), kinds.count("i")
     n = len(other[0]) if other else (floats.size // nf if nf else ints.size // max(ni, 1))
-    if floats.size != nf * n or ints.size != ni * n or any(len(c) != n for c in other):
+    if (floats.size != nf * n or ints.size != ni * n or len(other) != len(kinds) - nf - ni
+            or any(len(c) != n for c in other)):
         raise ValueError("summary columns of different lengths")
     fcols, icols = iter(floats.reshape(nf, n).tolist()), iter(ints.reshape(ni, n).tolist())
     ocols = iter(other)
-    columns = [next(fcols) if k == "f" else next(icols) if k == "i" else next(ocols)
-               for k in kinds]
-    objs: list[dict[str, Any]] = [{} for _ in range(n)]
-    for path, col in zip(paths, columns):
+    return paths, [next(fcols) if k == "f" else next(icols) if k == "i" else next(ocols)
+                   for k in kinds]
+
+
+def build(paths: list[Path_], cols: list[list[Any]], rows: range | None = None
+          ) -> list[dict[str, Any]]:
+    """The objects (``rows`` of them: all by default) as new dicts, fields in their order.
+    A value that is a list or an object is copied, so no two results share one."""
+    rows = range(len(cols[0])) if rows is None else rows
+    objs: list[dict[str, Any]] = [{} for _ in rows]
+    for path, col in zip(paths, cols):
         *parents, leaf = path
-        for obj, value in zip(objs, col):
+        for obj, r in zip(objs, rows):
             node = obj
             for key in parents:
                 node = node.setdefault(key, {})
-            node[leaf] = value
-    return [json.dumps(o) for o in objs]
+            value = col[r]
+            node[leaf] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+    return objs

@@ -247,9 +247,9 @@ def _stored(path: Path | str, member_id: str):
     return i, state, metrics
 
 
-def _batch_summaries(path: Path | str, bid: str) -> list[str] | None:
-    """A finished batch's summaries, one JSON text per member (split once per file version,
-    each member parsed on its own when asked for: a fresh dict every call)."""
+def _batch_summaries(path: Path | str, bid: str) -> sweepstore.Summaries | None:
+    """A finished batch's summaries, read once per file version (each member's a new dict
+    every time it is asked for)."""
     return _cached(sweepstore.state_path(path, bid), "summaries", sweepstore.read_summaries)
 
 
@@ -272,15 +272,15 @@ def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
     if own is not None:
         return rundir.read_summary(own)
     where = _locate(path, member_id)
-    texts = None if where is None else _batch_summaries(path, where[0])
-    return None if texts is None else json.loads(texts[where[1]])
+    found = None if where is None else _batch_summaries(path, where[0])
+    return None if found is None else found.get(where[1])
 
 
 def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | None]:
     """``member_summary`` of each of ``ids``, the store's index read once (a report asks for
     every member)."""
     where, own = _store_index(path), _own_ids(path)
-    batches: dict[str, list[str] | None] = {}
+    batches: dict[str, list[dict[str, Any]] | None] = {}
     out: list[dict[str, Any] | None] = []
     for mid in ids:
         if mid in own:
@@ -288,9 +288,10 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
             continue
         at = where.get(mid)
         if at is not None and at[0] not in batches:
-            batches[at[0]] = _batch_summaries(path, at[0])
-        texts = None if at is None else batches[at[0]]
-        out.append(None if texts is None else json.loads(texts[at[1]]))
+            found = _batch_summaries(path, at[0])
+            batches[at[0]] = None if found is None else found.all()
+        got = None if at is None else batches[at[0]]
+        out.append(None if got is None else got[at[1]])
     return out
 
 

@@ -288,9 +288,9 @@ def read_state(path: Path) -> tuple[list[str], dict]:
     with _npz(path) as z:
         ids = _ids(z, "@ids")
         state: dict = {}
-        summaries = _summary_lines(z)
+        summaries = _summaries(z)
         if summaries is not None:
-            state["summaries"] = "[" + ",".join(summaries) + "]"
+            state["summaries"] = json.dumps(summaries.all())
         arrays = {name: z[name] for name in z.files if not name.startswith("@")}
         if "@same" in z.files:
             for name, source in json.loads(_untext(z["@same"])).items():
@@ -307,23 +307,47 @@ def read_state(path: Path) -> tuple[list[str], dict]:
     return ids, state
 
 
-def _summary_lines(z: _npz) -> list[str] | None:
-    """The members' summaries, one JSON text each (None: not finished)."""
+class Summaries:
+    """A finished batch's member summaries, each read a new dict (callers may change theirs):
+    kept as columns (``jsoncols``) or, from older files, as one JSON text per member."""
+
+    def __init__(self, texts: list[str] | None = None,
+                 columns: tuple[list, list[list]] | None = None):
+        self._texts, self._columns = texts, columns
+
+    def __len__(self) -> int:
+        return len(self._texts) if self._texts is not None else len(self._columns[1][0])
+
+    def get(self, i: int) -> dict[str, Any]:
+        """Member i's ``summary.json`` document."""
+        if self._texts is not None:
+            return json.loads(self._texts[i])
+        return jsoncols.build(*self._columns, range(i, i + 1))[0]
+
+    def all(self) -> list[dict[str, Any]]:
+        if self._texts is not None:
+            return [json.loads(t) for t in self._texts]
+        return jsoncols.build(*self._columns)
+
+
+def _summaries(z: _npz) -> Summaries | None:
+    """The members' summaries (None: not finished)."""
     if "@summaries_head" in z.files:
-        return jsoncols.decode({k: z[f"@summaries_{k}"].tobytes() for k in ("head", "f", "i", "j")})
+        parts = {k: z[f"@summaries_{k}"].tobytes() for k in ("head", "f", "i", "j")}
+        return Summaries(columns=jsoncols.columns(parts))
     if "@summaries_bz2" in z.files:
-        return _unbz2(z["@summaries_bz2"]).split("\n")
+        return Summaries(texts=_unbz2(z["@summaries_bz2"]).split("\n"))
     if "@summaries_z" in z.files:  # older files: zlib of one JSON list
-        return [json.dumps(s) for s in json.loads(_unzipped(z["@summaries_z"]))]
+        return Summaries(texts=[json.dumps(s) for s in json.loads(_unzipped(z["@summaries_z"]))])
     return None
 
 
-def read_summaries(path: Path) -> list[str] | None:
-    """Each member's summary as its own JSON text (``json.loads`` of one gives that member's
-    ``summary.json``), or None while the batch has not finished. A report reads one member at a
-    time; parsing a whole batch's summaries for each of them cost O(members x batch size)."""
+def read_summaries(path: Path) -> Summaries | None:
+    """The members' summaries (as each member's ``summary.json``), or None while the batch has
+    not finished. Read once, they give any member's summary without parsing the others' (a
+    report that parsed the whole batch for each member took O(members x batch size))."""
     with _npz(path) as z:
-        return _summary_lines(z)
+        return _summaries(z)
 
 
 def read_ids(path: Path) -> list[str]:

@@ -112,7 +112,10 @@ def test_state_round_trips_with_shared_arrays_stored_once(tmp_path):
     names = np.load(f).files
     assert "last_good/generator" not in names and "@same" in names
     assert sweepstore.read_progress(f) == (ids, 40, True)
-    assert [json.loads(s) for s in sweepstore.read_summaries(f)] == _summaries(4)
+    found = sweepstore.read_summaries(f)
+    assert found.all() == _summaries(4) and found.get(2) == _summaries(4)[2] and len(found) == 4
+    found.get(0)["verdict"]["reason"] = "changed"  # each read is a new dict
+    assert found.get(0) == found.all()[0] == _summaries(4)[0]
     unfinished = tmp_path / "0001.state.npz"
     unfinished.write_bytes(sweepstore.state_to_bytes(_stacked(finished=False), ids))
     assert sweepstore.read_progress(unfinished) == (ids, 40, False)
@@ -137,7 +140,7 @@ def test_files_written_before_still_read(tmp_path):
     f.write_bytes(_old_state(state, ids))
     assert sweepstore.read_progress(f) == (ids, 40, True)
     assert sweepstore.read_ids(f) == ids
-    assert [json.loads(s) for s in sweepstore.read_summaries(f)] == _summaries(3)
+    assert sweepstore.read_summaries(f).all() == _summaries(3)
     got_ids, got = sweepstore.read_state(f)
     assert json.loads(got.pop("summaries")) == _summaries(3)
     state.pop("summaries")

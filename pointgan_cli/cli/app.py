@@ -78,4 +78,19 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:  # Ctrl-C while the command tree loads: the same one line
         print("Error: aborted", file=sys.stderr)
         sys.exit(130)
-    command.main(args=args or ["--help"], prog_name="pointgan")
+    try:
+        command.main(args=args or ["--help"], prog_name="pointgan")
+    finally:
+        _quick_exit()
+
+
+def _quick_exit() -> None:
+    """Let the interpreter's shutdown skip garbage-collecting what the command loaded.
+
+    With torch imported, the collections at shutdown walk its hundreds of thousands of objects:
+    a process that imported torch took 0.45 s to exit here (0.03 s without torch), after every
+    command, e.g. 0.7 s of a sweep's 10 s. Frozen objects are left to the operating system;
+    files are still closed and ``atexit`` handlers still run (``gc.freeze``)."""
+    import gc
+
+    gc.freeze()

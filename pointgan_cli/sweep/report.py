@@ -6,8 +6,11 @@ resumed sweep writes the same bytes as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +31,31 @@ def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float,
     """Summarise finished members ``(id, group)`` and write the charts (with ``sweep``: its
     stability maps too, see ``maps``), then ``summary.json`` (last: its presence means the
     sweep is complete)."""
-    summary = summarize(sweep_dir, members, None if sweep is None else reference_groups(sweep))
-    sweepdir.write_file(sweep_dir, "weights.png", plot_weights(sweep_dir, summary, real))
-    sweepdir.write_file(sweep_dir, "success.png", plot_success(summary))
-    if sweep is not None:
-        maps.write_maps(sweep_dir, sweep, summary)
-    sweepdir.write_summary_csv(sweep_dir, summary_csv(summary))
-    sweepdir.write_summary(sweep_dir, summary)
+    with gc_paused():
+        summary = summarize(sweep_dir, members,
+                            None if sweep is None else reference_groups(sweep))
+        sweepdir.write_file(sweep_dir, "weights.png", plot_weights(sweep_dir, summary, real))
+        sweepdir.write_file(sweep_dir, "success.png", plot_success(summary))
+        if sweep is not None:
+            maps.write_maps(sweep_dir, sweep, summary)
+        sweepdir.write_summary_csv(sweep_dir, summary_csv(summary))
+        sweepdir.write_summary(sweep_dir, summary)
     return summary
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (restored after). The report builds tens of
+    thousands of small objects (every member's summary, matplotlib's artists); in a process
+    that has torch loaded each full collection walks torch's objects too, and reading 1,024
+    summaries took 0.16 s instead of 0.03 s. Nothing the report makes lives long."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def summarize(sweep_dir: Path, members: list[tuple[str, str]],
