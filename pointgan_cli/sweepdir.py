@@ -101,15 +101,20 @@ def write_index(out: Path, command: str, sweep: dict[str, Any], entries: list[En
 
 def _lines(doc: dict[str, Any]) -> str:
     """JSON with one top-level key per line and each item of ``bases`` and ``members`` on a
-    line of its own (readable and diffable, without indenting every field of every member)."""
+    line of its own, without spaces (readable and diffable, without indenting every field of
+    every member)."""
     parts = []
     for key, value in doc.items():
         if key in ("bases", "members") and value:
-            items = ",\n".join(f"    {rundir.dumps(v)}" for v in value)
+            items = ",\n".join(f"    {_compact(v)}" for v in value)
             parts.append(f"  {json.dumps(key)}: [\n{items}\n  ]")
         else:
             parts.append(f"  {json.dumps(key)}: {rundir.dumps(value)}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(fsguard.finite_json(value), separators=(",", ":"), allow_nan=False)
 
 
 def read_index(path: Path | str) -> Index:

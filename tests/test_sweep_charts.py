@@ -78,3 +78,28 @@ def test_charts_are_palette_pngs_that_look_like_matplotlibs_render(cli, tmp_path
     diff = np.abs(mine - theirs)
     assert diff.mean() < 2.0 and diff.max() <= 24, (diff.mean(), diff.max())
     assert len(buf.getvalue()) > len((out / "weights.png").read_bytes())
+
+
+def test_the_chart_preload_thread_is_gone_when_the_sweep_returns(cli, tmp_path):
+    """Workers train in other processes while this one loads matplotlib on a thread; the
+    thread is joined before the sweep returns, so the next sweep can still fork its workers."""
+    import threading
+
+    from pointgan_cli.sweep import report
+
+    started = []
+    real = report.Preload.start
+
+    def spy(self):
+        started.append(self)
+        real(self)
+
+    report.Preload.start = spy
+    try:
+        res = cli(["sweep", "--preset", "fixed", "--seeds", "0-3", "--steps", "40",
+                   "--max-batch", "2", "--workers", "2", "--out", tmp_path / "s", "-q"])
+    finally:
+        report.Preload.start = real
+    assert res.exit_code == 0, res.stderr
+    assert started and all(p._thread is not None for p in started)
+    assert not any(t.name == "pointgan-preload" for t in threading.enumerate())

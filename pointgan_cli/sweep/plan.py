@@ -84,8 +84,9 @@ def store_jobs(out: Path, members: Sequence[tuple[str, str, RunSpec]], max_batch
         last = max(last, int(bid))
         if not finished:
             jobs.append(Job([_member(out, i, specs[i], step) for i in ids], out, bid))
-    fresh = [_member(out, mid, spec, None) for mid, _, spec in members
-             if mid not in held and sweepdir.member_summary(out, mid) is None]
+    rest = [(mid, spec) for mid, _, spec in members if mid not in held]
+    done = sweepdir.member_summaries(out, [mid for mid, _ in rest])  # one pass over the store
+    fresh = [_member(out, mid, spec, None) for (mid, spec), s in zip(rest, done) if s is None]
     for k, job in enumerate(plan_jobs(fresh, max_batch, workers)):
         job.sweep, job.batch = out, sweepstore.batch_name(last + 1 + k)
         jobs.append(job)

@@ -131,15 +131,23 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
         progress(total, 0)
+    # Training in other processes leaves this one waiting: it loads the charts' libraries
+    # meanwhile, once the workers exist (a thread before the fork would make forking unsafe).
+    preload = report.Preload() if executor == "ray" or (workers > 1 and len(jobs) > 1) else None
 
-        def on_progress(n: int) -> None:
+    def on_progress(n: int) -> None:
+        if preload is not None:
+            preload.start()
+        if progress is not None:
             progress(total, n)
-    else:
-        on_progress = None
-    if executor == "ray":
-        run_ray(jobs, ray_address, on_progress)
-    else:
-        run_local(jobs, workers, on_progress)
+    try:
+        if executor == "ray":
+            run_ray(jobs, ray_address, on_progress)
+        else:
+            run_local(jobs, workers, on_progress)
+    finally:
+        if preload is not None:
+            preload.join()
     if members[0][2].game == "dirac":
         return dirac_report.write_report(out, members)
     return report.write_report(out, [(i, g) for i, g, _ in members], members[0][2].real_value,
