@@ -11,7 +11,6 @@ same bytes.
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
@@ -110,7 +109,7 @@ def table_markdown(summary: dict[str, Any]) -> str:
 def grid_png(sweep_dir: Path, summary: dict[str, Any], specs: dict[str, RunSpec]) -> bytes:
     """One (theta, psi) panel per group: its field, its first member's trajectory, the start,
     the equilibrium, and the verdict (green: converges; red: does not or mixed)."""
-    from ..render.phase import grid_figure
+    from ..render.phase import grid_figure, palette_png
 
     panels = []
     for g in summary["groups"]:
@@ -131,6 +130,4 @@ def grid_png(sweep_dir: Path, summary: dict[str, Any], specs: dict[str, RunSpec]
     fig = grid_figure(panels, ncols, f"Dirac-GAN from ({s0.init}), {s0.steps} steps of "
                                      f"{s0.optimizer} lr {s0.lr_g:g}: field, trajectory, "
                                      f"equilibrium (star), start (red)")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    return buf.getvalue()
+    return palette_png(fig, 90)
