@@ -149,8 +149,7 @@ def _describe_sweep(path: Path, name: str) -> Entry:
     groups = list(dict.fromkeys(e.group for e in index.entries))
     classes: dict[str, int] = {}
     dists = []
-    for e in index.entries:
-        s = sweepdir.member_summary(path, e.id)
+    for s in sweepdir.member_summaries(path, [e.id for e in index.entries]):
         cls = run_class(s)
         classes[cls] = classes.get(cls, 0) + 1
         if (d := run_distance(s)) is not None:

@@ -131,9 +131,9 @@ def _sweep_facts(index: sweepdir.Index) -> dict[str, Any]:
 def _outcomes(path: Path, index: sweepdir.Index) -> dict[str, dict[int, bool]]:
     """Group -> {seed: converged} over the finished members (from their own summaries)."""
     out: dict[str, dict[int, bool]] = {}
-    for e in index.entries:
+    found = sweepdir.member_summaries(path, [e.id for e in index.entries])
+    for e, s in zip(index.entries, found):
         seeds = out.setdefault(e.group, {})
-        s = sweepdir.member_summary(path, e.id)
         if s is not None:
             seeds[int(e.spec.get("seed", 0))] = catalog.run_class(s) == "converged"
     return out

@@ -45,8 +45,8 @@ def group_verdict(k: int, n: int) -> str:
 def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]:
     """Group statistics and verdicts from the members' summaries, groups in sweep order."""
     groups: dict[str, list[tuple[str, dict]]] = {}
-    for mid, group in members:
-        s = sweepdir.member_summary(sweep_dir, mid)
+    found = sweepdir.member_summaries(sweep_dir, [mid for mid, _ in members])
+    for (mid, group), s in zip(members, found):
         if s is None:
             raise RuntimeFailure(f"member {mid} of {sweep_dir} has no readable summary")
         groups.setdefault(group, []).append((mid, s))
