@@ -219,7 +219,9 @@ def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMem
         if len(chosen) > 16:
             raise UsageError(f"--member: at most 16 members in one grid, not {len(chosen)}")
     else:
-        status = {i: _converged(sweep, i) for i in groups}
+        found = sweepdir.member_summaries(sweep, list(groups))  # one pass over the store
+        status = {i: None if s is None else bool(s.get("converged"))
+                  for i, s in zip(groups, found)}
         failed = _across_groups([i for i, c in status.items() if c is False], groups)
         good = _across_groups([i for i, c in status.items() if c is True], groups)
         if not failed and not good:
