@@ -118,12 +118,12 @@ def test_existing_directory_is_refused_without_force(cli, tmp_path):
     assert json.loads((out / "summary.json").read_text())["seed"] == 0
 
 
-def test_resume_without_checkpoint_changes_nothing(tmp_path):
+def test_resume_without_checkpoint_changes_nothing(cli, tmp_path):
     out = tmp_path / "r"
     out.mkdir()
     (out / "spec.json").write_text("{}")
-    res = run_cli(["train", "--resume", "--out", out])
-    assert res.returncode == 2 and "no complete checkpoint" in res.stderr
+    res = cli(["train", "--resume", "--out", out])
+    assert res.exit_code == 2 and "no complete checkpoint" in res.stderr
     assert _files(out) == ["spec.json"]
 
 
@@ -140,6 +140,8 @@ def _without_wall(summary):
 
 
 def test_kill_9_then_resume_equals_uninterrupted(cli, tmp_path):
+    """A real training process killed with -9 after its second checkpoint; the resume (run
+    in-process) ends with the summary and metrics of the uninterrupted run."""
     args = ["train", "--preset", "fixed", "--steps", "3000", "--checkpoint-every", "200",
             "--seed", "5"]
     assert cli([*args, "--out", tmp_path / "full"]).exit_code == 0
@@ -149,8 +151,8 @@ def test_kill_9_then_resume_equals_uninterrupted(cli, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "summary.json").exists()
-    res = run_cli(["train", "--resume", "--out", out])
-    assert res.returncode == 0, res.stderr
+    res = cli(["train", "--resume", "--out", out])
+    assert res.exit_code == 0, res.stderr
     full = json.loads((tmp_path / "full" / "summary.json").read_text())
     resumed = json.loads((out / "summary.json").read_text())
     assert _without_wall(resumed) == _without_wall(full)

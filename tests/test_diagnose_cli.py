@@ -227,7 +227,7 @@ def test_corrupt_checkpoint_is_one_line_exit_2(cli, runs, tmp_path):
     assert cli(["diagnose", "generator-landscape", run, "--step", "500"]).exit_code == 0
 
 
-def test_errors_from_the_real_console_script(runs, tmp_path):
+def test_errors_from_the_real_console_script(tmp_path):
     res = run_cli(["diagnose", "run", tmp_path / "missing"])
     assert res.returncode == 2 and res.stdout == ""
     expect = f"Error: run directory not found: {tmp_path / 'missing'}"

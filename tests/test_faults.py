@@ -344,7 +344,7 @@ def test_sweep_config_preset_is_honoured_and_resume_never_rereads_it(cli, tmp_pa
     (out / "summary.json").unlink()
     cfg.write_text(json.dumps({"preset": "baseline", "steps": 40, "lr_d": 0.5}))
     cfg.unlink()
-    res = cli(["sweep", "--resume", "--out", out])
+    res = cli(["sweep", "--resume", "--workers", "1", "--out", out])
     assert res.exit_code == 0, res.stderr
     assert sweepdir.member_metrics(out, mid) == want
     spec = sweepdir.load_member(out, mid).spec

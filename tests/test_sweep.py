@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import popen_cli, run_cli
+from conftest import popen_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -189,7 +189,8 @@ def test_export_refuses_unknown_members_and_non_empty_targets(cli, tmp_path):
 def test_a_member_is_a_run_for_config_resume_and_animate(cli, tmp_path):
     sweep = tmp_path / "s"
     assert cli(["sweep", "--preset", "fixed", "--seeds", "3-4", "--steps", "120",
-                "--checkpoint-every", "60", "--out", sweep, "--quiet"]).exit_code == 0
+                "--checkpoint-every", "60", "--workers", "1", "--out", sweep,
+                "--quiet"]).exit_code == 0
     member = sweep / "members" / "fixed-s0004"
     # --config: the member's spec, as a run's spec.json would give it
     r = cli(["train", "--config", member / "spec.json", "--steps", "60", "--out",
@@ -221,7 +222,8 @@ def test_disk_per_member_is_small(cli, tmp_path):
     batch store holds a member in well under 4 KB (a run directory took 41 KB)."""
     out = tmp_path / "s"
     assert cli(["sweep", "--preset", "fixed", "--seeds", "0-63", "--steps", "300",
-                "--snapshot-every", "10", "--out", out, "--quiet"]).exit_code == 0
+                "--snapshot-every", "10", "--workers", "1", "--out", out,
+                "--quiet"]).exit_code == 0
     stored = sum(p.stat().st_size for p in (out / "batches").iterdir())
     assert stored / 64 < 2048
 
@@ -253,11 +255,14 @@ def test_bad_sweep_input_is_one_line_exit_2_nothing_created(cli, tmp_path, monke
 
 
 def test_kill_9_then_resume_gives_the_same_summary(cli, tmp_path):
+    """A real sweep process on two workers is killed mid-sweep; resuming it (in-process, one
+    worker: the engine is batch-invariant) gives the summary of an uninterrupted sweep (also
+    in-process on one worker: neither starts worker processes)."""
     args = ["sweep", "--preset", "baseline", "--preset", "noise", "--seeds", "0-3",
-            "--steps", "1500", "--checkpoint-every", "100", "--workers", "2"]
-    assert cli([*args, "--out", tmp_path / "full"]).exit_code == 0
+            "--steps", "1500", "--checkpoint-every", "100"]
+    assert cli([*args, "--workers", "1", "--out", tmp_path / "full"]).exit_code == 0
     out = tmp_path / "killed"
-    proc = popen_cli([*args, "--out", out])
+    proc = popen_cli([*args, "--workers", "2", "--out", out])
     t0 = time.time()
     while not list((out / "batches").glob("*.state.npz")):
         assert proc.poll() is None and time.time() - t0 < 120
@@ -267,8 +272,8 @@ def test_kill_9_then_resume_gives_the_same_summary(cli, tmp_path):
     proc.wait()
     time.sleep(0.5)  # orphaned workers notice their parent is gone
     assert not (out / "summary.json").exists()
-    res = run_cli(["sweep", "--resume", "--out", out])
-    assert res.returncode == 0, res.stderr
+    res = cli(["sweep", "--resume", "--workers", "1", "--out", out])
+    assert res.exit_code == 0, res.stderr
     assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
 
 
@@ -278,7 +283,8 @@ def test_sweep_with_mlflow_tracker_logs_parent_and_members(cli, tmp_path):
 
     uri = (tmp_path / "mlruns").as_uri()
     res = cli(["sweep", "--preset", "baseline", "--seeds", "0-1", "--steps", "100",
-               "--tracker", "mlflow", "--tracking-uri", uri, "--out", tmp_path / "s", "--json"])
+               "--workers", "1", "--tracker", "mlflow", "--tracking-uri", uri, "--out",
+               tmp_path / "s", "--json"])
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
     client = MlflowClient(tracking_uri=uri)
