@@ -127,7 +127,7 @@ def test_a_schema_1_sweep_json_still_reads_and_resumes(cli, tmp_path):
     for p in (out / "batches").glob("0000.*"):  # the first batch is lost: it trains again
         p.unlink()
     (out / "summary.json").unlink()
-    res = cli(["sweep", "--resume", "--out", out, "-q"])
+    res = cli(["sweep", "--resume", "--workers", "1", "--out", out, "-q"])
     assert res.exit_code == 0, res.stderr
     assert (out / "summary.json").read_text() == want
     assert sweepdir.load_any_run(out / "members" / mid).metrics == rows
