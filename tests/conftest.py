@@ -17,6 +17,21 @@ from pointgan_cli.cli.app import app  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "long: takes several seconds on its own (real processes, a local Ray, "
+        "1,000 animation frames); run before the others, see pytest_collection_modifyitems")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked ``long`` first, every other order kept (a stable sort). With ``-n auto
+    --dist worksteal`` an idle worker takes queued tests from the busy one; long tests at the
+    start leave the many short ones to be shared at the end, instead of one worker finishing
+    a long test alone while the other waits. (Marked tests use no module-scoped fixture that
+    other tests share, so moving them sets nothing up twice.)"""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture
 def cli():
     """Invoke the typer app in-process: ``cli(["train", ...])`` -> click Result."""

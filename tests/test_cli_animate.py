@@ -178,6 +178,7 @@ print(json.dumps({"code": code, "peak_kib": peak}), file=sys.stderr)
 """
 
 
+@pytest.mark.long
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
 def test_peak_memory_is_flat_in_the_frame_count(long_run, tmp_path):
     """100 and 1000 frames of the same run, in two fresh processes (run side by side): the

@@ -48,6 +48,7 @@ def test_rerun_command_reproduces_the_run(cli, tmp_path):
     assert (out / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
 
 
+@pytest.mark.long
 def test_train_json_fixed_converges(cli, tmp_path):
     res = cli(["train", "--noise-scale", "1.5", "--weight-decay", "0.1", "--json",
                "--out", tmp_path / "x"])
@@ -139,6 +140,7 @@ def _without_wall(summary):
     return {k: v for k, v in summary.items() if k != "wall_seconds"}
 
 
+@pytest.mark.long
 def test_kill_9_then_resume_equals_uninterrupted(cli, tmp_path):
     """A real training process killed with -9 after its second checkpoint; the resume (run
     in-process) ends with the summary and metrics of the uninterrupted run."""

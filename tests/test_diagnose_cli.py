@@ -63,6 +63,7 @@ def _one_error_line(res, text):
     assert len(lines) == 1 and lines[0].startswith("Error: ") and text in lines[0], res.stderr
 
 
+@pytest.mark.long
 def test_loss_landscape_without_a_run_reproduces_the_study(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     res = cli(["diagnose", "loss-landscape"])

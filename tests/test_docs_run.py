@@ -64,6 +64,7 @@ def shortened(line: str) -> list[str]:
 
 @pytest.mark.parametrize("doc, lines", [("README.md Use", readme_use),
                                         ("docs/getting-started.md", getting_started)])
+@pytest.mark.long
 def test_doc_runs_top_to_bottom_in_an_empty_folder(cli, tmp_path, monkeypatch, doc, lines):
     monkeypatch.chdir(tmp_path)
     commands = lines()

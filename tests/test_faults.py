@@ -414,6 +414,7 @@ def _wait(cond, proc, limit=120.0):
         time.sleep(0.02)
 
 
+@pytest.mark.long
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
 def test_kill_9_of_a_sweep_during_start_up_leaves_no_process(tmp_path):
     out = tmp_path / "s"
@@ -428,6 +429,7 @@ def test_kill_9_of_a_sweep_during_start_up_leaves_no_process(tmp_path):
     # (that --resume then gives the uninterrupted summary: tests/test_sweep.py)
 
 
+@pytest.mark.long
 def test_sigterm_to_a_sweep_checkpoints_every_member_and_exits_143(cli, tmp_path):
     args = ["sweep", "--seeds", "0-1", "--steps", "1500", "--checkpoint-every", "50",
             "--workers", "2", "-q"]
@@ -448,6 +450,7 @@ def test_sigterm_to_a_sweep_checkpoints_every_member_and_exits_143(cli, tmp_path
     assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
 
 
+@pytest.mark.long
 def test_a_second_writer_is_refused_and_the_first_run_is_unaffected(cli, tmp_path):
     args = ["train", "--steps", "2000", "--seed", "7", "-q"]
     out = tmp_path / "r"

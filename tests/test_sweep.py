@@ -111,6 +111,7 @@ def _metrics(path):
     return [json.loads(x) for x in path.read_text().splitlines()]
 
 
+@pytest.mark.long
 def test_member_equals_train_alone(cli, tmp_path):
     res = cli(["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-2,5",
                "--steps", "600", "--workers", "2", "--max-batch", "3", "--out", tmp_path / "s",
@@ -254,6 +255,7 @@ def test_bad_sweep_input_is_one_line_exit_2_nothing_created(cli, tmp_path, monke
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.long
 def test_kill_9_then_resume_gives_the_same_summary(cli, tmp_path):
     """A real sweep process on two workers is killed mid-sweep; resuming it (in-process, one
     worker: the engine is batch-invariant) gives the summary of an uninterrupted sweep (also

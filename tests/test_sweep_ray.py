@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("ray")
 
 
+@pytest.mark.long
 def test_ray_executor_matches_local(cli, tmp_path):
     args = ["sweep", "--preset", "baseline", "--preset", "noise", "--seeds", "0-2",
             "--steps", "300", "--quiet"]

@@ -139,6 +139,7 @@ def test_mlflow_logs_params_metrics_tags_and_files(run_dir, tmp_path):
     assert digest(run_dir) == before
 
 
+@pytest.mark.long
 def test_train_then_plain_client_on_sqlite_mlflow_db_in_an_empty_folder(cli, tmp_path,
                                                                        monkeypatch):
     """MLflow 3's default store, read back with no environment variables; `pointgan log`
