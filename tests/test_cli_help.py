@@ -6,7 +6,6 @@ benchmarks/bench_startup.py, not here)."""
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import subprocess
 import sys
@@ -124,13 +123,14 @@ def test_version_alone_builds_no_command_tree():
 
 
 def complete(words: str) -> list[str]:
-    """What bash completion offers for ``words`` (the last word is being typed)."""
+    """What bash completion offers for ``words`` (the last word is being typed): the app's
+    completion protocol in-process (the real console script's: tests/test_docs.py)."""
+    from typer.testing import CliRunner
+
     cword = len(words.split()) - (0 if words.endswith(" ") else 1)
-    env = dict(os.environ, _POINTGAN_COMPLETE="complete_bash", COMP_WORDS=words,
-               COMP_CWORD=str(cword))
-    res = subprocess.run([sys.executable, "-m", "pointgan_cli"], capture_output=True,
-                         text=True, timeout=60, env=env)
-    assert res.returncode == 0, res.stderr
+    env = {"_POINTGAN_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    res = CliRunner().invoke(app, [], env=env, prog_name="pointgan")
+    assert res.exit_code == 0, res.output
     return res.stdout.split()
 
 
