@@ -14,7 +14,7 @@ Measured in one run, so the figures share the machine's state:
   captured step), timed between two synchronisations; peak GPU memory per run.
 - whole process: ``python -m pointgan_cli sweep --preset fixed --seeds 0-(N-1) --steps S
   --batch-size 64 --inner-batch 8 --out TMP --quiet`` as a user runs it, from start-up to exit
-  (imports, workers, files, report); its peak RSS (the process tree, sampled every 20 ms) and
+  (imports, workers, files, report); its peak RSS (the process tree, sampled every 100 ms) and
   the bytes it wrote per member.
 
 Targets (issue "Scale"): CPU whole process >= 400,000 run-steps/s and >= 75% of the engine-only
@@ -150,7 +150,7 @@ def whole_sweep(members: int, steps: int, device: str, extra: list[str]) -> dict
         def sample() -> None:
             while proc.poll() is None:
                 peak[0] = max(peak[0], _tree_rss(proc.pid))
-                time.sleep(0.02)
+                time.sleep(0.1)  # sampling walks /proc: more often would slow the sweep
 
         watcher = threading.Thread(target=sample, daemon=True)
         watcher.start()
@@ -175,7 +175,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="CPU worker processes for the engine-only figure [CPU count]")
-    ap.add_argument("--engine-steps", type=int, default=300,
+    ap.add_argument("--engine-steps", type=int, default=1500,
                     help="steps timed for the engine-only figure")
     ap.add_argument("--engine-runs", type=int, default=131072,
                     help="CUDA: runs in the engine-only batch")
