@@ -39,7 +39,8 @@ from pathlib import Path
 import torch
 from naive import naive_us_per_step
 
-from pointgan_cli.engine import CPU_BATCH, BatchTrainer
+from pointgan_cli.batching import CPU_BATCH
+from pointgan_cli.engine import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.training import keep_freed_memory
 

@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from . import losses, rng
-from .engine import CHUNK, DTYPE, LANE, BatchTrainer, Draws, Snapshot
+from .engine import BatchTrainer, Snapshot
 from .grads import d_dz, g_dz
+from .layout import CHUNK, DTYPE, LANE
+from .randomness import Draws
 
 if TYPE_CHECKING:
     from .spec import RunSpec

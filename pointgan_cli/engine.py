@@ -34,83 +34,15 @@ from typing import TYPE_CHECKING
 import torch
 
 from . import losses, rng
+from .batching import batch_key
 from .grads import d_coefficients, d_dz, grads_d, grads_g, grads_penalty
+from .layout import DTYPE, LANE, round_up
 from .models import d_logits_packed
+from .randomness import ChunkedRandomness
+from .trainstate import CheckpointState
 
 if TYPE_CHECKING:  # the engine reads a spec's fields; it needs no pydantic at run time
     from .spec import RunSpec
-
-LANE = 64  # row lengths are padded to a multiple of this many elements
-CHUNK = 64  # steps of randomness generated at once: each run's rows are multiples of LANE
-DTYPE = torch.float32
-RNG_SLICE = 16384  # runs whose randomness is hashed at once: bounds the hash's temporaries
-CPU_BATCH = 256  # runs per batch on a CPU: the fastest measured (1 thread; docs/performance.md)
-GPU_MEMORY_FRACTION = 0.5  # share of the free GPU memory that --max-batch auto fills
-
-
-def _round_up(n: int, m: int) -> int:
-    return -(-n // m) * m
-
-
-def batch_key(spec: RunSpec) -> tuple:
-    """Specs with equal keys can train in one batch (same shapes, schedule and scalars)."""
-    return (
-        spec.game,
-        spec.steps,
-        spec.batch_size,
-        spec.effective_inner_batch,
-        spec.weight_decay_mode,
-        spec.beta1,
-        spec.beta2,
-        spec.adam_eps,
-        spec.snapshot_every,
-        spec.checkpoint_every,
-        spec.device,
-        spec.loss,
-        spec.g_loss,
-        spec.d_steps,
-        spec.update,
-        spec.optimizer,
-        spec.momentum,
-        spec.instance_noise > 0,
-        spec.r1 > 0,
-        spec.r2 > 0,
-        spec.gp_weight > 0,
-        spec.consensus > 0,
-        spec.lecam > 0,
-    )
-
-
-def bytes_per_run(spec: RunSpec) -> int:
-    """Upper estimate of one run's device memory while training (bytes): the chunk of
-    randomness, the parameters and optimizer state, and the step's temporaries (about a dozen
-    (N,)-rows of float32 alive at once in ``grads_d``)."""
-    bp = _round_up(spec.batch_size, LANE)
-    n_d, k = spec.d_steps, spec.effective_inner_batch
-    n = k * bp + LANE
-    chunk = CHUNK * n_d * bp  # x
-    chunk += CHUNK * n_d * k * 2 if spec.noise_scale > 0 else 0
-    chunk += CHUNK * (bp + n_d * n) if spec.instance_noise > 0 else 0
-    chunk += CHUNK * n_d * bp if spec.gp_weight > 0 else 0
-    fixed = 8 * n + 4 * bp + 64  # per-run constant rows (weights, signs, samples), state
-    return 4 * (chunk + fixed + 14 * n)
-
-
-def auto_max_batch(spec: RunSpec) -> int:
-    """Runs per batch for ``--max-batch auto``: ``CPU_BATCH`` on a CPU; on a GPU as many as
-    fit ``GPU_MEMORY_FRACTION`` of its free memory (at least 1)."""
-    dev = torch.device(spec.device)
-    if dev.type != "cuda":
-        return CPU_BATCH
-    free, _total = torch.cuda.mem_get_info(dev)
-    return max(1, int(free * GPU_MEMORY_FRACTION) // bytes_per_run(spec))
-
-
-def clean_x(seeds: torch.Tensor, steps: torch.Tensor, batch: int) -> torch.Tensor:
-    """The generator's inputs x of ``steps`` (C,) for runs ``seeds`` (R,): (R, C, batch)
-    float32, what the G step trains on and what a snapshot evaluates."""
-    return rng.uniform(seeds, rng.STREAM_X, steps, batch, DTYPE) * 2.0 - 1.0
-
 
 def snapshot_losses(g, d, x, real, loss: str, g_kind: str, easing, fake_weight):
     """What a snapshot records besides the parameters: (g_loss, d_loss, d_real, d_fake),
@@ -123,23 +55,12 @@ def snapshot_losses(g, d, x, real, loss: str, g_kind: str, easing, fake_weight):
     operand is one flat loop whose scalar tail depends on R, and tanh/softplus/sigmoid may
     round differently there (d_loss used to differ between batches of 1-4 and of 32-64)."""
     B = x.shape[-1]
-    xp = torch.nn.functional.pad(x, (0, _round_up(B, LANE) - B))  # (R, Bp)
+    xp = torch.nn.functional.pad(x, (0, round_up(B, LANE) - B))  # (R, Bp)
     zf = d_logits_packed(d, xp * g[:, 0:1] + g[:, 1:2])[:, :B]  # (R, B) clean samples
     rows = real.expand(-1, LANE).contiguous()  # (R, LANE), every column the real value
     zr = d_logits_packed(d, rows)[:, :1]  # (R, 1) strided view: one code path for every R
     return (losses.g_loss(zf, loss, g_kind), losses.d_loss(zf, zr, loss, easing, fake_weight),
             torch.sigmoid(zr).squeeze(1), torch.sigmoid(zf).mean(1))
-
-
-@dataclass
-class Draws:
-    """One step's randomness: x (R, n_d, Bp), G-noise eps (R, n_d, K, 2), instance noise
-    (R, Bp + n_d N), WGAN-GP weights (R, n_d, Bp); None where the batch does not use it."""
-
-    x: torch.Tensor
-    eps: torch.Tensor | None
-    inst: torch.Tensor | None
-    gp: torch.Tensor | None
 
 
 @dataclass
@@ -166,27 +87,12 @@ def init_params(seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return g, d
 
 
-def unstack_state(stacked: dict, i: int) -> dict:
-    """Run i's checkpoint dict from ``BatchTrainer.stacked_state()`` (or one read back from a
-    batch file): (R,) tensors become Python scalars, (R, ...) tensors their row i."""
-    out = {}
-    for key, value in stacked.items():
-        if isinstance(value, dict):
-            out[key] = unstack_state(value, i)
-        elif isinstance(value, torch.Tensor) and value.dim() == 1:
-            out[key] = value[i].item()
-        elif isinstance(value, torch.Tensor):
-            out[key] = value[i].clone()
-        else:
-            out[key] = value
-    return out
-
-
-class BatchTrainer:
+class BatchTrainer(ChunkedRandomness, CheckpointState):
     """Trains R runs whose specs share a ``batch_key``.
 
-    State lives in plain tensors; ``state_for``/``load_state`` move one run's slice to and from a
-    checkpoint dict, so runs can be resumed alone or inside any other batch.
+    State lives in plain tensors; ``state_for``/``load_states`` (``trainstate``) move runs'
+    slices to and from checkpoint dicts, so runs can be resumed alone or inside any other
+    batch; the draws come a chunk of steps at a time (``randomness``).
     """
 
     @torch.inference_mode(False)  # normal tensors: the consensus term differentiates through them
@@ -214,7 +120,7 @@ class BatchTrainer:
         self.device = dev = torch.device(s0.device)
         self.steps = s0.steps
         self.B = s0.batch_size
-        self.Bp = _round_up(self.B, LANE)
+        self.Bp = round_up(self.B, LANE)
         self.K = s0.effective_inner_batch
         self.n_d = s0.d_steps
         self.loss, self.g_loss = s0.loss, s0.g_loss
@@ -314,79 +220,6 @@ class BatchTrainer:
             self._adam_table = table.to(dev, DTYPE)
             self._t_dev = torch.zeros(1, dtype=torch.int64, device=dev)  # step being trained
             self._c_dev = torch.zeros(1, dtype=torch.int64, device=dev)  # its offset in the chunk
-
-    # -- randomness ---------------------------------------------------------------------------
-    @torch.inference_mode(False)
-    def _load_chunk(self, step: int) -> None:
-        """Randomness for CHUNK steps, drawn on the runs' device into buffers allocated once (a
-        CUDA graph replays on fixed addresses), RNG_SLICE runs at a time (each run's numbers
-        do not depend on the slicing). D sub-step 0 shares the G step's x; extra D steps
-        (``d_steps`` > 1) draw from streams of their own, counted by step * 64 + sub-step."""
-        start = step - step % CHUNK
-        if not self._chunks_ready:
-            self._alloc_chunks()
-        for lo in range(0, self.R, RNG_SLICE):
-            self._fill_chunk(start, lo, min(lo + RNG_SLICE, self.R))
-        self._chunk_start = start
-
-    def _alloc_chunks(self) -> None:
-        R, C, n_d, Bp, dev = self.R, CHUNK, self.n_d, self.Bp, self.device
-        self.x_chunk = torch.zeros(R, C, n_d, Bp, dtype=DTYPE, device=dev)  # padding stays 0
-        if self.has_noise:
-            self.eps_chunk = torch.empty(R, C, n_d, self.K, 2, dtype=DTYPE, device=dev)
-        if self.has_inst:  # G step: Bp values; each D sub-step: N values (fakes, then reals)
-            self.inst_chunk = torch.empty(R, C, Bp + n_d * self.N, dtype=DTYPE, device=dev)
-        if self.has_gp:
-            self.gp_chunk = torch.empty(R, C, n_d, Bp, dtype=DTYPE, device=dev)
-        self._chunks_ready = True
-
-    def _fill_chunk(self, start: int, lo: int, hi: int) -> None:
-        """Runs lo..hi of the chunk starting at step ``start``."""
-        C, n_d, B, r, dev = CHUNK, self.n_d, self.B, hi - lo, self.device
-        seeds = self.seeds[lo:hi]
-        steps = torch.arange(start, start + C, dtype=torch.int64, device=dev)
-        extra = (steps[:, None] * 64 + torch.arange(1, n_d, device=dev)[None, :]).reshape(-1)
-
-        def uni(stream: int, counters: torch.Tensor, n: int) -> torch.Tensor:
-            return rng.uniform(seeds, stream, counters, n, DTYPE)
-
-        self.x_chunk[lo:hi, :, 0, :B] = clean_x(seeds, steps, B)
-        if n_d > 1:
-            xe = uni(rng.STREAM_X_EXTRA, extra, B) * 2.0 - 1.0
-            self.x_chunk[lo:hi, :, 1:, :B] = xe.view(r, C, n_d - 1, B)
-        if self.has_noise:
-            scale = self.noise[lo:hi].view(-1, 1, 1, 1)
-            eps = rng.normal_pairs(seeds, rng.STREAM_NOISE, steps, self.K, DTYPE)
-            self.eps_chunk[lo:hi, :, 0] = eps * scale
-            if n_d > 1:
-                e2 = rng.normal_pairs(seeds, rng.STREAM_NOISE_EXTRA, extra, self.K, DTYPE)
-                self.eps_chunk[lo:hi, :, 1:] = e2.view(r, C, n_d - 1, self.K, 2) * scale[..., None]
-        if self.has_inst:
-            n = self.inst_chunk.shape[2]
-            z = rng.normal_pairs(seeds, rng.STREAM_INSTANCE, steps, -(-n // 2), DTYPE)
-            self.inst_chunk[lo:hi] = z.reshape(r, C, -1)[:, :, :n] * self.inst[lo:hi].view(-1, 1, 1)
-        if self.has_gp:
-            self.gp_chunk[lo:hi] = uni(rng.STREAM_GP, steps, n_d * self.Bp).view(r, C, n_d, self.Bp)
-
-    def _draws(self, c: int | torch.Tensor) -> Draws:
-        """Step ``c`` of the loaded chunk: views (c an int) or gathered at a device index."""
-        if isinstance(c, int):
-            def at(t):
-                return t[:, c]
-        else:
-            def at(t):
-                return t.index_select(1, c).squeeze(1)
-        return Draws(
-            x=at(self.x_chunk),
-            eps=at(self.eps_chunk) if self.has_noise else None,
-            inst=at(self.inst_chunk) if self.has_inst else None,
-            gp=at(self.gp_chunk) if self.has_gp else None,
-        )
-
-    def x_at(self, step: int, sub: int = 0) -> torch.Tensor:
-        if not (self._chunk_start <= step < self._chunk_start + CHUNK):
-            self._load_chunk(step)
-        return self.x_chunk[:, step - self._chunk_start, sub]
 
     # -- optimizers -----------------------------------------------------------------------------
     def _direction(self, m, v, grad, lr, t):
@@ -745,88 +578,3 @@ class BatchTrainer:
             if on_checkpoint is not None and (n % s0.checkpoint_every == 0 or n == self.steps):
                 on_checkpoint(n)
         return True
-
-    # -- checkpoints ----------------------------------------------------------------------------
-    def state_for(self, i: int) -> dict:
-        """Run i's complete training state as a ``weights_only``-loadable dict (LeCam's
-        anchors and the optimistic update's previous steps only where the spec uses them)."""
-        state = {
-            "format": "pointgan-checkpoint-1",
-            "step": self.step,
-            "generator": self.g[i].detach().cpu().clone(),
-            "discriminator": self.d[i].detach().cpu().clone(),
-            "optim_g": {"exp_avg": self.mg[i].cpu().clone(),
-                        "exp_avg_sq": self.vg[i].cpu().clone()},
-            "optim_d": {"exp_avg": self.md[i].cpu().clone(),
-                        "exp_avg_sq": self.vd[i].cpu().clone()},
-            "rng": {"kind": "counter-lowbias32", "seed": self.specs[i].seed, "step": self.step},
-            "alive": bool(self.alive[i]),
-            "diverged_step": int(self.diverged_step[i]),
-            "last_good": {"generator": self._last_good[0][i].cpu().clone(),
-                          "discriminator": self._last_good[1][i].cpu().clone()},
-        }
-        if self.has_lecam:
-            state["lecam_anchors"] = self.lc_ema[i].cpu().clone()
-        if self.scheme == "optimistic":
-            state["optimistic_prev"] = {"generator": self.ug_prev[i].cpu().clone(),
-                                        "discriminator": self.ud_prev[i].cpu().clone()}
-        return state
-
-    def stacked_state(self) -> dict:
-        """Every run's ``state_for`` at once, with a leading run axis: tensors (R, ...), the
-        per-run scalars (``alive``, ``diverged_step``, the rng ``seed``) as (R,) tensors. One
-        host copy per tensor instead of one per run: a sweep batch's checkpoint.
-        ``unstack_state(stacked, i) == state_for(i)`` (tests hold the two to that)."""
-        def host(t: torch.Tensor) -> torch.Tensor:
-            return t.detach().cpu().clone()
-
-        state = {
-            "format": "pointgan-checkpoint-1",
-            "step": self.step,
-            "generator": host(self.g),
-            "discriminator": host(self.d),
-            "optim_g": {"exp_avg": host(self.mg), "exp_avg_sq": host(self.vg)},
-            "optim_d": {"exp_avg": host(self.md), "exp_avg_sq": host(self.vd)},
-            "rng": {"kind": "counter-lowbias32", "seed": host(self.seeds), "step": self.step},
-            "alive": host(self.alive),
-            "diverged_step": host(self.diverged_step),
-            "last_good": {"generator": host(self._last_good[0]),
-                          "discriminator": host(self._last_good[1])},
-        }
-        if self.has_lecam:
-            state["lecam_anchors"] = host(self.lc_ema)
-        if self.scheme == "optimistic":
-            state["optimistic_prev"] = {"generator": host(self.ug_prev),
-                                        "discriminator": host(self.ud_prev)}
-        return state
-
-    def load_states(self, states: Sequence[dict]) -> None:
-        """Restore every run from its checkpoint dict; all must be at the same step."""
-        steps = {int(s["step"]) for s in states}
-        if len(steps) != 1 or len(states) != self.R:
-            raise ValueError("load_states needs one checkpoint per run, all at the same step")
-        dev = self.device
-
-        def stack(key, sub=None):
-            return torch.stack([(s[key] if sub is None else s[key][sub]) for s in states]).to(
-                dev, DTYPE
-            )
-
-        self.g, self.d = stack("generator"), stack("discriminator")
-        self.mg, self.vg = stack("optim_g", "exp_avg"), stack("optim_g", "exp_avg_sq")
-        self.md, self.vd = stack("optim_d", "exp_avg"), stack("optim_d", "exp_avg_sq")
-        self.alive = torch.tensor([bool(s["alive"]) for s in states], device=dev)
-        self._all_alive = bool(self.alive.all())
-        self.diverged_step = torch.tensor([int(s["diverged_step"]) for s in states], device=dev)
-        self._last_good = (
-            torch.stack([s["last_good"]["generator"] for s in states]).to(dev, DTYPE),
-            torch.stack([s["last_good"]["discriminator"] for s in states]).to(dev, DTYPE),
-        )
-        if self.has_lecam:
-            self.lc_ema = self._lc_next = stack("lecam_anchors")
-        if self.scheme == "optimistic":
-            self.ug_prev = stack("optimistic_prev", "generator")
-            self.ud_prev = stack("optimistic_prev", "discriminator")
-        self.step = steps.pop()
-        self._chunk_start = -(10**18)
-        self._graph, self._warm = None, False  # the state tensors are new: capture again

@@ -25,9 +25,9 @@ import numpy as np
 from pydantic import ValidationError
 
 from . import fsguard, rundir, sweepindex, sweepstore
-from .engine import unstack_state
 from .errors import UsageError
 from .spec import RunSpec, rerun_command
+from .trainstate import unstack_state
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"

@@ -44,9 +44,10 @@ import numpy as np
 import torch
 
 from . import dirac, floatpack, jsoncols, rundir
-from .engine import clean_x, snapshot_losses
+from .engine import snapshot_losses
 from .errors import UsageError
 from .models import D_NAMES
+from .randomness import clean_x
 from .spec import RunSpec
 
 BATCHES = "batches"
@@ -283,7 +284,7 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
 
 def read_state(path: Path) -> tuple[list[str], dict]:
     """(member ids, stacked state) of a batch: tensors with a leading member axis, 0-d values
-    as Python scalars, the summaries (when finished) as one JSON list; ``engine.unstack_state``
+    as Python scalars, the summaries (when finished) as one JSON list; ``trainstate.unstack_state``
     gives one member's checkpoint dict."""
     with _npz(path) as z:
         ids = _ids(z, "@ids")

@@ -28,8 +28,9 @@ from typing import Any
 import torch
 
 from . import dirac, fsguard, rundir, verdict
+from .batching import bytes_per_run
 from .dirac import DiracTrainer
-from .engine import BatchTrainer, Snapshot, bytes_per_run
+from .engine import BatchTrainer, Snapshot
 from .errors import PointganError, RuntimeFailure, UsageError
 from .models import D_NAMES
 from .spec import RunSpec, overrides

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "pointgan_cli"
-ENGINE = ("rng", "models", "losses", "grads", "engine", "dirac")
+ENGINE = ("rng", "models", "losses", "grads", "layout", "batching", "randomness",
+          "trainstate", "engine", "dirac")
 
 
 def modules() -> dict[str, Path]:

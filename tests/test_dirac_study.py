@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from pointgan_cli import verdict
+from pointgan_cli.batching import batch_key
 from pointgan_cli.dirac import DiracTrainer
-from pointgan_cli.engine import batch_key
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.sweep import dirac_study
 from pointgan_cli.sweep.spec import build_sweep_spec, expand, sweep_command

@@ -297,7 +297,7 @@ def test_sweep_with_mlflow_tracker_logs_parent_and_members(cli, tmp_path):
 
 
 def test_max_batch_auto_plans_cache_sized_batches_on_a_cpu():
-    from pointgan_cli.engine import CPU_BATCH, auto_max_batch
+    from pointgan_cli.batching import CPU_BATCH, auto_max_batch
     from pointgan_cli.sweep.plan import plan_jobs
     from pointgan_cli.training import Member
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .. import rundir, sweepstore, verdict
-from ..engine import Snapshot, unstack_state
+from ..engine import Snapshot
 from ..errors import UsageError
 from ..training import (
     Member,
@@ -29,6 +29,7 @@ from ..training import (
     train_to_end,
     warn_graph_error,
 )
+from ..trainstate import unstack_state
 
 ProgressFn = Callable[[Snapshot], None]
 

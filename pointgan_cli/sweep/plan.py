@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import rundir, sweepdir, sweepstore
-from ..engine import auto_max_batch, batch_key
+from ..batching import auto_max_batch, batch_key
 from ..errors import UsageError
 from ..spec import RunSpec, rerun_command
 from ..training import Member

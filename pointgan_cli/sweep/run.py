@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import fsguard, sweepdir, sweepstore
-from ..engine import auto_max_batch, bytes_per_run
+from ..batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
 from ..spec import RunSpec
 from ..training import Interrupted, disk_failure, runs_that_fit

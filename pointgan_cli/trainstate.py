@@ -1,0 +1,119 @@
+"""A trainer's state as checkpoint dicts: one run's, every run's stacked, and back.
+
+Why plain dicts of tensors: they load with ``torch.load(weights_only=True)`` (no pickled code)
+and a run's slice can be resumed alone or inside any other batch (the engine is batch-invariant
+and its randomness is a function of seed and step, so the state holds no generator).
+``CheckpointState`` is a part of ``engine.BatchTrainer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from .layout import DTYPE
+
+
+def unstack_state(stacked: dict, i: int) -> dict:
+    """Run i's checkpoint dict from ``BatchTrainer.stacked_state()`` (or one read back from a
+    batch file): (R,) tensors become Python scalars, (R, ...) tensors their row i."""
+    out = {}
+    for key, value in stacked.items():
+        if isinstance(value, dict):
+            out[key] = unstack_state(value, i)
+        elif isinstance(value, torch.Tensor) and value.dim() == 1:
+            out[key] = value[i].item()
+        elif isinstance(value, torch.Tensor):
+            out[key] = value[i].clone()
+        else:
+            out[key] = value
+    return out
+
+
+class CheckpointState:
+    """``state_for``/``stacked_state`` take a trainer's state out; ``load_states`` puts it back."""
+
+    def state_for(self, i: int) -> dict:
+        """Run i's complete training state as a ``weights_only``-loadable dict (LeCam's
+        anchors and the optimistic update's previous steps only where the spec uses them)."""
+        state = {
+            "format": "pointgan-checkpoint-1",
+            "step": self.step,
+            "generator": self.g[i].detach().cpu().clone(),
+            "discriminator": self.d[i].detach().cpu().clone(),
+            "optim_g": {"exp_avg": self.mg[i].cpu().clone(),
+                        "exp_avg_sq": self.vg[i].cpu().clone()},
+            "optim_d": {"exp_avg": self.md[i].cpu().clone(),
+                        "exp_avg_sq": self.vd[i].cpu().clone()},
+            "rng": {"kind": "counter-lowbias32", "seed": self.specs[i].seed, "step": self.step},
+            "alive": bool(self.alive[i]),
+            "diverged_step": int(self.diverged_step[i]),
+            "last_good": {"generator": self._last_good[0][i].cpu().clone(),
+                          "discriminator": self._last_good[1][i].cpu().clone()},
+        }
+        if self.has_lecam:
+            state["lecam_anchors"] = self.lc_ema[i].cpu().clone()
+        if self.scheme == "optimistic":
+            state["optimistic_prev"] = {"generator": self.ug_prev[i].cpu().clone(),
+                                        "discriminator": self.ud_prev[i].cpu().clone()}
+        return state
+
+    def stacked_state(self) -> dict:
+        """Every run's ``state_for`` at once, with a leading run axis: tensors (R, ...), the
+        per-run scalars (``alive``, ``diverged_step``, the rng ``seed``) as (R,) tensors. One
+        host copy per tensor instead of one per run: a sweep batch's checkpoint.
+        ``unstack_state(stacked, i) == state_for(i)`` (tests hold the two to that)."""
+        def host(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().cpu().clone()
+
+        state = {
+            "format": "pointgan-checkpoint-1",
+            "step": self.step,
+            "generator": host(self.g),
+            "discriminator": host(self.d),
+            "optim_g": {"exp_avg": host(self.mg), "exp_avg_sq": host(self.vg)},
+            "optim_d": {"exp_avg": host(self.md), "exp_avg_sq": host(self.vd)},
+            "rng": {"kind": "counter-lowbias32", "seed": host(self.seeds), "step": self.step},
+            "alive": host(self.alive),
+            "diverged_step": host(self.diverged_step),
+            "last_good": {"generator": host(self._last_good[0]),
+                          "discriminator": host(self._last_good[1])},
+        }
+        if self.has_lecam:
+            state["lecam_anchors"] = host(self.lc_ema)
+        if self.scheme == "optimistic":
+            state["optimistic_prev"] = {"generator": host(self.ug_prev),
+                                        "discriminator": host(self.ud_prev)}
+        return state
+
+    def load_states(self, states: Sequence[dict]) -> None:
+        """Restore every run from its checkpoint dict; all must be at the same step."""
+        steps = {int(s["step"]) for s in states}
+        if len(steps) != 1 or len(states) != self.R:
+            raise ValueError("load_states needs one checkpoint per run, all at the same step")
+        dev = self.device
+
+        def stack(key, sub=None):
+            return torch.stack([(s[key] if sub is None else s[key][sub]) for s in states]).to(
+                dev, DTYPE
+            )
+
+        self.g, self.d = stack("generator"), stack("discriminator")
+        self.mg, self.vg = stack("optim_g", "exp_avg"), stack("optim_g", "exp_avg_sq")
+        self.md, self.vd = stack("optim_d", "exp_avg"), stack("optim_d", "exp_avg_sq")
+        self.alive = torch.tensor([bool(s["alive"]) for s in states], device=dev)
+        self._all_alive = bool(self.alive.all())
+        self.diverged_step = torch.tensor([int(s["diverged_step"]) for s in states], device=dev)
+        self._last_good = (
+            torch.stack([s["last_good"]["generator"] for s in states]).to(dev, DTYPE),
+            torch.stack([s["last_good"]["discriminator"] for s in states]).to(dev, DTYPE),
+        )
+        if self.has_lecam:
+            self.lc_ema = self._lc_next = stack("lecam_anchors")
+        if self.scheme == "optimistic":
+            self.ug_prev = stack("optimistic_prev", "generator")
+            self.ud_prev = stack("optimistic_prev", "discriminator")
+        self.step = steps.pop()
+        self._chunk_start = -(10**18)
+        self._graph, self._warm = None, False  # the state tensors are new: capture again
