@@ -30,7 +30,7 @@ from .errors import UsageError, cap, short
 SCHEMA_VERSION = 1
 #: Upper bounds that keep a typo (``--steps 1000000000000``) from running for ever or allocating
 #: until killed; memory is also checked against what is available before training
-#: (``training.check_memory``).
+#: (``runtime.check_memory``).
 MAX_STEPS = 10_000_000
 MAX_BATCH_SIZE = 1_000_000
 MAX_INNER_BATCH = 4096

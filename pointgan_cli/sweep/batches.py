@@ -19,16 +19,9 @@ import torch
 from .. import rundir, sweepstore, verdict
 from ..engine import Snapshot
 from ..errors import UsageError
-from ..training import (
-    Member,
-    check_memory,
-    disk_failure,
-    new_trainer,
-    prepare_device,
-    run_summary,
-    train_to_end,
-    warn_graph_error,
-)
+from ..records import run_summary
+from ..runtime import check_memory, disk_failure, prepare_device
+from ..training import Member, new_trainer, train_to_end, warn_graph_error
 from ..trainstate import unstack_state
 
 ProgressFn = Callable[[Snapshot], None]

@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 
 from .. import worker_boot
 from ..errors import RuntimeFailure
-from ..training import Interrupted, SignalFlag
+from ..runtime import Interrupted, SignalFlag
 from .batches import train_job
 from .plan import Job
 
