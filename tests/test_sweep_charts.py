@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from pointgan_cli.sweep.report import robust_limits, split_group, weights_figure
+from pointgan_cli.sweep.report import evenly, robust_limits, split_group, weights_figure
 
 
 @pytest.mark.parametrize("name, parts", [
@@ -119,3 +119,43 @@ def test_charts_load_during_training_only_where_a_core_is_free():
     assert not wants_preload("local", 2, 1, 4, None)  # one job: no pool
     assert not wants_preload("ray", 2, 4, 4, None)  # a local Ray uses every core
     assert wants_preload("ray", 2, 4, 2, "10.0.0.1:6379")
+
+
+def test_at_most_a_cap_of_curves_is_drawn_evenly_spaced_with_both_ends():
+    idx = np.arange(10, 1010)
+    kept = evenly(idx, 512)
+    assert len(kept) == 512 and kept[0] == 10 and kept[-1] == 1009
+    assert len(set(kept.tolist())) == 512 and np.all(np.diff(kept) > 0)
+    gaps = np.diff(kept)
+    assert gaps.max() - gaps.min() <= 1  # evenly spaced
+    assert np.array_equal(evenly(idx[:5], 512), idx[:5])
+
+
+def test_a_big_group_draws_at_most_the_cap_and_says_so(cli, tmp_path, monkeypatch):
+    from matplotlib.collections import LineCollection
+
+    from pointgan_cli.sweep import report
+
+    out = tmp_path / "s"
+    res = cli(["sweep", "--preset", "baseline", "--seeds", "0-11", "--steps", "40",
+               "--workers", "1", "--out", out, "-q"])
+    assert res.exit_code == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    monkeypatch.setattr(report, "MAX_DRAWN", 5)
+    fig, plt = weights_figure(out, summary, 1.0)
+    try:
+        drawn = [len(c.get_segments()) for ax in fig.axes for c in ax.collections
+                 if isinstance(c, LineCollection)]
+        g = summary["groups"][0]
+        failed = len(g["failed"])
+        want = [min(5, g["n"] - failed), min(5, failed)] * 2  # w and b panels
+        assert drawn == want
+        assert "at most 5 seeds per group and outcome drawn" in fig._suptitle.get_text()
+    finally:
+        plt.close(fig)
+    monkeypatch.undo()
+    fig, plt = weights_figure(out, summary, 1.0)  # the default cap: nothing thinned
+    try:
+        assert "at most" not in fig._suptitle.get_text()
+    finally:
+        plt.close(fig)

@@ -217,6 +217,19 @@ def group_curves(sweep_dir: Path, member_ids: list[str]) -> tuple[np.ndarray, np
     return steps, np.stack([wb[: len(steps)] for _, wb in curves])
 
 
+#: Seeds drawn per group and outcome (converged, not) in the weights chart. The median and the
+#: axis limits use every seed; beyond this many faint lines the picture no longer changes, and
+#: a 16,384-member sweep would spend seconds drawing them.
+MAX_DRAWN = 512
+
+
+def evenly(indices: np.ndarray, cap: int) -> np.ndarray:
+    """At most ``cap`` of ``indices``, evenly spaced and keeping the first and the last."""
+    if len(indices) <= cap:
+        return indices
+    return indices[np.round(np.linspace(0, len(indices) - 1, cap)).astype(int)]
+
+
 def split_group(name: str) -> tuple[str, str]:
     """A group name (``group_name``: the variant's label, then ``field=value`` words of its grid
     point) as (experiment, point): ``"R1 lr=0.003"`` -> ``("R1", "lr=0.003")``."""
@@ -259,8 +272,10 @@ def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tup
     """The study's chart as small multiples: per experiment (a preset or variant), w above b,
     one colour per grid point (e.g. learning rate); the median over seeds bold, each seed faint
     (a seed that did not converge dashed), so one failing seed stays visible instead of being
-    averaged away. Each panel's y-limits hold its target, the initial values and 96% of its
-    values; a runaway run leaves the panel (and its title says "clipped")."""
+    averaged away; beyond ``MAX_DRAWN`` seeds of one outcome in a group, that many evenly spaced
+    ones are drawn (the median and the limits still use every seed). Each panel's y-limits
+    hold its target, the initial values and 96% of its values; a runaway run leaves the panel
+    (and its title says "clipped")."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -276,6 +291,7 @@ def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tup
     outer = fig.add_gridspec(nrows, ncols, hspace=0.3, wspace=0.28, left=0.7 / width,
                              right=1 - 0.2 / width, bottom=0.55 / height, top=1 - 0.8 / height)
     cmap = plt.get_cmap("tab10")
+    thinned = False
     for k, (name, groups) in enumerate(exps.items()):
         cell = outer[k // ncols, k % ncols].subgridspec(2, 1, hspace=0.06)
         top = fig.add_subplot(cell[0])
@@ -296,8 +312,10 @@ def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tup
                 bad = np.array([m in failed for m in g["members"]], dtype=bool)
                 faint = 0.35 if len(curves) < 20 else 0.12
                 for sel, alpha, style in ((~bad, faint, "-"), (bad, 0.75, "--")):
+                    drawn = evenly(np.flatnonzero(sel), MAX_DRAWN)
+                    thinned |= len(drawn) < int(sel.sum())
                     ax.add_collection(LineCollection(
-                        [np.column_stack([steps, c]) for c in curves[sel]], colors=[colour],
+                        [np.column_stack([steps, c]) for c in curves[drawn]], colors=[colour],
                         linewidths=0.7, linestyles=style, alpha=alpha))
                 ax.plot(steps, np.median(curves, 0), color=colour, lw=2.0,
                         label=label if j == 0 else None,
@@ -320,7 +338,8 @@ def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tup
                 if clipped:
                     ax.text(0.99, 0.02, "clipped", transform=ax.transAxes, ha="right",
                             va="bottom", fontsize=7, color="0.4")
-    fig.suptitle(f"w and b over training\nmedian over seeds (bold), each seed faint "
+    drawn_note = f" (at most {MAX_DRAWN} seeds per group and outcome drawn)" if thinned else ""
+    fig.suptitle(f"w and b over training{drawn_note}\nmedian over seeds (bold), each seed faint "
                  f"(dashed: not converged); dotted: target w = 0, b = {real:g}", fontsize=10,
                  y=1 - 0.1 / height, va="top")
     return fig, plt
