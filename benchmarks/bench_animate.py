@@ -26,8 +26,9 @@ import imageio.v3 as iio  # noqa: E402
 from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
 
 from pointgan_cli import render  # noqa: E402
+from pointgan_cli.naming import rerun_command  # noqa: E402
 from pointgan_cli.render import data as render_data  # noqa: E402
-from pointgan_cli.spec import rerun_command, resolve_spec  # noqa: E402
+from pointgan_cli.spec import resolve_spec  # noqa: E402
 from pointgan_cli.training import Member, train_batch  # noqa: E402
 
 

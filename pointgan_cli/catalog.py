@@ -23,8 +23,8 @@ from typing import Any
 
 from . import rundir, sweepdir
 from .errors import UsageError
+from .naming import overrides as spec_overrides
 from .spec import RunSpec
-from .spec import overrides as spec_overrides
 
 #: How deep ``find`` looks below the folder it is given (``runs/<name>`` is depth 2 from ``.``).
 MAX_DEPTH = 4
@@ -81,7 +81,7 @@ def find(root: Path | str, max_depth: int = MAX_DEPTH) -> list[Path]:
 
 
 def overrides(spec: RunSpec) -> dict[str, Any]:
-    """``spec.overrides`` (the fields that differ from the preset) without the steps, which
+    """``naming.overrides`` (the fields that differ from the preset) without the steps, which
     ``ls`` shows in a column of their own."""
     return {k: v for k, v in spec_overrides(spec).items() if k != "steps"}
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import dirac, rundir, verdict
 from .models import D_NAMES
-from .spec import overrides
+from .naming import overrides
 from .verdict import distance
 
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ from pydantic import ValidationError
 
 from . import fsguard, rundir, sweepindex, sweepstore
 from .errors import UsageError
-from .spec import RunSpec, rerun_command
+from .naming import rerun_command
+from .spec import RunSpec
 from .trainstate import unstack_state
 
 SWEEP_JSON = "sweep.json"

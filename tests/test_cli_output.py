@@ -10,7 +10,8 @@ import re
 import stat
 
 from pointgan_cli.cli import console
-from pointgan_cli.spec import resolve_spec, run_label
+from pointgan_cli.naming import run_label
+from pointgan_cli.spec import resolve_spec
 
 
 def _mode() -> int:

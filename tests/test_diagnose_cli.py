@@ -9,7 +9,8 @@ from conftest import run_cli
 
 from pointgan_cli import rundir
 from pointgan_cli.diagnose import classify, shapes
-from pointgan_cli.spec import rerun_command, resolve_spec
+from pointgan_cli.naming import rerun_command
+from pointgan_cli.spec import resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

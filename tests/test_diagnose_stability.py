@@ -17,7 +17,8 @@ from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.diagnose import stability as stab
 from pointgan_cli.grads import d_coefficients, grads_d, grads_g, grads_penalty
 from pointgan_cli.models import D_NAMES, d_logits_packed
-from pointgan_cli.spec import rerun_command, resolve_spec
+from pointgan_cli.naming import rerun_command
+from pointgan_cli.spec import resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 DT = torch.float64

@@ -92,7 +92,7 @@ def test_a_sweep_trains_one_game(cli, tmp_path):
 
 @pytest.fixture(scope="module")
 def dirac_run(tmp_path_factory):
-    from pointgan_cli.spec import rerun_command
+    from pointgan_cli.naming import rerun_command
     from pointgan_cli.training import Member, train_batch
 
     out = tmp_path_factory.mktemp("dirac") / "run"

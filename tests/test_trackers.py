@@ -17,8 +17,9 @@ from PIL import Image
 
 from pointgan_cli import sweepdir, trackers
 from pointgan_cli.errors import RuntimeFailure, UsageError
+from pointgan_cli.naming import rerun_command
 from pointgan_cli.rundir import load_run
-from pointgan_cli.spec import rerun_command, resolve_spec
+from pointgan_cli.spec import resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 if importlib.util.find_spec("mlflow") is None or importlib.util.find_spec("wandb") is None:

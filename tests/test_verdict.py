@@ -9,7 +9,8 @@ import pytest
 
 from pointgan_cli import rundir, verdict
 from pointgan_cli.diagnose import classify
-from pointgan_cli.spec import RunSpec, rerun_command, resolve_spec
+from pointgan_cli.naming import rerun_command
+from pointgan_cli.spec import RunSpec, resolve_spec
 from pointgan_cli.training import Member, train_batch
 
 

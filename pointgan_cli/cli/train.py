@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from ..spec import RunSpec, rerun_command, resolve_spec, run_label
+from ..naming import rerun_command, run_label
+from ..spec import RunSpec, resolve_spec
 from . import console
 from . import options as o
 

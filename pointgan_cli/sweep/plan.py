@@ -15,7 +15,8 @@ from pathlib import Path
 from .. import rundir, sweepdir, sweepstore
 from ..batching import auto_max_batch, batch_key
 from ..errors import UsageError
-from ..spec import RunSpec, rerun_command
+from ..naming import rerun_command
+from ..spec import RunSpec
 from ..training import Member
 
 

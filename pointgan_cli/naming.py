@@ -1,0 +1,76 @@
+"""How a run spec is named and re-run: its label, its overrides, its exact command.
+
+Why apart from ``spec``: these are views of a resolved ``RunSpec`` for people (a run
+directory's default name, the overrides column of a table, the command in ``spec.json``); the
+spec module itself validates and resolves.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from .spec import PRESETS, SPEC_FIELDS, RunSpec, flag_name
+
+
+def rerun_command(spec: RunSpec, out: str, sub: str = "train") -> str:
+    """The exact ``pointgan`` command that reproduces ``spec`` into ``out``."""
+    parts = ["pointgan", sub]
+    for name in SPEC_FIELDS:
+        value = getattr(spec, name)
+        parts += [flag_name(name), str(value)]
+    parts += ["--out", out]
+    return shlex.join(parts)
+
+
+#: Short names for the directory label of the fields users override most; any other field is
+#: named by its flag without the dashes.
+SHORT_NAMES: dict[str, str] = {
+    "noise_scale": "noise", "weight_decay": "wd", "weight_decay_mode": "wd-mode",
+    "label_easing": "easing", "fake_weight": "fake", "instance_noise": "inoise",
+    "gp_weight": "gp", "inner_batch": "inner", "batch_size": "batch", "lr_g": "lrg",
+    "lr_d": "lrd",
+}
+
+#: Fields that say which run of a configuration this is, not which configuration: they are no
+#: override (the seed is its own column everywhere).
+NOT_OVERRIDES = frozenset({"preset", "seed"})
+
+
+def overrides(spec: RunSpec) -> dict[str, Any]:
+    """The fields of ``spec`` that differ from what its preset alone gives, in field order: what
+    ran besides the preset (``--noise-scale 1.5 --weight-decay 0.1`` on baseline ->
+    ``{"noise_scale": 1.5, "weight_decay": 0.1}``)."""
+    base = RunSpec.model_validate({**PRESETS[spec.preset], "preset": spec.preset})
+    # an automatic cadence follows the run's own steps and window: only a typed one counts
+    auto = RunSpec.model_validate({**PRESETS[spec.preset], "preset": spec.preset,
+                                   "steps": spec.steps, "success_window": spec.success_window})
+    return {f: getattr(spec, f) for f in SPEC_FIELDS
+            if f not in NOT_OVERRIDES and getattr(spec, f) != getattr(base, f)
+            and not (f == "snapshot_every" and spec.snapshot_every == auto.snapshot_every)}
+
+
+def _label_value(value: Any) -> str:
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text.replace(":", "")
+
+
+def run_label(spec: RunSpec, limit: int = 80) -> str:
+    """The preset plus its overrides, for names: ``baseline+noise1.5+wd0.1``.
+
+    Longer than ``limit`` characters, the label keeps the overrides that fit and says how many
+    it left out (``+3more``); ``summary.json`` always has all of them."""
+    parts = []
+    for field, value in overrides(spec).items():
+        name = SHORT_NAMES.get(field, field.replace("_", "-"))
+        # "r1=10", "loss=wgan": a separator where name and value would run together
+        sep = "=" if name[-1].isdigit() or isinstance(value, str) else ""
+        parts.append(f"{name}{sep}{_label_value(value)}")
+    label = spec.preset
+    for i, part in enumerate(parts):
+        rest = len(parts) - i - 1
+        tail = f"+{rest}more" if rest else ""
+        if len(label) + 1 + len(part) + len(tail) > limit:
+            return f"{label}+{len(parts) - i}more"
+        label += "+" + part
+    return label
