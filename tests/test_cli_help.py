@@ -143,3 +143,12 @@ def test_completion_offers_presets_studies_formats_and_devices():
     assert complete("pointgan sweep --format t") == ["table", "tsv"]
     assert complete("pointgan train --device cu")[:2] == ["cuda", "cuda:0"]
     assert complete("pointgan train --loss ") == ["bce", "lsgan", "hinge", "wgan"]
+
+
+def test_max_batch_help_names_the_cpu_batch_the_engine_uses():
+    from pointgan_cli.batching import CPU_BATCH
+    from pointgan_cli.cli.app import app as root
+
+    sweep = typer.main.get_command(root).commands["sweep"]
+    option = next(p for p in sweep.params if p.name == "max_batch")
+    assert f"a CPU ({CPU_BATCH})" in option.help

@@ -62,7 +62,7 @@ def sweep(
     ] = None,
     max_batch: Annotated[
         str, typer.Option("--max-batch", help="Most runs in one batched program, or 'auto': "
-                          "the cache-friendly size on a CPU (128), as many as fit half the "
+                          "the fastest measured size on a CPU (256), as many as fit half the "
                           "free memory on a GPU.", rich_help_panel="Sweep"),
     ] = "auto",
     workers: Annotated[
