@@ -2,7 +2,7 @@
 
 Run by hand::
 
-    python benchmarks/bench_sweep.py                       # CPU, the issue's sweep
+    python benchmarks/bench_sweep.py                       # CPU, the reference sweep
     python benchmarks/bench_sweep.py --members 1024 --steps 1500 --rss 256,1024
     python benchmarks/bench_sweep.py --device cuda --members 16384 --engine-runs 131072
 
@@ -17,7 +17,7 @@ Measured in one run, so the figures share the machine's state:
   (imports, workers, files, report); its peak RSS (the process tree, sampled every 100 ms) and
   the bytes it wrote per member.
 
-Targets (issue "Scale"): CPU whole process >= 400,000 run-steps/s and >= 75% of the engine-only
+Targets: CPU whole process >= 400,000 run-steps/s and >= 75% of the engine-only
 figure, <= 4 KB per member, peak RSS sub-linear in members; CUDA engine >= 20M run-steps/s at
 R >= 131,072 and <= 64 KB of GPU memory per run, the whole CUDA sweep of 16,384 members >= 10x
 the same machine's all-core CPU sweep. (And, as before, the engine >= 100x the naive
