@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from .. import sweepdir
-from ..errors import RuntimeFailure
 from ..spec import RunSpec
 from . import dirac_study
-from .report import class_counts, ranking, success, totals
+from .report import class_counts, grouped_summaries, ranking, success, totals
 
 GRID_PNG, TABLE_MD = sweepdir.DIRAC_GRID, sweepdir.DIRAC_TABLE
 MIXED = "mixed"
@@ -44,12 +43,7 @@ def group_verdict(k: int, n: int) -> str:
 
 def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]:
     """Group statistics and verdicts from the members' summaries, groups in sweep order."""
-    groups: dict[str, list[tuple[str, dict]]] = {}
-    found = sweepdir.member_summaries(sweep_dir, [mid for mid, _ in members])
-    for (mid, group), s in zip(members, found):
-        if s is None:
-            raise RuntimeFailure(f"member {mid} of {sweep_dir} has no readable summary")
-        groups.setdefault(group, []).append((mid, s))
+    groups = grouped_summaries(sweep_dir, members)
     out = []
     for name, items in groups.items():
         counts = success(items)

@@ -89,6 +89,19 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def grouped_summaries(sweep_dir: Path, members: list[tuple[str, str]]
+                      ) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """The members' summaries ``(id, summary)`` by group, groups in sweep order, read in one
+    pass; a member without a readable summary is a ``RuntimeFailure``."""
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    found = sweepdir.member_summaries(sweep_dir, [mid for mid, _ in members])
+    for (mid, group), s in zip(members, found):
+        if s is None:
+            raise RuntimeFailure(f"member {mid} of {sweep_dir} has no readable summary")
+        groups.setdefault(group, []).append((mid, s))
+    return groups
+
+
 def summarize(sweep_dir: Path, members: list[tuple[str, str]],
               references: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Group statistics from the members' summaries, groups in sweep order.
@@ -96,12 +109,7 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
     ``references`` maps each group to the group it is compared with by the exact McNemar test
     on shared seeds (``sweep.spec.reference_groups``); without it the first group is everyone's
     reference. The reference's own ``mcnemar_p`` is null."""
-    groups: dict[str, list[tuple[str, dict]]] = {}
-    found = sweepdir.member_summaries(sweep_dir, [mid for mid, _ in members])
-    for (mid, group), s in zip(members, found):
-        if s is None:
-            raise RuntimeFailure(f"member {mid} of {sweep_dir} has no readable summary")
-        groups.setdefault(group, []).append((mid, s))
+    groups = grouped_summaries(sweep_dir, members)
     if references is None:
         first = next(iter(groups), None)
         references = {g: first for g in groups}
