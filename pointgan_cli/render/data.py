@@ -66,19 +66,26 @@ class Cell:
     cls: str | None = None  # the run's class from its summary (verdict.CLASSES)
 
 
+def metrics_table(run: Run, cols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(steps (S,) int64, the columns ``cols`` (S, len(cols)) float) of a run's metrics rows;
+    a row missing a field or steps that do not increase is one ``UsageError``."""
+    try:
+        table = np.array([[float(r[c]) for c in cols] for r in run.metrics])
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"{run.path / rundir.METRICS} is corrupt (missing fields)") from None
+    steps = table[:, 0].astype(np.int64)
+    if np.any(np.diff(steps) <= 0):
+        raise UsageError(f"{run.path / rundir.METRICS} is corrupt (steps not increasing)")
+    return steps, table
+
+
 class Track:
     """One run's snapshots as arrays: ``steps``/``w``/``b``/losses (S,), ``d`` (S, 7)."""
 
     def __init__(self, run: Run):
         self.run, self.spec = run, run.spec
         cols = ("step", "w", "b", "g_loss", "d_loss") + tuple(f"d_{n}" for n in D_NAMES)
-        try:
-            table = np.array([[float(r[c]) for c in cols] for r in run.metrics])  # (S, 12)
-        except (KeyError, TypeError, ValueError):
-            raise UsageError(f"{run.path / rundir.METRICS} is corrupt (missing fields)") from None
-        self.steps = table[:, 0].astype(np.int64)
-        if np.any(np.diff(self.steps) <= 0):
-            raise UsageError(f"{run.path / rundir.METRICS} is corrupt (steps not increasing)")
+        self.steps, table = metrics_table(run, cols)  # (S,), (S, 12)
         self.w, self.b = table[:, 1], table[:, 2]
         self.g_loss, self.d_loss = table[:, 3], table[:, 4]
         self.d = np.ascontiguousarray(table[:, 5:])
@@ -112,14 +119,7 @@ class DiracTrack:
 
     def __init__(self, run: Run):
         self.run, self.spec = run, run.spec
-        try:
-            table = np.array([[float(r[c]) for c in ("step", "theta", "psi")]
-                              for r in run.metrics])  # (S, 3)
-        except (KeyError, TypeError, ValueError):
-            raise UsageError(f"{run.path / rundir.METRICS} is corrupt (missing fields)") from None
-        self.steps = table[:, 0].astype(np.int64)
-        if np.any(np.diff(self.steps) <= 0):
-            raise UsageError(f"{run.path / rundir.METRICS} is corrupt (steps not increasing)")
+        self.steps, table = metrics_table(run, ("step", "theta", "psi"))  # (S,), (S, 3)
         self.theta, self.psi = table[:, 1], table[:, 2]
 
     def __len__(self) -> int:
