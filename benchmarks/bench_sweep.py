@@ -135,10 +135,14 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def whole_sweep(members: int, steps: int, device: str, extra: list[str]) -> dict:
-    """Run the ``pointgan sweep`` process; wall seconds, peak tree RSS, bytes per member."""
+def whole_sweep(members: int, steps: int, device: str, extra: list[str],
+                keep: Path | None = None) -> dict:
+    """Run the ``pointgan sweep`` process; wall seconds, peak tree RSS, bytes per member.
+    ``keep``: write the sweep there (replacing an earlier one) and leave it."""
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-        out = Path(tmp) / "sw"
+        out = keep if keep is not None else Path(tmp) / "sw"
+        if keep is not None:
+            extra = [*extra, "--force"]
         cmd = [sys.executable, "-m", "pointgan_cli", "sweep", "--preset", "fixed", "--seeds",
                f"0-{members - 1}", "--steps", str(steps), "--batch-size", "64",
                "--inner-batch", "8", "--device", device, "--out", str(out), "--quiet", *extra]
@@ -184,6 +188,8 @@ def main() -> None:
                     help="member counts (comma-separated) for a peak-RSS scaling table")
     ap.add_argument("--sweep-arg", action="append", default=[],
                     help="extra argument for pointgan sweep (repeatable)")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="write the timed sweep there and keep it (to compare devices)")
     args = ap.parse_args()
     print(f"torch {torch.__version__}; {os.cpu_count()} CPU cores; load average "
           f"{os.getloadavg()[0]:.2f}; fixed, batch 64, inner batch 8", flush=True)
@@ -199,7 +205,7 @@ def main() -> None:
         print(f"naive nn.Module loop (1 run)  : {naive:14,.0f} run-steps/s")
         print(f"engine only ({args.workers} processes)   : {engine:14,.0f} run-steps/s "
               f"({engine / naive:.0f}x naive)", flush=True)
-    w = whole_sweep(args.members, args.steps, args.device, args.sweep_arg)
+    w = whole_sweep(args.members, args.steps, args.device, args.sweep_arg, args.keep)
     print(f"whole `pointgan sweep` ({args.members} x {args.steps}): {w['rate']:14,.0f} "
           f"run-steps/s ({w['wall']:.2f} s, {w['rate'] / engine:.0%} of the engine only)")
     print(f"  files {w['files']}, {w['bytes_per_member']:,.0f} B per member "
