@@ -146,7 +146,8 @@ def whole_sweep(members: int, steps: int, device: str, extra: list[str],
         cmd = [sys.executable, "-m", "pointgan_cli", "sweep", "--preset", "fixed", "--seeds",
                f"0-{members - 1}", "--steps", str(steps), "--batch-size", "64",
                "--inner-batch", "8", "--device", device, "--out", str(out), "--quiet", *extra]
-        env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg")
         peak = [0]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,

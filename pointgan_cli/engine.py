@@ -130,7 +130,9 @@ class BatchTrainer(ChunkedRandomness, CheckpointState):
         self.beta1, self.beta2, self.eps = s0.beta1, s0.beta2, s0.adam_eps
 
         def col(name: str) -> torch.Tensor:  # (R, 1) per-run hyper-parameter
-            return torch.tensor([[float(getattr(s, name))] for s in specs], dtype=DTYPE, device=dev)
+            # a flat list converts several times faster than R one-element lists
+            values = torch.tensor([float(getattr(s, name)) for s in specs], dtype=DTYPE)
+            return values.view(R, 1).to(dev)
 
         self.seeds = torch.tensor([s.seed for s in specs], dtype=torch.int64, device=dev)
         self.lr_g, self.lr_d = col("lr_g"), col("lr_d")

@@ -40,7 +40,24 @@ NOT_OVERRIDES = frozenset({"preset", "seed"})
 def overrides(spec: RunSpec) -> dict[str, Any]:
     """The fields of ``spec`` that differ from what its preset alone gives, in field order: what
     ran besides the preset (``--noise-scale 1.5 --weight-decay 0.1`` on baseline ->
-    ``{"noise_scale": 1.5, "weight_decay": 0.1}``)."""
+    ``{"noise_scale": 1.5, "weight_decay": 0.1}``). Remembered for the last few configurations
+    (a sweep asks once per member, and its members differ mostly in the seed)."""
+    key = tuple(getattr(spec, f) for f in SPEC_FIELDS if f != "seed")
+    try:
+        found = _REMEMBERED.get(key)
+    except TypeError:  # an unhashable value: nothing remembered
+        return _overrides(spec)
+    if found is None:
+        if len(_REMEMBERED) >= 64:
+            _REMEMBERED.clear()
+        found = _REMEMBERED[key] = _overrides(spec)
+    return dict(found)
+
+
+_REMEMBERED: dict[tuple, dict[str, Any]] = {}  # every field but the seed -> its overrides
+
+
+def _overrides(spec: RunSpec) -> dict[str, Any]:
     base = RunSpec.model_validate({**PRESETS[spec.preset], "preset": spec.preset})
     # an automatic cadence follows the run's own steps and window: only a typed one counts
     auto = RunSpec.model_validate({**PRESETS[spec.preset], "preset": spec.preset,

@@ -254,12 +254,13 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
     """Compressed npz of the stacked state: the ids (zlib of JSON) and, once finished, the
     members' summaries as columns (``jsoncols``; summaries of different shapes: bz2 of one
     JSON line each). An array equal to an earlier one bit for bit (``last_good`` of members
-    that never diverged) is stored once and named in ``@same``."""
+    that never diverged) is stored once and named in ``@same``. The summaries come as JSON
+    text or as the objects themselves (JSON values only, as ``fsguard.finite_json`` gives)."""
     stacked = dict(stacked)
     arrays = {"@ids_z": _zipped(json.dumps(ids))}
     summaries = stacked.pop("summaries", None)
     if summaries is not None:
-        objs = json.loads(summaries)
+        objs = json.loads(summaries) if isinstance(summaries, str) else summaries
         parts = jsoncols.encode(objs)
         if parts is not None:
             arrays.update({f"@summaries_{k}": _raw(v) for k, v in parts.items()})

@@ -28,6 +28,7 @@ from . import fsguard, rundir, verdict
 from .dirac import DiracTrainer
 from .engine import BatchTrainer, Snapshot
 from .errors import RuntimeFailure, UsageError
+from .naming import rerun_command
 from .records import metrics_row, params_of, run_summary
 from .runtime import (
     Interrupted,
@@ -42,11 +43,13 @@ from .spec import RunSpec
 
 @dataclass
 class Member:
-    """One run of a batch: its spec, its directory and the command that re-runs it."""
+    """One run of a batch: its spec, its directory and the command that re-runs it (None:
+    ``naming.rerun_command`` into ``out``, built only where a run directory is written; a
+    sweep's batch store writes none, and 16,384 commands cost a second)."""
 
     spec: RunSpec
     out: Path
-    command: str
+    command: str | None = None
     resume: bool = False
     resume_step: int = 0  # step of the checkpoint a resumed member continues from
 
@@ -135,7 +138,7 @@ def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack
             states.append(state)
         else:
             rundir.prepare_fresh(m.out, force)
-            rundir.write_spec(m.out, m.spec, m.command)
+            rundir.write_spec(m.out, m.spec, m.command or rerun_command(m.spec, str(m.out)))
     if states and len(states) != len(members):
         raise UsageError("--resume: every member of a batch must have a checkpoint")
     if len({int(s["step"]) for s in states}) > 1:

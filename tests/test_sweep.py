@@ -319,3 +319,26 @@ def test_two_sweeps_started_in_the_same_second_get_their_own_directories(cli, tm
         assert res.exit_code == 0, res.stderr
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
         "sweep-20260101-120000", "sweep-20260101-120000-2"]
+
+
+def test_batch_windows_are_each_members_own_window():
+    """The success-window rows gathered once per window start are, member by member, the rows
+    of that member's own window (members may differ in ``success_window``)."""
+    import numpy as np
+
+    from pointgan_cli import sweepstore, verdict
+    from pointgan_cli.sweep.batches import _windows
+
+    specs = [resolve_spec("fixed", overrides={"seed": s, "steps": 1500,
+                                              "success_window": 0.2 if s % 3 else 0.5})
+             for s in range(6)]
+    metrics = sweepstore.BatchMetrics([f"m{i}" for i in range(6)])
+    rng = np.random.default_rng(0)
+    metrics.steps = list(range(0, 1501, 50))
+    metrics.params = [rng.standard_normal((6, 9)).astype(np.float32) for _ in metrics.steps]
+    got = _windows(metrics, specs)
+    for i, spec in enumerate(specs):
+        start = verdict.window_start(spec.steps, spec.success_window)
+        want = [(s, float(p[i, 0]), float(p[i, 1]))
+                for s, p in zip(metrics.steps, metrics.params) if s >= start]
+        assert got[i] == want and len(want) in (7, 16)

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from .. import rundir, sweepstore, verdict
+from .. import fsguard, sweepstore, verdict
 from ..engine import Snapshot
 from ..errors import UsageError
 from ..records import run_summary
@@ -80,8 +81,9 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             stacked = trainer.stacked_state()
             stacked["wall_seconds"] = wall
             if step == trainer.steps:  # finished: the members' summaries travel with it
-                stacked["summaries"] = rundir.dumps(
-                    [run_summary(trainer, i, float(wall[i]), _window(metrics, i, specs[i]))
+                windows = _windows(metrics, specs)
+                stacked["summaries"] = fsguard.finite_json(
+                    [run_summary(trainer, i, float(wall[i]), windows[i])
                      for i in range(len(ids))])
             sweepstore.write_batch(sweep, bid, metrics, stacked)
 
@@ -90,11 +92,23 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
         warn_graph_error(trainer)
 
 
-def _window(metrics: sweepstore.BatchMetrics, i: int, spec) -> list[tuple[int, float, float]]:
-    """Member i's (step, w, b) in its success window, as ``train_batch`` collects them."""
-    start = verdict.window_start(spec.steps, spec.success_window)
-    return [(s, float(p[i, 0]), float(p[i, 1]))
-            for s, p in zip(metrics.steps, metrics.params) if s >= start]
+def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, float, float]]]:
+    """Each member's (step, w, b) in its success window, as ``train_batch`` collects them:
+    the window's snapshots gathered once per window start (members may differ in
+    ``success_window``), not once per member."""
+    out: list[list[tuple[int, float, float]]] = [[] for _ in specs]
+    starts: dict[int, list[int]] = {}
+    for i, spec in enumerate(specs):
+        starts.setdefault(verdict.window_start(spec.steps, spec.success_window), []).append(i)
+    for start, members in starts.items():
+        keep = [k for k, s in enumerate(metrics.steps) if s >= start]
+        if not keep:
+            continue
+        steps = [metrics.steps[k] for k in keep]
+        wb = np.stack([metrics.params[k][members, :2] for k in keep], axis=1)  # (m, S, 2)
+        for i, ws, bs in zip(members, wb[:, :, 0].tolist(), wb[:, :, 1].tolist()):
+            out[i] = list(zip(steps, ws, bs))
+    return out
 
 
 def train_job(job, on_progress: ProgressFn | None = None, **kw) -> None:

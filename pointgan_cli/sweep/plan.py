@@ -15,7 +15,6 @@ from pathlib import Path
 from .. import rundir, sweepdir, sweepstore
 from ..batching import auto_max_batch, batch_key
 from ..errors import UsageError
-from ..naming import rerun_command
 from ..spec import RunSpec
 from ..training import Member
 
@@ -97,5 +96,4 @@ def store_jobs(out: Path, members: Sequence[tuple[str, str, RunSpec]], max_batch
 
 def _member(out: Path, mid: str, spec: RunSpec, step: int | None) -> Member:
     mdir = sweepdir.member_dir(out, mid)
-    return Member(spec=spec, out=mdir, command=rerun_command(spec, str(mdir)),
-                  resume=step is not None, resume_step=step or 0)
+    return Member(spec=spec, out=mdir, resume=step is not None, resume_step=step or 0)
