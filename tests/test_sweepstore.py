@@ -39,6 +39,22 @@ def test_floatpack_is_lossless_bit_for_bit(shape):
     assert np.array_equal(head.view(np.uint32), x[:, :, :2].view(np.uint32))
 
 
+def test_floatpack_cuts_long_streams_into_pieces_the_same_on_any_thread_count(monkeypatch):
+    """Plane streams longer than one bz2 block are compressed piece by piece (on threads):
+    lossless, and the same bytes with one thread or several."""
+    monkeypatch.setattr(floatpack, "BZ2_PIECE", 1000)
+    x = _series(151, 40, 9, seed=5)  # head planes 24 KB, tail 85 KB: dozens of pieces
+    packed = {}
+    for threads in (1, 4):
+        monkeypatch.setattr(floatpack.os, "sched_getaffinity", lambda pid, n=threads: set(range(n)))
+        packed[threads] = floatpack.pack(x, 2)
+        back = floatpack.unpack(packed[threads], 2)
+        assert np.array_equal(back.view(np.uint32), x.view(np.uint32))
+    for key in ("head", "tail", "low", "shape"):
+        assert np.array_equal(packed[1][key], packed[4][key])
+    assert packed[1]["tail"].tobytes().count(b"BZh9") >= 85  # one stream per piece
+
+
 def test_floatpack_is_smaller_than_the_xor_packing_on_training_like_series():
     x = _series(151, 64, 9, seed=3)
     x[3, 0, :6] = 0.5  # no special values: what a converging batch looks like
