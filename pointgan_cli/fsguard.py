@@ -54,7 +54,10 @@ def unused_path(base: Path) -> Path:
 def finite_json(obj: Any) -> Any:
     """``obj`` with every non-finite float replaced by ``None``: JSON has no NaN/Infinity, and
     files pointgan writes must parse with any strict JSON parser."""
-    if isinstance(obj, float):
+    kind = type(obj)  # exact types first: a sweep cleans tens of thousands of summaries
+    if kind is str or kind is int or obj is None or kind is bool:
+        return obj
+    if kind is float or isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: finite_json(v) for k, v in obj.items()}
