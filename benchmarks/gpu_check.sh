@@ -4,7 +4,7 @@
 # (bench_sweep.py), their member-by-member agreement (compare_sweeps.py), and the commands that
 # take a run on a CUDA run. Run from the project root; everything measured is printed, and the
 # runs and sweeps land in $WORK (default /tmp/pointgan-gpu).
-#   MEMBERS=16384 STEPS=1500 bash benchmarks/gpu_check.sh
+#   MEMBERS=16384 STEPS=1500 PROFILE=1 bash benchmarks/gpu_check.sh   (PROFILE: list the kernels)
 set -u
 WORK=${WORK:-/tmp/pointgan-gpu}; MEMBERS=${MEMBERS:-16384}; STEPS=${STEPS:-1500}
 mkdir -p "$WORK"
@@ -26,7 +26,7 @@ run 150 python3 -m pytest -o addopts="" -q -p no:cacheprovider -k cuda tests/tes
   tests/test_rng.py
 
 section "engine by batch size"
-run 200 python3 benchmarks/bench_cuda.py --runs 1,1024,16384,131072,262144 --profile
+run 200 python3 benchmarks/bench_cuda.py --runs 1,1024,16384,131072,262144,524288 ${PROFILE:+--profile}
 
 section "whole sweep on CUDA ($MEMBERS x $STEPS)"
 run 200 python3 benchmarks/bench_sweep.py --device cuda --members "$MEMBERS" --steps "$STEPS" \
