@@ -24,7 +24,8 @@ bz2 works in blocks of 900,000 bytes at level 9, so a plane stream longer than t
 pieces of one block each, compressed on threads (bz2 releases the GIL) and concatenated: the
 same bytes whatever the machine, a few bytes more per piece, and ``bz2.decompress`` reads the
 concatenation as one. A GPU sweep packs one batch of 16,384 members (45 MB of planes): one
-thread took 2 s.
+thread took 2 s. Where a stream has several pieces, their compressed lengths are kept
+(``head_pieces``, ``tail_pieces``) so that reading decompresses them on threads too.
 """
 
 from __future__ import annotations
@@ -58,28 +59,56 @@ def pack(x: np.ndarray, head: int) -> dict[str, np.ndarray]:
     z = (d << np.uint32(1)) ^ (d.view(np.int32) >> 31).view(np.uint32)  # zigzag
     planes = np.ascontiguousarray(z.view(np.uint8).reshape(k, m, s, 4).transpose(3, 0, 1, 2))
     h = min(head, k)
-    head_z, tail_z = _bz2_pieces([planes[2:, :h].tobytes(), planes[2:, h:].tobytes()])
-    return {"shape": np.array([s, m, k], dtype=np.int64),
-            "low": planes[:2], "head": _bytes(head_z), "tail": _bytes(tail_z)}
+    out = {"shape": np.array([s, m, k], dtype=np.int64), "low": planes[:2]}
+    cut = [_cut(planes[2:, :h].tobytes()), _cut(planes[2:, h:].tobytes())]
+    streams = _on_threads(bz2.compress, cut, 9)
+    for name, pieces in zip(("head", "tail"), streams):
+        out[name] = _bytes(b"".join(pieces))
+        if len(pieces) > 1:
+            out[f"{name}_pieces"] = np.array([len(p) for p in pieces], dtype=np.int64)
+    return out
 
 
-def _bz2_pieces(streams: list[bytes]) -> list[bytes]:
-    """bz2 (level 9) of each stream, as concatenated streams of ``BZ2_PIECE``-byte pieces;
-    the pieces compressed on threads when there are several."""
-    cuts = [[s[i : i + BZ2_PIECE] for i in range(0, len(s), BZ2_PIECE)] or [s] for s in streams]
-    pieces = [p for c in cuts for p in c]
-    threads = min(len(pieces), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                  else os.cpu_count() or 1)
-    if threads <= 1:
-        done = [bz2.compress(p, 9) for p in pieces]
+def _cut(data: bytes) -> list[bytes]:
+    return [data[i : i + BZ2_PIECE] for i in range(0, len(data), BZ2_PIECE)] or [data]
+
+
+def _threads(n: int) -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(n, cpus or 1))
+
+
+def _on_threads(fn, groups: list[list[bytes]], *args) -> list[list[bytes]]:
+    """``fn(piece, *args)`` of every piece of every group, on threads where there are several
+    pieces (bz2 releases the GIL), in the groups' shape."""
+    pieces = [p for g in groups for p in g]
+    threads = _threads(len(pieces))
+    if threads == 1:
+        done = [fn(p, *args) for p in pieces]
     else:
         with ThreadPoolExecutor(threads) as pool:
-            done = list(pool.map(bz2.compress, pieces, [9] * len(pieces)))
+            done = list(pool.map(lambda p: fn(p, *args), pieces))
     out, at = [], 0
-    for c in cuts:
-        out.append(b"".join(done[at : at + len(c)]))
-        at += len(c)
+    for g in groups:
+        out.append(done[at : at + len(g)])
+        at += len(g)
     return out
+
+
+def _unbz2(arrays: dict[str, np.ndarray], names: list[str]) -> list[bytes]:
+    """The decompressed streams ``names`` (pieces on threads where their lengths are known)."""
+    groups = []
+    for name in names:
+        data = arrays[name].tobytes()
+        lengths = arrays.get(f"{name}_pieces")
+        if lengths is None:
+            groups.append([data])
+            continue
+        ends = np.cumsum(np.asarray(lengths, dtype=np.int64)).tolist()
+        if not ends or ends[-1] != len(data):
+            raise ValueError(f"floatpack: {name} pieces do not add up")
+        groups.append([data[a:b] for a, b in zip([0, *ends[:-1]], ends)])
+    return [b"".join(g) for g in _on_threads(bz2.decompress, groups)]
 
 
 def unpack(arrays: dict[str, np.ndarray], head: int, head_only: bool = False) -> np.ndarray:
@@ -89,9 +118,10 @@ def unpack(arrays: dict[str, np.ndarray], head: int, head_only: bool = False) ->
     h = min(head, k)
     n = h if head_only else k
     low = np.asarray(arrays["low"], dtype=np.uint8).reshape(2, k, m, s)[:, :n]
-    high = np.frombuffer(bz2.decompress(arrays["head"].tobytes()), np.uint8).reshape(2, h, m, s)
+    raw = _unbz2(arrays, ["head"] if head_only else ["head", "tail"])
+    high = np.frombuffer(raw[0], np.uint8).reshape(2, h, m, s)
     if not head_only:
-        tail = np.frombuffer(bz2.decompress(arrays["tail"].tobytes()), np.uint8)
+        tail = np.frombuffer(raw[1], np.uint8)
         high = np.concatenate([high, tail.reshape(2, k - h, m, s)], axis=1)
     planes = np.ascontiguousarray(np.concatenate([low, high]).transpose(1, 2, 3, 0))
     z = planes.view(np.uint32).reshape(n, m, s)

@@ -7,6 +7,7 @@ every later command.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import dirac, rundir, verdict
@@ -60,13 +61,33 @@ def metrics_row(snap: Snapshot, i: int, real: float) -> dict[str, Any]:
     return row
 
 
+@dataclass(frozen=True)
+class FinalState:
+    """A batch's final parameters and divergence as Python values, copied from the trainer's
+    device once: reading a CUDA tensor member by member waits for the device at every read
+    (four reads for each of 16,384 members cost seconds)."""
+
+    g: list[list[float]]
+    d: list[list[float]]
+    alive: list[bool]
+    diverged_step: list[int]
+
+
+def final_state(trainer: BatchTrainer) -> FinalState:
+    return FinalState(trainer.g.cpu().tolist(), trainer.d.cpu().tolist(),
+                      trainer.alive.cpu().tolist(), trainer.diverged_step.cpu().tolist())
+
+
 def run_summary(trainer: BatchTrainer, i: int, wall: float,
-             window: list[tuple[int, float, float]]) -> dict[str, Any]:
+                window: list[tuple[int, float, float]],
+                final: FinalState | None = None) -> dict[str, Any]:
     """The run's summary: final parameters and the one verdict (``verdict.judge``) on its
-    success window, computed here once and read by every later command."""
+    success window, computed here once and read by every later command. ``final``: the
+    batch's ``final_state`` (read from ``trainer`` when not given)."""
     spec = trainer.specs[i]
-    diverged = not bool(trainer.alive[i])
-    diverged_step = int(trainer.diverged_step[i]) if diverged else None
+    final = final if final is not None else final_state(trainer)
+    diverged = not final.alive[i]
+    diverged_step = int(final.diverged_step[i]) if diverged else None
     steps, ws, bs = zip(*window) if window else ((), (), ())
     is_dirac = spec.game == "dirac"
     real = 0.0 if is_dirac else spec.real_value  # the Dirac-GAN's target: psi = 0
@@ -75,12 +96,12 @@ def run_summary(trainer: BatchTrainer, i: int, wall: float,
                       diverged_step=diverged_step)
     fields = verdict.summary_fields(v)
     if is_dirac:
-        theta, psi = float(trainer.g[i, 0]), float(trainer.d[i, 0])
+        theta, psi = final.g[i][0], final.d[i][0]
         params: dict[str, Any] = {"game": "dirac", "theta": theta, "psi": psi,
                                   "distance": dirac.distance(theta, psi)}
         fields = dirac_fields(fields)
     else:
-        w, b = float(trainer.g[i, 0]), float(trainer.g[i, 1])
+        w, b = final.g[i][0], final.g[i][1]
         params = {"w": w, "b": b, "distance": distance(w, b, spec.real_value)}
     return {
         "status": "diverged" if diverged else "finished",

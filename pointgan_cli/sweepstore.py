@@ -231,7 +231,9 @@ def read_curves(path: Path) -> tuple[list[int], np.ndarray]:
 
 
 def _packed(z: _npz) -> dict[str, np.ndarray]:
-    return {k: z[f"params_{k}"] for k in ("shape", "low", "head", "tail")}
+    keys = ["shape", "low", "head", "tail"]
+    keys += [k for k in ("head_pieces", "tail_pieces") if f"params_{k}" in z.files]
+    return {k: z[f"params_{k}"] for k in keys}
 
 
 # -- states ------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from .dirac import DiracTrainer
 from .engine import BatchTrainer, Snapshot
 from .errors import RuntimeFailure, UsageError
 from .naming import rerun_command
-from .records import metrics_row, params_of, run_summary
+from .records import final_state, metrics_row, params_of, run_summary
 from .runtime import (
     Interrupted,
     SignalFlag,
@@ -201,9 +201,10 @@ def _train(members, states, on_progress, keep_steps, durable, handle_signals, sh
             wall = time.perf_counter() - t0
             warn_graph_error(trainer)
             summaries = []
+            final = final_state(trainer)
             for i, m in enumerate(members):
                 current = m.out
-                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i])
+                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final)
                 rundir.atomic_write_json(m.out / rundir.SUMMARY, summary)
                 summaries.append(summary)
         except OSError as exc:

@@ -50,9 +50,20 @@ def test_floatpack_cuts_long_streams_into_pieces_the_same_on_any_thread_count(mo
         packed[threads] = floatpack.pack(x, 2)
         back = floatpack.unpack(packed[threads], 2)
         assert np.array_equal(back.view(np.uint32), x.view(np.uint32))
-    for key in ("head", "tail", "low", "shape"):
+    for key in ("head", "tail", "low", "shape", "head_pieces", "tail_pieces"):
         assert np.array_equal(packed[1][key], packed[4][key])
     assert packed[1]["tail"].tobytes().count(b"BZh9") >= 85  # one stream per piece
+    assert len(packed[1]["tail_pieces"]) == 85 and packed[1]["tail_pieces"].sum() == len(
+        packed[1]["tail"])
+    head = floatpack.unpack(packed[4], 2, head_only=True)  # pieces read on threads
+    assert np.array_equal(head.view(np.uint32), x[:, :, :2].view(np.uint32))
+    # without the lengths (or with wrong ones) the concatenated streams still read, or fail
+    plain = {k: v for k, v in packed[4].items() if not k.endswith("_pieces")}
+    assert np.array_equal(floatpack.unpack(plain, 2).view(np.uint32), x.view(np.uint32))
+    with pytest.raises(ValueError):
+        floatpack.unpack({**packed[4], "tail_pieces": packed[4]["tail_pieces"][:-1]}, 2)
+    monkeypatch.setattr(floatpack, "BZ2_PIECE", 900_000)
+    assert "tail_pieces" not in floatpack.pack(x, 2)  # one piece: no lengths stored
 
 
 def test_floatpack_is_smaller_than_the_xor_packing_on_training_like_series():

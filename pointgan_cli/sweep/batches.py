@@ -20,7 +20,7 @@ import torch
 from .. import fsguard, sweepstore, verdict
 from ..engine import Snapshot
 from ..errors import UsageError
-from ..records import run_summary
+from ..records import final_state, run_summary
 from ..runtime import check_memory, disk_failure, prepare_device
 from ..training import Member, new_trainer, train_to_end, warn_graph_error
 from ..trainstate import unstack_state
@@ -81,9 +81,9 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             stacked = trainer.stacked_state()
             stacked["wall_seconds"] = wall
             if step == trainer.steps:  # finished: the members' summaries travel with it
-                windows = _windows(metrics, specs)
+                windows, final = _windows(metrics, specs), final_state(trainer)
                 stacked["summaries"] = fsguard.finite_json(
-                    [run_summary(trainer, i, float(wall[i]), windows[i])
+                    [run_summary(trainer, i, float(wall[i]), windows[i], final)
                      for i in range(len(ids))])
             sweepstore.write_batch(sweep, bid, metrics, stacked)
 
