@@ -43,14 +43,10 @@ def encode(objs: list[dict[str, Any]]) -> dict[str, bytes] | None:
     0.16 s) for 1% fewer bytes; the text column keeps level 9 (0.05 s, 7% fewer bytes)."""
     if not objs or not all(isinstance(o, dict) and o for o in objs):
         return None
+    cols = _columns_of(objs)
+    if cols is None:
+        return None
     paths = [p for p, _ in _leaves(objs[0])]
-    cols: list[list[Any]] = [[] for _ in paths]
-    for obj in objs:
-        leaves = list(_leaves(obj))
-        if [p for p, _ in leaves] != paths:
-            return None
-        for col, (_, value) in zip(cols, leaves):
-            col.append(value)
     kinds = "".join(_kind(col) for col in cols)
     floats = np.array([c for c, k in zip(cols, kinds) if k == "f"], dtype=np.float64)
     ints = np.array([c for c, k in zip(cols, kinds) if k == "i"], dtype=np.int64)
@@ -61,6 +57,51 @@ def encode(objs: list[dict[str, Any]]) -> dict[str, bytes] | None:
     # Exactly what decoding gives back, value for value (JSON keeps each value's type, so equal
     # columns give equal texts): a check that costs a fraction of comparing the texts.
     return out if columns(out)[1] == cols else None
+
+
+def _columns_of(objs: list[dict[str, Any]]) -> list[list[Any]] | None:
+    """One column per leaf of ``objs[0]`` (in ``_leaves`` order), or None unless every object
+    has the same fields in the same order at every level (what comparing each object's
+    ``_leaves`` paths would say, read column by column: a few times faster)."""
+    nodes: list[tuple[Path_, list[str]]] = []  # every non-empty object and its keys, in order
+    paths: list[Path_] = []
+
+    def walk(obj: Any, path: Path_) -> None:
+        if isinstance(obj, dict) and obj:
+            nodes.append((path, list(obj)))
+            for key, value in obj.items():
+                walk(value, (*path, key))
+        else:
+            paths.append(path)
+
+    walk(objs[0], ())
+    for path, keys in nodes:
+        for node in _column(objs, path):
+            if not isinstance(node, dict) or list(node) != keys:
+                return None
+    cols = [_column(objs, path) for path in paths]
+    for col in cols:
+        if any(isinstance(v, dict) and v for v in col):  # an object where objs[0] has a leaf
+            return None
+    return cols
+
+
+def _column(objs: list[dict[str, Any]], path: Path_) -> list[Any]:
+    """The value at ``path`` of every object (each object's nodes on the path checked first)."""
+    if not path:
+        return list(objs)
+    if len(path) == 1:
+        (a,) = path
+        return [o[a] for o in objs]
+    if len(path) == 2:
+        a, b = path
+        return [o[a][b] for o in objs]
+    out = []
+    for o in objs:
+        for key in path:
+            o = o[key]
+        out.append(o)
+    return out
 
 
 def _kind(col: list[Any]) -> str:
