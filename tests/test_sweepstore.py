@@ -10,6 +10,8 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pointgan_cli import floatpack, jsoncols, sweepstore
 from pointgan_cli.errors import UsageError
@@ -105,6 +107,23 @@ def test_summary_columns_round_trip_exactly_and_refuse_other_shapes():
     mixed = [{**o, "n": 1 if i % 2 else 1.0} for i, o in enumerate(objs)]
     parts = jsoncols.encode(mixed)
     assert parts is not None and jsoncols.decode(parts) == [json.dumps(o) for o in mixed]
+
+
+_leaf = st.one_of(st.none(), st.booleans(), st.integers(-5, 5),
+                  st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["a", "b"]))
+_objects = st.recursive(_leaf, lambda inner: st.dictionaries(st.sampled_from("xyz"), inner,
+                                                             max_size=3), max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_objects.filter(lambda o: isinstance(o, dict) and o), min_size=1, max_size=4))
+def test_summary_columns_refuse_exactly_the_lists_of_different_shapes(objs):
+    shapes = {tuple(p for p, _ in jsoncols._leaves(o)) for o in objs}
+    parts = jsoncols.encode(objs)
+    if len(shapes) > 1:
+        assert parts is None
+    else:
+        assert parts is not None and jsoncols.decode(parts) == [json.dumps(o) for o in objs]
 
 
 def test_summaries_given_as_objects_or_text_are_stored_alike(tmp_path):
