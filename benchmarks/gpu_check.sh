@@ -5,6 +5,7 @@
 # take a run on a CUDA run. Run from the project root; everything measured is printed, and the
 # runs and sweeps land in $WORK (default /tmp/pointgan-gpu).
 #   MEMBERS=16384 STEPS=1500 PROFILE=1 bash benchmarks/gpu_check.sh   (PROFILE: list the kernels)
+#   ENGINE=0 bash benchmarks/gpu_check.sh                            (skip the engine table)
 set -u
 WORK=${WORK:-/tmp/pointgan-gpu}; MEMBERS=${MEMBERS:-16384}; STEPS=${STEPS:-1500}
 mkdir -p "$WORK"
@@ -25,8 +26,11 @@ section "CUDA tests"
 run 150 python3 -m pytest -o addopts="" -q -p no:cacheprovider -k cuda tests/test_engine.py \
   tests/test_rng.py
 
-section "engine by batch size"
-run 200 python3 benchmarks/bench_cuda.py --runs 1,1024,16384,131072,262144,524288 ${PROFILE:+--profile}
+if [ "${ENGINE:-1}" != 0 ]; then
+  section "engine by batch size"
+  run 200 python3 benchmarks/bench_cuda.py --runs 1,1024,16384,131072,262144,524288 \
+    ${PROFILE:+--profile}
+fi
 
 section "whole sweep on CUDA ($MEMBERS x $STEPS)"
 run 200 python3 benchmarks/bench_sweep.py --device cuda --members "$MEMBERS" --steps "$STEPS" \
