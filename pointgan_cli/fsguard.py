@@ -55,15 +55,18 @@ def finite_json(obj: Any) -> Any:
     """``obj`` with every non-finite float replaced by ``None``: JSON has no NaN/Infinity, and
     files pointgan writes must parse with any strict JSON parser."""
     kind = type(obj)  # exact types first: a sweep cleans tens of thousands of summaries
-    if kind is str or kind is int or obj is None or kind is bool:
+    if kind in _UNCHANGED:
         return obj
     if kind is float or isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: finite_json(v) for k, v in obj.items()}
+        return {k: v if type(v) in _UNCHANGED else finite_json(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [finite_json(v) for v in obj]
+        return [v if type(v) in _UNCHANGED else finite_json(v) for v in obj]
     return obj
+
+
+_UNCHANGED = frozenset({str, int, bool, type(None)})  # what finite_json returns as it is
 
 
 def danger(out: Path) -> str | None:
