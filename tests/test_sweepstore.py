@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zlib
 
 import numpy as np
@@ -104,6 +105,7 @@ def test_summary_columns_round_trip_exactly_and_refuse_other_shapes():
     # a value JSON would change (a tuple reads back as a list) is refused; a column mixing
     # ints and floats that compare equal keeps each one's type
     assert jsoncols.encode([{**o, "pair": (1, 2)} for o in objs]) is None
+    assert jsoncols.encode([{**o, "nan": math.nan} for o in objs]) is None  # not JSON
     mixed = [{**o, "n": 1 if i % 2 else 1.0} for i, o in enumerate(objs)]
     parts = jsoncols.encode(mixed)
     assert parts is not None and jsoncols.decode(parts) == [json.dumps(o) for o in mixed]
