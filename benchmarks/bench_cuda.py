@@ -89,6 +89,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=256, help="steps timed per R")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("bench_cuda.py needs a CUDA GPU (torch.cuda.is_available() is False)")
     print(f"torch {torch.__version__}; {torch.cuda.get_device_name()}; fixed, batch 64, "
           f"inner batch 8", flush=True)
     sizes = [int(r) for r in args.runs.split(",")]

@@ -194,6 +194,8 @@ def main() -> None:
     args = ap.parse_args()
     print(f"torch {torch.__version__}; {os.cpu_count()} CPU cores; load average "
           f"{os.getloadavg()[0]:.2f}; fixed, batch 64, inner batch 8", flush=True)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda needs a CUDA GPU (torch.cuda.is_available() is False)")
     if args.device == "cuda":
         rate, per_run = engine_cuda(args.engine_runs, args.engine_steps)
         print(f"engine only (CUDA, R={args.engine_runs:,}) : {rate:14,.0f} run-steps/s; "
