@@ -342,3 +342,27 @@ def test_batch_windows_are_each_members_own_window():
         want = [(s, float(p[i, 0]), float(p[i, 1]))
                 for s, p in zip(metrics.steps, metrics.params) if s >= start]
         assert got[i] == want and len(want) in (7, 16)
+
+
+def test_a_finished_batch_copies_its_final_values_once(cli, tmp_path, monkeypatch):
+    """The members' summaries read a batch's final values from one host copy: member by
+    member reads of the trainer's tensors would each wait for a GPU."""
+    from pointgan_cli import records
+    from pointgan_cli.sweep import batches
+
+    copies, original = [], records.final_state
+
+    def counted(trainer):
+        copies.append(trainer.R)
+        return original(trainer)
+
+    def refused(trainer):
+        raise AssertionError("a summary read the trainer's tensors itself")
+
+    monkeypatch.setattr(batches, "final_state", counted)
+    monkeypatch.setattr(records, "final_state", refused)
+    res = cli(["sweep", "--preset", "fixed", "--seeds", "0-4", "--steps", "60", "--workers", "1",
+               "--max-batch", "3", "--out", tmp_path / "s", "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert sorted(copies) == [2, 3]  # one copy per batch, of the whole batch
+    assert json.loads(res.stdout)["n"] == 5
