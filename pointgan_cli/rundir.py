@@ -71,7 +71,7 @@ def publish(tmp: str | Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], None], durable: bool) -> None:
+def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write through a temp file in the same directory, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,21 +80,16 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], None], durable: bool) 
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            if durable:
-                os.fsync(f.fileno())
+            os.fsync(f.fileno())
         publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` atomically (same-directory temp file, fsync, rename).
-
-    ``durable=False`` skips the fsync: the rename is still atomic for a crashed or killed
-    process (the page cache survives it), only a power cut could lose the file. Sweeps use it
-    for their many intermediate checkpoints, where fsync would dominate the run time."""
-    _atomic_write(path, lambda f: f.write(data), durable)
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (same-directory temp file, fsync, rename)."""
+    _atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -110,9 +105,9 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, dumps(obj, indent=2) + "\n")
 
 
-def atomic_torch_save(path: Path, obj: Any, durable: bool = True) -> None:
+def atomic_torch_save(path: Path, obj: Any) -> None:
     """``torch.save`` through a same-directory temp file, so a checkpoint is complete or absent."""
-    _atomic_write(path, lambda f: torch.save(obj, f), durable)
+    _atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def versions() -> dict[str, str]:
@@ -217,10 +212,9 @@ class MetricsWriter:
     def write(self, row: dict[str, Any]) -> None:
         self._f.write(dumps(row) + "\n")
 
-    def sync(self, durable: bool = True) -> None:
+    def sync(self) -> None:
         self._f.flush()
-        if durable:
-            os.fsync(self._f.fileno())
+        os.fsync(self._f.fileno())
 
     def close(self) -> None:
         try:
@@ -281,16 +275,13 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
 # -- checkpoints -------------------------------------------------------------------------------
 
 
-def write_checkpoint(
-    out: Path, state: dict[str, Any], spec: RunSpec, keep_step: bool, durable: bool = True
-) -> None:
-    """Write ``last.pt`` (and ``step-NNNNNN.pt`` when ``keep_step``); the numbered file first,
-    so ``last.pt`` never points further than a file that exists."""
+def write_checkpoint(out: Path, state: dict[str, Any], spec: RunSpec) -> None:
+    """Write ``step-NNNNNN.pt``, then ``last.pt``: the numbered file first, so ``last.pt``
+    never points further than a file that exists."""
     state = dict(state, spec=spec.model_dump(mode="json"))
     ckdir = out / CHECKPOINTS
-    if keep_step:
-        atomic_torch_save(ckdir / checkpoint_name(state["step"]), state, durable)
-    atomic_torch_save(ckdir / LAST, state, durable)
+    atomic_torch_save(ckdir / checkpoint_name(state["step"]), state)
+    atomic_torch_save(ckdir / LAST, state)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

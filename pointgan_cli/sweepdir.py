@@ -441,7 +441,7 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
     out.mkdir(parents=True, exist_ok=True)
     rundir.write_spec(out, spec, rerun_command(spec, str(out)))
     rundir.write_metrics(out, rows)
-    rundir.write_checkpoint(out, member, spec, keep_step=True)
+    rundir.write_checkpoint(out, member, spec)
     if summaries is not None:
         rundir.atomic_write_json(out / rundir.SUMMARY, json.loads(summaries)[i])
     return {"run_dir": str(out), "step": int(member["step"]), "finished": summaries is not None}

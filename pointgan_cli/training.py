@@ -51,7 +51,6 @@ class Member:
     out: Path
     command: str | None = None
     resume: bool = False
-    resume_step: int = 0  # step of the checkpoint a resumed member continues from
 
 
 def make_trainer(specs: Sequence[RunSpec], step_mode: str | None = None) -> BatchTrainer:
@@ -80,8 +79,6 @@ def warn_graph_error(trainer: BatchTrainer) -> None:
 def train_batch(
     members: Sequence[Member],
     on_progress: ProgressFn | None = None,
-    keep_steps: bool = True,
-    durable: bool = True,
     *,
     force: bool = False,
     handle_signals: bool = True,
@@ -92,9 +89,8 @@ def train_batch(
     Fresh members get ``spec.json`` before the first step: a non-empty directory is refused
     (UsageError) unless ``force``, and even then only a run directory pointgan wrote is
     emptied. Resumed ones continue from their latest complete checkpoint, checked against their
-    ``spec.json`` (all members of a batch resume from the same step). ``keep_steps=False``
-    keeps only ``last.pt``; ``durable=False`` skips fsync on intermediate checkpoints (sweeps:
-    thousands of members); the final checkpoint and summary are always fsynced.
+    ``spec.json`` (all members of a batch resume from the same step). Every checkpoint is
+    kept (``step-NNNNNN.pt`` beside ``last.pt``) and fsynced.
 
     SIGINT/SIGTERM (``handle_signals``) or ``should_stop()`` stop training between two steps
     after a checkpoint at the current step: ``Interrupted`` (exit 130/143)."""
@@ -107,8 +103,7 @@ def train_batch(
         except OSError as exc:
             raise disk_failure(exc, members[0].out) from None
         try:
-            return _train(members, states, on_progress, keep_steps, durable, handle_signals,
-                          should_stop)
+            return _train(members, states, on_progress, handle_signals, should_stop)
         except (MemoryError, RuntimeError) as exc:
             if not out_of_memory(exc):
                 raise
@@ -146,7 +141,7 @@ def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack
     return states
 
 
-def _train(members, states, on_progress, keep_steps, durable, handle_signals, should_stop):
+def _train(members, states, on_progress, handle_signals, should_stop):
     specs = [m.spec for m in members]
     with torch.inference_mode():
         trainer = new_trainer(specs)
@@ -181,13 +176,12 @@ def _train(members, states, on_progress, keep_steps, durable, handle_signals, sh
             def on_checkpoint(step: int) -> None:
                 nonlocal current
                 wall = time.perf_counter() - t0
-                final = step == trainer.steps
                 for i, (m, wr) in enumerate(zip(members, writers)):
                     current = m.out
-                    wr.sync(durable or final)
+                    wr.sync()
                     state = trainer.state_for(i)
                     state["wall_seconds"] = prior_wall[i] + wall
-                    rundir.write_checkpoint(m.out, state, m.spec, keep_steps, durable or final)
+                    rundir.write_checkpoint(m.out, state, m.spec)
 
             try:
                 train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,

@@ -1,9 +1,10 @@
 """Planning a sweep: which members still need work, and how they are cut into batched jobs.
 
-Members whose specs share a ``batch_key`` (and, on resume, a checkpoint step) form one batch;
-batches are cut to at most ``max_batch`` runs and into at least ``workers`` pieces, so every
-core is busy. Because the engine is batch-invariant, how members are grouped never changes a
-number: a member equals the same spec trained alone.
+Fresh members whose specs share a ``batch_key`` form one batch (a stored batch that has not
+finished resumes whole, with the members it holds); batches are cut to at most ``max_batch``
+runs and into at least ``workers`` pieces, so every core is busy. Because the engine is
+batch-invariant, how members are grouped never changes a number: a member equals the same spec
+trained alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import rundir, sweepdir, sweepstore
+from .. import sweepdir, sweepstore
 from ..batching import auto_max_batch, batch_key
 from ..errors import UsageError
 from ..spec import RunSpec
@@ -32,25 +33,14 @@ class Job:
         return sum(m.spec.steps for m in self.members)
 
 
-def member_state(out: Path) -> tuple[str, int]:
-    """('done', steps) | ('resume', step of the latest checkpoint) | ('fresh', 0)."""
-    if (out / rundir.SUMMARY).is_file():
-        return "done", 0
-    ck = rundir.latest_checkpoint(out)
-    if ck is not None:
-        return "resume", int(rundir.load_checkpoint(ck)["step"])
-    return "fresh", 0
-
-
 def plan_jobs(members: Sequence[Member], max_batch: int | None, workers: int) -> list[Job]:
-    """Collect members that can share a batch (same batch_key and resume step) and cut each
+    """Collect fresh members that can share a batch (same batch_key) and cut each
     such batch into balanced jobs (``max_batch`` None: ``--max-batch auto``, the engine's
     choice for the batch's device). ("Batch" here is about tensors; a sweep's statistics
     "groups" are a different thing, see ``report``.)"""
     batches: dict[tuple, list[Member]] = {}
     for m in members:
-        step = m.resume_step if m.resume else 0
-        batches.setdefault((batch_key(m.spec), step), []).append(m)
+        batches.setdefault(batch_key(m.spec), []).append(m)
     total = sum(len(b) for b in batches.values())
     jobs: list[Job] = []
     for batch in batches.values():
@@ -75,7 +65,7 @@ def store_jobs(out: Path, members: Sequence[tuple[str, str, RunSpec]], max_batch
     held: set[str] = set()
     last = -1
     for bid in sweepstore.batch_ids(out):
-        ids, step, finished = sweepstore.read_progress(sweepstore.state_path(out, bid))
+        ids, _step, finished = sweepstore.read_progress(sweepstore.state_path(out, bid))
         unknown = [i for i in ids if i not in specs]
         if unknown:
             raise UsageError(f"--resume: batch {bid} of {out} holds {unknown[0]!r}, "
@@ -83,10 +73,10 @@ def store_jobs(out: Path, members: Sequence[tuple[str, str, RunSpec]], max_batch
         held.update(ids)
         last = max(last, int(bid))
         if not finished:
-            jobs.append(Job([_member(out, i, specs[i], step) for i in ids], out, bid))
+            jobs.append(Job([_member(out, i, specs[i], True) for i in ids], out, bid))
     rest = [(mid, spec) for mid, _, spec in members if mid not in held]
     done = sweepdir.member_summaries(out, [mid for mid, _ in rest])  # one pass over the store
-    fresh = [_member(out, mid, spec, None) for (mid, spec), s in zip(rest, done) if s is None]
+    fresh = [_member(out, mid, spec, False) for (mid, spec), s in zip(rest, done) if s is None]
     for k, job in enumerate(plan_jobs(fresh, max_batch, workers)):
         job.sweep, job.batch = out, sweepstore.batch_name(last + 1 + k)
         jobs.append(job)
@@ -94,6 +84,5 @@ def store_jobs(out: Path, members: Sequence[tuple[str, str, RunSpec]], max_batch
     return jobs
 
 
-def _member(out: Path, mid: str, spec: RunSpec, step: int | None) -> Member:
-    mdir = sweepdir.member_dir(out, mid)
-    return Member(spec=spec, out=mdir, resume=step is not None, resume_step=step or 0)
+def _member(out: Path, mid: str, spec: RunSpec, resume: bool) -> Member:
+    return Member(spec=spec, out=sweepdir.member_dir(out, mid), resume=resume)
