@@ -443,7 +443,7 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
     rundir.write_metrics(out, rows)
     rundir.write_checkpoint(out, member, spec)
     if summaries is not None:
-        rundir.atomic_write_json(out / rundir.SUMMARY, json.loads(summaries)[i])
+        rundir.atomic_write_json(out / rundir.SUMMARY, summaries.get(i))
     return {"run_dir": str(out), "step": int(member["step"]), "finished": summaries is not None}
 
 

@@ -365,8 +365,8 @@ def test_every_json_file_is_strict_json(cli, tmp_path):
     stored = [sweepstore.read_state(sweepstore.state_path(out, b))[1]["summaries"]
               for b in sweepstore.batch_ids(out)]
     assert stored
-    for text in stored:  # the members' summaries, as the batch store keeps them
-        _strict_json(text)
+    for summaries in stored:  # the members' summaries, as the batch store keeps them
+        _strict_json(json.dumps(summaries.all()))
     assert rundir.dumps({"x": float("nan"), "y": [float("inf"), 1.0]}) == \
         '{"x": null, "y": [null, 1.0]}'
 
