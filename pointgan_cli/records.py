@@ -79,13 +79,11 @@ def final_state(trainer: BatchTrainer) -> FinalState:
 
 
 def run_summary(trainer: BatchTrainer, i: int, wall: float,
-                window: list[tuple[int, float, float]],
-                final: FinalState | None = None) -> dict[str, Any]:
+                window: list[tuple[int, float, float]], final: FinalState) -> dict[str, Any]:
     """The run's summary: final parameters and the one verdict (``verdict.judge``) on its
     success window, computed here once and read by every later command. ``final``: the
-    batch's ``final_state`` (read from ``trainer`` when not given)."""
+    batch's ``final_state``, copied once for all its members."""
     spec = trainer.specs[i]
-    final = final if final is not None else final_state(trainer)
     diverged = not final.alive[i]
     diverged_step = int(final.diverged_step[i]) if diverged else None
     steps, ws, bs = zip(*window) if window else ((), (), ())
