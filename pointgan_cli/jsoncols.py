@@ -18,22 +18,12 @@ import copy
 import json
 import math
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 Path_ = tuple[str, ...]  # the keys leading to one field
 _INT64 = (-(2**63), 2**63 - 1)
-
-
-def _leaves(obj: Any, prefix: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
-    """(path, value) of every field that is not a non-empty object, depth first in key order."""
-    if isinstance(obj, dict) and obj:
-        for key, value in obj.items():
-            yield from _leaves(value, (*prefix, key))
-    else:
-        yield prefix, obj
 
 
 def encode(objs: list[dict[str, Any]]) -> dict[str, bytes] | None:
@@ -44,10 +34,10 @@ def encode(objs: list[dict[str, Any]]) -> dict[str, bytes] | None:
     0.16 s) for 1% fewer bytes; the text column keeps level 9 (0.05 s, 7% fewer bytes)."""
     if not objs or not all(isinstance(o, dict) and o for o in objs):
         return None
-    cols = _columns_of(objs)
-    if cols is None:
+    found = _columns_of(objs)
+    if found is None:
         return None
-    paths = [p for p, _ in _leaves(objs[0])]
+    paths, cols = found
     kinds = "".join(_kind(col) for col in cols)
     floats = np.array([c for c, k in zip(cols, kinds) if k == "f"], dtype=np.float64)
     ints = np.array([c for c, k in zip(cols, kinds) if k == "i"], dtype=np.int64)
@@ -82,10 +72,11 @@ def _plain(value: Any) -> bool:
     return False
 
 
-def _columns_of(objs: list[dict[str, Any]]) -> list[list[Any]] | None:
-    """One column per leaf of ``objs[0]`` (in ``_leaves`` order), or None unless every object
-    has the same fields in the same order at every level (what comparing each object's
-    ``_leaves`` paths would say, read column by column: a few times faster)."""
+def _columns_of(objs: list[dict[str, Any]]) -> tuple[list[Path_], list[list[Any]]] | None:
+    """(paths, columns): the path of every leaf of ``objs[0]`` (a field that is not a
+    non-empty object), depth first in key order, and each leaf's column of values over all the
+    objects; None unless every object has the same fields in the same order at every level
+    (checked node by node, column by column: a few times faster than walking each object)."""
     nodes: list[tuple[Path_, list[str]]] = []  # every non-empty object and its keys, in order
     paths: list[Path_] = []
 
@@ -106,7 +97,7 @@ def _columns_of(objs: list[dict[str, Any]]) -> list[list[Any]] | None:
     for col in cols:
         if any(isinstance(v, dict) and v for v in col):  # an object where objs[0] has a leaf
             return None
-    return cols
+    return paths, cols
 
 
 def _column(objs: list[dict[str, Any]], path: Path_) -> list[Any]:
