@@ -36,9 +36,9 @@ def main() -> None:
     if not ids:
         sys.exit("the two sweeps share no member")
     sa, sb = sweepdir.member_summaries(args.a, ids), sweepdir.member_summaries(args.b, ids)
-    gdiff = np.array([max(abs(x["w"] - y["w"]), abs(x["b"] - y["b"])) for x, y in zip(sa, sb)])
-    dw = max(abs(x["w"] - y["w"]) for x, y in zip(sa, sb))
-    db = max(abs(x["b"] - y["b"]) for x, y in zip(sa, sb))
+    dwb = np.array([[abs(x["w"] - y["w"]), abs(x["b"] - y["b"])] for x, y in zip(sa, sb)])
+    gdiff = dwb.max(axis=1)  # per member: the larger of |dw| and |db|
+    dw, db = dwb.max(axis=0)
     same_verdict = sum(x["converged"] == y["converged"] for x, y in zip(sa, sb))
     same_class = sum(x["class"] == y["class"] for x, y in zip(sa, sb))
     dd = 0.0

@@ -310,14 +310,14 @@ def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tup
         for gi, g in enumerate(groups):
             steps, wb = group_curves(sweep_dir, g["members"])  # (S,), (M, S, 2)
             colour = cmap(gi % cmap.N)
-            failed = {m for m in g.get("failed", [])}
+            failed = set(g.get("failed", []))
+            bad = np.array([m in failed for m in g["members"]], dtype=bool)
             point = split_group(g["group"])[1]
             label = f"{point + ' ' if point else ''}{g['converged']}/{g['n']} converged"
             for j, ax in enumerate(pair):
                 curves = wb[:, :, j]
                 values[j].append(curves.ravel())
                 starts[j].append(curves[:, 0])
-                bad = np.array([m in failed for m in g["members"]], dtype=bool)
                 faint = 0.35 if len(curves) < 20 else 0.12
                 for sel, alpha, style in ((~bad, faint, "-"), (bad, 0.75, "--")):
                     drawn = evenly(np.flatnonzero(sel), MAX_DRAWN)
