@@ -37,11 +37,6 @@ def load_sweep(out: Path) -> tuple[SweepSpec, MemberList, str]:
     return sweep, members, index.command
 
 
-def load_sweep_spec(out: Path) -> SweepSpec:
-    """The SweepSpec stored in ``out/sweep.json``."""
-    return load_sweep(out)[0]
-
-
 def check_runnable(members: MemberList, executor: str) -> None:
     """What can be checked before any file is written: the device and the executor."""
     import importlib.util
