@@ -28,53 +28,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 
 from . import losses, rng
 from .batching import batch_key
+from .capture import CapturedStep
 from .grads import d_coefficients, d_dz, grads_d, grads_g, grads_penalty
 from .layout import DTYPE, LANE, round_up
-from .models import d_logits_packed
+from .optimizers import Optimizers
 from .randomness import ChunkedRandomness
+from .snapshots import Snapshot, Snapshots, snapshot_losses
 from .trainstate import CheckpointState
+
+__all__ = ["BatchTrainer", "Snapshot", "init_params", "snapshot_losses"]
 
 if TYPE_CHECKING:  # the engine reads a spec's fields; it needs no pydantic at run time
     from .spec import RunSpec
-
-def snapshot_losses(g, d, x, real, loss: str, g_kind: str, easing, fake_weight):
-    """What a snapshot records besides the parameters: (g_loss, d_loss, d_real, d_fake),
-    each (R,), for packed float64 parameters g (R, 2), d (R, 7) on clean samples from x
-    (R, B), real (R, 1), easing (R, 1), fake_weight (R,). Row by row, so any row can be
-    recomputed alone with the same bits (the sweep store keeps only the parameters).
-
-    The logits are computed on rows padded to a multiple of ``LANE`` and sliced afterwards, so
-    every element goes through the same SIMD path whatever R is: a contiguous (R, 1) or (R, B)
-    operand is one flat loop whose scalar tail depends on R, and tanh/softplus/sigmoid may
-    round differently there (d_loss used to differ between batches of 1-4 and of 32-64)."""
-    B = x.shape[-1]
-    xp = torch.nn.functional.pad(x, (0, round_up(B, LANE) - B))  # (R, Bp)
-    zf = d_logits_packed(d, xp * g[:, 0:1] + g[:, 1:2])[:, :B]  # (R, B) clean samples
-    rows = real.expand(-1, LANE).contiguous()  # (R, LANE), every column the real value
-    zr = d_logits_packed(d, rows)[:, :1]  # (R, 1) strided view: one code path for every R
-    return (losses.g_loss(zf, loss, g_kind), losses.d_loss(zf, zr, loss, easing, fake_weight),
-            torch.sigmoid(zr).squeeze(1), torch.sigmoid(zf).mean(1))
-
-
-@dataclass
-class Snapshot:
-    """Metrics of all R runs after ``step`` completed steps (float64 tensors of shape (R,))."""
-
-    step: int
-    g: torch.Tensor  # (R, 2) [w, b]; the Dirac-GAN: (R, 1) [theta]
-    d: torch.Tensor  # (R, 7); the Dirac-GAN: (R, 1) [psi]
-    g_loss: torch.Tensor | None  # None: taken with_losses=False (the parameters suffice)
-    d_loss: torch.Tensor | None
-    d_real: torch.Tensor | None
-    d_fake: torch.Tensor | None
-    alive: torch.Tensor  # (R,) bool
 
 
 def init_params(seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,12 +58,15 @@ def init_params(seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return g, d
 
 
-class BatchTrainer(ChunkedRandomness, CheckpointState):
+class BatchTrainer(ChunkedRandomness, CheckpointState, Optimizers, CapturedStep, Snapshots):
     """Trains R runs whose specs share a ``batch_key``.
 
     State lives in plain tensors; ``state_for``/``load_states`` (``trainstate``) move runs'
     slices to and from checkpoint dicts, so runs can be resumed alone or inside any other
-    batch; the draws come a chunk of steps at a time (``randomness``).
+    batch; the draws come a chunk of steps at a time (``randomness``). The parts: optimizer
+    updates (``optimizers``), the step modes and CUDA graph capture (``capture``), snapshots
+    and divergence (``snapshots``); this module holds the state, the gradients' wiring, the
+    step and the training loop.
     """
 
     @torch.inference_mode(False)  # normal tensors: the consensus term differentiates through them
@@ -200,85 +174,7 @@ class BatchTrainer(ChunkedRandomness, CheckpointState):
         self._last_good = (self.g.clone(), self.d.clone())
         self._chunk_start = -(10**18)
         self._chunks_ready = False
-        if step_mode is None:
-            # Captured steps must update state in place: the schemes that rebind state
-            # tensors (optimistic, LeCam's anchors) and consensus' autograd step eagerly.
-            graphable = (self.scheme in ("alternating", "simultaneous") and not self.has_cons
-                         and not self.has_lecam)
-            step_mode = "graph" if dev.type == "cuda" and graphable else "eager"
-        if step_mode not in ("eager", "tensor", "graph") or (
-            step_mode == "graph" and dev.type != "cuda"
-        ):
-            raise ValueError(f"step_mode {step_mode!r} on {dev}")
-        self.step_mode = step_mode
-        self._graph = None
-        self._warm = False
-        self.graph_error: str | None = None
-        if step_mode != "eager":
-            # Adam's bias corrections per optimizer step k: [1 - b1^k, sqrt(1 - b2^k)] (row 0
-            # unused), computed in float64 as the eager step does.  (steps * d_steps + 1, 2)
-            k = torch.arange(self.steps * self.n_d + 1, dtype=torch.float64)
-            table = torch.stack([1.0 - self.beta1**k, torch.sqrt(1.0 - self.beta2**k)], dim=1)
-            self._adam_table = table.to(dev, DTYPE)
-            self._t_dev = torch.zeros(1, dtype=torch.int64, device=dev)  # step being trained
-            self._c_dev = torch.zeros(1, dtype=torch.int64, device=dev)  # its offset in the chunk
-
-    # -- optimizers -----------------------------------------------------------------------------
-    def _direction(self, m, v, grad, lr, t):
-        """The step ``u`` of one optimizer update (``p <- p - u``), lr per run (R, 1), with the
-        optimizer state updated in place: torch.optim.Adam's bias-corrected step, or
-        torch.optim.SGD with momentum (buffer kept in ``m``). ``t``: the optimizer's step count,
-        an int or (tensor step modes) a device tensor of shape (1,)."""
-        tensor_t = not isinstance(t, int)
-        if self.sgd:
-            if self.momentum > 0:
-                if tensor_t:  # m is 0 before step 1, so this equals the copy below
-                    m.mul_(self.momentum).add_(grad)
-                elif t == 1:
-                    m.copy_(grad)
-                else:
-                    m.mul_(self.momentum).add_(grad)
-                grad = m
-            return grad * lr
-        b1, b2 = self.beta1, self.beta2
-        m.mul_(b1).add_(grad * (1.0 - b1))
-        v.mul_(b2).add_(grad * grad * (1.0 - b2))
-        if tensor_t:
-            row = self._adam_table.index_select(0, t)  # (1, 2)
-            bc1, sbc2 = row[:, 0:1], row[:, 1:2]
-        else:
-            bc1, sbc2 = 1.0 - b1**t, math.sqrt(1.0 - b2**t)
-        denom = v.sqrt() / sbc2 + self.eps
-        return m / denom * (lr / bc1)
-
-    def _optimistic(self, u: torch.Tensor, prev: torch.Tensor):
-        """(step taken, new previous step) of the optimistic update ``2 u_t - u_{t-1}``; the
-        first step is a plain one (u_{-1} = u_0), so no run starts with a doubled step."""
-        if self.step == 0:
-            return u, u
-        return u * 2.0 - prev, u
-
-    def _apply_g(self, gg: torch.Tensor, t_opt: int, optimistic: bool = False) -> None:
-        u = self._direction(self.mg, self.vg, gg, self.lr_g, t_opt)
-        if optimistic:
-            u, self.ug_prev = self._optimistic(u, self.ug_prev)
-        self.g.sub_(u)
-
-    def _apply_d(self, gd: torch.Tensor, t_opt: int, optimistic: bool = False) -> None:
-        if self.has_wd and not self.l2:
-            self.d.mul_(self.decay)
-        u = self._direction(self.md, self.vd, gd, self.lr_d, t_opt)
-        if optimistic:
-            u, self.ud_prev = self._optimistic(u, self.ud_prev)
-        self.d.sub_(u)
-        if self.has_lecam:
-            self.lc_ema = self._lc_next  # the anchors of the gradient just applied
-
-    def _lookahead(self, p, m, v, grad, lr, t, decay=None) -> torch.Tensor:
-        """Extragradient's look-ahead point: one optimizer step from ``p`` taken on a copy of the
-        optimizer state, which itself stays as it was (plain SGD: ``p - lr grad``)."""
-        u = self._direction(m.clone(), v.clone(), grad, lr, t)
-        return (p if decay is None else p * decay) - u
+        self._init_step_mode(step_mode)
 
     def _init_extra_state(self) -> None:
         """State of the optional parts: LeCam's anchors ``[a_real, a_fake]`` (R, 2) and the
@@ -466,96 +362,6 @@ class BatchTrainer(ChunkedRandomness, CheckpointState):
             if self.has_cons:
                 gd = gd + self._consensus(t, j)[1] * self.cons
             self._apply_d(gd, t_d + j)
-    def _tensor_step(self) -> None:
-        """The step as a CUDA graph holds it: indices and scalars from device tensors, the
-        freeze of diverged runs always applied (no host-side 'all alive' test)."""
-        frozen = self._freeze_copies()
-        with torch.inference_mode(False):  # normal tensors, as the chunks: consensus' autograd
-            self._dr = self._draws(self._c_dev)
-        self._step(self._t_dev)
-        self._restore_frozen(frozen)
-
-    def _graph_step(self) -> None:
-        """Replay the captured step. The first step runs eagerly on a side stream (warm-up,
-        as CUDA graph capture requires), the second is captured; capture only records, so
-        it is replayed right after. If capture fails, go on in tensor mode (same arithmetic) and
-        keep the reason in ``graph_error``."""
-        with torch.cuda.device(self.device):
-            if not self._warm:
-                side = torch.cuda.Stream()
-                side.wait_stream(torch.cuda.current_stream())
-                with torch.cuda.stream(side):
-                    self._tensor_step()
-                torch.cuda.current_stream().wait_stream(side)
-                self._warm = True
-                return
-            if self._graph is None:
-                graph = torch.cuda.CUDAGraph()
-                try:
-                    with torch.cuda.graph(graph):
-                        self._tensor_step()
-                except RuntimeError as exc:  # pragma: no cover - needs a GPU
-                    self.graph_error = str(exc)
-                    self.step_mode = "tensor"
-                    self._tensor_step()
-                    return
-                self._graph = graph
-            self._graph.replay()
-
-
-    def _state_tensors(self) -> list[torch.Tensor]:
-        return [self.g, self.d, self.mg, self.vg, self.md, self.vd,
-                self.lc_ema, self.ug_prev, self.ud_prev]
-
-    def _freeze_copies(self):
-        return [t.clone() for t in self._state_tensors()]
-
-    def _restore_frozen(self, frozen) -> None:
-        dead = ~self.alive.unsqueeze(1)
-        for cur, old in zip(self._state_tensors(), frozen):
-            cur.copy_(torch.where(dead, old, cur))
-
-    # -- snapshots and divergence -------------------------------------------------------------
-    def snapshot(self, with_losses: bool = True) -> Snapshot:
-        """Evaluate the current state (float64, on clean samples of the current step's x);
-        ``with_losses=False``: the parameters only (a sweep's batch store recomputes the losses
-        from them when a member is read, so training need not spend a step's worth of work
-        on each snapshot).
-
-        Also where divergence is detected: a run with a non-finite parameter is marked
-        ``diverged``, rolled back to its last finite snapshot and frozen there."""
-        finite = torch.isfinite(self.g).all(1) & torch.isfinite(self.d).all(1)
-        newly = self.alive & ~finite
-        if bool(newly.any()):
-            self.diverged_step = torch.where(newly, self.step, self.diverged_step)
-            self.alive &= finite
-            self._all_alive = False
-            keep = newly.unsqueeze(1)
-            g0, d0 = self._last_good
-            self.g.copy_(torch.where(keep, g0, self.g))
-            self.d.copy_(torch.where(keep, d0, self.d))
-            for m in (self.mg, self.vg, self.md, self.vd, self.lc_ema, self.ug_prev,
-                      self.ud_prev):
-                m.masked_fill_(keep, 0.0)
-        self._last_good = (self.g.clone(), self.d.clone())
-        if not with_losses:
-            return Snapshot(step=self.step, g=self.g.double().cpu(), d=self.d.double().cpu(),
-                            g_loss=None, d_loss=None, d_real=None, d_fake=None,
-                            alive=self.alive.cpu().clone())
-        return self._evaluate()
-
-    def _evaluate(self) -> Snapshot:
-        """The game's metrics at the current parameters."""
-        # Evaluated on the runs' device; only the (R,)-sized results travel to the host.
-        g = self.g.double()
-        d = self.d.double()
-        x = self.x_at(min(self.step, self.steps - 1))[:, : self.B].double()
-        easing, fw = self.easing64.to(self.device), self.fake_weight64.to(self.device)
-        gl, dl, dr, df = snapshot_losses(g, d, x, self.real.double(), self.loss, self.g_loss,
-                                         easing, fw)
-        return Snapshot(step=self.step, g=g.cpu(), d=d.cpu(), g_loss=gl.cpu(), d_loss=dl.cpu(),
-                        d_real=dr.cpu(), d_fake=df.cpu(), alive=self.alive.cpu().clone())
-
     def run(
         self,
         on_snapshot: Callable[[Snapshot], None],

@@ -44,10 +44,10 @@ import numpy as np
 import torch
 
 from . import dirac, floatpack, jsoncols, rundir
-from .engine import snapshot_losses
 from .errors import UsageError
 from .models import D_NAMES
 from .randomness import clean_x
+from .snapshots import snapshot_losses
 from .spec import RunSpec
 
 BATCHES = "batches"
@@ -98,7 +98,7 @@ class BatchMetrics:
     """A batch's snapshots so far: the step and every member's 9 parameters per snapshot.
 
     A snapshot's losses and D outputs are a pure function of those parameters and the
-    member's seed (``engine.snapshot_losses`` on the step's clean x), so they are recomputed
+    member's seed (``snapshots.snapshot_losses`` on the step's clean x), so they are recomputed
     when a member is read instead of being stored (float64: they agree with the values
     training computed to float64 rounding, about 1e-16; the parameters are exact)."""
 

@@ -9,7 +9,7 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "pointgan_cli"
 ENGINE = ("rng", "models", "losses", "grads", "layout", "batching", "randomness",
-          "trainstate", "engine", "dirac")
+          "trainstate", "optimizers", "capture", "snapshots", "engine", "dirac")
 
 
 def modules() -> dict[str, Path]:
