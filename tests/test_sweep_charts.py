@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from pointgan_cli.sweep.report import evenly, robust_limits, split_group, weights_figure
+from pointgan_cli.sweep.charts import evenly, robust_limits, split_group, weights_figure
 
 
 @pytest.mark.parametrize("name, parts", [
@@ -57,7 +57,7 @@ def test_charts_are_palette_pngs_that_look_like_matplotlibs_render(cli, tmp_path
 
     from PIL import Image
 
-    from pointgan_cli.sweep.report import DPI, _png
+    from pointgan_cli.sweep.charts import DPI, _png
 
     out = tmp_path / "s"
     res = cli(["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-7",
@@ -87,23 +87,23 @@ def test_the_chart_preload_thread_is_gone_when_the_sweep_returns(cli, tmp_path, 
     fork its workers."""
     import threading
 
-    from pointgan_cli.sweep import report
+    from pointgan_cli.sweep import charts
 
     monkeypatch.setattr(os, "cpu_count", lambda: 4)  # two workers leave two cores free
 
     started = []
-    real = report.Preload.start
+    real = charts.Preload.start
 
     def spy(self):
         started.append(self)
         real(self)
 
-    report.Preload.start = spy
+    charts.Preload.start = spy
     try:
         res = cli(["sweep", "--preset", "fixed", "--seeds", "0-3", "--steps", "40",
                    "--max-batch", "2", "--workers", "2", "--out", tmp_path / "s", "-q"])
     finally:
-        report.Preload.start = real
+        charts.Preload.start = real
     assert res.exit_code == 0, res.stderr
     assert started and all(p._thread is not None for p in started)
     assert not any(t.name == "pointgan-preload" for t in threading.enumerate())
@@ -134,14 +134,14 @@ def test_at_most_a_cap_of_curves_is_drawn_evenly_spaced_with_both_ends():
 def test_a_big_group_draws_at_most_the_cap_and_says_so(cli, tmp_path, monkeypatch):
     from matplotlib.collections import LineCollection
 
-    from pointgan_cli.sweep import report
+    from pointgan_cli.sweep import charts
 
     out = tmp_path / "s"
     res = cli(["sweep", "--preset", "baseline", "--seeds", "0-11", "--steps", "40",
                "--workers", "1", "--out", out, "-q"])
     assert res.exit_code == 0, res.stderr
     summary = json.loads((out / "summary.json").read_text())
-    monkeypatch.setattr(report, "MAX_DRAWN", 5)
+    monkeypatch.setattr(charts, "MAX_DRAWN", 5)
     fig, plt = weights_figure(out, summary, 1.0)
     try:
         drawn = [len(c.get_segments()) for ax in fig.axes for c in ax.collections

@@ -1,7 +1,7 @@
 """Running a whole sweep: write ``sweep.json``, train what is unfinished, write the report.
 
 The sweep directory itself is owned by ``sweepdir``; planning lives in ``plan``, the worker
-processes in ``executors`` and the statistics and charts in ``report``.
+processes in ``executors`` and the statistics in ``report``, the charts in ``charts``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
 from ..runtime import Interrupted, disk_failure, runs_that_fit
 from ..spec import RunSpec
-from . import dirac_report, report
+from . import charts, dirac_report, report
 from .executors import run_local, run_ray
 from .plan import store_jobs
 from .spec import SweepSpec, expand
@@ -143,7 +143,7 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     # charts' libraries meanwhile, once the workers exist (a thread before the fork would make
     # forking unsafe).
     cpus = os.cpu_count() or 1
-    preload = report.Preload() if wants_preload(executor, workers, len(jobs), cpus,
+    preload = charts.Preload() if wants_preload(executor, workers, len(jobs), cpus,
                                                 ray_address) else None
 
     def on_progress(n: int) -> None:
