@@ -142,7 +142,7 @@ def _describe_run(path: Path, name: str) -> Entry:
 
 
 def _describe_sweep(path: Path, name: str) -> Entry:
-    from .sweep.spec import format_seeds
+    from .sweep.ranges import format_seeds
 
     index = sweepdir.read_index(path)
     specs = _specs(index.entries, path)

@@ -112,7 +112,7 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
 
 def _sweep_facts(index: sweepdir.Index) -> dict[str, Any]:
     """What a sweep was asked to run, in words that can be compared field by field."""
-    from .sweep.spec import format_seeds
+    from .sweep.ranges import format_seeds
 
     sweep = index.sweep
     seeds = sorted({int(e.spec.get("seed", 0)) for e in index.entries})

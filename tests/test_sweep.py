@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from pointgan_cli.errors import UsageError
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.sweep.ranges import parse_grid, parse_seeds
 from pointgan_cli.sweep.report import wilson
-from pointgan_cli.sweep.spec import build_sweep_spec, expand, parse_grid, parse_seeds
+from pointgan_cli.sweep.spec import build_sweep_spec, expand
 from pointgan_cli.sweep.stats import mcnemar_exact
 
 
@@ -73,7 +74,8 @@ def test_literature_study_covers_the_stabilisers():
 
 
 def test_sweep_command_round_trips(tmp_path):
-    from pointgan_cli.sweep.spec import format_seeds, sweep_command
+    from pointgan_cli.sweep.ranges import format_seeds
+    from pointgan_cli.sweep.spec import sweep_command
 
     assert format_seeds([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"
     spec = build_sweep_spec(["baseline", "fixed"], None, parse_grid(["lr_d=0.01,0.003"]),
@@ -87,7 +89,7 @@ def test_sweep_command_round_trips(tmp_path):
 @settings(max_examples=200, deadline=None)
 @given(st.sets(st.integers(0, 5000), min_size=1, max_size=60))
 def test_seed_ranges_round_trip(seeds):
-    from pointgan_cli.sweep.spec import format_seeds
+    from pointgan_cli.sweep.ranges import format_seeds
 
     assert parse_seeds(format_seeds(sorted(seeds))) == sorted(seeds)
 

@@ -8,15 +8,8 @@ import pytest
 from pointgan_cli.errors import UsageError
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.sweep import mapplot, maps
-from pointgan_cli.sweep.ranges import format_range
-from pointgan_cli.sweep.spec import (
-    MAP_VARIANTS,
-    build_sweep_spec,
-    expand,
-    parse_grid,
-    parse_seeds,
-    sweep_command,
-)
+from pointgan_cli.sweep.ranges import format_range, parse_grid, parse_seeds
+from pointgan_cli.sweep.spec import MAP_VARIANTS, build_sweep_spec, expand, sweep_command
 
 
 def test_ranges_even_and_log():

@@ -8,12 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pointgan_cli.errors import UsageError
+from pointgan_cli.sweep.ranges import parse_grid
 from pointgan_cli.sweep.spec import (
     ARTICLE_BUDGETS,
     build_sweep_spec,
     equal_time_steps,
     expand,
-    parse_grid,
     reference_groups,
     sweep_command,
 )

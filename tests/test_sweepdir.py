@@ -65,7 +65,8 @@ def test_a_member_exported_into_members_is_read_from_its_run_directory(sweep, tm
 
 def _study_entries():
     """The article study's members (several presets, a learning-rate grid, strata)."""
-    from pointgan_cli.sweep.spec import build_sweep_spec, expand, parse_seeds
+    from pointgan_cli.sweep.ranges import parse_seeds
+    from pointgan_cli.sweep.spec import build_sweep_spec, expand
 
     spec = build_sweep_spec([], "article", {}, parse_seeds("0-2,7"), None, {}, None)
     return spec, [sweepdir.Entry(i, g, s.model_dump(mode="json")) for i, g, s in expand(spec)]
@@ -99,7 +100,8 @@ def test_sweep_json_round_trips_every_members_spec_exactly(tmp_path):
 
 
 def test_sweep_json_is_small_per_member(tmp_path):
-    from pointgan_cli.sweep.spec import build_sweep_spec, expand, parse_seeds
+    from pointgan_cli.sweep.ranges import parse_seeds
+    from pointgan_cli.sweep.spec import build_sweep_spec, expand
 
     spec = build_sweep_spec(["fixed"], None, {}, parse_seeds("0-1023"), None,
                             {"steps": 1500}, None)

@@ -11,7 +11,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
-from ..sweep.spec import STUDIES, build_sweep_spec, expand, parse_grid, parse_seeds, sweep_command
+from ..sweep.ranges import parse_grid, parse_seeds
+from ..sweep.spec import STUDIES, build_sweep_spec, expand, sweep_command
 from . import console
 from . import options as o
 

@@ -1,4 +1,7 @@
-"""Grid axes as ranges: ``START:STOP:N`` (evenly spaced) and ``START:STOP:N:log``.
+"""What a user types for a sweep's members: ``--seeds`` (lists and ranges of seeds) and
+``--grid`` (lists of values, or ranges ``START:STOP:N`` evenly spaced and ``START:STOP:N:log``).
+
+Every error names the flag the user typed, so the CLI prints one line and creates nothing.
 
 A stability map wants an axis of many values; typing 11 log-spaced weight decays by hand is
 error-prone and prints badly (0.00031622776601683794). A range's inner values are rounded to
@@ -13,13 +16,16 @@ import math
 import re
 from typing import Any
 
-from ..errors import UsageError
-from ..spec import RunSpec
+from ..errors import UsageError, short
+from ..spec import SPEC_FIELDS, RunSpec
 
 #: Significant digits of a range's inner values: 1e-4:1:9:log gives 0.000316228, not
 #: 0.00031622776601683794, in member ids, labels and sweep.json (the value trained is the
 #: rounded one, so everything that prints it agrees). The ends are kept as typed.
 RANGE_DIGITS = 6
+#: Seeds of one sweep, counted before any list is built (``--seeds 0-10000000`` used to fill
+#: memory).
+MAX_SEEDS = 1_000_000
 
 
 def parse_range(field: str, text: str) -> list[Any]:
@@ -84,3 +90,89 @@ def format_range(values: list[Any]) -> str | None:
         if range_values(float(start), float(stop), n, log, integer) == values:
             return f"{start!r}:{stop!r}:{n}" + (":log" if log else "")
     return None
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0-99``, ``0,3,7``, ``0-9,20-29`` -> sorted unique seeds (ASCII digits only; at most
+    ``MAX_SEEDS``, counted before any list is built)."""
+    ranges: list[tuple[int, int]] = []
+    if not text.strip():
+        raise UsageError("--seeds: empty list")
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part)
+        if not m:
+            raise UsageError(f"--seeds: {short(part)} is not a seed or a range like 0-99")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise UsageError(f"--seeds: range {short(part)} is empty (end before start)")
+        if hi >= 2**32:
+            raise UsageError(f"--seeds: {short(hi)} is too large (seeds are below 2^32)")
+        ranges.append((lo, hi))
+    if sum(hi - lo + 1 for lo, hi in ranges) > MAX_SEEDS:
+        raise UsageError(f"--seeds: more than {MAX_SEEDS} seeds; split the sweep")
+    seeds: set[int] = set()
+    for lo, hi in ranges:
+        seeds.update(range(lo, hi + 1))
+    return sorted(seeds)
+
+
+def format_seeds(seeds: list[int]) -> str:
+    """Sorted seeds as compact ranges: [0, 1, 2, 5] -> '0-2,5'."""
+    parts, i = [], 0
+    while i < len(seeds):
+        j = i
+        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
+            j += 1
+        parts.append(str(seeds[i]) if i == j else f"{seeds[i]}-{seeds[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``["lr_d=0.01,0.003", "noise_scale=0:2:5", "weight_decay=1e-4:1:5:log"]`` ->
+    {field: [values]}: a list, or ``START:STOP:N`` (N evenly spaced values, both ends included)
+    or ``START:STOP:N:log`` (N values evenly spaced in log). Values are checked against the
+    spec's types here and against its bounds when the members are resolved."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        field, sep, values = item.partition("=")
+        field = field.strip().replace("-", "_")
+        if not sep or not field:
+            raise UsageError(f"--grid: {short(item)} is not FIELD=V1,V2,... or "
+                             "FIELD=START:STOP:N")
+        if field == "seed":
+            raise UsageError("--grid: seed is not a grid field; give the seeds with --seeds")
+        if field not in SPEC_FIELDS or field == "preset":
+            hint = " (use --preset for presets)" if field == "preset" else ""
+            raise UsageError(f"--grid: unknown spec field {short(field)}{hint}")
+        if field in grid:
+            raise UsageError(f"--grid: {short(field)} given twice")
+        if ":" in values:
+            grid[field] = parse_range(field, values.strip())
+            continue
+        vals = [v.strip() for v in values.split(",") if v.strip()]
+        if not vals:
+            raise UsageError(f"--grid: {field}= has an empty list of values")
+        grid[field] = [_parse_value(field, v) for v in vals]
+        if len(set(grid[field])) != len(grid[field]):
+            raise UsageError(f"--grid: {field}={values} lists a value twice")
+    return grid
+
+
+def _parse_value(field: str, text: str) -> Any:
+    annotation = RunSpec.model_fields[field].annotation
+    kind = "an integer" if annotation is int else "a finite number"
+    try:
+        if annotation is int:
+            if not re.fullmatch(r"[+-]?[0-9]+", text):
+                raise ValueError
+            return int(text)
+        if annotation is float:
+            if not text.isascii() or not math.isfinite(value := float(text)):
+                raise ValueError
+            return value
+    except ValueError:
+        raise UsageError(f"--grid: {field}={short(text)} is not {kind}") from None
+    return text

@@ -2,8 +2,9 @@
 
 A sweep is variants (a preset plus overrides, e.g. the study's experiment set) crossed with a
 grid of spec values and a list of seeds. ``SweepSpec`` is what ``sweep.json`` stores, so
-``--resume`` re-expands exactly the same members. Every parsing error names the argument the
-user typed (``--seeds``, ``--grid``) so the CLI can print one line and create nothing.
+``--resume`` re-expands exactly the same members. What the user types for seeds and grid is
+parsed in ``ranges``; every error here names the flag too, so the CLI prints one line and
+creates nothing.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError, short
-from ..spec import PRESETS, SPEC_FIELDS, RunSpec, flag_name, read_config, resolve_spec
+from ..spec import PRESETS, RunSpec, flag_name, read_config, resolve_spec
 from . import dirac_study
-from .ranges import format_range, parse_range
+from .ranges import format_range, format_seeds, parse_grid, parse_seeds
 
 #: The study's whole experiment set (`--study article`): (label, preset, overrides), each run
 #: at every learning rate in ARTICLE_LRS (lr_g = lr_d), as the study plotted several.
@@ -42,8 +43,7 @@ ARTICLE_LRS = (0.01, 0.003)
 ARTICLE_BUDGETS = (3000, 6000, 10000, 20000)
 BUDGET_LR = 0.01
 
-#: Bounds checked before anything is expanded (``--seeds 0-10000000`` used to fill memory).
-MAX_SEEDS = 1_000_000
+#: Members of one sweep, checked before anything is expanded.
 MAX_MEMBERS = 1_000_000
 
 #: `--study literature`: the study's fix against the GAN-stability literature's stabilisers
@@ -123,80 +123,6 @@ def equal_time_steps(budget: int, lr: float) -> int:
 
 def _budget_name(steps: int) -> str:
     return f"{steps // 1000}k" if steps % 1000 == 0 else str(steps)
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``0-99``, ``0,3,7``, ``0-9,20-29`` -> sorted unique seeds (ASCII digits only; at most
-    ``MAX_SEEDS``, counted before any list is built)."""
-    ranges: list[tuple[int, int]] = []
-    if not text.strip():
-        raise UsageError("--seeds: empty list")
-    for part in text.split(","):
-        part = part.strip()
-        m = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part)
-        if not m:
-            raise UsageError(f"--seeds: {short(part)} is not a seed or a range like 0-99")
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) is not None else lo
-        if hi < lo:
-            raise UsageError(f"--seeds: range {short(part)} is empty (end before start)")
-        if hi >= 2**32:
-            raise UsageError(f"--seeds: {short(hi)} is too large (seeds are below 2^32)")
-        ranges.append((lo, hi))
-    if sum(hi - lo + 1 for lo, hi in ranges) > MAX_SEEDS:
-        raise UsageError(f"--seeds: more than {MAX_SEEDS} seeds; split the sweep")
-    seeds: set[int] = set()
-    for lo, hi in ranges:
-        seeds.update(range(lo, hi + 1))
-    return sorted(seeds)
-
-
-def parse_grid(items: list[str]) -> dict[str, list[Any]]:
-    """``["lr_d=0.01,0.003", "noise_scale=0:2:5", "weight_decay=1e-4:1:5:log"]`` ->
-    {field: [values]}: a list, or ``START:STOP:N`` (N evenly spaced values, both ends included)
-    or ``START:STOP:N:log`` (N values evenly spaced in log). Values are checked against the
-    spec's types here and against its bounds when the members are resolved."""
-    grid: dict[str, list[Any]] = {}
-    for item in items:
-        field, sep, values = item.partition("=")
-        field = field.strip().replace("-", "_")
-        if not sep or not field:
-            raise UsageError(f"--grid: {short(item)} is not FIELD=V1,V2,... or "
-                             "FIELD=START:STOP:N")
-        if field == "seed":
-            raise UsageError("--grid: seed is not a grid field; give the seeds with --seeds")
-        if field not in SPEC_FIELDS or field == "preset":
-            hint = " (use --preset for presets)" if field == "preset" else ""
-            raise UsageError(f"--grid: unknown spec field {short(field)}{hint}")
-        if field in grid:
-            raise UsageError(f"--grid: {short(field)} given twice")
-        if ":" in values:
-            grid[field] = parse_range(field, values.strip())
-            continue
-        vals = [v.strip() for v in values.split(",") if v.strip()]
-        if not vals:
-            raise UsageError(f"--grid: {field}= has an empty list of values")
-        grid[field] = [_parse_value(field, v) for v in vals]
-        if len(set(grid[field])) != len(grid[field]):
-            raise UsageError(f"--grid: {field}={values} lists a value twice")
-    return grid
-
-
-def _parse_value(field: str, text: str) -> Any:
-    annotation = RunSpec.model_fields[field].annotation
-    kind = "an integer" if annotation is int else "a finite number"
-    try:
-        if annotation is int:
-            if not re.fullmatch(r"[+-]?[0-9]+", text):
-                raise ValueError
-            return int(text)
-        if annotation is float:
-            if not text.isascii() or not math.isfinite(value := float(text)):
-                raise ValueError
-            return value
-    except ValueError:
-        raise UsageError(f"--grid: {field}={short(text)} is not {kind}") from None
-    return text
 
 
 def build_sweep_spec(
@@ -370,18 +296,6 @@ def _resolve_member(preset: str, config: Path | None, ov: dict[str, Any], gp: di
             if msg.startswith(flag + ":"):
                 raise UsageError("--grid: " + field + msg[len(flag):]) from None
         raise
-
-
-def format_seeds(seeds: list[int]) -> str:
-    """Sorted seeds as compact ranges: [0, 1, 2, 5] -> '0-2,5'."""
-    parts, i = [], 0
-    while i < len(seeds):
-        j = i
-        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
-            j += 1
-        parts.append(str(seeds[i]) if i == j else f"{seeds[i]}-{seeds[j]}")
-        i = j + 1
-    return ",".join(parts)
 
 
 def sweep_command(sweep: SweepSpec, out: Path) -> str:
