@@ -1,4 +1,4 @@
-"""Run directories: layout, atomic writes, checkpoints, metrics, and ``load_run``.
+"""Run directories: layout, checkpoints, metrics, and ``load_run``.
 
 Layout of one run::
 
@@ -7,9 +7,9 @@ Layout of one run::
     checkpoints/       step-000500.pt ... and last.pt (torch.load(weights_only=True))
     summary.json       final numbers (written last; its presence means the run finished)
 
-Every file is written atomically (temp file in the same directory, fsync, ``os.replace``), so a
-crash or ``kill -9`` leaves either the old file or the new one, never half of one. Commands that
-only read runs (animate, diagnose) go through ``load_run``.
+Every file is written atomically (``atomic``: temp file in the same directory, fsync,
+``os.replace``), so a crash or ``kill -9`` leaves either the old file or the new one, never half
+of one. Commands that only read runs (animate, diagnose) go through ``load_run``.
 """
 
 from __future__ import annotations
@@ -18,16 +18,15 @@ import contextlib
 import json
 import os
 import platform
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 from pydantic import ValidationError
 
 from . import fsguard
+from .atomic import atomic_write, atomic_write_json, atomic_write_text, dumps
 from .errors import UsageError
 from .spec import RunSpec
 
@@ -59,55 +58,11 @@ RUN_LAYOUT: fsguard.Layout = {
 RUN_MARKERS = (SPEC,)
 
 
-# -- atomic writes -----------------------------------------------------------------------------
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def publish(tmp: str | Path, path: Path) -> None:
-    """Give the temp file normal permissions (mkstemp makes it 0600), then rename it."""
-    os.chmod(tmp, 0o666 & ~_UMASK)
-    os.replace(tmp, path)
-
-
-def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write through a temp file in the same directory, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (same-directory temp file, fsync, rename)."""
-    _atomic_write(path, lambda f: f.write(data))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def dumps(obj: Any, indent: int | None = None) -> str:
-    """Strict JSON text (non-finite floats become null)."""
-    return json.dumps(fsguard.finite_json(obj), indent=indent, allow_nan=False)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, dumps(obj, indent=2) + "\n")
-
+# -- checkpoint writes -------------------------------------------------------------------------
 
 def atomic_torch_save(path: Path, obj: Any) -> None:
     """``torch.save`` through a same-directory temp file, so a checkpoint is complete or absent."""
-    _atomic_write(path, lambda f: torch.save(obj, f))
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def versions() -> dict[str, str]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from . import fsguard, rundir, sweepindex, sweepstore
+from . import atomic, fsguard, rundir, sweepindex, sweepstore
 from .errors import UsageError
 from .naming import rerun_command
 from .spec import RunSpec
@@ -97,7 +97,7 @@ def write_index(out: Path, command: str, sweep: dict[str, Any], entries: list[En
     (out / MEMBERS).mkdir(parents=True, exist_ok=True)
     doc = {"schema_version": SCHEMA_VERSION, "command": command, "sweep": sweep,
            **sweepindex.encode([(e.id, e.group, e.spec) for e in entries])}
-    rundir.atomic_write_text(out / SWEEP_JSON, _lines(doc))
+    atomic.atomic_write_text(out / SWEEP_JSON, _lines(doc))
 
 
 def _lines(doc: dict[str, Any]) -> str:
@@ -110,7 +110,7 @@ def _lines(doc: dict[str, Any]) -> str:
             items = ",\n".join(f"    {_compact(v)}" for v in value)
             parts.append(f"  {json.dumps(key)}: [\n{items}\n  ]")
         else:
-            parts.append(f"  {json.dumps(key)}: {rundir.dumps(value)}")
+            parts.append(f"  {json.dumps(key)}: {atomic.dumps(value)}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
@@ -443,7 +443,7 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
     rundir.write_metrics(out, rows)
     rundir.write_checkpoint(out, member, spec)
     if summaries is not None:
-        rundir.atomic_write_json(out / rundir.SUMMARY, summaries.get(i))
+        atomic.atomic_write_json(out / rundir.SUMMARY, summaries.get(i))
     return {"run_dir": str(out), "step": int(member["step"]), "finished": summaries is not None}
 
 
@@ -461,7 +461,7 @@ def read_summary(path: Path | str) -> dict[str, Any]:
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     """The sweep's ``summary.json``: written last, so its presence means the sweep finished."""
-    rundir.atomic_write_json(path / SUMMARY, summary)
+    atomic.atomic_write_json(path / SUMMARY, summary)
 
 
 def map_names(name: str | None = None) -> dict[str, str]:
@@ -479,7 +479,7 @@ def map_files(path: Path | str) -> list[Path]:
 
 def write_file(path: Path, name: str, data: bytes) -> None:
     """A file the sweep report adds beside ``summary.json`` (charts, tables)."""
-    rundir.atomic_write_bytes(path / name, data)
+    atomic.atomic_write_bytes(path / name, data)
 
 
 def write_summary_csv(path: Path, data: bytes) -> None:

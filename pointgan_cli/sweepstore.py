@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import dirac, floatpack, jsoncols, rundir
+from . import atomic, dirac, floatpack, jsoncols
 from .errors import UsageError
 from .models import D_NAMES
 from .randomness import clean_x
@@ -378,8 +378,8 @@ def write_batch(sweep: Path, bid: str, metrics: BatchMetrics, stacked: dict) -> 
     """The batch's metrics, then its state: each atomically, one fsync per file (the final
     write, with the summaries, compresses the metrics)."""
     final = "summaries" in stacked
-    rundir.atomic_write_bytes(metrics_path(sweep, bid), metrics.to_bytes(compress=final))
-    rundir.atomic_write_bytes(state_path(sweep, bid), state_to_bytes(stacked, metrics.ids))
+    atomic.atomic_write_bytes(metrics_path(sweep, bid), metrics.to_bytes(compress=final))
+    atomic.atomic_write_bytes(state_path(sweep, bid), state_to_bytes(stacked, metrics.ids))
 
 
 class _npz:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from . import fsguard, rundir, verdict
+from . import atomic, fsguard, rundir, verdict
 from .dirac import DiracTrainer
 from .engine import BatchTrainer, Snapshot
 from .errors import RuntimeFailure, UsageError
@@ -199,7 +199,7 @@ def _train(members, states, on_progress, handle_signals, should_stop):
             for i, m in enumerate(members):
                 current = m.out
                 summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final)
-                rundir.atomic_write_json(m.out / rundir.SUMMARY, summary)
+                atomic.atomic_write_json(m.out / rundir.SUMMARY, summary)
                 summaries.append(summary)
         except OSError as exc:
             raise disk_failure(exc, current) from None

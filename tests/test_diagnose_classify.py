@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pointgan_cli import rundir
+from pointgan_cli import atomic, rundir
 from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.diagnose.source import state_at
 from pointgan_cli.errors import UsageError
@@ -34,7 +34,7 @@ def make_run(path, d, wb, status="finished", nan_at=None):
         rows.append(row)
     (path / rundir.METRICS).write_text("".join(json.dumps(r) + "\n" for r in rows))
     w, b = wb[-1]
-    rundir.atomic_write_json(path / rundir.SUMMARY, {
+    atomic.atomic_write_json(path / rundir.SUMMARY, {
         "status": status, "converged": status == "finished" and abs(w) + abs(b - 1) < 0.1,
         "w": w, "b": b, "diverged_step": 100 if status == "diverged" else None})
     return rundir.load_run(path)
@@ -106,7 +106,7 @@ def test_gentle_d_and_a_generator_that_does_not_move_is_stuck(tmp_path):
 def test_the_class_in_summary_json_is_reported_as_it_is(tmp_path):
     run = make_run(tmp_path / "r", GENTLE, still(0.3, 0.4))
     summary = dict(run.summary, **{"class": "orbiting", "verdict": {"reason": "as written"}})
-    rundir.atomic_write_json(tmp_path / "r" / rundir.SUMMARY, summary)
+    atomic.atomic_write_json(tmp_path / "r" / rundir.SUMMARY, summary)
     rep = classify.diagnose_run(rundir.load_run(tmp_path / "r"))
     assert rep["class"] == "orbiting" and rep["reason"].startswith("as written")
     assert rep["class_from"] == rundir.SUMMARY

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import run_cli
 
-from pointgan_cli import rundir
+from pointgan_cli import atomic, rundir
 from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
@@ -48,7 +48,7 @@ def sweep(tmp_path_factory):
                         "spec": spec.model_dump(mode="json")})
     _train(fast)
     _train(fixed)
-    rundir.atomic_write_json(root / "sweep.json", {
+    atomic.atomic_write_json(root / "sweep.json", {
         "schema_version": 1, "command": "pointgan sweep", "members": members})
     return root
 

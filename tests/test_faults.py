@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pointgan_cli import fsguard, rundir, sweepdir
+from pointgan_cli import atomic, fsguard, rundir, sweepdir
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.training import Member, train_batch
@@ -367,7 +367,7 @@ def test_every_json_file_is_strict_json(cli, tmp_path):
     assert stored
     for summaries in stored:  # the members' summaries, as the batch store keeps them
         _strict_json(json.dumps(summaries.all()))
-    assert rundir.dumps({"x": float("nan"), "y": [float("inf"), 1.0]}) == \
+    assert atomic.dumps({"x": float("nan"), "y": [float("inf"), 1.0]}) == \
         '{"x": null, "y": [null, 1.0]}'
 
 

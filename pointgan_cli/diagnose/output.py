@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import rundir, sweepdir
+from .. import atomic, sweepdir
 from ..errors import RuntimeFailure, UsageError
 from ..rundir import Run
 
@@ -42,8 +42,8 @@ def write_pair(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[st
         raise UsageError(f"--out: cannot create folder {out}: {exc.strerror}") from None
     files = {"png": str(out / f"{name}.png"), "json": str(out / f"{name}.json")}
     try:
-        rundir.atomic_write_bytes(out / f"{name}.png", png)
-        rundir.atomic_write_json(out / f"{name}.json", doc)
+        atomic.atomic_write_bytes(out / f"{name}.png", png)
+        atomic.atomic_write_json(out / f"{name}.json", doc)
     except OSError as exc:
         raise RuntimeFailure(f"cannot write {name} files in {out}: {exc.strerror}") from None
     return files

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import rundir, sweepdir
+from .. import atomic, rundir, sweepdir
 from ..errors import UsageError
 
 
@@ -43,7 +43,7 @@ def write(path: Path | str, out: Path | str | None = None) -> dict[str, Any]:
     if target.is_dir():
         raise UsageError(f"--out: {target} is a directory; name the report file")
     text = render(model)
-    rundir.atomic_write_text(target, text)
+    atomic.atomic_write_text(target, text)
     figures = sum(len(s.get("figures", [])) for s in model["sections"])
     return {"report": str(target), "kind": model["kind"], "figures": figures,
             "bytes": len(text.encode("utf-8"))}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import rundir, sweepdir, verdict
+from .. import atomic, sweepdir, verdict
 from ..spec import RunSpec, flag_name, resolve_spec
 from .spec import SweepSpec, Variant, group_name, slug, study_variants, variant_grid
 
@@ -264,6 +264,6 @@ def write_maps(sweep_dir: Path, sweep: SweepSpec, summary: dict[str, Any]) -> li
         names = sweepdir.map_names(plane.name)
         sweepdir.write_file(sweep_dir, names["png"], mapplot.draw(doc))
         sweepdir.write_file(sweep_dir, names["json"],
-                            (rundir.dumps(doc, indent=1) + "\n").encode("utf-8"))
+                            (atomic.dumps(doc, indent=1) + "\n").encode("utf-8"))
         sweepdir.write_file(sweep_dir, names["csv"], table(plane).encode("utf-8"))
     return done

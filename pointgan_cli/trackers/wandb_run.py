@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .. import rundir
+from .. import atomic
 from ..errors import RuntimeFailure
 from ..rundir import Run
 from .common import PROJECT, documents, files, group_names, missing, run_tags, sweep_numbers
@@ -76,7 +76,7 @@ class WandbSession:
                 wrun.save(str(dest), base_path=wrun.dir, policy="now")
             for name, doc in ({} if disabled else docs or {}).items():
                 dest = Path(wrun.dir) / name
-                dest.write_text(rundir.dumps(doc, indent=2) + "\n", encoding="utf-8")
+                dest.write_text(atomic.dumps(doc, indent=2) + "\n", encoding="utf-8")
                 wrun.save(str(dest), base_path=wrun.dir, policy="now")
         finally:
             wrun.finish()
