@@ -1,21 +1,11 @@
 import json
 import os
-import stat
 
 import pytest
 import torch
 
-from pointgan_cli import atomic, rundir
+from pointgan_cli import rundir
 from pointgan_cli.errors import UsageError
-
-
-def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
-    p = tmp_path / "a" / "x.json"
-    atomic.atomic_write_json(p, {"v": 1})
-    atomic.atomic_write_json(p, {"v": 2})
-    assert json.loads(p.read_text()) == {"v": 2}
-    assert os.listdir(p.parent) == ["x.json"]
-    assert stat.S_IMODE(p.stat().st_mode) & 0o044  # readable like any file, not 0600
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):
