@@ -35,14 +35,13 @@ from . import losses, rng
 from .engine import BatchTrainer, Snapshot
 from .grads import d_dz, g_dz
 from .layout import CHUNK, DTYPE, LANE
-from .randomness import Draws
+from .randomness import Draws, step_of
 
 if TYPE_CHECKING:
     from .spec import RunSpec
 
 G_NAMES = ("theta",)
 D_NAMES = ("psi",)
-EQUILIBRIUM = (0.0, 0.0)
 SEED_INIT_RANGE = 2.0  # --init seed: theta, psi uniform in [-2, 2)
 
 
@@ -114,10 +113,7 @@ class DiracTrainer(BatchTrainer):
     def _draws(self, c: int | torch.Tensor) -> Draws:
         """Step ``c`` of the chunk: only instance noise (WGAN-GP needs no interpolates here:
         D's input gradient is -psi everywhere)."""
-        inst = None
-        if self.has_inst:
-            inst = self.inst_chunk[:, c] if isinstance(c, int) else \
-                self.inst_chunk.index_select(1, c).squeeze(1)
+        inst = step_of(self.inst_chunk, c) if self.has_inst else None
         return Draws(x=self.x_chunk[:, 0], eps=None, inst=inst, gp=None)
 
     def _fill_chunk(self, start: int, lo: int, hi: int) -> None:
@@ -125,10 +121,7 @@ class DiracTrainer(BatchTrainer):
         as the pointgan game's (fakes, then reals, per D sub-step)."""
         if self.has_inst:
             steps = torch.arange(start, start + CHUNK, dtype=torch.int64, device=self.device)
-            n = self.inst_chunk.shape[2]
-            z = rng.normal_pairs(self.seeds[lo:hi], rng.STREAM_INSTANCE, steps, -(-n // 2), DTYPE)
-            z = z.reshape(hi - lo, CHUNK, -1)[:, :, :n] * self.inst[lo:hi].view(-1, 1, 1)
-            self.inst_chunk[lo:hi] = z
+            self._fill_instance_noise(steps, lo, hi)
 
     # -- gradients -------------------------------------------------------------------------
     def _coef(self):

@@ -362,6 +362,7 @@ class BatchTrainer(ChunkedRandomness, CheckpointState, Optimizers, CapturedStep,
             if self.has_cons:
                 gd = gd + self._consensus(t, j)[1] * self.cons
             self._apply_d(gd, t_d + j)
+
     def run(
         self,
         on_snapshot: Callable[[Snapshot], None],

@@ -24,6 +24,12 @@ def clean_x(seeds: torch.Tensor, steps: torch.Tensor, batch: int) -> torch.Tenso
     return rng.uniform(seeds, rng.STREAM_X, steps, batch, DTYPE) * 2.0 - 1.0
 
 
+def step_of(chunk: torch.Tensor, c: int | torch.Tensor) -> torch.Tensor:
+    """Step ``c`` of a chunk (R, CHUNK, ...): a view for an int, gathered at a device index
+    (shape (1,)) for a captured step."""
+    return chunk[:, c] if isinstance(c, int) else chunk.index_select(1, c).squeeze(1)
+
+
 @dataclass
 class Draws:
     """One step's randomness: x (R, n_d, Bp), G-noise eps (R, n_d, K, 2), instance noise
@@ -85,25 +91,25 @@ class ChunkedRandomness:
                 e2 = rng.normal_pairs(seeds, rng.STREAM_NOISE_EXTRA, extra, self.K, DTYPE)
                 self.eps_chunk[lo:hi, :, 1:] = e2.view(r, C, n_d - 1, self.K, 2) * scale[..., None]
         if self.has_inst:
-            n = self.inst_chunk.shape[2]
-            z = rng.normal_pairs(seeds, rng.STREAM_INSTANCE, steps, -(-n // 2), DTYPE)
-            self.inst_chunk[lo:hi] = z.reshape(r, C, -1)[:, :, :n] * self.inst[lo:hi].view(-1, 1, 1)
+            self._fill_instance_noise(steps, lo, hi)
         if self.has_gp:
             self.gp_chunk[lo:hi] = uni(rng.STREAM_GP, steps, n_d * self.Bp).view(r, C, n_d, self.Bp)
 
+    def _fill_instance_noise(self, steps: torch.Tensor, lo: int, hi: int) -> None:
+        """Runs lo..hi of the chunk's instance noise (the G step's values, then each D
+        sub-step's), scaled by each run's ``instance_noise``; both games draw it so."""
+        n = self.inst_chunk.shape[2]
+        z = rng.normal_pairs(self.seeds[lo:hi], rng.STREAM_INSTANCE, steps, -(-n // 2), DTYPE)
+        z = z.reshape(hi - lo, CHUNK, -1)[:, :, :n]
+        self.inst_chunk[lo:hi] = z * self.inst[lo:hi].view(-1, 1, 1)
+
     def _draws(self, c: int | torch.Tensor) -> Draws:
         """Step ``c`` of the loaded chunk: views (c an int) or gathered at a device index."""
-        if isinstance(c, int):
-            def at(t):
-                return t[:, c]
-        else:
-            def at(t):
-                return t.index_select(1, c).squeeze(1)
         return Draws(
-            x=at(self.x_chunk),
-            eps=at(self.eps_chunk) if self.has_noise else None,
-            inst=at(self.inst_chunk) if self.has_inst else None,
-            gp=at(self.gp_chunk) if self.has_gp else None,
+            x=step_of(self.x_chunk, c),
+            eps=step_of(self.eps_chunk, c) if self.has_noise else None,
+            inst=step_of(self.inst_chunk, c) if self.has_inst else None,
+            gp=step_of(self.gp_chunk, c) if self.has_gp else None,
         )
 
     def x_at(self, step: int, sub: int = 0) -> torch.Tensor:

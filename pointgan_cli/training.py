@@ -53,21 +53,17 @@ class Member:
     resume: bool = False
 
 
-def make_trainer(specs: Sequence[RunSpec], step_mode: str | None = None) -> BatchTrainer:
-    """The engine for the batch's game (pointgan or the Dirac-GAN)."""
-    if specs[0].game == "dirac":
-        return DiracTrainer(specs, "eager")
-    return BatchTrainer(specs, step_mode=step_mode)
-
-
 ProgressFn = Callable[[Snapshot], None]
 
 
 def new_trainer(specs: Sequence[RunSpec]) -> BatchTrainer:
-    """The engine for ``specs``; ``POINTGAN_CUDA_GRAPHS=0`` steps kernel by kernel on a GPU
-    (same arithmetic, for debugging)."""
+    """The engine for the batch's game (pointgan or the Dirac-GAN, which always steps
+    eagerly); ``POINTGAN_CUDA_GRAPHS=0`` steps kernel by kernel on a GPU (same arithmetic, for
+    debugging)."""
+    if specs[0].game == "dirac":
+        return DiracTrainer(specs, "eager")
     graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
-    return make_trainer(specs, step_mode="eager" if graphs_off else None)
+    return BatchTrainer(specs, step_mode="eager" if graphs_off else None)
 
 
 def warn_graph_error(trainer: BatchTrainer) -> None:

@@ -37,54 +37,41 @@ class CheckpointState:
     def state_for(self, i: int) -> dict:
         """Run i's complete training state as a ``weights_only``-loadable dict (LeCam's
         anchors and the optimistic update's previous steps only where the spec uses them)."""
-        state = {
-            "format": "pointgan-checkpoint-1",
-            "step": self.step,
-            "generator": self.g[i].detach().cpu().clone(),
-            "discriminator": self.d[i].detach().cpu().clone(),
-            "optim_g": {"exp_avg": self.mg[i].cpu().clone(),
-                        "exp_avg_sq": self.vg[i].cpu().clone()},
-            "optim_d": {"exp_avg": self.md[i].cpu().clone(),
-                        "exp_avg_sq": self.vd[i].cpu().clone()},
-            "rng": {"kind": "counter-lowbias32", "seed": self.specs[i].seed, "step": self.step},
-            "alive": bool(self.alive[i]),
-            "diverged_step": int(self.diverged_step[i]),
-            "last_good": {"generator": self._last_good[0][i].cpu().clone(),
-                          "discriminator": self._last_good[1][i].cpu().clone()},
-        }
-        if self.has_lecam:
-            state["lecam_anchors"] = self.lc_ema[i].cpu().clone()
-        if self.scheme == "optimistic":
-            state["optimistic_prev"] = {"generator": self.ug_prev[i].cpu().clone(),
-                                        "discriminator": self.ud_prev[i].cpu().clone()}
-        return state
+        return self._state(lambda t: t[i].detach().cpu().clone(), lambda t: t[i].item())
 
     def stacked_state(self) -> dict:
         """Every run's ``state_for`` at once, with a leading run axis: tensors (R, ...), the
         per-run scalars (``alive``, ``diverged_step``, the rng ``seed``) as (R,) tensors. One
         host copy per tensor instead of one per run: a sweep batch's checkpoint.
         ``unstack_state(stacked, i) == state_for(i)`` (tests hold the two to that)."""
+
         def host(t: torch.Tensor) -> torch.Tensor:
             return t.detach().cpu().clone()
 
+        return self._state(host, host)
+
+    def _state(self, tensor, scalar) -> dict:
+        """The checkpoint dict, one definition for both forms: ``tensor`` takes what is kept of
+        a per-run tensor, ``scalar`` of a per-run scalar ((R,) tensors: ``alive``,
+        ``diverged_step``, the seeds)."""
         state = {
             "format": "pointgan-checkpoint-1",
             "step": self.step,
-            "generator": host(self.g),
-            "discriminator": host(self.d),
-            "optim_g": {"exp_avg": host(self.mg), "exp_avg_sq": host(self.vg)},
-            "optim_d": {"exp_avg": host(self.md), "exp_avg_sq": host(self.vd)},
-            "rng": {"kind": "counter-lowbias32", "seed": host(self.seeds), "step": self.step},
-            "alive": host(self.alive),
-            "diverged_step": host(self.diverged_step),
-            "last_good": {"generator": host(self._last_good[0]),
-                          "discriminator": host(self._last_good[1])},
+            "generator": tensor(self.g),
+            "discriminator": tensor(self.d),
+            "optim_g": {"exp_avg": tensor(self.mg), "exp_avg_sq": tensor(self.vg)},
+            "optim_d": {"exp_avg": tensor(self.md), "exp_avg_sq": tensor(self.vd)},
+            "rng": {"kind": "counter-lowbias32", "seed": scalar(self.seeds), "step": self.step},
+            "alive": scalar(self.alive),
+            "diverged_step": scalar(self.diverged_step),
+            "last_good": {"generator": tensor(self._last_good[0]),
+                          "discriminator": tensor(self._last_good[1])},
         }
         if self.has_lecam:
-            state["lecam_anchors"] = host(self.lc_ema)
+            state["lecam_anchors"] = tensor(self.lc_ema)
         if self.scheme == "optimistic":
-            state["optimistic_prev"] = {"generator": host(self.ug_prev),
-                                        "discriminator": host(self.ud_prev)}
+            state["optimistic_prev"] = {"generator": tensor(self.ug_prev),
+                                        "discriminator": tensor(self.ud_prev)}
         return state
 
     def load_states(self, states: Sequence[dict]) -> None:
@@ -105,10 +92,7 @@ class CheckpointState:
         self.alive = torch.tensor([bool(s["alive"]) for s in states], device=dev)
         self._all_alive = bool(self.alive.all())
         self.diverged_step = torch.tensor([int(s["diverged_step"]) for s in states], device=dev)
-        self._last_good = (
-            torch.stack([s["last_good"]["generator"] for s in states]).to(dev, DTYPE),
-            torch.stack([s["last_good"]["discriminator"] for s in states]).to(dev, DTYPE),
-        )
+        self._last_good = (stack("last_good", "generator"), stack("last_good", "discriminator"))
         if self.has_lecam:
             self.lc_ema = self._lc_next = stack("lecam_anchors")
         if self.scheme == "optimistic":

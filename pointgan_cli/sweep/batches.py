@@ -22,10 +22,8 @@ from ..engine import Snapshot
 from ..errors import UsageError
 from ..records import final_state, run_summary
 from ..runtime import check_memory, disk_failure, prepare_device
-from ..training import Member, new_trainer, train_to_end, warn_graph_error
+from ..training import Member, ProgressFn, new_trainer, train_to_end, warn_graph_error
 from ..trainstate import unstack_state
-
-ProgressFn = Callable[[Snapshot], None]
 
 
 def train_store_batch(
