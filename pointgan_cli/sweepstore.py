@@ -49,6 +49,7 @@ from .models import D_NAMES
 from .randomness import clean_x
 from .snapshots import snapshot_losses
 from .spec import RunSpec
+from .verdict import distance
 
 BATCHES = "batches"
 METRICS_SUFFIX = ".metrics.npz"
@@ -139,7 +140,7 @@ class BatchMetrics:
         for k, step in enumerate(self.steps):
             w, b = float(p[k, 0]), float(p[k, 1])
             row: dict[str, Any] = {"step": step, "w": w, "b": b,
-                                   "distance": abs(w) + abs(b - spec.real_value)}
+                                   "distance": distance(w, b, spec.real_value)}
             row.update({name: cols[j][k] for j, name in enumerate(LOSSES)})
             row.update({name: float(p[k, j]) for j, name in enumerate(PARAMS) if j >= 2})
             out.append(row)
@@ -164,12 +165,16 @@ class BatchMetrics:
             out.append(row)
         return out
 
+    def array(self) -> np.ndarray:
+        """Every snapshot's parameters as one array (S, M, 9) float32 (S may be 0)."""
+        m = len(self.ids)
+        return np.stack(self.params) if self.params else np.zeros((0, m, 9), np.float32)
+
     def to_bytes(self, compress: bool = False) -> bytes:
         """npz of ids, step and the parameters (S, M, 9); ``compress``: the parameters packed
         losslessly by ``floatpack`` (a third smaller, about 40 ms per 256 members, so only
         for the final file)."""
-        m = len(self.ids)
-        params = np.stack(self.params) if self.params else np.zeros((0, m, 9), np.float32)
+        params = self.array()
         arrays = {"ids_z": _zipped(json.dumps(self.ids)), "step": np.array(self.steps, np.int64)}
         if compress:
             arrays.update({f"params_{k}": v for k, v in floatpack.pack(params, CURVE).items()})
@@ -225,9 +230,7 @@ def read_curves(path: Path) -> tuple[list[int], np.ndarray]:
         if "params_low" in z.files:
             return [int(s) for s in z["step"]], floatpack.unpack(_packed(z), CURVE, True)
     metrics = read_metrics(path)
-    params = (np.stack(metrics.params) if metrics.params
-              else np.zeros((0, len(metrics.ids), 9), np.float32))
-    return metrics.steps, params[:, :, :CURVE]
+    return metrics.steps, metrics.array()[:, :, :CURVE]
 
 
 def _packed(z: _npz) -> dict[str, np.ndarray]:

@@ -20,7 +20,6 @@ import torch
 
 from .. import rundir
 from ..dirac import expected_field
-from ..errors import UsageError
 from ..rundir import Run
 from . import classify
 from .output import load_single_run, write_pair
@@ -95,21 +94,10 @@ def analyse(field, theta: torch.Tensor, h: float) -> dict[str, Any]:
             "inside_gd_disc": bool(np.all(factors < 1.0))}
 
 
-def _row_at(run: Run, step: int | None) -> dict[str, Any]:
-    rows = run.metrics
-    if step is None:
-        return rows[-1]
-    for r in rows:
-        if int(r["step"]) == step:
-            return r
-    raise UsageError(f"--step: no snapshot at step {step} in {run.path} "
-                     f"(snapshots every {run.spec.snapshot_every})")
-
-
 def stability(run: Run, step: int | None = None, out: Path | None = None) -> dict[str, Any]:
     """Both points analysed, PNG + JSON written, the document."""
     spec = run.spec
-    row = _row_at(run, step)
+    row = run.row_at(step)
     point = torch.tensor([float(row["theta"]), float(row["psi"])], dtype=torch.float64)
 
     def field(p: torch.Tensor) -> torch.Tensor:

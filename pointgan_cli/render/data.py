@@ -79,19 +79,30 @@ def metrics_table(run: Run, cols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarr
     return steps, table
 
 
-class Track:
-    """One run's snapshots as arrays: ``steps``/``w``/``b``/losses (S,), ``d`` (S, 7)."""
+class _Snapshots:
+    """A run's snapshot steps (S,), read with the metrics columns its game needs."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run: Run, cols: tuple[str, ...]):
         self.run, self.spec = run, run.spec
-        cols = ("step", "w", "b", "g_loss", "d_loss") + tuple(f"d_{n}" for n in D_NAMES)
-        self.steps, table = metrics_table(run, cols)  # (S,), (S, 12)
-        self.w, self.b = table[:, 1], table[:, 2]
-        self.g_loss, self.d_loss = table[:, 3], table[:, 4]
-        self.d = np.ascontiguousarray(table[:, 5:])
+        self.steps, self.table = metrics_table(run, ("step", *cols))  # (S,), (S, 1 + len(cols))
 
     def __len__(self) -> int:
         return len(self.steps)
+
+    def index_at(self, step: int) -> int:
+        """The latest snapshot at or before ``step`` (the first one if none)."""
+        return max(0, int(np.searchsorted(self.steps, step, side="right")) - 1)
+
+
+class Track(_Snapshots):
+    """One run's snapshots as arrays: ``steps``/``w``/``b``/losses (S,), ``d`` (S, 7)."""
+
+    def __init__(self, run: Run):
+        super().__init__(run, ("w", "b", "g_loss", "d_loss") + tuple(f"d_{n}" for n in D_NAMES))
+        table = self.table  # (S, 12)
+        self.w, self.b = table[:, 1], table[:, 2]
+        self.g_loss, self.d_loss = table[:, 3], table[:, 4]
+        self.d = np.ascontiguousarray(table[:, 5:])
 
     def frame(self, k: int) -> FrameData:
         """Snapshot ``k``: its parameters and the samples G produced from that step's x."""
@@ -109,25 +120,13 @@ class Track:
         return History(self.steps[idx], self.w[idx], self.b[idx], self.g_loss[idx],
                        self.d_loss[idx])
 
-    def index_at(self, step: int) -> int:
-        """The latest snapshot at or before ``step`` (the first one if none)."""
-        return max(0, int(np.searchsorted(self.steps, step, side="right")) - 1)
 
-
-class DiracTrack:
+class DiracTrack(_Snapshots):
     """A Dirac-GAN run's snapshots: ``steps``, ``theta``, ``psi`` (S,)."""
 
     def __init__(self, run: Run):
-        self.run, self.spec = run, run.spec
-        self.steps, table = metrics_table(run, ("step", "theta", "psi"))  # (S,), (S, 3)
-        self.theta, self.psi = table[:, 1], table[:, 2]
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    def index_at(self, step: int) -> int:
-        """The latest snapshot at or before ``step`` (the first one if none)."""
-        return max(0, int(np.searchsorted(self.steps, step, side="right")) - 1)
+        super().__init__(run, ("theta", "psi"))
+        self.theta, self.psi = self.table[:, 1], self.table[:, 2]
 
 
 def track_for(run: Run) -> Track | DiracTrack:

@@ -9,7 +9,6 @@ training. Reads members through ``sweepdir`` only.
 from __future__ import annotations
 
 import contextlib
-import io
 import threading
 from pathlib import Path
 from typing import Any
@@ -220,15 +219,13 @@ def plot_success(summary: dict[str, Any]) -> bytes:
 
 
 def _png(fig, plt) -> bytes:
-    """The figure at 110 dpi as an 8-bit palette PNG: the same picture, a quarter of the bytes
-    of matplotlib's RGBA file (a 1,024-member ``weights.png``: 64 KB against 273 KB; its
-    antialiased faint curves made thousands of distinct colours), and no second encoding."""
-    from PIL import Image
+    """The figure at 110 dpi as an 8-bit palette PNG (``render.phase.palette_png``): the same
+    picture, a quarter of the bytes of matplotlib's RGBA file (a 1,024-member ``weights.png``:
+    64 KB against 273 KB; its antialiased faint curves made thousands of distinct colours).
+    The figure is closed after."""
+    from ..render.phase import palette_png
 
-    fig.set_dpi(DPI)
-    fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]  # the figure is opaque (white)
-    plt.close(fig)
-    buf = io.BytesIO()
-    Image.fromarray(rgb).quantize(256, method=Image.Quantize.FASTOCTREE).save(buf, format="png")
-    return buf.getvalue()
+    try:
+        return palette_png(fig, DPI)
+    finally:
+        plt.close(fig)

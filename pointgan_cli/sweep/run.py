@@ -1,7 +1,7 @@
 """Running a whole sweep: write ``sweep.json``, train what is unfinished, write the report.
 
 The sweep directory itself is owned by ``sweepdir``; planning lives in ``plan``, the worker
-processes in ``executors`` and the statistics in ``report``, the charts in ``charts``.
+processes in ``executors``, the statistics in ``report`` and the charts in ``charts``.
 """
 
 from __future__ import annotations
