@@ -80,13 +80,17 @@ def judge(
     window: float = DEFAULT_WINDOW,
     diverged: bool = False,
     diverged_step: int | None = None,
+    distance_words: str = "|w| + |b - real|",
+    bias_words: str = "bias of b",
 ) -> dict[str, Any]:
     """The verdict on one run from its snapshots ``(steps, w, b)`` (any order of time, finite
     or not; only the finite rows inside the window count).
 
     Returns the summary fields (``converged``, ``final_distance``, ``window_max_distance``,
     ``bias_b``, ``time_avg_distance``, ``class``) plus ``reason`` (one sentence with the numbers
-    that decided) and ``window`` (the evidence: window bounds, envelopes, rates)."""
+    that decided) and ``window`` (the evidence: window bounds, envelopes, rates). The reason
+    names the distance and b's mean offset with ``distance_words`` and ``bias_words`` (a game
+    judged as (w, b) says them in its own terms, ``games``)."""
     start = window_start(total_steps, window)
     rows = sorted((int(s), float(wi), float(bi)) for s, wi, bi in zip(steps, w, b)
                   if int(s) >= start and math.isfinite(wi) and math.isfinite(bi))
@@ -112,7 +116,8 @@ def judge(
         ev["steps_to_tolerance"] = _steps_to_tolerance(ts, dist, tolerance)
         out.update(final_distance=dist[-1], window_max_distance=max(dist), bias_b=bm - real,
                    time_avg_distance=distance(wm, bm, real))
-    cls, reason = _classify(out, ev, diverged, diverged_step, total_steps)
+    cls, reason = _classify(out, ev, diverged, diverged_step, total_steps,
+                            (distance_words, bias_words))
     out.update({"class": cls, "reason": reason, "converged": cls == CONVERGED})
     return out
 
@@ -132,7 +137,8 @@ def _steps_to_tolerance(ts: list[int], dist: list[float], tol: float) -> float |
 
 
 def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
-              diverged_step: int | None, total_steps: int) -> tuple[str, str]:
+              diverged_step: int | None, total_steps: int,
+              words: tuple[str, str]) -> tuple[str, str]:
     tol = ev["tolerance"]
     if diverged:
         return DIVERGED, (f"a parameter became non-finite at step {diverged_step}; the run was "
@@ -142,8 +148,8 @@ def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
     where = f"the last {ev['snapshots']} snapshots (steps {ev['start_step']}-{ev['end_step']})"
     mx, fin, tad = out["window_max_distance"], out["final_distance"], out["time_avg_distance"]
     if mx < tol:
-        return CONVERGED, (f"|w| + |b - real| < tolerance {tol:g} at every one of {where} "
-                           f"(max {mx:.3g}, mean bias of b {out['bias_b']:+.3g})")
+        return CONVERGED, (f"{words[0]} < tolerance {tol:g} at every one of {where} "
+                           f"(max {mx:.3g}, mean {words[1]} {out['bias_b']:+.3g})")
     left = ""
     if fin < tol:
         left = (f"inside tolerance at the last snapshot ({fin:.3g}) but outside at step "

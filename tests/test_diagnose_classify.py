@@ -8,8 +8,8 @@ import torch
 
 from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.diagnose.source import state_at
-from pointgan_cli.engine.models import D_NAMES
 from pointgan_cli.errors import UsageError
+from pointgan_cli.games.point import D_NAMES
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import atomic, rundir
 

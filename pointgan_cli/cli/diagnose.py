@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..games import DIRAC, named
 from . import console
 from . import options as o
 
@@ -126,7 +127,7 @@ def stability(
     if json_out:
         console.print_json(doc)
         return
-    if doc.get("game") == "dirac":
+    if named(doc.get("game")) is DIRAC:
         _print_dirac_stability(doc, fmt)
         return
     names = ("run", "ideal G")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
+from ..games import DIRAC, named
 from ..sweep.ranges import parse_grid, parse_seeds
 from ..sweep.spec import STUDIES, build_sweep_spec, expand, sweep_command
 from . import console
@@ -168,7 +169,7 @@ def sweep(
     if quiet:
         sys.stdout.write(f"{out}\n")
         return
-    if summary.get("game") == "dirac":
+    if named(summary.get("game")) is DIRAC:
         _print_dirac(summary, out, wall, fmt)
         return
     rank = {r["group"]: r["rank"] for r in summary["ranking"]}

@@ -26,6 +26,7 @@ import torch
 
 from .. import verdict
 from ..errors import UsageError
+from ..games import DIRAC, game_of
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
 from . import shapes
@@ -198,7 +199,7 @@ def diagnose_run(run: Run) -> dict[str, Any]:
     evidence. A Dirac-GAN run has its class from its summary and no D shape to add (its
     field and trajectory: ``pointgan animate``)."""
     v = run_class(run)
-    if run.spec.game == "dirac":
+    if game_of(run.spec) is DIRAC:
         if v["from"] != rundir.SUMMARY:
             raise UsageError(f"{run.path} is an unfinished Dirac-GAN run (no class in its "
                              f"summary)")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from ..engine.models import D_NAMES
 from ..errors import UsageError
+from ..games.point import D_NAMES
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
 

@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from ..games import game_of
 from ..results import catalog
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
@@ -44,9 +45,7 @@ def run_model(path: Path) -> dict[str, Any]:
     ]
     if diag["class"] != "converged":
         sections.append(_diagnosis_section(diag))
-    dirac = run.spec.game == "dirac"
-    figures = [{"caption": ("theta, psi and the distance |theta| + |psi|" if dirac else
-                            "w, b and the distance |w| + |b - real|") + " over training",
+    figures = [{"caption": f"{game_of(run.spec).curves_caption} over training",
                 "mime": "image/png", "data": training_curves(run)}]
     for png in sorted(rundir.diagnose_dir(path).glob("*.png")):  # none for a stored member
         figures.append({"caption": f"diagnose: {png.stem}", "mime": "image/png",
@@ -122,13 +121,12 @@ def training_curves(run: Run) -> bytes:
     import matplotlib.pyplot as plt
 
     steps = run.steps
-    dirac = run.spec.game == "dirac"
-    real = 0.0 if dirac else run.spec.real_value  # the Dirac-GAN: (theta, psi) -> (0, 0)
-    w = [float(r["theta" if dirac else "w"]) for r in run.metrics]
-    b = [float(r["psi" if dirac else "b"]) for r in run.metrics]
-    dist = [abs(wi) + abs(bi - real) for wi, bi in zip(w, b)]
+    game = game_of(run.spec)
+    real = game.target(run.spec)
+    w, b = zip(*(game.judged_of(r) for r in run.metrics)) if run.metrics else ((), ())
+    dist = [game.distance(wi, bi, real) for wi, bi in zip(w, b)]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-    names = ("theta", "psi") if dirac else ("w", "b")
+    names = game.judged
     ax1.plot(steps, w, label=names[0], color="#1f77b4")
     ax1.plot(steps, b, label=names[1], color="#d62728")
     ax1.axhline(0.0, color="#1f77b4", ls=":", lw=1)
@@ -140,7 +138,7 @@ def training_curves(run: Run) -> bytes:
     ax2.axhline(run.spec.tolerance, color="green", ls="--", lw=1,
                 label=f"tolerance {run.spec.tolerance:g}")
     ax2.set_xlabel("step")
-    ax2.set_ylabel("|theta| + |psi|" if dirac else "|w| + |b - real|")
+    ax2.set_ylabel(game.distance_words)
     ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3)
     fig.tight_layout()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..engine.batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
+from ..games import DIRAC, game_of
 from ..spec import RunSpec
 from ..store import fsguard, sweepdir, sweepstore
 from ..training.runtime import Interrupted, disk_failure, runs_that_fit
@@ -159,7 +160,7 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     finally:
         if preload is not None:
             preload.join()
-    if members[0][2].game == "dirac":
+    if game_of(members[0][2]) is DIRAC:
         return dirac_report.write_report(out, members)
     return report.write_report(out, [(i, g) for i, g, _ in members], members[0][2].real_value,
                                sweep)

@@ -28,10 +28,11 @@ from .. import verdict
 from ..engine.dirac import DiracTrainer
 from ..engine.trainer import BatchTrainer, Snapshot
 from ..errors import RuntimeFailure, UsageError
+from ..games import DIRAC, POINT, game_of
 from ..naming import rerun_command
 from ..spec import RunSpec
 from ..store import atomic, fsguard, rundir
-from .records import final_state, metrics_row, params_of, run_summary
+from .records import final_state, metrics_row, run_summary
 from .runtime import (
     Interrupted,
     SignalFlag,
@@ -55,16 +56,15 @@ class Member:
 
 
 ProgressFn = Callable[[Snapshot], None]
+TRAINERS: dict[str, type[BatchTrainer]] = {POINT.name: BatchTrainer, DIRAC.name: DiracTrainer}
 
 
 def new_trainer(specs: Sequence[RunSpec]) -> BatchTrainer:
-    """The engine for the batch's game (pointgan or the Dirac-GAN, which always steps
-    eagerly); ``POINTGAN_CUDA_GRAPHS=0`` steps kernel by kernel on a GPU (same arithmetic, for
+    """The engine for the batch's game (the Dirac-GAN's always steps eagerly);
+    ``POINTGAN_CUDA_GRAPHS=0`` steps kernel by kernel on a GPU (same arithmetic, for
     debugging)."""
-    if specs[0].game == "dirac":
-        return DiracTrainer(specs, "eager")
     graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
-    return BatchTrainer(specs, step_mode="eager" if graphs_off else None)
+    return TRAINERS[specs[0].game](specs, step_mode="eager" if graphs_off else None)
 
 
 def warn_graph_error(trainer: BatchTrainer) -> None:
@@ -161,12 +161,15 @@ def _train(members, states, on_progress, handle_signals, should_stop):
                 writers.append(rundir.MetricsWriter(m.out))
             t0 = time.perf_counter()
 
+            games = [game_of(m.spec) for m in members]
+            targets = [g.target(m.spec) for g, m in zip(games, members)]
+
             def on_snapshot(snap: Snapshot) -> None:
-                for i, (m, wr) in enumerate(zip(members, writers)):
-                    row = metrics_row(snap, i, m.spec.real_value)
+                for i, (game, wr) in enumerate(zip(games, writers)):
+                    row = metrics_row(snap, i, game, targets[i])
                     wr.write(row)
                     if snap.step >= starts[i]:
-                        window[i].append((snap.step, *params_of(row)))
+                        window[i].append((snap.step, *game.judged_of(row)))
                 if on_progress is not None:
                     on_progress(snap)
 
@@ -232,4 +235,5 @@ def _window_history(m: Member) -> list[tuple[int, float, float]]:
         return []
     start = verdict.window_start(m.spec.steps, m.spec.success_window)
     rows = rundir.read_metrics(m.out / rundir.METRICS)
-    return [(int(r["step"]), *params_of(r)) for r in rows if r["step"] >= start]
+    game = game_of(m.spec)
+    return [(int(r["step"]), *game.judged_of(r)) for r in rows if r["step"] >= start]
