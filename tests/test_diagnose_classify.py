@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pointgan_cli.diagnose import classify, shapes
+from pointgan_cli.diagnose import classify, dshape, shapes
 from pointgan_cli.diagnose.source import state_at
 from pointgan_cli.errors import UsageError
 from pointgan_cli.games.point import D_NAMES
@@ -65,7 +65,7 @@ def test_flat_discriminator_is_flat_not_saturated(tmp_path):
     rep = classify.diagnose_run(make_run(tmp_path / "r", FLAT, still(0.4, 0.8)))
     assert rep["class"] == classify.STUCK
     assert rep["evidence"]["d_shape"] == classify.FLAT
-    assert rep["evidence"]["d_range"] < shapes.FLAT_RANGE
+    assert rep["evidence"]["d_range"] < dshape.FLAT_RANGE
     assert rep["evidence"]["saturation_fraction"] == 1.0  # also saturated: flat is more specific
     assert "D at the end is flat" in rep["reason"]
 
@@ -100,7 +100,7 @@ def test_gentle_d_and_a_generator_that_does_not_move_is_stuck(tmp_path):
     assert rep["class"] == classify.STUCK
     ev = rep["evidence"]
     assert ev["saturation_fraction"] < classify.SATURATED_SHARE and ev["d_shape"] == "sloped"
-    assert ev["d_range"] >= shapes.FLAT_RANGE and ev["sign_changes_in_window"] == 0
+    assert ev["d_range"] >= dshape.FLAT_RANGE and ev["sign_changes_in_window"] == 0
 
 
 def test_the_class_in_summary_json_is_reported_as_it_is(tmp_path):

@@ -5,9 +5,9 @@ The class is the one the run's ``summary.json`` carries, computed once when trai
 written by an older pointgan) is judged here by the same function on its ``metrics.jsonl``, so
 the two can never disagree. This module only *adds* evidence: what D looks like at the end.
 
-- ``flat``: D varies by less than ``shapes.FLAT_RANGE`` over [real - 3, real + 2]; too much
+- ``flat``: D varies by less than ``dshape.FLAT_RANGE`` over [real - 3, real + 2]; too much
   weight decay does this, and a flat D tells the generator nothing.
-- ``saturated``: ``|dD/dv| < shapes.SATURATION_GRAD`` on at least ``SATURATED_SHARE`` of the
+- ``saturated``: ``|dD/dv| < dshape.SATURATION_GRAD`` on at least ``SATURATED_SHARE`` of the
   generated samples; a D that learned too fast is a sharp step whose slope is zero outside a
   narrow band.
 - ``sloped``: neither.
@@ -22,15 +22,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
 from .. import verdict
 from ..errors import UsageError
 from ..games import DIRAC, game_of
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
-from . import shapes
-from .source import state_at
+from . import dshape
+from .source import params_at
 
 CLASSES = verdict.CLASSES
 FAILURES = verdict.FAILURES
@@ -148,30 +148,30 @@ def measure(run: Run, verdict_doc: dict[str, Any] | None = None) -> dict[str, An
         "first_non_finite_step": bad,
         "saturation_fraction": None,
         "d_range": None,
-        "d_range_window": list(shapes.window(spec)),
+        "d_range_window": list(dshape.window(spec)),
         "d_shape": None,
         "source": None,
     }
     if not _finite(last):
         return ev  # nothing finite to measure D on
-    st = state_at(run, None, finite=False)
+    st = params_at(run, None, finite=False)
     ev["source"] = st.origin
-    if not bool(torch.isfinite(torch.cat([st.g, st.d])).all()):
+    if not bool(np.isfinite(np.concatenate([st.g, st.d])).all()):
         ev["first_non_finite_step"] = st.step
         return ev
     ev["w"], ev["b"] = float(st.g[0]), float(st.g[1])
     ev["distance"] = verdict.distance(ev["w"], ev["b"], real)
-    prob = shapes.probability(spec)
+    prob = dshape.probability(spec)
     ev["d_output"] = "probability" if prob else "logit"
-    ev["saturation_fraction"] = shapes.saturation_fraction(st.d, st.g, probability=prob)
-    ev["d_range"] = shapes.d_range(st.d, *ev["d_range_window"], probability=prob)
+    ev["saturation_fraction"] = dshape.saturation_fraction(st.d, st.g, probability=prob)
+    ev["d_range"] = dshape.d_range(st.d, *ev["d_range_window"], probability=prob)
     ev["d_shape"] = d_shape(ev)
     return ev
 
 
 def d_shape(ev: dict[str, Any]) -> str:
     """flat / saturated / sloped from the measured range and saturated share."""
-    if ev["d_range"] < shapes.FLAT_RANGE:
+    if ev["d_range"] < dshape.FLAT_RANGE:
         return FLAT
     if ev["saturation_fraction"] >= SATURATED_SHARE:
         return SATURATED
@@ -183,11 +183,11 @@ def d_sentence(ev: dict[str, Any]) -> str:
     if ev["d_shape"] is None:
         return "D could not be measured (non-finite parameters)"
     lo, hi = ev["d_range_window"]
-    sat = f"|dD/dv| < {shapes.SATURATION_GRAD:g} on {100 * ev['saturation_fraction']:.0f}% of " \
+    sat = f"|dD/dv| < {dshape.SATURATION_GRAD:g} on {100 * ev['saturation_fraction']:.0f}% of " \
           f"generated samples"
     rng = f"range {ev['d_range']:.3g} over [{lo:g}, {hi:g}]"
     if ev["d_shape"] == FLAT:
-        return f"D at the end is flat ({rng} < {shapes.FLAT_RANGE:g}; {sat})"
+        return f"D at the end is flat ({rng} < {dshape.FLAT_RANGE:g}; {sat})"
     if ev["d_shape"] == SATURATED:
         return (f"D at the end is saturated ({sat}, >= {100 * SATURATED_SHARE:.0f}%; {rng}): "
                 f"the generator gets almost no gradient")
@@ -235,7 +235,8 @@ def diagnose_sweep(path: Path) -> dict[str, Any]:
                             "evidence": None})
             continue
         try:
-            rep = diagnose_run(sweepdir.load_member(path, mid))
+            # the class and the D-shape evidence read parameters only: no losses, no torch
+            rep = diagnose_run(sweepdir.load_member(path, mid, losses=False))
         except UsageError as exc:
             rep = {"class": UNREADABLE, "reason": str(exc), "evidence": None}
         members.append({"id": mid, "group": group, **{k: rep[k] for k in
@@ -246,3 +247,10 @@ def diagnose_sweep(path: Path) -> dict[str, Any]:
         g["n"] += 1
         g["classes"].setdefault(m["class"], []).append(m["id"])
     return {"sweep_dir": str(path), "groups": list(groups.values()), "members": members}
+
+
+def diagnose(path: Path) -> dict[str, Any]:
+    """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
+    if sweepdir.is_sweep(path):
+        return diagnose_sweep(path)
+    return diagnose_run(sweepdir.load_any_run(path))

@@ -28,12 +28,12 @@ RUN_FIELDS = ("class", "status", "converged", "final_distance", "w", "b", "theta
 
 def run_model(path: Path) -> dict[str, Any]:
     """The page of one run: results, diagnosis when it did not converge, charts, animation."""
-    from ..diagnose import commands as diagnose
+    from ..diagnose import classify
 
     run = sweepdir.load_any_run(path)  # a run directory, or SWEEP/members/ID
     over = catalog.overrides(run.spec)
     summary = run.summary or {}
-    diag = diagnose.diagnose(path)
+    diag = classify.diagnose_run(run)
     rows = [["preset + overrides", catalog.label(run.spec.preset, over)]]
     rows += [[k, _cell(summary[k])] for k in RUN_FIELDS if k in summary]
     if not summary:
@@ -62,11 +62,11 @@ def run_model(path: Path) -> dict[str, Any]:
 def sweep_model(path: Path) -> dict[str, Any]:
     """The page of a sweep: per-group table, every chart, animation, each failed member's class
     and diagnosis."""
-    from ..diagnose import commands as diagnose
+    from ..diagnose import classify
 
     index = sweepdir.read_index(path)
     summary = sweepdir.read_summary(path)
-    diag = diagnose.diagnose(path)
+    diag = classify.diagnose_sweep(path)
     classes: dict[str, dict[str, int]] = {}
     for m in diag["members"]:
         per = classes.setdefault(m["group"], {})

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from pydantic import ValidationError
 
 from ..errors import UsageError
@@ -61,11 +60,17 @@ RUN_MARKERS = (SPEC,)
 # -- checkpoint writes -------------------------------------------------------------------------
 
 def atomic_torch_save(path: Path, obj: Any) -> None:
-    """``torch.save`` through a same-directory temp file, so a checkpoint is complete or absent."""
+    """``torch.save`` through a same-directory temp file, so a checkpoint is complete or absent.
+    (torch is imported where checkpoints are touched: commands that only read a run's
+    summary and metrics never load it.)"""
+    import torch
+
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def versions() -> dict[str, str]:
+    import torch
+
     from .. import __version__
 
     return {
@@ -240,6 +245,8 @@ def write_checkpoint(out: Path, state: dict[str, Any], spec: RunSpec) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
@@ -261,6 +268,8 @@ _CK_TENSORS = {
 def check_checkpoint(path: Path, state: dict[str, Any], spec: RunSpec) -> None:
     """A checkpoint is only resumed from when it belongs to this run: same spec (so same seed),
     0 <= step <= steps, every tensor present with its shape. UsageError (one line) otherwise."""
+
+    import torch
 
     def bad(why: str) -> UsageError:
         return UsageError(f"--resume: checkpoint {path} {why}; it does not belong to this run")
@@ -288,6 +297,8 @@ def latest_checkpoint(out: Path) -> Path | None:
     ckdir = out / CHECKPOINTS
     if not ckdir.is_dir():
         return None
+    import torch
+
     candidates = sorted(ckdir.glob("step-*.pt"), reverse=True)
     if (ckdir / LAST).exists():
         candidates.insert(0, ckdir / LAST)

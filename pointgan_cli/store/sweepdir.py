@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from ..engine.state import unstack_state
 from ..errors import UsageError
 from ..naming import rerun_command
 from ..spec import RunSpec
@@ -265,6 +264,8 @@ def member_checkpoint(path: Path | str, member_id: str) -> dict[str, Any] | None
     found = _stored(path, member_id)
     if found is None:
         return None
+    from ..engine.state import unstack_state  # torch: the state's tensors
+
     i, state, _ = found
     member = unstack_state(state, i)
     member.pop("summaries", None)
@@ -301,16 +302,22 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
     return out
 
 
-def member_metrics(path: Path | str, member_id: str) -> list[dict[str, Any]]:
+def member_metrics(path: Path | str, member_id: str,
+                   losses: bool = True) -> list[dict[str, Any]]:
+    """A member's metrics rows up to its batch's checkpoint (``losses`` False: a stored
+    member's rows without the recomputed losses, see ``BatchMetrics.rows``)."""
     own = _own_dir(path, member_id)
     if own is not None:
         return rundir.read_metrics(own / rundir.METRICS)
-    found = _stored(path, member_id)
-    if found is None:
+    where = _locate(path, member_id)
+    if where is None:
         raise UsageError(f"{member_dir(path, member_id)}: no metrics yet")
-    i, state, metrics = found
-    kept = metrics.rows(i, _entry(path, member_id))
-    return [r for r in kept if r["step"] <= int(state["step"])]
+    bid, i = where
+    _ids, step, _done = _cached(sweepstore.state_path(path, bid), "progress",
+                                sweepstore.read_progress)
+    metrics = _cached(sweepstore.metrics_path(path, bid), "metrics", sweepstore.read_metrics)
+    kept = metrics.rows(i, _entry(path, member_id), losses)
+    return [r for r in kept if r["step"] <= step]
 
 
 def member_curve(path: Path | str, member_id: str) -> tuple[list[int], list[float], list[float]]:
@@ -375,15 +382,17 @@ def _entry(path: Path | str, member_id: str) -> RunSpec:
     raise UsageError(f"no member {member_id!r} in {path}")
 
 
-def load_member(path: Path | str, member_id: str, need_metrics: bool = True) -> rundir.Run:
-    """Member ``member_id`` as a run, wherever its files are."""
+def load_member(path: Path | str, member_id: str, need_metrics: bool = True,
+                losses: bool = True) -> rundir.Run:
+    """Member ``member_id`` as a run, wherever its files are (``losses``: see
+    ``member_metrics``)."""
     own = _own_dir(path, member_id)
     if own is not None:
         return rundir.load_run(own, need_metrics=need_metrics)
     spec = _entry(path, member_id)
     mdir = member_dir(path, member_id)
-    found = _stored(path, member_id)
-    metrics = member_metrics(path, member_id) if found is not None else []
+    found = _locate(path, member_id)
+    metrics = member_metrics(path, member_id, losses) if found is not None else []
     if need_metrics and not metrics:
         raise UsageError(f"{mdir} has no metrics yet (its batch has not checkpointed)")
     return rundir.Run(path=mdir, spec=spec, command=rerun_command(spec, str(mdir)),
@@ -432,6 +441,8 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
         own = _own_dir(path, member_id)
         hint = f" (it has a run directory: {own})" if own is not None else ""
         raise UsageError(f"member {member_id!r} of {path} has no stored state yet{hint}")
+    from ..engine.state import unstack_state  # torch: the state's tensors
+
     i, state, _ = found
     spec = _entry(path, member_id)
     member = unstack_state(state, i)

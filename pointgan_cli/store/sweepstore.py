@@ -113,17 +113,21 @@ class BatchMetrics:
         self.steps = [self.steps[k] for k in keep]
         self.params = [self.params[k] for k in keep]
 
-    def rows(self, i: int, spec: RunSpec) -> list[dict[str, Any]]:
+    def rows(self, i: int, spec: RunSpec, losses: bool = True) -> list[dict[str, Any]]:
         """Member i's metrics rows, as ``metrics.jsonl`` of a run holds them (same keys and
-        order, ``Game.metrics_row``; parameters exact, losses to float64 rounding)."""
+        order, ``Game.metrics_row``; parameters exact, losses to float64 rounding).
+        ``losses`` False: the parameters and distance only (recomputing the losses takes the
+        engine, and torch; a diagnosis of the parameters does without)."""
         if not self.steps:
             return []
-        from ..engine.replay import stored_losses  # torch: only for the rows themselves
-
         game = game_of(spec)
         ng = len(game.g_names)
         p = np.stack([q[i] for q in self.params])  # (S, P) float32
-        cols = stored_losses(spec, self.steps, p[:, :ng], p[:, ng:])
+        cols: list[list[float]] = []
+        if losses:
+            from ..engine.replay import stored_losses  # torch: only for the losses
+
+            cols = stored_losses(spec, self.steps, p[:, :ng], p[:, ng:])
         target = game.target(spec)
         return [game.metrics_row(step, p[k, :ng].tolist(), p[k, ng:].tolist(),
                                  [c[k] for c in cols], target)
