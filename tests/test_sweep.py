@@ -42,8 +42,8 @@ def test_expand_members_and_groups():
     assert len(members) == 8
     assert len({m[0] for m in members}) == 8
     groups = {g for _, g, _ in members}
-    assert groups == {"baseline lr_d=0.01", "baseline lr_d=0.003", "fixed lr_d=0.01",
-                      "fixed lr_d=0.003"}
+    assert groups == {"baseline lr-d=0.01", "baseline lr-d=0.003", "fixed lr-d=0.01",
+                      "fixed lr-d=0.003"}
     assert all(s.steps == 100 for _, _, s in members)
     bad = build_sweep_spec(["fixed"], None, parse_grid(["lr_d=-1"]), [0], None, {})
     with pytest.raises(UsageError, match="^--grid: lr_d"):

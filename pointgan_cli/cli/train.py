@@ -114,12 +114,14 @@ TABLE_FIELDS = ("run_dir", "status", "class", "converged", "w", "b", "theta", "p
 
 
 def result_rows(result: dict[str, Any]) -> list[list[Any]]:
+    from ..naming import override_words
+
     rows = []
     for k in TABLE_FIELDS:
         if k in result:
             v = result[k]
             if k == "overrides":
-                v = ", ".join(f"{f}={x}" for f, x in v.items()) or "-"
+                v = override_words(v) or "-"
             rows.append([k, v])
     return rows
 

@@ -31,8 +31,8 @@ def run_model(path: Path) -> dict[str, Any]:
     from ..diagnose import classify
 
     run = sweepdir.load_any_run(path)  # a run directory, or SWEEP/members/ID
-    over = catalog.overrides(run.spec)
     summary = run.summary or {}
+    over = catalog.overrides(run.spec, summary)
     diag = classify.diagnose_run(run)
     rows = [["preset + overrides", catalog.label(run.spec.preset, over)]]
     rows += [[k, _cell(summary[k])] for k in RUN_FIELDS if k in summary]
