@@ -1,7 +1,8 @@
 """The two kinds of failure the CLI distinguishes, each with a fixed exit code.
 
-Library code raises these; the one top-level handler in ``cli.app`` turns them into a single
-``Error: ...`` line on stderr. Anything else is a bug and gets a traceback only with ``--debug``.
+Library code raises these; the one handler (``cli/errors.py``) turns them into a single
+``Error: ...`` line on stderr. Anything else is a bug and keeps its traceback (``--debug``
+re-raises the domain errors too).
 """
 
 from __future__ import annotations

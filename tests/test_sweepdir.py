@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pointgan_cli.cli.app import app
+from pointgan_cli.errors import UsageError
 from pointgan_cli.store import sweepdir
 
 
@@ -111,42 +112,11 @@ def test_sweep_json_is_small_per_member(tmp_path):
     assert _text(sweepdir.read_index(tmp_path).entries) == _text(entries)
 
 
-def test_a_schema_1_sweep_json_still_reads_and_resumes(cli, tmp_path):
-    """A sweep written before schema 2 (every member's whole spec): its index, member
-    addressing and --resume work as before."""
-    out = tmp_path / "s"
-    args = ["sweep", "--preset", "fixed", "--seeds", "0-2", "--steps", "40",
-            "--checkpoint-every", "20", "--workers", "1", "-q"]
-    assert cli([*args, "--out", out]).exit_code == 0
-    index = sweepdir.read_index(out)
-    old = {"schema_version": 1, "command": index.command, "sweep": index.sweep,
-           "members": [{"id": e.id, "group": e.group, "spec": e.spec} for e in index.entries]}
-    (out / "sweep.json").write_text(json.dumps(old, indent=2))
-    assert _text(sweepdir.read_index(out).entries) == _text(index.entries)
-    want = (out / "summary.json").read_text()
-    mid = index.entries[2].id
-    rows = sweepdir.load_any_run(out / "members" / mid).metrics
-    for p in (out / "batches").glob("0000.*"):  # the first batch is lost: it trains again
-        p.unlink()
-    (out / "summary.json").unlink()
-    res = cli(["sweep", "--resume", "--workers", "1", "--out", out, "-q"])
-    assert res.exit_code == 0, res.stderr
-    assert (out / "summary.json").read_text() == want
-    assert sweepdir.load_any_run(out / "members" / mid).metrics == rows
-
-
-@pytest.mark.parametrize("members", [
-    [["a", 0, 5, {}]],  # no such base
-    [["a", 3, 0, {}]],  # no such group
-    [["a", 0, 0]],  # short row
-    [["a", "0", 0, {}]],
-    [["a", 0, 0, ["seed", 1]]],
-])
-def test_a_corrupt_schema_2_sweep_json_is_one_usage_error(tmp_path, members):
-    from pointgan_cli.errors import UsageError
-
-    doc = {"schema_version": 2, "command": "", "sweep": {}, "groups": ["g"],
-           "bases": [{"seed": 0}], "members": members}
-    (tmp_path / "sweep.json").write_text(json.dumps(doc))
-    with pytest.raises(UsageError, match="corrupt"):
+def test_a_sweep_json_listing_whole_specs_per_member_is_refused(tmp_path):
+    """The member list of an unreleased first format (every member's whole spec) is not read:
+    one line saying the index is corrupt."""
+    old = {"schema_version": 1, "command": "pointgan sweep", "sweep": {},
+           "members": [{"id": "fixed-s0000", "group": "fixed", "spec": {"seed": 0}}]}
+    (tmp_path / "sweep.json").write_text(json.dumps(old))
+    with pytest.raises(UsageError, match="sweep.json is corrupt"):
         sweepdir.read_index(tmp_path)

@@ -40,7 +40,6 @@ NOT_RUN, UNREADABLE = "not_run", "unreadable"  # sweep members that cannot be di
 FLAT, SATURATED, SLOPED = "flat", "saturated", "sloped"  # D's shape at the end (evidence)
 
 SATURATED_SHARE = 0.5
-OSCILLATION_CHANGES = 2  # sign changes of b - real that count as swinging around the target
 SHRINK_FRACTION = 0.1  # a fitted fall of this share of the mean distance counts as shrinking
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import bz2
 import os
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -128,26 +127,6 @@ def unpack(arrays: dict[str, np.ndarray], head: int, head_only: bool = False) ->
     d = (z >> np.uint32(1)) ^ (np.uint32(0) - (z & np.uint32(1)))
     o = np.cumsum(d, axis=-1, dtype=np.uint32)  # modulo 2**32
     return np.ascontiguousarray(_ordered(o).view(np.float32).transpose(2, 1, 0))
-
-
-def unpack_xor(data: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """x (S, M, K) float32 from the packing that sweeps wrote before ``pack`` (zlib of the
-    byte planes of each float's bits XOR the previous snapshot's): such files still read."""
-    s, m, k = (int(v) for v in shape)
-    planes = np.frombuffer(zlib.decompress(data.tobytes()), np.uint8).reshape(4, m, k, s)
-    d = np.ascontiguousarray(planes.transpose(1, 2, 3, 0)).view(np.uint32).reshape(m, k, s)
-    u = np.bitwise_xor.accumulate(d, axis=-1)
-    return np.ascontiguousarray(u.view(np.float32).transpose(2, 0, 1))
-
-
-def pack_xor(x: np.ndarray) -> np.ndarray:
-    """The packing ``unpack_xor`` reads (no longer written; kept to test that reading)."""
-    s, m, k = x.shape
-    u = np.ascontiguousarray(x.transpose(1, 2, 0)).view(np.uint32)  # (M, K, S)
-    d = u.copy()
-    d[..., 1:] = u[..., 1:] ^ u[..., :-1]
-    planes = np.ascontiguousarray(d.view(np.uint8).reshape(m, k, s, 4).transpose(3, 0, 1, 2))
-    return np.frombuffer(zlib.compress(planes.tobytes(), 1), dtype=np.uint8)
 
 
 def _bytes(data: bytes) -> np.ndarray:

@@ -33,7 +33,7 @@ SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
 SUMMARY = rundir.SUMMARY  # the sweep's summary has the same name as a run's
 SUMMARY_CSV = "summary.csv"  # the per-group table of summary.json, for spreadsheets
-SCHEMA_VERSION = 2  # 1: every member's whole spec (still read); 2: see sweepindex
+SCHEMA_VERSION = 2  # the member list of sweepindex
 #: Stability maps (``sweep/maps.py``): ``map.png``, ``map.json``, ``map.csv`` for a sweep's only
 #: map; ``map-<variant>.*`` for each when a sweep draws several (``--study map``).
 MAP = "map"
@@ -118,8 +118,7 @@ def _compact(value: Any) -> str:
 
 
 def read_index(path: Path | str) -> Index:
-    """``sweep.json`` of ``path`` (either schema); a missing or corrupt one is one
-    ``UsageError`` line."""
+    """``sweep.json`` of ``path``; a missing or corrupt one is one ``UsageError`` line."""
     path = Path(path)
     f = path / SWEEP_JSON
     if not f.is_file():

@@ -2,7 +2,7 @@
 
 Why: the index listed each member's whole resolved spec, about 1,090 bytes per member (1.1 MB
 for 1,024 seeds of one preset, a fifth of that sweep's disk), although the members of a
-statistics group differ only in their seed. Schema 2 keeps each group's spec once and, per
+statistics group differ only in their seed. The index keeps each group's spec once and, per
 member, only the fields that differ from it::
 
     "groups":  ["fixed", ...]                       group names, in sweep order
@@ -12,8 +12,7 @@ member, only the fields that differ from it::
                base index null: the last item is the member's whole spec
 
 Decoding gives every member's spec back exactly: the same keys in the same order, the same
-values with the same JSON types (1 and 1.0, 0.0 and -0.0 are told apart). Schema 1 (older
-sweeps) lists ``{"id", "group", "spec"}`` per member and is read as before. Only ``sweepdir``
+values with the same JSON types (1 and 1.0, 0.0 and -0.0 are told apart). Only ``sweepdir``
 reads and writes the file; this module only turns member lists into JSON values and back.
 """
 
@@ -46,7 +45,7 @@ def _copy(value: Any) -> Any:
 
 
 def encode(members: list[Member]) -> dict[str, Any]:
-    """{"groups", "bases", "members"} of schema 2 for ``members`` (their order kept)."""
+    """{"groups", "bases", "members"} for ``members`` (their order kept)."""
     groups: dict[str, int] = {}
     bases: list[dict[str, Any]] = []
     known: dict[str, int] = {}  # a base's JSON text -> its index
@@ -69,11 +68,8 @@ def encode(members: list[Member]) -> dict[str, Any]:
 
 
 def decode(doc: dict[str, Any]) -> list[Member]:
-    """The members of an index document of either schema. Malformed: KeyError, TypeError,
-    ValueError or IndexError (the caller reports the file as corrupt)."""
-    if "bases" not in doc:  # schema 1
-        return [(str(m["id"]), str(m.get("group") or m["id"]), dict(m.get("spec") or {}))
-                for m in doc["members"]]
+    """The members of an index document. Malformed: KeyError, TypeError, ValueError or
+    IndexError (the caller reports the file as corrupt)."""
     groups, bases = list(doc["groups"]), list(doc["bases"])
     out: list[Member] = []
     for row in doc["members"]:

@@ -26,7 +26,7 @@ rows past its step are dropped, so a resumed batch continues from a consistent p
 Size: the final files are packed losslessly (``floatpack`` for the parameters, ``jsoncols``
 for the summaries, compressed npz for the state, ids zlib'd): a 1,024-member sweep of 151
 snapshots stores 3.8 KB per member here, 3.6 KB of it the parameters' snapshots (4.3 KB
-before). Older files (plain ids, XOR-packed parameters, zlib'd summary lists) still read.
+before).
 """
 
 from __future__ import annotations
@@ -172,10 +172,8 @@ def _unzipped(arr: np.ndarray) -> str:
 
 
 def _ids(z: _npz, key: str) -> list[str]:
-    """The member ids under ``key_z`` (zlib) or, in older files, ``key`` (plain UTF-8)."""
-    if f"{key}_z" in z.files:
-        return json.loads(_unzipped(z[f"{key}_z"]))
-    return json.loads(_untext(z[key]))
+    """The member ids under ``key_z`` (zlib of their JSON list)."""
+    return json.loads(_unzipped(z[f"{key}_z"]))
 
 
 def read_metrics(path: Path) -> BatchMetrics:
@@ -184,8 +182,6 @@ def read_metrics(path: Path) -> BatchMetrics:
         steps = [int(s) for s in z["step"]]
         if "params_low" in z.files:
             params = floatpack.unpack(_packed(z), CURVE)
-        elif "params_z" in z.files:
-            params = floatpack.unpack_xor(z["params_z"], z["params_shape"])
         else:
             params = z["params"]
     return BatchMetrics(ids, steps, list(params))
@@ -288,7 +284,7 @@ def read_state(path: Path) -> tuple[list[str], dict]:
 
 class Summaries:
     """A finished batch's member summaries, each read a new dict (callers may change theirs):
-    kept as columns (``jsoncols``) or, from older files, as one JSON text per member."""
+    kept as columns (``jsoncols``) or, when their shapes differ, as one JSON text each."""
 
     def __init__(self, texts: list[str] | None = None,
                  columns: tuple[list, list[list]] | None = None):
@@ -316,8 +312,6 @@ def _summaries(z: _npz) -> Summaries | None:
         return Summaries(columns=jsoncols.columns(parts))
     if "@summaries_bz2" in z.files:
         return Summaries(texts=_unbz2(z["@summaries_bz2"]).split("\n"))
-    if "@summaries_z" in z.files:  # older files: zlib of one JSON list
-        return Summaries(texts=[json.dumps(s) for s in json.loads(_unzipped(z["@summaries_z"]))])
     return None
 
 
@@ -337,7 +331,7 @@ def read_ids(path: Path) -> list[str]:
 def read_progress(path: Path) -> tuple[list[str], int, bool]:
     """(member ids, step, finished) of a batch state file."""
     with _npz(path) as z:
-        finished = any(f"@summaries_{k}" in z.files for k in ("head", "bz2", "z"))
+        finished = any(f"@summaries_{k}" in z.files for k in ("head", "bz2"))
         return _ids(z, "@ids"), int(z["step"]), finished
 
 
