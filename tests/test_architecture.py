@@ -1,16 +1,21 @@
-"""The layout rules of docs/architecture.md, checked on the source itself."""
+"""The layout rules of docs/architecture.md, checked on the source itself: the may-import
+table (read from the doc), no cycles, module sizes, file names owned by one module each."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "pointgan_cli"
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "pointgan_cli"
+DOC = ROOT / "docs" / "architecture.md"
 ENGINE = tuple(f"engine.{m}" for m in (
     "rng", "models", "losses", "grads", "layout", "batching", "randomness",
     "state", "optimizers", "capture", "snapshots", "trainer", "dirac", "replay"))
+ROOT_MODULES = ("errors", "spec", "naming", "verdict")
 
 
 def modules() -> dict[str, Path]:
@@ -42,10 +47,11 @@ def string_literals(path: Path) -> list[str]:
             if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
 
 
-def runtime_imports(name: str, path: Path) -> set[str]:
-    """Absolute names imported at run time (``if TYPE_CHECKING:`` blocks skipped)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = name.split(".")[:-1] if path.name != "__init__.py" else name.split(".")
+def imports_in(name: str, source: str, is_package: bool = False) -> set[str]:
+    """Absolute names the module ``name`` (dotted, from ``pointgan_cli``) imports at run time
+    (``if TYPE_CHECKING:`` blocks skipped), from its source text."""
+    tree = ast.parse(source)
+    package = name.split(".") if is_package else name.split(".")[:-1]
     # ``package`` starts with "pointgan_cli": level 1 is the package itself, 2 its parent...
     found: set[str] = set()
 
@@ -65,6 +71,7 @@ def runtime_imports(name: str, path: Path) -> set[str]:
                     found.update(f"{mod}.{a.name}" for a in node.names)
                 else:
                     found.add(node.module or "")
+                    found.update(f"{node.module}.{a.name}" for a in node.names)
             for field in ("body", "orelse", "finalbody", "handlers"):
                 child = getattr(node, field, None)
                 if isinstance(child, list):
@@ -74,6 +81,69 @@ def runtime_imports(name: str, path: Path) -> set[str]:
 
     visit(tree.body)
     return found
+
+
+def runtime_imports(name: str, path: Path) -> set[str]:
+    return imports_in(name, path.read_text(encoding="utf-8"), path.name == "__init__.py")
+
+
+def room(module: str) -> str:
+    """The room of a module (relative dotted name): a root vocabulary module, a package, or
+    ``pointgan_cli`` for the package's own ``__init__``/``__main__``."""
+    head = module.split(".")[0]
+    return "pointgan_cli" if head in ("", "__main__") else head
+
+
+def may_import() -> dict[str, set[str]]:
+    """The table of docs/architecture.md's "May import" section: room -> rooms it may import."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## May import", 1)[1].split("\n## ", 1)[0]
+    table: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        m = re.fullmatch(r"`(\w+)`", cells[0]) if len(cells) >= 3 else None
+        if m:
+            allowed = cells[-1]
+            table[m.group(1)] = set() if allowed == "nothing" else {
+                a.strip() for a in allowed.split(",")}
+    table["pointgan_cli"] = {"store", "cli"}  # __init__'s lazy rundir, __main__'s cli
+    return table
+
+
+def target_module(imported: str, known: set[str]) -> str | None:
+    """The longest prefix of an imported name that is one of the package's modules."""
+    if imported != "pointgan_cli" and not imported.startswith("pointgan_cli."):
+        return None
+    parts = imported.split(".")[1:]
+    for k in range(len(parts), -1, -1):
+        cand = ".".join(parts[:k])
+        if cand in known:
+            return cand
+    return None
+
+
+def crossings(sources: dict[str, tuple[str, bool]], table: dict[str, set[str]],
+              known: set[str]) -> list[str]:
+    """``module -> imported module`` for every import of ``sources`` (module -> (source,
+    is_package)) that the table does not allow (a package's ``__init__`` pulled in with one
+    of its submodules is no import of that room)."""
+    bad = []
+    for mod, (source, is_pkg) in sorted(sources.items()):
+        src = room(mod)
+        dotted = f"pointgan_cli.{mod}" if mod else "pointgan_cli"
+        worst: dict[str, str] = {}  # room crossed -> the most specific module named
+        for imported in imports_in(dotted, source, is_pkg):
+            target = target_module(imported, known)
+            if target is None:
+                continue
+            dst = room(target)
+            if dst == src or (target == "" and dst == "pointgan_cli"):
+                continue  # its own room, or the package itself (``from .. import x``)
+            if dst not in table.get(src, set()) and len(target) > len(worst.get(dst, "")):
+                worst[dst] = target
+        bad += [f"{mod or 'pointgan_cli'} -> {t} ({src} may not import {d})"
+                for d, t in sorted(worst.items())]
+    return bad
 
 
 def test_only_rundir_knows_run_file_names():
@@ -90,16 +160,12 @@ def test_only_sweepdir_knows_sweep_file_names():
 
 
 @pytest.mark.parametrize("name", ENGINE)
-def test_engine_modules_import_only_torch_math_games_and_each_other(name):
-    allowed = {"torch", "math", "collections.abc", "dataclasses", "typing"}
-    allowed |= {f"pointgan_cli.{e}" for e in ENGINE} | {"pointgan_cli", "pointgan_cli.engine"}
+def test_engine_modules_import_only_torch_math_numpy_games_and_each_other(name):
+    libraries = {"torch", "math", "numpy", "collections", "dataclasses", "typing"}
     imported = runtime_imports(f"pointgan_cli.{name}", modules()[name])
     bad = {i for i in imported
-           if not (i.split(".")[0] in {"torch", "math", "numpy"} or i in allowed
-                   or i == "pointgan_cli.games" or i.startswith("pointgan_cli.games.")
-                   or any(i.startswith(f"pointgan_cli.{e}.") for e in ENGINE)
-                   or i in {f"pointgan_cli.{e}" for e in ENGINE})}
-    # ``from . import losses, rng`` records pointgan_cli.engine.losses / .rng: allowed above
+           if not (i.split(".")[0] in libraries or i == "pointgan_cli"
+                   or i.startswith(("pointgan_cli.engine", "pointgan_cli.games")))}
     assert bad == set(), f"{name} imports {sorted(bad)}"
 
 
@@ -144,3 +210,42 @@ def test_the_cycle_check_sees_relative_imports():
     assert "pointgan_cli.store.sweepdir" in deps and "pointgan_cli.sweep.plan" in deps
     assert "pointgan_cli.spec" not in runtime_imports("pointgan_cli.engine.trainer",
                                                       modules()["engine.trainer"])
+
+
+def test_every_import_follows_the_may_import_table():
+    mods = modules()
+    table = may_import()
+    assert {room(m) for m in mods} <= set(table), "a room missing from docs/architecture.md"
+    sources = {m: (f.read_text(encoding="utf-8"), f.name == "__init__.py")
+               for m, f in mods.items()}
+    assert crossings(sources, table, set(mods)) == []
+
+
+def test_the_table_check_fails_on_a_planted_import():
+    """A module of the engine that imports the CLI, one of the store that imports a sweep's
+    statistics, a relative and an absolute form: each is reported; the table's own imports
+    are not."""
+    mods = modules()
+    table = may_import()
+    planted = {
+        "engine.trainer": ("from ..cli import app\nfrom . import rng\n", False),
+        "store.rundir": ("import pointgan_cli.sweep.stats\nfrom ..spec import RunSpec\n", False),
+        "games": ("def f():\n    from ..training import records\n", True),
+    }
+    assert crossings(planted, table, set(mods)) == [
+        "engine.trainer -> cli.app (engine may not import cli)",
+        "games -> training.records (games may not import training)",
+        "store.rundir -> sweep.stats (store may not import sweep)",
+    ]
+
+
+def test_the_table_names_every_room_and_only_rooms_that_exist():
+    rooms = {room(m) for m in modules()}
+    table = may_import()
+    assert set(table) == rooms
+    assert all(allowed <= rooms for allowed in table.values())
+
+
+def test_the_root_holds_the_vocabulary_only():
+    root = sorted(f.stem for f in PKG.glob("*.py") if f.stem not in ("__init__", "__main__"))
+    assert len(root) <= 8 and set(root) == set(ROOT_MODULES)
