@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from ..games import game_of
 from ..naming import rerun_command, run_label
 from ..spec import RunSpec, resolve_spec
 from . import console
@@ -51,13 +52,16 @@ def train(
 
     Example: pointgan train --preset fixed --seed 3 --out runs/fixed-3
     """
-    spec = None
-    if not resume and (config is None or config.is_file()):
-        # Flags and a plain config file are validated before torch is even imported: bad input
-        # fails in well under a second.
-        spec = resolve_spec(preset, config, spec_flags)
-    from .. import trackers
     from ..store import rundir, sweepdir
+
+    spec = None
+    if not resume:
+        # Resolved once, before torch is even imported: bad input fails in well under a
+        # second. ``--config SWEEP/members/ID`` starts from that member's stored spec.
+        stored_spec = sweepdir.member_spec(config) if config is not None else None
+        spec = resolve_spec(preset, config, spec_flags, None if stored_spec is None
+                            else stored_spec.model_dump(mode="json"))
+    from .. import trackers
     from ..training.train import Member, train_batch
 
     if resume:
@@ -71,10 +75,7 @@ def train(
         rundir.check_target(out, force, resume)
         spec, command = rundir.load_spec(out)
     else:
-        stored_spec = sweepdir.member_spec(config) if config is not None else None
-        if spec is None or stored_spec is not None:
-            spec = resolve_spec(preset, config, spec_flags, None if stored_spec is None
-                                else stored_spec.model_dump(mode="json"))
+        assert spec is not None
         out = out if out is not None else default_out(spec)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
@@ -83,12 +84,12 @@ def train(
 
     with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:
 
+        game = game_of(spec)
+
         def on_progress(snap: Snapshot) -> None:
             if prog is not None:
-                if snap.g.shape[1] == 1:  # the Dirac-GAN: theta and psi
-                    params = f"theta={float(snap.g[0, 0]):+.3f} psi={float(snap.d[0, 0]):+.3f}"
-                else:
-                    params = f"w={float(snap.g[0, 0]):+.3f} b={float(snap.g[0, 1]):+.3f}"
+                row = game.metrics_row(snap.step, snap.g[0].tolist(), snap.d[0].tolist(), (), 0.0)
+                params = " ".join(f"{k}={row[k]:+.3f}" for k in game.judged)
                 info = (f"{params} g_loss={float(snap.g_loss[0]):.3f} "
                         f"d_loss={float(snap.d_loss[0]):.3f}")
                 prog.update(completed=snap.step, info=info)

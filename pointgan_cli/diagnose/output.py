@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
+from ..games import POINT, game_of
 from ..store import atomic, sweepdir
 from ..store.rundir import Run
 
@@ -27,7 +28,7 @@ def load_single_run(path: Path, any_game: bool = False) -> Run:
 
 def pointgan_only(run: Run) -> Run:
     """The landscapes and the run classifier read w, b and the 1-2-1 D: pointgan runs only."""
-    if run.spec.game != "pointgan":
+    if game_of(run.spec) is not POINT:
         raise UsageError(f"{run.path} is a {run.spec.game} run; this diagnosis is for the "
                          f"pointgan game (the Dirac-GAN's field and trajectory: pointgan "
                          f"animate {run.path})")
