@@ -10,7 +10,7 @@ from conftest import run_cli
 from pointgan_cli.diagnose import classify, dshape
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.store import atomic, rundir
+from pointgan_cli.store import rundir, sweepdir
 from pointgan_cli.training.train import Member, train_batch
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -48,8 +48,8 @@ def sweep(tmp_path_factory):
                         "spec": spec.model_dump(mode="json")})
     _train(fast)
     _train(fixed)
-    atomic.atomic_write_json(root / "sweep.json", {
-        "schema_version": 1, "command": "pointgan sweep", "members": members})
+    sweepdir.write_index(root, "pointgan sweep",
+                         {}, [sweepdir.Entry(m["id"], m["group"], m["spec"]) for m in members])
     return root
 
 

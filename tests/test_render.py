@@ -22,6 +22,7 @@ from pointgan_cli.render import data as render_data
 from pointgan_cli.render import writers as render_io
 from pointgan_cli.render.scene import D_COLOR, G_COLOR, d_curve
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.store import sweepdir
 from pointgan_cli.store.rundir import load_run
 from pointgan_cli.training.train import Member, train_batch
 
@@ -54,10 +55,9 @@ def shared_sweep(tmp_path_factory):
             out = root / "members" / mid
             members.append(Member(spec=spec, out=out,
                                   command=rerun_command(spec, str(out))))
-            entries.append({"id": mid, "group": preset, "spec": spec.model_dump(mode="json")})
+            entries.append(sweepdir.Entry(mid, preset, spec.model_dump(mode="json")))
         train_batch(members)
-    doc = {"schema_version": 1, "command": "pointgan sweep --out x", "members": entries}
-    (root / "sweep.json").write_text(json.dumps(doc))
+    sweepdir.write_index(root, "pointgan sweep --out x", {}, entries)
     return root
 
 
@@ -293,9 +293,8 @@ def _fake_sweep(src_run, root, converged, groups=None):
         else:
             summary["converged"] = c
             (root / "members" / mid / "summary.json").write_text(json.dumps(summary))
-        entries.append({"id": mid, "group": groups[i], "spec": {}})
-    (root / "sweep.json").write_text(json.dumps({"schema_version": 1, "command": "",
-                                                 "members": entries}))
+        entries.append(sweepdir.Entry(mid, groups[i], {}))
+    sweepdir.write_index(root, "", {}, entries)
 
 
 def test_pick_members_alternates_failed_and_converged(run_dir, tmp_path):

@@ -457,9 +457,8 @@ def sweep_dir(tmp_path):
                                       command=rerun_command(spec, str(path)))])[0]
         entries.append({"id": mid, "group": group, "spec": spec.model_dump(mode="json")})
         groups.setdefault(group, []).append((mid, summary))
-    (root / "sweep.json").write_text(json.dumps(
-        {"schema_version": 1, "command": "pointgan sweep --preset baseline --preset fixed",
-         "members": entries}))
+    sweepdir.write_index(root, "pointgan sweep --preset baseline --preset fixed", {},
+                         [sweepdir.Entry(e["id"], e["group"], e["spec"]) for e in entries])
     rows = []
     for group, ms in groups.items():
         conv = sum(s["converged"] for _, s in ms)
