@@ -16,7 +16,7 @@ from pointgan_cli.sweep.charts import evenly, robust_limits, split_group, weight
     ("baseline", ("baseline", "")),
     ("R1 lr=0.003", ("R1", "lr=0.003")),
     ("instance noise lr=0.01 steps=3000", ("instance noise", "lr=0.01 steps=3000")),
-    ("baseline lr_d=0.05", ("baseline", "lr_d=0.05")),
+    ("baseline lr-d=0.05", ("baseline", "lr-d=0.05")),
 ])
 def test_split_group_into_experiment_and_point(name, parts):
     assert split_group(name) == parts
