@@ -10,8 +10,10 @@ The directory itself is never removed, only its recognised entries.
 
 Layouts are nested dicts: a key is an ``fnmatch`` pattern of an entry name; its value is
 ``FILE`` (a regular file), ``ANY`` (a folder a tool we ran owns, e.g. ``wandb/``: anything
-inside), or another layout (a folder whose entries must match it). Temporary files of
-interrupted atomic writes (``.NAME.XXXXXXXX.tmp``) are allowed everywhere.
+inside), or another layout (a folder whose entries must match it). The temporary file of an
+interrupted write (``.NAME.XXXXXXXX.tmp``, an animation's ``.STEM.XXXXXXXX.tmp.SUFFIX``) is
+pointgan's only where ``NAME`` is a file the layout names there: a user's own hidden
+``.notes.backup.tmp`` is foreign like any other file.
 
 Strict JSON: ``finite_json`` replaces NaN/Infinity (not JSON) by null in anything pointgan
 writes or prints as JSON.
@@ -38,8 +40,16 @@ FILE = "file"
 ANY = "any"
 Layout = dict[str, Union[str, "Layout"]]
 
-#: Name pattern of the temp files ``rundir``'s atomic writes leave when interrupted.
-TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
+#: Name pattern of the temp files pointgan's writes leave when interrupted: ``mkstemp``'s eight
+#: characters between the target's name and ``.tmp`` (``atomic``), or between its stem and
+#: ``.tmp.SUFFIX`` (an animation, whose encoder wants the suffix last).
+TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp(?P<ext>\.(?:gif|mp4))?$")
+
+
+def own_temp(name: str, layout: Layout) -> bool:
+    """Whether ``name`` is the temp file of a write of a file ``layout`` names (so pointgan's)."""
+    m = TEMP_RE.match(name)
+    return m is not None and _match(m["name"] + (m["ext"] or ""), layout) == FILE
 
 
 def unused_path(base: Path) -> Path:
@@ -111,7 +121,7 @@ def foreign_entry(root: Path, layout: Layout) -> Path | None:
         path = Path(entry.path)
         if entry.is_symlink():
             return path
-        if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+        if own_temp(entry.name, layout) and entry.is_file(follow_symlinks=False):
             continue
         kind = _match(entry.name, layout)
         if kind is None:
@@ -172,7 +182,7 @@ def clear_owned(out: Path, layout: Layout) -> None:
         path = Path(entry.path)
         if entry.is_symlink():
             continue
-        if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+        if own_temp(entry.name, layout) and entry.is_file(follow_symlinks=False):
             path.unlink(missing_ok=True)
             continue
         kind = _match(entry.name, layout)
@@ -200,13 +210,15 @@ def _remove_tree(path: Path) -> None:
     path.rmdir()
 
 
-def clean_temps(root: Path, subdirs: tuple[str, ...] = ()) -> None:
-    """Remove stray temp files of interrupted atomic writes in ``root`` and its ``subdirs``."""
-    for d in (root, *(root / s for s in subdirs)):
-        if not d.is_dir() or d.is_symlink():
+def clean_temps(root: Path, layout: Layout, subdirs: tuple[str, ...] = ()) -> None:
+    """Remove pointgan's stray temp files (``own_temp`` of ``layout``) in ``root`` and its
+    ``subdirs``; anything else stays."""
+    for sub in ("", *subdirs):
+        d, inner = root / sub, layout if not sub else _match(sub, layout)
+        if not isinstance(inner, dict) or not d.is_dir() or d.is_symlink():
             continue
         for entry in os.scandir(d):
-            if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+            if own_temp(entry.name, inner) and entry.is_file(follow_symlinks=False):
                 Path(entry.path).unlink(missing_ok=True)
 
 

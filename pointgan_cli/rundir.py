@@ -42,11 +42,9 @@ ANIMATION = "animation"  # animate's default output, with the format as suffix
 #: Everything pointgan writes into a run directory (``train`` and the commands that add files,
 #: see docs/run-directory.md). ``--force`` deletes these and refuses a directory with anything
 #: else in it (``fsguard``); ``spec.json`` is the marker that makes a directory a run.
-RUN_LAYOUT: fsguard.Layout = {
-    SPEC: fsguard.FILE,
-    METRICS: fsguard.FILE,
-    SUMMARY: fsguard.FILE,
-    CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].pt": fsguard.FILE, LAST: fsguard.FILE},
+#: What the commands that read a run write beside it (animate, diagnose, report, log to W&B):
+#: all a sweep member's folder ``SWEEP/members/ID`` may hold (its results are in the sweep).
+DERIVED_LAYOUT: fsguard.Layout = {
     f"{ANIMATION}.gif": fsguard.FILE,
     f"{ANIMATION}.mp4": fsguard.FILE,
     f"{ANIMATION}.png": fsguard.FILE,
@@ -54,6 +52,13 @@ RUN_LAYOUT: fsguard.Layout = {
     DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE},
     REPORT: fsguard.FILE,
     "wandb": fsguard.ANY,
+}
+RUN_LAYOUT: fsguard.Layout = {
+    SPEC: fsguard.FILE,
+    METRICS: fsguard.FILE,
+    SUMMARY: fsguard.FILE,
+    CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].pt": fsguard.FILE, LAST: fsguard.FILE},
+    **DERIVED_LAYOUT,
 }
 RUN_MARKERS = (SPEC,)
 
@@ -133,7 +138,7 @@ def prepare_fresh(out: Path, force: bool = False) -> None:
 def prepare_resume(out: Path) -> None:
     """Before continuing a run: no symlinked subfolder to write through, no stray temp files."""
     fsguard.refuse_symlinked(out, (CHECKPOINTS, DIAGNOSE))
-    fsguard.clean_temps(out, (CHECKPOINTS,))
+    fsguard.clean_temps(out, RUN_LAYOUT, (CHECKPOINTS,))
 
 
 def spec_document(spec: RunSpec, command: str) -> dict[str, Any]:

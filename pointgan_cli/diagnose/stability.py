@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import rundir
 from ..errors import UsageError
 from ..rundir import Run
 from ..spec import RunSpec
@@ -205,8 +204,7 @@ def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -
         "distance_trend": trend,
         "finding": finding(judged[0], judged[1], run_cls, st.step, assumes),
     }
-    target = out if out is not None else rundir.diagnose_dir(Path(run_dir))
-    doc["files"] = write_pair(target, "stability", doc, plots.stability_png(doc))
+    doc["files"] = write_pair(out, "stability", doc, plots.stability_png(doc), Path(run_dir))
     return doc
 
 
