@@ -9,8 +9,11 @@ one of its parents, a symlinked ``--out``) is refused with one line before anyth
 The directory itself is never removed, only its recognised entries.
 
 Layouts are nested dicts: a key is an ``fnmatch`` pattern of an entry name; its value is
-``FILE`` (a regular file), ``ANY`` (a folder a tool we ran owns, e.g. ``wandb/``: anything
-inside), or another layout (a folder whose entries must match it). The temporary file of an
+``FILE`` (a regular file), ``RECORDED`` (a folder a tool we ran writes into, e.g. ``wandb/``:
+only the entries that pointgan's record in it, ``RECORD``, lists as made by pointgan's calls
+of that tool), or another layout (a folder whose entries must match it). A directory is
+pointgan's only when its marker file (``spec.json``, ``sweep.json``) is one pointgan wrote,
+checked by content (the marker's verifier), not by name alone. The temporary file of an
 interrupted write (``.NAME.XXXXXXXX.tmp``, an animation's ``.STEM.XXXXXXXX.tmp.SUFFIX``) is
 pointgan's only where ``NAME`` is a file the layout names there: a user's own hidden
 ``.notes.backup.tmp`` is foreign like any other file.
@@ -25,11 +28,14 @@ The kernel drops the lock when the holder dies, even by ``kill -9``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fnmatch
+import json
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Union
 
@@ -37,8 +43,12 @@ from .errors import UsageError
 from .errors import short as _short
 
 FILE = "file"
-ANY = "any"
+RECORDED = "recorded"
 Layout = dict[str, Union[str, "Layout"]]
+#: In a ``RECORDED`` folder: the names pointgan made there (a JSON list of entry names).
+RECORD = "pointgan-wrote.json"
+#: A marker file's name -> whether the file at that path is one pointgan wrote.
+Markers = dict[str, Callable[[Path], bool]]
 
 #: Name pattern of the temp files pointgan's writes leave when interrupted: ``mkstemp``'s eight
 #: characters between the target's name and ``.tmp`` (``atomic``), or between its stem and
@@ -129,9 +139,12 @@ def foreign_entry(root: Path, layout: Layout) -> Path | None:
         if kind == FILE:
             if not entry.is_file(follow_symlinks=False):
                 return path
-        elif kind == ANY:
+        elif kind == RECORDED:
             if not entry.is_dir(follow_symlinks=False):
                 return path
+            inner = _unrecorded(path)
+            if inner is not None:
+                return inner
         else:
             if not entry.is_dir(follow_symlinks=False):
                 return path
@@ -141,9 +154,57 @@ def foreign_entry(root: Path, layout: Layout) -> Path | None:
     return None
 
 
-def _has_marker(root: Path, markers: tuple[str, ...]) -> bool:
-    if any((root / m).is_file() for m in markers):
+def recorded(folder: Path) -> set[str]:
+    """The names ``folder``'s ``RECORD`` lists (empty when it has none or it is unreadable)."""
+    f = Path(folder) / RECORD
+    try:
+        if f.is_symlink() or not f.is_file() or f.stat().st_size > 1 << 20:
+            return set()
+        names = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return set()
+    if not isinstance(names, list):
+        return set()
+    return {n for n in names if isinstance(n, str) and n not in ("", ".", "..") and "/" not in n}
+
+
+def record(folder: Path, before: set[str]) -> None:
+    """Add to ``folder``'s ``RECORD`` the entries made there since ``before`` (its listing
+    before a tool ran): what ``--force`` may later delete in it."""
+    from .atomic import atomic_write_text  # atomic imports this module
+
+    try:
+        now = set(os.listdir(folder))
+    except OSError:
+        return
+    names = sorted(recorded(folder) | (now - before - {RECORD}))
+    atomic_write_text(Path(folder) / RECORD, json.dumps(names, indent=1) + "\n")
+
+
+def listing(folder: Path) -> set[str]:
+    """The entry names of ``folder`` (empty when it does not exist): ``record``'s ``before``."""
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
+
+
+def _unrecorded(folder: Path) -> Path | None:
+    """The first entry of a ``RECORDED`` folder that its record does not list (or None)."""
+    mine = recorded(folder)
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name == RECORD and entry.is_file(follow_symlinks=False):
+            continue
+        if entry.name not in mine:
+            return Path(entry.path)
+    return None
+
+
+def _has_marker(root: Path, markers: Markers) -> bool:
+    if any((root / m).is_file() and own(root / m) for m, own in markers.items()):
         return True
+    if any((root / m).exists() for m in markers):
+        return False  # a marker's name, but not a file pointgan wrote
     # A directory interrupted before its marker was written holds only empty folders / temps.
     for _dirpath, _dirs, files in os.walk(root):
         if any(not TEMP_RE.match(f) for f in files):
@@ -151,10 +212,11 @@ def _has_marker(root: Path, markers: tuple[str, ...]) -> bool:
     return True
 
 
-def check_replaceable(out: Path, layout: Layout, markers: tuple[str, ...], what: str,
+def check_replaceable(out: Path, layout: Layout, markers: Markers, what: str,
                       flag: str = "--out") -> None:
     """Raise UsageError unless ``out`` is absent, empty, or a ``what`` directory (one of
-    ``markers`` present) holding only entries of ``layout``. Touches nothing."""
+    ``markers`` present and verified as pointgan's) holding only entries of ``layout``.
+    Touches nothing."""
     out = Path(out)
     if not out.exists() and not out.is_symlink():
         return
@@ -192,11 +254,24 @@ def clear_owned(out: Path, layout: Layout) -> None:
             if entry.is_file(follow_symlinks=False):
                 path.unlink(missing_ok=True)
         elif entry.is_dir(follow_symlinks=False):
-            if kind == ANY:
-                _remove_tree(path)
+            if kind == RECORDED:
+                _clear_recorded(path)
             else:
                 clear_owned(path, kind)  # type: ignore[arg-type]
                 path.rmdir()
+
+
+def _clear_recorded(folder: Path) -> None:
+    """Delete what ``folder``'s record lists, then the record, then the folder if empty."""
+    for name in recorded(folder):
+        p = folder / name
+        if p.is_dir() and not p.is_symlink():
+            _remove_tree(p)
+        elif p.is_symlink() or p.exists():
+            p.unlink(missing_ok=True)
+    (folder / RECORD).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _remove_tree(path: Path) -> None:

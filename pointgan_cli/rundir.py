@@ -38,6 +38,7 @@ LAST = "last.pt"
 DIAGNOSE = "diagnose"  # what the diagnose commands write
 REPORT = "report.html"  # ``pointgan report``'s page (a sweep's has the same name)
 ANIMATION = "animation"  # animate's default output, with the format as suffix
+WANDB = "wandb"  # the W&B folder ``pointgan log --tracker wandb`` writes beside a run
 
 #: Everything pointgan writes into a run directory (``train`` and the commands that add files,
 #: see docs/run-directory.md). ``--force`` deletes these and refuses a directory with anything
@@ -51,7 +52,7 @@ DERIVED_LAYOUT: fsguard.Layout = {
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
     DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE},
     REPORT: fsguard.FILE,
-    "wandb": fsguard.ANY,
+    WANDB: fsguard.RECORDED,  # only the W&B runs ``pointgan log`` recorded making there
 }
 RUN_LAYOUT: fsguard.Layout = {
     SPEC: fsguard.FILE,
@@ -60,7 +61,27 @@ RUN_LAYOUT: fsguard.Layout = {
     CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].pt": fsguard.FILE, LAST: fsguard.FILE},
     **DERIVED_LAYOUT,
 }
-RUN_MARKERS = (SPEC,)
+
+
+def is_own_spec(path: Path) -> bool:
+    """Whether ``path`` (a ``spec.json``) is one pointgan wrote: ``spec_document``'s four keys,
+    pointgan's version record and a rerun command, not merely a file of that name."""
+    try:
+        if path.stat().st_size > 1 << 20:
+            return False
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return (isinstance(doc, dict)
+            and set(doc) == {"schema_version", "command", "spec", "versions"}
+            and isinstance(doc["versions"], dict) and isinstance(doc["versions"].get("pointgan"),
+                                                                 str)
+            and isinstance(doc["command"], str) and doc["command"].startswith("pointgan ")
+            and isinstance(doc["spec"], dict) and "seed" in doc["spec"]
+            and doc["spec"].get("schema_version") == doc["schema_version"])
+
+
+RUN_MARKERS: fsguard.Markers = {SPEC: is_own_spec}
 
 
 # -- checkpoint writes -------------------------------------------------------------------------

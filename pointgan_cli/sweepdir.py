@@ -55,11 +55,25 @@ SWEEP_LAYOUT: fsguard.Layout = {
     f"{rundir.ANIMATION}.png": fsguard.FILE,
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
     MEMBERS: {"*": rundir.DERIVED_LAYOUT},  # what commands derive from a member, beside it
-    "wandb": fsguard.ANY,  # the sweep's own W&B run (``--tracker wandb``, ``pointgan log``)
+    rundir.WANDB: fsguard.RECORDED,  # the sweep's own W&B runs (``pointgan log``)
     sweepstore.BATCHES: {f"[0-9]*{sweepstore.METRICS_SUFFIX}": fsguard.FILE,
                          f"[0-9]*{sweepstore.STATE_SUFFIX}": fsguard.FILE},
 }
-SWEEP_MARKERS = (SWEEP_JSON,)
+
+
+def _is_own_index(path: Path) -> bool:
+    """Whether ``path`` (a ``sweep.json``) is one pointgan wrote: it reads as a sweep index
+    (schema, a ``pointgan sweep`` command, unique member ids), not merely a file of that name."""
+    try:
+        if path.stat().st_size > 1 << 30:
+            return False
+        index = read_index(path.parent)
+    except (OSError, UsageError):
+        return False
+    return index.command.startswith("pointgan sweep")
+
+
+SWEEP_MARKERS: fsguard.Markers = {SWEEP_JSON: _is_own_index}
 _SAFE_ID = re.compile(r"[A-Za-z0-9.=_-]+")
 
 

@@ -115,7 +115,8 @@ def test_force_replaces_a_sweep_but_not_a_foreign_member(cli, tmp_path):
 def test_clear_owned_keeps_the_directory_and_unknown_names(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "last.pt").write_bytes(b"x")
-    (tmp_path / "spec.json").write_text("{}")
+    spec = resolve_spec("baseline", None, {"steps": 20})
+    rundir.write_spec(tmp_path, spec, "pointgan train --out x")  # pointgan's own spec.json
     (tmp_path / ".spec.json.abc12345.tmp").write_text("")
     fsguard.check_replaceable(tmp_path, rundir.RUN_LAYOUT, rundir.RUN_MARKERS, "run")
     fsguard.clear_owned(tmp_path, rundir.RUN_LAYOUT)
