@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conftest import popen_cli
 
-from pointgan_cli import fsguard, rundir
+from pointgan_cli.store import fsguard, outputs, rundir
 
 
 def _tree(d: Path) -> dict[str, bytes]:
@@ -64,7 +64,7 @@ def _fake_wandb_log(run: Path) -> None:
     (folder / "offline-run-1" / "files").mkdir(parents=True)
     (folder / "offline-run-1" / "files" / "spec.json").write_text("{}")
     (folder / "latest-run").symlink_to("offline-run-1")
-    fsguard.record(folder, before)
+    outputs.record(folder, before)
 
 
 def test_force_deletes_under_wandb_only_what_pointgans_record_lists(cli, tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pointgan_cli import fsguard, outputs, sweepdir
+from pointgan_cli.store import fsguard, outputs, sweepdir
 
 
 def _tree(d: Path) -> dict[str, bytes]:
@@ -98,7 +98,7 @@ def test_every_writing_command_refuses_an_out_inside_a_sweep(cli, sweep, tmp_pat
 def test_the_library_refuses_to_train_into_a_sweep(sweep):
     from pointgan_cli.errors import UsageError
     from pointgan_cli.spec import resolve_spec
-    from pointgan_cli.training import Member, train_batch
+    from pointgan_cli.training.train import Member, train_batch
 
     spec = resolve_spec("fixed", None, {"steps": 20})
     with pytest.raises(UsageError, match="inside the sweep"):

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from pointgan_cli import sweepstore
-from pointgan_cli.runtime import Interrupted
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.store import sweepstore
 from pointgan_cli.sweep.batches import train_store_batch
-from pointgan_cli.training import Member, train_batch
+from pointgan_cli.training.runtime import Interrupted
+from pointgan_cli.training.train import Member, train_batch
 
 STEPS, SNAP, CKPT = 60, 10, 20
 #: step 0 (before any step), a plain step, a snapshot, a checkpoint, the last step
@@ -133,7 +133,7 @@ def test_ten_sigterms_over_a_sweeps_first_second_then_resume_match_an_uninterrup
     import subprocess
     import sys
 
-    from pointgan_cli import sweepdir
+    from pointgan_cli.store import sweepdir
 
     args = ["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-2",
             "--max-batch", "1", "--workers", "1", "--steps", "100", "--checkpoint-every", "25",

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
-from ..rundir import Run
 from ..spec import RunSpec
+from ..store.rundir import Run
 from . import classify, plots, spectrum
 from .field import (  # noqa: F401 - re-exported: the maths' public names, for callers and tests
     ABS_TOL,

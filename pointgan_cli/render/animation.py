@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import outputs
-from ..atomic import atomic_write_bytes
 from ..errors import RuntimeFailure, UsageError
-from ..rundir import ANIMATION
+from ..store import outputs
+from ..store.atomic import atomic_write_bytes
+from ..store.rundir import ANIMATION
 from .data import DiracTrack, Plan, limits, plan_for
 from .scene import grid_scene, pixel_size, run_scene
 from .writers import GifWriter, Mp4Writer, check_target, png_bytes, resolve_output, temp_beside

@@ -12,8 +12,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, outputs, rundir, sweepdir
 from ..errors import RuntimeFailure, UsageError
+from ..store import atomic, outputs, rundir, sweepdir
 
 
 def build(path: Path | str) -> dict[str, Any]:

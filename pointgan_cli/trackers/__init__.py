@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .. import outputs, sweepdir
 from ..errors import PointganError, RuntimeFailure, UsageError
+from ..store import outputs, sweepdir
 from .common import missing, one_line
 
 TRACKERS = ("none", "mlflow", "wandb")

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .. import atomic, fsguard
 from ..errors import RuntimeFailure
-from ..rundir import WANDB, Run
+from ..store import atomic, fsguard, outputs
+from ..store.rundir import WANDB, Run
 from .common import PROJECT, documents, files, group_names, missing, run_tags, sweep_numbers
 
 
@@ -83,7 +83,7 @@ class WandbSession:
         finally:
             wrun.finish()
             if folder.is_dir() and not folder.is_symlink():  # what --force may delete later
-                fsguard.record(folder, before)
+                outputs.record(folder, before)
         where = "disabled" if disabled else str(Path(wrun.dir).parent)
         info = {"tracker": "wandb", "run_id": wrun.id, "where": where, "updated": False}
         url = None if disabled or self.mode == "offline" else getattr(wrun, "url", None)

@@ -39,8 +39,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Union
 
-from .errors import UsageError
-from .errors import short as _short
+from ..errors import UsageError
+from ..errors import short as _short
 
 FILE = "file"
 RECORDED = "recorded"
@@ -166,19 +166,6 @@ def recorded(folder: Path) -> set[str]:
     if not isinstance(names, list):
         return set()
     return {n for n in names if isinstance(n, str) and n not in ("", ".", "..") and "/" not in n}
-
-
-def record(folder: Path, before: set[str]) -> None:
-    """Add to ``folder``'s ``RECORD`` the entries made there since ``before`` (its listing
-    before a tool ran): what ``--force`` may later delete in it."""
-    from .atomic import atomic_write_text  # atomic imports this module
-
-    try:
-        now = set(os.listdir(folder))
-    except OSError:
-        return
-    names = sorted(recorded(folder) | (now - before - {RECORD}))
-    atomic_write_text(Path(folder) / RECORD, json.dumps(names, indent=1) + "\n")
 
 
 def listing(folder: Path) -> set[str]:

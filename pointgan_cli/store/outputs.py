@@ -14,15 +14,16 @@ never while the sweep trains); for a run or a sweep into it, under its own lock.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import fsguard, sweepdir
-from .errors import UsageError
-from .errors import short as _short
+from ..errors import UsageError
+from ..errors import short as _short
+from . import atomic, fsguard, sweepdir
 
 
 def enclosing_sweep(out: Path | str) -> Path | None:
@@ -72,6 +73,18 @@ def member_folder(sweep: Path, member_id: str, flag: str = "RUN_DIR") -> Path:
         if p.is_symlink() or not p.is_dir():
             raise UsageError(f"{flag}: {_short(str(p))} is not a directory of this sweep")
     return folder
+
+
+def record(folder: Path, before: set[str]) -> None:
+    """Add to ``folder``'s ``fsguard.RECORD`` the entries made there since ``before`` (its
+    listing, ``fsguard.listing``, before a tool such as W&B wrote into it): what ``--force``
+    may later delete in that folder, and nothing else."""
+    try:
+        now = set(os.listdir(folder))
+    except OSError:
+        return
+    names = sorted(fsguard.recorded(folder) | (now - before - {fsguard.RECORD}))
+    atomic.atomic_write_text(Path(folder) / fsguard.RECORD, json.dumps(names, indent=1) + "\n")
 
 
 @contextmanager
