@@ -100,8 +100,10 @@ def test_report_of_a_member_stored_in_its_sweeps_batches(made, tmp_path):
     sweep = made["sweep"]
     mid = sweepdir.read_index(sweep).entries[0].id
     member = sweep / "members" / mid
-    with pytest.raises(UsageError, match="--out"):  # never writes into the sweep's store
-        report.write(member)
+    store = {p.name: p.read_bytes() for p in (sweep / "batches").iterdir()}
+    assert report.write(member)["report"] == str(member / "report.html")  # beside the member
+    assert (member / "report.html").is_file() and not member.is_symlink()
+    assert {p.name: p.read_bytes() for p in (sweep / "batches").iterdir()} == store
     info = report.write(member, tmp_path / "m.html")
     text = (tmp_path / "m.html").read_text()
     assert info["kind"] == "run" and f"<h1>Run {mid}</h1>" in text

@@ -205,14 +205,19 @@ def test_a_member_is_a_run_for_config_resume_and_animate(cli, tmp_path):
     r = cli(["animate", member, "--still", "100", "--dpi", "30", "--out", tmp_path / "f.png"])
     assert r.exit_code == 0, r.stderr
     assert (tmp_path / "f.png").stat().st_size > 0
-    # --resume: the member gets its run directory, equal to the stored member
+    # --resume: the sweep alone writes its members; its export resumes as a run, equal to the
+    # stored member
     r = cli(["train", "--resume", "--out", member, "--json"])
+    assert r.exit_code == 2 and "sweep export" in r.stderr and not member.exists()
+    copy = tmp_path / "copy"
+    assert cli(["sweep", "export", member, "--out", copy]).exit_code == 0
+    r = cli(["train", "--resume", "--out", copy, "--json"])
     assert r.exit_code == 0, r.stderr
     stored = json.loads(r.stdout)
     alone = tmp_path / "alone"
     assert cli(["train", "--preset", "fixed", "--seed", "4", "--steps", "120",
                 "--checkpoint-every", "60", "--out", alone]).exit_code == 0
-    a, b = _metrics(member / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
+    a, b = _metrics(copy / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
     assert len(a) == len(b) > 10
     for ra, rb in zip(a, b):
         assert ra.keys() == rb.keys() and ra["w"] == rb["w"] and ra["d_c2"] == rb["d_c2"]

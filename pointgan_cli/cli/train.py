@@ -57,7 +57,7 @@ def train(
         # fails in well under a second.
         spec = resolve_spec(preset, config, spec_flags)
     from .. import trackers
-    from ..store import rundir, sweepdir
+    from ..store import outputs, rundir, sweepdir
     from ..training.train import Member, train_batch
 
     if resume:
@@ -65,9 +65,7 @@ def train(
             raise_usage("--resume needs --out DIR")
         if spec_flags or preset or config:
             raise_usage("--resume takes the spec from DIR/spec.json; drop the spec flags")
-        stored = sweepdir.member_address(out)
-        if stored is not None and not force:  # SWEEP/members/ID: the member's run dir first
-            sweepdir.export_member(*stored, out)
+        outputs.refuse_inside_sweep(out)  # SWEEP/members/ID: the sweep alone writes it
         rundir.check_target(out, force, resume)
         spec, command = rundir.load_spec(out)
     else:
@@ -76,6 +74,7 @@ def train(
             spec = resolve_spec(preset, config, spec_flags, None if stored_spec is None
                                 else stored_spec.model_dump(mode="json"))
         out = out if out is not None else default_out(spec)
+        outputs.refuse_inside_sweep(out)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker, tracking_uri)

@@ -10,6 +10,7 @@ so the page says exactly what ``ls``, ``compare`` and ``diagnose run`` say.
 from __future__ import annotations
 
 import io
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def run_model(path: Path) -> dict[str, Any]:
         figures.append({"caption": f"diagnose: {png.stem}", "mime": "image/png",
                         "data": png.read_bytes()})
     sections.append({"heading": "Charts", "figures": figures})
-    sections.append(_animation_section(path, f"pointgan animate {path}"))
+    sections.append(_animation_section(path, f"pointgan animate {shlex.quote(str(path))}"))
     spec_rows = [[k, _cell(v)] for k, v in run.spec.model_dump(mode="json").items()]
     sections.append({"heading": "Spec", "table": {"columns": ["field", "value"],
                                                   "rows": spec_rows}, "collapsed": True})
@@ -95,7 +96,7 @@ def sweep_model(path: Path) -> dict[str, Any]:
     sections.append({"heading": "Charts", "figures": figures} if figures else
                     {"heading": "Charts", "text": ["No charts yet: they are written when the "
                                                    "sweep finishes."]})
-    sections.append(_animation_section(path, f"pointgan animate {path} --grid"))
+    sections.append(_animation_section(path, f"pointgan animate {shlex.quote(str(path))} --grid"))
     failed = [m for m in diag["members"] if m["class"] != "converged"]
     rows = [[m["id"], m["group"], m["class"], m["reason"]] for m in failed]
     sections.append({
@@ -166,8 +167,9 @@ def _animation_section(path: Path, how: str) -> dict[str, Any]:
         if f.is_file():
             return {"heading": "Animation", "figures": [
                 {"caption": f.name, "mime": mime, "data": f.read_bytes(), "video": video}]}
+    again = f"pointgan report {shlex.quote(str(path))}"
     return {"heading": "Animation", "text": [f"No animation yet: `{how}` makes one; run "
-                                             f"`pointgan report {path}` again to include it."]}
+                                             f"`{again}` again to include it."]}
 
 
 def _chart_caption(stem: str) -> str:

@@ -10,6 +10,7 @@ engine is batch-invariant and its randomness a pure function of seed and step).
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -87,7 +88,7 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             sweepstore.write_batch(sweep, bid, metrics, stacked)
 
         train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
-                     f"pointgan sweep --resume --out {sweep}", with_losses=False)
+                     f"pointgan sweep --resume --out {shlex.quote(str(sweep))}", with_losses=False)
         warn_graph_error(trainer)
 
 

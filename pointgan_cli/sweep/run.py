@@ -7,6 +7,7 @@ processes in ``executors``, the statistics in ``report`` and the charts in ``cha
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from ..engine.batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
 from ..games import DIRAC, game_of
 from ..spec import RunSpec
-from ..store import fsguard, sweepdir, sweepstore
+from ..store import fsguard, outputs, sweepdir, sweepstore
 from ..training.runtime import Interrupted, disk_failure, runs_that_fit
 from . import charts, dirac_report, report
 from .executors import run_local, run_ray
@@ -80,6 +81,7 @@ def run_sweep(
     ``progress(total_run_steps, increment)`` is called as work completes (first with 0)."""
     out = Path(out)
     sweepdir.check_target(out, force, resume)
+    outputs.refuse_inside_sweep(out)
     if resume:
         sweep, members, command = load_sweep(out)
     elif members is None:
@@ -97,7 +99,8 @@ def run_sweep(
         raise disk_failure(exc, out) from None
     except Interrupted as exc:
         raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
-                          f"pointgan sweep --resume --out {out}", exc.signum) from None
+                          f"pointgan sweep --resume --out {shlex.quote(str(out))}",
+                          exc.signum) from None
 
 
 def _fit_memory(members: MemberList, max_batch: int | None, workers: int) -> int | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import time
@@ -31,7 +32,7 @@ from ..errors import RuntimeFailure, UsageError
 from ..games import DIRAC, POINT, game_of
 from ..naming import rerun_command
 from ..spec import RunSpec
-from ..store import atomic, fsguard, rundir
+from ..store import atomic, fsguard, outputs, rundir
 from .records import final_state, metrics_row, run_summary
 from .runtime import (
     Interrupted,
@@ -112,6 +113,7 @@ def train_batch(
 def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack) -> list[dict]:
     """Lock every member directory, then make it fresh or load its checkpoint."""
     for m in members:
+        outputs.refuse_inside_sweep(m.out)  # a sweep's members are written by the sweep alone
         if m.resume:
             if not m.out.is_dir():
                 raise UsageError(f"--resume: {fsguard._short(str(m.out))} does not exist")
@@ -185,7 +187,7 @@ def _train(members, states, on_progress, handle_signals, should_stop):
 
             try:
                 train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
-                             f"pointgan train --resume --out {members[0].out}")
+                             f"pointgan train --resume --out {shlex.quote(str(members[0].out))}")
             except Interrupted:
                 for wr in writers:
                     wr.close()
