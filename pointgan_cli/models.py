@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-G_NAMES = ("w", "b")
-D_NAMES = ("W1_0", "W1_1", "c1_0", "c1_1", "W2_0", "W2_1", "c2")
+from .snapshot_record import D_NAMES, G_NAMES
+
+__all__ = ["D_NAMES", "G_NAMES", "Discriminator", "Generator"]
 
 
 class Generator(nn.Module):

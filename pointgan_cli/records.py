@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import dirac, rundir, verdict
-from .models import D_NAMES
+from . import rundir, verdict
 from .naming import overrides
+from .snapshot_record import D_NAMES
 from .verdict import distance
 
 if TYPE_CHECKING:
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 def dirac_metrics_row(snap: Snapshot, i: int) -> dict[str, Any]:
     """A Dirac-GAN metrics row: theta, psi and their distance to the equilibrium (0, 0)."""
+    from . import dirac
+
     theta, psi = float(snap.g[i, 0]), float(snap.d[i, 0])
     return {
         "step": snap.step,
@@ -74,8 +76,11 @@ class FinalState:
 
 
 def final_state(trainer: BatchTrainer) -> FinalState:
-    return FinalState(trainer.g.cpu().tolist(), trainer.d.cpu().tolist(),
-                      trainer.alive.cpu().tolist(), trainer.diverged_step.cpu().tolist())
+    def host(x):  # a torch tensor (maybe on a GPU) or a numpy array (the fused engine)
+        return x.cpu().tolist() if hasattr(x, "cpu") else x.tolist()
+
+    return FinalState(host(trainer.g), host(trainer.d), host(trainer.alive),
+                      host(trainer.diverged_step))
 
 
 def run_summary(trainer: BatchTrainer, i: int, wall: float,
@@ -94,6 +99,8 @@ def run_summary(trainer: BatchTrainer, i: int, wall: float,
                       diverged_step=diverged_step)
     fields = verdict.summary_fields(v)
     if is_dirac:
+        from . import dirac
+
         theta, psi = final.g[i][0], final.d[i][0]
         params: dict[str, Any] = {"game": "dirac", "theta": theta, "psi": psi,
                                   "distance": dirac.distance(theta, psi)}

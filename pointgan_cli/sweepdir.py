@@ -25,10 +25,10 @@ import numpy as np
 from pydantic import ValidationError
 
 from . import atomic, fsguard, rundir, sweepindex, sweepstore
+from .ckptfile import unstack_state
 from .errors import UsageError
 from .naming import rerun_command
 from .spec import RunSpec
-from .trainstate import unstack_state
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
@@ -423,7 +423,7 @@ def member_spec(path: Path | str) -> RunSpec | None:
 
 def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]:
     """Write member ``member_id`` as a normal run directory at ``out`` (spec.json,
-    metrics.jsonl, its latest checkpoint as last.pt and step-NNNNNN.pt, summary.json once
+    metrics.jsonl, its latest checkpoint as last.npz and step-NNNNNN.npz, summary.json once
     finished): the files ``pointgan train`` of its spec writes, same numbers. ``out`` must be
     new or empty. Returns {"run_dir", "step", "finished"}."""
     path = Path(path)

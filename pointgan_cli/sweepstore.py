@@ -41,13 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from . import atomic, dirac, floatpack, jsoncols
+from . import atomic, floatpack, jsoncols
+from .ckptfile import flatten as _flatten
+from .ckptfile import unstack_state  # noqa: F401  (read_state's readers take a member out)
 from .errors import UsageError
-from .models import D_NAMES
-from .randomness import clean_x
-from .snapshots import snapshot_losses
+from .snapshot_record import D_NAMES
 from .spec import RunSpec
 from .verdict import distance
 
@@ -110,7 +109,8 @@ class BatchMetrics:
     def append(self, snap: Any) -> None:
         """Add an engine ``Snapshot`` (float64 tensors holding float32 parameters)."""
         self.steps.append(int(snap.step))
-        self.params.append(torch.cat([snap.g, snap.d], dim=1).to(torch.float32).numpy())
+        g, d = np.asarray(snap.g), np.asarray(snap.d)
+        self.params.append(np.concatenate([g, d], axis=1).astype(np.float32))
 
     def truncate(self, upto: int) -> None:
         """Keep the snapshots at steps <= ``upto`` (after a checkpoint: what resume keeps)."""
@@ -125,6 +125,11 @@ class BatchMetrics:
             return []
         if spec.game == "dirac":
             return self._dirac_rows(i, spec)
+        import torch  # the losses are recomputed with the torch engine's functions
+
+        from .randomness import clean_x
+        from .snapshots import snapshot_losses
+
         p = np.stack([q[i] for q in self.params])  # (S, 9) float32
         n = len(self.steps)
         g = torch.from_numpy(p[:, :2]).double()
@@ -148,6 +153,10 @@ class BatchMetrics:
 
     def _dirac_rows(self, i: int, spec: RunSpec) -> list[dict[str, Any]]:
         """A Dirac-GAN member's rows: its 2 parameters per snapshot are (theta, psi)."""
+        import torch
+
+        from . import dirac
+
         p = np.stack([q[i] for q in self.params])  # (S, 2) float32
         n = len(self.steps)
         theta = torch.from_numpy(p[:, 0:1]).double()
@@ -242,19 +251,6 @@ def _packed(z: _npz) -> dict[str, np.ndarray]:
 # -- states ------------------------------------------------------------------------------------
 
 
-def _flatten(state: dict, prefix: str = "") -> dict[str, np.ndarray]:
-    flat: dict[str, np.ndarray] = {}
-    for key, value in state.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "/"))
-        elif isinstance(value, torch.Tensor):
-            flat[name] = value.numpy()
-        else:
-            flat[name] = np.array(value)  # 0-d: the format, the step, the rng kind
-    return flat
-
-
 def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
     """Compressed npz of the stacked state: the ids (zlib of JSON) and, once finished, the
     members' summaries as columns (``jsoncols``; summaries of different shapes: bz2 of one
@@ -291,7 +287,7 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
 def read_state(path: Path) -> tuple[list[str], dict]:
     """(member ids, stacked state) of a batch: tensors with a leading member axis, 0-d values
     as Python scalars, the summaries (when finished) as ``Summaries``, read member by member;
-    ``trainstate.unstack_state`` gives one member's checkpoint dict."""
+    ``unstack_state`` gives one member's checkpoint dict."""
     with _npz(path) as z:
         ids = _ids(z, "@ids")
         state: dict = {}
@@ -305,7 +301,7 @@ def read_state(path: Path) -> tuple[list[str], dict]:
                     raise UsageError(f"{path} is corrupt (no {source})")
                 arrays[name] = arrays[source]
         for name, arr in arrays.items():
-            value = torch.from_numpy(arr.copy()) if arr.ndim else arr.item()
+            value = arr.copy() if arr.ndim else arr.item()
             node = state
             *parents, leaf = name.split("/")
             for part in parents:

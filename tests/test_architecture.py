@@ -9,7 +9,8 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "pointgan_cli"
 ENGINE = ("rng", "models", "losses", "grads", "layout", "batching", "randomness",
-          "trainstate", "optimizers", "capture", "snapshots", "engine", "dirac")
+          "trainstate", "optimizers", "capture", "snapshots", "engine", "dirac",
+          "snapshot_record")
 
 
 def modules() -> dict[str, Path]:
@@ -76,7 +77,7 @@ def runtime_imports(name: str, path: Path) -> set[str]:
 
 
 def test_only_rundir_knows_run_file_names():
-    names = {"spec.json", "metrics.jsonl", "summary.json", "checkpoints", "last.pt"}
+    names = {"spec.json", "metrics.jsonl", "summary.json", "checkpoints", "last.npz"}
     offenders = {m: sorted(names & set(string_literals(f))) for m, f in modules().items()
                  if m != "rundir"}
     assert {m: v for m, v in offenders.items() if v} == {}

@@ -122,9 +122,9 @@ def test_run_directory_doc_names_every_file_and_field(tmp_path):
     names = _documented(doc)
     for f in sorted(out.rglob("*")):
         name = re.sub(r"step-\d{6}", "step-NNNNNN", f.name)
-        if name != "step-NNNNNN.pt":
+        if name != "step-NNNNNN.npz":
             assert f.name in doc, f"run-directory.md does not mention {f.name}"
-    assert "step-NNNNNN.pt" in doc
+    assert "step-NNNNNN.npz" in doc
     spec_doc = json.loads((out / "spec.json").read_text())
     missing = [k for k in [*spec_doc, *spec_doc["versions"]] if k not in names]
     reference = (DOCS / "cli.md").read_text(encoding="utf-8")

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .. import rng, rundir, sweepdir
+from .. import rundir, sweepdir
 from ..errors import UsageError
-from ..models import D_NAMES
 from ..rundir import Run
+from ..snapshot_record import D_NAMES
 
 MAX_SAMPLES = 256  # generated samples drawn per frame (the first of the batch; x is iid)
 HISTORY_POINTS = 1000  # the history panel's lines are decimated to at most this many points
@@ -106,6 +105,10 @@ class Track(_Snapshots):
 
     def frame(self, k: int) -> FrameData:
         """Snapshot ``k``: its parameters and the samples G produced from that step's x."""
+        import torch  # the sweep's charts read this module without drawing frames
+
+        from .. import rng
+
         spec = self.spec
         n = min(spec.batch_size, MAX_SAMPLES)
         x_step = min(int(self.steps[k]), spec.steps - 1)  # the engine's snapshot uses this x

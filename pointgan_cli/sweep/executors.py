@@ -38,6 +38,7 @@ def _run_job(job: Job, index: int) -> None:
     message per snapshot cost the worker more than its bookkeeping is worth."""
     last = [0, time.monotonic()]
     total = job.run_steps
+    os.environ["POINTGAN_FUSED_THREADS"] = "1"  # the fused kernel: one thread per worker
 
     def report(snap) -> None:
         q = worker_boot.progress_queue
