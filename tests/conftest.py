@@ -67,4 +67,4 @@ def fused_kernel_warm():
     stderr lines)."""
     from pointgan_cli.fused.compiled import warm
 
-    warm()
+    warm(serial=True)  # the sweeps' workers' kernel; it starts no thread (forking stays safe)

@@ -3,7 +3,8 @@
 Why a cache of our own: numba caches beside the source by default, which fails when the package
 is installed read-only, and compiling the kernel from scratch costs several seconds. Kernels go
 to ``$POINTGAN_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pointgan``, else ``~/.cache/pointgan``);
-``use_cache_dir`` must run before numba is imported (numba reads ``NUMBA_CACHE_DIR`` then). The
+``use_cache_dir`` must run before numba is imported (numba reads ``NUMBA_CACHE_DIR`` then); it
+also picks numba's own thread pool (see there). The
 first compile in a cold cache prints one line on stderr; a process prints it at most once, and a
 sweep compiles in its main process before starting workers, so workers load the cache silently.
 """
@@ -35,9 +36,13 @@ def use_cache_dir() -> Path:
     with contextlib.suppress(OSError):  # numba then warns that it cannot cache; compiles
         where.mkdir(parents=True, exist_ok=True)
     os.environ["NUMBA_CACHE_DIR"] = str(where)
+    # numba's own thread pool rather than GNU OpenMP, whose fork handler terminates the child
+    # of a process that used it (a sweep's workers are forked); a user's choice stands
+    layer = os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
     config = sys.modules.get("numba.core.config")
     if config is not None:
         config.CACHE_DIR = str(where)
+        config.THREADING_LAYER = layer
     return where
 
 

@@ -14,7 +14,7 @@ from . import cache
 
 #: Threads of the kernel's prange (default: every core). A sweep's worker processes set 1.
 THREADS_ENV = "POINTGAN_FUSED_THREADS"
-_kernel = None
+_kernels: dict = {}
 
 
 def signature():
@@ -26,26 +26,30 @@ def signature():
             arr(f32, 2, "C"), arr(t.int64, 1, "C"), arr(t.float64, 1, "C"))
 
 
-def kernel():
-    """``step.train_steps``, compiled (or loaded) for its one signature. Compiling starts no
-    thread (the threads start at the first call), so a sweep may still fork its workers."""
-    global _kernel
-    if _kernel is None:
+def kernel(serial: bool | None = None):
+    """``step.train_steps`` (or ``train_steps_serial``: ``serial``, or None and
+    ``$POINTGAN_FUSED_THREADS`` = 1), compiled (or loaded) for its one signature."""
+    if serial is None:
+        serial = os.environ.get(THREADS_ENV) == "1"
+    name = "train_steps_serial" if serial else "train_steps"
+    if name not in _kernels:
         cache.use_cache_dir()
-        if not cache.is_cached("step", "train_steps"):
+        if not cache.is_cached("step", name):
             cache.say_compiling("fused CPU kernel")
-        from .step import train_steps
+        from . import step
 
-        train_steps.compile(signature())
-        _kernel = train_steps
+        fn = getattr(step, name)
+        fn.compile(signature())
+        _kernels[name] = fn
         threads = os.environ.get(THREADS_ENV)
-        if threads:
+        if threads and not serial:
             import numba
 
             numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    return _kernel
+    return _kernels[name]
 
 
-def warm() -> None:
-    """Load (or compile) the kernel in this process."""
-    kernel()
+def warm(serial: bool = False) -> None:
+    """Load (or compile) a kernel in this process (a sweep: the serial one its workers use,
+    which starts no thread, so forking stays safe)."""
+    kernel(serial)

@@ -227,3 +227,14 @@ def train_steps(S, alive, seeds, t0, t1, H, IS, Fs):
     for r in prange(S.shape[0]):
         if alive[r]:
             run_steps(S, r, seeds[r], t0, t1, H, IS, Fs)
+
+
+@njit(cache=True, error_model="numpy")
+def train_steps_serial(S, alive, seeds, t0, t1, H, IS, Fs):
+    """``train_steps`` on the calling thread only: a sweep's worker processes use it. A
+    parallel kernel starts numba's thread pool (OpenMP) when it is compiled, and a process
+    holding one must not fork; this one starts none, so the sweep's main process can load it
+    and fork its workers. The numbers are the same (each run is computed alone)."""
+    for r in range(S.shape[0]):
+        if alive[r]:
+            run_steps(S, r, seeds[r], t0, t1, H, IS, Fs)

@@ -22,7 +22,7 @@ from .settings import initial_params, per_run, shared
 if TYPE_CHECKING:
     from ..spec import RunSpec
 
-STOP_EVERY = 16  # steps between two checks of should_stop (a signal stops within these)
+STOP_EVERY = 64  # steps between two checks of should_stop (a signal stops within these)
 
 
 class FusedTrainer:

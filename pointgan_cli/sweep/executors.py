@@ -208,4 +208,5 @@ def _check_reachable(address: str) -> None:
 
 
 def _ray_job(job: Job) -> None:
+    os.environ["POINTGAN_FUSED_THREADS"] = "1"  # one CPU per Ray task
     train_job(job, None, handle_signals=False)
