@@ -45,10 +45,10 @@ from pathlib import Path
 import torch
 from naive import naive_us_per_step
 
-from pointgan_cli.batching import CPU_BATCH
-from pointgan_cli.engine import BatchTrainer
-from pointgan_cli.runtime import keep_freed_memory
+from pointgan_cli.engine.batching import CPU_BATCH
+from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.training.runtime import keep_freed_memory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def fused_seconds(runs: int, steps: int, offset: int = 0) -> tuple[float, float]
     """(wall, CPU) seconds for ``steps`` fused steps of ``runs`` runs in one batch, on the
     calling thread (the serial kernel a sweep's worker uses)."""
     os.environ["POINTGAN_FUSED_THREADS"] = "1"
-    from pointgan_cli.fused.trainer import FusedTrainer
+    from pointgan_cli.engine.fused.trainer import FusedTrainer
 
     tr = FusedTrainer(_specs(runs, offset))
     tr.advance(10)

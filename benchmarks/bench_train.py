@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from naive import naive_us_per_step
 
-from pointgan_cli.engine import BatchTrainer
+from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def engine_us_per_step(spec, steps: int) -> float:
 
 def fused_us_per_step(spec, steps: int) -> float:
     os.environ["POINTGAN_FUSED_THREADS"] = "1"
-    from pointgan_cli.fused.trainer import FusedTrainer
+    from pointgan_cli.engine.fused.trainer import FusedTrainer
 
     tr = FusedTrainer([spec])
     tr.advance(20)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import ks_2samp
 
-from pointgan_cli import sweepdir
+from pointgan_cli.store import sweepdir
 from pointgan_cli.sweep.stats import mcnemar_exact
 
 ROOT = Path(__file__).resolve().parents[1]

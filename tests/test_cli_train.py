@@ -5,7 +5,7 @@ import time
 import pytest
 from conftest import popen_cli, run_cli
 
-from pointgan_cli import ckptfile
+from pointgan_cli.store import ckptfile
 
 
 def _files(d):

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from pointgan_cli import rng
-from pointgan_cli.engine import BatchTrainer
-from pointgan_cli.fused import hashrng, support
-from pointgan_cli.fused.settings import initial_params
-from pointgan_cli.fused.trainer import FusedTrainer
+from pointgan_cli.engine import rng
+from pointgan_cli.engine.fused import hashrng, support
+from pointgan_cli.engine.fused.settings import initial_params
+from pointgan_cli.engine.fused.trainer import FusedTrainer
+from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 
 
@@ -41,7 +41,7 @@ def test_normal_streams_are_the_torch_engines_bit_for_bit():
 
 
 def test_initial_parameters_are_the_torch_engines():
-    from pointgan_cli.engine import init_params
+    from pointgan_cli.engine.trainer import init_params
 
     seeds = np.array([0, 3, 99, 2**32 - 1], np.uint64)
     g, d = initial_params(seeds)

@@ -4,8 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from pointgan_cli import ckptfile, rundir
 from pointgan_cli.errors import UsageError
+from pointgan_cli.store import ckptfile, rundir
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import rundir, sweepdir
+from ..engine.snapshot_record import D_NAMES
 from ..errors import UsageError
-from ..rundir import Run
-from ..snapshot_record import D_NAMES
+from ..store import rundir, sweepdir
+from ..store.rundir import Run
 
 MAX_SAMPLES = 256  # generated samples drawn per frame (the first of the batch; x is iid)
 HISTORY_POINTS = 1000  # the history panel's lines are decimated to at most this many points
@@ -107,7 +107,7 @@ class Track(_Snapshots):
         """Snapshot ``k``: its parameters and the samples G produced from that step's x."""
         import torch  # the sweep's charts read this module without drawing frames
 
-        from .. import rng
+        from ..engine import rng
 
         spec = self.spec
         n = min(spec.batch_size, MAX_SAMPLES)

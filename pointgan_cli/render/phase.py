@@ -31,7 +31,7 @@ def field_on_grid(spec, lim: float = LIM, n: int = FIELD_POINTS):
     loads here: ``palette_png``, which sweep charts use, needs none)."""
     import torch
 
-    from ..dirac import expected_field
+    from ..engine.dirac import expected_field
 
     axis = np.linspace(-lim, lim, n)
     th, ps = np.meshgrid(axis, axis)  # rows: psi, columns: theta

@@ -35,7 +35,7 @@ def d_curve(d: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``D(v)`` for packed params ``d`` (7,) on the grid ``v`` (N,) -> (N,), in float64."""
     import torch  # here: the sweep's charts import this module and draw no D
 
-    from ..models import d_prob_packed
+    from ..engine.models import d_prob_packed
 
     dt = torch.from_numpy(np.asarray(d, dtype=np.float64)).unsqueeze(0)  # (1, 7)
     return d_prob_packed(dt, torch.from_numpy(v).unsqueeze(0))[0].numpy()

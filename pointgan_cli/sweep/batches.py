@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fsguard, sweepstore, verdict
+from .. import verdict
+from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
-from ..records import final_state, run_summary
-from ..runtime import check_memory, disk_failure, prepare_device
-from ..snapshot_record import Snapshot
-from ..training import (
+from ..store import fsguard, sweepstore
+from ..training.records import final_state, run_summary
+from ..training.runtime import check_memory, disk_failure, prepare_device
+from ..training.train import (
     Member,
     ProgressFn,
     new_trainer,

@@ -10,11 +10,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import fsguard, sweepdir, sweepstore
-from ..batching import auto_max_batch, bytes_per_run
+from ..engine.batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
-from ..runtime import Interrupted, disk_failure, runs_that_fit
 from ..spec import RunSpec
+from ..store import fsguard, sweepdir, sweepstore
+from ..training.runtime import Interrupted, disk_failure, runs_that_fit
 from . import charts, dirac_report, report
 from .executors import run_local, run_ray
 from .plan import store_jobs
@@ -103,11 +103,11 @@ def _prepare_engines(specs: list[RunSpec], pool: bool) -> None:
     """Say (one line) which members fall back to the torch engine, and load or compile the
     fused kernel here, before any worker starts (``pool``: the serial kernel the workers
     use): workers then read the cache silently."""
-    from ..fused.support import announce, uses_fused
+    from ..engine.fused.support import announce, uses_fused
 
     announce(specs)
     if any(uses_fused(s) for s in specs):
-        from ..fused.compiled import warm
+        from ..engine.fused.compiled import warm
 
         warm(serial=pool)
 

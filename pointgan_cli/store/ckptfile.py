@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.snapshot_record import unstack_state
 from .atomic import atomic_write
-from .snapshot_record import unstack_state
 
 __all__ = ["flatten", "load", "nest", "save", "to_bytes", "unstack_state"]
 

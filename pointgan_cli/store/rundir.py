@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from ..errors import UsageError
+from ..spec import RunSpec
 from . import ckptfile, fsguard
 from .atomic import atomic_write, atomic_write_json, atomic_write_text, dumps
-from .errors import UsageError
-from .spec import RunSpec
 
 SPEC = "spec.json"
 METRICS = "metrics.jsonl"
@@ -65,7 +65,7 @@ def versions() -> dict[str, str]:
     and the fused engine runs without torch)."""
     from importlib import metadata
 
-    from . import __version__
+    from .. import __version__
 
     try:
         torch_version = metadata.version("torch")

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import fsguard
-from .batching import bytes_per_run
-from .errors import PointganError, RuntimeFailure, UsageError
+from ..engine.batching import bytes_per_run
+from ..errors import PointganError, RuntimeFailure, UsageError
+from ..store import fsguard
 
 if TYPE_CHECKING:
-    from .spec import RunSpec
+    from ..spec import RunSpec
 
 
 class Interrupted(PointganError):
@@ -162,7 +162,7 @@ def prepare_device(spec: RunSpec) -> None:
     allocator tuning on a CPU (bitwise batch invariance; parallelism comes from processes);
     a CUDA device must exist. The fused engine needs no torch (``fused.trainer`` sets its
     own threads)."""
-    from .fused.support import uses_fused
+    from ..engine.fused.support import uses_fused
 
     if uses_fused(spec):
         keep_freed_memory()

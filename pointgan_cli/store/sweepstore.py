@@ -42,13 +42,13 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.snapshot_record import D_NAMES
+from ..errors import UsageError
+from ..spec import RunSpec
+from ..verdict import distance
 from . import atomic, floatpack, jsoncols
 from .ckptfile import flatten as _flatten
 from .ckptfile import unstack_state  # noqa: F401  (read_state's readers take a member out)
-from .errors import UsageError
-from .snapshot_record import D_NAMES
-from .spec import RunSpec
-from .verdict import distance
 
 BATCHES = "batches"
 METRICS_SUFFIX = ".metrics.npz"
@@ -127,8 +127,8 @@ class BatchMetrics:
             return self._dirac_rows(i, spec)
         import torch  # the losses are recomputed with the torch engine's functions
 
-        from .randomness import clean_x
-        from .snapshots import snapshot_losses
+        from ..engine.randomness import clean_x
+        from ..engine.snapshots import snapshot_losses
 
         p = np.stack([q[i] for q in self.params])  # (S, 9) float32
         n = len(self.steps)
@@ -155,7 +155,7 @@ class BatchMetrics:
         """A Dirac-GAN member's rows: its 2 parameters per snapshot are (theta, psi)."""
         import torch
 
-        from . import dirac
+        from ..engine import dirac
 
         p = np.stack([q[i] for q in self.params])  # (S, 2) float32
         n = len(self.steps)

@@ -20,7 +20,7 @@ from .evaluate import snapshot_losses
 from .settings import initial_params, per_run, shared
 
 if TYPE_CHECKING:
-    from ..spec import RunSpec
+    from ...spec import RunSpec
 
 STOP_EVERY = 64  # steps between two checks of should_stop (a signal stops within these)
 

@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import atomic, fsguard, rundir, verdict
-from .errors import RuntimeFailure, UsageError
-from .naming import rerun_command
+from .. import verdict
+from ..engine.snapshot_record import Snapshot
+from ..errors import RuntimeFailure, UsageError
+from ..naming import rerun_command
+from ..spec import RunSpec
+from ..store import atomic, fsguard, rundir
 from .records import final_state, metrics_row, params_of, run_summary
 from .runtime import (
     Interrupted,
@@ -35,11 +38,9 @@ from .runtime import (
     out_of_memory,
     prepare_device,
 )
-from .snapshot_record import Snapshot
-from .spec import RunSpec
 
 if TYPE_CHECKING:
-    from .engine import BatchTrainer
+    from ..engine.trainer import BatchTrainer
 
 
 @dataclass
@@ -62,14 +63,14 @@ def new_trainer(specs: Sequence[RunSpec]) -> Any:
     asks for it and it runs every option, else the torch engine for the batch's game
     (pointgan or the Dirac-GAN, which always steps eagerly); ``POINTGAN_CUDA_GRAPHS=0`` steps
     kernel by kernel on a GPU (same arithmetic, for debugging)."""
-    from .fused.support import uses_fused
+    from ..engine.fused.support import uses_fused
 
     if uses_fused(specs[0]):
-        from .fused.trainer import FusedTrainer
+        from ..engine.fused.trainer import FusedTrainer
 
         return FusedTrainer(specs)
-    from .dirac import DiracTrainer
-    from .engine import BatchTrainer
+    from ..engine.dirac import DiracTrainer
+    from ..engine.trainer import BatchTrainer
 
     if specs[0].game == "dirac":
         return DiracTrainer(specs, "eager")

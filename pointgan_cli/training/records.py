@@ -10,18 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import rundir, verdict
-from .naming import overrides
-from .snapshot_record import D_NAMES
-from .verdict import distance
+from .. import verdict
+from ..engine.snapshot_record import D_NAMES
+from ..naming import overrides
+from ..store import rundir
+from ..verdict import distance
 
 if TYPE_CHECKING:
-    from .engine import BatchTrainer, Snapshot
+    from ..engine.trainer import BatchTrainer, Snapshot
 
 
 def dirac_metrics_row(snap: Snapshot, i: int) -> dict[str, Any]:
     """A Dirac-GAN metrics row: theta, psi and their distance to the equilibrium (0, 0)."""
-    from . import dirac
+    from ..engine import dirac
 
     theta, psi = float(snap.g[i, 0]), float(snap.d[i, 0])
     return {
@@ -99,7 +100,7 @@ def run_summary(trainer: BatchTrainer, i: int, wall: float,
                       diverged_step=diverged_step)
     fields = verdict.summary_fields(v)
     if is_dirac:
-        from . import dirac
+        from ..engine import dirac
 
         theta, psi = final.g[i][0], final.d[i][0]
         params: dict[str, Any] = {"game": "dirac", "theta": theta, "psi": psi,

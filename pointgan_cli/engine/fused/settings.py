@@ -13,7 +13,7 @@ import numpy as np
 from . import layout as L
 
 if TYPE_CHECKING:
-    from ..spec import RunSpec
+    from ...spec import RunSpec
 
 F = np.float32
 LANE = 64

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..spec import RunSpec
+    from ...spec import RunSpec
 
 #: What the fused engine does not run (spec field, value), and how the user would say it.
 FALLBACKS: dict[tuple[str, str], str] = {
