@@ -10,7 +10,8 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "pointgan_cli"
 ENGINE = tuple(f"engine.{m}" for m in (
     "rng", "models", "losses", "grads", "layout", "batching", "randomness",
-    "state", "optimizers", "capture", "snapshots", "trainer", "dirac", "replay"))
+    "state", "optimizers", "capture", "snapshots", "trainer", "dirac", "replay",
+    "snapshot_record"))
 
 
 def modules() -> dict[str, Path]:
@@ -77,7 +78,7 @@ def runtime_imports(name: str, path: Path) -> set[str]:
 
 
 def test_only_rundir_knows_run_file_names():
-    names = {"spec.json", "metrics.jsonl", "summary.json", "checkpoints", "last.pt"}
+    names = {"spec.json", "metrics.jsonl", "summary.json", "checkpoints", "last.npz"}
     offenders = {m: sorted(names & set(string_literals(f))) for m, f in modules().items()
                  if m != "store.rundir"}
     assert {m: v for m, v in offenders.items() if v} == {}

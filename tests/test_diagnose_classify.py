@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,7 +12,7 @@ from pointgan_cli.diagnose.source import state_at
 from pointgan_cli.errors import UsageError
 from pointgan_cli.games.point import D_NAMES
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.store import atomic, rundir
+from pointgan_cli.store import atomic, ckptfile, rundir
 
 SHARP_STEP = shapes.step(40.0, 6.0, 0.8, c2=0.0)  # learned too fast: an edge far from samples
 GENTLE = shapes.step(1.5, 1.5, 0.8)  # still has a slope everywhere
@@ -128,10 +129,10 @@ def test_state_prefers_the_checkpoint_and_refuses_a_corrupt_one(tmp_path):
     ck = tmp_path / "r" / rundir.CHECKPOINTS
     ck.mkdir()
     other = SHARP_STEP.float()
-    torch.save({"step": 550, "generator": torch.tensor([0.3, 0.4]), "discriminator": other},
-               ck / rundir.LAST)
+    ckptfile.save(ck / rundir.LAST, {"step": 550, "generator": np.array([0.3, 0.4], np.float32),
+                                     "discriminator": other.numpy()})
     st = state_at(run)
-    assert st.origin == "checkpoints/last.pt" and torch.equal(st.d, other.double())
+    assert st.origin == "checkpoints/last.npz" and torch.equal(st.d, other.double())
     assert state_at(run, 100).origin == rundir.METRICS  # no checkpoint for step 100
     (ck / rundir.LAST).write_bytes(b"not a checkpoint")
     with pytest.raises(UsageError, match="cannot read checkpoint"):

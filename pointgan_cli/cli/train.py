@@ -79,6 +79,9 @@ def train(
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker, tracking_uri)
     member = Member(spec=spec, out=out, command=command, resume=resume)
+    from ..engine.fused.support import announce
+
+    announce([spec])
 
     with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:
 

@@ -28,6 +28,7 @@ from ..errors import UsageError
 from ..naming import rerun_command
 from ..spec import RunSpec
 from . import atomic, fsguard, rundir, sweepindex, sweepstore
+from .ckptfile import unstack_state
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
@@ -286,8 +287,6 @@ def member_checkpoint(path: Path | str, member_id: str) -> dict[str, Any] | None
     found = _stored(path, member_id)
     if found is None:
         return None
-    from ..engine.state import unstack_state  # torch: the state's tensors
-
     i, state, _ = found
     member = unstack_state(state, i)
     member.pop("summaries", None)
@@ -456,7 +455,7 @@ def member_spec(path: Path | str) -> RunSpec | None:
 
 def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]:
     """Write member ``member_id`` as a normal run directory at ``out`` (spec.json,
-    metrics.jsonl, its latest checkpoint as last.pt and step-NNNNNN.pt, summary.json once
+    metrics.jsonl, its latest checkpoint as last.npz and step-NNNNNN.npz, summary.json once
     finished): the files ``pointgan train`` of its spec writes, same numbers. ``out`` must be
     new or empty. Returns {"run_dir", "step", "finished"}."""
     path = Path(path)
@@ -465,7 +464,6 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
         own = _own_dir(path, member_id)
         hint = f" (it has a run directory: {own})" if own is not None else ""
         raise UsageError(f"member {member_id!r} of {path} has no stored state yet{hint}")
-    from ..engine.state import unstack_state  # torch: the state's tensors
 
     i, state, _ = found
     spec = _entry(path, member_id)

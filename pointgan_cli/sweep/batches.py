@@ -16,16 +16,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .. import verdict
-from ..engine.state import unstack_state
-from ..engine.trainer import Snapshot
+from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
 from ..store import fsguard, sweepstore
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
-from ..training.train import Member, ProgressFn, new_trainer, train_to_end, warn_graph_error
+from ..training.train import (
+    Member,
+    ProgressFn,
+    new_trainer,
+    no_grad,
+    train_to_end,
+    warn_graph_error,
+)
 
 
 def train_store_batch(
@@ -54,15 +59,16 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
     specs = [m.spec for m in members]
     ids = [m.out.name for m in members]
     resume = any(m.resume for m in members)
-    with torch.inference_mode():
-        trainer = new_trainer(specs)
-        prior_wall = torch.zeros(len(members), dtype=torch.float64)
+    trainer = new_trainer(specs)
+    with no_grad(trainer):
+        prior_wall = np.zeros(len(members), np.float64)
         if resume:
             stored_ids, stacked = sweepstore.read_state(sweepstore.state_path(sweep, bid))
             if stored_ids != ids:
                 raise UsageError(f"--resume: batch {bid} of {sweep} holds other members")
-            trainer.load_states([unstack_state(stacked, i) for i in range(len(ids))])
-            prior_wall = stacked.get("wall_seconds", prior_wall).to(torch.float64)
+            trainer.load_states([sweepstore.unstack_state(stacked, i)
+                                 for i in range(len(ids))])
+            prior_wall = np.asarray(stacked.get("wall_seconds", prior_wall), np.float64)
             metrics = sweepstore.read_metrics(sweepstore.metrics_path(sweep, bid))
             if metrics.ids != ids:
                 raise UsageError(f"--resume: metrics of batch {bid} of {sweep} do not match")

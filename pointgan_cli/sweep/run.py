@@ -103,6 +103,19 @@ def run_sweep(
                           exc.signum) from None
 
 
+def _prepare_engines(specs: list[RunSpec], pool: bool) -> None:
+    """Say (one line) which members fall back to the torch engine, and load or compile the
+    fused kernel here, before any worker starts (``pool``: the serial kernel the workers
+    use): workers then read the cache silently."""
+    from ..engine.fused.support import announce, uses_fused
+
+    announce(specs)
+    if any(uses_fused(s) for s in specs):
+        from ..engine.fused.compiled import warm
+
+        warm(serial=pool)
+
+
 def _fit_memory(members: MemberList, max_batch: int | None, workers: int) -> int | None:
     """A ``max_batch`` whose batches fit in memory on every worker at once: huge sweeps are
     cut into more batches instead of allocating until killed (UsageError if one run is too
@@ -140,6 +153,8 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     if any(spec.device != "cpu" for _, _, spec in members):
         workers = 1  # one process drives the GPU; more would each hold a CUDA context
     jobs = store_jobs(out, members, max_batch, workers)
+    _prepare_engines([spec for _, _, spec in members],
+                     pool=executor == "local" and workers > 1 and len(jobs) > 1)
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
         progress(total, 0)

@@ -39,8 +39,11 @@ class FinalState:
 
 
 def final_state(trainer: BatchTrainer) -> FinalState:
-    return FinalState(trainer.g.cpu().tolist(), trainer.d.cpu().tolist(),
-                      trainer.alive.cpu().tolist(), trainer.diverged_step.cpu().tolist())
+    def host(x):  # a torch tensor (maybe on a GPU) or a numpy array (the fused engine)
+        return x.cpu().tolist() if hasattr(x, "cpu") else x.tolist()
+
+    return FinalState(host(trainer.g), host(trainer.d), host(trainer.alive),
+                      host(trainer.diverged_step))
 
 
 def run_summary(trainer: BatchTrainer, i: int, wall: float,

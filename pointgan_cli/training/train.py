@@ -22,12 +22,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .. import verdict
-from ..engine.dirac import DiracTrainer
-from ..engine.trainer import BatchTrainer, Snapshot
+from ..engine.snapshot_record import Snapshot
 from ..errors import RuntimeFailure, UsageError
 from ..games import DIRAC, POINT, game_of
 from ..naming import rerun_command
@@ -43,6 +41,9 @@ from .runtime import (
     prepare_device,
 )
 
+if TYPE_CHECKING:
+    from ..engine.trainer import BatchTrainer
+
 
 @dataclass
 class Member:
@@ -57,15 +58,35 @@ class Member:
 
 
 ProgressFn = Callable[[Snapshot], None]
-TRAINERS: dict[str, type[BatchTrainer]] = {POINT.name: BatchTrainer, DIRAC.name: DiracTrainer}
 
 
-def new_trainer(specs: Sequence[RunSpec]) -> BatchTrainer:
-    """The engine for the batch's game (the Dirac-GAN's always steps eagerly);
-    ``POINTGAN_CUDA_GRAPHS=0`` steps kernel by kernel on a GPU (same arithmetic, for
-    debugging)."""
+def new_trainer(specs: Sequence[RunSpec]) -> Any:
+    """The engine for the batch: the fused kernel (``fused.FusedTrainer``) where the spec
+    asks for it and it runs every option, else the torch engine for the batch's game
+    (pointgan or the Dirac-GAN, which always steps eagerly); ``POINTGAN_CUDA_GRAPHS=0`` steps
+    kernel by kernel on a GPU (same arithmetic, for debugging)."""
+    from ..engine.fused.support import uses_fused
+
+    if uses_fused(specs[0]):
+        from ..engine.fused.trainer import FusedTrainer
+
+        return FusedTrainer(specs)
+    from ..engine.dirac import DiracTrainer
+    from ..engine.trainer import BatchTrainer
+
+    trainers: dict[str, type[BatchTrainer]] = {POINT.name: BatchTrainer,
+                                               DIRAC.name: DiracTrainer}
     graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
-    return TRAINERS[specs[0].game](specs, step_mode="eager" if graphs_off else None)
+    return trainers[specs[0].game](specs, step_mode="eager" if graphs_off else None)
+
+
+def no_grad(trainer: Any) -> Any:
+    """torch's inference mode around a torch engine's training; nothing for the fused one."""
+    if getattr(trainer, "engine", "torch") == "fused":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.inference_mode()
 
 
 def warn_graph_error(trainer: BatchTrainer) -> None:
@@ -88,7 +109,7 @@ def train_batch(
     (UsageError) unless ``force``, and even then only a run directory pointgan wrote is
     emptied. Resumed ones continue from their latest complete checkpoint, checked against their
     ``spec.json`` (all members of a batch resume from the same step). Every checkpoint is
-    kept (``step-NNNNNN.pt`` beside ``last.pt``) and fsynced.
+    kept (``step-NNNNNN.npz`` beside ``last.npz``) and fsynced.
 
     SIGINT/SIGTERM (``handle_signals``) or ``should_stop()`` stop training between two steps
     after a checkpoint at the current step: ``Interrupted`` (exit 130/143)."""
@@ -142,8 +163,8 @@ def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack
 
 def _train(members, states, on_progress, handle_signals, should_stop):
     specs = [m.spec for m in members]
-    with torch.inference_mode():
-        trainer = new_trainer(specs)
+    trainer = new_trainer(specs)
+    with no_grad(trainer):
         prior_wall = [0.0] * len(members)
         writers: list[rundir.MetricsWriter] = []
         current = members[0].out
