@@ -79,10 +79,12 @@ def final_state(trainer: BatchTrainer) -> FinalState:
 
 
 def run_summary(trainer: BatchTrainer, i: int, wall: float,
-                window: list[tuple[int, float, float]], final: FinalState) -> dict[str, Any]:
+                window: list[tuple[int, float, float]], final: FinalState,
+                entered_at: int | None = None) -> dict[str, Any]:
     """The run's summary: final parameters and the one verdict (``verdict.judge``) on its
     success window, computed here once and read by every later command. ``final``: the
-    batch's ``final_state``, copied once for all its members."""
+    batch's ``final_state``, copied once for all its members; ``entered_at``: the member's
+    ``verdict.EntryTracker.at`` over all its snapshots (its ``converged_at``)."""
     spec = trainer.specs[i]
     diverged = not final.alive[i]
     diverged_step = int(final.diverged_step[i]) if diverged else None
@@ -91,7 +93,7 @@ def run_summary(trainer: BatchTrainer, i: int, wall: float,
     real = 0.0 if is_dirac else spec.real_value  # the Dirac-GAN's target: psi = 0
     v = verdict.judge(steps, ws, bs, real=real, tolerance=spec.tolerance,
                       total_steps=spec.steps, window=spec.success_window, diverged=diverged,
-                      diverged_step=diverged_step)
+                      diverged_step=diverged_step, entered_at=entered_at)
     fields = verdict.summary_fields(v)
     if is_dirac:
         theta, psi = final.g[i][0], final.d[i][0]

@@ -40,7 +40,8 @@ SCHEMA_VERSION = 2  # 1: every member's whole spec (still read); 2: see sweepind
 MAP = "map"
 MAP_KINDS = ("png", "json", "csv")
 DIRAC_GRID, DIRAC_TABLE = "dirac-grid.png", "dirac-table.md"  # a Dirac-GAN sweep's report
-REPORT_FILES = ("weights.png", "success.png", DIRAC_GRID, DIRAC_TABLE)  # the report's files
+REPORT_FILES = ("weights.png", "success.png", "convergence.png", DIRAC_GRID,
+                DIRAC_TABLE)  # the report's files
 
 SWEEP_LAYOUT: fsguard.Layout = {
     SWEEP_JSON: fsguard.FILE,

@@ -154,6 +154,7 @@ def _train(members, states, on_progress, handle_signals, should_stop):
             # (step, w, b) of every snapshot in the success window, per member: the verdict is
             # taken from these when the summary is written (a resumed member re-reads its own).
             window = [_window_history(m) for m in members]
+            entry = [_entry_history(m) for m in members]  # each member's converged_at so far
             starts = [verdict.window_start(m.spec.steps, m.spec.success_window) for m in members]
             for m in members:
                 current = m.out
@@ -164,6 +165,7 @@ def _train(members, states, on_progress, handle_signals, should_stop):
                 for i, (m, wr) in enumerate(zip(members, writers)):
                     row = metrics_row(snap, i, m.spec.real_value)
                     wr.write(row)
+                    entry[i].add(snap.step, *params_of(row))
                     if snap.step >= starts[i]:
                         window[i].append((snap.step, *params_of(row)))
                 if on_progress is not None:
@@ -194,7 +196,8 @@ def _train(members, states, on_progress, handle_signals, should_stop):
             final = final_state(trainer)
             for i, m in enumerate(members):
                 current = m.out
-                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final)
+                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final,
+                                      entry[i].at)
                 atomic.atomic_write_json(m.out / rundir.SUMMARY, summary)
                 summaries.append(summary)
         except OSError as exc:
@@ -232,3 +235,14 @@ def _window_history(m: Member) -> list[tuple[int, float, float]]:
     start = verdict.window_start(m.spec.steps, m.spec.success_window)
     rows = rundir.read_metrics(m.out / rundir.METRICS)
     return [(int(r["step"]), *params_of(r)) for r in rows if r["step"] >= start]
+
+
+def _entry_history(m: Member) -> verdict.EntryTracker:
+    """The member's ``converged_at`` tracker, fed with the snapshots a resumed member already
+    wrote (empty for a fresh one)."""
+    real = 0.0 if m.spec.game == "dirac" else m.spec.real_value
+    tracker = verdict.EntryTracker(real, m.spec.tolerance)
+    if m.resume:
+        for r in rundir.read_metrics(m.out / rundir.METRICS):
+            tracker.add(int(r["step"]), *params_of(r))
+    return tracker

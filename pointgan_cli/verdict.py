@@ -64,6 +64,37 @@ def default_snapshot_every(steps: int, window: float) -> int:
     return next(c for c in (50, 25, 10, 5, 2, 1) if c * MIN_WINDOW_SNAPSHOTS <= span or c == 1)
 
 
+class EntryTracker:
+    """``converged_at`` as the snapshots go by: the first snapshot step of the run's last
+    stretch inside the tolerance (None while the latest snapshot is outside or non-finite).
+
+    At the end of training that is the step from which the run stays inside the tolerance to
+    the end, the run's time to converge; streaming it keeps training from holding every
+    snapshot of every member just to find it."""
+
+    def __init__(self, real: float, tolerance: float) -> None:
+        self.real, self.tolerance = real, tolerance
+        self.at: int | None = None
+
+    def add(self, step: int, w: float, b: float) -> None:
+        d = distance(w, b, self.real)
+        if math.isfinite(d) and d < self.tolerance:
+            if self.at is None:
+                self.at = int(step)
+        else:
+            self.at = None
+
+
+def converged_at(steps: Sequence[int], w: Sequence[float], b: Sequence[float], *,
+                 real: float, tolerance: float) -> int | None:
+    """The first snapshot step from which ``|w| + |b - real| < tolerance`` at every later
+    snapshot (snapshots in time order); None if the last snapshot is outside."""
+    t = EntryTracker(real, tolerance)
+    for s, wi, bi in zip(steps, w, b):
+        t.add(s, wi, bi)
+    return t.at
+
+
 def _thirds(n: int) -> tuple[slice, slice]:
     k = max(1, math.ceil(n / 3))
     return slice(0, k), slice(n - k, n)
@@ -80,13 +111,17 @@ def judge(
     window: float = DEFAULT_WINDOW,
     diverged: bool = False,
     diverged_step: int | None = None,
+    entered_at: int | None = None,
 ) -> dict[str, Any]:
     """The verdict on one run from its snapshots ``(steps, w, b)`` (any order of time, finite
     or not; only the finite rows inside the window count).
 
     Returns the summary fields (``converged``, ``final_distance``, ``window_max_distance``,
     ``bias_b``, ``time_avg_distance``, ``class``) plus ``reason`` (one sentence with the numbers
-    that decided) and ``window`` (the evidence: window bounds, envelopes, rates)."""
+    that decided) and ``window`` (the evidence: window bounds, envelopes, rates).
+    ``entered_at``: the run's ``EntryTracker.at`` over all its snapshots (the window alone
+    cannot say when a run that is inside for the whole window first got there); it becomes
+    ``converged_at`` (None for a diverged run)."""
     start = window_start(total_steps, window)
     rows = sorted((int(s), float(wi), float(bi)) for s, wi, bi in zip(steps, w, b)
                   if int(s) >= start and math.isfinite(wi) and math.isfinite(bi))
@@ -96,7 +131,7 @@ def judge(
     out: dict[str, Any] = {"converged": False, "final_distance": None,
                            "window_max_distance": None, "bias_b": None,
                            "time_avg_distance": None, "class": None, "reason": "",
-                           "window": ev}
+                           "converged_at": None if diverged else entered_at, "window": ev}
     if n:
         ts = [r[0] for r in rows]
         dist = [distance(r[1], r[2], real) for r in rows]
@@ -170,8 +205,8 @@ def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
 
 def summary_fields(verdict: dict[str, Any]) -> dict[str, Any]:
     """The fields a ``summary.json`` stores (the window evidence under ``"verdict"``)."""
-    keys = ("converged", "final_distance", "window_max_distance", "bias_b", "time_avg_distance",
-            "class")
+    keys = ("converged", "converged_at", "final_distance", "window_max_distance", "bias_b",
+            "time_avg_distance", "class")
     out = {k: verdict[k] for k in keys}
     out["verdict"] = {"reason": verdict["reason"], **verdict["window"]}
     return out

@@ -171,27 +171,73 @@ def sweep(
         _print_dirac(summary, out, wall, fmt)
         return
     rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+    several = sum(1 for g in summary["groups"] if g.get("mcnemar_p") is not None) > 1
     rows = [[rank[g["group"]], g["group"], f"{g['converged']}/{g['n']}",
              f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
-             _p_value(g), _num(g.get("median_final_distance")),
-             _num(g.get("mean_bias_b"), "+.3f"), _classes(g.get("classes") or {}),
+             _p_value(g), *_holm(g, several), _robust(g), _median_time(g),
+             _num(g.get("median_final_distance")), _bias(g), _classes(g.get("classes") or {}),
              f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
              f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"] for g in summary["groups"]]
     rows.sort(key=lambda r: r[0])
     cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p",
-            "median dist", "mean bias b", "classes", "final w", "final b"]
+            *(["Holm p"] if several else []), "tol 0.05-0.2", "time to converge",
+            "median dist", "mean bias b (conv)", "classes", "final w", "final b"]
     console.print_table(f"sweep {out}", cols, rows, fmt,
                         caption="converged: inside the tolerance over the whole success window; "
                         "McNemar p: exact test against the reference group (ref) on shared "
-                        "seeds; median dist: |w| + |b - real| at the end; mean bias b: mean of "
-                        "b - real over the window; classes: how the runs ended (conv converged, "
-                        "appr still approaching, orb orbiting, stuck, div diverged)")
+                        "seeds" + ("; Holm p: adjusted over the table's comparisons"
+                                   if several else "") + "; tol 0.05-0.2: the conclusion "
+                        "(p < 0.05) at the run's tolerance and whether it holds at every "
+                        "tolerance from 0.05 to 0.2 or flips (summary.json: "
+                        "success_by_tolerance); time to converge: median step from which runs "
+                        "stay inside [95% interval], sign-test p against the reference "
+                        "(convergence.png); median dist: |w| + |b - real| at the end; mean "
+                        "bias b: mean of b - real over the window, converged runs only (their "
+                        "count); classes: how the runs ended (conv converged, appr still "
+                        "approaching, orb orbiting, stuck, dvg diverging, div diverged)")
     console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
                  + ", ".join(str(c) for c in sweepdir.charts(out)))
 
 
 _CLASS_ABBR = {"converged": "conv", "still_approaching": "appr", "orbiting": "orb",
-               "stuck": "stuck", "diverged": "div"}
+               "stuck": "stuck", "diverging": "dvg", "diverged": "div"}
+
+
+def _holm(group: dict[str, Any], several: bool) -> list[str]:
+    """The Holm-adjusted p cell, only when the table makes more than one comparison."""
+    if not several:
+        return []
+    if group.get("reference") == group["group"]:
+        return ["ref"]
+    p = group.get("mcnemar_p_holm")
+    return ["-" if p is None else f"{p:.2g}"]
+
+
+def _robust(group: dict[str, Any]) -> str:
+    from ..sweep.tolerance import robust_text
+
+    if group.get("reference") != group["group"] and group.get("mcnemar_p") is None:
+        return "-"
+    return robust_text(group.get("tolerance_robustness"))
+
+
+def _median_time(group: dict[str, Any]) -> str:
+    """``1,250 [900, 1,600] p=0.002``: median converged_at, its interval, the sign test."""
+    if "convergence_curve" not in group:
+        return "-"
+    med = group.get("median_converged_at")
+    lo, hi = group.get("median_converged_at_interval") or (None, None)
+    text = (f">{group['convergence_horizon']:,}" if med is None else
+            f"{med:,} [{'-' if lo is None else f'{lo:,}'}, "
+            f"{'>' + format(group['convergence_horizon'], ',') if hi is None else f'{hi:,}'}]")
+    test = group.get("converged_at_test")
+    return text if test is None else f"{text} p={test['p']:.2g}"
+
+
+def _bias(group: dict[str, Any]) -> str:
+    if group.get("mean_bias_b_n") is None:
+        return _num(group.get("mean_bias_b"), "+.3f")
+    return f"{_num(group.get('mean_bias_b'), '+.3f')} ({group['mean_bias_b_n']})"
 
 
 def _classes(counts: dict[str, int]) -> str:
