@@ -125,7 +125,8 @@ def dirac_fields(fields: dict[str, Any]) -> dict[str, Any]:
     out = {("bias_psi" if k == "bias_b" else k): v for k, v in fields.items()}
     v = dict(out["verdict"])
     v["reason"] = (v["reason"].replace("|w| + |b - real|", "|theta| + |psi|")
-                   .replace("bias of b", "psi"))
+                   .replace("bias of b", "psi").replace("b - real", "psi")
+                   .replace("|dw| + |db|", "|dtheta| + |dpsi|"))
     for a, b in (("time_avg_w", "time_avg_theta"), ("time_avg_b", "time_avg_psi")):
         if a in v:
             v[b] = v.pop(a)

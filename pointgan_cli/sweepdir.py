@@ -57,6 +57,8 @@ SWEEP_LAYOUT: fsguard.Layout = {
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
     MEMBERS: {"*": rundir.RUN_LAYOUT},
     "wandb": fsguard.ANY,  # the sweep's own W&B run (``--tracker wandb``, ``pointgan log``)
+    "check-2x": fsguard.ANY,  # ``--check-classes``: the members again at twice their steps
+    "check-classes.json": fsguard.FILE,  # and what each class predicted of them
     sweepstore.BATCHES: {f"[0-9]*{sweepstore.METRICS_SUFFIX}": fsguard.FILE,
                          f"[0-9]*{sweepstore.STATE_SUFFIX}": fsguard.FILE},
 }

@@ -151,11 +151,13 @@ def _train(members, states, on_progress, handle_signals, should_stop):
                 for m in members:
                     current = m.out
                     rundir.truncate_metrics(m.out, trainer.step)
-            # (step, w, b) of every snapshot in the success window, per member: the verdict is
+            # (step, w, b) of every snapshot the verdict reads (the success window and as many
+            # steps before it, ``verdict.evidence_start``), per member: the verdict is
             # taken from these when the summary is written (a resumed member re-reads its own).
             window = [_window_history(m) for m in members]
             entry = [_entry_history(m) for m in members]  # each member's converged_at so far
-            starts = [verdict.window_start(m.spec.steps, m.spec.success_window) for m in members]
+            starts = [verdict.evidence_start(m.spec.steps, m.spec.success_window)
+                      for m in members]
             for m in members:
                 current = m.out
                 writers.append(rundir.MetricsWriter(m.out))
@@ -232,7 +234,7 @@ def _window_history(m: Member) -> list[tuple[int, float, float]]:
     """The success-window snapshots a resumed member already wrote (none for a fresh one)."""
     if not m.resume:
         return []
-    start = verdict.window_start(m.spec.steps, m.spec.success_window)
+    start = verdict.evidence_start(m.spec.steps, m.spec.success_window)
     rows = rundir.read_metrics(m.out / rundir.METRICS)
     return [(int(r["step"]), *params_of(r)) for r in rows if r["step"] >= start]
 

@@ -88,6 +88,12 @@ def sweep(
         Optional[Path],
         typer.Option("--out", "-o", help="Sweep directory [default: runs/sweep-<time>]."),
     ] = None,
+    check_classes: Annotated[
+        bool, typer.Option("--check-classes", help="After the sweep, train the same members "
+                           "to twice their steps (DIR/check-2x) and print, per class, how "
+                           "many kept the class's prediction (DIR/check-classes.json; "
+                           "docs/diagnose.md).", rich_help_panel="Sweep"),
+    ] = False,
     force: o.Force = False,
     resume: o.Resume = False,
     json_out: o.Json = False,
@@ -154,9 +160,24 @@ def sweep(
         summary = run_sweep(out, spec, command, resume=resume, max_batch=batch_cap,
                             workers=workers, executor=executor, ray_address=ray_address,
                             progress=progress, force=force, members=members)
+    checked = None
+    if check_classes:
+        from ..sweep.checkclasses import check
+
+        with console.progress_bar(1, f"check {len(members)} runs at 2x", enabled=not quiet) as p2:
+
+            def progress2(total: int, n: int) -> None:
+                if p2 is not None:
+                    p2.update(total=total, advance=n)
+
+            checked = check(out, spec, members, run_kw=dict(
+                max_batch=batch_cap, workers=workers, executor=executor,
+                ray_address=ray_address, progress=progress2))
     wall = time.perf_counter() - t0
     result = dict(summary, sweep_dir=str(out),
                   maps=[str(f) for f in sweepdir.map_files(out)])  # stability maps, if any
+    if checked is not None:
+        result["check_classes"] = checked
     if tracker != "none":
         result["tracker"] = logged = trackers.log_sweep(out, tracker, tracking_uri)
         if not quiet and logged:
@@ -169,6 +190,8 @@ def sweep(
         return
     if summary.get("game") == "dirac":
         _print_dirac(summary, out, wall, fmt)
+        if checked is not None:
+            _print_check(checked, fmt)
         return
     rank = {r["group"]: r["rank"] for r in summary["ranking"]}
     several = sum(1 for g in summary["groups"] if g.get("mcnemar_p") is not None) > 1
@@ -197,6 +220,20 @@ def sweep(
                         "approaching, orb orbiting, stuck, dvg diverging, div diverged)")
     console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
                  + ", ".join(str(c) for c in sweepdir.charts(out)))
+    if checked is not None:
+        _print_check(checked, fmt)
+
+
+def _print_check(doc: dict[str, Any], fmt: Any) -> None:
+    """``--check-classes``: per class at T, how many kept its prediction at 2T."""
+    rows = [[c["class"], c["n"], f"{c['kept']}/{c['n']} ({c['fraction']:.0%})", c["prediction"],
+             ", ".join(f"{n} {_CLASS_ABBR.get(k, k)}" for k, n in
+                       sorted(c["later"].items(), key=lambda kv: -kv[1]))]
+            for c in doc["classes"]]
+    console.print_table(f"classes at {doc['steps']['T']} steps, checked at {doc['steps']['2T']}",
+                        ["class", "n", "kept", "prediction", "class at 2x"], rows, fmt,
+                        caption=f"every member trained again to twice its steps in "
+                        f"{doc['check_dir']}; per member: {doc['sweep_dir']}/check-classes.json")
 
 
 _CLASS_ABBR = {"converged": "conv", "still_approaching": "appr", "orbiting": "orb",

@@ -98,7 +98,7 @@ def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, fl
     out: list[list[tuple[int, float, float]]] = [[] for _ in specs]
     starts: dict[int, list[int]] = {}
     for i, spec in enumerate(specs):
-        starts.setdefault(verdict.window_start(spec.steps, spec.success_window), []).append(i)
+        starts.setdefault(verdict.evidence_start(spec.steps, spec.success_window), []).append(i)
     for start, members in starts.items():
         keep = [k for k, s in enumerate(metrics.steps) if s >= start]
         if not keep:
