@@ -100,7 +100,7 @@ def test_check_classes_trains_the_members_at_twice_the_budget(cli, tmp_path):
     doc = json.loads((out / checkclasses.CHECK_JSON).read_text())
     assert doc["steps"] == {"T": [1500], "2T": [3000]}
     assert sum(c["n"] for c in doc["classes"]) == 3 and len(doc["members"]) == 3
-    from pointgan_cli import sweepdir
+    from pointgan_cli.store import sweepdir
 
     ids = [m["id"] for m in doc["members"]]
     later = sweepdir.member_summaries(out / "check-2x", ids)

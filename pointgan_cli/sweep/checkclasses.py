@@ -25,8 +25,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import sweepdir, verdict
+from .. import verdict
 from ..spec import RunSpec
+from ..store import sweepdir
 
 CHECK_DIR = "check-2x"
 CHECK_JSON = "check-classes.json"
@@ -109,7 +110,7 @@ def check(out: Path, sweep: Any, members: list[tuple[str, str, RunSpec]], *, run
           ) -> dict[str, Any]:
     """Train ``members`` to twice their steps in ``out/check-2x`` (replacing an earlier
     check), compare classes, write ``out/check-classes.json`` and return the document."""
-    from ..atomic import dumps
+    from ..store.atomic import dumps
     from .run import run_sweep
 
     target = Path(out) / CHECK_DIR

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import sweepdir, verdict
+from .. import verdict
 from ..errors import RuntimeFailure
+from ..store import sweepdir
 from . import inference, maps, tolerance
 from .charts import plot_convergence, plot_success, plot_weights
 from .spec import SweepSpec, reference_groups
