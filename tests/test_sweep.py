@@ -324,8 +324,9 @@ def test_two_sweeps_started_in_the_same_second_get_their_own_directories(cli, tm
 
 
 def test_batch_windows_are_each_members_own_window():
-    """The success-window rows gathered once per window start are, member by member, the rows
-    of that member's own window (members may differ in ``success_window``)."""
+    """The evidence rows (the success window and the window before it) gathered once per
+    start are, member by member, the rows of that member's own evidence (members may differ
+    in ``success_window``)."""
     import numpy as np
 
     from pointgan_cli import verdict
@@ -341,10 +342,10 @@ def test_batch_windows_are_each_members_own_window():
     metrics.params = [rng.standard_normal((6, 9)).astype(np.float32) for _ in metrics.steps]
     got = _windows(metrics, specs)
     for i, spec in enumerate(specs):
-        start = verdict.window_start(spec.steps, spec.success_window)
+        start = verdict.evidence_start(spec.steps, spec.success_window)
         want = [(s, float(p[i, 0]), float(p[i, 1]))
                 for s, p in zip(metrics.steps, metrics.params) if s >= start]
-        assert got[i] == want and len(want) in (7, 16)
+        assert got[i] == want and len(want) in (13, 31)
 
 
 def test_a_finished_batch_copies_its_final_values_once(cli, tmp_path, monkeypatch):

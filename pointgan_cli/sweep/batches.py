@@ -93,7 +93,8 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
 
 
 def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, float, float]]]:
-    """Each member's (step, w, b) in its success window, as ``train_batch`` collects them:
+    """Each member's (step, w, b) in its evidence (``verdict.evidence_start``: the success
+    window and the window before it), as ``train_batch`` collects them:
     the window's snapshots gathered once per window start (members may differ in
     ``success_window``), not once per member."""
     out: list[list[tuple[int, float, float]]] = [[] for _ in specs]
