@@ -57,9 +57,11 @@ def sweep(
     ] = None,
     reference: Annotated[
         Optional[str],
-        typer.Option("--reference", help="Method every group is compared with, seed by seed "
-                     "(exact McNemar test on shared seeds), e.g. baseline [default: the first "
-                     "preset or the study's first method].", rich_help_panel="Sweep"),
+        typer.Option("--reference", help="What every group is compared with, seed by seed "
+                     "(exact McNemar test on shared seeds): a method, e.g. baseline, or a "
+                     "value of --grid, e.g. weight_decay_mode=decoupled [default: the first "
+                     "preset or the study's first method; with one preset and a --grid, the "
+                     "first value of the first grid].", rich_help_panel="Sweep"),
     ] = None,
     max_batch: Annotated[
         str, typer.Option("--max-batch", help="Most runs in one batched program, or 'auto': "

@@ -7,7 +7,8 @@ with the difference and two p-values for "the two rates are the same": Fisher's 
 (each sweep's members are independent seeds: a 2x2 table of converged / not converged) and,
 on the seeds both sweeps ran, the exact McNemar test (the same seed starts from the same
 parameters and draws the same numbers, so those outcomes are paired; see ``sweep.stats``).
-Both are per group, not corrected for the number of groups compared. Each group also gets its
+Both are per group; with more than one group each also gets its Holm-adjusted value over the
+groups compared (``p_value_holm``, ``mcnemar_p_holm``). Each group also gets its
 success at every tolerance of ``sweep.tolerance`` (B against A, paired) and whether the
 conclusion at the runs' tolerance holds at every tolerance from 0.05 to 0.2 or flips.
 """
@@ -20,7 +21,7 @@ from typing import Any
 from ..errors import UsageError
 from ..spec import SPEC_FIELDS, flag_name
 from ..store import rundir, sweepdir
-from ..sweep import tolerance
+from ..sweep import inference, tolerance
 from ..sweep.stats import fisher_exact, paired
 from . import catalog
 
@@ -115,6 +116,10 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
             row["delta"] = row["p_value"] = row["paired"] = None
             row["success_by_tolerance"] = row["tolerance_robustness"] = None
         groups.append(row)
+    fisher = inference.holm([g["p_value"] for g in groups])
+    mcnemar = inference.holm([g["paired"]["mcnemar_p"] if g["paired"] else None for g in groups])
+    for g, pf, pm in zip(groups, fisher, mcnemar):
+        g["p_value_holm"], g["mcnemar_p_holm"] = pf, pm
     totals = {side: {"converged": sum(k for k, _ in c.values()), "n": sum(n for _, n in c.values())}
               for side, c in (("a", ga), ("b", gb))}
     return {"spec": spec, "groups": groups, "totals": totals}
