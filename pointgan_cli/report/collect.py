@@ -84,7 +84,7 @@ def sweep_model(path: Path) -> dict[str, Any]:
                  *_final_params(g)]
                 for g in summary["groups"]]
         table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)",
-                             "vs reference (McNemar p)", "diverged", "classes",
+                             "vs reference (McNemar p, Holm-adjusted)", "diverged", "classes",
                              "median distance", "final w", "final b"], "rows": rows}
     else:
         text.append("The sweep has not finished: no summary.json yet (classes so far below).")
@@ -183,7 +183,10 @@ def _chart_caption(stem: str) -> str:
 def _paired(group: dict[str, Any]) -> str:
     """``p = 0.031 vs baseline`` when the sweep compared the group with a reference group."""
     p, ref = group.get("mcnemar_p"), group.get("reference")
-    return "-" if p is None or not ref else f"p = {p:.3g} vs {ref}"
+    if p is None or not ref:
+        return "-"
+    holm = group.get("mcnemar_p_holm")
+    return f"p = {p:.3g} vs {ref}" + ("" if holm is None else f" (Holm {holm:.3g})")
 
 
 def _classes(counts: dict[str, int]) -> str:

@@ -40,7 +40,8 @@ SCHEMA_VERSION = 2  # 1: every member's whole spec (still read); 2: see sweepind
 MAP = "map"
 MAP_KINDS = ("png", "json", "csv")
 DIRAC_GRID, DIRAC_TABLE = "dirac-grid.png", "dirac-table.md"  # a Dirac-GAN sweep's report
-REPORT_FILES = ("weights.png", "success.png", DIRAC_GRID, DIRAC_TABLE)  # the report's files
+REPORT_FILES = ("weights.png", "success.png", "convergence.png", DIRAC_GRID,
+                DIRAC_TABLE)  # the report's files
 
 SWEEP_LAYOUT: fsguard.Layout = {
     SWEEP_JSON: fsguard.FILE,
@@ -56,6 +57,8 @@ SWEEP_LAYOUT: fsguard.Layout = {
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
     MEMBERS: {"*": rundir.DERIVED_LAYOUT},  # what commands derive from a member, beside it
     rundir.WANDB: fsguard.RECORDED,  # the sweep's own W&B runs (``pointgan log``)
+    "check-2x": fsguard.ANY,  # ``--check-classes``: the members again at twice their steps
+    "check-classes.json": fsguard.FILE,  # and what each class predicted of them
     sweepstore.BATCHES: {f"[0-9]*{sweepstore.METRICS_SUFFIX}": fsguard.FILE,
                          f"[0-9]*{sweepstore.STATE_SUFFIX}": fsguard.FILE},
 }

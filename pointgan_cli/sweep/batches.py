@@ -88,8 +88,9 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             stacked["wall_seconds"] = wall
             if step == trainer.steps:  # finished: the members' summaries travel with it
                 windows, final = _windows(metrics, specs), final_state(trainer)
+                entered = _entered(metrics, specs)
                 stacked["summaries"] = fsguard.finite_json(
-                    [run_summary(trainer, i, float(wall[i]), windows[i], final)
+                    [run_summary(trainer, i, float(wall[i]), windows[i], final, entered[i])
                      for i in range(len(ids))])
             sweepstore.write_batch(sweep, bid, metrics, stacked)
 
@@ -99,13 +100,14 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
 
 
 def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, float, float]]]:
-    """Each member's (step, w, b) in its success window, as ``train_batch`` collects them:
+    """Each member's (step, w, b) in its evidence (``verdict.evidence_start``: the success
+    window and the window before it), as ``train_batch`` collects them:
     the window's snapshots gathered once per window start (members may differ in
     ``success_window``), not once per member."""
     out: list[list[tuple[int, float, float]]] = [[] for _ in specs]
     starts: dict[int, list[int]] = {}
     for i, spec in enumerate(specs):
-        starts.setdefault(verdict.window_start(spec.steps, spec.success_window), []).append(i)
+        starts.setdefault(verdict.evidence_start(spec.steps, spec.success_window), []).append(i)
     for start, members in starts.items():
         keep = [k for k, s in enumerate(metrics.steps) if s >= start]
         if not keep:
@@ -114,6 +116,25 @@ def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, fl
         wb = np.stack([metrics.params[k][members, :2] for k in keep], axis=1)  # (m, S, 2)
         for i, ws, bs in zip(members, wb[:, :, 0].tolist(), wb[:, :, 1].tolist()):
             out[i] = list(zip(steps, ws, bs))
+    return out
+
+
+def _entered(metrics: sweepstore.BatchMetrics, specs) -> list[int | None]:
+    """Each member's ``converged_at`` over all its snapshots (``verdict.EntryTracker`` on the
+    whole batch at once): the step after the last snapshot outside its tolerance, None when
+    the last one is outside."""
+    if not metrics.steps:
+        return [None] * len(specs)
+    p = np.stack([q[:, :2] for q in metrics.params], axis=1).astype(np.float64)  # (M, S, 2)
+    real = np.array([0.0 if s.game == "dirac" else s.real_value for s in specs])[:, None]
+    tol = np.array([s.tolerance for s in specs])[:, None]
+    dist = np.abs(p[:, :, 0]) + np.abs(p[:, :, 1] - real)
+    inside = np.isfinite(dist) & (dist < tol)
+    out: list[int | None] = []
+    for row in inside:
+        outside = np.flatnonzero(~row)
+        k = int(outside[-1]) + 1 if outside.size else 0
+        out.append(int(metrics.steps[k]) if k < len(metrics.steps) else None)
     return out
 
 

@@ -175,10 +175,13 @@ def _train(members, states, on_progress, handle_signals, should_stop):
                 for m in members:
                     current = m.out
                     rundir.truncate_metrics(m.out, trainer.step)
-            # (step, w, b) of every snapshot in the success window, per member: the verdict is
+            # (step, w, b) of every snapshot the verdict reads (the success window and as many
+            # steps before it, ``verdict.evidence_start``), per member: the verdict is
             # taken from these when the summary is written (a resumed member re-reads its own).
             window = [_window_history(m) for m in members]
-            starts = [verdict.window_start(m.spec.steps, m.spec.success_window) for m in members]
+            entry = [_entry_history(m) for m in members]  # each member's converged_at so far
+            starts = [verdict.evidence_start(m.spec.steps, m.spec.success_window)
+                      for m in members]
             for m in members:
                 current = m.out
                 writers.append(rundir.MetricsWriter(m.out))
@@ -191,6 +194,7 @@ def _train(members, states, on_progress, handle_signals, should_stop):
                 for i, (game, wr) in enumerate(zip(games, writers)):
                     row = metrics_row(snap, i, game, targets[i])
                     wr.write(row)
+                    entry[i].add(snap.step, *game.judged_of(row))
                     if snap.step >= starts[i]:
                         window[i].append((snap.step, *game.judged_of(row)))
                 if on_progress is not None:
@@ -221,7 +225,8 @@ def _train(members, states, on_progress, handle_signals, should_stop):
             final = final_state(trainer)
             for i, m in enumerate(members):
                 current = m.out
-                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final)
+                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final,
+                                      entry[i].at)
                 atomic.atomic_write_json(m.out / rundir.SUMMARY, summary)
                 summaries.append(summary)
         except OSError as exc:
@@ -256,7 +261,18 @@ def _window_history(m: Member) -> list[tuple[int, float, float]]:
     """The success-window snapshots a resumed member already wrote (none for a fresh one)."""
     if not m.resume:
         return []
-    start = verdict.window_start(m.spec.steps, m.spec.success_window)
+    start = verdict.evidence_start(m.spec.steps, m.spec.success_window)
     rows = rundir.read_metrics(m.out / rundir.METRICS)
     game = game_of(m.spec)
     return [(int(r["step"]), *game.judged_of(r)) for r in rows if r["step"] >= start]
+
+
+def _entry_history(m: Member) -> verdict.EntryTracker:
+    """The member's ``converged_at`` tracker, fed with the snapshots a resumed member already
+    wrote (empty for a fresh one)."""
+    game = game_of(m.spec)
+    tracker = verdict.EntryTracker(game.target(m.spec), m.spec.tolerance)
+    if m.resume:
+        for r in rundir.read_metrics(m.out / rundir.METRICS):
+            tracker.add(int(r["step"]), *game.judged_of(r))
+    return tracker
