@@ -57,11 +57,12 @@ SWEEP_LAYOUT: fsguard.Layout = {
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
     MEMBERS: {"*": rundir.DERIVED_LAYOUT},  # what commands derive from a member, beside it
     rundir.WANDB: fsguard.RECORDED,  # the sweep's own W&B runs (``pointgan log``)
-    "check-2x": fsguard.ANY,  # ``--check-classes``: the members again at twice their steps
-    "check-classes.json": fsguard.FILE,  # and what each class predicted of them
+    "check-classes.json": fsguard.FILE,  # ``sweep --check-classes``: what each class predicted
     sweepstore.BATCHES: {f"[0-9]*{sweepstore.METRICS_SUFFIX}": fsguard.FILE,
                          f"[0-9]*{sweepstore.STATE_SUFFIX}": fsguard.FILE},
 }
+#: ``sweep --check-classes``: the members again at twice their steps, a sweep of its own.
+SWEEP_LAYOUT["check-2x"] = dict(SWEEP_LAYOUT)
 
 
 def _is_own_index(path: Path) -> bool:
