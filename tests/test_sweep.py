@@ -384,19 +384,19 @@ def test_grid_sweeps_have_a_reference_grid_value():
     one = build_sweep_spec(["fixed"], None, parse_grid(["weight_decay_mode=decoupled,l2"]),
                            [0], None, {})
     # one method and a --grid: the first value of the first grid is everyone's reference
-    assert reference_groups(one) == {"fixed weight_decay_mode=decoupled":
-                                     "fixed weight_decay_mode=decoupled",
-                                     "fixed weight_decay_mode=l2":
-                                     "fixed weight_decay_mode=decoupled"}
+    assert reference_groups(one) == {"fixed weight-decay-mode=decoupled":
+                                     "fixed weight-decay-mode=decoupled",
+                                     "fixed weight-decay-mode=l2":
+                                     "fixed weight-decay-mode=decoupled"}
     two = build_sweep_spec(["fixed"], None, parse_grid(["lr_d=0.01,0.003", "lr_g=0.01,0.003"]),
                            [0], None, {}, "lr_g=0.003")
     refs = reference_groups(two)
-    assert refs["fixed lr_d=0.01 lr_g=0.01"] == "fixed lr_d=0.01 lr_g=0.003"  # lr_d held equal
-    assert refs["fixed lr_d=0.003 lr_g=0.01"] == "fixed lr_d=0.003 lr_g=0.003"
+    assert refs["fixed lr-d=0.01 lr-g=0.01"] == "fixed lr-d=0.01 lr-g=0.003"  # lr_d held equal
+    assert refs["fixed lr-d=0.003 lr-g=0.01"] == "fixed lr-d=0.003 lr-g=0.003"
     # several methods: compared by method at each grid point, as before
     both = build_sweep_spec(["baseline", "fixed"], None, parse_grid(["lr_d=0.01,0.003"]), [0],
                             None, {})
-    assert reference_groups(both)["fixed lr_d=0.003"] == "baseline lr_d=0.003"
+    assert reference_groups(both)["fixed lr-d=0.003"] == "baseline lr-d=0.003"
     for bad, msg in (("lr_g=0.02", "not one value of --grid lr_g"),
                      ("noise_scale=1", "not a --grid field"), ("nope", "not one of")):
         with pytest.raises(UsageError, match=f"^--reference: .*{msg}"):

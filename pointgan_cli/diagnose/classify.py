@@ -107,17 +107,16 @@ def run_class(run: Run) -> dict[str, Any]:
     says, None without one) with ``agrees`` (whether the two are the same class)."""
     summary = run.summary or {}
     spec, rows = run.spec, run.metrics
-    dirac_game = spec.game == "dirac"
-    kw, kb = ("theta", "psi") if dirac_game else ("w", "b")
-    real = 0.0 if dirac_game else spec.real_value
+    game = game_of(spec)
+    kw, kb = game.judged
+    real = game.target(spec)
     bad = next((int(r["step"]) for r in rows if not _finite(r)), None)
     diverged = summary.get("status") == "diverged" or bad is not None
     steps, ws, bs = [r["step"] for r in rows], [r[kw] for r in rows], [r[kb] for r in rows]
-    v = verdict.judge(steps, ws, bs, real=real, tolerance=spec.tolerance, total_steps=spec.steps,
-                      window=spec.success_window, diverged=diverged,
-                      diverged_step=summary.get("diverged_step") or bad,
-                      entered_at=verdict.converged_at(steps, ws, bs, real=real,
-                                                      tolerance=spec.tolerance))
+    v = game.judge(steps, ws, bs, spec, diverged=diverged,
+                   diverged_step=summary.get("diverged_step") or bad,
+                   entered_at=verdict.converged_at(steps, ws, bs, real=real,
+                                                   tolerance=spec.tolerance))
     if not summary and rows and int(rows[-1]["step"]) < spec.steps \
             and v["class"] != verdict.DIVERGED:
         v["reason"] = (f"unfinished (last snapshot at step {rows[-1]['step']} of "

@@ -20,6 +20,7 @@ import numpy as np
 from .. import verdict
 from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
+from ..games import game_of
 from ..store import fsguard, sweepstore
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
@@ -126,7 +127,7 @@ def _entered(metrics: sweepstore.BatchMetrics, specs) -> list[int | None]:
     if not metrics.steps:
         return [None] * len(specs)
     p = np.stack([q[:, :2] for q in metrics.params], axis=1).astype(np.float64)  # (M, S, 2)
-    real = np.array([0.0 if s.game == "dirac" else s.real_value for s in specs])[:, None]
+    real = np.array([game_of(s).target(s) for s in specs])[:, None]
     tol = np.array([s.tolerance for s in specs])[:, None]
     dist = np.abs(p[:, :, 0]) + np.abs(p[:, :, 1] - real)
     inside = np.isfinite(dist) & (dist < tol)

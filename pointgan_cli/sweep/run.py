@@ -71,6 +71,7 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     force: bool = False,
     members: MemberList | None = None,
+    owner: Path | None = None,
 ) -> dict:
     """Train every member not yet finished, then write ``summary.json`` and the charts.
 
@@ -78,10 +79,11 @@ def run_sweep(
     pointgan wrote is emptied. Resume: the members recorded in ``sweep.json`` (``sweep`` and
     ``command`` are ignored). The directory is locked for the whole sweep; a signal stops every
     worker at a checkpoint (``Interrupted``), a full disk is one ``RuntimeFailure`` line.
-    ``progress(total_run_steps, increment)`` is called as work completes (first with 0)."""
+    ``progress(total_run_steps, increment)`` is called as work completes (first with 0).
+    ``owner``: the sweep whose folder holds this one (``--check-classes``), else none may."""
     out = Path(out)
     sweepdir.check_target(out, force, resume)
-    outputs.refuse_inside_sweep(out)
+    outputs.refuse_inside_sweep(out, owner=owner)
     if resume:
         sweep, members, command = load_sweep(out)
     elif members is None:
