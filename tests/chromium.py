@@ -132,6 +132,7 @@ class Page:
             self.call("Emulation.setDeviceMetricsOverride",
                       {"width": width, "height": height, "deviceScaleFactor": 1,
                        "mobile": False})
+            self.javascript = javascript
             if not javascript:
                 self.call("Emulation.setScriptExecutionDisabled", {"value": True})
         except BaseException:
@@ -142,9 +143,19 @@ class Page:
         return self.pipe.call(method, params, self.session)
 
     def goto(self, url: str) -> None:
-        """Navigate and wait for the load event."""
-        self.call("Page.navigate", {"url": url})
-        self.pipe.wait(lambda m: m.get("method") == "Page.loadEventFired")
+        """Navigate and wait for the load event (a change of the fragment alone loads nothing:
+        then wait until the page has handled it)."""
+        nav = self.call("Page.navigate", {"url": url})
+        if nav.get("loaderId"):
+            self.pipe.wait(lambda m: m.get("method") == "Page.loadEventFired")
+        self.settle()
+
+    def settle(self) -> None:
+        """Wait until the page has run what an input queued (events, then a frame)."""
+        if not self.javascript:
+            return
+        self.eval("new Promise(r => setTimeout(() => requestAnimationFrame(() => "
+                  "setTimeout(r, 0)), 0))")
 
     def eval(self, expression: str) -> Any:
         """The JSON-able value of ``expression`` in the page (awaited if it is a promise)."""
@@ -162,6 +173,7 @@ class Page:
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1],
                                                    "button": "left", "clickCount": 1})
+        self.settle()
 
     def screenshot(self, full: bool = False) -> bytes:
         shot = self.call("Page.captureScreenshot", {"format": "png",

@@ -78,6 +78,10 @@
     window.addEventListener("hashchange", render);
     render();
     root.dataset.ready = "1";
+    // When the first view has been laid out and painted (ms since navigation started).
+    requestAnimationFrame(() => setTimeout(() => {
+      root.dataset.shownMs = performance.now().toFixed(0);
+    }, 0));
   }
 
   PG.app = { go, remember, parse, link, start };

@@ -10,9 +10,11 @@
     "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const colour = (i) => PALETTE[i % PALETTE.length];
 
+  /* A cell's number when it starts with one ("50% [..]", "+0.071 ± 0.121", "p = 0.03 vs
+     x"), else its text. */
   function sortKey(text) {
-    const n = parseFloat(text.replace(/^[^0-9+-.]*/, ""));
-    return isNaN(n) ? text.toLowerCase() : n;
+    const m = text.replace(/^\s*p = /, "").match(/^\s*([+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)/i);
+    return m ? parseFloat(m[1]) : text.trim().toLowerCase();
   }
 
   /* Click a header to sort by its column (again: the other way); click a row to open it. */

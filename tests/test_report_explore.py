@@ -1,0 +1,320 @@
+"""The report's explorer: its data (``report.explore``) from real and made-up runs, and the page
+acting in a real headless Chromium (skipped where no chromium binary is installed): a group's
+row draws its members, a seed opens its run, the slider moves D's curve, a link opens the same
+view, a map cell opens its group, and without JavaScript the printed report is all there is."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import re
+import time
+
+import chromium
+import numpy as np
+import pytest
+from PIL import Image, ImageChops
+from typer.testing import CliRunner
+
+from pointgan_cli import verdict
+from pointgan_cli.cli.app import app
+from pointgan_cli.report import explore
+from pointgan_cli.rundir import Run, load_run
+from pointgan_cli.spec import RunSpec
+
+needs_chromium = pytest.mark.skipif(chromium.binary() is None,
+                                    reason="no chromium binary (apt-get install chromium)")
+
+
+def invoke(*args):
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.stderr
+    return res
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """Two presets x 3 seeds (groups ``baseline`` and ``fixed``, seeds 217-219), a 2 x 2 map of
+    one seed per cell, a run and a Dirac-GAN run, each with its report."""
+    root = tmp_path_factory.mktemp("explore")
+    pair, grid = root / "pair", root / "grid"
+    run, dirac = root / "run", root / "dirac"
+    invoke("sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "217-219",
+           "--steps", "300", "--workers", "1", "--out", pair, "-q")
+    invoke("sweep", "--preset", "baseline", "--seeds", "0", "--steps", "200", "--grid",
+           "lr_d=0.01,0.003", "--grid", "noise_scale=0,1.5", "--workers", "1", "--out", grid,
+           "-q")
+    invoke("train", "--seed", "3", "--steps", "300", "--out", run, "-q")
+    invoke("train", "--game", "dirac", "--steps", "200", "--out", dirac, "-q")
+    for p in (pair, grid, run, dirac):
+        invoke("report", p)
+    return {"pair": pair, "grid": grid, "run": run, "dirac": dirac}
+
+
+def embedded(path) -> dict:
+    text = (path / "report.html").read_text()
+    m = re.search(r'<script type="application/json" id="pg-data">(.*?)</script>', text, re.S)
+    return json.loads(m.group(1))
+
+
+def unpack(b64: str, width: int) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), dtype="<f2").astype(np.float64).reshape(-1, width)
+
+
+# -- the data ----------------------------------------------------------------------------------
+
+
+def test_decimation_keeps_first_and_last_within_the_cap():
+    assert explore.decimate(5, 10) == [0, 1, 2, 3, 4]
+    kept = explore.decimate(121, 61)
+    assert kept[0] == 0 and kept[-1] == 120 and len(kept) <= 61
+    assert all(b - a == 2 for a, b in zip(kept, kept[1:]))
+    kept = explore.decimate(201, 24)
+    assert kept[-1] == 200 and len(kept) <= 25
+    assert explore.frame_cap(1024, 11) == 71 and explore.frame_cap(1, 11) == explore.MAX_FRAMES
+
+
+def test_a_members_snapshots_are_embedded_once_as_its_metrics_say(made):
+    data = embedded(made["run"])
+    loaded = load_run(made["run"])
+    (m,) = data["members"]
+    table = unpack(m["p"], len(data["columns"]))
+    steps = data["steps"][m["st"]]
+    assert steps == loaded.steps  # 31 snapshots: under the cap, all kept
+    for k, row in enumerate(loaded.metrics):
+        for j, name in enumerate(data["columns"]):
+            assert table[k, j] == pytest.approx(row[name], rel=1e-3, abs=1e-4)
+    assert m["c"] == loaded.summary["class"] and m["seed"] == 3
+
+
+def fake_run(distances: list[float], summary: dict | None = None, tol: float = 0.1) -> Run:
+    spec = RunSpec(steps=10 * (len(distances) - 1), tolerance=tol, snapshot_every=10)
+    rows = [{"step": 10 * k, "w": 0.0, "b": 1.0 + d, "distance": d}
+            for k, d in enumerate(distances)]
+    return Run(path=None, spec=spec, command="", metrics=rows, summary=summary)
+
+
+def test_converged_at_from_metrics_or_from_the_summary_when_it_has_one():
+    assert explore.converged_at(fake_run([0.5, 0.05, 0.2, 0.09, 0.01])) == 30
+    assert explore.converged_at(fake_run([0.5, 0.05, 0.2, 0.09, 0.12])) is None
+    assert explore.converged_at(fake_run([0.01, 0.02])) == 0
+    assert explore.converged_at(fake_run([0.5, 0.01], {"status": "diverged"})) is None
+    assert explore.converged_at(fake_run([0.5, 0.01], {"converged_at": 7})) == 7
+
+
+def test_tolerance_curve_from_the_window_or_the_summarys_success_by_tolerance():
+    b = explore.Builder("sweep", 3)
+    runs = [fake_run([0.5] * 10 + [d] * 11) for d in (0.04, 0.12, 0.25)]
+    for i, r in enumerate(runs):
+        b.add(f"m{i}", "g", r, {"class": "converged" if i == 0 else "stuck", "reason": ""})
+    (g,) = b.data()["groups"]
+    curve = {t: c for t, c, n in g["tolcurve"]}
+    assert curve == {0.02: 0, 0.03: 0, 0.05: 1, 0.075: 1, 0.1: 1, 0.15: 2, 0.2: 2, 0.3: 3}
+    assert g["at"] == [100] and g["n"] == 3 and g["converged"] == 1
+    given = [{"tol": 0.05, "converged": 2, "n": 3}, {"tol": 0.1, "converged": 3, "n": 3}]
+    (g,) = b.data({"groups": [{"group": "g", "success_by_tolerance": given}]})["groups"]
+    assert g["tolcurve"] == [[0.05, 2, 3], [0.1, 3, 3]]
+
+
+def test_the_map_and_every_member_of_a_sweep_are_embedded(made):
+    data = embedded(made["grid"])
+    assert data["map"]["x"]["field"] == "lr_d" and data["map"]["y"]["field"] == "noise_scale"
+    assert len(data["map"]["cells"]) == 4 == len(data["groups"])
+    summary = json.loads((made["grid"] / "summary.json").read_text())
+    assert [g["name"] for g in data["groups"]] == [g["group"] for g in summary["groups"]]
+    assert [g["converged"] for g in data["groups"]] == [g["converged"] for g in
+                                                        summary["groups"]]
+    pair = embedded(made["pair"])
+    assert pair["map"] is None and [g["name"] for g in pair["groups"]] == ["baseline", "fixed"]
+    assert sorted(m["seed"] for m in pair["members"]) == [217, 217, 218, 218, 219, 219]
+
+
+# -- the page in Chromium ---------------------------------------------------------------------
+
+
+def element_png(page: chromium.Page, selector: str) -> Image.Image:
+    r = page.eval(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});
+        e.scrollIntoView({{block: "center"}}); const b = e.getBoundingClientRect();
+        return [b.x + scrollX, b.y + scrollY, b.width, b.height]; }})()""")
+    shot = page.call("Page.captureScreenshot", {"format": "png", "clip": {
+        "x": r[0], "y": r[1], "width": r[2], "height": r[3], "scale": 1},
+        "captureBeyondViewport": True})
+    return Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB")
+
+
+def view(page: chromium.Page) -> dict:
+    return page.eval("""JSON.stringify({
+        view: document.getElementById('explorer').dataset.view,
+        group: (document.querySelector('#pg-group h3') || {}).textContent || null,
+        drawn: document.getElementById('pg-group').dataset.drawn || null,
+        total: document.getElementById('pg-group').dataset.total || null,
+        member: document.getElementById('pg-run').dataset.member || null,
+        step: document.getElementById('pg-run').dataset.step || null,
+        curve: (document.getElementById('pg-d-curve') || {getAttribute: () => null})
+            .getAttribute('d'),
+        hash: location.hash})""")
+
+
+def state(page):
+    return json.loads(view(page))
+
+
+@needs_chromium
+def test_a_group_row_draws_its_members_and_a_seed_opens_its_run(made):
+    url = chromium.file_url(made["pair"] / "report.html")
+    with chromium.Page() as page:
+        page.goto(url)
+        assert state(page)["view"] == "study"
+        page.click('#groups tr[data-key="fixed"] td:nth-child(2)')
+        s = state(page)
+        assert s["view"] == "group" and s["group"] == "Group fixed"
+        assert s["drawn"] == s["total"] == "3"
+        for name in ("w", "b"):  # one faint line per seed in each chart, plus the median
+            assert page.eval(f"document.querySelectorAll('#pg-group-{name} path.pg-member')"
+                             ".length") == 3
+            assert page.eval(f"document.querySelectorAll('#pg-group-{name} path.pg-median')"
+                             ".length") == 1
+        assert "All 3 seeds shown" in page.eval("document.getElementById('pg-group').innerText")
+        assert page.eval("document.querySelector('#groups tr.pg-selected').dataset.key") == \
+            "fixed"
+        page.click('#pg-seeds tr[data-seed="218"]')
+        s = state(page)
+        assert s["view"] == "run" and s["member"] == "fixed-s0218"
+        assert s["hash"].startswith("#group=fixed&seed=218")
+        text = page.eval("document.getElementById('pg-run').innerText")
+        assert "Seed 218 of fixed" in text and "play" in text
+        assert page.errors() == []
+
+
+@needs_chromium
+def test_the_slider_changes_ds_curve_and_the_link_opens_the_same_view(made):
+    url = chromium.file_url(made["pair"] / "report.html")
+    with chromium.Page() as page:
+        page.goto(url + "#group=fixed&seed=218")
+        before, curve = element_png(page, "#pg-main"), state(page)["curve"]
+        assert state(page)["step"] == "300"  # a run opens at its last snapshot
+        # A real click on the slider's track, a fifth of the way along: the thumb jumps there.
+        box = page.eval("""(() => { const s = document.getElementById('pg-slider');
+            s.scrollIntoView({block: 'center'}); const r = s.getBoundingClientRect();
+            return [r.x + r.width * 0.2, r.y + r.height / 2]; })()""")
+        for kind in ("mousePressed", "mouseReleased"):
+            page.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1],
+                                                   "button": "left", "clickCount": 1})
+        page.settle()
+        moved = state(page)
+        assert moved["step"] not in ("300", None) and moved["curve"] != curve
+        after = element_png(page, "#pg-main")
+        assert ImageChops.difference(before, after).getbbox() is not None  # pixels changed
+        assert moved["hash"] == f"#group=fixed&seed=218&step={moved['step']}"
+        errors = page.errors()
+    assert errors == []
+    with chromium.Page() as page:  # a fresh browser, the link alone
+        page.goto(url + moved["hash"])
+        again = state(page)
+        assert {k: again[k] for k in ("view", "member", "step", "curve")} == \
+            {k: moved[k] for k in ("view", "member", "step", "curve")}
+        assert ImageChops.difference(after, element_png(page, "#pg-main")).getbbox() is None
+        page.goto(url + "#group=fixed&seed=218&step=3000")  # past the end: the last snapshot
+        assert state(page)["step"] == "300" and state(page)["member"] == "fixed-s0218"
+        assert page.errors() == []
+
+
+@needs_chromium
+def test_sorting_the_table_and_a_map_cell_opening_its_group(made):
+    url = chromium.file_url(made["grid"] / "report.html")
+    with chromium.Page() as page:
+        page.goto(url)
+        order = "Array.from(document.querySelectorAll('#groups tbody tr')).map(r => r.dataset.key)"
+        first = page.eval(order)
+        page.click("#groups thead th:nth-child(2)")  # by group name, ascending
+        assert page.eval(order) == sorted(first)
+        page.click("#groups thead th:nth-child(2)")
+        assert page.eval(order) == sorted(first, reverse=True)
+        assert page.eval("document.querySelectorAll('#pg-map td.pg-cell').length") == 4
+        cell = page.eval("document.querySelector('#pg-map td.pg-cell').dataset.group")
+        page.click("#pg-map td.pg-cell")
+        s = state(page)
+        assert s["view"] == "group" and s["group"] == f"Group {cell}"
+        assert s["drawn"] == s["total"] == "1"
+        sel = "#pg-convergence path.pg-selected, #pg-tolerance path.pg-selected"
+        assert page.eval(f"Array.from(document.querySelectorAll('{sel}'))"
+                         ".map(p => p.dataset.group)") == [cell, cell]
+        assert page.errors() == []
+
+
+@needs_chromium
+@pytest.mark.parametrize("which", ["run", "dirac"])
+def test_a_runs_report_opens_on_its_run(made, which):
+    with chromium.Page() as page:
+        page.goto(chromium.file_url(made[which] / "report.html"))
+        s = state(page)
+        assert s["view"] == "run" and s["member"] == made[which].name
+        summary = json.loads((made[which] / "summary.json").read_text())
+        assert summary["class"] in page.eval("document.getElementById('pg-run').innerText")
+        if which == "dirac":  # (theta, psi) over the field's arrows
+            assert page.eval("document.querySelectorAll('#pg-main path.pg-arrow').length") > 100
+            assert page.eval("document.getElementById('pg-progress').getAttribute('d')")
+        else:
+            assert s["curve"].count("L") == 199  # D's curve over 200 values of v
+        assert page.errors() == []
+
+
+@needs_chromium
+def test_without_javascript_the_printed_report_shows(made):
+    page = chromium.load(chromium.file_url(made["pair"] / "report.html"), javascript=False)
+    facts = page["facts"]
+    assert page["errors"] == [] and facts["external"] == []
+    assert facts["tables"][0] == 1 + 2  # header + the two groups
+    assert "Results per group" in facts["text"] and "Charts" in facts["text"]
+    assert "Click a group" not in facts["text"]  # the explorer's container stays hidden
+    assert facts["images"] and all(i["complete"] and i["natural"] > 0 for i in facts["images"])
+
+
+def synthetic_sweep_model(members: int, snapshots: int) -> dict:
+    """A page model with ``members`` made-up members of ``snapshots`` snapshots each (the
+    default cadence of 6,000 steps gives 121), for the size and speed of the page alone."""
+    rng = np.random.default_rng(0)
+    spec = RunSpec(steps=6000)
+    b = explore.Builder("sweep", members)
+    for i in range(members):
+        walk = np.cumsum(rng.normal(0, 0.05, (snapshots, len(explore.COLUMNS))), axis=0)
+        rows = [{"step": 50 * k, **dict(zip(explore.COLUMNS, map(float, walk[k]))),
+                 "distance": abs(float(walk[k, 0])) + abs(float(walk[k, 1]))}
+                for k in range(snapshots)]
+        run = Run(path=None, spec=spec.model_copy(update={"seed": i}), command="",
+                  metrics=rows, summary=None)
+        cls = verdict.CLASSES[i % len(verdict.CLASSES)]
+        b.add(f"g{i % 4}-s{i:04d}", f"g{i % 4}", run,
+              {"class": cls, "reason": f"{cls}: made up for the size test " + "x" * 120})
+    rows = [[str(k + 1), f"g{k}", str(members // 4)] for k in range(4)]
+    return {"kind": "sweep", "title": "Sweep big", "path": "big", "command": "pointgan sweep",
+            "sections": [{"heading": "Results per group", "table": {
+                "columns": ["rank", "group", "n"], "rows": rows, "id": "groups",
+                "keys": [f"g{k}" for k in range(4)]}}],
+            "explorer": b.data()}
+
+
+@needs_chromium
+def test_a_1024_member_page_is_small_and_its_first_view_fast(tmp_path):
+    from pointgan_cli.report.html import render
+
+    text = render(synthetic_sweep_model(1024, 121))
+    page_file = tmp_path / "report.html"
+    page_file.write_text(text)
+    size = page_file.stat().st_size
+    # The explorer's share; a real sweep's page adds its charts (benchmarks/bench_report.py
+    # measures a real 1,024-member sweep: docs/performance.md).
+    assert size <= 4.0e6, size
+    with chromium.Page() as page:
+        start = time.monotonic()
+        page.goto(chromium.file_url(page_file))
+        page.eval("new Promise(r => { const f = () => document.getElementById('explorer')"
+                  ".dataset.shownMs ? r() : setTimeout(f, 10); f(); })")
+        wall = time.monotonic() - start
+        shown = float(page.eval("document.getElementById('explorer').dataset.shownMs"))
+        assert shown < 2000 and wall < 2.0, (shown, wall)
+        page.click('#groups tr[data-key="g0"] td:nth-child(2)')  # 256 seeds, all drawn
+        assert state(page)["drawn"] == "256" and page.errors() == []
+    assert math.isfinite(size)
