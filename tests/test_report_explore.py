@@ -48,9 +48,12 @@ def made(tmp_path_factory):
            "-q")
     invoke("train", "--seed", "3", "--steps", "300", "--out", run, "-q")
     invoke("train", "--game", "dirac", "--steps", "200", "--out", dirac, "-q")
-    for p in (pair, grid, run, dirac):
+    noisy = root / "noisy"
+    invoke("train", "--game", "dirac", "--steps", "100", "--instance-noise", "0.4", "--r1", "0.3",
+           "--consensus", "0.1", "--label-easing", "0.1", "--out", noisy, "-q")
+    for p in (pair, grid, run, dirac, noisy):
         invoke("report", p)
-    return {"pair": pair, "grid": grid, "run": run, "dirac": dirac}
+    return {"pair": pair, "grid": grid, "run": run, "dirac": dirac, "noisy": noisy}
 
 
 def embedded(path) -> dict:
@@ -259,6 +262,25 @@ def test_a_runs_report_opens_on_its_run(made, which):
         else:
             assert s["curve"].count("L") == 199  # D's curve over 200 values of v
         assert page.errors() == []
+
+
+@needs_chromium
+@pytest.mark.parametrize("which", ["dirac", "noisy"])
+def test_the_pages_dirac_field_is_the_games_expected_field(made, which):
+    """The arrows' directions agree with ``dirac.expected_field`` (instance noise, R1,
+    consensus and label easing included)."""
+    import torch
+
+    from pointgan_cli.dirac import expected_field
+
+    spec = load_run(made[which]).spec
+    points = [(0.7, -0.4), (-1.2, 0.9), (0.3, 1.5), (-0.5, -1.1)]
+    want = expected_field(torch.tensor(points, dtype=torch.float64), spec).detach().numpy()
+    with chromium.Page() as page:
+        page.goto(chromium.file_url(made[which] / "report.html"))
+        got = page.eval(f"JSON.stringify({json.dumps(points)}.map(([t, p]) => "
+                        "PG.dirac.field(t, p, PG.data.raw.groups[0].dirac)))")
+    np.testing.assert_allclose(np.array(json.loads(got)), want, rtol=1e-4, atol=1e-6)
 
 
 @needs_chromium

@@ -38,6 +38,8 @@ TOLERANCES = (0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
 #: further; each member keeps at least MIN_FRAMES and at most MAX_FRAMES snapshots.
 VALUE_BUDGET = 800_000
 MIN_FRAMES, MAX_FRAMES = 24, 241
+#: Gauss-Hermite nodes of the Dirac-GAN field's instance-noise expectation (dirac.HERMITE_NODES).
+HERMITE_NODES = 40
 #: The Dirac-GAN spec fields the page's vector field needs.
 DIRAC_FIELDS = ("loss", "g_loss", "label_easing", "fake_weight", "r1", "r2", "gp_weight",
                 "weight_decay", "instance_noise", "consensus", "lecam")
@@ -135,7 +137,7 @@ class Builder:
             g.update(tol=spec.tolerance, steps=spec.steps,
                      real=0.0 if spec.game == "dirac" else spec.real_value)
             if spec.game == "dirac":
-                g["dirac"] = {k: getattr(spec, k) for k in DIRAC_FIELDS}
+                g["dirac"] = dirac_field_spec(spec)
         return g
 
     def data(self, summary: dict[str, Any] | None = None,
@@ -160,6 +162,20 @@ class Builder:
                 "columns": list(DIRAC_COLUMNS if self.game == "dirac" else COLUMNS),
                 "groups": groups, "members": self.members,
                 "steps": [list(s) for s in self.stepsets], "map": plane}
+
+
+def dirac_field_spec(spec: Any) -> dict[str, Any]:
+    """What the page needs to draw a Dirac-GAN spec's vector field (``assets/dirac.js``):
+    the loss settings and, with instance noise, the Gauss-Hermite nodes and weights of its
+    expectation (as ``dirac.expected_field`` takes it; numpy's probabilists' rule)."""
+    out: dict[str, Any] = {k: getattr(spec, k) for k in DIRAC_FIELDS}
+    if spec.instance_noise > 0:
+        from numpy.polynomial.hermite_e import hermegauss
+
+        nodes, weights = hermegauss(HERMITE_NODES)
+        out["nodes"] = (nodes * spec.instance_noise).tolist()
+        out["weights"] = (weights / weights.sum()).tolist()
+    return out
 
 
 def plane_of(doc: dict[str, Any] | None) -> dict[str, Any] | None:

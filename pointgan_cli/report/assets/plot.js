@@ -29,10 +29,15 @@
     return out;
   }
 
+  /* Powers of ten, and 2 and 5 times them when the axis spans less than two decades. */
   function logTicks(lo, hi) {
     const out = [];
-    for (let e = Math.ceil(Math.log10(lo)); e <= Math.floor(Math.log10(hi)); e++) {
-      out.push(Math.pow(10, e));
+    const steps = Math.log10(hi / lo) < 2 ? [1, 2, 5] : [1];
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const f of steps) {
+        const t = f * Math.pow(10, e);
+        if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9)) out.push(t);
+      }
     }
     return out;
   }
@@ -47,7 +52,7 @@
      Returns {svg, px, py, line, points, clear} with px/py mapping data to pixels. */
   function chart(parent, opts) {
     const W = opts.width || 520, H = opts.height || 260;
-    const m = { l: 52, r: 12, t: opts.title ? 24 : 10, b: 36 };
+    const m = { l: 52, r: 22, t: opts.title ? 24 : 10, b: 36 };
     const svg = el("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "pg-chart" },
       parent);
     if (opts.id) svg.id = opts.id;
