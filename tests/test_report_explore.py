@@ -134,6 +134,34 @@ def test_the_map_and_every_member_of_a_sweep_are_embedded(made):
     assert sorted(m["seed"] for m in pair["members"]) == [217, 217, 218, 218, 219, 219]
 
 
+def test_every_asset_is_inlined_and_shipped_as_package_data():
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    from pointgan_cli.report import html
+
+    folder = Path(html.__file__).parent / "assets"
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == sorted(html.ASSETS + html.STYLES)
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["pointgan_cli.report"]
+    assert all(any(fnmatch.fnmatch(f"assets/{f}", g) for g in globs) for f in files)
+    for name in html.ASSETS:  # nothing in the code can end the inline <script> early
+        assert "</script" not in html.asset(name).lower()
+
+
+def test_embedded_data_cannot_close_its_script_element():
+    from pointgan_cli.report.html import data_json, render
+
+    evil = "</script><script>alert(1)</script><!--"
+    data = {"kind": "sweep", "groups": [{"name": evil}], "members": []}
+    text = render({"title": "t", "path": "p", "command": "c", "sections": [
+        {"heading": "h", "text": ["x"]}], "explorer": data})
+    assert "alert(1)</script>" not in text and text.count("</script>") == 2
+    assert json.loads(data_json(data)) == data
+
+
 # -- the page in Chromium ---------------------------------------------------------------------
 
 
@@ -188,6 +216,9 @@ def test_a_group_row_draws_its_members_and_a_seed_opens_its_run(made):
         assert s["hash"].startswith("#group=fixed&seed=218")
         text = page.eval("document.getElementById('pg-run').innerText")
         assert "Seed 218 of fixed" in text and "play" in text
+        failed = page.eval("document.querySelector('#failed tr[data-key]').dataset.key")
+        page.click(f'#failed tr[data-key="{failed}"] td:nth-child(1)')  # a failure's row
+        assert state(page)["member"] == failed and state(page)["view"] == "run"
         assert page.errors() == []
 
 
@@ -211,6 +242,12 @@ def test_the_slider_changes_ds_curve_and_the_link_opens_the_same_view(made):
         after = element_png(page, "#pg-main")
         assert ImageChops.difference(before, after).getbbox() is not None  # pixels changed
         assert moved["hash"] == f"#group=fixed&seed=218&step={moved['step']}"
+        page.click("#pg-play")  # plays on from there, a snapshot every 80 ms
+        page.eval("new Promise(r => setTimeout(r, 400))")
+        page.click("#pg-play")  # pause
+        played = state(page)
+        assert int(played["step"]) > int(moved["step"]) and played["curve"] != moved["curve"]
+        page.goto(url + moved["hash"])  # back to the slider's snapshot, in this browser
         errors = page.errors()
     assert errors == []
     with chromium.Page() as page:  # a fresh browser, the link alone
