@@ -13,8 +13,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-from .. import catalog, rundir, sweepdir
-from ..rundir import Run
+from ..results import catalog
+from ..store import rundir, sweepdir
+from ..store.rundir import Run
 from . import explore
 
 #: The animation files a report looks for, first found wins (``pointgan animate``'s outputs).
