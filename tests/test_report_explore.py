@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from pointgan_cli import verdict
 from pointgan_cli.cli.app import app
 from pointgan_cli.report import explore
-from pointgan_cli.rundir import Run, load_run
 from pointgan_cli.spec import RunSpec
+from pointgan_cli.store.rundir import Run, load_run
 
 needs_chromium = pytest.mark.skipif(chromium.binary() is None,
                                     reason="no chromium binary (apt-get install chromium)")
@@ -308,7 +308,7 @@ def test_the_pages_dirac_field_is_the_games_expected_field(made, which):
     consensus and label easing included)."""
     import torch
 
-    from pointgan_cli.dirac import expected_field
+    from pointgan_cli.engine.dirac import expected_field
 
     spec = load_run(made[which]).spec
     points = [(0.7, -0.4), (-1.2, 0.9), (0.3, 1.5), (-0.5, -1.1)]

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import verdict
-from ..rundir import Run
+from ..store.rundir import Run
 
 #: The columns packed per snapshot of a PointGAN member (D's parameters in models.D_NAMES order).
 COLUMNS = ("w", "b", "d_W1_0", "d_W1_1", "d_c1_0", "d_c1_1", "d_W2_0", "d_W2_1", "d_c2",
@@ -38,7 +38,7 @@ TOLERANCES = (0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
 #: further; each member keeps at least MIN_FRAMES and at most MAX_FRAMES snapshots.
 VALUE_BUDGET = 800_000
 MIN_FRAMES, MAX_FRAMES = 24, 241
-#: Gauss-Hermite nodes of the Dirac-GAN field's instance-noise expectation (dirac.HERMITE_NODES).
+#: Gauss-Hermite nodes of the Dirac field's instance-noise expectation (as engine.dirac's).
 HERMITE_NODES = 40
 #: The Dirac-GAN spec fields the page's vector field needs.
 DIRAC_FIELDS = ("loss", "g_loss", "label_easing", "fake_weight", "r1", "r2", "gp_weight",
@@ -167,7 +167,7 @@ class Builder:
 def dirac_field_spec(spec: Any) -> dict[str, Any]:
     """What the page needs to draw a Dirac-GAN spec's vector field (``assets/dirac.js``):
     the loss settings and, with instance noise, the Gauss-Hermite nodes and weights of its
-    expectation (as ``dirac.expected_field`` takes it; numpy's probabilists' rule)."""
+    expectation (as ``engine.dirac.expected_field`` takes it; numpy's probabilists' rule)."""
     out: dict[str, Any] = {k: getattr(spec, k) for k in DIRAC_FIELDS}
     if spec.instance_noise > 0:
         from numpy.polynomial.hermite_e import hermegauss
