@@ -107,6 +107,22 @@ def test_converged_at_from_metrics_or_from_the_summary_when_it_has_one():
     assert explore.converged_at(fake_run([0.5, 0.01], {"converged_at": 7})) == 7
 
 
+def test_a_member_without_losses_packs_its_parameters_only(made):
+    run = load_run(made["run"])
+    bare = [{k: v for k, v in r.items() if k not in ("g_loss", "d_loss", "d_real", "d_fake")}
+            for r in run.metrics]
+    b = explore.Builder("sweep", 2)
+    b.add("full", "g", run, {"class": "stuck", "reason": ""})
+    b.add("bare", "g", Run(run.path, run.spec, "", bare, run.summary),
+          {"class": "stuck", "reason": ""})
+    full, part = b.data()["members"]
+    assert "nl" not in full and part["nl"] is True
+    width = len(explore.COLUMNS)
+    assert unpack(part["p"], width - 2).tolist() == unpack(full["p"], width)[:, :-2].tolist()
+    assert b.data()["groups"][0]["losses"] == {"loss": "bce", "g_loss": "non-saturating",
+                                               "label_easing": 0.0, "fake_weight": 1.0}
+
+
 def test_tolerance_curve_from_the_window_or_the_summarys_success_by_tolerance():
     b = explore.Builder("sweep", 3)
     runs = [fake_run([0.5] * 10 + [d] * 11) for d in (0.04, 0.12, 0.25)]
@@ -318,6 +334,50 @@ def test_the_pages_dirac_field_is_the_games_expected_field(made, which):
         got = page.eval(f"JSON.stringify({json.dumps(points)}.map(([t, p]) => "
                         "PG.dirac.field(t, p, PG.data.raw.groups[0].dirac)))")
     np.testing.assert_allclose(np.array(json.loads(got)), want, rtol=1e-4, atol=1e-6)
+
+
+LOSSES_IN_PAGE = """JSON.stringify((() => {
+    const m = PG.data.member(0);
+    const [g, d] = PG.run.lossSeries(Object.assign({}, m, {hasLosses: false}));
+    return {steps: m.steps, g, d};
+})())"""
+
+
+@needs_chromium
+@pytest.mark.parametrize("which", ["run", "dirac"])
+def test_losses_computed_in_the_page_when_a_member_stores_parameters_only(made, which):
+    """The Dirac-GAN's snapshot losses are exact functions of (theta, psi): the page's equal
+    the recorded ones. PointGAN's depend on the step's x: the page's are their expectation over
+    x in [-1, 1] (64 midpoints), equal to numpy's from the exact parameters, and near the
+    recorded batch values."""
+    run = load_run(made[which])
+    with chromium.Page() as page:
+        page.goto(chromium.file_url(made[which] / "report.html"))
+        got = json.loads(page.eval(LOSSES_IN_PAGE))
+        assert page.errors() == []
+    rows = {r["step"]: r for r in run.metrics}
+    assert got["steps"] == sorted(rows)
+    recorded = np.array([[rows[s]["g_loss"], rows[s]["d_loss"]] for s in got["steps"]])
+    page_losses = np.array([got["g"], got["d"]]).T
+    if which == "dirac":
+        np.testing.assert_allclose(page_losses, recorded, rtol=1e-2, atol=1e-3)  # float16 params
+        return
+    x = -1 + (2 * np.arange(64) + 1) / 64
+    want = []
+    for s in got["steps"]:
+        r = rows[s]
+        d = [np.float16(r[f"d_{n}"]).astype(float) for n in
+             ("W1_0", "W1_1", "c1_0", "c1_1", "W2_0", "W2_1", "c2")]
+        w, b = (np.float16(r[k]).astype(float) for k in ("w", "b"))
+
+        def logit(v, d=d):
+            return d[4] * np.tanh(d[0] * v + d[2]) + d[5] * np.tanh(d[1] * v + d[3]) + d[6]
+
+        zf, zr = logit(w * x + b), logit(run.spec.real_value)
+        want.append([np.logaddexp(0, -zf).mean(),
+                     (np.logaddexp(0, zf).mean() + np.logaddexp(0, zr) - zr) / 2])
+    np.testing.assert_allclose(page_losses, np.array(want), rtol=1e-9, atol=1e-12)
+    assert np.abs(page_losses - recorded).mean() < 0.05  # a batch of 64 x vs the expectation
 
 
 @needs_chromium

@@ -40,6 +40,8 @@ VALUE_BUDGET = 800_000
 MIN_FRAMES, MAX_FRAMES = 24, 241
 #: Gauss-Hermite nodes of the Dirac field's instance-noise expectation (as engine.dirac's).
 HERMITE_NODES = 40
+#: The spec fields the page needs to compute losses from parameters (``assets/losses.js``).
+LOSS_FIELDS = ("loss", "g_loss", "label_easing", "fake_weight")
 #: The Dirac-GAN spec fields the page's vector field needs.
 DIRAC_FIELDS = ("loss", "g_loss", "label_easing", "fake_weight", "r1", "r2", "gp_weight",
                 "weight_decay", "instance_noise", "consensus", "lecam")
@@ -119,6 +121,9 @@ class Builder:
         cols = DIRAC_COLUMNS if dirac else COLUMNS
         keep = decimate(len(run.metrics), frame_cap(self.expected, len(cols)))
         rows = [run.metrics[k] for k in keep]
+        if not all(isinstance(r.get("g_loss"), (int, float)) for r in rows):
+            cols = cols[:-2]  # parameters only (a store read without losses): the page
+            m["nl"] = True  # computes them from the parameters
         table = np.array([[_num(r.get(c)) for c in cols] for r in rows], dtype=np.float64)
         steps = tuple(int(r["step"]) for r in rows)
         m.update(seed=run.spec.seed, at=converged_at(run), p=pack(table),
@@ -135,7 +140,8 @@ class Builder:
             spec = run.spec
             self.game = spec.game
             g.update(tol=spec.tolerance, steps=spec.steps,
-                     real=0.0 if spec.game == "dirac" else spec.real_value)
+                     real=0.0 if spec.game == "dirac" else spec.real_value,
+                     losses={k: getattr(spec, k) for k in LOSS_FIELDS})
             if spec.game == "dirac":
                 g["dirac"] = dirac_field_spec(spec)
         return g
@@ -149,7 +155,7 @@ class Builder:
         for g in self.groups.values():
             s = by_name.get(g["name"], {})
             ms = [self.members[i] for i in g["members"]]
-            out = {k: g[k] for k in ("name", "members", "tol", "steps", "real")}
+            out = {k: g.get(k) for k in ("name", "members", "tol", "steps", "real", "losses")}
             out["n"] = len(ms)
             out["converged"] = sum(m["c"] == verdict.CONVERGED for m in ms)
             out["at"] = sorted(m["at"] for m in ms if m["at"] is not None)

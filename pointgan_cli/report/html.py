@@ -23,7 +23,8 @@ from typing import Any
 from .. import __version__
 
 #: The explorer's code, in load order (each file one module on ``window.PG``).
-ASSETS = ("data.js", "plot.js", "study.js", "group.js", "dirac.js", "run.js", "app.js")
+ASSETS = ("data.js", "plot.js", "losses.js", "study.js", "group.js", "dirac.js", "run.js",
+          "app.js")
 STYLES = ("explorer.css",)
 
 STYLE = """

@@ -39,14 +39,18 @@
     const cols = raw.columns;
     const values = m.p ? decode(m.p) : new Float64Array(0);
     const steps = m.st === null ? [] : raw.steps[m.st];
-    const width = cols.length;
+    const width = m.nl ? cols.length - 2 : cols.length;  // nl: no losses stored
     const out = {
       index: i, id: m.id, seed: m.seed, cls: m.c, reason: m.r, at: m.at,
       group: raw.groups[m.g], steps: steps,
-      value: (k, name) => values[k * width + cols.indexOf(name)],
+      hasLosses: !m.nl,
+      value: (k, name) => {
+        const j = cols.indexOf(name);
+        return j < width ? values[k * width + j] : NaN;
+      },
       series: (name) => {
         const j = cols.indexOf(name);
-        return steps.map((_, k) => values[k * width + j]);
+        return steps.map((_, k) => (j < width ? values[k * width + j] : NaN));
       },
     };
     cache.set(i, out);

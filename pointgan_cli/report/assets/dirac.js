@@ -8,21 +8,7 @@
   const { chart, extent, fmt } = PG.plot;
   const ARROWS = 15;  // per side of the field's grid
   const H = 1e-5;  // step of the central differences
-  const softplus = (z) => (z > 30 ? z : Math.log1p(Math.exp(z)));
-
-  function gLoss(z, s) {
-    if (s.loss === "bce") return s.g_loss === "minimax" ? -softplus(z) : softplus(-z);
-    if (s.loss === "lsgan") return 0.5 * (z - 1) * (z - 1);
-    return -z;
-  }
-
-  function dParts(zf, zr, s) {
-    const e = s.label_easing;
-    if (s.loss === "bce") return [softplus(zf) - e * zf, softplus(zr) - (1 - e) * zr];
-    if (s.loss === "lsgan") return [0.5 * (zf - e) ** 2, 0.5 * (zr - (1 - e)) ** 2];
-    if (s.loss === "hinge") return [Math.max(0, 1 + zf), Math.max(0, 1 - zr)];
-    return [zf, -zr];
-  }
+  const { gLoss, dParts } = PG.losses;
 
   function losses(theta, psi, s) {
     const nodes = s.nodes || [0], weights = s.weights || [1];

@@ -5,17 +5,37 @@
    the snapshots and a play button move every panel together; the step goes into the link. */
 (function (PG) {
   "use strict";
-  const { chart, extent, el, fmt, CLASS_COLOURS } = PG.plot;
+  const { chart, extent, fmt, CLASS_COLOURS } = PG.plot;
   const V_POINTS = 200;  // points of D's curve
   const PLAY_MS = 80;  // per snapshot while playing
   const G_COLOUR = "#1f77b4", D_COLOUR = "#ff7f0e", GLOSS_COLOUR = "#9467bd";
 
-  /* D(v) = sigmoid(W2 . tanh(W1 v + c1) + c2) for a member's snapshot k. */
-  function dOf(m, k) {
+  /* D's logit W2 . tanh(W1 v + c1) + c2 at a member's snapshot k. */
+  function logitOf(m, k) {
     const p = ["d_W1_0", "d_W1_1", "d_c1_0", "d_c1_1", "d_W2_0", "d_W2_1", "d_c2"]
       .map((n) => m.value(k, n));
-    return (v) => 1 / (1 + Math.exp(-(p[4] * Math.tanh(p[0] * v + p[2]) +
-      p[5] * Math.tanh(p[1] * v + p[3]) + p[6])));
+    return (v) => p[4] * Math.tanh(p[0] * v + p[2]) + p[5] * Math.tanh(p[1] * v + p[3]) + p[6];
+  }
+
+  /* D(v) = sigmoid(logit) for a member's snapshot k. */
+  function dOf(m, k) {
+    const z = logitOf(m, k);
+    return (v) => 1 / (1 + Math.exp(-z(v)));
+  }
+
+  /* [G losses, D losses, title]: recorded, or (parameters only) computed here. */
+  function lossSeries(m) {
+    if (m.hasLosses) {
+      return [m.series("g_loss"), m.series("d_loss"), "losses: G (purple), D (orange)"];
+    }
+    const s = m.group.losses;
+    const pairs = m.steps.map((_, k) => (PG.data.raw.game === "dirac"
+      ? PG.losses.dirac(m.value(k, "theta"), m.value(k, "psi"), s)
+      : PG.losses.pointgan(logitOf(m, k), m.value(k, "w"), m.value(k, "b"), m.group.real, s)));
+    return [pairs.map((p) => p[0]), pairs.map((p) => p[1]), PG.data.raw.game === "dirac"
+      ? "losses at (theta, psi): G (purple), D (orange)"
+      : "losses, expected over x in [-1, 1] (computed here from the parameters): G (purple), " +
+        "D (orange)"];
   }
 
   function capped(range, lo, hi) {
@@ -55,10 +75,10 @@
   }
 
   function lossPanel(parent, m) {
-    const g = m.series("g_loss"), d = m.series("d_loss");
+    const [g, d, title] = lossSeries(m);
     const c = chart(parent, { id: "pg-losses", x: [m.steps[0], m.steps[m.steps.length - 1] || 1],
-      y: extent(g.concat(d), 0.05, 0.1), width: 780, height: 200,
-      title: "losses: G (purple), D (orange)", xlabel: "step", ylabel: "loss" });
+      y: extent(g.concat(d), 0.05, 0.1), width: 780, height: 200, title, xlabel: "step",
+      ylabel: "loss" });
     c.line(m.steps, g, { stroke: GLOSS_COLOUR });
     c.line(m.steps, d, { stroke: D_COLOUR });
     const cursor = c.el("line", { class: "pg-cursor" });
@@ -131,5 +151,5 @@
     frame(k, false);
   }
 
-  PG.run = { show, dOf, el };
+  PG.run = { show, dOf, lossSeries };
 })(window.PG = window.PG || {});
