@@ -415,6 +415,7 @@ def synthetic_sweep_model(members: int, snapshots: int) -> dict:
             "explorer": b.data()}
 
 
+@pytest.mark.long
 @needs_chromium
 def test_a_1024_member_page_is_small_and_its_first_view_fast(tmp_path):
     from pointgan_cli.report.html import render
