@@ -32,7 +32,9 @@
     c.el("line", { x1: c.px(0), x2: c.px(group.steps || 1), y1: c.py(target),
       y2: c.py(target), class: "pg-marker" });
     let drawn = 0;
-    for (const m of members.slice(0, MAX_DRAWN)) {
+    const shown = members.slice(0, MAX_DRAWN);  // converged first: the failures drawn on top
+    shown.sort((a, b) => (a.cls === "converged" ? 0 : 1) - (b.cls === "converged" ? 0 : 1));
+    for (const m of shown) {
       const p = c.line(m.steps, m.series(name), { stroke: CLASS_COLOURS[m.cls] || "#777",
         class: "pg-member" });
       p.dataset.seed = m.seed;

@@ -4,9 +4,11 @@
 (function (PG) {
   "use strict";
   const NS = "http://www.w3.org/2000/svg";
+  /* Each class's colour: the stability map's (sweep/mapplot.py), converged as in animate. */
   const CLASS_COLOURS = {
-    converged: "#1b7837", orbiting: "#2166ac", still_approaching: "#e08214",
-    stuck: "#b2182b", diverged: "#762a83", not_run: "#999999", unreadable: "#999999",
+    converged: "#1b7837", orbiting: "#8e6cc1", stuck: "#e08a2e", still_approaching: "#5fa8d3",
+    diverging: "#c0392b", drifting: "#a0a060", diverged: "#333333", not_run: "#b0b0b0",
+    unreadable: "#b0b0b0",
   };
 
   function el(name, attrs, parent) {
