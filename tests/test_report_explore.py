@@ -139,14 +139,15 @@ def test_tolerance_curve_from_the_window_or_the_summarys_success_by_tolerance():
 
 def test_the_map_and_every_member_of_a_sweep_are_embedded(made):
     data = embedded(made["grid"])
-    assert data["map"]["x"]["field"] == "lr_d" and data["map"]["y"]["field"] == "noise_scale"
-    assert len(data["map"]["cells"]) == 4 == len(data["groups"])
+    (plane,) = data["maps"]
+    assert plane["x"]["field"] == "lr_d" and plane["y"]["field"] == "noise_scale"
+    assert len(plane["cells"]) == 4 == len(data["groups"])
     summary = json.loads((made["grid"] / "summary.json").read_text())
     assert [g["name"] for g in data["groups"]] == [g["group"] for g in summary["groups"]]
     assert [g["converged"] for g in data["groups"]] == [g["converged"] for g in
                                                         summary["groups"]]
     pair = embedded(made["pair"])
-    assert pair["map"] is None and [g["name"] for g in pair["groups"]] == ["baseline", "fixed"]
+    assert pair["maps"] == [] and [g["name"] for g in pair["groups"]] == ["baseline", "fixed"]
     assert sorted(m["seed"] for m in pair["members"]) == [217, 217, 218, 218, 219, 219]
 
 
@@ -224,6 +225,10 @@ def test_a_group_row_draws_its_members_and_a_seed_opens_its_run(made):
             assert page.eval(f"document.querySelectorAll('#pg-group-{name} path.pg-median')"
                              ".length") == 1
         assert "All 3 seeds shown" in page.eval("document.getElementById('pg-group').innerText")
+        fixed = next(g for g in embedded(made["pair"])["groups"] if g["name"] == "fixed")
+        said = page.eval("document.querySelector('#pg-group .pg-classes').textContent")
+        assert (f"inside the tolerance to the end by step {fixed['at'][1]}." in said
+                if len(fixed["at"]) >= 2 else "Fewer than half" in said), said
         assert page.eval("document.querySelector('#groups tr.pg-selected').dataset.key") == \
             "fixed"
         page.click('#pg-seeds tr[data-seed="218"]')
@@ -288,9 +293,9 @@ def test_sorting_the_table_and_a_map_cell_opening_its_group(made):
         assert page.eval(order) == sorted(first)
         page.click("#groups thead th:nth-child(2)")
         assert page.eval(order) == sorted(first, reverse=True)
-        assert page.eval("document.querySelectorAll('#pg-map td.pg-cell').length") == 4
-        cell = page.eval("document.querySelector('#pg-map td.pg-cell').dataset.group")
-        page.click("#pg-map td.pg-cell")
+        assert page.eval("document.querySelectorAll('table.pg-map td.pg-cell').length") == 4
+        cell = page.eval("document.querySelector('table.pg-map td.pg-cell').dataset.group")
+        page.click("table.pg-map td.pg-cell")
         s = state(page)
         assert s["view"] == "group" and s["group"] == f"Group {cell}"
         assert s["drawn"] == s["total"] == "1"

@@ -109,11 +109,10 @@ def sweep_model(path: Path) -> dict[str, Any]:
         "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows,
                   "id": "failed", "keys": [m["id"] for m in failed]},
         "text": [] if failed else ["Every member converged."]})
-    maps = [p for p in sweepdir.map_files(path) if p.suffix == ".json"]
-    plane = explore.plane_of(_json(maps[0])) if len(maps) == 1 else None
+    planes = [explore.plane_of(_json(p)) for p in sweepdir.map_files(path) if p.suffix == ".json"]
     return {"kind": "sweep", "title": f"Sweep {path.name}", "path": str(path),
             "command": index.command, "sections": sections,
-            "explorer": data.data(summary, plane)}
+            "explorer": data.data(summary, [p for p in planes if p])}
 
 
 def _final_params(g: dict[str, Any]) -> list[str]:
@@ -200,7 +199,7 @@ def _classes(counts: dict[str, int]) -> str:
 
 
 def _json(path: Path) -> dict[str, Any] | None:
-    """A JSON file the sweep wrote (None when unreadable: the page then draws no map)."""
+    """A JSON file the sweep wrote (None when unreadable: the page then draws no such map)."""
     import json
 
     try:

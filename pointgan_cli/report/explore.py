@@ -147,9 +147,9 @@ class Builder:
         return g
 
     def data(self, summary: dict[str, Any] | None = None,
-             plane: dict[str, Any] | None = None) -> dict[str, Any]:
+             planes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The page's data: groups (with their tolerance curve and times to converge), members,
-        the decimated step lists and, for a sweep over two fields, the map's plane."""
+        the decimated step lists and the planes of the sweep's maps (one per ``map*.json``)."""
         by_name = {g["group"]: g for g in (summary or {}).get("groups", [])}
         groups = []
         for g in self.groups.values():
@@ -167,7 +167,7 @@ class Builder:
                 "names": ["theta", "psi"] if self.game == "dirac" else ["w", "b"],
                 "columns": list(DIRAC_COLUMNS if self.game == "dirac" else COLUMNS),
                 "groups": groups, "members": self.members,
-                "steps": [list(s) for s in self.stepsets], "map": plane}
+                "steps": [list(s) for s in self.stepsets], "maps": planes or []}
 
 
 def dirac_field_spec(spec: Any) -> dict[str, Any]:
@@ -190,6 +190,7 @@ def plane_of(doc: dict[str, Any] | None) -> dict[str, Any] | None:
     try:
         axes = {k: {"field": doc[k]["field"], "label": doc[k]["label"],
                     "values": list(doc[k]["values"])} for k in ("x", "y")}
+        axes["variant"] = doc.get("variant")
         cells = [{"group": c["group"], "x": c[axes["x"]["field"]],
                   "y": c[axes["y"]["field"]]} for c in doc.get("cells", [])]
     except (KeyError, TypeError, AttributeError):

@@ -84,6 +84,10 @@
     p.textContent = `${group.n} seeds, ${group.converged} converged. Classes: ` +
       Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`)
         .join(", ") + ".";
+    const half = Math.ceil(group.n / 2);  // the median time to converge, when half converge
+    p.textContent += group.at.length >= half && group.n
+      ? ` Half the seeds are inside the tolerance to the end by step ${group.at[half - 1]}.`
+      : " Fewer than half the seeds end inside the tolerance.";
     root.appendChild(p);
     const row = document.createElement("div");
     row.className = "pg-row";

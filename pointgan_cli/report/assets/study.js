@@ -47,14 +47,15 @@
   }
 
   /* The map: one cell per group, coloured by its success rate, "converged/n" inside. */
-  function drawMap(parent, plane, open) {
+  function drawMap(parent, plane, open, named) {
     const wrap = document.createElement("div");
-    wrap.className = "pg-map";
+    wrap.className = "pg-map-box";
     const h = document.createElement("h3");
-    h.textContent = `Map: ${plane.y.label} (rows) by ${plane.x.label} (columns)`;
+    h.textContent = `Map${named && plane.variant ? " " + plane.variant : ""}: ${plane.y.label} ` +
+      `(rows) by ${plane.x.label} (columns)`;
     wrap.appendChild(h);
     const table = document.createElement("table");
-    table.id = "pg-map";
+    table.className = "pg-map";
     const byXY = new Map(plane.cells.map((c) => [c.x + "|" + c.y, c.group]));
     const head = table.createTHead().insertRow();
     head.insertCell().textContent = plane.y.field + " \\ " + plane.x.field;
@@ -142,7 +143,7 @@
     const box = document.createElement("div");
     box.id = "pg-study";
     root.appendChild(box);
-    if (raw.map) drawMap(box, raw.map, open);
+    for (const plane of raw.maps) drawMap(box, plane, open, raw.maps.length > 1);
     const charts = document.createElement("div");
     charts.className = "pg-row";
     box.appendChild(charts);
