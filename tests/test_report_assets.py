@@ -114,6 +114,8 @@ def test_embedded_data_cannot_close_its_script_element():
         {"heading": "h", "text": ["x"]}], "explorer": data})
     assert "alert(1)</script>" not in text and text.count("</script>") == 2
     assert json.loads(data_json(data)) == data
+    assert json.loads(data_json({"x": [float("nan"), float("inf"), 1.5]})) == {"x": [None, None,
+                                                                                  1.5]}
 
 
 # -- the page in Chromium ---------------------------------------------------------------------

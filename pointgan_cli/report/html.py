@@ -21,6 +21,7 @@ from importlib import resources
 from typing import Any
 
 from .. import __version__
+from ..store.fsguard import finite_json
 
 #: The explorer's code, in load order (each file one module on ``window.PG``).
 ASSETS = ("data.js", "plot.js", "losses.js", "study.js", "group.js", "dirac.js", "run.js",
@@ -86,9 +87,10 @@ def asset(name: str) -> str:
 
 
 def data_json(data: dict[str, Any]) -> str:
-    """The explorer's data as JSON that cannot end its ``<script>`` element early (every ``<``
-    written as the JSON escape ``\\u003c``)."""
-    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    """The explorer's data as strict JSON (a non-finite number becomes null) that cannot end its
+    ``<script>`` element early (every ``<`` written as the JSON escape ``\\u003c``)."""
+    text = json.dumps(finite_json(data), separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c")
 
 
 def _section(section: dict[str, Any]) -> str:
