@@ -21,7 +21,8 @@
     let steps = null, best = 0;
     for (const [s, c] of counts) if (c > best) { steps = s; best = c; }
     const same = members.filter((m) => m.steps === steps).map((m) => m.series(name));
-    return { steps: steps || [], values: (steps || []).map((_, k) => median(same.map((s) => s[k]))) };
+    const at = steps || [];
+    return { steps: at, values: at.map((_, k) => median(same.map((s) => s[k]))) };
   }
 
   function drawParam(parent, group, members, name, target) {

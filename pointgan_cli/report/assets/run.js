@@ -49,11 +49,12 @@
       Math.max(1, real) + 4);
     const y = capped(extent(ends.concat([0, 1]), 0.05), -4, Math.max(1, real) + 4);
     const main = chart(row, { id: "pg-main", x: v, y, width: 470, height: 300,
-      title: "G(x) = w x + b (blue) and D(v) (orange)", xlabel: "x, v" });
+      title: "G(x) = w x + b (blue), D(v) (orange), the real value (black)", xlabel: "x, v" });
     main.el("line", { x1: main.px(real), x2: main.px(real), y1: main.py(y[0]),
       y2: main.py(y[1]), class: "pg-marker" });
     main.point(real, 0, { fill: "#000", r: 5, class: "pg-real" });
-    const vs = Array.from({ length: V_POINTS }, (_, i) => v[0] + (v[1] - v[0]) * i / (V_POINTS - 1));
+    const vs = Array.from({ length: V_POINTS },
+      (_, i) => v[0] + (v[1] - v[0]) * i / (V_POINTS - 1));
     const dCurve = main.line([], [], { stroke: D_COLOUR, "stroke-width": 2, id: "pg-d-curve" });
     const gLine = main.line([], [], { stroke: G_COLOUR, "stroke-width": 2, id: "pg-g-line" });
     const traj = chart(row, { id: "pg-trajectory", x: extent(w.concat([0]), 0.08, 0.2),
@@ -102,7 +103,8 @@
     verdict.className = "pg-verdict";
     verdict.innerHTML = `<b style="color:${CLASS_COLOURS[m.cls] || "#333"}"></b>: `;
     verdict.firstChild.textContent = m.cls;
-    verdict.appendChild(document.createTextNode(m.reason + (m.at === null ? "" :
+    const reason = /[.!?]$/.test(m.reason) ? m.reason : m.reason + ".";
+    verdict.appendChild(document.createTextNode(reason + (m.at === null ? "" :
       ` Inside the tolerance from step ${m.at} to the end.`)));
     root.appendChild(verdict);
     root.dataset.member = m.id;
@@ -116,7 +118,8 @@
     const row = document.createElement("div");
     row.className = "pg-row";
     root.appendChild(row);
-    const draw = raw.game === "dirac" ? PG.dirac.panels(row, m) : pointganPanels(row, m, group.real);
+    const draw = raw.game === "dirac" ? PG.dirac.panels(row, m)
+      : pointganPanels(row, m, group.real);
     const cursor = lossPanel(root, m);
     const slider = controls.querySelector("#pg-slider");
     const label = controls.querySelector("#pg-step");
