@@ -165,14 +165,16 @@ class Page:
             raise RuntimeError(f"{expression}: {r['exceptionDetails']}")
         return r["result"].get("value")
 
-    def click(self, selector: str) -> None:
-        """A real mouse click (pressed and released) at the centre of the element."""
+    def click(self, selector: str, modifiers: int = 0) -> None:
+        """A real mouse click (pressed and released) at the centre of the element;
+        ``modifiers``: keys held (DevTools bits: 1 Alt, 2 Ctrl, 4 Meta, 8 Shift)."""
         box = self.eval(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});
             e.scrollIntoView({{block: "center"}}); const r = e.getBoundingClientRect();
             return [r.x + r.width / 2, r.y + r.height / 2]; }})()""")
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1],
-                                                   "button": "left", "clickCount": 1})
+                                                   "button": "left", "clickCount": 1,
+                                                   "modifiers": modifiers})
         self.settle()
 
     def screenshot(self, full: bool = False) -> bytes:

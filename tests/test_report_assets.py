@@ -241,6 +241,12 @@ def test_sorting_the_table_and_a_map_cell_opening_its_group(made):
         sel = "#pg-convergence path.pg-selected, #pg-tolerance path.pg-selected"
         assert page.eval(f"Array.from(document.querySelectorAll('{sel}'))"
                          ".map(p => p.dataset.group)") == [cell, cell]
+        other = next(k for k in first if k != cell)  # shift-click: compare, stay in the group
+        page.click(f'#groups tr[data-key="{other}"] td:nth-child(2)', modifiers=8)
+        assert state(page)["group"] == f"Group {cell}"
+        assert sorted(page.eval(f"Array.from(document.querySelectorAll('{sel}'))"
+                                ".map(p => p.dataset.group)")) == sorted([cell, cell, other, other])
+        assert page.eval("document.querySelectorAll('#groups tr.pg-selected').length") == 2
         assert page.errors() == []
 
 

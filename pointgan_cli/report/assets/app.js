@@ -66,9 +66,12 @@
     intro.className = "pg-note";
     intro.textContent = PG.data.raw.kind === "run" ? "Drag the slider or press play to " +
       "scrub through the run's snapshots." : "Click a group (a row of the table above, a " +
-      "map cell or a legend entry), then a seed. The link in the address bar opens the same view.";
+      "map cell or a legend entry), then a seed; shift-click more groups to compare their " +
+      "curves. The link in the address bar opens the same view.";
     root.appendChild(intro);
-    if (PG.data.raw.kind !== "run") PG.study.build(root, (name) => go({ group: name }));
+    if (PG.data.raw.kind !== "run") {
+      PG.study.build(root, (name, event) => PG.study.toggle(name, event) || go({ group: name }));
+    }
     groupBox = document.createElement("section");
     groupBox.id = "pg-group";
     runBox = document.createElement("section");

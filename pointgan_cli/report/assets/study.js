@@ -5,7 +5,7 @@
    group drawn bold. */
 (function (PG) {
   "use strict";
-  const { chart, el, CLASS_COLOURS } = PG.plot;
+  const { chart, el } = PG.plot;
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
     "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const colour = (i) => PALETTE[i % PALETTE.length];
@@ -42,7 +42,7 @@
     for (const row of body.rows) {
       if (!row.dataset.key) continue;
       row.classList.add("pg-clickable");
-      row.addEventListener("click", () => open(row.dataset.key));
+      row.addEventListener("click", (e) => open(row.dataset.key, e));
     }
   }
 
@@ -74,7 +74,7 @@
         cell.title = g.name;
         cell.className = "pg-cell";
         cell.style.background = `hsl(${Math.round(120 * rate)}, 55%, ${88 - 30 * rate}%)`;
-        cell.addEventListener("click", () => open(g.name));
+        cell.addEventListener("click", (e) => open(g.name, e));
       }
     }
     wrap.appendChild(table);
@@ -126,7 +126,7 @@
         item.className = "pg-legend-item";
         item.innerHTML = `<i style="background:${colour(i)}"></i>`;
         item.appendChild(document.createTextNode(g.name));
-        item.addEventListener("click", () => open(g.name));
+        item.addEventListener("click", (e) => open(g.name, e));
         box.appendChild(item);
       });
     }
@@ -152,15 +152,32 @@
     legend(box, raw.groups, open);
   }
 
-  /* Bold the selected group everywhere (table row, map cell, curves); null: none. */
+  /* Groups added with shift- or ctrl-click: drawn bold beside the open one (for comparing). */
+  const extra = new Set();
+
+  /* A click that opens a group; with shift or ctrl held it adds the group to (or removes it
+     from) the highlighted ones instead. Returns whether it only highlighted. */
+  function toggle(name, event) {
+    if (!event || !(event.shiftKey || event.ctrlKey || event.metaKey)) return false;
+    if (extra.has(name)) extra.delete(name); else extra.add(name);
+    highlight(current);
+    return true;
+  }
+
+  let current = null;
+
+  /* Bold the open group and the added ones everywhere (table rows, map cells, curves). */
   function highlight(name) {
+    current = name;
+    const on = new Set(extra);
+    if (name !== null) on.add(name);
     document.querySelectorAll("[data-group], #groups tr[data-key]").forEach((e) => {
       const key = e.dataset.group || e.dataset.key;
-      e.classList.toggle("pg-selected", name !== null && key === name);
-      e.classList.toggle("pg-dimmed", name !== null && key !== name &&
+      e.classList.toggle("pg-selected", on.has(key));
+      e.classList.toggle("pg-dimmed", on.size > 0 && !on.has(key) &&
         e.classList.contains("pg-group-line"));
     });
   }
 
-  PG.study = { build, highlight, CLASS_COLOURS };
+  PG.study = { build, highlight, toggle };
 })(window.PG = window.PG || {});
