@@ -1,8 +1,10 @@
 """What a report shows, read from a run or sweep directory: a plain page model (no HTML here).
 
-A model is ``{"kind", "title", "path", "command", "sections": [...]}``; each section has a
-``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of strings),
-``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``). Everything comes from the
+A model is ``{"kind", "title", "path", "command", "sections": [...], "explorer": {...}}``; each
+section has a ``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of
+strings, and for the tables the explorer acts on an ``id`` and one ``keys`` entry per row: the
+group or member it names), ``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``);
+``explorer`` is ``explore.Builder``'s data. Everything comes from the
 directory through ``rundir``/``sweepdir`` and from the diagnose library's verdict and evidence,
 so the page says exactly what ``ls``, ``compare`` and ``diagnose run`` say.
 """
