@@ -48,6 +48,7 @@
       PG.group.show(groupBox, group);
       groupBox.hidden = false;
       root.dataset.view = "group";
+      if (state.seed === null) groupBox.scrollIntoView({ block: "start" });
     }
     const pick = group.members.map(PG.data.member)
       .find((m) => raw.kind === "run" || (state.seed !== null && m.seed === state.seed));
