@@ -351,7 +351,7 @@ def test_a_1024_member_page_is_small_and_its_first_view_fast(tmp_path):
     page_file.write_text(text)
     size = page_file.stat().st_size
     # The explorer's share; a real sweep's page adds its charts (benchmarks/bench_report.py
-    # measures a real 1,024-member sweep: docs/performance.md).
+    # measures a real 1,024-member sweep: docs/results.md).
     assert size <= 4.0e6, size
     with chromium.Page() as page:
         start = time.monotonic()

@@ -100,3 +100,17 @@ def synthetic_sweep_model(members: int, snapshots: int) -> dict:
                 "columns": ["rank", "group", "n"], "rows": rows, "id": "groups",
                 "keys": [f"g{k}" for k in range(4)]}}],
             "explorer": b.data()}
+
+
+def test_a_1024_member_page_stays_small():
+    """1,024 members at the default cadence (121 snapshots): 61 kept each, the page under 4 MB
+    before its charts (a real sweep's page: 2.5 MB, docs/results.md)."""
+    from pointgan_cli.report.html import render
+
+    model = synthetic_sweep_model(1024, 121)
+    data = model["explorer"]
+    assert {len(s) for s in data["steps"]} == {61} and len(data["members"]) == 1024
+    assert all(len(base64.b64decode(m["p"])) == 61 * len(explore.COLUMNS) * 2
+               for m in data["members"])
+    assert len(render(model).encode("utf-8")) <= 4.0e6
+
