@@ -230,8 +230,10 @@ def diagnose_run(run: Run) -> dict[str, Any]:
 # -- sweeps ------------------------------------------------------------------------------------
 
 
-def diagnose_sweep(path: Path) -> dict[str, Any]:
-    """Classify every member; a member that cannot be read is reported, not fatal."""
+def diagnose_sweep(path: Path, visit: Any = None) -> dict[str, Any]:
+    """Classify every member; a member that cannot be read is reported, not fatal.
+    ``visit(id, group, run or None, report)`` sees each member as it is read (the report's
+    explorer takes its numbers from the same pass instead of reading every member twice)."""
     path = Path(path)
     members: list[dict[str, Any]] = []
     for entry in sweepdir.read_index(path).entries:
@@ -240,12 +242,18 @@ def diagnose_sweep(path: Path) -> dict[str, Any]:
             members.append({"id": mid, "group": group, "class": NOT_RUN,
                             "reason": f"{sweepdir.member_dir(path, mid)} has no metrics",
                             "evidence": None})
+            if visit is not None:
+                visit(mid, group, None, members[-1])
             continue
+        run = None
         try:
             # the class and the D-shape evidence read parameters only: no losses, no torch
-            rep = diagnose_run(sweepdir.load_member(path, mid, losses=False))
+            run = sweepdir.load_member(path, mid, losses=False)
+            rep = diagnose_run(run)
         except UsageError as exc:
             rep = {"class": UNREADABLE, "reason": str(exc), "evidence": None}
+        if visit is not None:
+            visit(mid, group, run, rep)
         members.append({"id": mid, "group": group, **{k: rep[k] for k in
                                                       ("class", "reason", "evidence")}})
     groups: dict[str, dict[str, Any]] = {}

@@ -1,8 +1,10 @@
 """What a report shows, read from a run or sweep directory: a plain page model (no HTML here).
 
-A model is ``{"kind", "title", "path", "command", "sections": [...]}``; each section has a
-``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of strings),
-``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``). Everything comes from the
+A model is ``{"kind", "title", "path", "command", "sections": [...], "explorer": {...}}``; each
+section has a ``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of
+strings, and for the tables the explorer acts on an ``id`` and one ``keys`` entry per row: the
+group or member it names), ``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``);
+``explorer`` is ``explore.Builder``'s data. Everything comes from the
 directory through ``rundir``/``sweepdir`` and from the diagnose library's verdict and evidence,
 so the page says exactly what ``ls``, ``compare`` and ``diagnose run`` say.
 """
@@ -18,6 +20,7 @@ from ..games import game_of
 from ..results import catalog
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
+from . import explore
 
 #: The animation files a report looks for, first found wins (``pointgan animate``'s outputs).
 ANIMATIONS = (("gif", "image/gif", False), ("mp4", "video/mp4", True), ("png", "image/png", False))
@@ -56,8 +59,10 @@ def run_model(path: Path) -> dict[str, Any]:
     spec_rows = [[k, _cell(v)] for k, v in run.spec.model_dump(mode="json").items()]
     sections.append({"heading": "Spec", "table": {"columns": ["field", "value"],
                                                   "rows": spec_rows}, "collapsed": True})
+    data = explore.Builder("run", 1)
+    data.add(path.name, path.name, run, diag)
     return {"kind": "run", "title": f"Run {path.name}", "path": str(path),
-            "command": run.command, "sections": sections}
+            "command": run.command, "sections": sections, "explorer": data.data(summary)}
 
 
 def sweep_model(path: Path) -> dict[str, Any]:
@@ -67,7 +72,8 @@ def sweep_model(path: Path) -> dict[str, Any]:
 
     index = sweepdir.read_index(path)
     summary = sweepdir.read_summary(path)
-    diag = classify.diagnose_sweep(path)
+    data = explore.Builder("sweep", len(index.entries))
+    diag = classify.diagnose_sweep(path, lambda mid, g, run, rep: data.add(mid, g, run, rep))
     classes: dict[str, dict[str, int]] = {}
     for m in diag["members"]:
         per = classes.setdefault(m["group"], {})
@@ -85,10 +91,11 @@ def sweep_model(path: Path) -> dict[str, Any]:
                 for g in summary["groups"]]
         table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)",
                              "vs reference (McNemar p, Holm-adjusted)", "diverged", "classes",
-                             "median distance", "final w", "final b"], "rows": rows}
+                             "median distance", "final w", "final b"], "rows": rows,
+                 "id": "groups", "keys": [g["group"] for g in summary["groups"]]}
     else:
         text.append("The sweep has not finished: no summary.json yet (classes so far below).")
-        table = {"columns": ["group", "classes"],
+        table = {"columns": ["group", "classes"], "id": "groups", "keys": list(classes),
                  "rows": [[g, _classes(c)] for g, c in classes.items()]}
     sections.append({"heading": "Results per group", "text": text, "table": table})
     figures = [{"caption": _chart_caption(p.stem), "mime": "image/png", "data": p.read_bytes()}
@@ -101,10 +108,13 @@ def sweep_model(path: Path) -> dict[str, Any]:
     rows = [[m["id"], m["group"], m["class"], m["reason"]] for m in failed]
     sections.append({
         "heading": f"Members that did not converge ({len(failed)} of {len(diag['members'])})",
-        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows},
+        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows,
+                  "id": "failed", "keys": [m["id"] for m in failed]},
         "text": [] if failed else ["Every member converged."]})
+    planes = [explore.plane_of(_json(p)) for p in sweepdir.map_files(path) if p.suffix == ".json"]
     return {"kind": "sweep", "title": f"Sweep {path.name}", "path": str(path),
-            "command": index.command, "sections": sections}
+            "command": index.command, "sections": sections,
+            "explorer": data.data(summary, [p for p in planes if p])}
 
 
 def _final_params(g: dict[str, Any]) -> list[str]:
@@ -191,6 +201,16 @@ def _paired(group: dict[str, Any]) -> str:
 
 def _classes(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    """A JSON file the sweep wrote (None when unreadable: the page then draws no such map)."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _cell(v: Any) -> str:
