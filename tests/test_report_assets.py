@@ -282,7 +282,7 @@ def test_the_pages_dirac_field_is_the_games_expected_field(made, which):
     with chromium.Page() as page:
         page.goto(chromium.file_url(made[which] / "report.html"))
         got = page.eval(f"JSON.stringify({json.dumps(points)}.map(([t, p]) => "
-                        "PG.dirac.field(t, p, PG.data.raw.groups[0].dirac)))")
+                        "PG.dirac.field(t, p, PG.data.raw.groups[0].field)))")
     np.testing.assert_allclose(np.array(json.loads(got)), want, rtol=1e-4, atol=1e-6)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import verdict
+from ..games import DIRAC, game_of, named
 from ..store.rundir import Run
 
 #: The columns packed per snapshot of a PointGAN member (D's parameters in models.D_NAMES order).
@@ -117,8 +118,7 @@ class Builder:
         self.members.append(m)
         if run is None or not run.metrics:
             return
-        dirac = run.spec.game == "dirac"
-        cols = DIRAC_COLUMNS if dirac else COLUMNS
+        cols = DIRAC_COLUMNS if game_of(run.spec) is DIRAC else COLUMNS
         keep = decimate(len(run.metrics), frame_cap(self.expected, len(cols)))
         rows = [run.metrics[k] for k in keep]
         if not all(isinstance(r.get("g_loss"), (int, float)) for r in rows):
@@ -140,10 +140,10 @@ class Builder:
             spec = run.spec
             self.game = spec.game
             g.update(tol=spec.tolerance, steps=spec.steps,
-                     real=0.0 if spec.game == "dirac" else spec.real_value,
+                     real=game_of(spec).target(spec),
                      losses={k: getattr(spec, k) for k in LOSS_FIELDS})
-            if spec.game == "dirac":
-                g["dirac"] = dirac_field_spec(spec)
+            if game_of(spec) is DIRAC:
+                g["field"] = dirac_field_spec(spec)
         return g
 
     def data(self, summary: dict[str, Any] | None = None,
@@ -160,12 +160,12 @@ class Builder:
             out["converged"] = sum(m["c"] == verdict.CONVERGED for m in ms)
             out["at"] = sorted(m["at"] for m in ms if m["at"] is not None)
             out["tolcurve"] = _tolcurve(s, g)
-            if "dirac" in g:
-                out["dirac"] = g["dirac"]
+            if "field" in g:
+                out["field"] = g["field"]
             groups.append(out)
         return {"v": 1, "kind": self.kind, "game": self.game,
-                "names": ["theta", "psi"] if self.game == "dirac" else ["w", "b"],
-                "columns": list(DIRAC_COLUMNS if self.game == "dirac" else COLUMNS),
+                "names": list(named(self.game).judged),
+                "columns": list(DIRAC_COLUMNS if named(self.game) is DIRAC else COLUMNS),
                 "groups": groups, "members": self.members,
                 "steps": [list(s) for s in self.stepsets], "maps": planes or []}
 

@@ -45,7 +45,7 @@
     const x = extent(th.concat([0]), 0.15, 0.5), y = extent(ps.concat([0]), 0.15, 0.5);
     const c = chart(row, { id: "pg-main", x, y, width: 470, height: 400,
       title: "(theta, psi) over the game's vector field", xlabel: "theta", ylabel: "psi" });
-    const spec = m.group.dirac;
+    const spec = m.group.field;
     const len = Math.min(c.px(x[1]) - c.px(x[0]), c.py(y[0]) - c.py(y[1])) / ARROWS * 0.42;
     for (let i = 0; i < ARROWS; i++) {
       for (let j = 0; j < ARROWS; j++) {
