@@ -14,7 +14,8 @@ PKG = ROOT / "pointgan_cli"
 DOC = ROOT / "docs" / "architecture.md"
 ENGINE = tuple(f"engine.{m}" for m in (
     "rng", "models", "losses", "grads", "layout", "batching", "randomness",
-    "state", "optimizers", "capture", "snapshots", "trainer", "dirac", "replay"))
+    "state", "optimizers", "capture", "snapshots", "trainer", "dirac", "replay",
+    "snapshot_record"))
 ROOT_MODULES = ("errors", "spec", "naming", "verdict")
 
 
@@ -147,7 +148,7 @@ def crossings(sources: dict[str, tuple[str, bool]], table: dict[str, set[str]],
 
 
 def test_only_rundir_knows_run_file_names():
-    names = {"spec.json", "metrics.jsonl", "summary.json", "checkpoints", "last.pt"}
+    names = {"spec.json", "metrics.jsonl", "summary.json", "checkpoints", "last.npz"}
     offenders = {m: sorted(names & set(string_literals(f))) for m, f in modules().items()
                  if m != "store.rundir"}
     assert {m: v for m, v in offenders.items() if v} == {}

@@ -51,8 +51,8 @@ def test_reading_commands_import_no_torch(folder, args):
 
 
 def test_the_check_sees_torch_when_a_command_needs_it(folder):
-    """The same check on a command that reads a checkpoint (a run directory's D shape comes
-    from ``last.pt``): torch is there, so the check above can fail."""
-    rc, mods = loaded(["diagnose", "run", "run"], folder)
+    """The same check on a command that differentiates (the step map's Jacobian of a run's
+    checkpoint): torch is there, so the check above can fail."""
+    rc, mods = loaded(["diagnose", "stability", "run"], folder)
     assert rc == 0
     assert "torch" in mods

@@ -124,7 +124,7 @@ def test_landscapes_on_a_run_write_only_its_diagnose_folder(cli, runs):
     res = cli(["diagnose", "generator-landscape", run, "--json"])
     assert res.exit_code == 0, res.stderr
     g = json.loads(res.stdout)
-    assert g["step"] == 600 and g["parameters_from"] == "checkpoints/last.pt"
+    assert g["step"] == 600 and g["parameters_from"] == "checkpoints/last.npz"
     surf = g["surface"]
     assert len(surf["trajectory"]) == len(rundir.read_metrics(run / "metrics.jsonl"))
     assert len(surf["loss"]) == len(surf["b"]) and len(surf["loss"][0]) == len(surf["w"])
@@ -188,7 +188,7 @@ def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
 def test_sweep_member_that_cannot_be_read_is_reported(cli, sweep, tmp_path):
     copy = tmp_path / "sweep"
     shutil.copytree(sweep, copy)
-    (copy / "members" / "fixed-s1" / "checkpoints" / "last.pt").write_bytes(b"garbage")
+    (copy / "members" / "fixed-s1" / "checkpoints" / "last.npz").write_bytes(b"garbage")
     shutil.rmtree(copy / "members" / "fixed-s2")
     doc = json.loads(cli(["diagnose", "run", copy, "--json"]).stdout)
     by_id = {m["id"]: m for m in doc["members"]}
@@ -222,7 +222,7 @@ def test_step_beyond_the_run_is_one_line_exit_2(cli, runs, command):
 def test_corrupt_checkpoint_is_one_line_exit_2(cli, runs, tmp_path):
     run = tmp_path / "r"
     shutil.copytree(runs / "fixed", run)
-    (run / "checkpoints" / "last.pt").write_bytes(b"\x00 torn write")
+    (run / "checkpoints" / "last.npz").write_bytes(b"\x00 torn write")
     for command in ("loss-landscape", "generator-landscape", "run"):
         _one_error_line(cli(["diagnose", command, run]), "cannot read checkpoint")
     # An earlier step with its own intact checkpoint still works.

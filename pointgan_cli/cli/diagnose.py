@@ -191,10 +191,10 @@ def run(
     json_out: o.Json = False,
     fmt: o.Format = o.TableFormat.table,
 ) -> None:
-    """Name how a run ended: the class its summary.json carries (converged, orbiting,
-    still_approaching, stuck, diverged; judged on the success window), with the numbers behind
-    it and D's shape at the end as evidence; on a sweep, the classes of every group and which
-    members fall in each.
+    """Name how a run ended: its class judged from its metrics (converged, still_approaching,
+    orbiting, diverging, stuck, drifting, diverged; rules in docs/diagnose.md) beside the one
+    its summary.json carries, with the numbers behind it and D's shape at the end as evidence;
+    on a sweep, the classes of every group and which members fall in each.
 
     Example: pointgan diagnose run sweeps/article --json
     """
@@ -212,6 +212,10 @@ def run(
                                      "window_snapshots", "sign_changes_in_window",
                                      "saturation_fraction", "d_range", "d_shape",
                                      "diverged_step") if k in ev]
+        rows += [["converged_at", doc.get("converged_at")],
+                 ["summary's class", "-" if doc.get("summary_class") is None
+                  else doc["summary_class"] + ("" if doc["summary_class"] == doc["class"]
+                                               else " (DIFFERS: judged again here)")]]
         if fmt == "tsv":
             console.print_table("", ["measure", "value"], [*rows, ["class", doc["class"]]], fmt)
             return

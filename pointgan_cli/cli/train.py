@@ -52,7 +52,7 @@ def train(
 
     Example: pointgan train --preset fixed --seed 3 --out runs/fixed-3
     """
-    from ..store import rundir, sweepdir
+    from ..store import outputs, rundir, sweepdir
 
     spec = None
     if not resume:
@@ -69,18 +69,20 @@ def train(
             raise_usage("--resume needs --out DIR")
         if spec_flags or preset or config:
             raise_usage("--resume takes the spec from DIR/spec.json; drop the spec flags")
-        stored = sweepdir.member_address(out)
-        if stored is not None and not force:  # SWEEP/members/ID: the member's run dir first
-            sweepdir.export_member(*stored, out)
+        outputs.refuse_inside_sweep(out)  # SWEEP/members/ID: the sweep alone writes it
         rundir.check_target(out, force, resume)
         spec, command = rundir.load_spec(out)
     else:
         assert spec is not None
         out = out if out is not None else default_out(spec)
+        outputs.refuse_inside_sweep(out)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker, tracking_uri)
     member = Member(spec=spec, out=out, command=command, resume=resume)
+    from ..engine.fused.support import announce
+
+    announce([spec])
 
     with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:
 

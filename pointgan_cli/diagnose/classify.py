@@ -1,9 +1,10 @@
 """``diagnose run``: the run's class (``verdict``), with the discriminator's shape as evidence.
 
-The class is the one the run's ``summary.json`` carries, computed once when training finished
-(``verdict.judge`` on the success window). A run without a class in its summary (unfinished, or
-written by an older pointgan) is judged here by the same function on its ``metrics.jsonl``, so
-the two can never disagree. This module only *adds* evidence: what D looks like at the end.
+The class is computed here from the run's ``metrics.jsonl`` by ``verdict.judge``, the function
+training applied to the same snapshots for ``summary.json``; the summary's class is reported
+beside it (``summary_class``) and a test holds the two equal on real runs, so a summary
+written by an older pointgan, or a changed rule, shows up as a disagreement instead of being
+repeated. This module also adds evidence: what D looks like at the end.
 
 - ``flat``: D varies by less than ``dshape.FLAT_RANGE`` over [real - 3, real + 2]; too much
   weight decay does this, and a flat D tells the generator nothing.
@@ -99,26 +100,31 @@ SUMMARY_KEYS = ("final_distance", "window_max_distance", "bias_b", "time_avg_dis
 
 
 def run_class(run: Run) -> dict[str, Any]:
-    """The run's verdict: ``class``, ``reason``, the window numbers and where they came from
-    (``summary.json`` when it carries a class, else ``verdict.judge`` on ``metrics.jsonl``)."""
+    """The run's verdict, computed here from its ``metrics.jsonl`` by ``verdict.judge`` (the
+    function training used for the summary), never read from the summary: ``class``,
+    ``reason``, ``converged_at``, the window numbers, and ``summary_class`` (what the summary
+    says, None without one) with ``agrees`` (whether the two are the same class)."""
     summary = run.summary or {}
-    if summary.get("class") in verdict.CLASSES:
-        extra = summary.get("verdict") or {}
-        return {"class": summary["class"], "reason": extra.get("reason", ""),
-                "from": rundir.SUMMARY, **{k: summary.get(k) for k in SUMMARY_KEYS},
-                "window": {k: v for k, v in extra.items() if k != "reason"}}
     spec, rows = run.spec, run.metrics
+    game = game_of(spec)
+    kw, kb = game.judged
+    real = game.target(spec)
     bad = next((int(r["step"]) for r in rows if not _finite(r)), None)
     diverged = summary.get("status") == "diverged" or bad is not None
-    v = verdict.judge([r["step"] for r in rows], [r["w"] for r in rows],
-                      [r["b"] for r in rows], real=spec.real_value, tolerance=spec.tolerance,
-                      total_steps=spec.steps, window=spec.success_window, diverged=diverged,
-                      diverged_step=summary.get("diverged_step") or bad)
-    if not summary and int(rows[-1]["step"]) < spec.steps and v["class"] != verdict.DIVERGED:
+    steps, ws, bs = [r["step"] for r in rows], [r[kw] for r in rows], [r[kb] for r in rows]
+    v = game.judge(steps, ws, bs, spec, diverged=diverged,
+                   diverged_step=summary.get("diverged_step") or bad,
+                   entered_at=verdict.converged_at(steps, ws, bs, real=real,
+                                                   tolerance=spec.tolerance))
+    if not summary and rows and int(rows[-1]["step"]) < spec.steps \
+            and v["class"] != verdict.DIVERGED:
         v["reason"] = (f"unfinished (last snapshot at step {rows[-1]['step']} of "
                        f"{spec.steps}): " + v["reason"])
+    written = summary.get("class")
     return {"class": v["class"], "reason": v["reason"], "from": rundir.METRICS,
-            **{k: v[k] for k in SUMMARY_KEYS}, "window": v["window"]}
+            "converged_at": v["converged_at"], **{k: v[k] for k in SUMMARY_KEYS},
+            "window": v["window"], "summary_class": written,
+            "agrees": None if written is None else written == v["class"]}
 
 
 def measure(run: Run, verdict_doc: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -199,9 +205,8 @@ def diagnose_run(run: Run) -> dict[str, Any]:
     field and trajectory: ``pointgan animate``)."""
     v = run_class(run)
     if game_of(run.spec) is DIRAC:
-        if v["from"] != rundir.SUMMARY:
-            raise UsageError(f"{run.path} is an unfinished Dirac-GAN run (no class in its "
-                             f"summary)")
+        if not run.summary:
+            raise UsageError(f"{run.path} is an unfinished Dirac-GAN run (no summary)")
         summary = run.summary or {}
         ev = {k: summary.get(k) for k in ("status", "theta", "psi", "tolerance",
                                           "final_distance", "window_max_distance",
@@ -209,21 +214,25 @@ def diagnose_run(run: Run) -> dict[str, Any]:
         ev["step"] = summary.get("steps")
         ev["window_snapshots"] = (v["window"] or {}).get("snapshots")
         return {"run_dir": str(run.path), "class": v["class"], "reason": v["reason"],
-                "class_from": v["from"], "window": v["window"], "evidence": ev}
+                "class_from": v["from"], "summary_class": v["summary_class"],
+                "converged_at": v["converged_at"], "window": v["window"], "evidence": ev}
     ev = measure(run, v)
     reason = v["reason"]
     if v["class"] != CONVERGED:
         reason += f". {d_sentence(ev)}; b - real changed sign {ev['sign_changes_in_window']} " \
                   f"times in the window"
     return {"run_dir": str(run.path), "class": v["class"], "reason": reason,
-            "class_from": v["from"], "window": v["window"], "evidence": ev}
+            "class_from": v["from"], "summary_class": v["summary_class"],
+            "converged_at": v["converged_at"], "window": v["window"], "evidence": ev}
 
 
 # -- sweeps ------------------------------------------------------------------------------------
 
 
-def diagnose_sweep(path: Path) -> dict[str, Any]:
-    """Classify every member; a member that cannot be read is reported, not fatal."""
+def diagnose_sweep(path: Path, visit: Any = None) -> dict[str, Any]:
+    """Classify every member; a member that cannot be read is reported, not fatal.
+    ``visit(id, group, run or None, report)`` sees each member as it is read (the report's
+    explorer takes its numbers from the same pass instead of reading every member twice)."""
     path = Path(path)
     members: list[dict[str, Any]] = []
     for entry in sweepdir.read_index(path).entries:
@@ -232,12 +241,18 @@ def diagnose_sweep(path: Path) -> dict[str, Any]:
             members.append({"id": mid, "group": group, "class": NOT_RUN,
                             "reason": f"{sweepdir.member_dir(path, mid)} has no metrics",
                             "evidence": None})
+            if visit is not None:
+                visit(mid, group, None, members[-1])
             continue
+        run = None
         try:
             # the class and the D-shape evidence read parameters only: no losses, no torch
-            rep = diagnose_run(sweepdir.load_member(path, mid, losses=False))
+            run = sweepdir.load_member(path, mid, losses=False)
+            rep = diagnose_run(run)
         except UsageError as exc:
             rep = {"class": UNREADABLE, "reason": str(exc), "evidence": None}
+        if visit is not None:
+            visit(mid, group, run, rep)
         members.append({"id": mid, "group": group, **{k: rep[k] for k in
                                                       ("class", "reason", "evidence")}})
     groups: dict[str, dict[str, Any]] = {}

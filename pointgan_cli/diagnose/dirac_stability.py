@@ -151,8 +151,7 @@ def stability(run: Run, step: int | None = None, out: Path | None = None) -> dic
                     + ("" if at_eq["verdict"] == CONVERGENT else
                        ": small perturbations of the equilibrium are not damped")),
     }
-    target = out if out is not None else rundir.diagnose_dir(run.path)
-    doc["files"] = write_pair(target, "stability", doc, _png(run, doc))
+    doc["files"] = write_pair(out, "stability", doc, _png(run, doc), run.path)
     return doc
 
 

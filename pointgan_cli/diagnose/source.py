@@ -139,19 +139,20 @@ def optimizer_state_at(run: Run, step: int) -> OptimizerState:
     readable checkpoint with an optimizer state."""
     import torch
 
-    ckdir = run.path / rundir.CHECKPOINTS
-    every = run.spec.checkpoint_every
-    names = [(n, ckdir / rundir.checkpoint_name(n)) for n in range(0, run.spec.steps + 1, every)]
-    names.append((run.spec.steps, ckdir / rundir.checkpoint_name(run.spec.steps)))
-    names = [(n, p) for n, p in names if p.is_file()]
-    if (ckdir / rundir.LAST).is_file():
-        names.append((-1, ckdir / rundir.LAST))
-    cks = [(rundir.load_checkpoint(p), p.relative_to(run.path).as_posix()) for _, p in names]
     where = sweepdir.member_address(run.path)
-    if not cks and where is not None:  # a member kept in its sweep's batch store
-        stored = sweepdir.member_checkpoint(*where)
-        if stored is not None:
-            cks.append((stored, "the sweep's batch store"))
+    stored = None if where is None else sweepdir.member_checkpoint(*where)
+    if stored is not None:  # a member: its sweep's batch store, whatever its folder holds
+        cks = [(stored, "the sweep's batch store")]
+    else:
+        ckdir = run.path / rundir.CHECKPOINTS
+        every = run.spec.checkpoint_every
+        names = [(n, ckdir / rundir.checkpoint_name(n))
+                 for n in range(0, run.spec.steps + 1, every)]
+        names.append((run.spec.steps, ckdir / rundir.checkpoint_name(run.spec.steps)))
+        names = [(n, p) for n, p in names if p.is_file()]
+        if (ckdir / rundir.LAST).is_file():
+            names.append((-1, ckdir / rundir.LAST))
+        cks = [(rundir.load_checkpoint(p), p.relative_to(run.path).as_posix()) for _, p in names]
     found: list[OptimizerState] = []
     for ck, origin in cks:
         try:

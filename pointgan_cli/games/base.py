@@ -46,12 +46,14 @@ class Game:
 
     def judge(self, steps: Sequence[int], xs: Sequence[float], ys: Sequence[float],
               spec: Any, *, diverged: bool = False,
-              diverged_step: int | None = None) -> dict[str, Any]:
+              diverged_step: int | None = None,
+              entered_at: int | None = None) -> dict[str, Any]:
         """``verdict.judge`` of a success window of (step, x, y) in this game's words."""
         return verdict.judge(steps, xs, ys, real=self.target(spec), tolerance=spec.tolerance,
                              total_steps=spec.steps, window=spec.success_window,
                              diverged=diverged, diverged_step=diverged_step,
-                             distance_words=self.distance_words, bias_words=self.bias_words)
+                             entered_at=entered_at, distance_words=self.distance_words,
+                             bias_words=self.bias_words)
 
     def metrics_row(self, step: int, g: Sequence[float], d: Sequence[float],
                     losses: Sequence[float], target: float) -> dict[str, Any]:

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..engine import rng
 from ..errors import UsageError
 from ..games import DIRAC, POINT
 from ..games.point import D_NAMES
@@ -108,6 +106,10 @@ class Track(_Snapshots):
 
     def frame(self, k: int) -> FrameData:
         """Snapshot ``k``: its parameters and the samples G produced from that step's x."""
+        import torch  # the sweep's charts read this module without drawing frames
+
+        from ..engine import rng
+
         spec = self.spec
         n = min(spec.batch_size, MAX_SAMPLES)
         x_step = min(int(self.steps[k]), spec.steps - 1)  # the engine's snapshot uses this x

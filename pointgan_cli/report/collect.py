@@ -1,8 +1,10 @@
 """What a report shows, read from a run or sweep directory: a plain page model (no HTML here).
 
-A model is ``{"kind", "title", "path", "command", "sections": [...]}``; each section has a
-``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of strings),
-``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``). Everything comes from the
+A model is ``{"kind", "title", "path", "command", "sections": [...], "explorer": {...}}``; each
+section has a ``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of
+strings, and for the tables the explorer acts on an ``id`` and one ``keys`` entry per row: the
+group or member it names), ``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``);
+``explorer`` is ``explore.Builder``'s data. Everything comes from the
 directory through ``rundir``/``sweepdir`` and from the diagnose library's verdict and evidence,
 so the page says exactly what ``ls``, ``compare`` and ``diagnose run`` say.
 """
@@ -10,6 +12,7 @@ so the page says exactly what ``ls``, ``compare`` and ``diagnose run`` say.
 from __future__ import annotations
 
 import io
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from ..games import game_of
 from ..results import catalog
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
+from . import explore
 
 #: The animation files a report looks for, first found wins (``pointgan animate``'s outputs).
 ANIMATIONS = (("gif", "image/gif", False), ("mp4", "video/mp4", True), ("png", "image/png", False))
@@ -51,12 +55,14 @@ def run_model(path: Path) -> dict[str, Any]:
         figures.append({"caption": f"diagnose: {png.stem}", "mime": "image/png",
                         "data": png.read_bytes()})
     sections.append({"heading": "Charts", "figures": figures})
-    sections.append(_animation_section(path, f"pointgan animate {path}"))
+    sections.append(_animation_section(path, f"pointgan animate {shlex.quote(str(path))}"))
     spec_rows = [[k, _cell(v)] for k, v in run.spec.model_dump(mode="json").items()]
     sections.append({"heading": "Spec", "table": {"columns": ["field", "value"],
                                                   "rows": spec_rows}, "collapsed": True})
+    data = explore.Builder("run", 1)
+    data.add(path.name, path.name, run, diag)
     return {"kind": "run", "title": f"Run {path.name}", "path": str(path),
-            "command": run.command, "sections": sections}
+            "command": run.command, "sections": sections, "explorer": data.data(summary)}
 
 
 def sweep_model(path: Path) -> dict[str, Any]:
@@ -66,7 +72,8 @@ def sweep_model(path: Path) -> dict[str, Any]:
 
     index = sweepdir.read_index(path)
     summary = sweepdir.read_summary(path)
-    diag = classify.diagnose_sweep(path)
+    data = explore.Builder("sweep", len(index.entries))
+    diag = classify.diagnose_sweep(path, lambda mid, g, run, rep: data.add(mid, g, run, rep))
     classes: dict[str, dict[str, int]] = {}
     for m in diag["members"]:
         per = classes.setdefault(m["group"], {})
@@ -83,11 +90,12 @@ def sweep_model(path: Path) -> dict[str, Any]:
                  *_final_params(g)]
                 for g in summary["groups"]]
         table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)",
-                             "vs reference (McNemar p)", "diverged", "classes",
-                             "median distance", "final w", "final b"], "rows": rows}
+                             "vs reference (McNemar p, Holm-adjusted)", "diverged", "classes",
+                             "median distance", "final w", "final b"], "rows": rows,
+                 "id": "groups", "keys": [g["group"] for g in summary["groups"]]}
     else:
         text.append("The sweep has not finished: no summary.json yet (classes so far below).")
-        table = {"columns": ["group", "classes"],
+        table = {"columns": ["group", "classes"], "id": "groups", "keys": list(classes),
                  "rows": [[g, _classes(c)] for g, c in classes.items()]}
     sections.append({"heading": "Results per group", "text": text, "table": table})
     figures = [{"caption": _chart_caption(p.stem), "mime": "image/png", "data": p.read_bytes()}
@@ -95,15 +103,18 @@ def sweep_model(path: Path) -> dict[str, Any]:
     sections.append({"heading": "Charts", "figures": figures} if figures else
                     {"heading": "Charts", "text": ["No charts yet: they are written when the "
                                                    "sweep finishes."]})
-    sections.append(_animation_section(path, f"pointgan animate {path} --grid"))
+    sections.append(_animation_section(path, f"pointgan animate {shlex.quote(str(path))} --grid"))
     failed = [m for m in diag["members"] if m["class"] != "converged"]
     rows = [[m["id"], m["group"], m["class"], m["reason"]] for m in failed]
     sections.append({
         "heading": f"Members that did not converge ({len(failed)} of {len(diag['members'])})",
-        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows},
+        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows,
+                  "id": "failed", "keys": [m["id"] for m in failed]},
         "text": [] if failed else ["Every member converged."]})
+    planes = [explore.plane_of(_json(p)) for p in sweepdir.map_files(path) if p.suffix == ".json"]
     return {"kind": "sweep", "title": f"Sweep {path.name}", "path": str(path),
-            "command": index.command, "sections": sections}
+            "command": index.command, "sections": sections,
+            "explorer": data.data(summary, [p for p in planes if p])}
 
 
 def _final_params(g: dict[str, Any]) -> list[str]:
@@ -166,8 +177,9 @@ def _animation_section(path: Path, how: str) -> dict[str, Any]:
         if f.is_file():
             return {"heading": "Animation", "figures": [
                 {"caption": f.name, "mime": mime, "data": f.read_bytes(), "video": video}]}
+    again = f"pointgan report {shlex.quote(str(path))}"
     return {"heading": "Animation", "text": [f"No animation yet: `{how}` makes one; run "
-                                             f"`pointgan report {path}` again to include it."]}
+                                             f"`{again}` again to include it."]}
 
 
 def _chart_caption(stem: str) -> str:
@@ -181,11 +193,24 @@ def _chart_caption(stem: str) -> str:
 def _paired(group: dict[str, Any]) -> str:
     """``p = 0.031 vs baseline`` when the sweep compared the group with a reference group."""
     p, ref = group.get("mcnemar_p"), group.get("reference")
-    return "-" if p is None or not ref else f"p = {p:.3g} vs {ref}"
+    if p is None or not ref:
+        return "-"
+    holm = group.get("mcnemar_p_holm")
+    return f"p = {p:.3g} vs {ref}" + ("" if holm is None else f" (Holm {holm:.3g})")
 
 
 def _classes(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    """A JSON file the sweep wrote (None when unreadable: the page then draws no such map)."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _cell(v: Any) -> str:

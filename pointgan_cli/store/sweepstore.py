@@ -46,6 +46,8 @@ from ..errors import UsageError
 from ..games import game_of
 from ..spec import RunSpec
 from . import atomic, floatpack, jsoncols
+from .ckptfile import flatten as _flatten
+from .ckptfile import unstack_state  # noqa: F401  (read_state's readers take a member out)
 
 BATCHES = "batches"
 METRICS_SUFFIX = ".metrics.npz"
@@ -104,7 +106,7 @@ class BatchMetrics:
     def append(self, snap: Any) -> None:
         """Add an engine ``Snapshot`` (float64 tensors holding float32 parameters)."""
         self.steps.append(int(snap.step))
-        g, d = snap.g.numpy(), snap.d.numpy()
+        g, d = np.asarray(snap.g), np.asarray(snap.d)
         self.params.append(np.concatenate([g, d], axis=1).astype(np.float32))
 
     def truncate(self, upto: int) -> None:
@@ -206,21 +208,6 @@ def _packed(z: _npz) -> dict[str, np.ndarray]:
 # -- states ------------------------------------------------------------------------------------
 
 
-def _flatten(state: dict, prefix: str = "") -> dict[str, np.ndarray]:
-    import torch  # a state holds the trainer's tensors
-
-    flat: dict[str, np.ndarray] = {}
-    for key, value in state.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "/"))
-        elif isinstance(value, torch.Tensor):
-            flat[name] = value.numpy()
-        else:
-            flat[name] = np.array(value)  # 0-d: the format, the step, the rng kind
-    return flat
-
-
 def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
     """Compressed npz of the stacked state: the ids (zlib of JSON) and, once finished, the
     members' summaries as columns (``jsoncols``; summaries of different shapes: bz2 of one
@@ -257,9 +244,7 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
 def read_state(path: Path) -> tuple[list[str], dict]:
     """(member ids, stacked state) of a batch: tensors with a leading member axis, 0-d values
     as Python scalars, the summaries (when finished) as ``Summaries``, read member by member;
-    ``trainstate.unstack_state`` gives one member's checkpoint dict."""
-    import torch  # for the trainer: resuming and exporting
-
+    ``unstack_state`` gives one member's checkpoint dict."""
     with _npz(path) as z:
         ids = _ids(z, "@ids")
         state: dict = {}
@@ -273,7 +258,7 @@ def read_state(path: Path) -> tuple[list[str], dict]:
                     raise UsageError(f"{path} is corrupt (no {source})")
                 arrays[name] = arrays[source]
         for name, arr in arrays.items():
-            value = torch.from_numpy(arr.copy()) if arr.ndim else arr.item()
+            value = arr.copy() if arr.ndim else arr.item()
             node = state
             *parents, leaf = name.split("/")
             for part in parents:

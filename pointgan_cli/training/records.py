@@ -39,21 +39,27 @@ class FinalState:
 
 
 def final_state(trainer: BatchTrainer) -> FinalState:
-    return FinalState(trainer.g.cpu().tolist(), trainer.d.cpu().tolist(),
-                      trainer.alive.cpu().tolist(), trainer.diverged_step.cpu().tolist())
+    def host(x):  # a torch tensor (maybe on a GPU) or a numpy array (the fused engine)
+        return x.cpu().tolist() if hasattr(x, "cpu") else x.tolist()
+
+    return FinalState(host(trainer.g), host(trainer.d), host(trainer.alive),
+                      host(trainer.diverged_step))
 
 
 def run_summary(trainer: BatchTrainer, i: int, wall: float,
-                window: list[tuple[int, float, float]], final: FinalState) -> dict[str, Any]:
+                window: list[tuple[int, float, float]], final: FinalState,
+                entered_at: int | None = None) -> dict[str, Any]:
     """The run's summary: final parameters and the one verdict (``verdict.judge``) on its
     success window, computed here once and read by every later command. ``final``: the
-    batch's ``final_state``, copied once for all its members."""
+    batch's ``final_state``, copied once for all its members; ``entered_at``: the member's
+    ``verdict.EntryTracker.at`` over all its snapshots (its ``converged_at``)."""
     spec = trainer.specs[i]
     game = game_of(spec)
     diverged = not final.alive[i]
     diverged_step = int(final.diverged_step[i]) if diverged else None
     steps, xs, ys = zip(*window) if window else ((), (), ())
-    v = game.judge(steps, xs, ys, spec, diverged=diverged, diverged_step=diverged_step)
+    v = game.judge(steps, xs, ys, spec, diverged=diverged, diverged_step=diverged_step,
+                   entered_at=entered_at)
     fields = game.summary_fields(verdict.summary_fields(v))
     params = game.summary_params(final.g[i], final.d[i], game.target(spec))
     return {
