@@ -32,7 +32,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pointgan_cli.render import phase  # noqa: E402
 from pointgan_cli.spec import RunSpec  # noqa: E402
-from pointgan_cli.store import sweepdir  # noqa: E402
+from pointgan_cli.store import sweepdir, sweepmembers  # noqa: E402
 from pointgan_cli.sweep import dirac_report  # noqa: E402
 
 
@@ -79,7 +79,7 @@ def panels_of(sweep: Path, summary: dict, specs: dict[str, RunSpec]) -> list[dic
     out = []
     for g in summary["groups"]:
         mid = g["members"][0]
-        rows = sweepdir.member_metrics(sweep, mid)
+        rows = sweepmembers.member_metrics(sweep, mid)
         out.append({"spec": specs[mid], "theta": np.array([r["theta"] for r in rows]),
                     "psi": np.array([r["psi"] for r in rows]), "title": g["group"]})
     return out

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from pointgan_cli.store import sweepdir
+from pointgan_cli.store import sweepdir, sweepmembers
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     ids = sorted(set(sweepdir.member_ids(args.a)) & set(sweepdir.member_ids(args.b)))
     if not ids:
         sys.exit("the two sweeps share no member")
-    sa, sb = sweepdir.member_summaries(args.a, ids), sweepdir.member_summaries(args.b, ids)
+    sa, sb = sweepmembers.member_summaries(args.a, ids), sweepmembers.member_summaries(args.b, ids)
     dwb = np.array([[abs(x["w"] - y["w"]), abs(x["b"] - y["b"])] for x, y in zip(sa, sb)])
     gdiff = dwb.max(axis=1)  # per member: the larger of |dw| and |db|
     dw, db = dwb.max(axis=0)
@@ -44,7 +44,8 @@ def main() -> None:
     dd = 0.0
     alldiff = []
     for k, mid in enumerate(ids[: args.checkpoints]):
-        ca, cb = sweepdir.member_checkpoint(args.a, mid), sweepdir.member_checkpoint(args.b, mid)
+        ca = sweepmembers.member_checkpoint(args.a, mid)
+        cb = sweepmembers.member_checkpoint(args.b, mid)
         d = float(np.abs(np.asarray(ca["discriminator"]) - np.asarray(cb["discriminator"])).max())
         dd = max(dd, d)
         alldiff.append(max(d, float(gdiff[k])))

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import ks_2samp
 
-from pointgan_cli.store import sweepdir
+from pointgan_cli.store import sweepdir, sweepmembers
 from pointgan_cli.sweep.stats import mcnemar_exact
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def main() -> None:
         index = sweepdir.read_index(out["fused"])
         ids = [e.id for e in index.entries]
         groups = {e.id: e.group for e in index.entries}
-        sums = {e: dict(zip(ids, sweepdir.member_summaries(w, ids))) for e, w in out.items()}
+        sums = {e: dict(zip(ids, sweepmembers.member_summaries(w, ids))) for e, w in out.items()}
         report(ids, groups, sums["fused"], sums["torch"])
 
 

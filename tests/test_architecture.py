@@ -17,6 +17,7 @@ ENGINE = tuple(f"engine.{m}" for m in (
     "state", "optimizers", "capture", "snapshots", "trainer", "dirac", "replay",
     "snapshot_record"))
 ROOT_MODULES = ("errors", "spec", "naming", "verdict")
+MAX_LINES = 400
 
 
 def modules() -> dict[str, Path]:
@@ -245,6 +246,12 @@ def test_the_table_names_every_room_and_only_rooms_that_exist():
     table = may_import()
     assert set(table) == rooms
     assert all(allowed <= rooms for allowed in table.values())
+
+
+def test_no_module_is_over_400_lines():
+    long = {m: n for m, f in modules().items()
+            if (n := len(f.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
 
 
 def test_the_root_holds_the_vocabulary_only():

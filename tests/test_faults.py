@@ -17,7 +17,15 @@ import pytest
 
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.store import atomic, ckptfile, fsguard, rundir, sweepdir
+from pointgan_cli.store import (
+    atomic,
+    checkpoints,
+    ckptfile,
+    fsguard,
+    rundir,
+    sweepdir,
+    sweepmembers,
+)
 from pointgan_cli.training.train import Member, train_batch
 
 
@@ -250,7 +258,7 @@ def test_enospc_on_a_checkpoint_is_exit_1_in_the_cli(cli, tmp_path, monkeypatch)
     def full(*a, **k):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(rundir, "atomic_write", full)
+    monkeypatch.setattr(checkpoints, "atomic_write", full)  # the checkpoint writes
     res = cli(["train", "--steps", "20", "--out", tmp_path / "r"])
     assert res.exit_code == 1
     assert res.stderr.startswith("Error: cannot write") and res.stderr.count("\n") == 1
@@ -339,7 +347,7 @@ def test_sweep_config_preset_is_honoured_and_resume_never_rereads_it(cli, tmp_pa
     # lose every stored batch (as if killed before the first checkpoint), then edit (and
     # finally delete) the config before resuming
     mid = entries[1].id
-    want = sweepdir.member_metrics(out, mid)
+    want = sweepmembers.member_metrics(out, mid)
     for p in (out / "batches").iterdir():
         p.unlink()
     (out / "summary.json").unlink()
@@ -347,8 +355,8 @@ def test_sweep_config_preset_is_honoured_and_resume_never_rereads_it(cli, tmp_pa
     cfg.unlink()
     res = cli(["sweep", "--resume", "--workers", "1", "--out", out])
     assert res.exit_code == 0, res.stderr
-    assert sweepdir.member_metrics(out, mid) == want
-    spec = sweepdir.load_member(out, mid).spec
+    assert sweepmembers.member_metrics(out, mid) == want
+    spec = sweepmembers.load_member(out, mid).spec
     assert spec.preset == "fixed" and spec.lr_d == 0.01
 
 

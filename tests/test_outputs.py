@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pointgan_cli.store import fsguard, outputs, sweepdir
+from pointgan_cli.store import fsguard, outputs, sweepmembers
 
 
 def _tree(d: Path) -> dict[str, bytes]:
@@ -118,7 +118,7 @@ def test_every_command_that_takes_a_run_takes_a_member_path(cli, sweep, tmp_path
     assert (member / "animation.gif").stat().st_size > 0 and not member.is_symlink()
     res = cli(["diagnose", "run", member, "--json"])
     assert res.exit_code == 0, res.stderr
-    assert json.loads(res.stdout)["class"] == sweepdir.member_summary(sweep, "fixed-s0003")[
+    assert json.loads(res.stdout)["class"] == sweepmembers.member_summary(sweep, "fixed-s0003")[
         "class"]
     res = cli(["diagnose", "stability", member, "--json"])
     assert res.exit_code == 0, res.stderr

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from pointgan_cli import report
 from pointgan_cli.cli.app import app
 from pointgan_cli.errors import UsageError
-from pointgan_cli.store import sweepdir
+from pointgan_cli.store import sweepdir, sweepmembers
 from pointgan_cli.store.rundir import load_run
 
 needs_chromium = pytest.mark.skipif(chromium.binary() is None,
@@ -95,7 +95,7 @@ def test_sweep_report_has_the_group_table_every_chart_and_each_failure(made):
     for mid in failed:
         row = re.search(rf"<tr[^>]*><td>{re.escape(mid)}</td><td>[^<]*</td><td>([a-z_]+)</td>",
                         text)
-        cls = sweepdir.member_summary(sweep, mid)["class"]
+        cls = sweepmembers.member_summary(sweep, mid)["class"]
         assert row and row.group(1) == cls
 
 
@@ -110,7 +110,7 @@ def test_report_of_a_member_stored_in_its_sweeps_batches(made, tmp_path):
     info = report.write(member, tmp_path / "m.html")
     text = (tmp_path / "m.html").read_text()
     assert info["kind"] == "run" and f"<h1>Run {mid}</h1>" in text
-    assert f"<td>class</td><td>{sweepdir.member_summary(sweep, mid)['class']}</td>" in text
+    assert f"<td>class</td><td>{sweepmembers.member_summary(sweep, mid)['class']}</td>" in text
 
 
 def test_report_escapes_what_it_shows(made, tmp_path):

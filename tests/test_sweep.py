@@ -151,9 +151,9 @@ def test_member_equals_train_alone(cli, tmp_path):
         assert r.exit_code == 0
         a, b = _metrics(exported / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
         assert len(a) == len(b) > 10
-        from pointgan_cli.store import sweepdir
+        from pointgan_cli.store import sweepmembers
 
-        steps, ws, bs = sweepdir.member_curve(tmp_path / "s", mid)  # what the charts draw
+        steps, ws, bs = sweepmembers.member_curve(tmp_path / "s", mid)  # what the charts draw
         assert steps == [r["step"] for r in b] and ws == [r["w"] for r in b]
         assert bs == [r["b"] for r in b]
         for ra, rb in zip(a, b):

@@ -81,9 +81,9 @@ def test_range_members_ids_and_recorded_command():
 
 
 def _read_members(out, ids):
-    from pointgan_cli.store import sweepdir
+    from pointgan_cli.store import sweepmembers
 
-    return [sweepdir.member_summary(out, i) for i in ids]
+    return [sweepmembers.member_summary(out, i) for i in ids]
 
 
 def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pointgan_cli.cli.app import app
 from pointgan_cli.errors import UsageError
-from pointgan_cli.store import sweepdir
+from pointgan_cli.store import sweepdir, sweepmembers
 
 
 @pytest.fixture(scope="module")
@@ -28,22 +28,22 @@ def sweep(tmp_path_factory):
 
 def test_member_summaries_equal_one_by_one_reads_and_are_fresh_dicts(sweep):
     ids = sweepdir.member_ids(sweep)
-    many = sweepdir.member_summaries(sweep, ids)
-    assert many == [sweepdir.member_summary(sweep, i) for i in ids]
+    many = sweepmembers.member_summaries(sweep, ids)
+    assert many == [sweepmembers.member_summary(sweep, i) for i in ids]
     assert {s["seed"] for s in many} == {0, 1, 2} and all(s["status"] for s in many)
     many[0]["w"] = "changed"  # a caller's edit never leaks into the next read
-    assert sweepdir.member_summaries(sweep, ids[:1])[0]["w"] != "changed"
-    assert sweepdir.member_summaries(sweep, ["nope"]) == [None]
+    assert sweepmembers.member_summaries(sweep, ids[:1])[0]["w"] != "changed"
+    assert sweepmembers.member_summaries(sweep, ["nope"]) == [None]
 
 
 def test_member_curves_are_the_metrics_w_and_b(sweep):
     ids = sweepdir.member_ids(sweep)
-    for mid, (steps, wb) in zip(ids, sweepdir.member_curves(sweep, ids)):
-        rows = sweepdir.member_metrics(sweep, mid)
+    for mid, (steps, wb) in zip(ids, sweepmembers.member_curves(sweep, ids)):
+        rows = sweepmembers.member_metrics(sweep, mid)
         assert steps.tolist() == [r["step"] for r in rows]
         assert wb[:, 0].tolist() == [r["w"] for r in rows]  # exact: the stored float32
         assert wb[:, 1].tolist() == [r["b"] for r in rows]
-        assert sweepdir.member_curve(sweep, mid) == (steps.tolist(), wb[:, 0].tolist(),
+        assert sweepmembers.member_curve(sweep, mid) == (steps.tolist(), wb[:, 0].tolist(),
                                                      wb[:, 1].tolist())
 
 
@@ -55,14 +55,14 @@ def test_a_run_directory_put_at_members_id_never_replaces_the_stored_member(swee
     copy = tmp_path / "s"
     shutil.copytree(sweep, copy)
     mid = sweepdir.member_ids(copy)[1]
-    sweepdir.export_member(copy, mid, tmp_path / "x")
+    sweepmembers.export_member(copy, mid, tmp_path / "x")
     shutil.copytree(tmp_path / "x", sweepdir.member_dir(copy, mid))
     (sweepdir.member_dir(copy, mid) / "summary.json").write_text(json.dumps({"mark": 1}))
-    assert sweepdir.member_summaries(copy, [mid]) == sweepdir.member_summaries(sweep, [mid])
-    assert sweepdir.member_summary(copy, mid) == sweepdir.member_summary(sweep, mid)
-    assert sweepdir.load_member(copy, mid).summary == sweepdir.member_summary(sweep, mid)
-    steps, wb = sweepdir.member_curves(copy, [mid])[0]
-    want = sweepdir.member_curves(sweep, [mid])[0]
+    assert sweepmembers.member_summaries(copy, [mid]) == sweepmembers.member_summaries(sweep, [mid])
+    assert sweepmembers.member_summary(copy, mid) == sweepmembers.member_summary(sweep, mid)
+    assert sweepmembers.load_member(copy, mid).summary == sweepmembers.member_summary(sweep, mid)
+    steps, wb = sweepmembers.member_curves(copy, [mid])[0]
+    want = sweepmembers.member_curves(sweep, [mid])[0]
     assert np.array_equal(steps, want[0]) and np.array_equal(wb, want[1])
 
 

@@ -19,7 +19,7 @@ from pointgan_cli import trackers
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.store import sweepdir
+from pointgan_cli.store import sweepdir, sweepmembers
 from pointgan_cli.store.rundir import load_run
 from pointgan_cli.training.train import Member, train_batch
 
@@ -232,7 +232,7 @@ def test_members_stored_in_batches_are_logged_with_their_spec_and_summary(cli, t
     for child, mid in zip(info["members"], ("baseline-s0000", "baseline-s0001")):
         assert {a.path for a in client.list_artifacts(child)} == {"spec.json", "summary.json"}
         local = client.download_artifacts(child, "summary.json", str(tmp_path))
-        assert json.loads(Path(local).read_text()) == sweepdir.member_summary(sweep, mid)
+        assert json.loads(Path(local).read_text()) == sweepmembers.member_summary(sweep, mid)
     res = cli(["log", sweep / "members" / "baseline-s0001", "--tracking-uri", store, "--json"])
     assert res.exit_code == 0, res.stderr
     one = client.get_run(json.loads(res.stdout)["run_id"])

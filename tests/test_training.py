@@ -139,7 +139,7 @@ def test_ten_sigterms_over_a_sweeps_first_second_then_resume_match_an_uninterrup
     import subprocess
     import sys
 
-    from pointgan_cli.store import sweepdir
+    from pointgan_cli.store import sweepdir, sweepmembers
 
     args = ["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-2",
             "--max-batch", "1", "--workers", "1", "--steps", "100", "--checkpoint-every", "25",
@@ -154,8 +154,8 @@ def test_ten_sigterms_over_a_sweeps_first_second_then_resume_match_an_uninterrup
         assert int(killed) in (0, 143, -15) and resumed == "0", res.stdout
     ref = tmp_path / "ref"
     ids = sweepdir.member_ids(ref)
-    want = [sweepdir.member_metrics(ref, m) for m in ids]
+    want = [sweepmembers.member_metrics(ref, m) for m in ids]
     for k in range(10):
         out = tmp_path / f"k{k}"
         assert (out / "summary.json").read_bytes() == (ref / "summary.json").read_bytes()
-        assert [sweepdir.member_metrics(out, m) for m in ids] == want, k
+        assert [sweepmembers.member_metrics(out, m) for m in ids] == want, k

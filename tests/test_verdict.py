@@ -11,7 +11,7 @@ from pointgan_cli import verdict
 from pointgan_cli.diagnose import classify
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import RunSpec, resolve_spec
-from pointgan_cli.store import rundir
+from pointgan_cli.store import checkpoints, rundir
 from pointgan_cli.training.train import Member, train_batch
 
 
@@ -160,7 +160,7 @@ def test_resumed_inside_the_window_gives_the_same_verdict(real_runs, tmp_path):
         (run / name).unlink()
     spec = rundir.load_run(run, need_metrics=False).spec
     ck = rundir.latest_checkpoint(run)
-    assert ck is not None and rundir.load_checkpoint(ck)["step"] == 2500  # inside the window
+    assert ck is not None and checkpoints.load_checkpoint(ck)["step"] == 2500  # inside the window
     train_batch([Member(spec=spec, out=run, command="x", resume=True)])
     a = json.loads((src / rundir.SUMMARY).read_text())
     b = json.loads((run / rundir.SUMMARY).read_text())

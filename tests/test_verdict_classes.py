@@ -100,16 +100,16 @@ def test_check_classes_trains_the_members_at_twice_the_budget(cli, tmp_path):
     doc = json.loads((out / checkclasses.CHECK_JSON).read_text())
     assert doc["steps"] == {"T": [1500], "2T": [3000]}
     assert sum(c["n"] for c in doc["classes"]) == 3 and len(doc["members"]) == 3
-    from pointgan_cli.store import sweepdir
+    from pointgan_cli.store import sweepmembers
 
     ids = [m["id"] for m in doc["members"]]
-    later = sweepdir.member_summaries(out / "check-2x", ids)
+    later = sweepmembers.member_summaries(out / "check-2x", ids)
     for m, s2 in zip(doc["members"], later):
         assert s2["steps"] == 3000 and s2["class"] == m["class_2x"]
         assert m["kept"] == checkclasses.kept(m["class"], {}, s2) or m["class"] in (
             "still_approaching", "diverging")
     assert "classes at [1500] steps, checked at [3000]" in r.output
     # the first T steps of the 2T run are the T run, snapshot for snapshot
-    for (s1, wb1), (s2, wb2) in zip(sweepdir.member_curves(out, ids),
-                                    sweepdir.member_curves(out / "check-2x", ids)):
+    for (s1, wb1), (s2, wb2) in zip(sweepmembers.member_curves(out, ids),
+                                    sweepmembers.member_curves(out / "check-2x", ids)):
         assert list(s2[: len(s1)]) == list(s1) and (wb2[: len(s1)] == wb1).all()

@@ -347,9 +347,9 @@ def export(
 
     Example: pointgan sweep export runs/sweep-1 fixed-s0003 --out runs/fixed-3
     """
-    from ..store import outputs, rundir, sweepdir
+    from ..store import outputs, rundir, sweepdir, sweepmembers
 
-    address = sweepdir.member_address(sweep_dir)
+    address = sweepmembers.member_address(sweep_dir)
     if address is not None:
         if member is not None and member != address[1]:
             raise UsageError(f"MEMBER: {sweep_dir} already names member {address[1]!r}; "
@@ -365,7 +365,7 @@ def export(
                          f"(known: {known})")
     outputs.refuse_inside_sweep(out)
     rundir.check_target(out, False, False)
-    result = sweepdir.export_member(sweep_dir, member, out)
+    result = sweepmembers.export_member(sweep_dir, member, out)
     if json_out:
         console.print_json(result)
         return

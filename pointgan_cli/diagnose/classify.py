@@ -28,7 +28,7 @@ import numpy as np
 from .. import verdict
 from ..errors import UsageError
 from ..games import DIRAC, game_of
-from ..store import rundir, sweepdir
+from ..store import rundir, sweepdir, sweepmembers
 from ..store.rundir import Run
 from . import dshape
 from .source import params_at
@@ -237,7 +237,7 @@ def diagnose_sweep(path: Path, visit: Any = None) -> dict[str, Any]:
     members: list[dict[str, Any]] = []
     for entry in sweepdir.read_index(path).entries:
         mid, group = entry.id, entry.group
-        if not sweepdir.member_started(path, mid):
+        if not sweepmembers.member_started(path, mid):
             members.append({"id": mid, "group": group, "class": NOT_RUN,
                             "reason": f"{sweepdir.member_dir(path, mid)} has no metrics",
                             "evidence": None})
@@ -247,7 +247,7 @@ def diagnose_sweep(path: Path, visit: Any = None) -> dict[str, Any]:
         run = None
         try:
             # the class and the D-shape evidence read parameters only: no losses, no torch
-            run = sweepdir.load_member(path, mid, losses=False)
+            run = sweepmembers.load_member(path, mid, losses=False)
             rep = diagnose_run(run)
         except UsageError as exc:
             rep = {"class": UNREADABLE, "reason": str(exc), "evidence": None}
@@ -267,4 +267,4 @@ def diagnose(path: Path) -> dict[str, Any]:
     """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
     if sweepdir.is_sweep(path):
         return diagnose_sweep(path)
-    return diagnose_run(sweepdir.load_any_run(path))
+    return diagnose_run(sweepmembers.load_any_run(path))

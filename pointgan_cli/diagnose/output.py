@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
 from ..games import POINT, game_of
-from ..store import atomic, outputs, rundir, sweepdir
+from ..store import atomic, outputs, rundir, sweepdir, sweepmembers
 from ..store.rundir import Run
 
 
@@ -22,7 +22,7 @@ def load_single_run(path: Path, any_game: bool = False) -> Run:
     if sweepdir.is_sweep(path):
         raise UsageError(f"{path} is a sweep directory; give one member: "
                          f"{sweepdir.member_dir(path, '<id>')}")
-    run = sweepdir.load_any_run(path)
+    run = sweepmembers.load_any_run(path)
     return run if any_game else pointgan_only(run)
 
 

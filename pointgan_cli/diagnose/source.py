@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..games.point import D_NAMES
-from ..store import rundir, sweepdir
+from ..store import checkpoints, rundir, sweepmembers
 from ..store.rundir import Run
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class State:
 
 
 def _from_checkpoint(path: Path, step: int) -> np.ndarray | None:
-    ck = rundir.load_checkpoint(path)
+    ck = checkpoints.load_checkpoint(path)
     try:
         ck_step = int(ck["step"])
         g = np.asarray(ck["generator"], dtype=np.float64).reshape(2)
@@ -139,8 +139,8 @@ def optimizer_state_at(run: Run, step: int) -> OptimizerState:
     readable checkpoint with an optimizer state."""
     import torch
 
-    where = sweepdir.member_address(run.path)
-    stored = None if where is None else sweepdir.member_checkpoint(*where)
+    where = sweepmembers.member_address(run.path)
+    stored = None if where is None else sweepmembers.member_checkpoint(*where)
     if stored is not None:  # a member: its sweep's batch store, whatever its folder holds
         cks = [(stored, "the sweep's batch store")]
     else:
@@ -152,7 +152,8 @@ def optimizer_state_at(run: Run, step: int) -> OptimizerState:
         names = [(n, p) for n, p in names if p.is_file()]
         if (ckdir / rundir.LAST).is_file():
             names.append((-1, ckdir / rundir.LAST))
-        cks = [(rundir.load_checkpoint(p), p.relative_to(run.path).as_posix()) for _, p in names]
+        cks = [(checkpoints.load_checkpoint(p), p.relative_to(run.path).as_posix())
+               for _, p in names]
     found: list[OptimizerState] = []
     for ck, origin in cks:
         try:

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import UsageError
 from ..games import DIRAC, POINT
 from ..games.point import D_NAMES
-from ..store import rundir, sweepdir
+from ..store import rundir, sweepdir, sweepmembers
 from ..store.rundir import Run
 
 MAX_SAMPLES = 256  # generated samples drawn per frame (the first of the batch; x is iid)
@@ -195,7 +195,7 @@ class SweepMember:
 
 
 def _converged(sweep: Path, member_id: str) -> bool | None:
-    summary = sweepdir.member_summary(sweep, member_id)
+    summary = sweepmembers.member_summary(sweep, member_id)
     return None if summary is None else bool(summary.get("converged"))
 
 
@@ -225,7 +225,7 @@ def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMem
         if len(chosen) > 16:
             raise UsageError(f"--member: at most 16 members in one grid, not {len(chosen)}")
     else:
-        found = sweepdir.member_summaries(sweep, list(groups))  # one pass over the store
+        found = sweepmembers.member_summaries(sweep, list(groups))  # one pass over the store
         status = {i: None if s is None else bool(s.get("converged"))
                   for i, s in zip(groups, found)}
         failed = _across_groups([i for i, c in status.items() if c is False], groups)
@@ -236,12 +236,12 @@ def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMem
         failed, good = failed[:n_failed], good[: size - n_failed]
         chosen = [i for pair in zip(failed, good) for i in pair]
         chosen += failed[len(good):] + good[len(failed):]
-    return [SweepMember(i, groups[i], sweepdir.load_member(sweep, i), _converged(sweep, i),
+    return [SweepMember(i, groups[i], sweepmembers.load_member(sweep, i), _converged(sweep, i),
                         _class(sweep, i)) for i in chosen]
 
 
 def _class(sweep: Path, member_id: str) -> str | None:
-    summary = sweepdir.member_summary(sweep, member_id)
+    summary = sweepmembers.member_summary(sweep, member_id)
     return None if summary is None else summary.get("class")
 
 
@@ -276,7 +276,7 @@ def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int
         return Plan(tracks, cells, f"sweep {source.name}: {len(picked)} of {total} members")
     if grid or members:
         raise UsageError(f"--grid/--member need a sweep directory; {source} has no sweep.json")
-    run = sweepdir.load_any_run(source)
+    run = sweepmembers.load_any_run(source)
     spec = run.spec
     cls = (run.summary or {}).get("class")
     shown = f": {cls.replace('_', ' ')}" if cls else ""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
-from ..store import atomic, outputs, rundir, sweepdir
+from ..store import atomic, outputs, rundir, sweepdir, sweepmembers
 
 
 def build(path: Path | str) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def build(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     if sweepdir.is_sweep(path):
         return collect.sweep_model(path)
-    if not path.is_dir() and sweepdir.member_address(path) is None:
+    if not path.is_dir() and sweepmembers.member_address(path) is None:
         raise UsageError(f"run or sweep directory not found: {path}")
     return collect.run_model(path)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..games import game_of
 from ..results import catalog
-from ..store import rundir, sweepdir
+from ..store import rundir, sweepdir, sweepmembers
 from ..store.rundir import Run
 from . import explore
 
@@ -34,7 +34,7 @@ def run_model(path: Path) -> dict[str, Any]:
     """The page of one run: results, diagnosis when it did not converge, charts, animation."""
     from ..diagnose import classify
 
-    run = sweepdir.load_any_run(path)  # a run directory, or SWEEP/members/ID
+    run = sweepmembers.load_any_run(path)  # a run directory, or SWEEP/members/ID
     summary = run.summary or {}
     over = catalog.overrides(run.spec, summary)
     diag = classify.diagnose_run(run)

@@ -25,7 +25,7 @@ from ..errors import UsageError
 from ..naming import override_words
 from ..naming import overrides as spec_overrides
 from ..spec import RunSpec
-from ..store import rundir, sweepdir
+from ..store import rundir, sweepdir, sweepmembers
 
 #: How deep ``find`` looks below the folder it is given (``runs/<name>`` is depth 2 from ``.``).
 MAX_DEPTH = 4
@@ -152,7 +152,7 @@ def _describe_sweep(path: Path, name: str) -> Entry:
     groups = list(dict.fromkeys(e.group for e in index.entries))
     classes: dict[str, int] = {}
     dists = []
-    for s in sweepdir.member_summaries(path, [e.id for e in index.entries]):
+    for s in sweepmembers.member_summaries(path, [e.id for e in index.entries]):
         cls = run_class(s)
         classes[cls] = classes.get(cls, 0) + 1
         if (d := run_distance(s)) is not None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..spec import SPEC_FIELDS, flag_name
-from ..store import rundir, sweepdir
+from ..store import rundir, sweepdir, sweepmembers
 from ..sweep import inference, tolerance
 from ..sweep.stats import fisher_exact, paired
 from . import catalog
@@ -35,7 +35,7 @@ def kind(path: Path | str) -> str:
     """"sweep" or "run"; UsageError for anything else."""
     if sweepdir.is_sweep(path):
         return "sweep"
-    if rundir.is_run(path) or sweepdir.member_address(path) is not None:
+    if rundir.is_run(path) or sweepmembers.member_address(path) is not None:
         return "run"
     raise UsageError(f"{path} is neither a pointgan run nor a sweep directory")
 
@@ -58,8 +58,8 @@ def compare(a: Path | str, b: Path | str) -> dict[str, Any]:
 
 
 def _runs(a: Path, b: Path) -> dict[str, Any]:
-    ra = sweepdir.load_any_run(a, need_metrics=False)  # SWEEP/members/ID works too
-    rb = sweepdir.load_any_run(b, need_metrics=False)
+    ra = sweepmembers.load_any_run(a, need_metrics=False)  # SWEEP/members/ID works too
+    rb = sweepmembers.load_any_run(b, need_metrics=False)
     sa, sb = ra.spec.model_dump(mode="json"), rb.spec.model_dump(mode="json")
     spec = [{"field": f, "flag": flag_name(f), "a": sa[f], "b": sb[f]}
             for f in SPEC_FIELDS if sa[f] != sb[f]]
@@ -149,7 +149,7 @@ def _outcomes(path: Path, index: sweepdir.Index) -> tuple[dict[str, dict[int, bo
     group -> [(id, summary)] of those members (seed set from the index)."""
     out: dict[str, dict[int, bool]] = {}
     items: dict[str, list[tuple[str, dict]]] = {}
-    found = sweepdir.member_summaries(path, [e.id for e in index.entries])
+    found = sweepmembers.member_summaries(path, [e.id for e in index.entries])
     for e, s in zip(index.entries, found):
         seeds = out.setdefault(e.group, {})
         mine = items.setdefault(e.group, [])

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..errors import short as _short
-from . import atomic, fsguard, sweepdir
+from . import atomic, fsguard, sweepdir, sweepmembers
 
 
 def enclosing_sweep(out: Path | str) -> Path | None:
@@ -51,7 +51,7 @@ def refuse_inside_sweep(out: Path | str, flag: str = "--out",
     sweep = enclosing_sweep(out)
     if sweep is None or (owner is not None and sweep.resolve() == Path(owner).resolve()):
         return
-    where = sweepdir.member_address(out)
+    where = sweepmembers.member_address(out)
     mid = where[1] if where is not None else "ID"
     q = shlex.quote(str(where[0] if where is not None else sweep))
     raise UsageError(
@@ -95,7 +95,7 @@ def derived_dir(source: Path | str, flag: str = "RUN_DIR") -> Iterator[Path]:
     go into, yielded while this process holds its owner's lock: a second pointgan writing
     there (a train or sweep still running) makes this one line, exit 2."""
     source = Path(source)
-    where = sweepdir.member_address(source)
+    where = sweepmembers.member_address(source)
     if where is None:
         if not source.is_dir():
             raise UsageError(f"{flag}: directory not found: {_short(str(source))}")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..store import sweepdir
+from ..store import sweepmembers
 
 DPI = 110  # the charts' resolution (dots per inch)
 
@@ -54,7 +54,7 @@ def _import_charts() -> None:
 def group_curves(sweep_dir: Path, member_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Steps (S,) and w, b per member (M, S, 2) from the members' snapshots (the first
     member's steps; every curve cut to that length)."""
-    curves = sweepdir.member_curves(sweep_dir, member_ids)
+    curves = sweepmembers.member_curves(sweep_dir, member_ids)
     if not curves:
         return np.zeros(0, np.int64), np.zeros((0, 0, 2))
     steps = curves[0][0]

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import verdict
 from ..spec import RunSpec
-from ..store import sweepdir
+from ..store import sweepdir, sweepmembers
 
 CHECK_DIR = "check-2x"
 CHECK_JSON = "check-classes.json"
@@ -119,8 +119,8 @@ def check(out: Path, sweep: Any, members: list[tuple[str, str, RunSpec]], *, run
     run_sweep(target, sweep, command, resume=False, force=True, members=twice, owner=Path(out),
               **run_kw)
     ids = [mid for mid, _, _ in members]
-    now = dict(zip(ids, sweepdir.member_summaries(out, ids)))
-    later = dict(zip(ids, sweepdir.member_summaries(target, ids)))
+    now = dict(zip(ids, sweepmembers.member_summaries(out, ids)))
+    later = dict(zip(ids, sweepmembers.member_summaries(target, ids)))
     doc = compare(now, later, {mid: g for mid, g, _ in members})
     doc.update(sweep_dir=str(out), check_dir=str(target),
                steps={"T": sorted({s.steps for _, _, s in members}),

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..games import DIRAC
 from ..spec import RunSpec
-from ..store import sweepdir
+from ..store import sweepdir, sweepmembers
 from . import dirac_study
 from .report import class_counts, grouped_summaries, ranking, success, totals
 
@@ -109,7 +109,7 @@ def grid_png(sweep_dir: Path, summary: dict[str, Any], specs: dict[str, RunSpec]
     panels = []
     for g in summary["groups"]:
         mid = g["members"][0]
-        rows = sweepdir.member_metrics(sweep_dir, mid)
+        rows = sweepmembers.member_metrics(sweep_dir, mid)
         theta = np.array([r["theta"] for r in rows], dtype=np.float64)
         psi = np.array([r["psi"] for r in rows], dtype=np.float64)
         title = f"{g['group']}: {g['verdict']} ({g['converged']}/{g['n']})"

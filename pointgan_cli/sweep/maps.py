@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import verdict
 from ..spec import RunSpec, flag_name, resolve_spec
-from ..store import atomic, sweepdir
+from ..store import atomic, sweepdir, sweepmembers
 from .spec import SweepSpec, Variant, group_name, slug, study_variants, variant_grid
 
 #: Every class a run can end in (``summary.json``'s ``class``, decided by ``verdict``),
@@ -168,7 +168,7 @@ def _member_classes(sweep_dir: Path, group: dict[str, Any]) -> dict[str, int]:
     """Class counts from the members' summaries (a sweep summary without ``classes``)."""
     counts: dict[str, int] = {}
     for mid in group["members"]:
-        s = sweepdir.member_summary(sweep_dir, mid) or {}
+        s = sweepmembers.member_summary(sweep_dir, mid) or {}
         cls = s.get("class") or ("diverged" if s.get("status") == "diverged" else
                                  "converged" if s.get("converged") else "unclassified")
         counts[cls] = counts.get(cls, 0) + 1

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..engine.batching import auto_max_batch, batch_key
 from ..errors import UsageError
 from ..spec import RunSpec
-from ..store import sweepdir, sweepstore
+from ..store import sweepdir, sweepmembers, sweepstore
 from ..training.train import Member
 
 
@@ -75,7 +75,7 @@ def store_jobs(out: Path, members: Sequence[tuple[str, str, RunSpec]], max_batch
         if not finished:
             jobs.append(Job([_member(out, i, specs[i], True) for i in ids], out, bid))
     rest = [(mid, spec) for mid, _, spec in members if mid not in held]
-    done = sweepdir.member_summaries(out, [mid for mid, _ in rest])  # one pass over the store
+    done = sweepmembers.member_summaries(out, [mid for mid, _ in rest])  # one pass over the store
     fresh = [_member(out, mid, spec, False) for (mid, spec), s in zip(rest, done) if s is None]
     for k, job in enumerate(plan_jobs(fresh, max_batch, workers)):
         job.sweep, job.batch = out, sweepstore.batch_name(last + 1 + k)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import verdict
 from ..errors import RuntimeFailure
-from ..store import sweepdir
+from ..store import sweepdir, sweepmembers
 from . import inference, maps, tolerance
 from .charts import plot_convergence, plot_success, plot_weights
 from .spec import SweepSpec, reference_groups
@@ -66,7 +66,7 @@ def grouped_summaries(sweep_dir: Path, members: list[tuple[str, str]]
     """The members' summaries ``(id, summary)`` by group, groups in sweep order, read in one
     pass; a member without a readable summary is a ``RuntimeFailure``."""
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    found = sweepdir.member_summaries(sweep_dir, [mid for mid, _ in members])
+    found = sweepmembers.member_summaries(sweep_dir, [mid for mid, _ in members])
     for (mid, group), s in zip(members, found):
         if s is None:
             raise RuntimeFailure(f"member {mid} of {sweep_dir} has no readable summary")

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import PointganError, RuntimeFailure, UsageError
-from ..store import outputs, sweepdir
+from ..store import outputs, sweepdir, sweepmembers
 from .common import missing, one_line
 
 TRACKERS = ("none", "mlflow", "wandb")
@@ -56,7 +56,7 @@ def log_run(run_dir: Path | str, tracker: str, tracking_uri: str | None = None,
     files, no new run was made), None for "none". Raises UsageError for an unknown tracker or
     a bad run directory, RuntimeFailure for a missing extra or a tracker failure."""
     name = _check(tracker)
-    run = sweepdir.load_any_run(Path(run_dir))  # a run directory, or SWEEP/members/ID
+    run = sweepmembers.load_any_run(Path(run_dir))  # a run directory, or SWEEP/members/ID
     if name == "none":
         return None
     with _writing(name, Path(run_dir)), _session(name, tracking_uri, run.path) as session:
@@ -81,7 +81,7 @@ def log_sweep(sweep_dir: Path | str, tracker: str,
     sweep_dir = Path(sweep_dir)
     index = sweepdir.read_index(sweep_dir)
     summary = sweepdir.read_summary(sweep_dir)
-    runs = [(e.id, e.group, sweepdir.load_member(sweep_dir, e.id)) for e in index.entries]
+    runs = [(e.id, e.group, sweepmembers.load_member(sweep_dir, e.id)) for e in index.entries]
     if name == "none":
         return None
     with _writing(name, sweep_dir), _session(name, tracking_uri, sweep_dir) as session:

@@ -30,7 +30,7 @@ from ..errors import RuntimeFailure, UsageError
 from ..games import DIRAC, POINT, game_of
 from ..naming import rerun_command
 from ..spec import RunSpec
-from ..store import atomic, fsguard, outputs, rundir
+from ..store import atomic, checkpoints, fsguard, outputs, rundir
 from .records import final_state, metrics_row, run_summary
 from .runtime import (
     Interrupted,
@@ -148,8 +148,8 @@ def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack
             ck = rundir.latest_checkpoint(m.out)
             if ck is None:
                 raise UsageError(f"--resume: no complete checkpoint in {m.out}")
-            state = rundir.load_checkpoint(ck)
-            rundir.check_checkpoint(ck, state, m.spec)
+            state = checkpoints.load_checkpoint(ck)
+            checkpoints.check_checkpoint(ck, state, m.spec)
             states.append(state)
         else:
             rundir.prepare_fresh(m.out, force)
@@ -208,7 +208,7 @@ def _train(members, states, on_progress, handle_signals, should_stop):
                     wr.sync()
                     state = trainer.state_for(i)
                     state["wall_seconds"] = prior_wall[i] + wall
-                    rundir.write_checkpoint(m.out, state, m.spec)
+                    checkpoints.write_checkpoint(m.out, state, m.spec)
 
             try:
                 train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
