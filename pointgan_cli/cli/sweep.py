@@ -13,7 +13,7 @@ import typer
 from ..errors import UsageError, short
 from ..games import DIRAC, named
 from ..sweep.ranges import parse_grid, parse_seeds
-from ..sweep.spec import STUDIES, build_sweep_spec, expand, sweep_command
+from ..sweep.spec import STUDIES, build_sweep_spec, expand
 from . import console
 from . import options as o
 
@@ -122,10 +122,9 @@ def sweep(
     batch_cap = _parse_max_batch(max_batch)
     given = bool(spec_flags or preset or config or grid or study or seeds is not None
                  or reference is not None)
-    if resume and out is None:
-        raise UsageError("--resume needs --out DIR")
-    if resume and force:
-        raise UsageError("--force and --resume cannot be used together")
+    from ..sweep.start import check_flags, start
+
+    check_flags(out, resume, force)
     spec = members = None
     if not resume or given:
         spec = build_sweep_spec(
@@ -133,25 +132,12 @@ def sweep(
             None if seeds is None else parse_seeds(seeds), config, spec_flags, reference,
         )
         members = expand(spec)  # every member validated before torch is even imported
+    begun = start(out, spec, members, resume=resume, force=force)
+    out, spec, members, command = begun.out, begun.spec, begun.members, begun.command
     from .. import trackers
-    from ..store import fsguard, sweepdir
-    from ..sweep.run import check_runnable, load_sweep, run_sweep
+    from ..store import sweepdir
+    from ..sweep.run import check_runnable, run_sweep
 
-    if resume and not sweepdir.is_sweep(out) and given:
-        # Killed before sweep.json was written: nothing to continue, start the sweep named by
-        # the flags (only what pointgan wrote may be in the directory).
-        resume, force = False, True
-    if resume:
-        recorded, members, command = load_sweep(out)  # the recorded members, never --config
-        if spec is not None and spec.model_dump() != recorded.model_dump():
-            raise UsageError(f"--resume: {out} holds another sweep "
-                             f"({fsguard._short(command)}); drop the sweep flags to continue it")
-        spec = recorded
-    elif spec is not None:
-        if out is None:  # unique: two sweeps started in the same second get -2, -3...
-            out = fsguard.unused_path(Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
-        command = sweep_command(spec, out)
-    sweepdir.check_target(out, force, resume)
     check_runnable(members, executor)
     trackers.check_available(tracker, tracking_uri)
     t0 = time.perf_counter()
@@ -161,9 +147,9 @@ def sweep(
             if prog is not None:
                 prog.update(total=total, advance=n)
 
-        summary = run_sweep(out, spec, command, resume=resume, max_batch=batch_cap,
+        summary = run_sweep(out, spec, command, resume=begun.resume, max_batch=batch_cap,
                             workers=workers, executor=executor, ray_address=ray_address,
-                            progress=progress, force=force, members=members)
+                            progress=progress, force=begun.force, members=members)
     checked = None
     if check_classes:
         from ..sweep.checkclasses import check

@@ -21,22 +21,7 @@ from . import charts, dirac_report, report
 from .executors import run_local, run_ray
 from .plan import store_jobs
 from .spec import SweepSpec, expand
-
-MemberList = list[tuple[str, str, RunSpec]]  # (id, group, spec)
-
-
-def load_sweep(out: Path) -> tuple[SweepSpec, MemberList, str]:
-    """(SweepSpec, members, command) exactly as ``out/sweep.json`` recorded them: resume uses
-    the resolved member specs written at creation, never a config file read again."""
-    from pydantic import ValidationError
-
-    index = sweepdir.read_index(out)
-    try:
-        sweep = SweepSpec.model_validate(index.sweep)
-        members = [(e.id, e.group, RunSpec.model_validate(e.spec)) for e in index.entries]
-    except (ValidationError, TypeError, ValueError):
-        raise UsageError(f"--resume: {out / sweepdir.SWEEP_JSON} is corrupt") from None
-    return sweep, members, index.command
+from .start import MemberList, load_sweep
 
 
 def check_runnable(members: MemberList, executor: str) -> None:
