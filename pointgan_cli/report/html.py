@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Any
 
 from .. import __version__
-from ..store.fsguard import finite_json
+from ..store.atomic import finite_json
 
 #: The explorer's code, in load order (each file one module on ``window.PG``).
 ASSETS = ("data.js", "plot.js", "losses.js", "study.js", "group.js", "dirac.js", "run.js",

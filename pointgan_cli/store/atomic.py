@@ -3,19 +3,19 @@
 Why: a crash, a full disk or ``kill -9`` in the middle of a write must leave the old file or the
 new one. Every file pointgan writes goes through a temp file in the same directory
 (``.NAME.XXXXXXXX.tmp``, which ``fsguard``'s layouts allow), is fsynced, then renamed over the
-target. JSON is strict (``dumps``: non-finite floats become null).
+target. JSON is strict (``finite_json``, ``dumps``: NaN/Infinity, which JSON has not, become
+null in anything pointgan writes or prints as JSON).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
-
-from . import fsguard
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -52,9 +52,27 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by ``None``: JSON has no NaN/Infinity, and
+    files pointgan writes must parse with any strict JSON parser."""
+    kind = type(obj)  # exact types first: a sweep cleans tens of thousands of summaries
+    if kind in _UNCHANGED:
+        return obj
+    if kind is float or isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: v if type(v) in _UNCHANGED else finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [v if type(v) in _UNCHANGED else finite_json(v) for v in obj]
+    return obj
+
+
+_UNCHANGED = frozenset({str, int, bool, type(None)})  # what finite_json returns as it is
+
+
 def dumps(obj: Any, indent: int | None = None) -> str:
     """Strict JSON text (non-finite floats become null)."""
-    return json.dumps(fsguard.finite_json(obj), indent=indent, allow_nan=False)
+    return json.dumps(finite_json(obj), indent=indent, allow_nan=False)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, short
 from ..spec import RunSpec
-from . import ckptfile, fsguard
+from . import ckptfile
 from .atomic import atomic_write
 from .rundir import CHECKPOINTS, LAST, checkpoint_name
 
@@ -58,10 +58,10 @@ def check_checkpoint(path: Path, state: dict[str, Any], spec: RunSpec) -> None:
         raise bad("was written for another spec than spec.json")
     rng_seed = state.get("rng", {}).get("seed") if isinstance(state.get("rng"), dict) else None
     if rng_seed != spec.seed:
-        raise bad(f"has seed {fsguard._short(rng_seed)}, spec.json has {spec.seed}")
+        raise bad(f"has seed {short(rng_seed)}, spec.json has {spec.seed}")
     step = state.get("step")
     if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= spec.steps:
-        raise bad(f"has step {fsguard._short(step)} (the run has {spec.steps} steps)")
+        raise bad(f"has step {short(step)} (the run has {spec.steps} steps)")
     for keys, shape in _CK_TENSORS.items():
         v: Any = state
         for k in keys:

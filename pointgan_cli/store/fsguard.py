@@ -18,9 +18,6 @@ interrupted write (``.NAME.XXXXXXXX.tmp``, an animation's ``.STEM.XXXXXXXX.tmp.S
 pointgan's only where ``NAME`` is a file the layout names there: a user's own hidden
 ``.notes.backup.tmp`` is foreign like any other file.
 
-Strict JSON: ``finite_json`` replaces NaN/Infinity (not JSON) by null in anything pointgan
-writes or prints as JSON.
-
 Locks: ``DirLock`` takes an exclusive ``fcntl.flock`` on the directory itself (no extra file to
 leave behind), non-blocking, so a second writer gets one line and exit 2 while the first runs.
 The kernel drops the lock when the holder dies, even by ``kill -9``.
@@ -32,15 +29,13 @@ import contextlib
 import errno
 import fnmatch
 import json
-import math
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
-from ..errors import UsageError
-from ..errors import short as _short
+from ..errors import UsageError, short
 
 FILE = "file"
 RECORDED = "recorded"
@@ -69,24 +64,6 @@ def unused_path(base: Path) -> Path:
     while out.exists() or out.is_symlink():
         out, n = base.with_name(f"{base.name}-{n}"), n + 1
     return out
-
-
-def finite_json(obj: Any) -> Any:
-    """``obj`` with every non-finite float replaced by ``None``: JSON has no NaN/Infinity, and
-    files pointgan writes must parse with any strict JSON parser."""
-    kind = type(obj)  # exact types first: a sweep cleans tens of thousands of summaries
-    if kind in _UNCHANGED:
-        return obj
-    if kind is float or isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: v if type(v) in _UNCHANGED else finite_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [v if type(v) in _UNCHANGED else finite_json(v) for v in obj]
-    return obj
-
-
-_UNCHANGED = frozenset({str, int, bool, type(None)})  # what finite_json returns as it is
 
 
 def danger(out: Path) -> str | None:
@@ -209,18 +186,18 @@ def check_replaceable(out: Path, layout: Layout, markers: Markers, what: str,
         return
     reason = danger(out)
     if reason is not None:
-        raise UsageError(f"{flag}: {_short(str(out))} {reason}; refusing to replace it")
+        raise UsageError(f"{flag}: {short(str(out))} {reason}; refusing to replace it")
     if not out.is_dir():
-        raise UsageError(f"{flag}: {_short(str(out))} exists and is not a directory")
+        raise UsageError(f"{flag}: {short(str(out))} exists and is not a directory")
     foreign = foreign_entry(out, layout)
     if foreign is not None:
         rel = foreign.relative_to(out) if foreign != out else Path(".")
         raise UsageError(
-            f"{flag}: {_short(str(out))} holds {_short(str(rel))}, which pointgan did not write; "
+            f"{flag}: {short(str(out))} holds {short(str(rel))}, which pointgan did not write; "
             f"refusing to replace it (choose another {flag} or remove it yourself)"
         )
     if not _has_marker(out, markers):
-        raise UsageError(f"{flag}: {_short(str(out))} is not a pointgan {what} directory; "
+        raise UsageError(f"{flag}: {short(str(out))} is not a pointgan {what} directory; "
                          "refusing to replace it")
 
 
@@ -288,7 +265,7 @@ def refuse_symlinked(root: Path, names: tuple[str, ...], flag: str = "--out") ->
     """A symlinked subfolder would make pointgan write outside the directory: refuse it."""
     for name in names:
         if (root / name).is_symlink():
-            raise UsageError(f"{flag}: {_short(str(root / name))} is a symbolic link; pointgan "
+            raise UsageError(f"{flag}: {short(str(root / name))} is a symbolic link; pointgan "
                              "writes only inside its own directory")
 
 
@@ -321,7 +298,7 @@ class DirLock:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise UsageError(
-                    f"{self.flag}: {_short(str(self.path))} is in use by another pointgan "
+                    f"{self.flag}: {short(str(self.path))} is in use by another pointgan "
                     "process; wait for it to finish (or stop it) and try again"
                 ) from None
             return self  # ENOLCK / EOPNOTSUPP: no locking on this filesystem

@@ -21,8 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import UsageError
-from ..errors import short as _short
+from ..errors import UsageError, short
 from . import atomic, fsguard, sweepdir, sweepmembers
 
 
@@ -55,7 +54,7 @@ def refuse_inside_sweep(out: Path | str, flag: str = "--out",
     mid = where[1] if where is not None else "ID"
     q = shlex.quote(str(where[0] if where is not None else sweep))
     raise UsageError(
-        f"{flag}: {_short(str(out))} is inside the sweep {_short(str(sweep))}, whose members "
+        f"{flag}: {short(str(out))} is inside the sweep {short(str(sweep))}, whose members "
         f"only the sweep writes; continue it with `pointgan sweep --resume --out {q}`, or copy "
         f"the member out with `pointgan sweep export {q} {shlex.quote(mid)} --out DIR`")
 
@@ -66,14 +65,14 @@ def member_folder(sweep: Path, member_id: str, flag: str = "RUN_DIR") -> Path:
     folder = sweepdir.member_dir(sweep, member_id)
     for p in (folder.parent, folder):
         if p.is_symlink():
-            raise UsageError(f"{flag}: {_short(str(p))} is a symbolic link; pointgan writes only "
+            raise UsageError(f"{flag}: {short(str(p))} is a symbolic link; pointgan writes only "
                              "inside its own directory")
         try:
             p.mkdir(exist_ok=True)
         except FileExistsError:
-            raise UsageError(f"{flag}: {_short(str(p))} is not a directory") from None
+            raise UsageError(f"{flag}: {short(str(p))} is not a directory") from None
         if p.is_symlink() or not p.is_dir():
-            raise UsageError(f"{flag}: {_short(str(p))} is not a directory of this sweep")
+            raise UsageError(f"{flag}: {short(str(p))} is not a directory of this sweep")
     return folder
 
 
@@ -98,12 +97,12 @@ def derived_dir(source: Path | str, flag: str = "RUN_DIR") -> Iterator[Path]:
     where = sweepmembers.member_address(source)
     if where is None:
         if not source.is_dir():
-            raise UsageError(f"{flag}: directory not found: {_short(str(source))}")
+            raise UsageError(f"{flag}: directory not found: {short(str(source))}")
         with fsguard.DirLock(source, flag):
             yield source
         return
     sweep, mid = where
     if mid not in sweepdir.member_ids(sweep):
-        raise UsageError(f"{flag}: no member {_short(mid)} in {_short(str(sweep))}")
+        raise UsageError(f"{flag}: no member {short(mid)} in {short(str(sweep))}")
     with fsguard.DirLock(sweep, flag):
         yield member_folder(sweep, mid, flag)

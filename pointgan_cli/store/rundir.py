@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import UsageError
+from ..errors import UsageError, short
 from ..spec import RunSpec
 from . import ckptfile, fsguard
 from .atomic import atomic_write_json, atomic_write_text, dumps
@@ -122,9 +122,9 @@ def check_target_path(out: Path, force: bool, resume: bool) -> None:
         raise UsageError("--force and --resume cannot be used together")
     for parent in out.parents:
         if parent.exists() and not parent.is_dir():
-            raise UsageError(f"--out: {fsguard._short(str(parent))} is not a directory")
+            raise UsageError(f"--out: {short(str(parent))} is not a directory")
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {fsguard._short(str(out))} exists and is not a directory")
+        raise UsageError(f"--out: {short(str(out))} exists and is not a directory")
     fsguard.check_unlocked(out)
 
 
@@ -135,13 +135,13 @@ def check_target(out: Path, force: bool, resume: bool) -> None:
     check_target_path(out, force, resume)
     if resume:
         if not out.is_dir():
-            raise UsageError(f"--resume: {fsguard._short(str(out))} does not exist")
+            raise UsageError(f"--resume: {short(str(out))} does not exist")
         if latest_checkpoint(out) is None:
             raise UsageError(f"--resume: no complete checkpoint in {out / CHECKPOINTS}")
     elif force:
         fsguard.check_replaceable(out, RUN_LAYOUT, RUN_MARKERS, "run")
     elif is_nonempty_dir(out):
-        raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
+        raise UsageError(f"--out: {short(str(out))} is not empty "
                          "(use --force to replace it or --resume)")
 
 
@@ -151,7 +151,7 @@ def prepare_fresh(out: Path, force: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     if is_nonempty_dir(out):
         if not force:
-            raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
+            raise UsageError(f"--out: {short(str(out))} is not empty "
                              "(use --force to replace it or --resume)")
         fsguard.check_replaceable(out, RUN_LAYOUT, RUN_MARKERS, "run")
         fsguard.clear_owned(out, RUN_LAYOUT)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import UsageError, short
 from . import atomic, fsguard, rundir, sweepindex, sweepstore
 
 SWEEP_JSON = "sweep.json"
@@ -126,7 +126,7 @@ def _lines(doc: dict[str, Any]) -> str:
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(fsguard.finite_json(value), separators=(",", ":"), allow_nan=False)
+    return json.dumps(atomic.finite_json(value), separators=(",", ":"), allow_nan=False)
 
 
 def read_index(path: Path | str) -> Index:
@@ -162,7 +162,7 @@ def check_target(out: Path, force: bool, resume: bool) -> None:
     elif force:
         fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
     elif rundir.is_nonempty_dir(out):
-        raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
+        raise UsageError(f"--out: {short(str(out))} is not empty "
                          "(use --force to replace it or --resume)")
 
 
@@ -171,7 +171,7 @@ def prepare_fresh(out: Path, force: bool) -> None:
     only what pointgan wrote."""
     if rundir.is_nonempty_dir(out):
         if not force:
-            raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
+            raise UsageError(f"--out: {short(str(out))} is not empty "
                              "(use --force to replace it or --resume)")
         fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
         fsguard.clear_owned(out, SWEEP_LAYOUT)

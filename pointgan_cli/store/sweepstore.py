@@ -213,7 +213,7 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
     members' summaries as columns (``jsoncols``; summaries of different shapes: bz2 of one
     JSON line each). An array equal to an earlier one bit for bit (``last_good`` of members
     that never diverged) is stored once and named in ``@same``. ``stacked["summaries"]``, once
-    finished: the members' summary objects (JSON values only, as ``fsguard.finite_json``
+    finished: the members' summary objects (JSON values only, as ``atomic.finite_json``
     gives)."""
     stacked = dict(stacked)
     arrays = {"@ids_z": _zipped(json.dumps(ids))}

@@ -21,7 +21,7 @@ from .. import verdict
 from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
 from ..games import game_of
-from ..store import fsguard, sweepstore
+from ..store import atomic, sweepstore
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
 from ..training.train import (
@@ -90,7 +90,7 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             if step == trainer.steps:  # finished: the members' summaries travel with it
                 windows, final = _windows(metrics, specs), final_state(trainer)
                 entered = _entered(metrics, specs)
-                stacked["summaries"] = fsguard.finite_json(
+                stacked["summaries"] = atomic.finite_json(
                     [run_summary(trainer, i, float(wall[i]), windows[i], final, entered[i])
                      for i in range(len(ids))])
             sweepstore.write_batch(sweep, bid, metrics, stacked)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..engine.batching import auto_max_batch, bytes_per_run
-from ..errors import RuntimeFailure, UsageError
+from ..errors import RuntimeFailure, UsageError, short
 from ..games import DIRAC, game_of
 from ..spec import RunSpec
 from ..store import fsguard, outputs, sweepdir, sweepstore
@@ -29,7 +29,7 @@ def check_runnable(members: MemberList, executor: str) -> None:
     import importlib.util
 
     if executor not in ("local", "ray"):
-        raise UsageError(f"--executor: unknown executor {fsguard._short(executor)} "
+        raise UsageError(f"--executor: unknown executor {short(executor)} "
                          "(local or ray)")
     if executor == "ray" and importlib.util.find_spec("ray") is None:
         raise RuntimeFailure("--executor ray needs Ray: install it with "

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..engine.batching import bytes_per_run
-from ..errors import PointganError, RuntimeFailure, UsageError
-from ..store import fsguard
+from ..errors import PointganError, RuntimeFailure, UsageError, short
 
 if TYPE_CHECKING:
     from ..spec import RunSpec
@@ -97,7 +96,7 @@ def disk_failure(exc: OSError, where: Path) -> RuntimeFailure:
     why = exc.strerror or type(exc).__name__
     hint = ("; free some space and continue with --resume"
             if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
-    return RuntimeFailure(f"cannot write in {fsguard._short(str(where))}: {why}{hint}")
+    return RuntimeFailure(f"cannot write in {short(str(where))}: {why}{hint}")
 
 
 def available_memory(device: str) -> int | None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import verdict
 from ..engine.snapshot_record import Snapshot
-from ..errors import RuntimeFailure, UsageError
+from ..errors import RuntimeFailure, UsageError, short
 from ..games import DIRAC, POINT, game_of
 from ..naming import rerun_command
 from ..spec import RunSpec
@@ -137,7 +137,7 @@ def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack
         outputs.refuse_inside_sweep(m.out)  # a sweep's members are written by the sweep alone
         if m.resume:
             if not m.out.is_dir():
-                raise UsageError(f"--resume: {fsguard._short(str(m.out))} does not exist")
+                raise UsageError(f"--resume: {short(str(m.out))} does not exist")
         else:
             m.out.mkdir(parents=True, exist_ok=True)
         locks.enter_context(fsguard.DirLock(m.out))
