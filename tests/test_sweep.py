@@ -1,7 +1,6 @@
 import json
 import signal
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -307,11 +306,11 @@ def test_sweep_with_mlflow_tracker_logs_parent_and_members(cli, tmp_path):
 def test_max_batch_auto_plans_cache_sized_batches_on_a_cpu():
     from pointgan_cli.engine.batching import CPU_BATCH, auto_max_batch
     from pointgan_cli.sweep.plan import plan_jobs
-    from pointgan_cli.training.train import Member
+    from pointgan_cli.sweep.spec import SweepMember
 
     spec = resolve_spec("fixed")
     assert auto_max_batch(spec) == CPU_BATCH == 256
-    members = [Member(spec=spec.model_copy(update={"seed": s}), out=Path(str(s)), command="")
+    members = [SweepMember(str(s), "fixed", spec.model_copy(update={"seed": s}))
                for s in range(600)]
     sizes = sorted(len(j.members) for j in plan_jobs(members, None, 2))
     assert sizes == [200, 200, 200]  # ceil(600 / 256) = 3 pieces, balanced

@@ -11,6 +11,7 @@ import pytest
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import sweepstore
 from pointgan_cli.sweep.batches import train_store_batch
+from pointgan_cli.sweep.spec import SweepMember
 from pointgan_cli.training.runtime import Interrupted
 from pointgan_cli.training.train import Member, train_batch
 
@@ -59,9 +60,9 @@ def test_a_run_resumed_at_any_boundary_has_the_uninterrupted_rows(tmp_path, engi
     assert _summary(out / "summary.json") == _summary(ref / "summary.json")
 
 
-def _batch(sweep, resume=False, engine="torch"):
-    return [Member(_spec("baseline", seed, engine), sweep / "members" / f"baseline-s{seed}",
-                   resume=resume) for seed in (0, 1, 2)]
+def _batch(sweep, engine="torch"):
+    return [SweepMember(f"baseline-s{seed}", "baseline", _spec("baseline", seed, engine))
+            for seed in (0, 1, 2)]
 
 
 @pytest.mark.parametrize(("engine", "stop"), CASES)
@@ -75,8 +76,8 @@ def test_a_sweep_batch_resumed_at_any_boundary_has_the_uninterrupted_rows(tmp_pa
     with pytest.raises(Interrupted):
         train_store_batch(out, "0000", _batch(out, engine=engine), handle_signals=False,
                           should_stop=_stop_at(stop))
-    train_store_batch(out, "0000", _batch(out, resume=True, engine=engine),
-                      handle_signals=False)
+    train_store_batch(out, "0000", _batch(out, engine=engine), handle_signals=False,
+                      resume=True)
     a = sweepstore.read_metrics(sweepstore.metrics_path(out, "0000"))
     b = sweepstore.read_metrics(sweepstore.metrics_path(ref, "0000"))
     assert a.steps == b.steps == list(range(0, STEPS + 1, SNAP))

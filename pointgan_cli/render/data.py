@@ -186,7 +186,7 @@ def limits(tracks: list[Track]) -> Limits:
 # -- sources: one run or a sweep grid ----------------------------------------------------------
 
 @dataclass
-class SweepMember:
+class PickedMember:
     id: str
     group: str
     run: Run
@@ -209,7 +209,7 @@ def _across_groups(ids: list[str], groups: dict[str, str]) -> list[str]:
             if k < len(lane)]
 
 
-def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMember]:
+def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[PickedMember]:
     """The members to show: ``ids`` when given, else up to ``size`` finished members, failed
     and converged ones alternating (failed first) so each failure sits beside a success, each
     kind taken round-robin over the sweep's groups."""
@@ -236,7 +236,7 @@ def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[SweepMem
         failed, good = failed[:n_failed], good[: size - n_failed]
         chosen = [i for pair in zip(failed, good) for i in pair]
         chosen += failed[len(good):] + good[len(failed):]
-    return [SweepMember(i, groups[i], sweepmembers.load_member(sweep, i), _converged(sweep, i),
+    return [PickedMember(i, groups[i], sweepmembers.load_member(sweep, i), _converged(sweep, i),
                         _class(sweep, i)) for i in chosen]
 
 

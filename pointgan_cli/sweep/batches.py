@@ -25,25 +25,26 @@ from ..store import atomic, sweepstore
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
 from ..training.train import (
-    Member,
     ProgressFn,
     new_trainer,
     no_grad,
     train_to_end,
     warn_graph_error,
 )
+from .spec import SweepMember
 
 
 def train_store_batch(
     sweep: Path,
     bid: str,
-    members: Sequence[Member],
+    members: Sequence[SweepMember],
     on_progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
     handle_signals: bool = True,
+    resume: bool = False,
 ) -> None:
-    """Train ``members`` (one ``batch_key``; ids = their ``out`` folder names) as batch
-    ``bid`` of the sweep at ``sweep``; resumed members continue from the batch's state file.
+    """Train ``members`` (one ``batch_key``) as batch ``bid`` of the sweep at ``sweep``;
+    ``resume``: they continue from the batch's state file.
 
     SIGINT (``handle_signals``) or ``should_stop()`` stop between two steps after a
     checkpoint of the current step (``Interrupted``)."""
@@ -51,15 +52,14 @@ def train_store_batch(
     prepare_device(specs[0])
     check_memory(specs)
     try:
-        _train(Path(sweep), bid, members, on_progress, should_stop, handle_signals)
+        _train(Path(sweep), bid, members, on_progress, should_stop, handle_signals, resume)
     except OSError as exc:
         raise disk_failure(exc, Path(sweep)) from None
 
 
-def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> None:
+def _train(sweep, bid, members, on_progress, should_stop, handle_signals, resume) -> None:
     specs = [m.spec for m in members]
-    ids = [m.out.name for m in members]
-    resume = any(m.resume for m in members)
+    ids = [m.id for m in members]
     trainer = new_trainer(specs)
     with no_grad(trainer):
         prior_wall = np.zeros(len(members), np.float64)
@@ -141,4 +141,4 @@ def _entered(metrics: sweepstore.BatchMetrics, specs) -> list[int | None]:
 
 def train_job(job, on_progress: ProgressFn | None = None, **kw) -> None:
     """A planned job (``plan.Job``): its batch of the sweep's store."""
-    train_store_batch(job.sweep, job.batch, job.members, on_progress, **kw)
+    train_store_batch(job.sweep, job.batch, job.members, on_progress, resume=job.resume, **kw)

@@ -28,6 +28,7 @@ from typing import Any
 from .. import verdict
 from ..spec import RunSpec
 from ..store import sweepdir, sweepmembers
+from .spec import SweepMember
 
 CHECK_DIR = "check-2x"
 CHECK_JSON = "check-classes.json"
@@ -46,10 +47,10 @@ PREDICTIONS = {
 }
 
 
-def doubled(members: list[tuple[str, str, RunSpec]]) -> list[tuple[str, str, RunSpec]]:
+def doubled(members: list[SweepMember]) -> list[SweepMember]:
     """The same members with twice the steps and the same snapshot cadence (the first ``T``
     steps of each are then the original run, snapshot for snapshot)."""
-    return [(mid, group, spec.model_copy(update={"steps": 2 * spec.steps}))
+    return [SweepMember(mid, group, spec.model_copy(update={"steps": 2 * spec.steps}))
             for mid, group, spec in members]
 
 

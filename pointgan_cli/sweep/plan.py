@@ -15,30 +15,31 @@ from pathlib import Path
 
 from ..engine.batching import auto_max_batch, batch_key
 from ..errors import UsageError
-from ..spec import RunSpec
-from ..store import sweepdir, sweepmembers, sweepstore
-from ..training.train import Member
+from ..store import sweepmembers, sweepstore
+from .spec import SweepMember
 
 
 @dataclass
 class Job:
     """One batch of members trained together: batch ``batch`` of the store of ``sweep``."""
 
-    members: list[Member]
+    members: list[SweepMember]
     sweep: Path | None = None
     batch: str | None = None
+    resume: bool = False  # a stored batch continuing from its state file
 
     @property
     def run_steps(self) -> int:
         return sum(m.spec.steps for m in self.members)
 
 
-def plan_jobs(members: Sequence[Member], max_batch: int | None, workers: int) -> list[Job]:
+def plan_jobs(members: Sequence[SweepMember], max_batch: int | None,
+              workers: int) -> list[Job]:
     """Collect fresh members that can share a batch (same batch_key) and cut each
     such batch into balanced jobs (``max_batch`` None: ``--max-batch auto``, the engine's
     choice for the batch's device). ("Batch" here is about tensors; a sweep's statistics
     "groups" are a different thing, see ``report``.)"""
-    batches: dict[tuple, list[Member]] = {}
+    batches: dict[tuple, list[SweepMember]] = {}
     for m in members:
         batches.setdefault(batch_key(m.spec), []).append(m)
     total = sum(len(b) for b in batches.values())
@@ -54,35 +55,31 @@ def plan_jobs(members: Sequence[Member], max_batch: int | None, workers: int) ->
     return jobs
 
 
-def store_jobs(out: Path, members: Sequence[tuple[str, str, RunSpec]], max_batch: int | None,
+def store_jobs(out: Path, members: Sequence[SweepMember], max_batch: int | None,
                workers: int) -> list[Job]:
     """The work left in the sweep at ``out``: each stored batch that has not finished resumes
     whole (same members, from its state's step); members no batch holds (and without a
     finished run directory of their own) are planned into new batches, numbered after the
     existing ones."""
-    specs = {mid: spec for mid, _, spec in members}
+    by_id = {m.id: m for m in members}
     jobs: list[Job] = []
     held: set[str] = set()
     last = -1
     for bid in sweepstore.batch_ids(out):
         ids, _step, finished = sweepstore.read_progress(sweepstore.state_path(out, bid))
-        unknown = [i for i in ids if i not in specs]
+        unknown = [i for i in ids if i not in by_id]
         if unknown:
             raise UsageError(f"--resume: batch {bid} of {out} holds {unknown[0]!r}, "
                              "which sweep.json does not list")
         held.update(ids)
         last = max(last, int(bid))
         if not finished:
-            jobs.append(Job([_member(out, i, specs[i], True) for i in ids], out, bid))
-    rest = [(mid, spec) for mid, _, spec in members if mid not in held]
-    done = sweepmembers.member_summaries(out, [mid for mid, _ in rest])  # one pass over the store
-    fresh = [_member(out, mid, spec, False) for (mid, spec), s in zip(rest, done) if s is None]
+            jobs.append(Job([by_id[i] for i in ids], out, bid, resume=True))
+    rest = [m for m in members if m.id not in held]
+    done = sweepmembers.member_summaries(out, [m.id for m in rest])  # one pass over the store
+    fresh = [m for m, s in zip(rest, done) if s is None]
     for k, job in enumerate(plan_jobs(fresh, max_batch, workers)):
         job.sweep, job.batch = out, sweepstore.batch_name(last + 1 + k)
         jobs.append(job)
     jobs.sort(key=lambda j: -j.run_steps)  # longest first: better packing on the workers
     return jobs
-
-
-def _member(out: Path, mid: str, spec: RunSpec, resume: bool) -> Member:
-    return Member(spec=spec, out=sweepdir.member_dir(out, mid), resume=resume)

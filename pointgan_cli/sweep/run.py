@@ -165,7 +165,7 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     finally:
         if preload is not None:
             preload.join()
-    if game_of(members[0][2]) is DIRAC:
+    if game_of(members[0].spec) is DIRAC:
         return dirac_report.write_report(out, members)
-    return report.write_report(out, [(i, g) for i, g, _ in members], members[0][2].real_value,
+    return report.write_report(out, [(m.id, m.group) for m in members], members[0].spec.real_value,
                                sweep)

@@ -14,7 +14,7 @@ import math
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -309,6 +309,15 @@ def _grid_references(sweep: SweepSpec, field: str, value: Any) -> dict[str, str 
     return {group: refs.get(key) for group, key in points}
 
 
+class SweepMember(NamedTuple):
+    """One member of a sweep, the same from the plan to the store to an export: its id (the
+    name ``SWEEP/members/ID`` gives it), its statistics group and its resolved spec."""
+
+    id: str
+    group: str
+    spec: RunSpec
+
+
 def expand(sweep: SweepSpec) -> list[tuple[str, str, RunSpec]]:
     """All members as (id, group, spec), in a stable order. The sweep's common ``overrides``
     (flags) apply to every member; variant overrides and grid values win over them."""
@@ -324,7 +333,7 @@ def expand(sweep: SweepSpec) -> list[tuple[str, str, RunSpec]]:
             for seed in sweep.seeds:
                 ov = {**overrides, **variant.overrides, **gp, "seed": seed}
                 spec = _resolve_member(variant.preset, config, ov, gp)
-                out.append((f"{slug(group)}-s{seed:04d}", group, spec))
+                out.append(SweepMember(f"{slug(group)}-s{seed:04d}", group, spec))
     games = sorted({s.game for _, _, s in out})
     if len(games) > 1:
         raise UsageError(f"--game: a sweep trains one game, not {' and '.join(games)}")

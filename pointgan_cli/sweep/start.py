@@ -20,9 +20,9 @@ from pathlib import Path
 from ..errors import UsageError, short
 from ..spec import RunSpec
 from ..store import fsguard, sweepdir
-from .spec import SweepSpec, sweep_command
+from .spec import SweepMember, SweepSpec, sweep_command
 
-MemberList = list[tuple[str, str, RunSpec]]  # (id, group, spec)
+MemberList = list[SweepMember]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ def load_sweep(out: Path) -> tuple[SweepSpec, MemberList, str]:
     index = sweepdir.read_index(out)
     try:
         sweep = SweepSpec.model_validate(index.sweep)
-        members = [(e.id, e.group, RunSpec.model_validate(e.spec)) for e in index.entries]
+        members = [SweepMember(e.id, e.group, RunSpec.model_validate(e.spec))
+                   for e in index.entries]
     except (ValidationError, TypeError, ValueError):
         raise UsageError(f"--resume: {out / sweepdir.SWEEP_JSON} is corrupt") from None
     return sweep, members, index.command
