@@ -92,7 +92,7 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
     for g in list(dict.fromkeys([*ga, *gb])):
         row: dict[str, Any] = {"group": g}
         for side, counts in (("a", ga), ("b", gb)):
-            k, n = counts.get(g, (None, None))
+            k, n = counts.get(g, (0, None))
             row[side] = None if n is None else {"converged": k, "n": n,
                                                 "success_rate": k / n if n else None}
         if row["a"] and row["b"]:

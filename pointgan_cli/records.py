@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     from .engine import BatchTrainer, Snapshot
 
 
+def _losses(snap: Snapshot, i: int) -> dict[str, float]:
+    """Run i's losses and D outputs (a row is written from a snapshot taken with losses)."""
+    assert snap.g_loss is not None and snap.d_loss is not None
+    assert snap.d_real is not None and snap.d_fake is not None
+    return {"g_loss": float(snap.g_loss[i]), "d_loss": float(snap.d_loss[i]),
+            "d_real": float(snap.d_real[i]), "d_fake": float(snap.d_fake[i])}
+
+
 def dirac_metrics_row(snap: Snapshot, i: int) -> dict[str, Any]:
     """A Dirac-GAN metrics row: theta, psi and their distance to the equilibrium (0, 0)."""
     theta, psi = float(snap.g[i, 0]), float(snap.d[i, 0])
@@ -27,10 +35,7 @@ def dirac_metrics_row(snap: Snapshot, i: int) -> dict[str, Any]:
         "theta": theta,
         "psi": psi,
         "distance": dirac.distance(theta, psi),
-        "g_loss": float(snap.g_loss[i]),
-        "d_loss": float(snap.d_loss[i]),
-        "d_real": float(snap.d_real[i]),
-        "d_fake": float(snap.d_fake[i]),
+        **_losses(snap, i),
     }
 
 
@@ -51,10 +56,7 @@ def metrics_row(snap: Snapshot, i: int, real: float) -> dict[str, Any]:
         "w": w,
         "b": b,
         "distance": distance(w, b, real),
-        "g_loss": float(snap.g_loss[i]),
-        "d_loss": float(snap.d_loss[i]),
-        "d_real": float(snap.d_real[i]),
-        "d_fake": float(snap.d_fake[i]),
+        **_losses(snap, i),
     }
     for j, name in enumerate(D_NAMES):
         row[f"d_{name}"] = float(snap.d[i, j])

@@ -99,7 +99,8 @@ class RunSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, strict=True,
                               allow_inf_nan=False)
 
-    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Spec format version.")
+    schema_version: Literal[1] = Field(SCHEMA_VERSION,  # type: ignore[arg-type]
+                                      description="Spec format version.")
     preset: str = Field("baseline", description="Study configuration the spec started from.")
     seed: int = Field(0, ge=0, lt=2**32, description="Random seed (0 <= seed < 2^32).")
     steps: int = Field(6000, ge=1, le=MAX_STEPS,

@@ -9,6 +9,7 @@ and its randomness is a function of seed and step, so the state holds no generat
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -18,7 +19,7 @@ from .layout import DTYPE
 def unstack_state(stacked: dict, i: int) -> dict:
     """Run i's checkpoint dict from ``BatchTrainer.stacked_state()`` (or one read back from a
     batch file): (R,) tensors become Python scalars, (R, ...) tensors their row i."""
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in stacked.items():
         if isinstance(value, dict):
             out[key] = unstack_state(value, i)

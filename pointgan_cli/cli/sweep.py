@@ -121,17 +121,18 @@ def sweep(
     if not resume or given:
         spec = build_sweep_spec(
             list(preset or []), study, parse_grid(list(grid or [])),
-            None if seeds is None else parse_seeds(seeds), config, spec_flags, reference,
+            None if seeds is None else parse_seeds(seeds), config, spec_flags or {}, reference,
         )
         members = expand(spec)  # every member validated before torch is even imported
     from .. import fsguard, sweepdir, trackers
     from ..sweep.run import check_runnable, load_sweep, run_sweep
 
-    if resume and not sweepdir.is_sweep(out) and given:
+    if resume and not sweepdir.is_sweep(out) and given:  # type: ignore[arg-type]
         # Killed before sweep.json was written: nothing to continue, start the sweep named by
         # the flags (only what pointgan wrote may be in the directory).
         resume, force = False, True
     if resume:
+        assert out is not None  # checked above
         recorded, members, command = load_sweep(out)  # the recorded members, never --config
         if spec is not None and spec.model_dump() != recorded.model_dump():
             raise UsageError(f"--resume: {out} holds another sweep "
@@ -141,6 +142,8 @@ def sweep(
         if out is None:  # unique: two sweeps started in the same second get -2, -3...
             out = fsguard.unused_path(Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
         command = sweep_command(spec, out)
+    # --resume loaded the spec and members, otherwise the flags built them and named out.
+    assert out is not None and spec is not None and members is not None
     sweepdir.check_target(out, force, resume)
     check_runnable(members, executor)
     trackers.check_available(tracker, tracking_uri)

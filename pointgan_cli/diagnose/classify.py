@@ -162,7 +162,8 @@ def measure(run: Run, verdict_doc: dict[str, Any] | None = None) -> dict[str, An
     prob = shapes.probability(spec)
     ev["d_output"] = "probability" if prob else "logit"
     ev["saturation_fraction"] = shapes.saturation_fraction(st.d, st.g, probability=prob)
-    ev["d_range"] = shapes.d_range(st.d, *ev["d_range_window"], probability=prob)
+    lo, hi = ev["d_range_window"]
+    ev["d_range"] = shapes.d_range(st.d, lo, hi, probability=prob)
     ev["d_shape"] = d_shape(ev)
     return ev
 

@@ -206,7 +206,7 @@ def plot_success(summary: dict[str, Any]) -> bytes:
     ax.bar(x, rate, color="#4c72b0", alpha=0.8)
     ax.errorbar(x, rate, yerr=[rate - low, high - rate], fmt="none", ecolor="black", capsize=4)
     for xi, g, top in zip(x, groups, high):
-        ax.text(xi, top + 0.03, f"{g['converged']}/{g['n']}", ha="center", va="bottom",
+        ax.text(float(xi), top + 0.03, f"{g['converged']}/{g['n']}", ha="center", va="bottom",
                 fontsize=8)
     ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1.18)

@@ -94,13 +94,13 @@ def run_local(
         return
     if workers <= 1 or len(jobs) == 1:  # no pool: same numbers, no start-up cost
         for job in jobs:
-            done = [0]
+            sent = [0]
 
-            def report(snap, job=job, done=done) -> None:
+            def report(snap, job=job, sent=sent) -> None:
                 n = snap.step * len(job.members)
                 if on_progress is not None:
-                    on_progress(n - done[0])
-                done[0] = n
+                    on_progress(n - sent[0])
+                sent[0] = n
 
             train_job(job, report)
         return
@@ -138,7 +138,7 @@ def run_local(
         raise failure
 
 
-def _drain(q: queue.Queue, on_progress: Callable[[int], None] | None) -> None:
+def _drain(q: queue.Queue | mp.queues.Queue, on_progress: Callable[[int], None] | None) -> None:
     while True:
         try:
             _, n = q.get_nowait()

@@ -194,8 +194,8 @@ def _contour(ax, xs: list[float], ys: list[float], rate: np.ndarray, level: floa
         return False
     tx = np.log10(xs) if xlog else np.asarray(xs, dtype=float)
     ty = np.log10(ys) if ylog else np.asarray(ys, dtype=float)
-    lines = contourpy.contour_generator(tx, ty, rate).lines(level)
-    lines = [ln for ln in lines if len(ln) >= 2]
+    found = contourpy.contour_generator(tx, ty, rate).lines(level)
+    lines = [np.asarray(ln) for ln in found if len(ln) >= 2]
     if not lines:
         return False
     for ln in lines:

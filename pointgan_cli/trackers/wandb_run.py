@@ -62,7 +62,8 @@ class WandbSession:
             opts["base_url"] = self.base_url
         wrun = self.wandb.init(
             project=os.environ.get("WANDB_PROJECT") or PROJECT, dir=str(root.resolve()),
-            mode=self.mode, name=root.name, group=group, job_type=job_type, config=config,
+            mode=self.mode, name=root.name,  # type: ignore[arg-type]
+            group=group, job_type=job_type, config=config,
             tags=tags, notes=notes, settings=self.wandb.Settings(**opts))
         disabled = bool(getattr(wrun, "disabled", False))  # WANDB_MODE=disabled: no records
         try:
