@@ -12,7 +12,7 @@ import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic import (
     BaseModel,
@@ -350,6 +350,15 @@ def resolve_spec(
     for k, v in file_data.items():
         layers[k] = v
         origin[k] = f"{k} (in {config})"
+    if file_data:
+        # A bad value in the file is an error even where a flag replaces it: the file is
+        # wrong whatever the command line says (checks across fields wait for the flags).
+        try:
+            RunSpec.model_validate({**layers, "preset": chosen})
+        except ValidationError as exc:
+            own = [e for e in exc.errors() if e["loc"] and str(e["loc"][0]) in file_data]
+            if own:
+                _raise_invalid(own[0], origin)
     for k, v in (overrides or {}).items():
         if v is None:
             continue
@@ -359,13 +368,17 @@ def resolve_spec(
     try:
         return RunSpec.model_validate(layers)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        msg = err["msg"].removeprefix("Value error, ")
-        if not err["loc"]:  # a check across fields: its message names the flags itself
-            raise UsageError(msg) from None
-        field = str(err["loc"][0])
-        where = origin.get(field, flag_name(field))
-        raise UsageError(f"{where}: {cap(msg)} (got {short(err.get('input'))})") from None
+        _raise_invalid(exc.errors()[0], origin)
+
+
+def _raise_invalid(err: Any, origin: dict[str, str]) -> NoReturn:
+    """One pydantic error as one line naming where the value came from (flag or file)."""
+    msg = err["msg"].removeprefix("Value error, ")
+    if not err["loc"]:  # a check across fields: its message names the flags itself
+        raise UsageError(msg) from None
+    field = str(err["loc"][0])
+    where = origin.get(field, flag_name(field))
+    raise UsageError(f"{where}: {cap(msg)} (got {short(err.get('input'))})") from None
 
 
 def spec_json_schema() -> dict[str, Any]:

@@ -30,17 +30,20 @@ def sweep(
         Optional[list[str]],
         typer.Option("--preset", help="Preset to include (repeatable, to compare presets): "
                      f"{o.PRESET_NAMES}. [default: baseline]", rich_help_panel="Sweep",
+                     metavar="<preset>",
                      autocompletion=o.complete_preset, show_default=False),
     ] = None,
     seeds: Annotated[
         Optional[str],
-        typer.Option("--seeds", help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29 "
+        typer.Option("--seeds", metavar="<seeds>",
+                     help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29 "
                      "[default: 0-9; --study map: 0-31 on a CPU, 0-63 on CUDA].",
                      show_default=False, rich_help_panel="Sweep"),
     ] = None,
     grid: Annotated[
         Optional[list[str]],
-        typer.Option("--grid", help="FIELD=V1,V2,... or FIELD=START:STOP:N (evenly spaced) "
+        typer.Option("--grid", metavar="<FIELD=VALUES>",
+                     help="FIELD=V1,V2,... or FIELD=START:STOP:N (evenly spaced) "
                      "or FIELD=START:STOP:N:log (repeatable; cartesian product). Two numeric "
                      "axes draw a stability map (map.png).", rich_help_panel="Sweep"),
     ] = None,
@@ -53,31 +56,37 @@ def sweep(
                      "(finer on CUDA; see docs/maps.md); 'dirac': every method of Mescheder et "
                      "al. 2018 on the Dirac-GAN, simultaneous and alternating, beside the "
                      "paper's verdicts (docs/dirac.md).", rich_help_panel="Sweep",
+                     metavar=o.metavar(STUDIES, "<study>"),
                      autocompletion=complete_study),
     ] = None,
     reference: Annotated[
         Optional[str],
-        typer.Option("--reference", help="Method every group is compared with, seed by seed "
+        typer.Option("--reference", metavar="<method>",
+                     help="Method every group is compared with, seed by seed "
                      "(exact McNemar test on shared seeds), e.g. baseline [default: the first "
                      "preset or the study's first method].", rich_help_panel="Sweep"),
     ] = None,
     max_batch: Annotated[
-        str, typer.Option("--max-batch", help="Most runs in one batched program, or 'auto': "
+        str, typer.Option("--max-batch", metavar="<n|auto>",
+                     help="Most runs in one batched program, or 'auto': "
                           "the fastest measured size on a CPU (256), as many as fit half the "
                           "free memory on a GPU.", rich_help_panel="Sweep"),
     ] = "auto",
     workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes [default: CPU count; "
+        int, typer.Option("--workers", min=1, help="Worker processes, 1 or more [default: CPU "
+                          "count; "
                           "a GPU sweep uses one].",
                           show_default=False, rich_help_panel="Sweep"),
     ] = os.cpu_count() or 1,
     executor: Annotated[
         str, typer.Option("--executor", help="local (processes) or ray.", rich_help_panel="Sweep",
+                          metavar=o.metavar(("local", "ray")),
                           autocompletion=lambda incomplete: o.starting(("local", "ray"),
                                                                         incomplete)),
     ] = "local",
     ray_address: Annotated[
-        Optional[str], typer.Option("--ray-address", help="Ray cluster address "
+        Optional[str], typer.Option("--ray-address", metavar="<address>",
+                     help="Ray cluster address "
                                     "[default: a local Ray started for the sweep].",
                                     rich_help_panel="Sweep"),
     ] = None,

@@ -17,7 +17,7 @@ import os
 import queue
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from .. import worker_boot
@@ -151,6 +151,25 @@ def _drain(q: queue.Queue | mp.queues.Queue, on_progress: Callable[[int], None] 
 # -- Ray executor --------------------------------------------------------------------------------
 
 
+#: What a cluster started with token authentication (the default of ``ray start`` from Ray
+#: 2.5x) needs on the client, said where connecting fails (docs/performance.md shows it).
+RAY_TOKEN_FIX = ("a cluster with token authentication needs RAY_AUTH_MODE=token in this shell "
+                 "(and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN)")
+
+
+def ray_start_error(exc: BaseException, address: str | None, env: Mapping[str, str]) -> str:
+    """One line for a failed ``ray.init``: Ray's own first line, and the token-auth fix when
+    joining a cluster without ``RAY_AUTH_MODE=token`` (the usual cause once the address has
+    answered) or when Ray says authentication failed."""
+    text = " ".join(str(exc).split(". ")[0].split()) or type(exc).__name__
+    text = text if len(text) <= 200 else text[:199] + "…"
+    said_auth = "auth" in f"{type(exc).__name__} {exc}".lower() or "token" in str(exc).lower()
+    msg = f"--ray-address: cannot start or reach Ray: {text}"
+    if (address or said_auth) and env.get("RAY_AUTH_MODE", "").lower() != "token":
+        msg += f"; {RAY_TOKEN_FIX}"
+    return msg
+
+
 def run_ray(
     jobs: Sequence[Job], address: str | None, on_progress: Callable[[int], None] | None = None
 ) -> None:
@@ -175,7 +194,7 @@ def run_ray(
                 ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False,
                          log_to_driver=False)
         except Exception as exc:  # noqa: BLE001 - any connection failure is one line
-            raise RuntimeFailure(f"--ray-address: cannot start or reach Ray: {exc}") from None
+            raise RuntimeFailure(ray_start_error(exc, address, os.environ)) from None
         started = True
     try:
         remote = ray.remote(num_cpus=1)(_ray_job)
