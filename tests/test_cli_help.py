@@ -176,7 +176,7 @@ def test_help_shows_no_type_noise_and_every_fixed_choice(runner):
         assert bare is None, (ctx.command_path, bare)
     fixed = {("train", "--preset"): PRESETS, ("sweep", "--preset"): PRESETS,
              ("sweep", "--study"): STUDIES, ("sweep", "--executor"): ("local", "ray"),
-             ("animate", "--format"): ("gif", "mp4"), ("ls", "--format"): ("table", "tsv"),
+             ("animate", "--format"): ("gif", "mp4"), ("ls", "--format"): ("table", "tsv", "csv"),
              ("train", "--tracker"): ("none", "mlflow", "wandb")}
     for field in SPEC_FIELDS:
         values = RunSpec.model_fields[field].annotation

@@ -93,12 +93,14 @@ class TableFormat(StrEnum):
 
     table = "table"
     tsv = "tsv"
+    csv = "csv"
 
 
 Format = Annotated[
     TableFormat,
     typer.Option("--format", help="Result table on stdout: table (aligned text; boxes on a "
-                 "terminal) or tsv (tab-separated, with a header line)."),
+                 "terminal), or tsv/csv for programs: one header line, one table, raw numbers "
+                 "at full precision (counts, rates and interval ends in columns of their own)."),
 ]
 Force = Annotated[bool, typer.Option(
     "--force", help="Replace --out when it holds only what pointgan wrote (a run or sweep "

@@ -192,7 +192,8 @@ def sweep(
     rows.sort(key=lambda r: r[0])
     cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p",
             "median dist", "mean bias b", "classes", "final w", "final b"]
-    console.print_table(f"sweep {out}", cols, rows, fmt,
+    console.print_table(f"sweep {out}", cols, rows, fmt, raw=sweep_raw(summary),
+                        optional=("median dist", "mean bias b", "final w", "final b"),
                         caption="converged: inside the tolerance over the whole success window; "
                         "McNemar p: exact test against the reference group (ref) on shared "
                         "seeds; median dist: |w| + |b - real| at the end; mean bias b: mean of "
@@ -200,6 +201,29 @@ def sweep(
                         "appr still approaching, orb orbiting, stuck, div diverged)")
     console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
                  + ", ".join(str(c) for c in sweepdir.charts(out)))
+
+
+SWEEP_RAW = ("rank", "group", "reference", "n", "converged", "success_rate", "wilson_low",
+             "wilson_high", "mcnemar_p", "median_final_distance", "mean_bias_b",
+             "w_mean", "w_std", "b_mean", "b_std")
+
+
+def sweep_raw(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The sweep table for programs (``--format tsv/csv``): summary.json's numbers unrounded,
+    ``reference`` true on the reference group's row, one ``class_<name>`` count per class;
+    rows in rank order, as the table."""
+    from ..verdict import CLASSES
+
+    rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+    cols = [*SWEEP_RAW, *(f"class_{c}" for c in CLASSES)]
+    rows: list[list[Any]] = []
+    for g in summary["groups"]:
+        values = dict(g, rank=rank[g["group"]], reference=g.get("reference") == g["group"])
+        classes = g.get("classes") or {}
+        rows.append([values.get(k) for k in SWEEP_RAW]
+                    + [int(classes.get(c, 0)) for c in CLASSES])
+    rows.sort(key=lambda r: int(r[0]))
+    return cols, rows
 
 
 _CLASS_ABBR = {"converged": "conv", "still_approaching": "appr", "orbiting": "orb",
@@ -221,7 +245,10 @@ def _print_dirac(summary: dict[str, Any], out: Path, wall: float, fmt: Any) -> N
              "" if g["agrees"] is None else ("yes" if g["agrees"] else "NO"),
              _num(g["final_distance_median"])] for g in summary["groups"]]
     cols = ["group", "converged", "verdict", "expected", "from", "agrees", "median dist"]
-    console.print_table(f"sweep {out}", cols, rows, fmt,
+    raw_cols = ["group", "n", "converged", "verdict", "expected", "expected_from", "agrees",
+                "final_distance_median"]
+    raw = [[g.get(k) for k in raw_cols] for g in summary["groups"]]
+    console.print_table(f"sweep {out}", cols, rows, fmt, raw=(raw_cols, raw),
                         caption="converged: inside the tolerance over the whole success window; "
                         "verdict: converges (every member), does not converge (none) or mixed; "
                         "median dist: |theta| + |psi| at the end")

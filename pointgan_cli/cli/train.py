@@ -79,8 +79,14 @@ def train(
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker, tracking_uri)
     member = Member(spec=spec, out=out, command=command, resume=resume)
+    finished = rundir.read_summary(out) if resume else None
+    if finished is not None:
+        # Nothing to continue: its summary.json (wall time included) stays as it was.
+        console.note(f"{out} is finished ({spec.steps} steps): nothing to resume, its "
+                     "summary.json is unchanged")
 
-    with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:
+    with console.progress_bar(spec.steps, f"train {run_label(spec)}",
+                              enabled=not quiet and finished is None) as prog:
 
         def on_progress(snap: Snapshot) -> None:
             if prog is not None:
@@ -93,7 +99,7 @@ def train(
                         f"d_loss={float(snap.d_loss[0]):.3f}")
                 prog.update(completed=snap.step, info=info)
 
-        summary = train_batch([member], on_progress, force=force)[0]
+        summary = finished or train_batch([member], on_progress, force=force)[0]
 
     result = dict(summary, run_dir=str(out))
     if tracker != "none":
