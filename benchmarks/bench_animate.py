@@ -29,7 +29,7 @@ from pointgan_cli import render  # noqa: E402
 from pointgan_cli.naming import rerun_command  # noqa: E402
 from pointgan_cli.render import data as render_data  # noqa: E402
 from pointgan_cli.spec import resolve_spec  # noqa: E402
-from pointgan_cli.training import Member, train_batch  # noqa: E402
+from pointgan_cli.training.train import Member, train_batch  # noqa: E402
 
 
 def make_run(path: Path, snapshots: int) -> None:

@@ -26,8 +26,8 @@ import time
 
 import torch
 
-from pointgan_cli.engine import BatchTrainer
-from pointgan_cli.layout import CHUNK
+from pointgan_cli.engine.layout import CHUNK
+from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 
 

@@ -30,9 +30,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from pointgan_cli import sweepdir  # noqa: E402
 from pointgan_cli.render import phase  # noqa: E402
 from pointgan_cli.spec import RunSpec  # noqa: E402
+from pointgan_cli.store import sweepdir  # noqa: E402
 from pointgan_cli.sweep import dirac_report  # noqa: E402
 
 

@@ -39,10 +39,10 @@ from pathlib import Path
 import torch
 from naive import naive_us_per_step
 
-from pointgan_cli.batching import CPU_BATCH
-from pointgan_cli.engine import BatchTrainer
-from pointgan_cli.runtime import keep_freed_memory
+from pointgan_cli.engine.batching import CPU_BATCH
+from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.training.runtime import keep_freed_memory
 
 ROOT = Path(__file__).resolve().parents[1]
 

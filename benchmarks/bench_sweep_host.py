@@ -39,7 +39,7 @@ def main() -> None:
     import torch
 
     from pointgan_cli.cli.app import main as cli_main
-    from pointgan_cli.engine import BatchTrainer
+    from pointgan_cli.engine.trainer import BatchTrainer
     from pointgan_cli.sweep import executors
     from pointgan_cli.sweep import run as sweep_run
 

@@ -13,7 +13,7 @@ import time
 import torch
 from naive import naive_us_per_step
 
-from pointgan_cli.engine import BatchTrainer
+from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 
 

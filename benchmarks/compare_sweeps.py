@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from pointgan_cli import sweepdir
+from pointgan_cli.store import sweepdir
 
 
 def main() -> None:

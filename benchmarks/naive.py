@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pointgan_cli.models import Discriminator, Generator
+from pointgan_cli.engine.models import Discriminator, Generator
 from pointgan_cli.spec import RunSpec
 
 

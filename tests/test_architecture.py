@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "pointgan_cli"
-ENGINE = ("rng", "models", "losses", "grads", "layout", "batching", "randomness",
-          "trainstate", "optimizers", "capture", "snapshots", "engine", "dirac")
+ENGINE = tuple(f"engine.{m}" for m in (
+    "rng", "models", "losses", "grads", "layout", "batching", "randomness",
+    "state", "optimizers", "capture", "snapshots", "trainer", "dirac"))
 
 
 def modules() -> dict[str, Path]:
@@ -78,12 +79,12 @@ def runtime_imports(name: str, path: Path) -> set[str]:
 def test_only_rundir_knows_run_file_names():
     names = {"spec.json", "metrics.jsonl", "summary.json", "checkpoints", "last.pt"}
     offenders = {m: sorted(names & set(string_literals(f))) for m, f in modules().items()
-                 if m != "rundir"}
+                 if m != "store.rundir"}
     assert {m: v for m, v in offenders.items() if v} == {}
 
 
 def test_only_sweepdir_knows_sweep_file_names():
-    offenders = {m for m, f in modules().items() if m != "sweepdir"
+    offenders = {m for m, f in modules().items() if m != "store.sweepdir"
                  and "sweep.json" in set(string_literals(f))}
     assert offenders == set()
 
@@ -91,13 +92,13 @@ def test_only_sweepdir_knows_sweep_file_names():
 @pytest.mark.parametrize("name", ENGINE)
 def test_engine_modules_import_only_torch_math_and_each_other(name):
     allowed = {"torch", "math", "collections.abc", "dataclasses", "typing"}
-    allowed |= {f"pointgan_cli.{e}" for e in ENGINE} | {"pointgan_cli"}
+    allowed |= {f"pointgan_cli.{e}" for e in ENGINE} | {"pointgan_cli", "pointgan_cli.engine"}
     imported = runtime_imports(f"pointgan_cli.{name}", modules()[name])
     bad = {i for i in imported
            if not (i.split(".")[0] in {"torch", "math"} or i in allowed
                    or any(i.startswith(f"pointgan_cli.{e}.") for e in ENGINE)
                    or i in {f"pointgan_cli.{e}" for e in ENGINE})}
-    # ``from . import losses, rng`` records pointgan_cli.losses / pointgan_cli.rng: allowed above
+    # ``from . import losses, rng`` records pointgan_cli.engine.losses / .rng: allowed above
     assert bad == set(), f"{name} imports {sorted(bad)}"
 
 
@@ -139,5 +140,6 @@ def test_no_import_cycles():
 
 def test_the_cycle_check_sees_relative_imports():
     deps = runtime_imports("pointgan_cli.sweep.run", modules()["sweep.run"])
-    assert "pointgan_cli.sweepdir" in deps and "pointgan_cli.sweep.plan" in deps
-    assert "pointgan_cli.spec" not in runtime_imports("pointgan_cli.engine", modules()["engine"])
+    assert "pointgan_cli.store.sweepdir" in deps and "pointgan_cli.sweep.plan" in deps
+    assert "pointgan_cli.spec" not in runtime_imports("pointgan_cli.engine.trainer",
+                                                      modules()["engine.trainer"])

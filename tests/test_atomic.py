@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from pointgan_cli import atomic
+from pointgan_cli.store import atomic
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):

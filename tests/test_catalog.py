@@ -10,12 +10,12 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from pointgan_cli import catalog
 from pointgan_cli.cli.app import app
-from pointgan_cli.compare import compare
 from pointgan_cli.errors import UsageError
-from pointgan_cli.rundir import load_run
+from pointgan_cli.results import catalog
+from pointgan_cli.results.compare import compare
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.store.rundir import load_run
 
 
 def invoke(*args):

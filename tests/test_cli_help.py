@@ -147,8 +147,8 @@ def test_completion_offers_presets_studies_formats_and_devices():
 
 
 def test_max_batch_help_names_the_cpu_batch_the_engine_uses():
-    from pointgan_cli.batching import CPU_BATCH
     from pointgan_cli.cli.app import app as root
+    from pointgan_cli.engine.batching import CPU_BATCH
 
     sweep = typer.main.get_command(root).commands["sweep"]
     option = next(p for p in sweep.params if p.name == "max_batch")

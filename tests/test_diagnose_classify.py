@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
-from pointgan_cli import atomic, rundir
 from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.diagnose.source import state_at
+from pointgan_cli.engine.models import D_NAMES
 from pointgan_cli.errors import UsageError
-from pointgan_cli.models import D_NAMES
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.store import atomic, rundir
 
 SHARP_STEP = shapes.step(40.0, 6.0, 0.8, c2=0.0)  # learned too fast: an edge far from samples
 GENTLE = shapes.step(1.5, 1.5, 0.8)  # still has a slope everywhere

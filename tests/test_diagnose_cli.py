@@ -7,11 +7,11 @@ import shutil
 import pytest
 from conftest import run_cli
 
-from pointgan_cli import atomic, rundir
 from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.training import Member, train_batch
+from pointgan_cli.store import atomic, rundir
+from pointgan_cli.training.train import Member, train_batch
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST_D = {"steps": 2000, "lr_d": 0.05}  # baseline whose D learns five times too fast

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from pointgan_cli.diagnose import landscape, shapes, study
 from pointgan_cli.diagnose.shapes import DT
-from pointgan_cli.models import Discriminator, d_logits_packed, d_prob_packed
+from pointgan_cli.engine.models import Discriminator, d_logits_packed, d_prob_packed
 from pointgan_cli.spec import RunSpec
 
 FAILED = torch.tensor([0.605, 0.015], dtype=DT)

@@ -12,14 +12,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pointgan_cli import rundir
 from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.diagnose import stability as stab
-from pointgan_cli.grads import d_coefficients, grads_d, grads_g, grads_penalty
-from pointgan_cli.models import D_NAMES, d_logits_packed
+from pointgan_cli.engine.grads import d_coefficients, grads_d, grads_g, grads_penalty
+from pointgan_cli.engine.models import D_NAMES, d_logits_packed
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.training import Member, train_batch
+from pointgan_cli.store import rundir
+from pointgan_cli.training.train import Member, train_batch
 
 DT = torch.float64
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

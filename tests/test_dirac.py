@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from pointgan_cli import losses
-from pointgan_cli.batching import batch_key
-from pointgan_cli.dirac import DiracTrainer, expected_field, gauss_hermite, initial_params
+from pointgan_cli.engine import losses
+from pointgan_cli.engine.batching import batch_key
+from pointgan_cli.engine.dirac import DiracTrainer, expected_field, gauss_hermite, initial_params
 from pointgan_cli.spec import resolve_spec
 
 F64 = torch.float64

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from pointgan_cli import verdict
-from pointgan_cli.batching import batch_key
-from pointgan_cli.dirac import DiracTrainer
+from pointgan_cli.engine.batching import batch_key
+from pointgan_cli.engine.dirac import DiracTrainer
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.sweep import dirac_study
 from pointgan_cli.sweep.spec import build_sweep_spec, expand, sweep_command
@@ -93,7 +93,7 @@ def test_a_sweep_trains_one_game(cli, tmp_path):
 @pytest.fixture(scope="module")
 def dirac_run(tmp_path_factory):
     from pointgan_cli.naming import rerun_command
-    from pointgan_cli.training import Member, train_batch
+    from pointgan_cli.training.train import Member, train_batch
 
     out = tmp_path_factory.mktemp("dirac") / "run"
     spec = resolve_spec(None, overrides={"game": "dirac", "steps": 300, "optimizer": "sgd",

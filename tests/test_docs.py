@@ -19,7 +19,7 @@ from pointgan_cli.cli import docgen
 from pointgan_cli.cli.app import app
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.training import Member, train_batch
+from pointgan_cli.training.train import Member, train_batch
 
 DOCS = ROOT / "docs"
 

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-from pointgan_cli import losses
-from pointgan_cli.batching import batch_key
-from pointgan_cli.engine import BatchTrainer
-from pointgan_cli.models import Discriminator, Generator
+from pointgan_cli.engine import losses
+from pointgan_cli.engine.batching import batch_key
+from pointgan_cli.engine.models import Discriminator, Generator
+from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 
 torch.set_num_threads(1)
@@ -381,7 +381,7 @@ def test_cuda_graph_agrees_with_cpu():
 )
 def test_stacked_state_unstacks_to_each_runs_state(extra):
     """A batch checkpoint (one stacked dict) holds exactly every run's own checkpoint."""
-    from pointgan_cli.trainstate import unstack_state
+    from pointgan_cli.engine.state import unstack_state
 
     specs = [resolve_spec("baseline", overrides={"seed": s, "steps": 120, **extra})
              for s in range(3)]

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pointgan_cli import atomic, fsguard, rundir, sweepdir
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.training import Member, train_batch
+from pointgan_cli.store import atomic, fsguard, rundir, sweepdir
+from pointgan_cli.training.train import Member, train_batch
 
 
 def _tree(d: Path) -> dict[str, bytes]:
@@ -330,7 +330,7 @@ def test_sweep_config_preset_is_honoured_and_resume_never_rereads_it(cli, tmp_pa
     out = tmp_path / "s"
     args = ["sweep", "--config", cfg, "--seeds", "0-1", "--workers", "1", "--out", out]
     assert cli(args).exit_code == 0
-    from pointgan_cli import sweepdir
+    from pointgan_cli.store import sweepdir
 
     entries = sweepdir.read_index(out).entries
     assert {e.spec["preset"] for e in entries} == {"fixed"}
@@ -360,7 +360,7 @@ def test_every_json_file_is_strict_json(cli, tmp_path):
     for p in files:
         for line in p.read_text().splitlines() if p.suffix == ".jsonl" else [p.read_text()]:
             _strict_json(line)
-    from pointgan_cli import sweepstore
+    from pointgan_cli.store import sweepstore
 
     stored = [sweepstore.read_state(sweepstore.state_path(out, b))[1]["summaries"]
               for b in sweepstore.batch_ids(out)]

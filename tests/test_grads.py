@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pointgan_cli import losses
-from pointgan_cli.grads import d_coefficients, d_dz, grads_d, grads_g, grads_penalty
-from pointgan_cli.models import Discriminator, Generator
+from pointgan_cli.engine import losses
+from pointgan_cli.engine.grads import d_coefficients, d_dz, grads_d, grads_g, grads_penalty
+from pointgan_cli.engine.models import Discriminator, Generator
 
 
 def _params(seed):

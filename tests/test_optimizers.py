@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pointgan_cli.engine import BatchTrainer
-from pointgan_cli.optimizers import Optimizers
+from pointgan_cli.engine.optimizers import Optimizers
+from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 
 

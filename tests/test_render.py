@@ -15,15 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pointgan_cli import render
+from pointgan_cli.engine.models import d_logits_packed, d_prob_packed
 from pointgan_cli.errors import RuntimeFailure, UsageError
-from pointgan_cli.models import d_logits_packed, d_prob_packed
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.render import data as render_data
 from pointgan_cli.render import writers as render_io
 from pointgan_cli.render.scene import D_COLOR, G_COLOR, d_curve
-from pointgan_cli.rundir import load_run
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.training import Member, train_batch
+from pointgan_cli.store.rundir import load_run
+from pointgan_cli.training.train import Member, train_batch
 
 # -- shared fixtures: real runs, trained once per session ---------------------------------------
 

@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from pointgan_cli import report, sweepdir
+from pointgan_cli import report
 from pointgan_cli.cli.app import app
 from pointgan_cli.errors import UsageError
-from pointgan_cli.rundir import load_run
+from pointgan_cli.store import sweepdir
+from pointgan_cli.store.rundir import load_run
 
 needs_chromium = pytest.mark.skipif(chromium.binary() is None,
                                     reason="no chromium binary (apt-get install chromium)")

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pointgan_cli import rng
-from pointgan_cli.engine import BatchTrainer
+from pointgan_cli.engine import rng
+from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 
 M = 0xFFFFFFFF

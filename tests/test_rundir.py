@@ -4,8 +4,8 @@ import os
 import pytest
 import torch
 
-from pointgan_cli import rundir
 from pointgan_cli.errors import UsageError
+from pointgan_cli.store import rundir
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):

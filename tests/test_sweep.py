@@ -150,7 +150,7 @@ def test_member_equals_train_alone(cli, tmp_path):
         assert r.exit_code == 0
         a, b = _metrics(exported / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
         assert len(a) == len(b) > 10
-        from pointgan_cli import sweepdir
+        from pointgan_cli.store import sweepdir
 
         steps, ws, bs = sweepdir.member_curve(tmp_path / "s", mid)  # what the charts draw
         assert steps == [r["step"] for r in b] and ws == [r["w"] for r in b]
@@ -299,9 +299,9 @@ def test_sweep_with_mlflow_tracker_logs_parent_and_members(cli, tmp_path):
 
 
 def test_max_batch_auto_plans_cache_sized_batches_on_a_cpu():
-    from pointgan_cli.batching import CPU_BATCH, auto_max_batch
+    from pointgan_cli.engine.batching import CPU_BATCH, auto_max_batch
     from pointgan_cli.sweep.plan import plan_jobs
-    from pointgan_cli.training import Member
+    from pointgan_cli.training.train import Member
 
     spec = resolve_spec("fixed")
     assert auto_max_batch(spec) == CPU_BATCH == 256
@@ -328,7 +328,8 @@ def test_batch_windows_are_each_members_own_window():
     of that member's own window (members may differ in ``success_window``)."""
     import numpy as np
 
-    from pointgan_cli import sweepstore, verdict
+    from pointgan_cli import verdict
+    from pointgan_cli.store import sweepstore
     from pointgan_cli.sweep.batches import _windows
 
     specs = [resolve_spec("fixed", overrides={"seed": s, "steps": 1500,
@@ -349,8 +350,8 @@ def test_batch_windows_are_each_members_own_window():
 def test_a_finished_batch_copies_its_final_values_once(cli, tmp_path, monkeypatch):
     """The members' summaries read a batch's final values from one host copy: member by
     member reads of the trainer's tensors would each wait for a GPU."""
-    from pointgan_cli import records
     from pointgan_cli.sweep import batches
+    from pointgan_cli.training import records
 
     copies, original = [], records.final_state
 

@@ -81,7 +81,7 @@ def test_range_members_ids_and_recorded_command():
 
 
 def _read_members(out, ids):
-    from pointgan_cli import sweepdir
+    from pointgan_cli.store import sweepdir
 
     return [sweepdir.member_summary(out, i) for i in ids]
 

@@ -19,7 +19,7 @@ def test_ray_executor_matches_local(cli, tmp_path):
     local = (tmp_path / "local" / "summary.json").read_text()
     assert (tmp_path / "ray" / "summary.json").read_text() == local
     assert json.loads(local)["n"] == 6
-    from pointgan_cli import sweepdir
+    from pointgan_cli.store import sweepdir
 
     a = sweepdir.member_metrics(tmp_path / "local", "noise-s0002")
     b = sweepdir.member_metrics(tmp_path / "ray", "noise-s0002")

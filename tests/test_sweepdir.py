@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from pointgan_cli import sweepdir
 from pointgan_cli.cli.app import app
+from pointgan_cli.store import sweepdir
 
 
 @pytest.fixture(scope="module")

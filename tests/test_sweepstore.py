@@ -14,8 +14,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pointgan_cli import floatpack, jsoncols, sweepstore
 from pointgan_cli.errors import UsageError
+from pointgan_cli.store import floatpack, jsoncols, sweepstore
 
 
 def _series(s=37, m=5, k=9, seed=0):

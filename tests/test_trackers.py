@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pointgan_cli import sweepdir, trackers
+from pointgan_cli import trackers
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.naming import rerun_command
-from pointgan_cli.rundir import load_run
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.training import Member, train_batch
+from pointgan_cli.store import sweepdir
+from pointgan_cli.store.rundir import load_run
+from pointgan_cli.training.train import Member, train_batch
 
 if importlib.util.find_spec("mlflow") is None or importlib.util.find_spec("wandb") is None:
     pytest.skip("needs mlflow and wandb", allow_module_level=True)

@@ -7,11 +7,12 @@ import math
 
 import pytest
 
-from pointgan_cli import rundir, verdict
+from pointgan_cli import verdict
 from pointgan_cli.diagnose import classify
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import RunSpec, resolve_spec
-from pointgan_cli.training import Member, train_batch
+from pointgan_cli.store import rundir
+from pointgan_cli.training.train import Member, train_batch
 
 
 def judge(dist_b, total=1000, w=0.0, **kw):

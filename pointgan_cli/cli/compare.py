@@ -37,7 +37,7 @@ def compare(
 
     Example: pointgan compare runs/baseline-3 runs/fixed-3
     """
-    from ..compare import compare as compare_dirs
+    from ..results.compare import compare as compare_dirs
 
     doc = compare_dirs(a, b)
     if json_out:

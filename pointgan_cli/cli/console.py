@@ -50,7 +50,7 @@ def note(text: str) -> None:
 
 def print_json(obj: Any) -> None:
     """One JSON document on stdout."""
-    from ..fsguard import finite_json  # strict JSON: NaN/Infinity become null
+    from ..store.fsguard import finite_json  # strict JSON: NaN/Infinity become null
 
     sys.stdout.write(json.dumps(finite_json(obj), indent=2, allow_nan=False) + "\n")
     sys.stdout.flush()

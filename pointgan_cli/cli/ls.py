@@ -32,7 +32,7 @@ def ls(
 
     Example: pointgan ls runs
     """
-    from ..catalog import listing
+    from ..results.catalog import listing
 
     entries = listing(folder)
     if json_out:

@@ -133,7 +133,8 @@ def sweep(
             None if seeds is None else parse_seeds(seeds), config, spec_flags or {}, reference,
         )
         members = expand(spec)  # every member validated before torch is even imported
-    from .. import fsguard, sweepdir, trackers
+    from .. import trackers
+    from ..store import fsguard, sweepdir
     from ..sweep.run import check_runnable, load_sweep, run_sweep
 
     if resume and not sweepdir.is_sweep(out) and given:  # type: ignore[arg-type]
@@ -238,7 +239,7 @@ def _classes(counts: dict[str, int]) -> str:
 
 def _print_dirac(summary: dict[str, Any], out: Path, wall: float, fmt: Any) -> None:
     """A Dirac-GAN sweep's table: each group's verdict beside the paper's."""
-    from .. import sweepdir
+    from ..store import sweepdir
 
     rows = [[g["group"], f"{g['converged']}/{g['n']}", g["verdict"], g["expected"] or "-",
              g["expected_from"] or "-",
@@ -297,7 +298,7 @@ def export(
 
     Example: pointgan sweep export runs/sweep-1 fixed-s0003 --out runs/fixed-3
     """
-    from .. import rundir, sweepdir
+    from ..store import rundir, sweepdir
 
     index = sweepdir.read_index(sweep_dir)
     if member not in index.groups:

@@ -18,13 +18,13 @@ from . import console
 from . import options as o
 
 if TYPE_CHECKING:
-    from ..engine import Snapshot
+    from ..engine.trainer import Snapshot
 
 
 def default_out(spec: RunSpec) -> Path:
     """``runs/<timestamp>-<preset>[+overrides]`` (``runs/<time>-baseline+wd0.1+noise1.5``), made
     unique if two runs start in the same second."""
-    from ..fsguard import unused_path
+    from ..store.fsguard import unused_path
 
     return unused_path(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_label(spec)}")
 
@@ -56,8 +56,9 @@ def train(
         # Flags and a plain config file are validated before torch is even imported: bad input
         # fails in well under a second.
         spec = resolve_spec(preset, config, spec_flags)
-    from .. import rundir, sweepdir, trackers
-    from ..training import Member, train_batch
+    from .. import trackers
+    from ..store import rundir, sweepdir
+    from ..training.train import Member, train_batch
 
     if resume:
         if out is None:

@@ -24,9 +24,10 @@ from typing import Any
 
 import torch
 
-from .. import rundir, sweepdir, verdict
+from .. import verdict
 from ..errors import UsageError
-from ..rundir import Run
+from ..store import rundir, sweepdir
+from ..store.rundir import Run
 from . import shapes
 from .source import state_at
 

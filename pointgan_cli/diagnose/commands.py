@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import rundir, sweepdir
 from ..errors import UsageError
 from ..spec import RunSpec
+from ..store import rundir, sweepdir
 from . import classify, landscape, plots, shapes, study
 from .output import load_single_run, write_pair
 from .source import state_at, trajectory

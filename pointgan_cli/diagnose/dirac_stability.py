@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import rundir
-from ..dirac import expected_field
-from ..rundir import Run
+from ..engine.dirac import expected_field
+from ..store import rundir
+from ..store.rundir import Run
 from . import classify
 from .output import load_single_run, write_pair
 from .stability import (

@@ -47,8 +47,8 @@ import torch
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 
-from .. import losses
-from ..models import D_NAMES, G_NAMES, d_logits_packed
+from ..engine import losses
+from ..engine.models import D_NAMES, G_NAMES, d_logits_packed
 from ..spec import RunSpec
 from .shapes import dlogit_dv
 

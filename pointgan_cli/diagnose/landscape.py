@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import losses
-from ..grads import g_dz
-from ..models import d_logits_packed, d_prob_packed
+from ..engine import losses
+from ..engine.grads import g_dz
+from ..engine.models import d_logits_packed, d_prob_packed
 from ..spec import RunSpec
 from . import shapes
 from .shapes import DT

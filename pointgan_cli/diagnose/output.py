@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, sweepdir
 from ..errors import RuntimeFailure, UsageError
-from ..rundir import Run
+from ..store import atomic, sweepdir
+from ..store.rundir import Run
 
 
 def load_single_run(path: Path, any_game: bool = False) -> Run:

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 
-from ..models import d_prob_packed
+from ..engine.models import d_prob_packed
 from . import shapes
 
 DPI = 110

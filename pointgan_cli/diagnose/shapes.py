@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from .. import losses
-from ..models import d_logits_packed
+from ..engine import losses
+from ..engine.models import d_logits_packed
 from ..spec import RunSpec
 
 DT = torch.float64

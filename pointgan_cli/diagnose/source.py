@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from .. import rundir, sweepdir
+from ..engine.models import D_NAMES
 from ..errors import UsageError
-from ..models import D_NAMES
-from ..rundir import Run
+from ..store import rundir, sweepdir
+from ..store.rundir import Run
 
 DT = torch.float64
 

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import rundir
 from ..errors import UsageError
-from ..rundir import Run
 from ..spec import RunSpec
+from ..store import rundir
+from ..store.rundir import Run
 from . import classify, plots, spectrum
 from .field import (  # noqa: F401 - re-exported: the maths' public names, for callers and tests
     ABS_TOL,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from .. import losses
-from ..models import Discriminator
+from ..engine import losses
+from ..engine.models import Discriminator
 from ..spec import RunSpec
 from .shapes import DT
 

@@ -15,8 +15,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
 from ..errors import RuntimeFailure, UsageError
+from ..store.atomic import atomic_write_bytes
 from .data import DiracTrack, Plan, Track, limits, plan_for
 from .scene import HistoryPanel, grid_scene, pixel_size, run_scene
 from .writers import GifWriter, Mp4Writer, check_target, png_bytes, resolve_output, temp_beside

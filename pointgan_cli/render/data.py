@@ -15,10 +15,11 @@ from typing import cast
 import numpy as np
 import torch
 
-from .. import rng, rundir, sweepdir
+from ..engine import rng
+from ..engine.models import D_NAMES
 from ..errors import UsageError
-from ..models import D_NAMES
-from ..rundir import Run
+from ..store import rundir, sweepdir
+from ..store.rundir import Run
 
 MAX_SAMPLES = 256  # generated samples drawn per frame (the first of the batch; x is iid)
 HISTORY_POINTS = 1000  # the history panel's lines are decimated to at most this many points

@@ -17,7 +17,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..dirac import expected_field
+from ..engine.dirac import expected_field
 from . import streamlines
 from .data import Cell, DiracTrack
 from .scene import CONVERGED_COLOR, FAILED_COLOR, G_COLOR, new_figure, pixel_size

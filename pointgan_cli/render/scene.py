@@ -21,7 +21,7 @@ from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 from PIL import ImageFont
 
-from ..models import d_prob_packed
+from ..engine.models import d_prob_packed
 from .data import Cell, FrameData, History, Limits
 
 G_COLOR = "#1f77b4"  # generator (matplotlib C0)

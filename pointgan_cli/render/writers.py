@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from PIL import GifImagePlugin, Image
 
-from ..atomic import publish
 from ..errors import RuntimeFailure, UsageError
-from ..rundir import animation_path
+from ..store.atomic import publish
+from ..store.rundir import animation_path
 
 FORMATS = ("gif", "mp4")
 

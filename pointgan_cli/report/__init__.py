@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, rundir, sweepdir
 from ..errors import UsageError
+from ..store import atomic, rundir, sweepdir
 
 
 def build(path: Path | str) -> dict[str, Any]:

@@ -14,8 +14,10 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from .. import catalog, naming, rundir, sweepdir
-from ..rundir import Run
+from .. import naming
+from ..results import catalog
+from ..store import rundir, sweepdir
+from ..store.rundir import Run
 
 #: The animation files a report looks for, first found wins (``pointgan animate``'s outputs).
 ANIMATIONS = (("gif", "image/gif", False), ("mp4", "video/mp4", True), ("png", "image/png", False))

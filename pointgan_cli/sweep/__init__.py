@@ -3,5 +3,5 @@
 ``spec`` turns flags into the member list (``SweepSpec``, the studies), ``plan`` cuts members
 into batched jobs, ``executors`` run them (local processes or Ray), ``run`` drives a whole
 sweep and ``report`` writes its statistics and charts. The directory itself belongs to
-``pointgan_cli.sweepdir``.
+``pointgan_cli.store.sweepdir``.
 """

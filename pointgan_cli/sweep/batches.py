@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import fsguard, sweepstore, verdict
-from ..engine import Snapshot
+from .. import verdict
+from ..engine.state import unstack_state
+from ..engine.trainer import Snapshot
 from ..errors import UsageError
-from ..records import final_state, run_summary
-from ..runtime import check_memory, disk_failure, prepare_device
-from ..training import Member, ProgressFn, new_trainer, train_to_end, warn_graph_error
-from ..trainstate import unstack_state
+from ..store import fsguard, sweepstore
+from ..training.records import final_state, run_summary
+from ..training.runtime import check_memory, disk_failure, prepare_device
+from ..training.train import Member, ProgressFn, new_trainer, train_to_end, warn_graph_error
 
 
 def train_store_batch(

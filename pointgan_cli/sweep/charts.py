@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import sweepdir
+from ..store import sweepdir
 
 DPI = 110  # the charts' resolution (dots per inch)
 

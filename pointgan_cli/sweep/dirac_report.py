@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import sweepdir
 from ..spec import RunSpec
+from ..store import sweepdir
 from . import dirac_study
 from .report import class_counts, grouped_summaries, ranking, success, totals
 

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-from .. import worker_boot
 from ..errors import RuntimeFailure
-from ..runtime import Interrupted, SignalFlag
+from ..training import worker_boot
+from ..training.runtime import Interrupted, SignalFlag
 from .batches import train_job
 from .plan import Job
 

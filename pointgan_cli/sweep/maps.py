@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, sweepdir, verdict
+from .. import verdict
 from ..spec import RunSpec, flag_name, resolve_spec
+from ..store import atomic, sweepdir
 from .spec import SweepSpec, Variant, group_name, slug, study_variants, variant_grid
 
 #: Every class a run can end in (``summary.json``'s ``class``, decided by ``verdict``),

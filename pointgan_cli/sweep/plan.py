@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import sweepdir, sweepstore
-from ..batching import auto_max_batch, batch_key
+from ..engine.batching import auto_max_batch, batch_key
 from ..errors import UsageError
 from ..spec import RunSpec
-from ..training import Member
+from ..store import sweepdir, sweepstore
+from ..training.train import Member
 
 
 @dataclass

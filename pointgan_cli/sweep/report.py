@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import sweepdir
 from ..errors import RuntimeFailure
+from ..store import sweepdir
 from . import maps
 from .charts import plot_success, plot_weights
 from .spec import SweepSpec, reference_groups

@@ -10,11 +10,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import fsguard, sweepdir, sweepstore
-from ..batching import auto_max_batch, bytes_per_run
+from ..engine.batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
-from ..runtime import Interrupted, disk_failure, runs_that_fit
 from ..spec import RunSpec
+from ..store import fsguard, sweepdir, sweepstore
+from ..training.runtime import Interrupted, disk_failure, runs_that_fit
 from . import charts, dirac_report, report
 from .executors import run_local, run_ray
 from .plan import store_jobs

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .. import sweepdir
 from ..errors import PointganError, RuntimeFailure, UsageError
+from ..store import sweepdir
 from .common import missing, one_line
 
 TRACKERS = ("none", "mlflow", "wandb")

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import rundir, sweepdir
 from ..errors import RuntimeFailure
-from ..rundir import Run
+from ..store import rundir, sweepdir
+from ..store.rundir import Run
 
 PROJECT = "pointgan"
 #: Files logged wherever they are in the directory (pictures, videos, report pages, tables).

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import RuntimeFailure
-from ..rundir import Run
+from ..store.rundir import Run
 from .common import (
     PROJECT,
     documents,

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .. import atomic
 from ..errors import RuntimeFailure
-from ..rundir import Run
+from ..store import atomic
+from ..store.rundir import Run
 from .common import PROJECT, documents, files, group_names, missing, run_tags, sweep_numbers
 
 

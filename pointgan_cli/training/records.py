@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import dirac, rundir, verdict
-from .models import D_NAMES
-from .naming import overrides
-from .verdict import distance
+from .. import verdict
+from ..engine import dirac
+from ..engine.models import D_NAMES
+from ..naming import overrides
+from ..store import rundir
+from ..verdict import distance
 
 if TYPE_CHECKING:
-    from .engine import BatchTrainer, Snapshot
+    from ..engine.trainer import BatchTrainer, Snapshot
 
 
 def _losses(snap: Snapshot, i: int) -> dict[str, float]:

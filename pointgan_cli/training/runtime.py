@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from . import fsguard
-from .batching import bytes_per_run
-from .errors import PointganError, RuntimeFailure, UsageError
+from ..engine.batching import bytes_per_run
+from ..errors import PointganError, RuntimeFailure, UsageError
+from ..store import fsguard
 
 if TYPE_CHECKING:
-    from .spec import RunSpec
+    from ..spec import RunSpec
 
 
 class Interrupted(PointganError):

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import rundir, sweepdir
-from .errors import UsageError
-from .naming import overrides as spec_overrides
-from .spec import RunSpec
+from ..errors import UsageError
+from ..naming import overrides as spec_overrides
+from ..spec import RunSpec
+from ..store import rundir, sweepdir
 
 #: How deep ``find`` looks below the folder it is given (``runs/<name>`` is depth 2 from ``.``).
 MAX_DEPTH = 4
@@ -169,7 +169,7 @@ def _describe_run(path: Path, name: str) -> Entry:
 
 
 def _describe_sweep(path: Path, name: str) -> Entry:
-    from .sweep.ranges import format_seeds
+    from ..sweep.ranges import format_seeds
 
     index = sweepdir.read_index(path)
     specs = _specs(index.entries, path)

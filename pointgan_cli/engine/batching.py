@@ -15,7 +15,7 @@ import torch
 from .layout import CHUNK, LANE, round_up
 
 if TYPE_CHECKING:
-    from .spec import RunSpec
+    from ..spec import RunSpec
 
 CPU_BATCH = 256  # runs per batch on a CPU: the fastest measured (1 thread; docs/performance.md)
 GPU_MEMORY_FRACTION = 0.5  # share of the free GPU memory that --max-batch auto fills

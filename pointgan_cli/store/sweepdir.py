@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from ..engine.state import unstack_state
+from ..errors import UsageError
+from ..naming import rerun_command
+from ..spec import RunSpec
 from . import atomic, fsguard, rundir, sweepindex, sweepstore
-from .errors import UsageError
-from .naming import rerun_command
-from .spec import RunSpec
-from .trainstate import unstack_state
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"

@@ -24,11 +24,13 @@ from pathlib import Path
 
 import torch
 
-from . import atomic, fsguard, rundir, verdict
-from .dirac import DiracTrainer
-from .engine import BatchTrainer, Snapshot
-from .errors import RuntimeFailure, UsageError
-from .naming import rerun_command
+from .. import verdict
+from ..engine.dirac import DiracTrainer
+from ..engine.trainer import BatchTrainer, Snapshot
+from ..errors import RuntimeFailure, UsageError
+from ..naming import rerun_command
+from ..spec import RunSpec
+from ..store import atomic, fsguard, rundir
 from .records import final_state, metrics_row, params_of, run_summary
 from .runtime import (
     Interrupted,
@@ -38,7 +40,6 @@ from .runtime import (
     out_of_memory,
     prepare_device,
 )
-from .spec import RunSpec
 
 
 @dataclass

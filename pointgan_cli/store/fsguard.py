@@ -31,8 +31,8 @@ import re
 from pathlib import Path
 from typing import Any, Union
 
-from .errors import UsageError
-from .errors import short as _short
+from ..errors import UsageError
+from ..errors import short as _short
 
 FILE = "file"
 ANY = "any"

@@ -15,10 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import catalog, rundir, sweepdir
-from .errors import UsageError
-from .spec import SPEC_FIELDS, flag_name
-from .sweep.stats import fisher_exact, paired
+from ..errors import UsageError
+from ..spec import SPEC_FIELDS, flag_name
+from ..store import rundir, sweepdir
+from ..sweep.stats import fisher_exact, paired
+from . import catalog
 
 #: Summary fields compared for runs, in this order (when either summary has them).
 RESULT_KEYS = ("class", "status", "converged", "final_distance", "distance", "w", "b",
@@ -112,7 +113,7 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
 
 def _sweep_facts(index: sweepdir.Index) -> dict[str, Any]:
     """What a sweep was asked to run, in words that can be compared field by field."""
-    from .sweep.ranges import format_seeds
+    from ..sweep.ranges import format_seeds
 
     sweep = index.sweep
     seeds = sorted({int(e.spec.get("seed", 0)) for e in index.entries})

@@ -25,10 +25,10 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
+from ..errors import UsageError
+from ..spec import RunSpec
 from . import fsguard
 from .atomic import atomic_write, atomic_write_json, atomic_write_text, dumps
-from .errors import UsageError
-from .spec import RunSpec
 
 SPEC = "spec.json"
 METRICS = "metrics.jsonl"
@@ -66,7 +66,7 @@ def atomic_torch_save(path: Path, obj: Any) -> None:
 
 
 def versions() -> dict[str, str]:
-    from . import __version__
+    from .. import __version__
 
     return {
         "pointgan": __version__,

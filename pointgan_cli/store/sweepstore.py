@@ -43,13 +43,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import atomic, dirac, floatpack, jsoncols
-from .errors import UsageError
-from .models import D_NAMES
-from .randomness import clean_x
-from .snapshots import snapshot_losses
-from .spec import RunSpec
-from .verdict import distance
+from ..engine import dirac
+from ..engine.models import D_NAMES
+from ..engine.randomness import clean_x
+from ..engine.snapshots import snapshot_losses
+from ..errors import UsageError
+from ..spec import RunSpec
+from ..verdict import distance
+from . import atomic, floatpack, jsoncols
 
 BATCHES = "batches"
 METRICS_SUFFIX = ".metrics.npz"

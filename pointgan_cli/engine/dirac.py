@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING
 import torch
 
 from . import losses, rng
-from .engine import BatchTrainer, Snapshot
 from .grads import d_dz, g_dz
 from .layout import CHUNK, DTYPE, LANE
 from .randomness import Draws, step_of
+from .trainer import BatchTrainer, Snapshot
 
 if TYPE_CHECKING:
-    from .spec import RunSpec
+    from ..spec import RunSpec
 
 G_NAMES = ("theta",)
 D_NAMES = ("psi",)

@@ -40,12 +40,12 @@ from .layout import DTYPE, LANE, round_up
 from .optimizers import Optimizers
 from .randomness import ChunkedRandomness
 from .snapshots import Snapshot, Snapshots, snapshot_losses
-from .trainstate import CheckpointState
+from .state import CheckpointState
 
 __all__ = ["BatchTrainer", "Snapshot", "init_params", "snapshot_losses"]
 
 if TYPE_CHECKING:  # the engine reads a spec's fields; it needs no pydantic at run time
-    from .spec import RunSpec
+    from ..spec import RunSpec
 
 
 def init_params(seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
