@@ -11,6 +11,7 @@ import typer
 
 from . import console
 from . import options as o
+from .working import working
 
 
 class CompareTable(StrEnum):
@@ -39,7 +40,8 @@ def compare(
     """
     from ..results.compare import compare as compare_dirs
 
-    doc = compare_dirs(a, b)
+    with working("compare"):
+        doc = compare_dirs(a, b)
     if json_out:
         console.print_json(doc)
         return

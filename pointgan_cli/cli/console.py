@@ -269,3 +269,4 @@ def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Progre
     finally:
         prog._stop.set()
         beat.join()
+

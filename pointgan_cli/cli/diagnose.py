@@ -11,6 +11,7 @@ import typer
 
 from . import console
 from . import options as o
+from .working import working
 
 app = typer.Typer(
     help="Show why a run failed: loss landscapes, local stability and outcome classes (reads "
@@ -206,7 +207,8 @@ def run(
     """
     from ..diagnose import commands as report
 
-    doc = report.diagnose(path)
+    with working("diagnose run"):
+        doc = report.diagnose(path)
     if json_out:
         console.print_json(doc)
         return

@@ -9,6 +9,7 @@ import typer
 
 from . import console
 from . import options as o
+from .working import working
 
 
 def ls(
@@ -34,7 +35,8 @@ def ls(
     """
     from ..results.catalog import listing
 
-    entries = listing(folder)
+    with working("ls"):
+        entries = listing(folder)
     if json_out:
         console.print_json([e.to_json() for e in entries])
         return

@@ -15,6 +15,7 @@ from ..sweep.ranges import parse_grid, parse_seeds
 from ..sweep.spec import STUDIES, build_sweep_spec, expand, sweep_command
 from . import console
 from . import options as o
+from .working import working
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
@@ -305,7 +306,11 @@ def export(
         known = ", ".join(list(index.groups)[:5]) + (", ..." if len(index.groups) > 5 else "")
         raise UsageError(f"MEMBER: no member {member!r} in {sweep_dir} (known: {known})")
     rundir.check_target(out, False, False)
-    result = sweepdir.export_member(sweep_dir, member, out)
+    from ..results import progress
+
+    with working("sweep export"), progress.task(1, f"export {member}"):
+        result = sweepdir.export_member(sweep_dir, member, out)
+        progress.advance()
     if json_out:
         console.print_json(result)
         return

@@ -26,6 +26,7 @@ import torch
 
 from .. import verdict
 from ..errors import UsageError
+from ..results import progress
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
 from . import shapes
@@ -227,7 +228,8 @@ def diagnose_sweep(path: Path) -> dict[str, Any]:
     """Classify every member; a member that cannot be read is reported, not fatal."""
     path = Path(path)
     members: list[dict[str, Any]] = []
-    for entry in sweepdir.read_index(path).entries:
+    entries = sweepdir.read_index(path).entries
+    for entry in progress.each(entries, f"diagnose {len(entries)} members"):
         mid, group = entry.id, entry.group
         if not sweepdir.member_started(path, mid):
             members.append({"id": mid, "group": group, "class": NOT_RUN,

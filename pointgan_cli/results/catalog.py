@@ -29,6 +29,7 @@ from ..errors import UsageError
 from ..naming import overrides as spec_overrides
 from ..spec import RunSpec
 from ..store import rundir, sweepdir
+from . import progress
 
 #: How deep ``find`` looks below the folder it is given (``runs/<name>`` is depth 2 from ``.``).
 MAX_DEPTH = 4
@@ -130,7 +131,9 @@ def describe(path: Path, shown: str | None = None) -> Entry:
 def listing(root: Path | str, max_depth: int = MAX_DEPTH) -> list[Entry]:
     """``describe`` for everything ``find`` finds, paths shown relative to ``root``."""
     root = Path(root)
-    return [describe(p, _shown(p, root)) for p in find(root, max_depth)]
+    found = find(root, max_depth)
+    return [describe(p, _shown(p, root))
+            for p in progress.each(found, f"read {len(found)} runs and sweeps")]
 
 
 def run_class(summary: dict[str, Any] | None) -> str:

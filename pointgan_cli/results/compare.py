@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..spec import SPEC_FIELDS, flag_name
 from ..store import rundir, sweepdir
 from ..sweep.stats import fisher_exact, paired
-from . import catalog
+from . import catalog, progress
 
 #: Summary fields compared for runs, in this order (when either summary has them).
 RESULT_KEYS = ("class", "status", "converged", "final_distance", "distance", "w", "b",
@@ -87,7 +87,7 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
         va, vb = fa["flags"].get(flag), fb["flags"].get(flag)
         if va != vb:
             spec.append({"field": flag, "a": va, "b": vb})
-    oa, ob = _outcomes(a, ia), _outcomes(b, ib)
+    oa, ob = (_outcomes(p, i) for p, i in progress.each(((a, ia), (b, ib)), "read both sweeps"))
     ga, gb = _counts(oa), _counts(ob)
     groups = []
     for g in list(dict.fromkeys([*ga, *gb])):

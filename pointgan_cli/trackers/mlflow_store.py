@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import RuntimeFailure
+from ..results import progress
 from ..store.rundir import Run
 from .common import (
     PROJECT,
@@ -162,7 +163,7 @@ class MLflowSession:
         metrics = [(k, v, 0) for k, v in sweep_numbers(summary).items()]
         with self._run(sweep_dir.name, tags, None, "pointgan.sweep_dir") as (parent, earlier):
             children = [self.log_run(r, parent, {"group": g, "member": m})["run_id"]
-                        for m, g, r in runs]
+                        for m, g, r in progress.each(runs, f"log {len(runs)} members")]
             self._fill(parent, sweep_dir, False, params, metrics, earlier)
         return {"tracker": "mlflow", "run_id": parent, "where": self.uri, "members": children,
                 "updated": earlier}

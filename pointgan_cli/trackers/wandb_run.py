@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import RuntimeFailure
+from ..results import progress
 from ..store import atomic
 from ..store.rundir import Run
 from .common import PROJECT, documents, files, group_names, missing, run_tags, sweep_numbers
@@ -102,5 +103,5 @@ class WandbSession:
                          {"members": len(runs), "groups": group_names(runs)}, ["sweep"],
                          f"Sweep {sweep_dir}", [], sweep_numbers(summary))
         info["members"] = [self.log_run(r, name, {"group": g, "member": m})["run_id"]
-                           for m, g, r in runs]
+                           for m, g, r in progress.each(runs, f"log {len(runs)} members")]
         return info
