@@ -20,9 +20,10 @@ import numpy as np
 from ..errors import RuntimeFailure
 from ..store import sweepdir
 from . import maps
-from .charts import plot_success, plot_weights
+from .charts import plot_weights
 from .spec import SweepSpec, reference_groups
 from .stats import paired, wilson
+from .successplot import plot_success
 
 __all__ = ["paired", "wilson", "summarize", "write_report"]
 
