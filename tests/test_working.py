@@ -101,3 +101,9 @@ def test_a_terminal_gets_a_rich_bar(monkeypatch, at_once):
         assert (task.completed, task.total) == (4, 4)
         assert task.description == "report: diagnose 4 members"
     assert "report: diagnose 4 members" in buf.getvalue()
+
+
+def test_task_names_count_in_words():
+    assert progress.count(1, "member", "diagnose") == "diagnose 1 member"
+    assert progress.count(128, "member", "diagnose") == "diagnose 128 members"
+    assert progress.count(2, "run or sweep", "read", "runs and sweeps") == "read 2 runs and sweeps"

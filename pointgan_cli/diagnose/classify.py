@@ -229,7 +229,7 @@ def diagnose_sweep(path: Path) -> dict[str, Any]:
     path = Path(path)
     members: list[dict[str, Any]] = []
     entries = sweepdir.read_index(path).entries
-    for entry in progress.each(entries, f"diagnose {len(entries)} members"):
+    for entry in progress.each(entries, progress.count(len(entries), "member", "diagnose")):
         mid, group = entry.id, entry.group
         if not sweepdir.member_started(path, mid):
             members.append({"id": mid, "group": group, "class": NOT_RUN,

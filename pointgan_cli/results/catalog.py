@@ -132,8 +132,8 @@ def listing(root: Path | str, max_depth: int = MAX_DEPTH) -> list[Entry]:
     """``describe`` for everything ``find`` finds, paths shown relative to ``root``."""
     root = Path(root)
     found = find(root, max_depth)
-    return [describe(p, _shown(p, root))
-            for p in progress.each(found, f"read {len(found)} runs and sweeps")]
+    what = progress.count(len(found), "run or sweep", "read", "runs and sweeps")
+    return [describe(p, _shown(p, root)) for p in progress.each(found, what)]
 
 
 def run_class(summary: dict[str, Any] | None) -> str:

@@ -65,6 +65,11 @@ def advance(n: int = 1) -> None:
         _STATE.reporter.advance(n)
 
 
+def count(n: int, one: str, verb: str, many: str | None = None) -> str:
+    """A task's name: ``diagnose 1 member``, ``diagnose 128 members``."""
+    return f"{verb} {n} {one if n == 1 else (many or one + 's')}"
+
+
 def each(items: Iterable[T], what: str) -> Iterator[T]:
     """``items`` one by one, as a task of ``len(items)`` steps (the step counts once the
     caller is done with the item)."""

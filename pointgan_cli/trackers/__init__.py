@@ -74,8 +74,9 @@ def log_sweep(sweep_dir: Path | str, tracker: str,
     sweep_dir = Path(sweep_dir)
     index = sweepdir.read_index(sweep_dir)
     summary = sweepdir.read_summary(sweep_dir)
+    what = progress.count(len(index.entries), "member", "read")
     runs = [(e.id, e.group, sweepdir.load_member(sweep_dir, e.id))
-            for e in progress.each(index.entries, f"read {len(index.entries)} members")]
+            for e in progress.each(index.entries, what)]
     if name == "none":
         return None
     with _session(name, tracking_uri, sweep_dir) as session:

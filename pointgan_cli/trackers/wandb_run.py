@@ -102,6 +102,7 @@ class WandbSession:
         info = self._log(sweep_dir, False, name, "sweep",
                          {"members": len(runs), "groups": group_names(runs)}, ["sweep"],
                          f"Sweep {sweep_dir}", [], sweep_numbers(summary))
+        what = progress.count(len(runs), "member", "log")
         info["members"] = [self.log_run(r, name, {"group": g, "member": m})["run_id"]
-                           for m, g, r in progress.each(runs, f"log {len(runs)} members")]
+                           for m, g, r in progress.each(runs, what)]
         return info
