@@ -23,7 +23,7 @@ from ..spec import SPEC_FIELDS, flag_name
 from ..store import rundir, sweepdir
 from ..sweep import inference, tolerance
 from ..sweep.stats import fisher_exact, paired
-from . import catalog
+from . import catalog, progress
 
 #: Summary fields compared for runs, in this order (when either summary has them).
 RESULT_KEYS = ("class", "status", "converged", "final_distance", "distance", "w", "b",
@@ -91,13 +91,14 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
         va, vb = fa["flags"].get(flag), fb["flags"].get(flag)
         if va != vb:
             spec.append({"field": flag, "a": va, "b": vb})
-    (oa, sa), (ob, sb) = _outcomes(a, ia), _outcomes(b, ib)
+    (oa, sa), (ob, sb) = (_outcomes(p, i) for p, i in progress.each(((a, ia), (b, ib)),
+                                                                    "read both sweeps"))
     ga, gb = _counts(oa), _counts(ob)
     groups = []
     for g in list(dict.fromkeys([*ga, *gb])):
         row: dict[str, Any] = {"group": g}
         for side, counts in (("a", ga), ("b", gb)):
-            k, n = counts.get(g, (None, None))
+            k, n = counts.get(g, (0, None))
             row[side] = None if n is None else {"converged": k, "n": n,
                                                 "success_rate": k / n if n else None}
         if row["a"] and row["b"]:

@@ -21,9 +21,10 @@ from .. import verdict
 from ..errors import RuntimeFailure
 from ..store import sweepdir
 from . import inference, maps, tolerance
-from .charts import plot_convergence, plot_success, plot_weights
+from .charts import plot_convergence, plot_weights
 from .spec import SweepSpec, reference_groups
 from .stats import paired, wilson
+from .successplot import plot_success
 
 __all__ = ["paired", "wilson", "summarize", "write_report"]
 
