@@ -379,8 +379,9 @@ def export(
     member: Annotated[Optional[str], typer.Argument(
         help="Member id, as listed in sweep.json and the sweep's summary.json (not with "
              "SWEEP/members/ID).", show_default=False)] = None,
+    *,  # --out is required: keyword-only, so it needs no default after MEMBER's
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (new or "
-                                      "empty; not inside a sweep).", show_default=False)] = ...,
+                                      "empty; not inside a sweep).", show_default=False)],
     json_out: o.Json = False,
 ) -> None:
     """Write one sweep member as a normal run directory: the spec.json, metrics.jsonl,

@@ -119,8 +119,8 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
         groups.append(row)
     fisher = inference.holm([g["p_value"] for g in groups])
     mcnemar = inference.holm([g["paired"]["mcnemar_p"] if g["paired"] else None for g in groups])
-    for g, pf, pm in zip(groups, fisher, mcnemar):
-        g["p_value_holm"], g["mcnemar_p_holm"] = pf, pm
+    for row, pf, pm in zip(groups, fisher, mcnemar):
+        row["p_value_holm"], row["mcnemar_p_holm"] = pf, pm
     totals = {side: {"converged": sum(k for k, _ in c.values()), "n": sum(n for _, n in c.values())}
               for side, c in (("a", ga), ("b", gb))}
     return {"spec": spec, "groups": groups, "totals": totals}
