@@ -107,7 +107,7 @@ def may_import() -> dict[str, set[str]]:
         if m:
             allowed = cells[-1]
             table[m.group(1)] = set() if allowed == "nothing" else {
-                a.strip() for a in allowed.split(",")}
+                a.split()[0] for a in allowed.split(",") if a.strip()}  # "room (why)"
     table["pointgan_cli"] = {"store", "cli"}  # __init__'s lazy rundir, __main__'s cli
     return table
 

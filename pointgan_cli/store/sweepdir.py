@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,8 +163,17 @@ def check_target(out: Path, force: bool, resume: bool) -> None:
     elif force:
         fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
     elif rundir.is_nonempty_dir(out):
-        raise UsageError(f"--out: {short(str(out))} is not empty "
-                         "(use --force to replace it or --resume)")
+        raise UsageError(_not_empty(out))
+
+
+def _not_empty(out: Path) -> str:
+    """The refusal of a non-empty --out; a sweep there (one whose start failed, or was killed)
+    gets the command that continues it, which works from any point."""
+    where = short(str(out))
+    if is_sweep(out):
+        return (f"--out: {where} holds a sweep already; continue it with: pointgan sweep "
+                f"--resume --out {shlex.quote(str(out))} (or use --force to replace it)")
+    return f"--out: {where} is not empty (use --force to replace it or --resume)"
 
 
 def prepare_fresh(out: Path, force: bool) -> None:
@@ -171,8 +181,7 @@ def prepare_fresh(out: Path, force: bool) -> None:
     only what pointgan wrote."""
     if rundir.is_nonempty_dir(out):
         if not force:
-            raise UsageError(f"--out: {short(str(out))} is not empty "
-                             "(use --force to replace it or --resume)")
+            raise UsageError(_not_empty(out))
         fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
         fsguard.clear_owned(out, SWEEP_LAYOUT)
 
