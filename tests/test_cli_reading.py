@@ -1,6 +1,6 @@
 """Commands that only read runs and sweeps import no torch: ``ls``, ``compare`` and
 ``report`` of sweeps, ``diagnose run`` of a sweep (each member's class and D's shape from its
-stored parameters). Checked in a fresh process, on ``sys.modules`` after the command."""
+stored parameters) and of a run (its npz checkpoint). Checked in a fresh process, on ``sys.modules`` after the command."""
 
 from __future__ import annotations
 
@@ -42,8 +42,9 @@ def loaded(args: list[str], cwd: Path) -> tuple[int, list[str]]:
 
 
 @pytest.mark.parametrize("args", [["ls"], ["compare", "sw1", "sw2"],
-                                  ["report", "sw1"], ["diagnose", "run", "sw2"]],
-                         ids=["ls", "compare", "report", "diagnose-run"])
+                                  ["report", "sw1"], ["diagnose", "run", "sw2"],
+                                  ["diagnose", "run", "run"]],
+                         ids=["ls", "compare", "report", "diagnose-sweep", "diagnose-run"])
 def test_reading_commands_import_no_torch(folder, args):
     rc, mods = loaded(args, folder)
     assert rc == 0
@@ -51,8 +52,9 @@ def test_reading_commands_import_no_torch(folder, args):
 
 
 def test_the_check_sees_torch_when_a_command_needs_it(folder):
-    """The same check on a command that differentiates (the step map's Jacobian of a run's
-    checkpoint): torch is there, so the check above can fail."""
-    rc, mods = loaded(["diagnose", "stability", "run"], folder)
+    """The same probe on a command that must load torch (training on the torch engine): it is
+    there, so the check above can fail."""
+    rc, mods = loaded(["train", "--engine", "torch", "--steps", "20", "-q", "-o",
+                       "trained-with-torch"], folder)
     assert rc == 0
     assert "torch" in mods
