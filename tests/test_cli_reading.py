@@ -1,6 +1,7 @@
 """Commands that only read runs and sweeps import no torch: ``ls``, ``compare`` and
 ``report`` of sweeps, ``diagnose run`` of a sweep (each member's class and D's shape from its
-stored parameters) and of a run (its npz checkpoint). Checked in a fresh process, on ``sys.modules`` after the command."""
+stored parameters) and of a run (its npz checkpoint). Checked in a fresh process, on
+``sys.modules`` after the command."""
 
 from __future__ import annotations
 
