@@ -47,9 +47,8 @@ def test_weights_chart_has_a_panel_pair_per_group_nothing_overlaid(cli, tmp_path
         axes = [ax for ax in fig.axes if ax.get_visible()]
         assert len(axes) == 8  # 4 groups, w above b
         titles = [ax.get_title() for ax in axes if ax.get_title()]
-        assert titles == ["baseline lr_d=0.01: 0/2", "lr_d=0.02: 0/2", "fixed lr_d=0.01: 2/2",
-                          "lr_d=0.02: 2/2"] or len(titles) == 4
-        assert titles[0].startswith("baseline lr_d=0.01: ") and titles[2].startswith("fixed ")
+        assert len(titles) == 4 and titles[1].startswith("lr-d=0.02: ")
+        assert titles[0].startswith("baseline lr-d=0.01: ") and titles[2].startswith("fixed ")
         assert [ax.get_ylabel() for ax in axes] == ["w", "b"] + [""] * 6  # one row
         assert all(ax.get_legend() is None for ax in axes) and len(fig.legends) == 1
         fig.canvas.draw()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..naming import override_words
 from ..naming import overrides as spec_overrides
 from ..spec import RunSpec
 from ..store import rundir, sweepdir
@@ -101,19 +102,18 @@ def find(root: Path | str, max_depth: int = MAX_DEPTH) -> list[Path]:
     return sorted(found)
 
 
-def overrides(spec: RunSpec) -> dict[str, Any]:
-    """``naming.overrides`` (the fields that differ from the preset) without the steps, which
-    ``ls`` shows in a column of their own."""
-    return {k: v for k, v in spec_overrides(spec).items() if k != "steps"}
+def overrides(spec: RunSpec, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's overrides (the fields that differ from the preset) without the steps, which
+    ``ls`` shows in a column of their own: as its summary recorded them when it has one
+    (``records.run_summary``), else ``naming.overrides`` of the spec (an unfinished run)."""
+    recorded = (summary or {}).get("overrides")
+    over = recorded if isinstance(recorded, dict) else spec_overrides(spec)
+    return {k: v for k, v in over.items() if k != "steps"}
 
 
 def label(preset: str, over: dict[str, Any]) -> str:
     """``baseline noise-scale=1.5 weight-decay=0.1``: the preset and its overrides as flags."""
-    return " ".join([preset, *_flags(over)])
-
-
-def _flags(over: dict[str, Any]) -> list[str]:
-    return [f"{k.replace('_', '-')}={_short(v)}" for k, v in over.items()]
+    return " ".join([preset, override_words(over)]) if over else preset
 
 
 def describe(path: Path, shown: str | None = None) -> Entry:
@@ -160,7 +160,7 @@ def run_distance(summary: dict[str, Any] | None) -> float | None:
 
 def _describe_run(path: Path, name: str) -> Entry:
     run = rundir.load_run(path, need_metrics=False)
-    over = overrides(run.spec)
+    over = overrides(run.spec, run.summary)
     cls = run_class(run.summary)
     finished = run.summary is not None
     return Entry(path=name, kind="run", label=label(run.spec.preset, over),
@@ -193,8 +193,9 @@ def _describe_sweep(path: Path, name: str) -> Entry:
                                             if len(groups) > 3 else "")
     shared = shared_overrides(specs)
     presets = sorted({s.preset for s in specs})
+    shown = f"{shown_groups} {override_words(shared)}" if shared else shown_groups
     return Entry(
-        path=name, kind="sweep", label=" ".join([shown_groups, *_flags(shared)]),
+        path=name, kind="sweep", label=shown,
         preset=presets[0] if len(presets) == 1 else None, overrides=shared,
         seeds=format_seeds(sorted({s.seed for s in specs})),
         steps=steps[0] if len(steps) == 1 else None,
@@ -229,7 +230,3 @@ def _specs(entries: list[sweepdir.Entry], path: Path) -> list[RunSpec]:
 def _shown(p: Path, root: Path) -> str:
     rel = os.path.relpath(p, root)
     return str(root / rel) if rel == "." else rel
-
-
-def _short(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
