@@ -381,7 +381,8 @@ def export(
         help="Member id, as listed in sweep.json and the sweep's summary.json (not with "
              "SWEEP/members/ID).", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (new or "
-                                      "empty; not inside a sweep).", show_default=False)] = ...,
+                                      "empty; not inside a sweep).",
+                                      show_default=False)] = ...,  # type: ignore[assignment]
     json_out: o.Json = False,
 ) -> None:
     """Write one sweep member as a normal run directory: the spec.json, metrics.jsonl,

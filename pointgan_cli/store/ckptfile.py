@@ -60,7 +60,7 @@ def to_bytes(state: dict[str, Any]) -> bytes:
         arrays[_SPEC] = np.asarray(json.dumps(state.pop("spec"), sort_keys=True))
     arrays.update(flatten(state))
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
 
 

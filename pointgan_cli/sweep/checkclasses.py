@@ -23,7 +23,7 @@ so how many ``still_approaching`` runs actually converged by 2T is there to read
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .. import verdict
 from ..spec import RunSpec
@@ -121,7 +121,9 @@ def check(out: Path, sweep: Any, members: list[tuple[str, str, RunSpec]], *, run
     ids = [mid for mid, _, _ in members]
     now = dict(zip(ids, sweepdir.member_summaries(out, ids)))
     later = dict(zip(ids, sweepdir.member_summaries(target, ids)))
-    doc = compare(now, later, {mid: g for mid, g, _ in members})
+    # every member has finished in both sweeps: each has its summary
+    doc = compare(cast("dict[str, dict[str, Any]]", now), cast("dict[str, dict[str, Any]]", later),
+                  {mid: g for mid, g, _ in members})
     doc.update(sweep_dir=str(out), check_dir=str(target),
                steps={"T": sorted({s.steps for _, _, s in members}),
                       "2T": sorted({s.steps for _, _, s in twice})})

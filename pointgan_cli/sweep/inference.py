@@ -96,8 +96,9 @@ def paired_times(group: Mapping[int, int | None], reference: Mapping[int, int | 
     sooner = later = 0
     diffs = []
     for s in shared:
-        g = inf if group[s] is None else group[s]
-        r = inf if reference[s] is None else reference[s]
+        gs, rs = group[s], reference[s]
+        g = inf if gs is None else gs
+        r = inf if rs is None else rs
         sooner += g < r
         later += g > r
         if g != inf and r != inf:
@@ -116,12 +117,13 @@ def paired_times(group: Mapping[int, int | None], reference: Mapping[int, int | 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm step-down adjusted p-values in the input order (None stays None and does not
     count as a test)."""
-    idx = sorted((i for i, p in enumerate(pvalues) if p is not None), key=lambda i: pvalues[i])
+    given = {i: float(p) for i, p in enumerate(pvalues) if p is not None}
+    idx = sorted(given, key=lambda i: given[i])
     m = len(idx)
     out: list[float | None] = [None] * len(pvalues)
     running = 0.0
     for rank, i in enumerate(idx):
-        running = max(running, min(1.0, (m - rank) * float(pvalues[i])))
+        running = max(running, min(1.0, (m - rank) * given[i]))
         out[i] = running
     return out
 

@@ -41,8 +41,8 @@ def use_cache_dir() -> Path:
     layer = os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
     config = sys.modules.get("numba.core.config")
     if config is not None:
-        config.CACHE_DIR = str(where)
-        config.THREADING_LAYER = layer
+        config.CACHE_DIR = str(where)  # type: ignore[attr-defined]
+        config.THREADING_LAYER = layer  # type: ignore[attr-defined]
     return where
 
 

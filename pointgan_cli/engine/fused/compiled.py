@@ -45,7 +45,8 @@ def kernel(serial: bool | None = None):
         if threads and not serial:
             import numba
 
-            numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+            numba.set_num_threads(max(1, min(int(threads),
+                                             numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     return _kernels[name]
 
 

@@ -124,7 +124,8 @@ class FusedTrainer:
         losses = [None] * 4
         if with_losses:
             losses = snapshot_losses(self.specs, g, d, min(self.step, self.steps - 1))
-        return Snapshot(self.step, g, d, *losses, alive=self.alive.copy())
+        return Snapshot(self.step, g, d, losses[0], losses[1], losses[2], losses[3],
+                        alive=self.alive.copy())
 
     # -- checkpoints -------------------------------------------------------------------------------
     def _state(self, tensor, scalar) -> dict:
