@@ -63,7 +63,7 @@ def sweep(
     ] = None,
     reference: Annotated[
         Optional[str],
-        typer.Option("--reference", metavar="<group>",
+        typer.Option("--reference", metavar="<method|FIELD=VALUE>",
                      help="What every group is compared with, seed by seed "
                      "(exact McNemar test on shared seeds): a method, e.g. baseline, or a "
                      "value of --grid, e.g. weight_decay_mode=decoupled [default: the first "
@@ -223,7 +223,8 @@ def sweep(
             *(["Holm p"] if several else []), "tol 0.05-0.2", "time to converge",
             "median dist", "mean bias b (conv)", "classes", "final w", "final b"]
     console.print_table(f"sweep {out}", cols, rows, fmt, raw=sweep_raw(summary),
-                        optional=("median dist", "mean bias b (conv)", "final w", "final b"),
+                        optional=("tol 0.05-0.2", "time to converge", "median dist",
+                                  "mean bias b (conv)", "final w", "final b"),
                         caption="converged: inside the tolerance over the whole success window; "
                         "McNemar p: exact test against the reference group (ref) on shared "
                         "seeds" + ("; Holm p: adjusted over the table's comparisons"
@@ -256,8 +257,8 @@ def _print_check(doc: dict[str, Any], fmt: Any) -> None:
 
 SWEEP_RAW = ("rank", "group", "reference", "n", "converged", "success_rate", "wilson_low",
              "wilson_high", "mcnemar_p", "mcnemar_p_holm", "median_converged_at",
-             "median_final_distance", "mean_bias_b", "mean_bias_b_n",
-             "w_mean", "w_std", "b_mean", "b_std")
+             "median_final_distance", "mean_bias_b", "mean_bias_b_n", "w_mean", "w_std",
+             "b_mean", "b_std")
 
 
 def sweep_raw(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -379,9 +380,9 @@ def export(
     member: Annotated[Optional[str], typer.Argument(
         help="Member id, as listed in sweep.json and the sweep's summary.json (not with "
              "SWEEP/members/ID).", show_default=False)] = None,
-    *,  # --out is required: keyword-only, so it needs no default after MEMBER's
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (new or "
-                                      "empty; not inside a sweep).", show_default=False)],
+                                      "empty; not inside a sweep).",
+                                      show_default=False)] = ...,  # type: ignore[assignment]
     json_out: o.Json = False,
 ) -> None:
     """Write one sweep member as a normal run directory: the spec.json, metrics.jsonl,

@@ -91,8 +91,8 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
         va, vb = fa["flags"].get(flag), fb["flags"].get(flag)
         if va != vb:
             spec.append({"field": flag, "a": va, "b": vb})
-    (oa, sa), (ob, sb) = (_outcomes(p, i) for p, i in progress.each(((a, ia), (b, ib)),
-                                                                    "read both sweeps"))
+    (oa, sa), (ob, sb) = (_outcomes(p, i) for p, i in
+                          progress.each(((a, ia), (b, ib)), "read both sweeps"))
     ga, gb = _counts(oa), _counts(ob)
     groups = []
     for g in list(dict.fromkeys([*ga, *gb])):
@@ -117,10 +117,10 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
             row["delta"] = row["p_value"] = row["paired"] = None
             row["success_by_tolerance"] = row["tolerance_robustness"] = None
         groups.append(row)
-    fisher = inference.holm([g["p_value"] for g in groups])
-    mcnemar = inference.holm([g["paired"]["mcnemar_p"] if g["paired"] else None for g in groups])
-    for row, pf, pm in zip(groups, fisher, mcnemar):
-        row["p_value_holm"], row["mcnemar_p_holm"] = pf, pm
+    fisher = inference.holm([r["p_value"] for r in groups])
+    mcnemar = inference.holm([r["paired"]["mcnemar_p"] if r["paired"] else None for r in groups])
+    for r, pf, pm in zip(groups, fisher, mcnemar):
+        r["p_value_holm"], r["mcnemar_p_holm"] = pf, pm
     totals = {side: {"converged": sum(k for k, _ in c.values()), "n": sum(n for _, n in c.values())}
               for side, c in (("a", ga), ("b", gb))}
     return {"spec": spec, "groups": groups, "totals": totals}

@@ -351,8 +351,7 @@ def member_metrics(path: Path | str, member_id: str,
     bid, i = where
     _ids, step, _done = _cached(sweepstore.state_path(Path(path), bid), "progress",
                                 sweepstore.read_progress)
-    metrics = _cached(sweepstore.metrics_path(Path(path), bid), "metrics",
-                      sweepstore.read_metrics)
+    metrics = _cached(sweepstore.metrics_path(Path(path), bid), "metrics", sweepstore.read_metrics)
     kept = metrics.rows(i, _entry(path, member_id), losses)
     return [r for r in kept if r["step"] <= step]
 

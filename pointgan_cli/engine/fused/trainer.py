@@ -121,11 +121,10 @@ class FusedTrainer:
             self.S[newly, L.MG:] = 0.0  # optimizer state, LeCam anchors, optimistic steps
         self._last_good = (self.g.copy(), self.d.copy())
         g, d = self.g.astype(np.float64), self.d.astype(np.float64)
-        if not with_losses:
-            return Snapshot(step=self.step, g=g, d=d, g_loss=None, d_loss=None, d_real=None,
-                            d_fake=None, alive=self.alive.copy())
-        gl, dl, dr, df = snapshot_losses(self.specs, g, d, min(self.step, self.steps - 1))
-        return Snapshot(step=self.step, g=g, d=d, g_loss=gl, d_loss=dl, d_real=dr, d_fake=df,
+        losses = [None] * 4
+        if with_losses:
+            losses = snapshot_losses(self.specs, g, d, min(self.step, self.steps - 1))
+        return Snapshot(self.step, g, d, losses[0], losses[1], losses[2], losses[3],
                         alive=self.alive.copy())
 
     # -- checkpoints -------------------------------------------------------------------------------
