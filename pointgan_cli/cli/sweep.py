@@ -300,9 +300,10 @@ def _print_dirac(summary: dict[str, Any], out: Path, wall: float, fmt: Any) -> N
                         "verdict: converges (every member), does not converge (none) or mixed; "
                         "median dist: |theta| + |psi| at the end")
     a = summary["agreement"]
-    console.note(f"{summary['n']} runs in {wall:.1f} s; {a['agree']}/{a['groups_judged']} "
-                 f"verdicts agree; figure: {out / sweepdir.DIRAC_GRID}, table: "
-                 f"{out / sweepdir.DIRAC_TABLE}")
+    console.note(f"{summary['n']} runs in {wall:.1f} s; {a['paper_agree']}/{a['paper_judged']} "
+                 f"verdicts agree with the paper, {a['linearisation_agree']}/"
+                 f"{a['linearisation_judged']} with this project's own linearisation; figure: "
+                 f"{out / sweepdir.DIRAC_GRID}, table: {out / sweepdir.DIRAC_TABLE}")
 
 
 def _p_value(group: dict[str, Any]) -> str:
