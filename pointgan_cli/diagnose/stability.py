@@ -11,7 +11,8 @@ Which verdict: for an SGD run, the gradient-descent disc ``|1 + lr_d lambda| < 1
 step lr/sqrt(v_hat) differs per coordinate by orders of magnitude), so the verdict is the one of
 Adam's preconditioned step ``M`` (``spectrum.adam_step_matrix``) with the second moments of the
 checkpoint nearest the step; the plain field's spectrum is still reported beside it. The run's
-class always comes from its summary (``classify.run_class``); this command adds evidence.
+class comes from ``classify.run_class`` (the success-window verdict, judged from the run's
+metrics); this command adds evidence.
 """
 
 from __future__ import annotations
