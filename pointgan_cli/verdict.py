@@ -138,6 +138,8 @@ def judge(
     window: float = DEFAULT_WINDOW,
     diverged: bool = False,
     diverged_step: int | None = None,
+    distance_words: str = "|w| + |b - real|",
+    bias_words: str = "bias of b",
     entered_at: int | None = None,
 ) -> dict[str, Any]:
     """The verdict on one run from its snapshots ``(steps, w, b)`` (any order of time, finite
@@ -145,7 +147,9 @@ def judge(
 
     Returns the summary fields (``converged``, ``final_distance``, ``window_max_distance``,
     ``bias_b``, ``time_avg_distance``, ``class``) plus ``reason`` (one sentence with the numbers
-    that decided) and ``window`` (the evidence: window bounds, envelopes, rates).
+    that decided) and ``window`` (the evidence: window bounds, envelopes, rates). The reason
+    names the distance and b's mean offset with ``distance_words`` and ``bias_words`` (a game
+    judged as (w, b) says them in its own terms, ``games``).
     ``entered_at``: the run's ``EntryTracker.at`` over all its snapshots (the window alone
     cannot say when a run that is inside for the whole window first got there); it becomes
     ``converged_at`` (None for a diverged run)."""
@@ -183,7 +187,8 @@ def judge(
         ev["growth_before"] = _growth(before)
         out.update(final_distance=dist[-1], window_max_distance=max(dist), bias_b=bm - real,
                    time_avg_distance=distance(wm, bm, real))
-    cls, reason = _classify(out, ev, diverged, diverged_step, total_steps)
+    cls, reason = _classify(out, ev, diverged, diverged_step, total_steps,
+                            (distance_words, bias_words))
     out.update({"class": cls, "reason": reason, "converged": cls == CONVERGED})
     return out
 
@@ -247,7 +252,8 @@ def _motion(rows: list[tuple[int, float, float]], dist: list[float], real: float
 
 
 def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
-              diverged_step: int | None, total_steps: int) -> tuple[str, str]:
+              diverged_step: int | None, total_steps: int,
+              words: tuple[str, str]) -> tuple[str, str]:
     tol = ev["tolerance"]
     if diverged:
         return DIVERGED, (f"a parameter became non-finite at step {diverged_step}; the run was "
@@ -257,8 +263,8 @@ def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
     where = f"the last {ev['snapshots']} snapshots (steps {ev['start_step']}-{ev['end_step']})"
     mx, fin = out["window_max_distance"], out["final_distance"]
     if mx < tol:
-        return CONVERGED, (f"|w| + |b - real| < tolerance {tol:g} at every one of {where} "
-                           f"(max {mx:.3g}, mean bias of b {out['bias_b']:+.3g})")
+        return CONVERGED, (f"{words[0]} < tolerance {tol:g} at every one of {where} "
+                           f"(max {mx:.3g}, mean {words[1]} {out['bias_b']:+.3g})")
     left = ""
     if fin < tol:
         left = (f"inside tolerance at the last snapshot ({fin:.3g}) but outside at step "

@@ -3,14 +3,15 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-import torch
 from conftest import popen_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pointgan_cli.errors import UsageError
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.store import ckptfile
 from pointgan_cli.sweep.ranges import parse_grid, parse_seeds
 from pointgan_cli.sweep.report import wilson
 from pointgan_cli.sweep.spec import build_sweep_spec, expand
@@ -42,8 +43,8 @@ def test_expand_members_and_groups():
     assert len(members) == 8
     assert len({m[0] for m in members}) == 8
     groups = {g for _, g, _ in members}
-    assert groups == {"baseline lr_d=0.01", "baseline lr_d=0.003", "fixed lr_d=0.01",
-                      "fixed lr_d=0.003"}
+    assert groups == {"baseline lr-d=0.01", "baseline lr-d=0.003", "fixed lr-d=0.01",
+                      "fixed lr-d=0.003"}
     assert all(s.steps == 100 for _, _, s in members)
     bad = build_sweep_spec(["fixed"], None, parse_grid(["lr_d=-1"]), [0], None, {})
     with pytest.raises(UsageError, match="^--grid: lr_d"):
@@ -166,9 +167,9 @@ def test_member_equals_train_alone(cli, tmp_path):
             "window_max_distance"]
         assert json.loads((exported / "spec.json").read_text())["spec"] == json.loads(
             (alone / "spec.json").read_text())["spec"]
-        ca = torch.load(exported / "checkpoints" / "last.pt", weights_only=True)
-        cb = torch.load(alone / "checkpoints" / "last.pt", weights_only=True)
-        assert torch.equal(ca["discriminator"], cb["discriminator"]) and ca["step"] == 600
+        ca = ckptfile.load(exported / "checkpoints" / "last.npz")
+        cb = ckptfile.load(alone / "checkpoints" / "last.npz")
+        assert np.array_equal(ca["discriminator"], cb["discriminator"]) and ca["step"] == 600
         # the same class, from the export, the member's address and the run trained alone
         classes = set()
         for run in (exported, tmp_path / "s" / "members" / mid, alone):
@@ -205,14 +206,19 @@ def test_a_member_is_a_run_for_config_resume_and_animate(cli, tmp_path):
     r = cli(["animate", member, "--still", "100", "--dpi", "30", "--out", tmp_path / "f.png"])
     assert r.exit_code == 0, r.stderr
     assert (tmp_path / "f.png").stat().st_size > 0
-    # --resume: the member gets its run directory, equal to the stored member
+    # --resume: the sweep alone writes its members; its export resumes as a run, equal to the
+    # stored member
     r = cli(["train", "--resume", "--out", member, "--json"])
+    assert r.exit_code == 2 and "sweep export" in r.stderr and not member.exists()
+    copy = tmp_path / "copy"
+    assert cli(["sweep", "export", member, "--out", copy]).exit_code == 0
+    r = cli(["train", "--resume", "--out", copy, "--json"])
     assert r.exit_code == 0, r.stderr
     stored = json.loads(r.stdout)
     alone = tmp_path / "alone"
     assert cli(["train", "--preset", "fixed", "--seed", "4", "--steps", "120",
                 "--checkpoint-every", "60", "--out", alone]).exit_code == 0
-    a, b = _metrics(member / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
+    a, b = _metrics(copy / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
     assert len(a) == len(b) > 10
     for ra, rb in zip(a, b):
         assert ra.keys() == rb.keys() and ra["w"] == rb["w"] and ra["d_c2"] == rb["d_c2"]
@@ -378,19 +384,19 @@ def test_grid_sweeps_have_a_reference_grid_value():
     one = build_sweep_spec(["fixed"], None, parse_grid(["weight_decay_mode=decoupled,l2"]),
                            [0], None, {})
     # one method and a --grid: the first value of the first grid is everyone's reference
-    assert reference_groups(one) == {"fixed weight_decay_mode=decoupled":
-                                     "fixed weight_decay_mode=decoupled",
-                                     "fixed weight_decay_mode=l2":
-                                     "fixed weight_decay_mode=decoupled"}
+    assert reference_groups(one) == {"fixed weight-decay-mode=decoupled":
+                                     "fixed weight-decay-mode=decoupled",
+                                     "fixed weight-decay-mode=l2":
+                                     "fixed weight-decay-mode=decoupled"}
     two = build_sweep_spec(["fixed"], None, parse_grid(["lr_d=0.01,0.003", "lr_g=0.01,0.003"]),
                            [0], None, {}, "lr_g=0.003")
     refs = reference_groups(two)
-    assert refs["fixed lr_d=0.01 lr_g=0.01"] == "fixed lr_d=0.01 lr_g=0.003"  # lr_d held equal
-    assert refs["fixed lr_d=0.003 lr_g=0.01"] == "fixed lr_d=0.003 lr_g=0.003"
+    assert refs["fixed lr-d=0.01 lr-g=0.01"] == "fixed lr-d=0.01 lr-g=0.003"  # lr_d held equal
+    assert refs["fixed lr-d=0.003 lr-g=0.01"] == "fixed lr-d=0.003 lr-g=0.003"
     # several methods: compared by method at each grid point, as before
     both = build_sweep_spec(["baseline", "fixed"], None, parse_grid(["lr_d=0.01,0.003"]), [0],
                             None, {})
-    assert reference_groups(both)["fixed lr_d=0.003"] == "baseline lr_d=0.003"
+    assert reference_groups(both)["fixed lr-d=0.003"] == "baseline lr-d=0.003"
     for bad, msg in (("lr_g=0.02", "not one value of --grid lr_g"),
                      ("noise_scale=1", "not a --grid field"), ("nope", "not one of")):
         with pytest.raises(UsageError, match=f"^--reference: .*{msg}"):

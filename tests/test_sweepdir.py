@@ -46,18 +46,23 @@ def test_member_curves_are_the_metrics_w_and_b(sweep):
                                                      wb[:, 1].tolist())
 
 
-def test_a_member_exported_into_members_is_read_from_its_run_directory(sweep, tmp_path):
+def test_a_run_directory_put_at_members_id_never_replaces_the_stored_member(sweep, tmp_path):
+    """The store is the sweep's record: a run directory at ``members/<id>/`` (written there
+    by hand, or by an older pointgan) changes none of the member's numbers."""
     import shutil
 
     copy = tmp_path / "s"
     shutil.copytree(sweep, copy)
     mid = sweepdir.member_ids(copy)[1]
-    sweepdir.export_member(copy, mid, sweepdir.member_dir(copy, mid))
+    sweepdir.export_member(copy, mid, tmp_path / "x")
+    shutil.copytree(tmp_path / "x", sweepdir.member_dir(copy, mid))
     (sweepdir.member_dir(copy, mid) / "summary.json").write_text(json.dumps({"mark": 1}))
-    assert sweepdir.member_summaries(copy, [mid]) == [{"mark": 1}]
+    assert sweepdir.member_summaries(copy, [mid]) == sweepdir.member_summaries(sweep, [mid])
+    assert sweepdir.member_summary(copy, mid) == sweepdir.member_summary(sweep, mid)
+    assert sweepdir.load_member(copy, mid).summary == sweepdir.member_summary(sweep, mid)
     steps, wb = sweepdir.member_curves(copy, [mid])[0]
     want = sweepdir.member_curves(sweep, [mid])[0]
-    assert np.array_equal(steps, want[0]) and np.allclose(wb, want[1], rtol=0, atol=1e-12)
+    assert np.array_equal(steps, want[0]) and np.array_equal(wb, want[1])
 
 
 # -- sweep.json ----------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def test_resumed_inside_the_window_gives_the_same_verdict(real_runs, tmp_path):
     src, run = real_runs / "baseline-s3", tmp_path / "r"
     shutil.copytree(src, run)
     for name in (rundir.SUMMARY, f"{rundir.CHECKPOINTS}/{rundir.LAST}",
-                 f"{rundir.CHECKPOINTS}/step-003000.pt"):
+                 f"{rundir.CHECKPOINTS}/step-003000.npz"):
         (run / name).unlink()
     spec = rundir.load_run(run, need_metrics=False).spec
     ck = rundir.latest_checkpoint(run)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..games import DIRAC, named
 from . import console
 from . import options as o
 
@@ -61,9 +62,9 @@ def loss_landscape(
 
     Example: pointgan diagnose loss-landscape runs/baseline-3 --step 2000
     """
-    from ..diagnose import commands as report
+    from ..diagnose import commands
 
-    doc = report.loss_landscape(run_dir, step, out, d_steps)
+    doc = commands.loss_landscape(run_dir, step, out, d_steps)
     if json_out:
         console.print_json(doc)
         return
@@ -91,9 +92,9 @@ def generator_landscape(
 
     Example: pointgan diagnose generator-landscape runs/baseline-3 --step 500
     """
-    from ..diagnose import commands as report
+    from ..diagnose import commands
 
-    doc = report.generator_landscape(run_dir, step, out)
+    doc = commands.generator_landscape(run_dir, step, out)
     if json_out:
         console.print_json(doc)
         return
@@ -127,7 +128,7 @@ def stability(
     if json_out:
         console.print_json(doc)
         return
-    if doc.get("game") == "dirac":
+    if named(doc.get("game")) is DIRAC:
         _print_dirac_stability(doc, fmt)
         return
     names = ("run", "ideal G")
@@ -198,9 +199,9 @@ def run(
 
     Example: pointgan diagnose run sweeps/article --json
     """
-    from ..diagnose import commands as report
+    from ..diagnose import classify
 
-    doc = report.diagnose(path)
+    doc = classify.diagnose(path)
     if json_out:
         console.print_json(doc)
         return

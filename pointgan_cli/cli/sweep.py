@@ -10,7 +10,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import UsageError, short
+from ..games import DIRAC, named
 from ..sweep.ranges import parse_grid, parse_seeds
 from ..sweep.spec import STUDIES, build_sweep_spec, expand, sweep_command
 from . import console
@@ -200,7 +201,7 @@ def sweep(
     if quiet:
         sys.stdout.write(f"{out}\n")
         return
-    if summary.get("game") == "dirac":
+    if named(summary.get("game")) is DIRAC:
         _print_dirac(summary, out, wall, fmt)
         if checked is not None:
             _print_check(checked, fmt)
@@ -291,11 +292,13 @@ def _parse_max_batch(text: str) -> int | None:
 
 @app.command("export")
 def export(
-    sweep_dir: Annotated[Path, typer.Argument(help="Sweep directory.", show_default=False)],
-    member: Annotated[str, typer.Argument(help="Member id, as listed in sweep.json and the "
-                                          "sweep's summary.json.", show_default=False)],
+    sweep_dir: Annotated[Path, typer.Argument(
+        help="Sweep directory, or the member itself as SWEEP/members/ID.", show_default=False)],
+    member: Annotated[Optional[str], typer.Argument(
+        help="Member id, as listed in sweep.json and the sweep's summary.json (not with "
+             "SWEEP/members/ID).", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (new or "
-                                      "empty).", show_default=False)],
+                                      "empty; not inside a sweep).", show_default=False)] = ...,
     json_out: o.Json = False,
 ) -> None:
     """Write one sweep member as a normal run directory: the spec.json, metrics.jsonl,
@@ -303,12 +306,23 @@ def export(
 
     Example: pointgan sweep export runs/sweep-1 fixed-s0003 --out runs/fixed-3
     """
-    from ..store import rundir, sweepdir
+    from ..store import outputs, rundir, sweepdir
 
+    address = sweepdir.member_address(sweep_dir)
+    if address is not None:
+        if member is not None and member != address[1]:
+            raise UsageError(f"MEMBER: {sweep_dir} already names member {address[1]!r}; "
+                             "give SWEEP MEMBER or SWEEP/members/ID, not both")
+        sweep_dir, member = address
+    elif member is None:
+        raise UsageError(f"MEMBER: which member of {sweep_dir}? (give SWEEP MEMBER or "
+                         "SWEEP/members/ID)")
     index = sweepdir.read_index(sweep_dir)
     if member not in index.groups:
         known = ", ".join(list(index.groups)[:5]) + (", ..." if len(index.groups) > 5 else "")
-        raise UsageError(f"MEMBER: no member {member!r} in {sweep_dir} (known: {known})")
+        raise UsageError(f"MEMBER: no member {short(member)} in {sweep_dir} "
+                         f"(known: {known})")
+    outputs.refuse_inside_sweep(out)
     rundir.check_target(out, False, False)
     result = sweepdir.export_member(sweep_dir, member, out)
     if json_out:

@@ -57,7 +57,7 @@ def train(
         # fails in well under a second.
         spec = resolve_spec(preset, config, spec_flags)
     from .. import trackers
-    from ..store import rundir, sweepdir
+    from ..store import outputs, rundir, sweepdir
     from ..training.train import Member, train_batch
 
     if resume:
@@ -65,9 +65,7 @@ def train(
             raise_usage("--resume needs --out DIR")
         if spec_flags or preset or config:
             raise_usage("--resume takes the spec from DIR/spec.json; drop the spec flags")
-        stored = sweepdir.member_address(out)
-        if stored is not None and not force:  # SWEEP/members/ID: the member's run dir first
-            sweepdir.export_member(*stored, out)
+        outputs.refuse_inside_sweep(out)  # SWEEP/members/ID: the sweep alone writes it
         rundir.check_target(out, force, resume)
         spec, command = rundir.load_spec(out)
     else:
@@ -76,10 +74,14 @@ def train(
             spec = resolve_spec(preset, config, spec_flags, None if stored_spec is None
                                 else stored_spec.model_dump(mode="json"))
         out = out if out is not None else default_out(spec)
+        outputs.refuse_inside_sweep(out)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker, tracking_uri)
     member = Member(spec=spec, out=out, command=command, resume=resume)
+    from ..engine.fused.support import announce
+
+    announce([spec])
 
     with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:
 
@@ -114,12 +116,14 @@ TABLE_FIELDS = ("run_dir", "status", "class", "converged", "w", "b", "theta", "p
 
 
 def result_rows(result: dict[str, Any]) -> list[list[Any]]:
+    from ..naming import override_words
+
     rows = []
     for k in TABLE_FIELDS:
         if k in result:
             v = result[k]
             if k == "overrides":
-                v = ", ".join(f"{f}={x}" for f, x in v.items()) or "-"
+                v = override_words(v) or "-"
             rows.append([k, v])
     return rows
 

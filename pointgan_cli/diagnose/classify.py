@@ -6,9 +6,9 @@ beside it (``summary_class``) and a test holds the two equal on real runs, so a 
 written by an older pointgan, or a changed rule, shows up as a disagreement instead of being
 repeated. This module also adds evidence: what D looks like at the end.
 
-- ``flat``: D varies by less than ``shapes.FLAT_RANGE`` over [real - 3, real + 2]; too much
+- ``flat``: D varies by less than ``dshape.FLAT_RANGE`` over [real - 3, real + 2]; too much
   weight decay does this, and a flat D tells the generator nothing.
-- ``saturated``: ``|dD/dv| < shapes.SATURATION_GRAD`` on at least ``SATURATED_SHARE`` of the
+- ``saturated``: ``|dD/dv| < dshape.SATURATION_GRAD`` on at least ``SATURATED_SHARE`` of the
   generated samples; a D that learned too fast is a sharp step whose slope is zero outside a
   narrow band.
 - ``sloped``: neither.
@@ -23,14 +23,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
 from .. import verdict
 from ..errors import UsageError
+from ..games import DIRAC, game_of
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
-from . import shapes
-from .source import state_at
+from . import dshape
+from .source import params_at
 
 CLASSES = verdict.CLASSES
 FAILURES = verdict.FAILURES
@@ -106,17 +107,16 @@ def run_class(run: Run) -> dict[str, Any]:
     says, None without one) with ``agrees`` (whether the two are the same class)."""
     summary = run.summary or {}
     spec, rows = run.spec, run.metrics
-    dirac_game = spec.game == "dirac"
-    kw, kb = ("theta", "psi") if dirac_game else ("w", "b")
-    real = 0.0 if dirac_game else spec.real_value
+    game = game_of(spec)
+    kw, kb = game.judged
+    real = game.target(spec)
     bad = next((int(r["step"]) for r in rows if not _finite(r)), None)
     diverged = summary.get("status") == "diverged" or bad is not None
     steps, ws, bs = [r["step"] for r in rows], [r[kw] for r in rows], [r[kb] for r in rows]
-    v = verdict.judge(steps, ws, bs, real=real, tolerance=spec.tolerance, total_steps=spec.steps,
-                      window=spec.success_window, diverged=diverged,
-                      diverged_step=summary.get("diverged_step") or bad,
-                      entered_at=verdict.converged_at(steps, ws, bs, real=real,
-                                                      tolerance=spec.tolerance))
+    v = game.judge(steps, ws, bs, spec, diverged=diverged,
+                   diverged_step=summary.get("diverged_step") or bad,
+                   entered_at=verdict.converged_at(steps, ws, bs, real=real,
+                                                   tolerance=spec.tolerance))
     if not summary and rows and int(rows[-1]["step"]) < spec.steps \
             and v["class"] != verdict.DIVERGED:
         v["reason"] = (f"unfinished (last snapshot at step {rows[-1]['step']} of "
@@ -154,30 +154,30 @@ def measure(run: Run, verdict_doc: dict[str, Any] | None = None) -> dict[str, An
         "first_non_finite_step": bad,
         "saturation_fraction": None,
         "d_range": None,
-        "d_range_window": list(shapes.window(spec)),
+        "d_range_window": list(dshape.window(spec)),
         "d_shape": None,
         "source": None,
     }
     if not _finite(last):
         return ev  # nothing finite to measure D on
-    st = state_at(run, None, finite=False)
+    st = params_at(run, None, finite=False)
     ev["source"] = st.origin
-    if not bool(torch.isfinite(torch.cat([st.g, st.d])).all()):
+    if not bool(np.isfinite(np.concatenate([st.g, st.d])).all()):
         ev["first_non_finite_step"] = st.step
         return ev
     ev["w"], ev["b"] = float(st.g[0]), float(st.g[1])
     ev["distance"] = verdict.distance(ev["w"], ev["b"], real)
-    prob = shapes.probability(spec)
+    prob = dshape.probability(spec)
     ev["d_output"] = "probability" if prob else "logit"
-    ev["saturation_fraction"] = shapes.saturation_fraction(st.d, st.g, probability=prob)
-    ev["d_range"] = shapes.d_range(st.d, *ev["d_range_window"], probability=prob)
+    ev["saturation_fraction"] = dshape.saturation_fraction(st.d, st.g, probability=prob)
+    ev["d_range"] = dshape.d_range(st.d, *ev["d_range_window"], probability=prob)
     ev["d_shape"] = d_shape(ev)
     return ev
 
 
 def d_shape(ev: dict[str, Any]) -> str:
     """flat / saturated / sloped from the measured range and saturated share."""
-    if ev["d_range"] < shapes.FLAT_RANGE:
+    if ev["d_range"] < dshape.FLAT_RANGE:
         return FLAT
     if ev["saturation_fraction"] >= SATURATED_SHARE:
         return SATURATED
@@ -189,11 +189,11 @@ def d_sentence(ev: dict[str, Any]) -> str:
     if ev["d_shape"] is None:
         return "D could not be measured (non-finite parameters)"
     lo, hi = ev["d_range_window"]
-    sat = f"|dD/dv| < {shapes.SATURATION_GRAD:g} on {100 * ev['saturation_fraction']:.0f}% of " \
+    sat = f"|dD/dv| < {dshape.SATURATION_GRAD:g} on {100 * ev['saturation_fraction']:.0f}% of " \
           f"generated samples"
     rng = f"range {ev['d_range']:.3g} over [{lo:g}, {hi:g}]"
     if ev["d_shape"] == FLAT:
-        return f"D at the end is flat ({rng} < {shapes.FLAT_RANGE:g}; {sat})"
+        return f"D at the end is flat ({rng} < {dshape.FLAT_RANGE:g}; {sat})"
     if ev["d_shape"] == SATURATED:
         return (f"D at the end is saturated ({sat}, >= {100 * SATURATED_SHARE:.0f}%; {rng}): "
                 f"the generator gets almost no gradient")
@@ -205,7 +205,7 @@ def diagnose_run(run: Run) -> dict[str, Any]:
     evidence. A Dirac-GAN run has its class from its summary and no D shape to add (its
     field and trajectory: ``pointgan animate``)."""
     v = run_class(run)
-    if run.spec.game == "dirac":
+    if game_of(run.spec) is DIRAC:
         if not run.summary:
             raise UsageError(f"{run.path} is an unfinished Dirac-GAN run (no summary)")
         summary = run.summary or {}
@@ -230,8 +230,10 @@ def diagnose_run(run: Run) -> dict[str, Any]:
 # -- sweeps ------------------------------------------------------------------------------------
 
 
-def diagnose_sweep(path: Path) -> dict[str, Any]:
-    """Classify every member; a member that cannot be read is reported, not fatal."""
+def diagnose_sweep(path: Path, visit: Any = None) -> dict[str, Any]:
+    """Classify every member; a member that cannot be read is reported, not fatal.
+    ``visit(id, group, run or None, report)`` sees each member as it is read (the report's
+    explorer takes its numbers from the same pass instead of reading every member twice)."""
     path = Path(path)
     members: list[dict[str, Any]] = []
     for entry in sweepdir.read_index(path).entries:
@@ -240,11 +242,18 @@ def diagnose_sweep(path: Path) -> dict[str, Any]:
             members.append({"id": mid, "group": group, "class": NOT_RUN,
                             "reason": f"{sweepdir.member_dir(path, mid)} has no metrics",
                             "evidence": None})
+            if visit is not None:
+                visit(mid, group, None, members[-1])
             continue
+        run = None
         try:
-            rep = diagnose_run(sweepdir.load_member(path, mid))
+            # the class and the D-shape evidence read parameters only: no losses, no torch
+            run = sweepdir.load_member(path, mid, losses=False)
+            rep = diagnose_run(run)
         except UsageError as exc:
             rep = {"class": UNREADABLE, "reason": str(exc), "evidence": None}
+        if visit is not None:
+            visit(mid, group, run, rep)
         members.append({"id": mid, "group": group, **{k: rep[k] for k in
                                                       ("class", "reason", "evidence")}})
     groups: dict[str, dict[str, Any]] = {}
@@ -253,3 +262,10 @@ def diagnose_sweep(path: Path) -> dict[str, Any]:
         g["n"] += 1
         g["classes"].setdefault(m["class"], []).append(m["id"])
     return {"sweep_dir": str(path), "groups": list(groups.values()), "members": members}
+
+
+def diagnose(path: Path) -> dict[str, Any]:
+    """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
+    if sweepdir.is_sweep(path):
+        return diagnose_sweep(path)
+    return diagnose_run(sweepdir.load_any_run(path))

@@ -9,14 +9,17 @@ file in the same directory, then ``os.replace``): a failed render leaves no half
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import RuntimeFailure, UsageError
+from ..store import outputs
 from ..store.atomic import atomic_write_bytes
+from ..store.rundir import ANIMATION
 from .data import DiracTrack, Plan, limits, plan_for
 from .scene import grid_scene, pixel_size, run_scene
 from .writers import GifWriter, Mp4Writer, check_target, png_bytes, resolve_output, temp_beside
@@ -87,6 +90,17 @@ class Renderer:
 # -- the two entry points ----------------------------------------------------------------------
 
 
+@contextmanager
+def _placed(source: Path, out: Path | None, name: str, default: bool) -> Iterator[Path]:
+    """``out`` as given, or ``name`` in the folder beside the run (``SWEEP/members/ID`` for a
+    member), held under its owner's lock while the file is written (``outputs``)."""
+    if not default and out is not None:
+        yield out
+        return
+    with outputs.derived_dir(source) as folder:
+        yield folder / name
+
+
 def animate(source: Path, out: Path | None = None, fmt: str | None = None, fps: int = 20,
             frames: int = 120, dpi: int = 100, grid: bool = False,
             members: list[str] | None = None, grid_size: int = 4,
@@ -95,12 +109,20 @@ def animate(source: Path, out: Path | None = None, fmt: str | None = None, fps: 
     """Render an animation of ``source`` to ``out``; returns what ``--json`` prints."""
     t0 = time.perf_counter()
     source = Path(source)
+    default = out is None
     out, fmt = resolve_output(source, out, fmt)
     if not 1 <= fps <= 60:
         raise UsageError(f"--fps must be between 1 and 60, not {fps}")
     if frames < 2:
         raise UsageError(f"--frames must be at least 2, not {frames}")
     plan = plan_for(source, grid, members, grid_size)
+    with _placed(source, out, f"{ANIMATION}.{fmt}", default) as out:
+        return _animate(plan, out, fmt, fps, frames, dpi, on_start, on_frame, t0)
+
+
+def _animate(plan: Plan, out: Path, fmt: str, fps: int, frames: int, dpi: int,
+             on_start: Callable[[int], None] | None, on_frame: Callable[[int], None] | None,
+             t0: float) -> dict[str, Any]:
     renderer = renderer_for(plan, dpi)
     steps = plan.frame_steps(frames)
     if on_start is not None:
@@ -151,14 +173,14 @@ def still(source: Path, step: int, out: Path | None = None, fmt: str | None = No
                 raise UsageError(f"--still: step {step} is outside the run{where} (0..{last})")
             raise UsageError(f"--still: no snapshot at step {step}{where} "
                              f"(snapshots every {every})")
-    out = out if out is not None else source / f"frame-{step:06d}.png"
-    check_target(out)
-    renderer = renderer_for(plan, dpi)
-    width, height = renderer.size
-    data = png_bytes(renderer.draw(step), (width, height))
-    try:
-        atomic_write_bytes(out, data)
-    except OSError as exc:
-        raise RuntimeFailure(f"cannot write {out}: {exc.strerror or exc}") from None
+    with _placed(source, out, f"frame-{step:06d}.png", out is None) as out:
+        check_target(out)
+        renderer = renderer_for(plan, dpi)
+        width, height = renderer.size
+        data = png_bytes(renderer.draw(step), (width, height))
+        try:
+            atomic_write_bytes(out, data)
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot write {out}: {exc.strerror or exc}") from None
     return {"output": str(out), "frames": 1, "format": "png", "width": width, "height": height,
             "seconds": 0.0, "step": step, "wall_seconds": round(time.perf_counter() - t0, 3)}

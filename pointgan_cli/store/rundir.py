@@ -4,7 +4,7 @@ Layout of one run::
 
     spec.json          resolved RunSpec + the exact command that re-runs it (written first)
     metrics.jsonl      one JSON row per snapshot step (append-only)
-    checkpoints/       step-000500.pt ... and last.pt (torch.load(weights_only=True))
+    checkpoints/       step-000500.npz ... and last.npz (``ckptfile``: npz, no pickle)
     summary.json       final numbers (written last; its presence means the run finished)
 
 Every file is written atomically (``atomic``: temp file in the same directory, fsync,
@@ -22,23 +22,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 from pydantic import ValidationError
 
 from ..errors import UsageError
 from ..spec import RunSpec
-from . import fsguard
+from . import ckptfile, fsguard
 from .atomic import atomic_write, atomic_write_json, atomic_write_text, dumps
 
 SPEC = "spec.json"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
-LAST = "last.pt"
+LAST = "last.npz"
 DIAGNOSE = "diagnose"  # what the diagnose commands write
 REPORT = "report.html"  # ``pointgan report``'s page (a sweep's has the same name)
 ANIMATION = "animation"  # animate's default output, with the format as suffix
+WANDB = "wandb"  # the W&B folder ``pointgan log --tracker wandb`` writes beside a run
 
+#: What the commands that read a run write beside it (animate, diagnose, report, log to W&B):
+#: all a sweep member's folder ``SWEEP/members/ID`` may hold (its results are in the sweep).
+DERIVED_LAYOUT: fsguard.Layout = {
+    f"{ANIMATION}.gif": fsguard.FILE,
+    f"{ANIMATION}.mp4": fsguard.FILE,
+    f"{ANIMATION}.png": fsguard.FILE,
+    "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
+    DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE},
+    REPORT: fsguard.FILE,
+    WANDB: fsguard.RECORDED,  # only the W&B runs ``pointgan log`` recorded making there
+}
 #: Everything pointgan writes into a run directory (``train`` and the commands that add files,
 #: see docs/run-directory.md). ``--force`` deletes these and refuses a directory with anything
 #: else in it (``fsguard``); ``spec.json`` is the marker that makes a directory a run.
@@ -46,31 +58,48 @@ RUN_LAYOUT: fsguard.Layout = {
     SPEC: fsguard.FILE,
     METRICS: fsguard.FILE,
     SUMMARY: fsguard.FILE,
-    CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].pt": fsguard.FILE, LAST: fsguard.FILE},
-    f"{ANIMATION}.gif": fsguard.FILE,
-    f"{ANIMATION}.mp4": fsguard.FILE,
-    f"{ANIMATION}.png": fsguard.FILE,
-    "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
-    DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE},
-    REPORT: fsguard.FILE,
-    "wandb": fsguard.ANY,
+    CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].npz": fsguard.FILE, LAST: fsguard.FILE},
+    **DERIVED_LAYOUT,
 }
-RUN_MARKERS = (SPEC,)
+
+
+def is_own_spec(path: Path) -> bool:
+    """Whether ``path`` (a ``spec.json``) is one pointgan wrote: ``spec_document``'s four keys,
+    pointgan's version record and a rerun command, not merely a file of that name."""
+    try:
+        if path.stat().st_size > 1 << 20:
+            return False
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return (isinstance(doc, dict)
+            and set(doc) == {"schema_version", "command", "spec", "versions"}
+            and isinstance(doc["versions"], dict) and isinstance(doc["versions"].get("pointgan"),
+                                                                 str)
+            and isinstance(doc["command"], str) and doc["command"].startswith("pointgan ")
+            and isinstance(doc["spec"], dict) and "seed" in doc["spec"]
+            and doc["spec"].get("schema_version") == doc["schema_version"])
+
+
+RUN_MARKERS: fsguard.Markers = {SPEC: is_own_spec}
 
 
 # -- checkpoint writes -------------------------------------------------------------------------
 
-def atomic_torch_save(path: Path, obj: Any) -> None:
-    """``torch.save`` through a same-directory temp file, so a checkpoint is complete or absent."""
-    atomic_write(path, lambda f: torch.save(obj, f))
-
-
 def versions() -> dict[str, str]:
+    """The versions a summary records (torch's from its metadata: reading it imports nothing,
+    and the fused engine runs without torch)."""
+    from importlib import metadata
+
     from .. import __version__
 
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "none"
     return {
         "pointgan": __version__,
-        "torch": torch.__version__,
+        "torch": torch_version,
         "python": platform.python_version(),
     }
 
@@ -133,7 +162,7 @@ def prepare_fresh(out: Path, force: bool = False) -> None:
 def prepare_resume(out: Path) -> None:
     """Before continuing a run: no symlinked subfolder to write through, no stray temp files."""
     fsguard.refuse_symlinked(out, (CHECKPOINTS, DIAGNOSE))
-    fsguard.clean_temps(out, (CHECKPOINTS,))
+    fsguard.clean_temps(out, RUN_LAYOUT, (CHECKPOINTS,))
 
 
 def spec_document(spec: RunSpec, command: str) -> dict[str, Any]:
@@ -150,7 +179,7 @@ def write_spec(out: Path, spec: RunSpec, command: str) -> None:
 
 
 def checkpoint_name(step: int) -> str:
-    return f"step-{step:06d}.pt"
+    return f"step-{step:06d}.npz"
 
 
 # -- metrics -----------------------------------------------------------------------------------
@@ -231,17 +260,18 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
 
 
 def write_checkpoint(out: Path, state: dict[str, Any], spec: RunSpec) -> None:
-    """Write ``step-NNNNNN.pt``, then ``last.pt``: the numbered file first, so ``last.pt``
+    """Write ``step-NNNNNN.npz``, then ``last.npz``: the numbered file first, so ``last.npz``
     never points further than a file that exists."""
     state = dict(state, spec=spec.model_dump(mode="json"))
     ckdir = out / CHECKPOINTS
-    atomic_torch_save(ckdir / checkpoint_name(state["step"]), state)
-    atomic_torch_save(ckdir / LAST, state)
+    data = ckptfile.to_bytes(state)
+    atomic_write(ckdir / checkpoint_name(state["step"]), lambda f: f.write(data))
+    atomic_write(ckdir / LAST, lambda f: f.write(data))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = ckptfile.load(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
         raise UsageError(f"cannot read checkpoint {path}: {type(exc).__name__}") from None
     if not isinstance(state, dict):
@@ -277,24 +307,24 @@ def check_checkpoint(path: Path, state: dict[str, Any], spec: RunSpec) -> None:
         v: Any = state
         for k in keys:
             v = v.get(k) if isinstance(v, dict) else None
-        if not isinstance(v, torch.Tensor) or tuple(v.shape) != shape:
+        if not isinstance(v, np.ndarray) or tuple(v.shape) != shape:
             raise bad(f"has no {'.'.join(keys)} tensor of shape {shape}")
     if not isinstance(state.get("alive"), bool) or not isinstance(state.get("diverged_step"), int):
         raise bad("lacks alive/diverged_step")
 
 
 def latest_checkpoint(out: Path) -> Path | None:
-    """The checkpoint with the highest step that loads (``last.pt`` preferred on ties)."""
+    """The checkpoint with the highest step that loads (``last.npz`` preferred on ties)."""
     ckdir = out / CHECKPOINTS
     if not ckdir.is_dir():
         return None
-    candidates = sorted(ckdir.glob("step-*.pt"), reverse=True)
+    candidates = sorted(ckdir.glob("step-*.npz"), reverse=True)
     if (ckdir / LAST).exists():
         candidates.insert(0, ckdir / LAST)
     best: tuple[int, Path] | None = None
     for p in candidates:
         try:
-            step = int(torch.load(p, map_location="cpu", weights_only=True)["step"])
+            step = int(ckptfile.load(p)["step"])
         except Exception:  # noqa: BLE001 - incomplete or corrupt: not a candidate
             continue
         if best is None or step > best[0]:

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from ..engine.state import unstack_state
 from ..errors import UsageError
 from ..naming import rerun_command
 from ..spec import RunSpec
 from . import atomic, fsguard, rundir, sweepindex, sweepstore
+from .ckptfile import unstack_state
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
@@ -55,14 +55,29 @@ SWEEP_LAYOUT: fsguard.Layout = {
     f"{rundir.ANIMATION}.mp4": fsguard.FILE,
     f"{rundir.ANIMATION}.png": fsguard.FILE,
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
-    MEMBERS: {"*": rundir.RUN_LAYOUT},
-    "wandb": fsguard.ANY,  # the sweep's own W&B run (``--tracker wandb``, ``pointgan log``)
-    "check-2x": fsguard.ANY,  # ``--check-classes``: the members again at twice their steps
-    "check-classes.json": fsguard.FILE,  # and what each class predicted of them
+    MEMBERS: {"*": rundir.DERIVED_LAYOUT},  # what commands derive from a member, beside it
+    rundir.WANDB: fsguard.RECORDED,  # the sweep's own W&B runs (``pointgan log``)
+    "check-classes.json": fsguard.FILE,  # ``sweep --check-classes``: what each class predicted
     sweepstore.BATCHES: {f"[0-9]*{sweepstore.METRICS_SUFFIX}": fsguard.FILE,
                          f"[0-9]*{sweepstore.STATE_SUFFIX}": fsguard.FILE},
 }
-SWEEP_MARKERS = (SWEEP_JSON,)
+#: ``sweep --check-classes``: the members again at twice their steps, a sweep of its own.
+SWEEP_LAYOUT["check-2x"] = dict(SWEEP_LAYOUT)
+
+
+def _is_own_index(path: Path) -> bool:
+    """Whether ``path`` (a ``sweep.json``) is one pointgan wrote: it reads as a sweep index
+    (schema, a ``pointgan sweep`` command, unique member ids), not merely a file of that name."""
+    try:
+        if path.stat().st_size > 1 << 30:
+            return False
+        index = read_index(path.parent)
+    except (OSError, UsageError):
+        return False
+    return index.command.startswith("pointgan sweep")
+
+
+SWEEP_MARKERS: fsguard.Markers = {SWEEP_JSON: _is_own_index}
 _SAFE_ID = re.compile(r"[A-Za-z0-9.=_-]+")
 
 
@@ -175,7 +190,7 @@ def prepare_resume(out: Path, ids: list[str]) -> None:
     temp files."""
     fsguard.refuse_symlinked(out, (MEMBERS, sweepstore.BATCHES,
                                    *(f"{MEMBERS}/{i}" for i in ids)))
-    fsguard.clean_temps(out, (sweepstore.BATCHES,))
+    fsguard.clean_temps(out, SWEEP_LAYOUT, (sweepstore.BATCHES,))
     (out / MEMBERS).mkdir(exist_ok=True)
 
 
@@ -192,20 +207,28 @@ def member_ids(path: Path | str) -> list[str]:
 
 
 def _own_dir(path: Path | str, member_id: str) -> Path | None:
-    """The member's run directory when it has one (``spec.json`` in ``members/<id>/``)."""
+    """The member's run directory, only for a member the batch store does not hold (a sweep
+    that kept its members as run directories): the store is the sweep's record, and a folder
+    put at ``members/<id>/`` never replaces it. Never read through a symbolic link."""
     d = member_dir(path, member_id)
-    return d if (d / rundir.SPEC).is_file() else None
+    if d.parent.is_symlink() or d.is_symlink() or not (d / rundir.SPEC).is_file():
+        return None
+    return None if _locate(path, member_id) is not None else d
 
 
 def _own_ids(path: Path | str) -> set[str]:
     """Ids of the members with a run directory of their own: one listing of ``members/``
-    instead of a lookup per member (a sweep's members are normally all in the store)."""
+    instead of a lookup per member (a sweep's members are normally all in the store; callers
+    ask the store first)."""
     folder = Path(path) / MEMBERS
+    if folder.is_symlink():
+        return set()
     try:
         names = os.listdir(folder)
     except OSError:
         return set()
-    return {n for n in names if os.path.isfile(os.path.join(folder, n, rundir.SPEC))}
+    return {n for n in names if not os.path.islink(os.path.join(folder, n))
+            and os.path.isfile(os.path.join(folder, n, rundir.SPEC))}
 
 
 _CACHE: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
@@ -292,10 +315,10 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
     batches: dict[str, list[dict[str, Any]] | None] = {}
     out: list[dict[str, Any] | None] = []
     for mid in ids:
-        if mid in own:
+        at = where.get(mid)
+        if at is None and mid in own:
             out.append(rundir.read_summary(member_dir(path, mid)))
             continue
-        at = where.get(mid)
         if at is not None and at[0] not in batches:
             found = _batch_summaries(path, at[0])
             batches[at[0]] = None if found is None else found.all()
@@ -304,16 +327,22 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
     return out
 
 
-def member_metrics(path: Path | str, member_id: str) -> list[dict[str, Any]]:
+def member_metrics(path: Path | str, member_id: str,
+                   losses: bool = True) -> list[dict[str, Any]]:
+    """A member's metrics rows up to its batch's checkpoint (``losses`` False: a stored
+    member's rows without the recomputed losses, see ``BatchMetrics.rows``)."""
     own = _own_dir(path, member_id)
     if own is not None:
         return rundir.read_metrics(own / rundir.METRICS)
-    found = _stored(path, member_id)
-    if found is None:
+    where = _locate(path, member_id)
+    if where is None:
         raise UsageError(f"{member_dir(path, member_id)}: no metrics yet")
-    i, state, metrics = found
-    kept = metrics.rows(i, _entry(path, member_id))
-    return [r for r in kept if r["step"] <= int(state["step"])]
+    bid, i = where
+    _ids, step, _done = _cached(sweepstore.state_path(path, bid), "progress",
+                                sweepstore.read_progress)
+    metrics = _cached(sweepstore.metrics_path(path, bid), "metrics", sweepstore.read_metrics)
+    kept = metrics.rows(i, _entry(path, member_id), losses)
+    return [r for r in kept if r["step"] <= step]
 
 
 def member_curve(path: Path | str, member_id: str) -> tuple[list[int], list[float], list[float]]:
@@ -327,11 +356,11 @@ def member_curves(path: Path | str, ids: list[str]) -> list[tuple[np.ndarray, np
     """(steps (S,) int64, w and b (S, 2) float64) of each of ``ids``: ``member_curve`` for many
     members, each batch's parameters sliced as one array (the weights chart draws every
     member)."""
-    where, own = _store_index(path), _own_ids(path)
+    where = _store_index(path)
     batches: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     out: list[tuple[np.ndarray, np.ndarray]] = []
     for mid in ids:
-        at = None if mid in own else where.get(mid)
+        at = where.get(mid)
         if at is None:
             rows = member_metrics(path, mid)
             out.append((np.array([int(r["step"]) for r in rows], dtype=np.int64),
@@ -378,15 +407,17 @@ def _entry(path: Path | str, member_id: str) -> RunSpec:
     raise UsageError(f"no member {member_id!r} in {path}")
 
 
-def load_member(path: Path | str, member_id: str, need_metrics: bool = True) -> rundir.Run:
-    """Member ``member_id`` as a run, wherever its files are."""
+def load_member(path: Path | str, member_id: str, need_metrics: bool = True,
+                losses: bool = True) -> rundir.Run:
+    """Member ``member_id`` as a run, wherever its files are (``losses``: see
+    ``member_metrics``)."""
     own = _own_dir(path, member_id)
     if own is not None:
         return rundir.load_run(own, need_metrics=need_metrics)
     spec = _entry(path, member_id)
     mdir = member_dir(path, member_id)
-    found = _stored(path, member_id)
-    metrics = member_metrics(path, member_id) if found is not None else []
+    found = _locate(path, member_id)
+    metrics = member_metrics(path, member_id, losses) if found is not None else []
     if need_metrics and not metrics:
         raise UsageError(f"{mdir} has no metrics yet (its batch has not checkpointed)")
     return rundir.Run(path=mdir, spec=spec, command=rerun_command(spec, str(mdir)),
@@ -394,15 +425,16 @@ def load_member(path: Path | str, member_id: str, need_metrics: bool = True) -> 
 
 
 def member_address(path: Path | str) -> tuple[Path, str] | None:
-    """``SWEEP/members/ID`` -> (SWEEP, ID) when that names a member of a sweep and has no run
-    directory of its own (the documented way to name a stored member), else None."""
+    """``SWEEP/members/ID`` -> (SWEEP, ID) when ``path`` is spelled as a place in a sweep's
+    ``members/`` (the documented way to name a member), else None. Decided by the name alone,
+    whatever the folder holds or links to: the member is read from its sweep, and a write
+    there goes through ``outputs``."""
     path = Path(path)
-    if path.name in ("", ".", "..") or path.parent.name != MEMBERS:
+    if (path.parent.name != MEMBERS or not _SAFE_ID.fullmatch(path.name)
+            or path.name in (".", "..")):
         return None
     sweep = path.parent.parent
-    if not is_sweep(sweep) or (path / rundir.SPEC).is_file():
-        return None
-    return sweep, path.name
+    return (sweep, path.name) if is_sweep(sweep) else None
 
 
 def load_any_run(path: Path | str, need_metrics: bool = True) -> rundir.Run:
@@ -416,9 +448,10 @@ def load_any_run(path: Path | str, need_metrics: bool = True) -> rundir.Run:
 
 def member_spec(path: Path | str) -> RunSpec | None:
     """The spec of the member ``path`` names (``SWEEP/members/ID``, optionally with
-    ``/spec.json``) when it is stored without a run directory, else None (``--config``)."""
+    ``/spec.json``), from ``sweep.json`` whatever the folder holds; None for anything else
+    (``--config``)."""
     path = Path(path)
-    if path.name == rundir.SPEC and not path.is_file():
+    if path.name == rundir.SPEC and member_address(path.parent) is not None:
         path = path.parent
     where = member_address(path)
     return None if where is None else _entry(*where)
@@ -426,7 +459,7 @@ def member_spec(path: Path | str) -> RunSpec | None:
 
 def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]:
     """Write member ``member_id`` as a normal run directory at ``out`` (spec.json,
-    metrics.jsonl, its latest checkpoint as last.pt and step-NNNNNN.pt, summary.json once
+    metrics.jsonl, its latest checkpoint as last.npz and step-NNNNNN.npz, summary.json once
     finished): the files ``pointgan train`` of its spec writes, same numbers. ``out`` must be
     new or empty. Returns {"run_dir", "step", "finished"}."""
     path = Path(path)
@@ -435,6 +468,7 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
         own = _own_dir(path, member_id)
         hint = f" (it has a run directory: {own})" if own is not None else ""
         raise UsageError(f"member {member_id!r} of {path} has no stored state yet{hint}")
+
     i, state, _ = found
     spec = _entry(path, member_id)
     member = unstack_state(state, i)

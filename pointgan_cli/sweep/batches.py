@@ -10,21 +10,28 @@ engine is batch-invariant and its randomness a pure function of seed and step).
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .. import verdict
-from ..engine.state import unstack_state
-from ..engine.trainer import Snapshot
+from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
+from ..games import game_of
 from ..store import fsguard, sweepstore
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
-from ..training.train import Member, ProgressFn, new_trainer, train_to_end, warn_graph_error
+from ..training.train import (
+    Member,
+    ProgressFn,
+    new_trainer,
+    no_grad,
+    train_to_end,
+    warn_graph_error,
+)
 
 
 def train_store_batch(
@@ -53,15 +60,16 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
     specs = [m.spec for m in members]
     ids = [m.out.name for m in members]
     resume = any(m.resume for m in members)
-    with torch.inference_mode():
-        trainer = new_trainer(specs)
-        prior_wall = torch.zeros(len(members), dtype=torch.float64)
+    trainer = new_trainer(specs)
+    with no_grad(trainer):
+        prior_wall = np.zeros(len(members), np.float64)
         if resume:
             stored_ids, stacked = sweepstore.read_state(sweepstore.state_path(sweep, bid))
             if stored_ids != ids:
                 raise UsageError(f"--resume: batch {bid} of {sweep} holds other members")
-            trainer.load_states([unstack_state(stacked, i) for i in range(len(ids))])
-            prior_wall = stacked.get("wall_seconds", prior_wall).to(torch.float64)
+            trainer.load_states([sweepstore.unstack_state(stacked, i)
+                                 for i in range(len(ids))])
+            prior_wall = np.asarray(stacked.get("wall_seconds", prior_wall), np.float64)
             metrics = sweepstore.read_metrics(sweepstore.metrics_path(sweep, bid))
             if metrics.ids != ids:
                 raise UsageError(f"--resume: metrics of batch {bid} of {sweep} do not match")
@@ -88,7 +96,7 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             sweepstore.write_batch(sweep, bid, metrics, stacked)
 
         train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
-                     f"pointgan sweep --resume --out {sweep}", with_losses=False)
+                     f"pointgan sweep --resume --out {shlex.quote(str(sweep))}", with_losses=False)
         warn_graph_error(trainer)
 
 
@@ -119,7 +127,7 @@ def _entered(metrics: sweepstore.BatchMetrics, specs) -> list[int | None]:
     if not metrics.steps:
         return [None] * len(specs)
     p = np.stack([q[:, :2] for q in metrics.params], axis=1).astype(np.float64)  # (M, S, 2)
-    real = np.array([0.0 if s.game == "dirac" else s.real_value for s in specs])[:, None]
+    real = np.array([game_of(s).target(s) for s in specs])[:, None]
     tol = np.array([s.tolerance for s in specs])[:, None]
     dist = np.abs(p[:, :, 0]) + np.abs(p[:, :, 1] - real)
     inside = np.isfinite(dist) & (dist < tol)

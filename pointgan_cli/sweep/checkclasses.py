@@ -116,7 +116,8 @@ def check(out: Path, sweep: Any, members: list[tuple[str, str, RunSpec]], *, run
     target = Path(out) / CHECK_DIR
     twice = doubled(members)
     command = f"pointgan sweep --check-classes (members of {out} at twice their steps)"
-    run_sweep(target, sweep, command, resume=False, force=True, members=twice, **run_kw)
+    run_sweep(target, sweep, command, resume=False, force=True, members=twice, owner=Path(out),
+              **run_kw)
     ids = [mid for mid, _, _ in members]
     now = dict(zip(ids, sweepdir.member_summaries(out, ids)))
     later = dict(zip(ids, sweepdir.member_summaries(target, ids)))

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..games import DIRAC
 from ..spec import RunSpec
 from ..store import sweepdir
 from . import dirac_study
@@ -70,7 +71,7 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]
     judged = [g for g in out if g["agrees"] is not None]
     paper = [g for g in judged if g["expected_from"] != LINEAR]
     own = [g for g in judged if g["expected_from"] == LINEAR]
-    return {"schema_version": 1, "game": "dirac", **totals(out),
+    return {"schema_version": 1, "game": DIRAC.name, **totals(out),
             "groups": out, "ranking": ranking(out),
             "agreement": {"groups_judged": len(judged),
                           "agree": sum(1 for g in judged if g["agrees"]),

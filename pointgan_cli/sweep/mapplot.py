@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..naming import override_words
+
 #: Class panel colours: no failure light grey; each failure class its own hue.
 CLASS_COLOURS = {
     None: "#eeeeee",
@@ -150,7 +152,7 @@ def draw(doc: dict[str, Any]) -> bytes:
     rule = (f"inside tolerance {crit['tolerance']:g} over the last {window:.0%} of steps"
             if window else f"inside tolerance {crit['tolerance']:g} at the last step")
     seeds = doc["seeds"]
-    fixed = "".join(f", {k}={v}" for k, v in doc["fixed"].items())
+    fixed = f", {override_words(doc['fixed'])}" if doc["fixed"] else ""
     fig.suptitle(f"{doc['variant']}: {ya['label'].split('  (')[0]} x "
                  f"{xa['label'].split('  (')[0]}{fixed}\n{crit['steps']} steps, "
                  f"{len(seeds)} seeds per cell ({_seed_text(seeds)}); converged = {rule}",

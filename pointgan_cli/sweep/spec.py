@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError, short
+from ..naming import override_words
 from ..spec import PRESETS, RunSpec, flag_name, read_config, resolve_spec
 from . import dirac_study
 from .ranges import format_range, format_seeds, parse_grid, parse_seeds
@@ -242,9 +243,9 @@ def variant_grid(sweep: SweepSpec, variant: Variant) -> dict[str, list[Any]]:
 
 
 def group_name(label: str, point: dict[str, Any]) -> str:
-    """A statistics group: the variant's label and its grid point, e.g.
-    ``fixed noise_scale=1.5 weight_decay=0.1``."""
-    return label + "".join(f" {k}={v}" for k, v in point.items())
+    """A statistics group: the variant's label and its grid point in the override words
+    (``naming.override_words``), e.g. ``fixed noise-scale=1.5 weight-decay=0.1``."""
+    return f"{label} {override_words(point)}" if point else label
 
 
 def grid_reference(text: str, grid: dict[str, list[Any]]) -> tuple[str, Any]:

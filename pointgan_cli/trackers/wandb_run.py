@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import RuntimeFailure
-from ..store import atomic
-from ..store.rundir import Run
+from ..store import atomic, fsguard, outputs
+from ..store.rundir import WANDB, Run
 from .common import PROJECT, documents, files, group_names, missing, run_tags, sweep_numbers
 
 
@@ -56,6 +56,8 @@ class WandbSession:
         copied into the run's own folder (so it stays complete if ``root`` moves); ``docs``:
         JSON files written there from memory (a stored member's spec and summary)."""
         root.mkdir(parents=True, exist_ok=True)  # a stored sweep member has no folder yet
+        folder = root / WANDB
+        before = fsguard.listing(folder)
         opts: dict[str, Any] = dict(silent=True, console="off", save_code=False,
                                     disable_git=True, x_disable_stats=True, x_disable_meta=True)
         if self.base_url:
@@ -80,6 +82,8 @@ class WandbSession:
                 wrun.save(str(dest), base_path=wrun.dir, policy="now")
         finally:
             wrun.finish()
+            if folder.is_dir() and not folder.is_symlink():  # what --force may delete later
+                outputs.record(folder, before)
         where = "disabled" if disabled else str(Path(wrun.dir).parent)
         info = {"tracker": "wandb", "run_id": wrun.id, "where": where, "updated": False}
         url = None if disabled or self.mode == "offline" else getattr(wrun, "url", None)
