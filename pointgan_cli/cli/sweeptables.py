@@ -21,6 +21,30 @@ def _print_check(doc: dict[str, Any], fmt: Any) -> None:
                         f"{doc['check_dir']}; per member: {doc['sweep_dir']}/check-classes.json")
 
 
+SWEEP_RAW = ("rank", "group", "reference", "n", "converged", "success_rate", "wilson_low",
+             "wilson_high", "mcnemar_p", "mcnemar_p_holm", "median_converged_at",
+             "median_final_distance", "mean_bias_b", "mean_bias_b_n",
+             "w_mean", "w_std", "b_mean", "b_std")
+
+
+def sweep_raw(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The sweep table for programs (``--format tsv/csv``): summary.json's numbers unrounded,
+    ``reference`` true on the reference group's row, one ``class_<name>`` count per class;
+    rows in rank order, as the table."""
+    from ..verdict import CLASSES
+
+    rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+    cols = [*SWEEP_RAW, *(f"class_{c}" for c in CLASSES)]
+    rows: list[list[Any]] = []
+    for g in summary["groups"]:
+        values = dict(g, rank=rank[g["group"]], reference=g.get("reference") == g["group"])
+        classes = g.get("classes") or {}
+        rows.append([values.get(k) for k in SWEEP_RAW]
+                    + [int(classes.get(c, 0)) for c in CLASSES])
+    rows.sort(key=lambda r: int(r[0]))
+    return cols, rows
+
+
 _CLASS_ABBR = {"converged": "conv", "still_approaching": "appr", "orbiting": "orb",
                "stuck": "stuck", "diverging": "dvg", "diverged": "div"}
 
