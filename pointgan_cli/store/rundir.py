@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from ..errors import UsageError
 from ..spec import RunSpec
-from . import fsguard
+from . import checks, fsguard
 from .atomic import atomic_write, atomic_write_json, atomic_write_text, dumps
 
 SPEC = "spec.json"
@@ -227,6 +227,7 @@ def truncate_metrics(out: Path, upto_step: int) -> None:
 def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
     """The rows of ``metrics.jsonl``. ``strict=False`` drops a torn *last* line (what a killed
     or out-of-space writer leaves); a bad line anywhere else is always an error naming it."""
+    checks.regular(path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -245,6 +246,8 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
         else:
             if not isinstance(row, dict) or type(row.get("step")) is not int:
                 why = "is not a metrics row (an object with an integer step)"
+            else:
+                why = checks.metrics_row(row)
         if why is not None:
             if not strict and i == last:
                 break  # a torn last line from a killed writer
@@ -266,6 +269,7 @@ def write_checkpoint(out: Path, state: dict[str, Any], spec: RunSpec) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
+    checks.zip_sizes(path, "checkpoint ")  # a regular file, no zip bomb, before torch reads
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
@@ -320,6 +324,7 @@ def latest_checkpoint(out: Path) -> Path | None:
     best: tuple[int, Path] | None = None
     for p in candidates:
         try:
+            checks.zip_sizes(p)  # a FIFO or a zip bomb is no candidate
             step = int(torch.load(p, map_location="cpu", weights_only=True)["step"])
         except Exception:  # noqa: BLE001 - incomplete or corrupt: not a candidate
             continue
@@ -330,11 +335,12 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 def read_summary(path: Path) -> dict[str, Any] | None:
     """A run's ``summary.json``, or None while it has not finished (or cannot be read)."""
+    f = Path(path) / SUMMARY
     try:
-        doc = json.loads((Path(path) / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+        checks.regular(f)
+        return checks.summary(json.loads(f.read_text(encoding="utf-8")), f)
+    except (OSError, ValueError, RecursionError, UsageError):  # JSONDecodeError too
         return None
-    return doc if isinstance(doc, dict) else None
 
 
 def diagnose_dir(run: Path) -> Path:
@@ -386,6 +392,7 @@ def load_spec(path: Path) -> tuple[RunSpec, str]:
     spec_path = Path(path) / SPEC
     if not spec_path.is_file():
         raise UsageError(f"{path} is not a pointgan run directory (no {SPEC})")
+    checks.regular(spec_path)
     try:
         doc = json.loads(spec_path.read_bytes().decode("utf-8"))
         spec = RunSpec.model_validate(doc["spec"])
@@ -409,8 +416,10 @@ def load_run(path: Path, need_metrics: bool = True) -> Run:
         raise UsageError(f"{path} has no metrics yet ({METRICS} is missing or empty)")
     summary = None
     if (path / SUMMARY).is_file():
+        checks.regular(path / SUMMARY)
         try:
             summary = json.loads((path / SUMMARY).read_bytes().decode("utf-8"))
         except (ValueError, RecursionError):
             raise UsageError(f"{path / SUMMARY} is corrupt") from None
+        checks.summary(summary, path / SUMMARY)
     return Run(path=path, spec=spec, command=command, metrics=metrics, summary=summary)

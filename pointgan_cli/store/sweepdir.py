@@ -28,7 +28,7 @@ from ..engine.state import unstack_state
 from ..errors import UsageError
 from ..naming import rerun_command
 from ..spec import RunSpec
-from . import atomic, fsguard, rundir, sweepindex, sweepstore
+from . import atomic, checks, fsguard, rundir, sweepindex, sweepstore
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
@@ -139,6 +139,7 @@ def read_index(path: Path | str) -> Index:
     f = path / SWEEP_JSON
     if not f.is_file():
         raise UsageError(f"{path} is not a pointgan sweep directory (no {SWEEP_JSON})")
+    checks.regular(f)
     try:
         doc = json.loads(f.read_text(encoding="utf-8"))
         entries = [Entry(*m) for m in sweepindex.decode(doc)]
@@ -148,6 +149,8 @@ def read_index(path: Path | str) -> Index:
         raise UsageError(f"{f} is corrupt") from None
     if not entries:
         raise UsageError(f"{f} lists no members")
+    if not all(isinstance(e.spec, dict) and isinstance(e.group, str) for e in entries):
+        raise UsageError(f"{f} is corrupt (a member without a spec or group)")
     ids = [e.id for e in entries]
     if len(set(ids)) != len(ids) or not all(_SAFE_ID.fullmatch(i) and i not in (".", "..")
                                             for i in ids):
@@ -301,7 +304,9 @@ def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
         return rundir.read_summary(own)
     where = _locate(path, member_id)
     found = None if where is None else _batch_summaries(path, where[0])
-    return None if found is None else found.get(where[1])
+    if found is None:
+        return None
+    return checks.summary(found.get(where[1]), sweepstore.state_path(path, where[0]))
 
 
 def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | None]:
@@ -319,7 +324,8 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
             found = _batch_summaries(path, at[0])
             batches[at[0]] = None if found is None else found.all()
         got = None if at is None else batches[at[0]]
-        out.append(None if got is None else got[at[1]])
+        out.append(None if got is None else
+                   checks.summary(got[at[1]], sweepstore.state_path(path, at[0])))
     return out
 
 
@@ -476,11 +482,12 @@ def read_summary(path: Path | str) -> dict[str, Any]:
     f = Path(path) / SUMMARY
     if not f.is_file():
         return {}
+    checks.regular(f)
     try:
         doc = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise UsageError(f"{f} is corrupt") from None
-    return doc if isinstance(doc, dict) else {}
+    return checks.sweep_summary(doc, f)
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from .. import verdict
 from ..engine.state import unstack_state
 from ..engine.trainer import Snapshot
 from ..errors import UsageError
-from ..store import fsguard, sweepstore
+from ..store import checks, fsguard, sweepstore
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
 from ..training.train import Member, ProgressFn, new_trainer, train_to_end, warn_graph_error
@@ -58,9 +58,11 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
         trainer = new_trainer(specs)
         prior_wall = torch.zeros(len(members), dtype=torch.float64)
         if resume:
-            stored_ids, stacked = sweepstore.read_state(sweepstore.state_path(sweep, bid))
+            where = sweepstore.state_path(sweep, bid)
+            stored_ids, stacked = sweepstore.read_state(where)
             if stored_ids != ids:
                 raise UsageError(f"--resume: batch {bid} of {sweep} holds other members")
+            checks.stacked_state(where, stacked, trainer.stacked_state(), trainer.steps)
             trainer.load_states([unstack_state(stacked, i) for i in range(len(ids))])
             prior_wall = stacked.get("wall_seconds", prior_wall).to(torch.float64)
             metrics = sweepstore.read_metrics(sweepstore.metrics_path(sweep, bid))
