@@ -14,6 +14,7 @@ directory must be added to it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,7 +26,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..engine.state import unstack_state
-from ..errors import UsageError
+from ..errors import RuntimeFailure, UsageError
 from ..naming import rerun_command
 from ..spec import RunSpec
 from . import atomic, checks, fsguard, rundir, sweepindex, sweepstore
@@ -466,14 +467,25 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
     spec = _entry(path, member_id)
     member = unstack_state(state, i)
     summaries = member.pop("summaries", None)
-    rows = member_metrics(path, member_id)  # read before out (maybe members/ID) has spec.json
+    rows = member_metrics(path, member_id)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rundir.write_spec(out, spec, rerun_command(spec, str(out)))
-    rundir.write_metrics(out, rows)
-    rundir.write_checkpoint(out, member, spec)
-    if summaries is not None:
-        atomic.atomic_write_json(out / rundir.SUMMARY, summaries.get(i))
+    made = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / rundir.CHECKPOINTS).mkdir(exist_ok=True)
+        rundir.write_spec(out, spec, rerun_command(spec, str(out)))
+        rundir.write_metrics(out, rows)
+        rundir.write_checkpoint(out, member, spec)
+        if summaries is not None:
+            atomic.atomic_write_json(out / rundir.SUMMARY, summaries.get(i))
+    except OSError as exc:  # a full disk: no half-made run directory stays behind
+        with contextlib.suppress(OSError):
+            fsguard.clear_owned(out, rundir.RUN_LAYOUT)
+            if made:
+                out.rmdir()
+        raise RuntimeFailure(f"cannot write {fsguard._short(str(out))}: "
+                             f"{exc.strerror or exc}; nothing was kept (free some space and "
+                             "export again)") from None
     return {"run_dir": str(out), "step": int(member["step"]), "finished": summaries is not None}
 
 

@@ -47,7 +47,8 @@ def train_store_batch(
     try:
         _train(Path(sweep), bid, members, on_progress, should_stop, handle_signals)
     except OSError as exc:
-        raise disk_failure(exc, Path(sweep)) from None
+        again = f"pointgan sweep --resume --out {shlex.quote(str(sweep))}"
+        raise disk_failure(exc, Path(sweep), again) from None
 
 
 def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> None:

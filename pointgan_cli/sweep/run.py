@@ -95,7 +95,11 @@ def run_sweep(
             return _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
                                executor, ray_address, progress)
     except OSError as exc:
-        raise disk_failure(exc, out) from None
+        # sweep.json is written whole or not at all: with it --resume continues; without it
+        # the sweep's own command (with --resume: nothing to continue, so it starts)
+        again = (f"pointgan sweep --resume --out {shlex.quote(str(out))}"
+                 if sweepdir.is_sweep(out) else f"{command} --resume")
+        raise disk_failure(exc, out, again) from None
     except Interrupted as exc:
         raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
                           f"pointgan sweep --resume --out {shlex.quote(str(out))}",

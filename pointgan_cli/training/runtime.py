@@ -94,11 +94,13 @@ class SignalFlag:
         self._old.clear()
 
 
-def disk_failure(exc: OSError, where: Path) -> RuntimeFailure:
-    """One line for an I/O failure while writing (full disk, quota, read-only mount)."""
+def disk_failure(exc: OSError, where: Path, again: str | None = None) -> RuntimeFailure:
+    """One line for an I/O failure while writing (full disk, quota, read-only mount); on a
+    full disk with ``again``, the command that continues from what is on disk (the caller
+    knows whether that is ``--resume`` or a fresh start)."""
     why = exc.strerror or type(exc).__name__
-    hint = ("; free some space and continue with --resume"
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
+    hint = (f"; free some space and run: {again}"
+            if again and exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
     return RuntimeFailure(f"cannot write in {fsguard._short(str(where))}: {why}{hint}")
 
 
