@@ -165,7 +165,7 @@ def run_ray(
             "--executor ray needs Ray: install it with pip install 'pointgan[ray]'"
         ) from None
     if address:
-        _check_reachable(address)
+        check_reachable(address)
     started = False
     if not ray.is_initialized():
         try:
@@ -192,7 +192,7 @@ def run_ray(
             ray.shutdown()
 
 
-def _check_reachable(address: str) -> None:
+def check_reachable(address: str) -> None:
     """Fail fast on a ``host:port`` nobody listens on (ray.init would retry for minutes)."""
     import socket
 

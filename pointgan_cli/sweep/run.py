@@ -15,9 +15,9 @@ from ..engine.batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
 from ..spec import RunSpec
 from ..store import fsguard, outputs, sweepdir, sweepstore
-from ..training.runtime import Interrupted, disk_failure, runs_that_fit
+from ..training.runtime import Interrupted, disk_failure, runs_that_fit, signals_raise
 from . import charts, dirac_report, report
-from .executors import run_local, run_ray
+from .executors import check_reachable, run_local, run_ray
 from .plan import store_jobs
 from .spec import SweepSpec, expand
 
@@ -38,8 +38,9 @@ def load_sweep(out: Path) -> tuple[SweepSpec, MemberList, str]:
     return sweep, members, index.command
 
 
-def check_runnable(members: MemberList, executor: str) -> None:
-    """What can be checked before any file is written: the device and the executor."""
+def check_runnable(members: MemberList, executor: str, ray_address: str | None = None) -> None:
+    """What can be checked before any file is written: the device, the executor and (Ray)
+    that something listens at ``ray_address``."""
     import importlib.util
 
     if executor not in ("local", "ray"):
@@ -48,6 +49,8 @@ def check_runnable(members: MemberList, executor: str) -> None:
     if executor == "ray" and importlib.util.find_spec("ray") is None:
         raise RuntimeFailure("--executor ray needs Ray: install it with "
                              "pip install 'pointgan[ray]'")
+    if executor == "ray" and ray_address:
+        check_reachable(ray_address)
     devices = {spec.device for _, _, spec in members}
     if devices != {"cpu"}:
         import torch
@@ -85,7 +88,7 @@ def run_sweep(
         sweep, members, command = load_sweep(out)
     elif members is None:
         members = expand(sweep)
-    check_runnable(members, executor)
+    check_runnable(members, executor, ray_address)
     if executor == "local":
         max_batch = _fit_memory(members, max_batch, workers)
     try:
@@ -166,7 +169,8 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     finally:
         if preload is not None:
             preload.join()
-    if members[0][2].game == "dirac":
-        return dirac_report.write_report(out, members)
-    return report.write_report(out, [(i, g) for i, g, _ in members], members[0][2].real_value,
-                               sweep)
+    with signals_raise():  # no step to stop at: a signal stops the (atomic) report writes
+        if members[0][2].game == "dirac":
+            return dirac_report.write_report(out, members)
+        return report.write_report(out, [(i, g) for i, g, _ in members],
+                                   members[0][2].real_value, sweep)
