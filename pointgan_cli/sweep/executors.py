@@ -178,18 +178,41 @@ def run_ray(
             raise RuntimeFailure(f"--ray-address: cannot start or reach Ray: {exc}") from None
         started = True
     try:
-        remote = ray.remote(num_cpus=1)(_ray_job)
-        refs = {remote.remote(j): j for j in jobs}
-        while refs:
-            done, _ = ray.wait(list(refs), num_returns=1)
-            for ref in done:
-                ray.get(ref)
-                if on_progress is not None:
-                    on_progress(refs[ref].run_steps)
-                del refs[ref]
+        # Our handlers replace the ones Ray installed (its C++ one dumps a stack on SIGTERM
+        # and exits 1): a signal cancels every job, and ``ray.cancel`` interrupts a running
+        # one like SIGINT, which its own SignalFlag turns into a checkpoint (``_ray_job``).
+        with SignalFlag() as flag:
+            _wait_ray(ray, [ray.remote(num_cpus=1)(_ray_job).remote(j) for j in jobs], jobs,
+                      flag, on_progress)
+        if flag.hit:
+            raise Interrupted("interrupted", flag.signum)
     finally:
         if started:
             ray.shutdown()
+
+
+def _wait_ray(ray, refs: list, jobs: Sequence[Job], flag: SignalFlag,
+              on_progress: Callable[[int], None] | None) -> None:
+    """Wait for every job; after a signal, cancel them all and wait until each has stopped
+    (a running one after its checkpoint), so nothing is killed mid-write."""
+    pending = dict(zip(refs, jobs))
+    cancelled = False
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
+        if flag.hit and not cancelled:
+            for ref in pending:
+                ray.cancel(ref)
+            cancelled = True
+        for ref in done:
+            job = pending.pop(ref)
+            try:
+                ray.get(ref)
+            except Exception:  # noqa: BLE001 - a cancelled job ends in an error by design
+                if not cancelled:
+                    raise
+                continue
+            if on_progress is not None:
+                on_progress(job.run_steps)
 
 
 def check_reachable(address: str) -> None:
@@ -207,4 +230,6 @@ def check_reachable(address: str) -> None:
 
 
 def _ray_job(job: Job) -> None:
-    train_job(job, None, handle_signals=False)
+    """One job in a Ray worker: ``ray.cancel`` reaches it as a simulated SIGINT, which stops it
+    at a checkpoint like the local executor's stop flag."""
+    train_job(job, None, handle_signals=True)
