@@ -183,3 +183,34 @@ def test_fifos_named_like_pointgans_files_never_hang(cli, run, sweep, tmp_path):
     res = cli(["ls", tmp_path, "--json"])
     assert res.exit_code == 0, res.stderr
     assert {e["kind"] for e in json.loads(res.stdout)} == {"run", "unreadable"}
+
+
+def _rewrite_npz(path: Path, change) -> None:
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    change(arrays)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path.write_bytes(buf.getvalue())
+
+
+def _bz2_bomb(a):
+    import bz2
+
+    a["params_head"] = np.frombuffer(bz2.compress(bytes(32 << 20)), np.uint8)
+    a.pop("params_head_pieces", None)
+
+
+def _zlib_bomb(a):
+    import zlib
+
+    a["@summaries_f"] = np.frombuffer(zlib.compress(bytes(64 << 20), 9), np.uint8)
+
+
+@pytest.mark.parametrize("where, change", [("metrics", _bz2_bomb), ("state", _zlib_bomb)])
+def test_a_bomb_inside_a_batch_files_streams_is_refused(cli, sweep, where, change):
+    """The streams inside the batch files (the packed parameters, the summaries' columns)
+    inflate no further than their arrays' sizes allow."""
+    _rewrite_npz(sweep / "batches" / f"0000.{where}.npz", change)
+    _one_line(cli(["diagnose", "run", sweep / "members" / "baseline-s0000"]),
+              f"0000.{where}.npz")

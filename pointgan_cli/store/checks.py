@@ -163,12 +163,13 @@ def sweep_summary(doc: Any, path: Path | str) -> dict[str, Any]:
 
 def metrics_row(row: dict[str, Any]) -> str | None:
     """Why a metrics row (an object with an integer step) cannot be used, or None: every
-    other value must be a finite number of float32 range (or null)."""
+    other value must be a number of float32 range, null, or NaN (how a run that diverged is
+    recorded by other writers: pointgan writes null)."""
     if row["step"] < 0:
         return "has a negative step"
     for k, v in row.items():
-        if k != "step" and not _number(v):
-            return f"has {_short(k, 40)} = {_short(v, 40)}, not a finite number"
+        if k != "step" and not (_number(v) or (type(v) is float and math.isnan(v))):
+            return f"has {_short(k, 40)} = {_short(v, 40)}, not a number pointgan records"
     return None
 
 
