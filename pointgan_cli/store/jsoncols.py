@@ -144,7 +144,9 @@ def _inflate(data: bytes) -> bytes:
     out = inflater.decompress(data, limit + 1)
     if len(out) > limit or inflater.unconsumed_tail:
         raise ValueError("summary columns: a column inflates implausibly far")
-    return out + inflater.flush()
+    if not inflater.eof:
+        raise ValueError("summary columns: a column is truncated")
+    return out
 
 
 def columns(parts: dict[str, bytes]) -> tuple[list[Path_], list[list[Any]]]:

@@ -212,6 +212,8 @@ def _bounded(inflater: Any, data: bytes) -> bytes:
     out = inflater.decompress(data, limit + 1)
     if len(out) > limit:
         raise ValueError("a compressed payload inflates implausibly far")
+    if not inflater.eof:
+        raise ValueError("a compressed payload is truncated")
     return out
 
 
