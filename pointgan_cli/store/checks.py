@@ -91,6 +91,28 @@ def npy_array(path: Path | str, zf: zipfile.ZipFile, name: str) -> np.ndarray:
 
 # -- JSON documents --------------------------------------------------------------------------
 
+
+def own_spec(path: Path) -> bool:
+    """Whether ``path`` (a run's ``spec.json``) is one pointgan wrote: ``rundir.spec_document``'s
+    four keys, pointgan's version record and a ``pointgan`` command, not merely a file of
+    that name (what ``--force`` takes as a run directory's mark)."""
+    import json
+
+    try:
+        if path.stat().st_size > 1 << 20:
+            return False
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return (isinstance(doc, dict)
+            and set(doc) == {"schema_version", "command", "spec", "versions"}
+            and isinstance(doc["versions"], dict)
+            and isinstance(doc["versions"].get("pointgan"), str)
+            and isinstance(doc["command"], str) and doc["command"].startswith("pointgan ")
+            and isinstance(doc["spec"], dict) and "seed" in doc["spec"]
+            and doc["spec"].get("schema_version") == doc["schema_version"])
+
+
 _NUMBER_FIELDS = ("w", "b", "theta", "psi", "distance", "tolerance", "final_distance",
                   "window_max_distance", "time_avg_distance", "bias_b", "bias_psi",
                   "wall_seconds")
