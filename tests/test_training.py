@@ -89,6 +89,8 @@ import contextlib, io, os, signal, sys, time
 from pointgan_cli.cli import app as cliapp
 import matplotlib.pyplot  # what every child needs, imported once before any fork
 import pointgan_cli.engine, pointgan_cli.sweep.charts, pointgan_cli.sweep.run
+from pathlib import Path
+from pointgan_cli.store import sweepstore
 with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
     cliapp.main(["sweep", "--help"])
 root, args = sys.argv[1], sys.argv[3:]
@@ -119,6 +121,9 @@ for i, d in enumerate(delays):
     time.sleep(d)
     os.kill(pid, signal.SIGTERM)
     killed = status(pid)
+    states = [sweepstore.read_progress(p)[1:]
+              for p in sorted(Path(out).glob("batches/*.state.npz"))]
+    print("killed", i, d, killed, "batches (step, finished):", states, file=sys.stderr, flush=True)
     print(i, killed, status(child(args + ["--resume", "--out", out])), flush=True)
 '''
 
@@ -142,6 +147,7 @@ def test_ten_sigterms_over_a_sweeps_first_second_then_resume_match_an_uninterrup
     res = subprocess.run([sys.executable, "-c", DRIVER, str(tmp_path), delays, *args],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
+    print(res.stderr)  # where each kill left the batches (-s shows it)
     lines = [line.split() for line in res.stdout.splitlines()]
     assert lines[0] == ["ref", "0"] and len(lines) == 11
     for _, killed, resumed in lines[1:]:

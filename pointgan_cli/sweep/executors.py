@@ -93,16 +93,26 @@ def run_local(
     if not jobs:
         return
     if workers <= 1 or len(jobs) == 1:  # no pool: same numbers, no start-up cost
-        for job in jobs:
-            done = [0]
+        # One flag for every job: a signal between two jobs, or after a job's last check,
+        # stops the sweep instead of being lost when the next job starts.
+        with SignalFlag() as flag:
+            for job in jobs:
+                if flag.hit:
+                    break
+                done = [0]
 
-            def report(snap, job=job, done=done) -> None:
-                n = snap.step * len(job.members)
-                if on_progress is not None:
-                    on_progress(n - done[0])
-                done[0] = n
+                def report(snap, job=job, done=done) -> None:
+                    n = snap.step * len(job.members)
+                    if on_progress is not None:
+                        on_progress(n - done[0])
+                    done[0] = n
 
-            train_job(job, report)
+                try:
+                    train_job(job, report, handle_signals=False, should_stop=lambda: flag.hit)
+                except Interrupted:
+                    break
+        if flag.hit:
+            raise Interrupted("interrupted", flag.signum)
         return
     ctx = mp.get_context("fork" if _fork_is_safe() else "spawn")
     # A plain queue handed to the workers at start-up (no Manager: a manager process would
