@@ -1,4 +1,4 @@
-"""What a sweep costs: the engine alone beside the whole ``pointgan sweep`` process.
+"""What a sweep costs: each engine alone beside the whole ``pointgan sweep`` process on both.
 
 Run by hand::
 
@@ -8,16 +8,22 @@ Run by hand::
 
 Measured in one run, so the figures share the machine's state:
 
-- engine only: ``BatchTrainer.train_step`` on ``fixed`` runs (batch 64, inner batch 8), set-up
-  excluded. CPU: the members split over two worker processes (both cores), one thread each, as
-  ``pointgan sweep`` runs them. CUDA: one process, ``--engine-runs`` runs in one batch (the
-  captured step), timed between two synchronisations; peak GPU memory per run.
-- whole process: ``python -m pointgan_cli sweep --preset fixed --seeds 0-(N-1) --steps S
+- engine only: the fused kernel (``FusedTrainer.advance``, one thread per worker process, as a
+  sweep's workers run it) and the torch engine (``BatchTrainer.train_step``) on ``fixed`` runs
+  (batch 64, inner batch 8), set-up excluded; each also per CPU-second of its workers (what a
+  loaded machine cannot take from it). CPU: the members split over two worker processes (both
+  cores), one thread each, as ``pointgan sweep`` runs them. CUDA: one process, ``--engine-runs``
+  runs in one batch (the captured step), timed between two synchronisations; peak GPU memory
+  per run.
+- whole process, once per engine (``--engine fused`` and ``--engine torch``):
+  ``python -m pointgan_cli sweep --preset fixed --seeds 0-(N-1) --steps S
   --batch-size 64 --inner-batch 8 --out TMP --quiet`` as a user runs it, from start-up to exit
   (imports, workers, files, report); its peak RSS (the process tree, sampled every 100 ms) and
   the bytes it wrote per member.
 
-Targets: CPU whole process >= 400,000 run-steps/s and >= 75% of the engine-only
+Targets (fused engine): >= 4x the torch engine, >= 1.5M run-steps/s engine only, the whole
+sweep >= 2.5x the torch engine's whole sweep with peak RSS <= 300 MiB. Earlier targets: CPU
+whole process >= 400,000 run-steps/s and >= 75% of the engine-only
 figure, <= 4 KB per member, peak RSS sub-linear in members; CUDA engine >= 20M run-steps/s at
 R >= 131,072 and <= 64 KB of GPU memory per run, the whole CUDA sweep of 16,384 members >= 10x
 the same machine's all-core CPU sweep. (And, as before, the engine >= 100x the naive
@@ -52,6 +58,43 @@ def _specs(runs: int, offset: int = 0, device: str = "cpu", steps: int = 100_000
                                              "inner_batch": 8, "steps": steps,
                                              "device": device})
             for s in range(runs)]
+
+
+def fused_seconds(runs: int, steps: int, offset: int = 0) -> tuple[float, float]:
+    """(wall, CPU) seconds for ``steps`` fused steps of ``runs`` runs in one batch, on the
+    calling thread (the serial kernel a sweep's worker uses)."""
+    os.environ["POINTGAN_FUSED_THREADS"] = "1"
+    from pointgan_cli.engine.fused.trainer import FusedTrainer
+
+    tr = FusedTrainer(_specs(runs, offset))
+    tr.advance(10)
+    t, c = time.perf_counter(), time.process_time()
+    tr.advance(10 + steps)
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def fused_cpu(members: int, steps: int, workers: int) -> tuple[float, float]:
+    """(run-steps/s, run-steps per CPU-second) of the fused engine, ``members`` runs split
+    over ``workers`` processes in batches of ``CPU_BATCH``; the slowest worker sets the first
+    figure."""
+    per = -(-members // workers)
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(fused_seconds, [1] * workers, [1] * workers))  # start and load
+        jobs = []
+        for k in range(workers):
+            size = min(per, members - k * per)
+            jobs.append(([min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)], k * per))
+        secs = list(pool.map(_fused_worker, jobs, [steps] * len(jobs)))
+    return members * steps / max(w for w, _ in secs), members * steps / sum(c for _, c in secs)
+
+
+def _fused_worker(job, steps: int) -> tuple[float, float]:
+    chunks, offset = job
+    wall = cpu = 0.0
+    for c in chunks:
+        w, u = fused_seconds(c, steps, offset)
+        wall, cpu, offset = wall + w, cpu + u, offset + c
+    return wall, cpu
 
 
 def engine_seconds(runs: int, steps: int, offset: int = 0) -> float:
@@ -204,19 +247,30 @@ def main() -> None:
     else:
         torch.set_num_threads(1)
         naive = 1e6 / naive_us_per_step(_specs(1)[0], 300)
+        fused, fused_per_cpu = fused_cpu(args.members, args.engine_steps, args.workers)
         engine = engine_cpu(args.members, args.engine_steps, args.workers)
         print(f"naive nn.Module loop (1 run)  : {naive:14,.0f} run-steps/s")
-        print(f"engine only ({args.workers} processes)   : {engine:14,.0f} run-steps/s "
-              f"({engine / naive:.0f}x naive)", flush=True)
-    w = whole_sweep(args.members, args.steps, args.device, args.sweep_arg, args.keep)
-    print(f"whole `pointgan sweep` ({args.members} x {args.steps}): {w['rate']:14,.0f} "
-          f"run-steps/s ({w['wall']:.2f} s, {w['rate'] / engine:.0%} of the engine only)")
-    print(f"  files {w['files']}, {w['bytes_per_member']:,.0f} B per member "
-          f"({w['store_per_member']:,.0f} in batches/), peak RSS {w['rss'] / 2**20:,.0f} MiB")
+        print(f"torch engine ({args.workers} processes)  : {engine:14,.0f} run-steps/s "
+              f"({engine / naive:.0f}x naive)")
+        print(f"fused engine ({args.workers} processes)  : {fused:14,.0f} run-steps/s "
+              f"({fused / engine:.1f}x torch, {fused / naive:.0f}x naive; "
+              f"{fused_per_cpu:,.0f} per CPU-second)", flush=True)
+    rates = {}
+    for name in ("fused", "torch"):
+        extra = [*args.sweep_arg, "--engine", name]
+        w = whole_sweep(args.members, args.steps, args.device, extra,
+                        args.keep if name == "fused" else None)
+        rates[name] = w["rate"]
+        print(f"whole `pointgan sweep --engine {name}` ({args.members} x {args.steps}): "
+              f"{w['rate']:12,.0f} run-steps/s ({w['wall']:.2f} s)")
+        print(f"  files {w['files']}, {w['bytes_per_member']:,.0f} B per member "
+              f"({w['store_per_member']:,.0f} in batches/), peak RSS "
+              f"{w['rss'] / 2**20:,.0f} MiB", flush=True)
+    print(f"whole sweep, fused / torch: {rates['fused'] / rates['torch']:.2f}x")
     if args.rss:
         print("peak RSS of the whole process tree by members:")
         for n in (int(x) for x in args.rss.split(",")):
-            r = whole_sweep(n, args.steps, args.device, args.sweep_arg)
+            r = whole_sweep(n, args.steps, args.device, [*args.sweep_arg, "--engine", "fused"])
             print(f"  {n:7d} members: {r['rss'] / 2**20:8,.0f} MiB "
                   f"({r['rss'] / n / 1024:8.1f} KB per member), {r['wall']:.1f} s")
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -45,7 +45,7 @@ def main() -> None:
     alldiff = []
     for k, mid in enumerate(ids[: args.checkpoints]):
         ca, cb = sweepdir.member_checkpoint(args.a, mid), sweepdir.member_checkpoint(args.b, mid)
-        d = float((ca["discriminator"] - cb["discriminator"]).abs().max())
+        d = float(np.abs(np.asarray(ca["discriminator"]) - np.asarray(cb["discriminator"])).max())
         dd = max(dd, d)
         alldiff.append(max(d, float(gdiff[k])))
     conv_a, conv_b = sum(x["converged"] for x in sa), sum(x["converged"] for x in sb)

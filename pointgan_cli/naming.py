@@ -67,6 +67,24 @@ def _overrides(spec: RunSpec) -> dict[str, Any]:
             and not (f == "snapshot_every" and spec.snapshot_every == auto.snapshot_every)}
 
 
+def override_value(value: Any) -> str:
+    """A value as the override words print it: ``1.5``, ``0.001``, ``wgan``; a float the
+    short form would round (``0.30000000000000004``) in full, so two grid points never read
+    alike."""
+    if isinstance(value, float):
+        text = f"{value:g}"
+        return text if float(text) == value else repr(value)
+    return str(value)
+
+
+def override_words(over: dict[str, Any]) -> str:
+    """The one spelling of overrides on every screen and file: each field as its flag without
+    the dashes, ``=``, its value: ``{"noise_scale": 1.5, "weight_decay": 0.1}`` ->
+    ``noise-scale=1.5 weight-decay=0.1`` (ls, report, train's table, a sweep's group names).
+    A run directory's default name is its file-name-safe short form (``run_label``)."""
+    return " ".join(f"{flag_name(k)[2:]}={override_value(v)}" for k, v in over.items())
+
+
 def _label_value(value: Any) -> str:
     text = f"{value:g}" if isinstance(value, float) else str(value)
     return text.replace(":", "")

@@ -205,6 +205,12 @@ class RunSpec(BaseModel):
         "--tolerance (the success window).",
     )
     device: str = Field("cpu", description="Torch device: cpu, cuda, cuda:1, ...")
+    engine: Literal["fused", "torch"] = Field(
+        "fused",
+        description="fused: each run's whole step in one compiled kernel (numba; no torch "
+        "import); torch: the tensor engine, the reference. Options the fused engine does not "
+        "have train on the torch engine (one line says so).",
+    )
 
     @model_validator(mode="before")
     @classmethod

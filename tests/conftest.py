@@ -58,3 +58,13 @@ def popen_cli(args, cwd=None):
         [sys.executable, "-m", "pointgan_cli", *map(str, args)],
         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fused_kernel_warm():
+    """Load (or, in a cold cache, compile once) the fused kernel before any test: subprocesses
+    of the CLI then find it in the user's cache and print no compile line (tests count
+    stderr lines)."""
+    from pointgan_cli.engine.fused.compiled import warm
+
+    warm(serial=True)  # the sweeps' workers' kernel; it starts no thread (forking stays safe)

@@ -162,6 +162,12 @@ def test_compare_two_sweeps_per_group(folder):
                                          "only_reference": 0, "mcnemar_p": 1.0}
     assert groups["baseline"]["b"] is None and groups["baseline"]["p_value"] is None
     assert groups["baseline"]["paired"] is None
+    # one comparison: Holm leaves it as it is; its tolerance curve and robustness are there
+    assert groups["fixed"]["p_value_holm"] == 1.0 and groups["fixed"]["mcnemar_p_holm"] == 1.0
+    assert groups["baseline"]["p_value_holm"] is None
+    curve = groups["fixed"]["success_by_tolerance"]
+    assert len(curve) >= 8 and all(p["p"] == 1.0 for p in curve)
+    assert groups["fixed"]["tolerance_robustness"]["holds"] is True
     assert doc["totals"]["a"] == {"converged": summary["converged"], "n": 6}
     out = invoke("compare", a, b, "--json")
     assert json.loads(out.stdout) == json.loads(json.dumps(doc))

@@ -172,9 +172,9 @@ def test_a_zlib_bomb_is_refused_before_it_inflates(cli, sweep):
 def test_fifos_named_like_pointgans_files_never_hang(cli, run, sweep, tmp_path):
     ck = run / "checkpoints"
     for p in ck.iterdir():
-        if p.name != "step-000040.pt":
+        if p.name != "step-000040.npz":
             p.unlink()
-    os.mkfifo(ck / "step-002000.pt")
+    os.mkfifo(ck / "step-002000.npz")
     res = cli(["train", "--resume", "--out", run, "-q"])  # the FIFO is no candidate
     assert res.exit_code == 0, res.stderr
     (sweep / "batches" / "0000.state.npz").unlink()

@@ -75,7 +75,7 @@ def test_sweep_table_on_stdout_and_json_is_one_document(cli, tmp_path):
     assert res.exit_code == 0, res.stderr
     rows = [line.split("\t") for line in res.stdout.splitlines()]
     assert rows[0][:3] == ["rank", "group", "converged"]
-    assert {r[1] for r in rows[1:]} == {"baseline", "fixed"} and all(len(r) == 10 for r in rows)
+    assert {r[1] for r in rows[1:]} == {"baseline", "fixed"} and all(len(r) == 12 for r in rows)
     assert "4 runs in" in res.stderr  # the log line stays on stderr
     res = cli([*args, "--out", tmp_path / "j", "--json"])
     assert json.loads(res.stdout)["n"] == 4

@@ -3,8 +3,9 @@ import signal
 import time
 
 import pytest
-import torch
 from conftest import popen_cli, run_cli
+
+from pointgan_cli.store import ckptfile
 
 
 def _files(d):
@@ -17,8 +18,8 @@ def test_train_writes_the_run_directory(cli, tmp_path):
     assert res.exit_code == 0, res.stderr
     assert res.stdout.strip() == str(out)  # --quiet: the path alone
     files = _files(out)
-    for name in ("spec.json", "metrics.jsonl", "summary.json", "checkpoints/last.pt",
-                 "checkpoints/step-000500.pt", "checkpoints/step-001000.pt"):
+    for name in ("spec.json", "metrics.jsonl", "summary.json", "checkpoints/last.npz",
+                 "checkpoints/step-000500.npz", "checkpoints/step-001000.npz"):
         assert name in files
     assert not [f for f in files if f.endswith(".tmp")]
     spec = json.loads((out / "spec.json").read_text())
@@ -31,7 +32,7 @@ def test_train_writes_the_run_directory(cli, tmp_path):
     )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 1000 and summary["w"] == rows[-1]["w"]
-    ck = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    ck = ckptfile.load(out / "checkpoints" / "last.npz")
     assert ck["step"] == 1000 and ck["generator"].shape == (2,)
     assert {"optim_g", "optim_d", "rng", "discriminator"} <= set(ck)
 
@@ -149,7 +150,7 @@ def test_kill_9_then_resume_equals_uninterrupted(cli, tmp_path):
     assert cli([*args, "--out", tmp_path / "full"]).exit_code == 0
     out = tmp_path / "killed"
     proc = popen_cli([*args, "--out", out])
-    _wait_for(out / "checkpoints" / "step-000400.pt", proc)
+    _wait_for(out / "checkpoints" / "step-000400.npz", proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "summary.json").exists()
@@ -170,6 +171,6 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted at step" in err and "--resume" in err
-    ck = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    ck = ckptfile.load(out / "checkpoints" / "last.npz")
     assert 0 < ck["step"] < 200000
     assert not (out / "summary.json").exists()

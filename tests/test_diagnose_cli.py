@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import run_cli
 
-from pointgan_cli.diagnose import classify, shapes
+from pointgan_cli.diagnose import classify, dshape
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import atomic, rundir
@@ -124,7 +124,7 @@ def test_landscapes_on_a_run_write_only_its_diagnose_folder(cli, runs):
     res = cli(["diagnose", "generator-landscape", run, "--json"])
     assert res.exit_code == 0, res.stderr
     g = json.loads(res.stdout)
-    assert g["step"] == 600 and g["parameters_from"] == "checkpoints/last.pt"
+    assert g["step"] == 600 and g["parameters_from"] == "checkpoints/last.npz"
     surf = g["surface"]
     assert len(surf["trajectory"]) == len(rundir.read_metrics(run / "metrics.jsonl"))
     assert len(surf["loss"]) == len(surf["b"]) and len(surf["loss"][0]) == len(surf["w"])
@@ -161,10 +161,10 @@ def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
         summary = json.loads((sweep / "members" / m["id"] / "summary.json").read_text())
         assert m["class"] == summary["class"]  # the class the summary carries, never another
         if ev["d_shape"] == classify.FLAT:
-            assert ev["d_range"] < shapes.FLAT_RANGE
+            assert ev["d_range"] < dshape.FLAT_RANGE
         elif ev["d_shape"] == classify.SATURATED:
             assert ev["saturation_fraction"] >= classify.SATURATED_SHARE
-            assert ev["d_range"] >= shapes.FLAT_RANGE
+            assert ev["d_range"] >= dshape.FLAT_RANGE
     # The fast discriminator ends as a step or flattened: both of the study's failure shapes.
     shapes_seen = {by_id[f"baseline-s{s}"]["evidence"]["d_shape"] for s in FAST_D_SEEDS}
     assert shapes_seen == {classify.FLAT, classify.SATURATED}
@@ -188,7 +188,7 @@ def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
 def test_sweep_member_that_cannot_be_read_is_reported(cli, sweep, tmp_path):
     copy = tmp_path / "sweep"
     shutil.copytree(sweep, copy)
-    (copy / "members" / "fixed-s1" / "checkpoints" / "last.pt").write_bytes(b"garbage")
+    (copy / "members" / "fixed-s1" / "checkpoints" / "last.npz").write_bytes(b"garbage")
     shutil.rmtree(copy / "members" / "fixed-s2")
     doc = json.loads(cli(["diagnose", "run", copy, "--json"]).stdout)
     by_id = {m["id"]: m for m in doc["members"]}
@@ -222,7 +222,7 @@ def test_step_beyond_the_run_is_one_line_exit_2(cli, runs, command):
 def test_corrupt_checkpoint_is_one_line_exit_2(cli, runs, tmp_path):
     run = tmp_path / "r"
     shutil.copytree(runs / "fixed", run)
-    (run / "checkpoints" / "last.pt").write_bytes(b"\x00 torn write")
+    (run / "checkpoints" / "last.npz").write_bytes(b"\x00 torn write")
     for command in ("loss-landscape", "generator-landscape", "run"):
         _one_error_line(cli(["diagnose", command, run]), "cannot read checkpoint")
     # An earlier step with its own intact checkpoint still works.

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.diagnose import stability as stab
 from pointgan_cli.engine.grads import d_coefficients, grads_d, grads_g, grads_penalty
-from pointgan_cli.engine.models import D_NAMES, d_logits_packed
+from pointgan_cli.engine.models import d_logits_packed
+from pointgan_cli.games.point import D_NAMES
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import rundir
@@ -313,7 +314,7 @@ def test_fixed_run_is_locally_convergent_and_only_diagnose_is_written(cli, runs)
     assert res.exit_code == 0, res.stderr
     assert res.stdout.splitlines()[-1].startswith("the run is converged (")  # the finding last
     # the optimizer the verdict assumes, the quadrature used, the generator's own modes
-    assert ("at step 600, under Adam with the second moments of checkpoints/step-000600.pt"
+    assert ("at step 600, under Adam with the second moments of checkpoints/step-000600.npz"
             in res.stdout)
     assert "Adam step eigenvalues mu at step 600" in res.stdout and "wrote " in res.stderr
     assert "noise nodes" in res.stdout and "converged (last change" in res.stdout
@@ -323,7 +324,7 @@ def test_fixed_run_is_locally_convergent_and_only_diagnose_is_written(cli, runs)
                                                                     "stability.png"]
     assert (run / "diagnose" / "stability.png").read_bytes()[:8] == PNG_MAGIC
     doc = json.loads((run / "diagnose" / "stability.json").read_text())
-    assert doc["step"] == 600 and doc["parameters_from"] == "checkpoints/last.pt"
+    assert doc["step"] == 600 and doc["parameters_from"] == "checkpoints/last.npz"
     assert doc["lr"] == 0.01 and doc["optimizer"] == "adam"
     assert doc["disc"] is None  # the gradient-descent disc means nothing under Adam
     q = doc["quadrature"]
@@ -393,7 +394,7 @@ def test_out_folder_takes_the_files(cli, runs, tmp_path):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["stability.json",
                                                                    "stability.png"]
     doc = json.loads((tmp_path / "o" / "stability.json").read_text())
-    assert doc["step"] == 500 and doc["parameters_from"] == "checkpoints/step-000500.pt"
+    assert doc["step"] == 500 and doc["parameters_from"] == "checkpoints/step-000500.npz"
     assert _hashes(run) == before
 
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 import typer
 from conftest import ROOT
 
@@ -19,6 +18,7 @@ from pointgan_cli.cli import docgen
 from pointgan_cli.cli.app import app
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.store import ckptfile
 from pointgan_cli.training.train import Member, train_batch
 
 DOCS = ROOT / "docs"
@@ -122,9 +122,9 @@ def test_run_directory_doc_names_every_file_and_field(tmp_path):
     names = _documented(doc)
     for f in sorted(out.rglob("*")):
         name = re.sub(r"step-\d{6}", "step-NNNNNN", f.name)
-        if name != "step-NNNNNN.pt":
+        if name != "step-NNNNNN.npz":
             assert f.name in doc, f"run-directory.md does not mention {f.name}"
-    assert "step-NNNNNN.pt" in doc
+    assert "step-NNNNNN.npz" in doc
     spec_doc = json.loads((out / "spec.json").read_text())
     missing = [k for k in [*spec_doc, *spec_doc["versions"]] if k not in names]
     reference = (DOCS / "cli.md").read_text(encoding="utf-8")
@@ -132,7 +132,7 @@ def test_run_directory_doc_names_every_file_and_field(tmp_path):
                 if k != "schema_version" and f"`--{k.replace('_', '-')} " not in reference]
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     summary = json.loads((out / "summary.json").read_text())
-    ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    ckpt = ckptfile.load(out / "checkpoints" / "last.npz")
     missing += [k for k in [*row, *summary, *ckpt, *ckpt["optim_g"], *ckpt["rng"]]
                 if k not in names]
     assert not missing, f"run-directory.md does not document: {missing}"

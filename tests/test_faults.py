@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-import torch
 
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.store import atomic, fsguard, rundir, sweepdir
+from pointgan_cli.store import atomic, ckptfile, fsguard, rundir, sweepdir
 from pointgan_cli.training.train import Member, train_batch
 
 
@@ -114,7 +114,7 @@ def test_force_replaces_a_sweep_but_not_a_foreign_member(cli, tmp_path):
 
 def test_clear_owned_keeps_the_directory_and_unknown_names(tmp_path):
     (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / "last.pt").write_bytes(b"x")
+    (tmp_path / "checkpoints" / "last.npz").write_bytes(b"x")
     spec = resolve_spec("baseline", None, {"steps": 20})
     rundir.write_spec(tmp_path, spec, "pointgan train --out x")  # pointgan's own spec.json
     (tmp_path / ".spec.json.abc12345.tmp").write_text("")
@@ -160,8 +160,8 @@ def _interrupted_run(tmp_path: Path, seed: int = 0) -> Path:
     out = tmp_path / f"r{seed}"
     train_batch([_member(out, seed=seed)])
     (out / "summary.json").unlink()
-    for p in (out / "checkpoints").glob("*.pt"):
-        if p.name not in ("step-000020.pt",):
+    for p in (out / "checkpoints").glob("*.npz"):
+        if p.name not in ("step-000020.npz",):
             p.unlink()
     return out
 
@@ -169,16 +169,16 @@ def _interrupted_run(tmp_path: Path, seed: int = 0) -> Path:
 def test_resume_refuses_foreign_and_forged_checkpoints(cli, tmp_path):
     out = _interrupted_run(tmp_path, seed=0)
     other = _interrupted_run(tmp_path, seed=1)
-    ck = out / "checkpoints" / "step-000020.pt"
+    ck = out / "checkpoints" / "step-000020.npz"
     good = ck.read_bytes()
-    ck.write_bytes((other / "checkpoints" / "step-000020.pt").read_bytes())
+    ck.write_bytes((other / "checkpoints" / "step-000020.npz").read_bytes())
     res = cli(["train", "--out", out, "--resume"])
     assert res.exit_code == 2 and "does not belong to this run" in res.stderr
-    for key, value, why in (("step", 999999, "step"), ("generator", torch.zeros(3), "shape")):
+    for key, value, why in (("step", 999999, "step"), ("generator", np.zeros(3), "shape")):
         ck.write_bytes(good)
-        st = torch.load(ck, weights_only=True)
+        st = ckptfile.load(ck)
         st[key] = value
-        rundir.atomic_torch_save(ck, st)
+        ckptfile.save(ck, st)
         res = cli(["train", "--out", out, "--resume"])
         assert res.exit_code == 2 and "does not belong" in res.stderr, why
         assert res.stderr.count("\n") == 1
@@ -190,7 +190,7 @@ def test_resume_drops_a_torn_last_row_and_names_a_corrupt_middle_one(cli, tmp_pa
     ref = tmp_path / "ref"
     train_batch([_member(ref)])
     out = _interrupted_run(tmp_path)
-    (out / "checkpoints" / ".last.pt.x1y2z3w4.tmp").write_bytes(b"partial")
+    (out / "checkpoints" / ".last.npz.x1y2z3w4.tmp").write_bytes(b"partial")
     m = out / "metrics.jsonl"
     m.write_text(m.read_text() + '{"step": 40, "w": 0.1')
     assert cli(["train", "--out", out, "--resume"]).exit_code == 0
@@ -250,7 +250,7 @@ def test_enospc_on_a_checkpoint_is_exit_1_in_the_cli(cli, tmp_path, monkeypatch)
     def full(*a, **k):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(rundir, "atomic_torch_save", full)
+    monkeypatch.setattr(rundir, "atomic_write", full)
     res = cli(["train", "--steps", "20", "--out", tmp_path / "r"])
     assert res.exit_code == 1
     assert res.stderr.startswith("Error: cannot write") and res.stderr.count("\n") == 1

@@ -1,37 +1,50 @@
 import json
 import os
 
+import numpy as np
 import pytest
-import torch
 
 from pointgan_cli.errors import UsageError
 from pointgan_cli.spec import RunSpec
-from pointgan_cli.store import rundir
+from pointgan_cli.store import ckptfile, rundir
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):
-    p = tmp_path / "ck.pt"
-    rundir.atomic_torch_save(p, {"step": 1})
+    p = tmp_path / "ck.npz"
+    ckptfile.save(p, {"step": 1})
 
     class Boom:
-        def __reduce__(self):
-            raise RuntimeError("cannot pickle")
+        def __array__(self, *a, **k):
+            raise RuntimeError("cannot convert")
 
     with pytest.raises(RuntimeError):
-        rundir.atomic_torch_save(p, {"step": 2, "bad": Boom()})
-    assert torch.load(p, weights_only=True) == {"step": 1}
-    assert os.listdir(tmp_path) == ["ck.pt"]
+        ckptfile.save(p, {"step": 2, "bad": Boom()})
+    assert ckptfile.load(p) == {"step": 1}
+    assert os.listdir(tmp_path) == ["ck.npz"]
+
+
+def test_checkpoint_files_hold_arrays_and_scalars_without_pickle(tmp_path):
+    p = tmp_path / "ck.npz"
+    state = {"step": 7, "alive": True, "rng": {"kind": "counter-lowbias32", "seed": 3},
+             "generator": np.array([1.5, -2.0], np.float32), "spec": {"seed": 3, "lr_d": 0.1}}
+    ckptfile.save(p, state)
+    got = ckptfile.load(p)
+    assert got["step"] == 7 and got["alive"] is True and got["rng"]["seed"] == 3
+    assert got["spec"] == {"seed": 3, "lr_d": 0.1}
+    assert got["generator"].dtype == np.float32 and got["generator"].tolist() == [1.5, -2.0]
+    with np.load(p, allow_pickle=False) as z:  # loads with pickling refused
+        assert "step" in z.files
 
 
 def test_latest_checkpoint_skips_corrupt_files(tmp_path):
     ck = tmp_path / rundir.CHECKPOINTS
     ck.mkdir()
-    rundir.atomic_torch_save(ck / "step-000500.pt", {"step": 500})
-    rundir.atomic_torch_save(ck / "step-001000.pt", {"step": 1000})
-    (ck / "last.pt").write_bytes(b"torn")
-    assert rundir.latest_checkpoint(tmp_path) == ck / "step-001000.pt"
-    (ck / "step-001000.pt").write_bytes(b"")
-    assert rundir.latest_checkpoint(tmp_path) == ck / "step-000500.pt"
+    ckptfile.save(ck / "step-000500.npz", {"step": 500})
+    ckptfile.save(ck / "step-001000.npz", {"step": 1000})
+    (ck / "last.npz").write_bytes(b"torn")
+    assert rundir.latest_checkpoint(tmp_path) == ck / "step-001000.npz"
+    (ck / "step-001000.npz").write_bytes(b"")
+    assert rundir.latest_checkpoint(tmp_path) == ck / "step-000500.npz"
 
 
 def test_check_target_rules(tmp_path):

@@ -44,7 +44,7 @@ def test_weights_chart_has_a_panel_pair_per_experiment(cli, tmp_path):
         titles = sorted(ax.get_title().split(" (")[0] for ax in axes if ax.get_title())
         assert titles == ["baseline", "fixed"]
         legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
-        assert [t.split(" ")[0] for t in legend] == ["lr_d=0.01", "lr_d=0.02"]
+        assert [t.split(" ")[0] for t in legend] == ["lr-d=0.01", "lr-d=0.02"]
         assert [ax.get_ylabel() for ax in axes] == ["w", "b", "w", "b"]
     finally:
         plt.close(fig)

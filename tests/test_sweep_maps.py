@@ -75,7 +75,7 @@ def test_range_members_ids_and_recorded_command():
     members = expand(spec)
     assert len(members) == 50 and len({m[1] for m in members}) == 25
     ids = {m[0] for m in members}
-    assert "fixed_noise_scale=1.5_weight_decay=0.1-s0001" in ids
+    assert "fixed_noise-scale=1.5_weight-decay=0.1-s0001" in ids
     cmd = sweep_command(spec, "out")
     assert "--grid noise_scale=0.0:2.0:5 --grid weight_decay=0.0001:1.0:5:log" in cmd
 
@@ -104,7 +104,8 @@ def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):
     assert len(doc["cells"]) == 6 and doc["seeds"] == [0, 1]
     seen = set()
     for cell in doc["cells"]:
-        g = groups[f"fixed noise_scale={cell['noise_scale']} weight_decay={cell['weight_decay']}"]
+        x, y = cell["noise_scale"], cell["weight_decay"]
+        g = groups[f"fixed noise-scale={x:g} weight-decay={y:g}"]
         seen.add(g["group"])
         assert (cell["n"], cell["converged"], cell["rate"], cell["wilson_low"],
                 cell["wilson_high"]) == (g["n"], g["converged"], g["success_rate"],

@@ -53,8 +53,8 @@ def test_reference_groups_presets_and_grid():
     spec = build_sweep_spec(["baseline", "fixed"], None, parse_grid(["lr_d=0.01,0.003"]),
                             [0], None, {})
     assert reference_groups(spec) == {
-        "baseline lr_d=0.01": "baseline lr_d=0.01", "fixed lr_d=0.01": "baseline lr_d=0.01",
-        "baseline lr_d=0.003": "baseline lr_d=0.003", "fixed lr_d=0.003": "baseline lr_d=0.003"}
+        "baseline lr-d=0.01": "baseline lr-d=0.01", "fixed lr-d=0.01": "baseline lr-d=0.01",
+        "baseline lr-d=0.003": "baseline lr-d=0.003", "fixed lr-d=0.003": "baseline lr-d=0.003"}
     spec = build_sweep_spec(["baseline", "fixed"], None, {}, [0], None, {}, reference="fixed")
     assert reference_groups(spec) == {"baseline": "fixed", "fixed": "fixed"}
     with pytest.raises(UsageError, match="^--reference: 'noise' is not one of"):

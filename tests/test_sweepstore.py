@@ -154,8 +154,9 @@ def _same(a, b):
     for k in a:
         if isinstance(a[k], dict):
             _same(a[k], b[k])
-        elif isinstance(a[k], torch.Tensor):
-            assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
+        elif isinstance(a[k], torch.Tensor | np.ndarray):
+            x, y = np.asarray(a[k]), np.asarray(b[k])
+            assert x.dtype == y.dtype and np.array_equal(x, y), k
         else:
             assert a[k] == b[k], k
 

@@ -327,7 +327,7 @@ def test_mlflow_bad_uri_fails_in_one_line_and_keeps_the_run(cli, tmp_path, uri):
     assert res.stdout == ""
     run = load_run(out)
     assert run.summary["status"] == "finished" and run.steps[-1] == 200
-    assert (out / "checkpoints" / "last.pt").is_file()
+    assert (out / "checkpoints" / "last.npz").is_file()
     before = digest(out)
     with pytest.raises(RuntimeFailure):
         trackers.log_run(out, "mlflow", tracking_uri=uri)

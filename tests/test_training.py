@@ -17,10 +17,13 @@ from pointgan_cli.training.train import Member, train_batch
 STEPS, SNAP, CKPT = 60, 10, 20
 #: step 0 (before any step), a plain step, a snapshot, a checkpoint, the last step
 STOPS = (0, 3, SNAP, CKPT, STEPS - 1)
+#: (engine, how many times ``should_stop`` answers no first): the torch engine asks before
+#: every step, the fused one at its snapshot boundaries (steps 0, 10, ..., 50 here)
+CASES = [("torch", s) for s in STOPS] + [("fused", k) for k in (0, 1, 2, 5)]
 
 
-def _spec(preset: str = "baseline", seed: int = 0):
-    return resolve_spec(preset, None, {"steps": STEPS, "snapshot_every": SNAP,
+def _spec(preset: str = "baseline", seed: int = 0, engine: str = "torch"):
+    return resolve_spec(preset, None, {"steps": STEPS, "snapshot_every": SNAP, "engine": engine,
                                        "checkpoint_every": CKPT, "seed": seed})
 
 
@@ -41,36 +44,39 @@ def _summary(path):
     return doc
 
 
-@pytest.mark.parametrize("stop", STOPS)
-def test_a_run_resumed_at_any_boundary_has_the_uninterrupted_rows(tmp_path, stop):
+@pytest.mark.parametrize(("engine", "stop"), CASES)
+def test_a_run_resumed_at_any_boundary_has_the_uninterrupted_rows(tmp_path, engine, stop):
     ref, out = tmp_path / "ref", tmp_path / "out"
-    train_batch([Member(_spec(), ref, "pointgan train")], handle_signals=False)
+    spec = _spec(engine=engine)
+    train_batch([Member(spec, ref, "pointgan train")], handle_signals=False)
     with pytest.raises(Interrupted):
-        train_batch([Member(_spec(), out, "pointgan train")], handle_signals=False,
+        train_batch([Member(spec, out, "pointgan train")], handle_signals=False,
                     should_stop=_stop_at(stop))
-    train_batch([Member(_spec(), out, "pointgan train", resume=True)], handle_signals=False)
+    train_batch([Member(spec, out, "pointgan train", resume=True)], handle_signals=False)
     rows = (out / "metrics.jsonl").read_text()
     assert rows == (ref / "metrics.jsonl").read_text()
     assert [json.loads(r)["step"] for r in rows.splitlines()] == list(range(0, STEPS + 1, SNAP))
     assert _summary(out / "summary.json") == _summary(ref / "summary.json")
 
 
-def _batch(sweep, resume=False):
-    return [Member(_spec("baseline", seed), sweep / "members" / f"baseline-s{seed}",
+def _batch(sweep, resume=False, engine="torch"):
+    return [Member(_spec("baseline", seed, engine), sweep / "members" / f"baseline-s{seed}",
                    resume=resume) for seed in (0, 1, 2)]
 
 
-@pytest.mark.parametrize("stop", STOPS)
-def test_a_sweep_batch_resumed_at_any_boundary_has_the_uninterrupted_rows(tmp_path, stop):
+@pytest.mark.parametrize(("engine", "stop"), CASES)
+def test_a_sweep_batch_resumed_at_any_boundary_has_the_uninterrupted_rows(tmp_path, engine,
+                                                                          stop):
     ref, out = tmp_path / "ref", tmp_path / "out"
     for d in (ref, out):
         (d / "batches").mkdir(parents=True)
-    members = _batch(ref)
+    members = _batch(ref, engine=engine)
     train_store_batch(ref, "0000", members, handle_signals=False)
     with pytest.raises(Interrupted):
-        train_store_batch(out, "0000", _batch(out), handle_signals=False,
+        train_store_batch(out, "0000", _batch(out, engine=engine), handle_signals=False,
                           should_stop=_stop_at(stop))
-    train_store_batch(out, "0000", _batch(out, resume=True), handle_signals=False)
+    train_store_batch(out, "0000", _batch(out, resume=True, engine=engine),
+                      handle_signals=False)
     a = sweepstore.read_metrics(sweepstore.metrics_path(out, "0000"))
     b = sweepstore.read_metrics(sweepstore.metrics_path(ref, "0000"))
     assert a.steps == b.steps == list(range(0, STEPS + 1, SNAP))

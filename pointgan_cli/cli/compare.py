@@ -43,17 +43,40 @@ def compare(
                  "-" if r["delta"] is None else f"{r['delta']:+.4g}"] for r in doc["results"]]
         console.print_table("results", [*cols, "B - A"], rows, fmt=fmt.value)
         return
+    several = sum(1 for g in doc["groups"] if g["p_value"] is not None) > 1
     rows = [[g["group"], _rate(g["a"]), _rate(g["b"]),
              "-" if g["delta"] is None else f"{g['delta']:+.0%}",
-             "-" if g["p_value"] is None else f"{g['p_value']:.3g}", _paired(g["paired"])]
+             "-" if g["p_value"] is None else f"{g['p_value']:.3g}", _paired(g["paired"]),
+             *([_p(g.get("p_value_holm")), _p(g.get("mcnemar_p_holm"))] if several else []),
+             _robust(g.get("tolerance_robustness"))]
             for g in doc["groups"]]
     t = doc["totals"]
-    rows.append(["all", _rate(t["a"]), _rate(t["b"]), "", "", ""])
+    rows.append(["all", _rate(t["a"]), _rate(t["b"]), "", "", "", *(["", ""] if several else []),
+                 ""])
     console.print_table("success rate per group", ["group", f"A: {a}", f"B: {b}", "B - A",
-                                                   "p (Fisher)", "p (McNemar, shared seeds)"],
+                                                   "p (Fisher)", "p (McNemar, shared seeds)",
+                                                   *(["Holm p (Fisher)", "Holm p (McNemar)"]
+                                                     if several else []),
+                                                   "B vs A, tol 0.05-0.2"],
                         rows, fmt=fmt.value,
-                        caption="p: two-sided exact tests per group, uncorrected; McNemar on "
-                        "the seeds both sweeps ran (B only / A only converged)")
+                        caption="p: two-sided exact tests per group" + (
+                            "; Holm: adjusted over the groups compared" if several else "")
+                        + "; McNemar on the seeds both sweeps ran (B only / A only converged); "
+                        "tol 0.05-0.2: B's conclusion against A (McNemar p < 0.05) at the runs' "
+                        "tolerance and whether it holds at every tolerance from 0.05 to 0.2 or "
+                        "flips")
+
+
+def _p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.3g}"
+
+
+def _robust(rob: dict[str, Any] | None) -> str:
+    if rob is None:
+        return "-"
+    from ..sweep.tolerance import robust_text
+
+    return robust_text(rob)
 
 
 def _paired(pair: dict[str, Any] | None) -> str:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..games import DIRAC, named
 from . import console
 from . import options as o
 
@@ -61,9 +62,9 @@ def loss_landscape(
 
     Example: pointgan diagnose loss-landscape runs/baseline-3 --step 2000
     """
-    from ..diagnose import commands as report
+    from ..diagnose import commands
 
-    doc = report.loss_landscape(run_dir, step, out, d_steps)
+    doc = commands.loss_landscape(run_dir, step, out, d_steps)
     if json_out:
         console.print_json(doc)
         return
@@ -91,9 +92,9 @@ def generator_landscape(
 
     Example: pointgan diagnose generator-landscape runs/baseline-3 --step 500
     """
-    from ..diagnose import commands as report
+    from ..diagnose import commands
 
-    doc = report.generator_landscape(run_dir, step, out)
+    doc = commands.generator_landscape(run_dir, step, out)
     if json_out:
         console.print_json(doc)
         return
@@ -126,7 +127,7 @@ def stability(
     if json_out:
         console.print_json(doc)
         return
-    if doc.get("game") == "dirac":
+    if named(doc.get("game")) is DIRAC:
         _print_dirac_stability(doc, fmt)
         return
     names = ("run", "ideal G")
@@ -190,16 +191,16 @@ def run(
     json_out: o.Json = False,
     fmt: o.Format = o.TableFormat.table,
 ) -> None:
-    """Name how a run ended: the class its summary.json carries (converged, orbiting,
-    still_approaching, stuck, diverged; judged on the success window), with the numbers behind
-    it and D's shape at the end as evidence; on a sweep, the classes of every group and which
-    members fall in each.
+    """Name how a run ended: its class judged from its metrics (converged, still_approaching,
+    orbiting, diverging, stuck, drifting, diverged; rules in docs/diagnose.md) beside the one
+    its summary.json carries, with the numbers behind it and D's shape at the end as evidence;
+    on a sweep, the classes of every group and which members fall in each.
 
     Example: pointgan diagnose run sweeps/article --json
     """
-    from ..diagnose import commands as report
+    from ..diagnose import classify
 
-    doc = report.diagnose(path)
+    doc = classify.diagnose(path)
     if json_out:
         console.print_json(doc)
         return
@@ -211,6 +212,10 @@ def run(
                                      "window_snapshots", "sign_changes_in_window",
                                      "saturation_fraction", "d_range", "d_shape",
                                      "diverged_step") if k in ev]
+        rows += [["converged_at", doc.get("converged_at")],
+                 ["summary's class", "-" if doc.get("summary_class") is None
+                  else doc["summary_class"] + ("" if doc["summary_class"] == doc["class"]
+                                               else " (DIFFERS: judged again here)")]]
         if fmt == "tsv":
             console.print_table("", ["measure", "value"], [*rows, ["class", doc["class"]]], fmt)
             return

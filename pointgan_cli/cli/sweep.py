@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError, short
+from ..games import DIRAC, named
 from ..sweep.ranges import parse_grid, parse_seeds
 from ..sweep.spec import STUDIES, build_sweep_spec, expand, sweep_command
 from . import console
@@ -57,9 +58,11 @@ def sweep(
     ] = None,
     reference: Annotated[
         Optional[str],
-        typer.Option("--reference", help="Method every group is compared with, seed by seed "
-                     "(exact McNemar test on shared seeds), e.g. baseline [default: the first "
-                     "preset or the study's first method].", rich_help_panel="Sweep"),
+        typer.Option("--reference", help="What every group is compared with, seed by seed "
+                     "(exact McNemar test on shared seeds): a method, e.g. baseline, or a "
+                     "value of --grid, e.g. weight_decay_mode=decoupled [default: the first "
+                     "preset or the study's first method; with one preset and a --grid, the "
+                     "first value of the first grid].", rich_help_panel="Sweep"),
     ] = None,
     max_batch: Annotated[
         str, typer.Option("--max-batch", help="Most runs in one batched program, or 'auto': "
@@ -88,6 +91,12 @@ def sweep(
         Optional[Path],
         typer.Option("--out", "-o", help="Sweep directory [default: runs/sweep-<time>]."),
     ] = None,
+    check_classes: Annotated[
+        bool, typer.Option("--check-classes", help="After the sweep, train the same members "
+                           "to twice their steps (DIR/check-2x) and print, per class, how "
+                           "many kept the class's prediction (DIR/check-classes.json; "
+                           "docs/diagnose.md).", rich_help_panel="Sweep"),
+    ] = False,
     force: o.Force = False,
     resume: o.Resume = False,
     json_out: o.Json = False,
@@ -155,9 +164,24 @@ def sweep(
         summary = run_sweep(out, spec, command, resume=resume, max_batch=batch_cap,
                             workers=workers, executor=executor, ray_address=ray_address,
                             progress=progress, force=force, members=members)
+    checked = None
+    if check_classes:
+        from ..sweep.checkclasses import check
+
+        with console.progress_bar(1, f"check {len(members)} runs at 2x", enabled=not quiet) as p2:
+
+            def progress2(total: int, n: int) -> None:
+                if p2 is not None:
+                    p2.update(total=total, advance=n)
+
+            checked = check(out, spec, members, run_kw=dict(
+                max_batch=batch_cap, workers=workers, executor=executor,
+                ray_address=ray_address, progress=progress2))
     wall = time.perf_counter() - t0
     result = dict(summary, sweep_dir=str(out),
                   maps=[str(f) for f in sweepdir.map_files(out)])  # stability maps, if any
+    if checked is not None:
+        result["check_classes"] = checked
     if tracker != "none":
         result["tracker"] = logged = trackers.log_sweep(out, tracker, tracking_uri)
         if not quiet and logged:
@@ -168,31 +192,93 @@ def sweep(
     if quiet:
         sys.stdout.write(f"{out}\n")
         return
-    if summary.get("game") == "dirac":
+    if named(summary.get("game")) is DIRAC:
         _print_dirac(summary, out, wall, fmt)
+        if checked is not None:
+            _print_check(checked, fmt)
         return
     rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+    several = sum(1 for g in summary["groups"] if g.get("mcnemar_p") is not None) > 1
     rows = [[rank[g["group"]], g["group"], f"{g['converged']}/{g['n']}",
              f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
-             _p_value(g), _num(g.get("median_final_distance")),
-             _num(g.get("mean_bias_b"), "+.3f"), _classes(g.get("classes") or {}),
+             _p_value(g), *_holm(g, several), _robust(g), _median_time(g),
+             _num(g.get("median_final_distance")), _bias(g), _classes(g.get("classes") or {}),
              f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
              f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"] for g in summary["groups"]]
     rows.sort(key=lambda r: r[0])
     cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p",
-            "median dist", "mean bias b", "classes", "final w", "final b"]
+            *(["Holm p"] if several else []), "tol 0.05-0.2", "time to converge",
+            "median dist", "mean bias b (conv)", "classes", "final w", "final b"]
     console.print_table(f"sweep {out}", cols, rows, fmt,
                         caption="converged: inside the tolerance over the whole success window; "
                         "McNemar p: exact test against the reference group (ref) on shared "
-                        "seeds; median dist: |w| + |b - real| at the end; mean bias b: mean of "
-                        "b - real over the window; classes: how the runs ended (conv converged, "
-                        "appr still approaching, orb orbiting, stuck, div diverged)")
+                        "seeds" + ("; Holm p: adjusted over the table's comparisons"
+                                   if several else "") + "; tol 0.05-0.2: the conclusion "
+                        "(p < 0.05) at the run's tolerance and whether it holds at every "
+                        "tolerance from 0.05 to 0.2 or flips (summary.json: "
+                        "success_by_tolerance); time to converge: median step from which runs "
+                        "stay inside [95% interval], sign-test p against the reference "
+                        "(convergence.png); median dist: |w| + |b - real| at the end; mean "
+                        "bias b: mean of b - real over the window, converged runs only (their "
+                        "count); classes: how the runs ended (conv converged, appr still "
+                        "approaching, orb orbiting, stuck, dvg diverging, div diverged)")
     console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
                  + ", ".join(str(c) for c in sweepdir.charts(out)))
+    if checked is not None:
+        _print_check(checked, fmt)
+
+
+def _print_check(doc: dict[str, Any], fmt: Any) -> None:
+    """``--check-classes``: per class at T, how many kept its prediction at 2T."""
+    rows = [[c["class"], c["n"], f"{c['kept']}/{c['n']} ({c['fraction']:.0%})", c["prediction"],
+             ", ".join(f"{n} {_CLASS_ABBR.get(k, k)}" for k, n in
+                       sorted(c["later"].items(), key=lambda kv: -kv[1]))]
+            for c in doc["classes"]]
+    console.print_table(f"classes at {doc['steps']['T']} steps, checked at {doc['steps']['2T']}",
+                        ["class", "n", "kept", "prediction", "class at 2x"], rows, fmt,
+                        caption=f"every member trained again to twice its steps in "
+                        f"{doc['check_dir']}; per member: {doc['sweep_dir']}/check-classes.json")
 
 
 _CLASS_ABBR = {"converged": "conv", "still_approaching": "appr", "orbiting": "orb",
-               "stuck": "stuck", "diverged": "div"}
+               "stuck": "stuck", "diverging": "dvg", "diverged": "div"}
+
+
+def _holm(group: dict[str, Any], several: bool) -> list[str]:
+    """The Holm-adjusted p cell, only when the table makes more than one comparison."""
+    if not several:
+        return []
+    if group.get("reference") == group["group"]:
+        return ["ref"]
+    p = group.get("mcnemar_p_holm")
+    return ["-" if p is None else f"{p:.2g}"]
+
+
+def _robust(group: dict[str, Any]) -> str:
+    from ..sweep.tolerance import robust_text
+
+    if group.get("reference") != group["group"] and group.get("mcnemar_p") is None:
+        return "-"
+    return robust_text(group.get("tolerance_robustness"))
+
+
+def _median_time(group: dict[str, Any]) -> str:
+    """``1,250 [900, 1,600] p=0.002``: median converged_at, its interval, the sign test."""
+    if "convergence_curve" not in group:
+        return "-"
+    med = group.get("median_converged_at")
+    lo, hi = group.get("median_converged_at_interval") or (None, None)
+    text = (f">{group['convergence_horizon']:,}" if med is None else
+            f"{med:,} [{'-' if lo is None else f'{lo:,}'}, "
+            f"{'>' + format(group['convergence_horizon'], ',') if hi is None else f'{hi:,}'}]")
+    test = group.get("converged_at_test")
+    return text if test is None else f"{text} p={test['p']:.2g}"
+
+
+def _bias(group: dict[str, Any]) -> str:
+    if group.get("mean_bias_b_n") is None:
+        return _num(group.get("mean_bias_b"), "+.3f")
+    return f"{_num(group.get('mean_bias_b'), '+.3f')} ({group['mean_bias_b_n']})"
 
 
 def _classes(counts: dict[str, int]) -> str:

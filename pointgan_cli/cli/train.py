@@ -79,6 +79,9 @@ def train(
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker, tracking_uri)
     member = Member(spec=spec, out=out, command=command, resume=resume)
+    from ..engine.fused.support import announce
+
+    announce([spec])
 
     with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:
 
@@ -113,12 +116,14 @@ TABLE_FIELDS = ("run_dir", "status", "class", "converged", "w", "b", "theta", "p
 
 
 def result_rows(result: dict[str, Any]) -> list[list[Any]]:
+    from ..naming import override_words
+
     rows = []
     for k in TABLE_FIELDS:
         if k in result:
             v = result[k]
             if k == "overrides":
-                v = ", ".join(f"{f}={x}" for f, x in v.items()) or "-"
+                v = override_words(v) or "-"
             rows.append([k, v])
     return rows
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from ..errors import UsageError
 from ..spec import RunSpec
-from ..store import sweepdir
 from . import classify, landscape, plots, shapes, study
 from .output import load_single_run, write_pair
 from .source import state_at, trajectory
@@ -105,8 +104,4 @@ def generator_landscape(
     return doc
 
 
-def diagnose(path: Path) -> dict[str, Any]:
-    """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
-    if sweepdir.is_sweep(path):
-        return classify.diagnose_sweep(path)
-    return classify.diagnose_run(sweepdir.load_any_run(path))
+

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import torch
-
 from .layout import CHUNK, LANE, round_up
 
 if TYPE_CHECKING:
@@ -35,6 +33,7 @@ def batch_key(spec: RunSpec) -> tuple:
         spec.snapshot_every,
         spec.checkpoint_every,
         spec.device,
+        spec.engine,
         spec.loss,
         spec.g_loss,
         spec.d_steps,
@@ -68,8 +67,10 @@ def bytes_per_run(spec: RunSpec) -> int:
 def auto_max_batch(spec: RunSpec) -> int:
     """Runs per batch for ``--max-batch auto``: ``CPU_BATCH`` on a CPU; on a GPU as many as
     fit ``GPU_MEMORY_FRACTION`` of its free memory (at least 1)."""
-    dev = torch.device(spec.device)
-    if dev.type != "cuda":
+    if not spec.device.startswith("cuda"):
         return CPU_BATCH
+    import torch
+
+    dev = torch.device(spec.device)
     free, _total = torch.cuda.mem_get_info(dev)
     return max(1, int(free * GPU_MEMORY_FRACTION) // bytes_per_run(spec))

@@ -12,9 +12,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-G_NAMES = ("w", "b")
-D_NAMES = ("W1_0", "W1_1", "c1_0", "c1_1", "W2_0", "W2_1", "c2")
-
 
 class Generator(nn.Module):
     """``y = w * x + b``: one neuron. The ideal generator is ``w = 0, b = real``."""

@@ -8,13 +8,14 @@ and frozen at its last finite snapshot. ``Snapshots`` is a part of ``engine.Batc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from . import losses
 from .layout import LANE, round_up
 from .models import d_logits_packed
+from .snapshot_record import Snapshot
+
+__all__ = ["Snapshot", "Snapshots", "snapshot_losses"]
 
 
 def snapshot_losses(g, d, x, real, loss: str, g_kind: str, easing, fake_weight):
@@ -34,20 +35,6 @@ def snapshot_losses(g, d, x, real, loss: str, g_kind: str, easing, fake_weight):
     zr = d_logits_packed(d, rows)[:, :1]  # (R, 1) strided view: one code path for every R
     return (losses.g_loss(zf, loss, g_kind), losses.d_loss(zf, zr, loss, easing, fake_weight),
             torch.sigmoid(zr).squeeze(1), torch.sigmoid(zf).mean(1))
-
-
-@dataclass
-class Snapshot:
-    """Metrics of all R runs after ``step`` completed steps (float64 tensors of shape (R,))."""
-
-    step: int
-    g: torch.Tensor  # (R, 2) [w, b]; the Dirac-GAN: (R, 1) [theta]
-    d: torch.Tensor  # (R, 7); the Dirac-GAN: (R, 1) [psi]
-    g_loss: torch.Tensor | None  # None: taken with_losses=False (the parameters suffice)
-    d_loss: torch.Tensor | None
-    d_real: torch.Tensor | None
-    d_fake: torch.Tensor | None
-    alive: torch.Tensor  # (R,) bool
 
 
 class Snapshots:

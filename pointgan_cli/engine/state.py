@@ -1,8 +1,8 @@
 """A trainer's state as checkpoint dicts: one run's, every run's stacked, and back.
 
-Why plain dicts of tensors: they load with ``torch.load(weights_only=True)`` (no pickled code)
-and a run's slice can be resumed alone or inside any other batch (the engine is batch-invariant
-and its randomness is a function of seed and step, so the state holds no generator).
+Why plain dicts of tensors: they are saved as npz (``ckptfile``: no pickled code) and a run's
+slice can be resumed alone or inside any other batch (the engine is batch-invariant and its
+randomness is a function of seed and step, so the state holds no generator).
 ``CheckpointState`` is a part of ``engine.BatchTrainer``.
 """
 
@@ -13,29 +13,16 @@ from collections.abc import Sequence
 import torch
 
 from .layout import DTYPE
+from .snapshot_record import unstack_state  # one definition for both engines
 
-
-def unstack_state(stacked: dict, i: int) -> dict:
-    """Run i's checkpoint dict from ``BatchTrainer.stacked_state()`` (or one read back from a
-    batch file): (R,) tensors become Python scalars, (R, ...) tensors their row i."""
-    out = {}
-    for key, value in stacked.items():
-        if isinstance(value, dict):
-            out[key] = unstack_state(value, i)
-        elif isinstance(value, torch.Tensor) and value.dim() == 1:
-            out[key] = value[i].item()
-        elif isinstance(value, torch.Tensor):
-            out[key] = value[i].clone()
-        else:
-            out[key] = value
-    return out
+__all__ = ["CheckpointState", "unstack_state"]
 
 
 class CheckpointState:
     """``state_for``/``stacked_state`` take a trainer's state out; ``load_states`` puts it back."""
 
     def state_for(self, i: int) -> dict:
-        """Run i's complete training state as a ``weights_only``-loadable dict (LeCam's
+        """Run i's complete training state as a dict of tensors and scalars (LeCam's
         anchors and the optimistic update's previous steps only where the spec uses them)."""
         return self._state(lambda t: t[i].detach().cpu().clone(), lambda t: t[i].item())
 
@@ -82,9 +69,8 @@ class CheckpointState:
         dev = self.device
 
         def stack(key, sub=None):
-            return torch.stack([(s[key] if sub is None else s[key][sub]) for s in states]).to(
-                dev, DTYPE
-            )
+            return torch.stack([torch.as_tensor(s[key] if sub is None else s[key][sub])
+                                for s in states]).to(dev, DTYPE)
 
         self.g, self.d = stack("generator"), stack("discriminator")
         self.mg, self.vg = stack("optim_g", "exp_avg"), stack("optim_g", "exp_avg_sq")

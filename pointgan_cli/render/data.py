@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..engine import rng
-from ..engine.models import D_NAMES
 from ..errors import UsageError
+from ..games import DIRAC, POINT
+from ..games.point import D_NAMES
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
 
@@ -107,6 +106,10 @@ class Track(_Snapshots):
 
     def frame(self, k: int) -> FrameData:
         """Snapshot ``k``: its parameters and the samples G produced from that step's x."""
+        import torch  # the sweep's charts read this module without drawing frames
+
+        from ..engine import rng
+
         spec = self.spec
         n = min(spec.batch_size, MAX_SAMPLES)
         x_step = min(int(self.steps[k]), spec.steps - 1)  # the engine's snapshot uses this x
@@ -130,9 +133,12 @@ class DiracTrack(_Snapshots):
         self.theta, self.psi = self.table[:, 1], self.table[:, 2]
 
 
+TRACKS: dict[str, type[Track] | type[DiracTrack]] = {POINT.name: Track, DIRAC.name: DiracTrack}
+
+
 def track_for(run: Run) -> Track | DiracTrack:
     """The run's snapshots in its game's terms."""
-    return DiracTrack(run) if run.spec.game == "dirac" else Track(run)
+    return TRACKS[run.spec.game](run)
 
 
 def select_frames(n_snapshots: int, frames: int) -> list[int]:
@@ -274,9 +280,10 @@ def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int
     spec = run.spec
     cls = (run.summary or {}).get("class")
     shown = f": {cls.replace('_', ' ')}" if cls else ""
-    if spec.game == "dirac":
-        return Plan([DiracTrack(run)], None, f"{source.name}: Dirac-GAN, {_method(spec)}{shown}")
-    return Plan([Track(run)], None, f"{source.name} ({spec.preset}, seed {spec.seed}){shown}")
+    track = track_for(run)
+    if isinstance(track, DiracTrack):
+        return Plan([track], None, f"{source.name}: Dirac-GAN, {_method(spec)}{shown}")
+    return Plan([track], None, f"{source.name} ({spec.preset}, seed {spec.seed}){shown}")
 
 
 def _method(spec) -> str:

@@ -13,11 +13,9 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..engine.dirac import expected_field
 from . import streamlines
 from .data import Cell, DiracTrack
 from .scene import CONVERGED_COLOR, FAILED_COLOR, G_COLOR, new_figure, pixel_size
@@ -29,7 +27,12 @@ FIELD_COLOR = "#9a9a9a"
 
 
 def field_on_grid(spec, lim: float = LIM, n: int = FIELD_POINTS):
-    """(theta (n, n), psi (n, n), u, v): the expected update direction on a grid."""
+    """(theta (n, n), psi (n, n), u, v): the expected update direction on a grid (torch
+    loads here: ``palette_png``, which sweep charts use, needs none)."""
+    import torch
+
+    from ..engine.dirac import expected_field
+
     axis = np.linspace(-lim, lim, n)
     th, ps = np.meshgrid(axis, axis)  # rows: psi, columns: theta
     pts = torch.from_numpy(np.stack([th.ravel(), ps.ravel()], axis=1))

@@ -13,7 +13,6 @@ Axes limits are fixed for the whole animation (``Limits``), so motion on screen 
 from __future__ import annotations
 
 import numpy as np
-import torch
 from matplotlib import font_manager
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,7 +20,6 @@ from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 from PIL import ImageFont
 
-from ..engine.models import d_prob_packed
 from .data import Cell, FrameData, History, Limits
 
 G_COLOR = "#1f77b4"  # generator (matplotlib C0)
@@ -35,6 +33,10 @@ V_POINTS = 256  # resolution of the D(v) curve
 
 def d_curve(d: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``D(v)`` for packed params ``d`` (7,) on the grid ``v`` (N,) -> (N,), in float64."""
+    import torch  # here: the sweep's charts import this module and draw no D
+
+    from ..engine.models import d_prob_packed
+
     dt = torch.from_numpy(np.asarray(d, dtype=np.float64)).unsqueeze(0)  # (1, 7)
     return d_prob_packed(dt, torch.from_numpy(v).unsqueeze(0))[0].numpy()
 

@@ -1,9 +1,11 @@
 """``pointgan report``: one self-contained ``report.html`` for a run or a sweep.
 
 ``collect`` reads the directory into a page model (the command that made it, the results table,
-the charts, the animation, the class and diagnosis of what did not converge); ``html`` renders
-it with every picture inline. The page is written atomically into the directory as
-``report.html`` (``rundir.REPORT``), a file ``--force`` and the trackers know.
+the charts, the animation, the class and diagnosis of what did not converge, and the explorer's
+numbers from ``explore``); ``html`` renders it with every picture inline and the explorer's
+code (``assets/``) and data embedded, so the printed report becomes a page to click through
+(study, group, run). The page is written atomically into the directory as ``report.html``
+(``rundir.REPORT``), a file ``--force`` and the trackers know.
 """
 
 from __future__ import annotations

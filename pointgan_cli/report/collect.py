@@ -1,8 +1,10 @@
 """What a report shows, read from a run or sweep directory: a plain page model (no HTML here).
 
-A model is ``{"kind", "title", "path", "command", "sections": [...]}``; each section has a
-``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of strings),
-``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``). Everything comes from the
+A model is ``{"kind", "title", "path", "command", "sections": [...], "explorer": {...}}``; each
+section has a ``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of
+strings, and for the tables the explorer acts on an ``id`` and one ``keys`` entry per row: the
+group or member it names), ``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``);
+``explorer`` is ``explore.Builder``'s data. Everything comes from the
 directory through ``rundir``/``sweepdir`` and from the diagnose library's verdict and evidence,
 so the page says exactly what ``ls``, ``compare`` and ``diagnose run`` say.
 """
@@ -14,9 +16,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from ..games import game_of
 from ..results import catalog
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
+from . import explore
 
 #: The animation files a report looks for, first found wins (``pointgan animate``'s outputs).
 ANIMATIONS = (("gif", "image/gif", False), ("mp4", "video/mp4", True), ("png", "image/png", False))
@@ -28,12 +32,12 @@ RUN_FIELDS = ("class", "status", "converged", "final_distance", "w", "b", "theta
 
 def run_model(path: Path) -> dict[str, Any]:
     """The page of one run: results, diagnosis when it did not converge, charts, animation."""
-    from ..diagnose import commands as diagnose
+    from ..diagnose import classify
 
     run = sweepdir.load_any_run(path)  # a run directory, or SWEEP/members/ID
-    over = catalog.overrides(run.spec)
     summary = run.summary or {}
-    diag = diagnose.diagnose(path)
+    over = catalog.overrides(run.spec, summary)
+    diag = classify.diagnose_run(run)
     rows = [["preset + overrides", catalog.label(run.spec.preset, over)]]
     rows += [[k, _cell(summary[k])] for k in RUN_FIELDS if k in summary]
     if not summary:
@@ -45,9 +49,7 @@ def run_model(path: Path) -> dict[str, Any]:
     ]
     if diag["class"] != "converged":
         sections.append(_diagnosis_section(diag))
-    dirac = run.spec.game == "dirac"
-    figures = [{"caption": ("theta, psi and the distance |theta| + |psi|" if dirac else
-                            "w, b and the distance |w| + |b - real|") + " over training",
+    figures = [{"caption": f"{game_of(run.spec).curves_caption} over training",
                 "mime": "image/png", "data": training_curves(run)}]
     for png in sorted(rundir.diagnose_dir(path).glob("*.png")):  # none for a stored member
         figures.append({"caption": f"diagnose: {png.stem}", "mime": "image/png",
@@ -57,18 +59,21 @@ def run_model(path: Path) -> dict[str, Any]:
     spec_rows = [[k, _cell(v)] for k, v in run.spec.model_dump(mode="json").items()]
     sections.append({"heading": "Spec", "table": {"columns": ["field", "value"],
                                                   "rows": spec_rows}, "collapsed": True})
+    data = explore.Builder("run", 1)
+    data.add(path.name, path.name, run, diag)
     return {"kind": "run", "title": f"Run {path.name}", "path": str(path),
-            "command": run.command, "sections": sections}
+            "command": run.command, "sections": sections, "explorer": data.data(summary)}
 
 
 def sweep_model(path: Path) -> dict[str, Any]:
     """The page of a sweep: per-group table, every chart, animation, each failed member's class
     and diagnosis."""
-    from ..diagnose import commands as diagnose
+    from ..diagnose import classify
 
     index = sweepdir.read_index(path)
     summary = sweepdir.read_summary(path)
-    diag = diagnose.diagnose(path)
+    data = explore.Builder("sweep", len(index.entries))
+    diag = classify.diagnose_sweep(path, lambda mid, g, run, rep: data.add(mid, g, run, rep))
     classes: dict[str, dict[str, int]] = {}
     for m in diag["members"]:
         per = classes.setdefault(m["group"], {})
@@ -85,11 +90,12 @@ def sweep_model(path: Path) -> dict[str, Any]:
                  *_final_params(g)]
                 for g in summary["groups"]]
         table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)",
-                             "vs reference (McNemar p)", "diverged", "classes",
-                             "median distance", "final w", "final b"], "rows": rows}
+                             "vs reference (McNemar p, Holm-adjusted)", "diverged", "classes",
+                             "median distance", "final w", "final b"], "rows": rows,
+                 "id": "groups", "keys": [g["group"] for g in summary["groups"]]}
     else:
         text.append("The sweep has not finished: no summary.json yet (classes so far below).")
-        table = {"columns": ["group", "classes"],
+        table = {"columns": ["group", "classes"], "id": "groups", "keys": list(classes),
                  "rows": [[g, _classes(c)] for g, c in classes.items()]}
     sections.append({"heading": "Results per group", "text": text, "table": table})
     figures = [{"caption": _chart_caption(p.stem), "mime": "image/png", "data": p.read_bytes()}
@@ -102,10 +108,13 @@ def sweep_model(path: Path) -> dict[str, Any]:
     rows = [[m["id"], m["group"], m["class"], m["reason"]] for m in failed]
     sections.append({
         "heading": f"Members that did not converge ({len(failed)} of {len(diag['members'])})",
-        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows},
+        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows,
+                  "id": "failed", "keys": [m["id"] for m in failed]},
         "text": [] if failed else ["Every member converged."]})
+    planes = [explore.plane_of(_json(p)) for p in sweepdir.map_files(path) if p.suffix == ".json"]
     return {"kind": "sweep", "title": f"Sweep {path.name}", "path": str(path),
-            "command": index.command, "sections": sections}
+            "command": index.command, "sections": sections,
+            "explorer": data.data(summary, [p for p in planes if p])}
 
 
 def _final_params(g: dict[str, Any]) -> list[str]:
@@ -123,13 +132,12 @@ def training_curves(run: Run) -> bytes:
     import matplotlib.pyplot as plt
 
     steps = run.steps
-    dirac = run.spec.game == "dirac"
-    real = 0.0 if dirac else run.spec.real_value  # the Dirac-GAN: (theta, psi) -> (0, 0)
-    w = [float(r["theta" if dirac else "w"]) for r in run.metrics]
-    b = [float(r["psi" if dirac else "b"]) for r in run.metrics]
-    dist = [abs(wi) + abs(bi - real) for wi, bi in zip(w, b)]
+    game = game_of(run.spec)
+    real = game.target(run.spec)
+    w, b = zip(*(game.judged_of(r) for r in run.metrics)) if run.metrics else ((), ())
+    dist = [game.distance(wi, bi, real) for wi, bi in zip(w, b)]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-    names = ("theta", "psi") if dirac else ("w", "b")
+    names = game.judged
     ax1.plot(steps, w, label=names[0], color="#1f77b4")
     ax1.plot(steps, b, label=names[1], color="#d62728")
     ax1.axhline(0.0, color="#1f77b4", ls=":", lw=1)
@@ -141,7 +149,7 @@ def training_curves(run: Run) -> bytes:
     ax2.axhline(run.spec.tolerance, color="green", ls="--", lw=1,
                 label=f"tolerance {run.spec.tolerance:g}")
     ax2.set_xlabel("step")
-    ax2.set_ylabel("|theta| + |psi|" if dirac else "|w| + |b - real|")
+    ax2.set_ylabel(game.distance_words)
     ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
@@ -185,11 +193,24 @@ def _chart_caption(stem: str) -> str:
 def _paired(group: dict[str, Any]) -> str:
     """``p = 0.031 vs baseline`` when the sweep compared the group with a reference group."""
     p, ref = group.get("mcnemar_p"), group.get("reference")
-    return "-" if p is None or not ref else f"p = {p:.3g} vs {ref}"
+    if p is None or not ref:
+        return "-"
+    holm = group.get("mcnemar_p_holm")
+    return f"p = {p:.3g} vs {ref}" + ("" if holm is None else f" (Holm {holm:.3g})")
 
 
 def _classes(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    """A JSON file the sweep wrote (None when unreadable: the page then draws no such map)."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _cell(v: Any) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..naming import override_words
 from ..naming import overrides as spec_overrides
 from ..spec import RunSpec
 from ..store import rundir, sweepdir
@@ -80,16 +81,18 @@ def find(root: Path | str, max_depth: int = MAX_DEPTH) -> list[Path]:
     return sorted(found)
 
 
-def overrides(spec: RunSpec) -> dict[str, Any]:
-    """``naming.overrides`` (the fields that differ from the preset) without the steps, which
-    ``ls`` shows in a column of their own."""
-    return {k: v for k, v in spec_overrides(spec).items() if k != "steps"}
+def overrides(spec: RunSpec, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's overrides (the fields that differ from the preset) without the steps, which
+    ``ls`` shows in a column of their own: as its summary recorded them when it has one
+    (``records.run_summary``), else ``naming.overrides`` of the spec (an unfinished run)."""
+    recorded = (summary or {}).get("overrides")
+    over = recorded if isinstance(recorded, dict) else spec_overrides(spec)
+    return {k: v for k, v in over.items() if k != "steps"}
 
 
 def label(preset: str, over: dict[str, Any]) -> str:
     """``baseline noise-scale=1.5 weight-decay=0.1``: the preset and its overrides as flags."""
-    parts = [f"{k.replace('_', '-')}={_short(v)}" for k, v in over.items()]
-    return " ".join([preset, *parts])
+    return " ".join([preset, override_words(over)]) if over else preset
 
 
 def describe(path: Path, shown: str | None = None) -> Entry:
@@ -134,7 +137,7 @@ def run_distance(summary: dict[str, Any] | None) -> float | None:
 
 def _describe_run(path: Path, name: str) -> Entry:
     run = rundir.load_run(path, need_metrics=False)
-    over = overrides(run.spec)
+    over = overrides(run.spec, run.summary)
     return Entry(path=name, kind="run", label=label(run.spec.preset, over),
                  preset=run.spec.preset, overrides=over, seeds=str(run.spec.seed),
                  steps=run.spec.steps, status=run_class(run.summary),
@@ -181,7 +184,3 @@ def _specs(entries: list[sweepdir.Entry], path: Path) -> list[RunSpec]:
 def _shown(p: Path, root: Path) -> str:
     rel = os.path.relpath(p, root)
     return str(root / rel) if rel == "." else rel
-
-
-def _short(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)

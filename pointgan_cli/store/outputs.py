@@ -42,12 +42,14 @@ def enclosing_sweep(out: Path | str) -> Path | None:
     return None
 
 
-def refuse_inside_sweep(out: Path | str, flag: str = "--out") -> None:
+def refuse_inside_sweep(out: Path | str, flag: str = "--out",
+                        owner: Path | None = None) -> None:
     """UsageError when a writing command's ``out`` lies inside a sweep directory: the sweep
     alone writes its members (``sweep --resume`` continues them, ``sweep export`` copies one
-    out)."""
+    out). ``owner``: the one sweep allowed to hold ``out`` (the sweep that writes it, as
+    ``sweep --check-classes`` writes its members' twins into ``SWEEP/check-2x``)."""
     sweep = enclosing_sweep(out)
-    if sweep is None:
+    if sweep is None or (owner is not None and sweep.resolve() == Path(owner).resolve()):
         return
     where = sweepdir.member_address(out)
     mid = where[1] if where is not None else "ID"

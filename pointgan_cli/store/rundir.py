@@ -4,7 +4,7 @@ Layout of one run::
 
     spec.json          resolved RunSpec + the exact command that re-runs it (written first)
     metrics.jsonl      one JSON row per snapshot step (append-only)
-    checkpoints/       step-000500.pt ... and last.pt (torch.load(weights_only=True))
+    checkpoints/       step-000500.npz ... and last.npz (``ckptfile``: npz, no pickle)
     summary.json       final numbers (written last; its presence means the run finished)
 
 Every file is written atomically (``atomic``: temp file in the same directory, fsync,
@@ -22,19 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 from pydantic import ValidationError
 
 from ..errors import UsageError
 from ..spec import RunSpec
-from . import checks, fsguard
+from . import checks, ckptfile, fsguard
 from .atomic import atomic_write, atomic_write_json, atomic_write_text, dumps
 
 SPEC = "spec.json"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
-LAST = "last.pt"
+LAST = "last.npz"
 DIAGNOSE = "diagnose"  # what the diagnose commands write
 REPORT = "report.html"  # ``pointgan report``'s page (a sweep's has the same name)
 ANIMATION = "animation"  # animate's default output, with the format as suffix
@@ -53,7 +53,7 @@ DERIVED_LAYOUT: fsguard.Layout = {
 #: else in it (``fsguard``); a ``spec.json`` pointgan wrote (checked by content) marks a run.
 RUN_LAYOUT: fsguard.Layout = {
     SPEC: fsguard.FILE, METRICS: fsguard.FILE, SUMMARY: fsguard.FILE,
-    CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].pt": fsguard.FILE, LAST: fsguard.FILE},
+    CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].npz": fsguard.FILE, LAST: fsguard.FILE},
     **DERIVED_LAYOUT,
 }
 RUN_MARKERS: fsguard.Markers = {SPEC: checks.own_spec}
@@ -61,17 +61,20 @@ RUN_MARKERS: fsguard.Markers = {SPEC: checks.own_spec}
 
 # -- checkpoint writes -------------------------------------------------------------------------
 
-def atomic_torch_save(path: Path, obj: Any) -> None:
-    """``torch.save`` through a same-directory temp file, so a checkpoint is complete or absent."""
-    atomic_write(path, lambda f: torch.save(obj, f))
-
-
 def versions() -> dict[str, str]:
+    """The versions a summary records (torch's from its metadata: reading it imports nothing,
+    and the fused engine runs without torch)."""
+    from importlib import metadata
+
     from .. import __version__
 
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "none"
     return {
         "pointgan": __version__,
-        "torch": torch.__version__,
+        "torch": torch_version,
         "python": platform.python_version(),
     }
 
@@ -151,7 +154,7 @@ def write_spec(out: Path, spec: RunSpec, command: str) -> None:
 
 
 def checkpoint_name(step: int) -> str:
-    return f"step-{step:06d}.pt"
+    return f"step-{step:06d}.npz"
 
 
 # -- metrics -----------------------------------------------------------------------------------
@@ -235,18 +238,20 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
 
 
 def write_checkpoint(out: Path, state: dict[str, Any], spec: RunSpec) -> None:
-    """Write ``step-NNNNNN.pt``, then ``last.pt``: the numbered file first, so ``last.pt``
+    """Write ``step-NNNNNN.npz``, then ``last.npz``: the numbered file first, so ``last.npz``
     never points further than a file that exists."""
     state = dict(state, spec=spec.model_dump(mode="json"))
     ckdir = out / CHECKPOINTS
-    atomic_torch_save(ckdir / checkpoint_name(state["step"]), state)
-    atomic_torch_save(ckdir / LAST, state)
+    data = ckptfile.to_bytes(state)
+    atomic_write(ckdir / checkpoint_name(state["step"]), lambda f: f.write(data))
+    atomic_write(ckdir / LAST, lambda f: f.write(data))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    checks.zip_sizes(path, "checkpoint ")  # a regular file, no zip bomb, before torch reads
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = ckptfile.load(path)  # a regular file, no zip bomb, headers checked first
+    except UsageError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
         raise UsageError(f"cannot read checkpoint {path}: {type(exc).__name__}") from None
     if not isinstance(state, dict):
@@ -282,25 +287,24 @@ def check_checkpoint(path: Path, state: dict[str, Any], spec: RunSpec) -> None:
         v: Any = state
         for k in keys:
             v = v.get(k) if isinstance(v, dict) else None
-        if not isinstance(v, torch.Tensor) or tuple(v.shape) != shape:
+        if not isinstance(v, np.ndarray) or tuple(v.shape) != shape:
             raise bad(f"has no {'.'.join(keys)} tensor of shape {shape}")
     if not isinstance(state.get("alive"), bool) or not isinstance(state.get("diverged_step"), int):
         raise bad("lacks alive/diverged_step")
 
 
 def latest_checkpoint(out: Path) -> Path | None:
-    """The checkpoint with the highest step that loads (``last.pt`` preferred on ties)."""
+    """The checkpoint with the highest step that loads (``last.npz`` preferred on ties)."""
     ckdir = out / CHECKPOINTS
     if not ckdir.is_dir():
         return None
-    candidates = sorted(ckdir.glob("step-*.pt"), reverse=True)
+    candidates = sorted(ckdir.glob("step-*.npz"), reverse=True)
     if (ckdir / LAST).exists():
         candidates.insert(0, ckdir / LAST)
     best: tuple[int, Path] | None = None
     for p in candidates:
         try:
-            checks.zip_sizes(p)  # a FIFO or a zip bomb is no candidate
-            step = int(torch.load(p, map_location="cpu", weights_only=True)["step"])
+            step = int(ckptfile.load(p)["step"])  # checks the zip first: no FIFO, no bomb
         except Exception:  # noqa: BLE001 - incomplete or corrupt: not a candidate
             continue
         if best is None or step > best[0]:

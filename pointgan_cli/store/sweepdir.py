@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from ..engine.state import unstack_state
 from ..errors import RuntimeFailure, UsageError
 from ..naming import rerun_command
 from ..spec import RunSpec
 from . import atomic, checks, fsguard, rundir, sweepindex, sweepstore
+from .ckptfile import unstack_state
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
@@ -41,7 +41,8 @@ SCHEMA_VERSION = 2  # 1: every member's whole spec (still read); 2: see sweepind
 MAP = "map"
 MAP_KINDS = ("png", "json", "csv")
 DIRAC_GRID, DIRAC_TABLE = "dirac-grid.png", "dirac-table.md"  # a Dirac-GAN sweep's report
-REPORT_FILES = ("weights.png", "success.png", DIRAC_GRID, DIRAC_TABLE)  # the report's files
+REPORT_FILES = ("weights.png", "success.png", "convergence.png", DIRAC_GRID,
+                DIRAC_TABLE)  # the report's files
 
 SWEEP_LAYOUT: fsguard.Layout = {
     SWEEP_JSON: fsguard.FILE,
@@ -57,9 +58,12 @@ SWEEP_LAYOUT: fsguard.Layout = {
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
     MEMBERS: {"*": rundir.DERIVED_LAYOUT},  # what commands derive from a member, beside it
     rundir.WANDB: fsguard.RECORDED,  # the sweep's own W&B runs (``pointgan log``)
+    "check-classes.json": fsguard.FILE,  # ``sweep --check-classes``: what each class predicted
     sweepstore.BATCHES: {f"[0-9]*{sweepstore.METRICS_SUFFIX}": fsguard.FILE,
                          f"[0-9]*{sweepstore.STATE_SUFFIX}": fsguard.FILE},
 }
+#: ``sweep --check-classes``: the members again at twice their steps, a sweep of its own.
+SWEEP_LAYOUT["check-2x"] = dict(SWEEP_LAYOUT)
 
 
 def _is_own_index(path: Path) -> bool:
@@ -330,16 +334,22 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
     return out
 
 
-def member_metrics(path: Path | str, member_id: str) -> list[dict[str, Any]]:
+def member_metrics(path: Path | str, member_id: str,
+                   losses: bool = True) -> list[dict[str, Any]]:
+    """A member's metrics rows up to its batch's checkpoint (``losses`` False: a stored
+    member's rows without the recomputed losses, see ``BatchMetrics.rows``)."""
     own = _own_dir(path, member_id)
     if own is not None:
         return rundir.read_metrics(own / rundir.METRICS)
-    found = _stored(path, member_id)
-    if found is None:
+    where = _locate(path, member_id)
+    if where is None:
         raise UsageError(f"{member_dir(path, member_id)}: no metrics yet")
-    i, state, metrics = found
-    kept = metrics.rows(i, _entry(path, member_id))
-    return [r for r in kept if r["step"] <= int(state["step"])]
+    bid, i = where
+    _ids, step, _done = _cached(sweepstore.state_path(path, bid), "progress",
+                                sweepstore.read_progress)
+    metrics = _cached(sweepstore.metrics_path(path, bid), "metrics", sweepstore.read_metrics)
+    kept = metrics.rows(i, _entry(path, member_id), losses)
+    return [r for r in kept if r["step"] <= step]
 
 
 def member_curve(path: Path | str, member_id: str) -> tuple[list[int], list[float], list[float]]:
@@ -404,15 +414,17 @@ def _entry(path: Path | str, member_id: str) -> RunSpec:
     raise UsageError(f"no member {member_id!r} in {path}")
 
 
-def load_member(path: Path | str, member_id: str, need_metrics: bool = True) -> rundir.Run:
-    """Member ``member_id`` as a run, wherever its files are."""
+def load_member(path: Path | str, member_id: str, need_metrics: bool = True,
+                losses: bool = True) -> rundir.Run:
+    """Member ``member_id`` as a run, wherever its files are (``losses``: see
+    ``member_metrics``)."""
     own = _own_dir(path, member_id)
     if own is not None:
         return rundir.load_run(own, need_metrics=need_metrics)
     spec = _entry(path, member_id)
     mdir = member_dir(path, member_id)
-    found = _stored(path, member_id)
-    metrics = member_metrics(path, member_id) if found is not None else []
+    found = _locate(path, member_id)
+    metrics = member_metrics(path, member_id, losses) if found is not None else []
     if need_metrics and not metrics:
         raise UsageError(f"{mdir} has no metrics yet (its batch has not checkpointed)")
     return rundir.Run(path=mdir, spec=spec, command=rerun_command(spec, str(mdir)),
@@ -454,7 +466,7 @@ def member_spec(path: Path | str) -> RunSpec | None:
 
 def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]:
     """Write member ``member_id`` as a normal run directory at ``out`` (spec.json,
-    metrics.jsonl, its latest checkpoint as last.pt and step-NNNNNN.pt, summary.json once
+    metrics.jsonl, its latest checkpoint as last.npz and step-NNNNNN.npz, summary.json once
     finished): the files ``pointgan train`` of its spec writes, same numbers. ``out`` must be
     new or empty. Returns {"run_dir", "step", "finished"}."""
     path = Path(path)
@@ -463,6 +475,7 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
         own = _own_dir(path, member_id)
         hint = f" (it has a run directory: {own})" if own is not None else ""
         raise UsageError(f"member {member_id!r} of {path} has no stored state yet{hint}")
+
     i, state, _ = found
     spec = _entry(path, member_id)
     member = unstack_state(state, i)

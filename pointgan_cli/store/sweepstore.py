@@ -42,23 +42,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..engine import dirac
-from ..engine.models import D_NAMES
-from ..engine.randomness import clean_x
-from ..engine.snapshots import snapshot_losses
 from ..errors import UsageError
+from ..games import game_of
 from ..spec import RunSpec
-from ..verdict import distance
 from . import atomic, checks, floatpack, jsoncols
+from .ckptfile import flatten as _flatten
+from .ckptfile import unstack_state  # noqa: F401  (read_state's readers take a member out)
 
 BATCHES = "batches"
 METRICS_SUFFIX = ".metrics.npz"
 STATE_SUFFIX = ".state.npz"
-PARAMS = ("w", "b", *(f"d_{n}" for n in D_NAMES))
 CURVE = 2  # the leading parameters the sweep's chart draws (w, b), packed as their own stream
-LOSSES = ("g_loss", "d_loss", "d_real", "d_fake")
 _BATCH_ID = re.compile(r"\d{4,}")
 
 
@@ -112,7 +107,8 @@ class BatchMetrics:
     def append(self, snap: Any) -> None:
         """Add an engine ``Snapshot`` (float64 tensors holding float32 parameters)."""
         self.steps.append(int(snap.step))
-        self.params.append(torch.cat([snap.g, snap.d], dim=1).to(torch.float32).numpy())
+        g, d = np.asarray(snap.g), np.asarray(snap.d)
+        self.params.append(np.concatenate([g, d], axis=1).astype(np.float32))
 
     def truncate(self, upto: int) -> None:
         """Keep the snapshots at steps <= ``upto`` (after a checkpoint: what resume keeps)."""
@@ -120,52 +116,25 @@ class BatchMetrics:
         self.steps = [self.steps[k] for k in keep]
         self.params = [self.params[k] for k in keep]
 
-    def rows(self, i: int, spec: RunSpec) -> list[dict[str, Any]]:
+    def rows(self, i: int, spec: RunSpec, losses: bool = True) -> list[dict[str, Any]]:
         """Member i's metrics rows, as ``metrics.jsonl`` of a run holds them (same keys and
-        order; parameters exact, losses to float64 rounding)."""
+        order, ``Game.metrics_row``; parameters exact, losses to float64 rounding).
+        ``losses`` False: the parameters and distance only (recomputing the losses takes the
+        engine, and torch; a diagnosis of the parameters does without)."""
         if not self.steps:
             return []
-        if spec.game == "dirac":
-            return self._dirac_rows(i, spec)
-        p = np.stack([q[i] for q in self.params])  # (S, 9) float32
-        n = len(self.steps)
-        g = torch.from_numpy(p[:, :2]).double()
-        d = torch.from_numpy(p[:, 2:]).double()
-        at = torch.tensor([min(s, spec.steps - 1) for s in self.steps], dtype=torch.int64)
-        x = clean_x(torch.tensor([spec.seed]), at, spec.batch_size)[0].double()  # (S, B)
-        real = torch.full((n, 1), spec.real_value, dtype=torch.float32).double()
-        easing = torch.full((n, 1), spec.label_easing, dtype=torch.float64)
-        fw = torch.full((n,), spec.fake_weight, dtype=torch.float64)
-        losses = snapshot_losses(g, d, x, real, spec.loss, spec.g_loss, easing, fw)
-        cols = [q.tolist() for q in losses]
-        out = []
-        for k, step in enumerate(self.steps):
-            w, b = float(p[k, 0]), float(p[k, 1])
-            row: dict[str, Any] = {"step": step, "w": w, "b": b,
-                                   "distance": distance(w, b, spec.real_value)}
-            row.update({name: cols[j][k] for j, name in enumerate(LOSSES)})
-            row.update({name: float(p[k, j]) for j, name in enumerate(PARAMS) if j >= 2})
-            out.append(row)
-        return out
+        game = game_of(spec)
+        ng = len(game.g_names)
+        p = np.stack([q[i] for q in self.params])  # (S, P) float32
+        cols: list[list[float]] = []
+        if losses:
+            from ..engine.replay import stored_losses  # torch: only for the losses
 
-    def _dirac_rows(self, i: int, spec: RunSpec) -> list[dict[str, Any]]:
-        """A Dirac-GAN member's rows: its 2 parameters per snapshot are (theta, psi)."""
-        p = np.stack([q[i] for q in self.params])  # (S, 2) float32
-        n = len(self.steps)
-        theta = torch.from_numpy(p[:, 0:1]).double()
-        psi = torch.from_numpy(p[:, 1:2]).double()
-        easing = torch.full((n, 1), spec.label_easing, dtype=torch.float64)
-        fw = torch.full((n, 1), spec.fake_weight, dtype=torch.float64)
-        cols = [q.tolist() for q in dirac.snapshot_losses(theta, psi, spec.loss, spec.g_loss,
-                                                           easing, fw)]
-        out = []
-        for k, step in enumerate(self.steps):
-            t, s = float(p[k, 0]), float(p[k, 1])
-            row: dict[str, Any] = {"step": step, "theta": t, "psi": s,
-                                   "distance": dirac.distance(t, s)}
-            row.update({name: cols[j][k] for j, name in enumerate(LOSSES)})
-            out.append(row)
-        return out
+            cols = stored_losses(spec, self.steps, p[:, :ng], p[:, ng:])
+        target = game.target(spec)
+        return [game.metrics_row(step, p[k, :ng].tolist(), p[k, ng:].tolist(),
+                                 [c[k] for c in cols], target)
+                for k, step in enumerate(self.steps)]
 
     def array(self) -> np.ndarray:
         """Every snapshot's parameters as one array (S, M, 9) float32 (S may be 0)."""
@@ -256,19 +225,6 @@ def _packed(z: _npz) -> dict[str, np.ndarray]:
 # -- states ------------------------------------------------------------------------------------
 
 
-def _flatten(state: dict, prefix: str = "") -> dict[str, np.ndarray]:
-    flat: dict[str, np.ndarray] = {}
-    for key, value in state.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "/"))
-        elif isinstance(value, torch.Tensor):
-            flat[name] = value.numpy()
-        else:
-            flat[name] = np.array(value)  # 0-d: the format, the step, the rng kind
-    return flat
-
-
 def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
     """Compressed npz of the stacked state: the ids (zlib of JSON) and, once finished, the
     members' summaries as columns (``jsoncols``; summaries of different shapes: bz2 of one
@@ -305,7 +261,7 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
 def read_state(path: Path) -> tuple[list[str], dict]:
     """(member ids, stacked state) of a batch: tensors with a leading member axis, 0-d values
     as Python scalars, the summaries (when finished) as ``Summaries``, read member by member;
-    ``trainstate.unstack_state`` gives one member's checkpoint dict."""
+    ``unstack_state`` gives one member's checkpoint dict."""
     with _npz(path) as z:
         ids = _ids(z, "@ids")
         state: dict = {}
@@ -319,7 +275,7 @@ def read_state(path: Path) -> tuple[list[str], dict]:
                     raise UsageError(f"{path} is corrupt (no {source})")
                 arrays[name] = arrays[source]
         for name, arr in arrays.items():
-            value = torch.from_numpy(arr.copy()) if arr.ndim else arr.item()
+            value = arr.copy() if arr.ndim else arr.item()
             node = state
             *parents, leaf = name.split("/")
             for part in parents:

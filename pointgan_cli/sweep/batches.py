@@ -16,16 +16,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .. import verdict
-from ..engine.state import unstack_state
-from ..engine.trainer import Snapshot
+from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
+from ..games import game_of
 from ..store import checks, fsguard, sweepstore
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
-from ..training.train import Member, ProgressFn, new_trainer, train_to_end, warn_graph_error
+from ..training.train import (
+    Member,
+    ProgressFn,
+    new_trainer,
+    no_grad,
+    train_to_end,
+    warn_graph_error,
+)
 
 
 def train_store_batch(
@@ -55,17 +61,18 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
     specs = [m.spec for m in members]
     ids = [m.out.name for m in members]
     resume = any(m.resume for m in members)
-    with torch.inference_mode():
-        trainer = new_trainer(specs)
-        prior_wall = torch.zeros(len(members), dtype=torch.float64)
+    trainer = new_trainer(specs)
+    with no_grad(trainer):
+        prior_wall = np.zeros(len(members), np.float64)
         if resume:
             where = sweepstore.state_path(sweep, bid)
             stored_ids, stacked = sweepstore.read_state(where)
             if stored_ids != ids:
                 raise UsageError(f"--resume: batch {bid} of {sweep} holds other members")
             checks.stacked_state(where, stacked, trainer.stacked_state(), trainer.steps)
-            trainer.load_states([unstack_state(stacked, i) for i in range(len(ids))])
-            prior_wall = stacked.get("wall_seconds", prior_wall).to(torch.float64)
+            trainer.load_states([sweepstore.unstack_state(stacked, i)
+                                 for i in range(len(ids))])
+            prior_wall = np.asarray(stacked.get("wall_seconds", prior_wall), np.float64)
             metrics = sweepstore.read_metrics(sweepstore.metrics_path(sweep, bid))
             if metrics.ids != ids:
                 raise UsageError(f"--resume: metrics of batch {bid} of {sweep} do not match")
@@ -85,8 +92,9 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             stacked["wall_seconds"] = wall
             if step == trainer.steps:  # finished: the members' summaries travel with it
                 windows, final = _windows(metrics, specs), final_state(trainer)
+                entered = _entered(metrics, specs)
                 stacked["summaries"] = fsguard.finite_json(
-                    [run_summary(trainer, i, float(wall[i]), windows[i], final)
+                    [run_summary(trainer, i, float(wall[i]), windows[i], final, entered[i])
                      for i in range(len(ids))])
             sweepstore.write_batch(sweep, bid, metrics, stacked)
 
@@ -96,13 +104,14 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
 
 
 def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, float, float]]]:
-    """Each member's (step, w, b) in its success window, as ``train_batch`` collects them:
+    """Each member's (step, w, b) in its evidence (``verdict.evidence_start``: the success
+    window and the window before it), as ``train_batch`` collects them:
     the window's snapshots gathered once per window start (members may differ in
     ``success_window``), not once per member."""
     out: list[list[tuple[int, float, float]]] = [[] for _ in specs]
     starts: dict[int, list[int]] = {}
     for i, spec in enumerate(specs):
-        starts.setdefault(verdict.window_start(spec.steps, spec.success_window), []).append(i)
+        starts.setdefault(verdict.evidence_start(spec.steps, spec.success_window), []).append(i)
     for start, members in starts.items():
         keep = [k for k, s in enumerate(metrics.steps) if s >= start]
         if not keep:
@@ -111,6 +120,25 @@ def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, fl
         wb = np.stack([metrics.params[k][members, :2] for k in keep], axis=1)  # (m, S, 2)
         for i, ws, bs in zip(members, wb[:, :, 0].tolist(), wb[:, :, 1].tolist()):
             out[i] = list(zip(steps, ws, bs))
+    return out
+
+
+def _entered(metrics: sweepstore.BatchMetrics, specs) -> list[int | None]:
+    """Each member's ``converged_at`` over all its snapshots (``verdict.EntryTracker`` on the
+    whole batch at once): the step after the last snapshot outside its tolerance, None when
+    the last one is outside."""
+    if not metrics.steps:
+        return [None] * len(specs)
+    p = np.stack([q[:, :2] for q in metrics.params], axis=1).astype(np.float64)  # (M, S, 2)
+    real = np.array([game_of(s).target(s) for s in specs])[:, None]
+    tol = np.array([s.tolerance for s in specs])[:, None]
+    dist = np.abs(p[:, :, 0]) + np.abs(p[:, :, 1] - real)
+    inside = np.isfinite(dist) & (dist < tol)
+    out: list[int | None] = []
+    for row in inside:
+        outside = np.flatnonzero(~row)
+        k = int(outside[-1]) + 1 if outside.size else 0
+        out.append(int(metrics.steps[k]) if k < len(metrics.steps) else None)
     return out
 
 

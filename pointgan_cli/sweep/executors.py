@@ -38,6 +38,7 @@ def _run_job(job: Job, index: int) -> None:
     message per snapshot cost the worker more than its bookkeeping is worth."""
     last = [0, time.monotonic()]
     total = job.run_steps
+    os.environ["POINTGAN_FUSED_THREADS"] = "1"  # the fused kernel: one thread per worker
 
     def report(snap) -> None:
         q = worker_boot.progress_queue
@@ -242,4 +243,5 @@ def check_reachable(address: str) -> None:
 def _ray_job(job: Job) -> None:
     """One job in a Ray worker: ``ray.cancel`` reaches it as a simulated SIGINT, which stops it
     at a checkpoint like the local executor's stop flag."""
+    os.environ["POINTGAN_FUSED_THREADS"] = "1"  # one CPU per Ray task
     train_job(job, None, handle_signals=True)

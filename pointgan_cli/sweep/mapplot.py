@@ -15,17 +15,22 @@ from typing import Any
 
 import numpy as np
 
+from ..naming import override_words
+
 #: Class panel colours: no failure light grey; each failure class its own hue.
 CLASS_COLOURS = {
     None: "#eeeeee",
     "orbiting": "#8e6cc1",
     "stuck": "#e08a2e",
     "still_approaching": "#5fa8d3",
+    "diverging": "#c0392b",
+    "drifting": "#a0a060",
     "diverged": "#333333",
     "unclassified": "#b0b0b0",
 }
 CLASS_WORDS = {None: "no failure", "orbiting": "orbiting", "stuck": "stuck",
-               "still_approaching": "still approaching", "diverged": "diverged",
+               "still_approaching": "still approaching", "diverging": "diverging",
+               "drifting": "drifting", "diverged": "diverged",
                "unclassified": "unclassified"}
 
 
@@ -120,7 +125,8 @@ def draw(doc: dict[str, Any]) -> bytes:
                   fontsize=8, frameon=False)
     ax.set_title("success rate per cell (converged / seeds)")
 
-    kinds = [None, "orbiting", "stuck", "still_approaching", "diverged", "unclassified"]
+    kinds = [None, "orbiting", "stuck", "still_approaching", "diverging", "drifting", "diverged",
+             "unclassified"]
     code = np.array([[kinds.index(d) if d in kinds else 5 for d in row] for row in dom])
     cmap = ListedColormap([CLASS_COLOURS[k] for k in kinds])
     bx.pcolormesh(xe, ye, code, cmap=cmap, norm=BoundaryNorm(np.arange(-0.5, 6), cmap.N),
@@ -146,7 +152,7 @@ def draw(doc: dict[str, Any]) -> bytes:
     rule = (f"inside tolerance {crit['tolerance']:g} over the last {window:.0%} of steps"
             if window else f"inside tolerance {crit['tolerance']:g} at the last step")
     seeds = doc["seeds"]
-    fixed = "".join(f", {k}={v}" for k, v in doc["fixed"].items())
+    fixed = f", {override_words(doc['fixed'])}" if doc["fixed"] else ""
     fig.suptitle(f"{doc['variant']}: {ya['label'].split('  (')[0]} x "
                  f"{xa['label'].split('  (')[0]}{fixed}\n{crit['steps']} steps, "
                  f"{len(seeds)} seeds per cell ({_seed_text(seeds)}); converged = {rule}",

@@ -56,7 +56,8 @@ AXIS_WORDS = {
 }
 #: Spec fields that set a run's budget or bookkeeping, not the method: a study setting counts as
 #: lying on a plane when every other field agrees.
-BUDGET = {"preset", "seed", "steps", "snapshot_every", "checkpoint_every", "device"}
+BUDGET = {"preset", "seed", "steps", "snapshot_every", "checkpoint_every", "device",
+          "engine"}
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..engine.batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
+from ..games import DIRAC, game_of
 from ..spec import RunSpec
 from ..store import fsguard, outputs, sweepdir, sweepstore
 from ..training.runtime import Interrupted, disk_failure, runs_that_fit, signals_raise
@@ -73,6 +74,7 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     force: bool = False,
     members: MemberList | None = None,
+    owner: Path | None = None,
 ) -> dict:
     """Train every member not yet finished, then write ``summary.json`` and the charts.
 
@@ -80,10 +82,11 @@ def run_sweep(
     pointgan wrote is emptied. Resume: the members recorded in ``sweep.json`` (``sweep`` and
     ``command`` are ignored). The directory is locked for the whole sweep; a signal stops every
     worker at a checkpoint (``Interrupted``), a full disk is one ``RuntimeFailure`` line.
-    ``progress(total_run_steps, increment)`` is called as work completes (first with 0)."""
+    ``progress(total_run_steps, increment)`` is called as work completes (first with 0).
+    ``owner``: the sweep whose folder holds this one (``--check-classes``), else none may."""
     out = Path(out)
     sweepdir.check_target(out, force, resume)
-    outputs.refuse_inside_sweep(out)
+    outputs.refuse_inside_sweep(out, owner=owner)
     if resume:
         sweep, members, command = load_sweep(out)
     elif members is None:
@@ -107,6 +110,19 @@ def run_sweep(
         raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
                           f"pointgan sweep --resume --out {shlex.quote(str(out))}",
                           exc.signum) from None
+
+
+def _prepare_engines(specs: list[RunSpec], pool: bool) -> None:
+    """Say (one line) which members fall back to the torch engine, and load or compile the
+    fused kernel here, before any worker starts (``pool``: the serial kernel the workers
+    use): workers then read the cache silently."""
+    from ..engine.fused.support import announce, uses_fused
+
+    announce(specs)
+    if any(uses_fused(s) for s in specs):
+        from ..engine.fused.compiled import warm
+
+        warm(serial=pool)
 
 
 def _fit_memory(members: MemberList, max_batch: int | None, workers: int) -> int | None:
@@ -146,6 +162,8 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     if any(spec.device != "cpu" for _, _, spec in members):
         workers = 1  # one process drives the GPU; more would each hold a CUDA context
     jobs = store_jobs(out, members, max_batch, workers)
+    _prepare_engines([spec for _, _, spec in members],
+                     pool=executor == "local" and workers > 1 and len(jobs) > 1)
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
         progress(total, 0)
@@ -170,7 +188,7 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
         if preload is not None:
             preload.join()
     with signals_raise():  # no step to stop at: a signal stops the (atomic) report writes
-        if members[0][2].game == "dirac":
+        if game_of(members[0][2]) is DIRAC:
             return dirac_report.write_report(out, members)
         return report.write_report(out, [(i, g) for i, g, _ in members],
                                    members[0][2].real_value, sweep)

@@ -17,8 +17,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from ..engine.batching import bytes_per_run
 from ..errors import PointganError, RuntimeFailure, UsageError
 from ..store import fsguard
@@ -128,6 +126,8 @@ def available_memory(device: str) -> int | None:
     """Bytes that training on ``device`` may still allocate (None: unknown). CPU: the kernel's
     MemAvailable; CUDA: the device's free memory."""
     if device.startswith("cuda"):
+        import torch
+
         free, _total = torch.cuda.mem_get_info(torch.device(device))
         return int(free)
     try:
@@ -182,7 +182,15 @@ def out_of_memory(exc: BaseException) -> bool:
 def prepare_device(spec: RunSpec) -> None:
     """Process settings for training on ``spec.device``: one intra-op thread and the
     allocator tuning on a CPU (bitwise batch invariance; parallelism comes from processes);
-    a CUDA device must exist."""
+    a CUDA device must exist. The fused engine needs no torch (``fused.trainer`` sets its
+    own threads)."""
+    from ..engine.fused.support import uses_fused
+
+    if uses_fused(spec):
+        keep_freed_memory()
+        return
+    import torch
+
     if spec.device == "cpu":
         torch.set_num_threads(1)
         keep_freed_memory()

@@ -22,17 +22,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .. import verdict
-from ..engine.dirac import DiracTrainer
-from ..engine.trainer import BatchTrainer, Snapshot
+from ..engine.snapshot_record import Snapshot
 from ..errors import RuntimeFailure, UsageError
+from ..games import DIRAC, POINT, game_of
 from ..naming import rerun_command
 from ..spec import RunSpec
 from ..store import atomic, fsguard, outputs, rundir
-from .records import final_state, metrics_row, params_of, run_summary
+from .records import final_state, metrics_row, run_summary
 from .runtime import (
     Interrupted,
     SignalFlag,
@@ -41,6 +40,9 @@ from .runtime import (
     out_of_memory,
     prepare_device,
 )
+
+if TYPE_CHECKING:
+    from ..engine.trainer import BatchTrainer
 
 
 @dataclass
@@ -58,14 +60,33 @@ class Member:
 ProgressFn = Callable[[Snapshot], None]
 
 
-def new_trainer(specs: Sequence[RunSpec]) -> BatchTrainer:
-    """The engine for the batch's game (pointgan or the Dirac-GAN, which always steps
-    eagerly); ``POINTGAN_CUDA_GRAPHS=0`` steps kernel by kernel on a GPU (same arithmetic, for
-    debugging)."""
-    if specs[0].game == "dirac":
-        return DiracTrainer(specs, "eager")
+def new_trainer(specs: Sequence[RunSpec]) -> Any:
+    """The engine for the batch: the fused kernel (``fused.FusedTrainer``) where the spec
+    asks for it and it runs every option, else the torch engine for the batch's game
+    (pointgan or the Dirac-GAN, which always steps eagerly); ``POINTGAN_CUDA_GRAPHS=0`` steps
+    kernel by kernel on a GPU (same arithmetic, for debugging)."""
+    from ..engine.fused.support import uses_fused
+
+    if uses_fused(specs[0]):
+        from ..engine.fused.trainer import FusedTrainer
+
+        return FusedTrainer(specs)
+    from ..engine.dirac import DiracTrainer
+    from ..engine.trainer import BatchTrainer
+
+    trainers: dict[str, type[BatchTrainer]] = {POINT.name: BatchTrainer,
+                                               DIRAC.name: DiracTrainer}
     graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
-    return BatchTrainer(specs, step_mode="eager" if graphs_off else None)
+    return trainers[specs[0].game](specs, step_mode="eager" if graphs_off else None)
+
+
+def no_grad(trainer: Any) -> Any:
+    """torch's inference mode around a torch engine's training; nothing for the fused one."""
+    if getattr(trainer, "engine", "torch") == "fused":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.inference_mode()
 
 
 def warn_graph_error(trainer: BatchTrainer) -> None:
@@ -88,7 +109,7 @@ def train_batch(
     (UsageError) unless ``force``, and even then only a run directory pointgan wrote is
     emptied. Resumed ones continue from their latest complete checkpoint, checked against their
     ``spec.json`` (all members of a batch resume from the same step). Every checkpoint is
-    kept (``step-NNNNNN.pt`` beside ``last.pt``) and fsynced.
+    kept (``step-NNNNNN.npz`` beside ``last.npz``) and fsynced.
 
     SIGINT/SIGTERM (``handle_signals``) or ``should_stop()`` stop training between two steps
     after a checkpoint at the current step: ``Interrupted`` (exit 130/143)."""
@@ -142,8 +163,8 @@ def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack
 
 def _train(members, states, on_progress, handle_signals, should_stop):
     specs = [m.spec for m in members]
-    with torch.inference_mode():
-        trainer = new_trainer(specs)
+    trainer = new_trainer(specs)
+    with no_grad(trainer):
         prior_wall = [0.0] * len(members)
         writers: list[rundir.MetricsWriter] = []
         current = members[0].out
@@ -154,21 +175,28 @@ def _train(members, states, on_progress, handle_signals, should_stop):
                 for m in members:
                     current = m.out
                     rundir.truncate_metrics(m.out, trainer.step)
-            # (step, w, b) of every snapshot in the success window, per member: the verdict is
+            # (step, w, b) of every snapshot the verdict reads (the success window and as many
+            # steps before it, ``verdict.evidence_start``), per member: the verdict is
             # taken from these when the summary is written (a resumed member re-reads its own).
             window = [_window_history(m) for m in members]
-            starts = [verdict.window_start(m.spec.steps, m.spec.success_window) for m in members]
+            entry = [_entry_history(m) for m in members]  # each member's converged_at so far
+            starts = [verdict.evidence_start(m.spec.steps, m.spec.success_window)
+                      for m in members]
             for m in members:
                 current = m.out
                 writers.append(rundir.MetricsWriter(m.out))
             t0 = time.perf_counter()
 
+            games = [game_of(m.spec) for m in members]
+            targets = [g.target(m.spec) for g, m in zip(games, members)]
+
             def on_snapshot(snap: Snapshot) -> None:
-                for i, (m, wr) in enumerate(zip(members, writers)):
-                    row = metrics_row(snap, i, m.spec.real_value)
+                for i, (game, wr) in enumerate(zip(games, writers)):
+                    row = metrics_row(snap, i, game, targets[i])
                     wr.write(row)
+                    entry[i].add(snap.step, *game.judged_of(row))
                     if snap.step >= starts[i]:
-                        window[i].append((snap.step, *params_of(row)))
+                        window[i].append((snap.step, *game.judged_of(row)))
                 if on_progress is not None:
                     on_progress(snap)
 
@@ -197,7 +225,8 @@ def _train(members, states, on_progress, handle_signals, should_stop):
             final = final_state(trainer)
             for i, m in enumerate(members):
                 current = m.out
-                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final)
+                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final,
+                                      entry[i].at)
                 atomic.atomic_write_json(m.out / rundir.SUMMARY, summary)
                 summaries.append(summary)
         except OSError as exc:
@@ -243,6 +272,18 @@ def _window_history(m: Member) -> list[tuple[int, float, float]]:
     """The success-window snapshots a resumed member already wrote (none for a fresh one)."""
     if not m.resume:
         return []
-    start = verdict.window_start(m.spec.steps, m.spec.success_window)
+    start = verdict.evidence_start(m.spec.steps, m.spec.success_window)
     rows = rundir.read_metrics(m.out / rundir.METRICS)
-    return [(int(r["step"]), *params_of(r)) for r in rows if r["step"] >= start]
+    game = game_of(m.spec)
+    return [(int(r["step"]), *game.judged_of(r)) for r in rows if r["step"] >= start]
+
+
+def _entry_history(m: Member) -> verdict.EntryTracker:
+    """The member's ``converged_at`` tracker, fed with the snapshots a resumed member already
+    wrote (empty for a fresh one)."""
+    game = game_of(m.spec)
+    tracker = verdict.EntryTracker(game.target(m.spec), m.spec.tolerance)
+    if m.resume:
+        for r in rundir.read_metrics(m.out / rundir.METRICS):
+            tracker.add(int(r["step"]), *game.judged_of(r))
+    return tracker

@@ -1,0 +1,65 @@
+"""Where the fused engine's compiled kernels live, and the one line that says a compile happens.
+
+Why a cache of our own: numba caches beside the source by default, which fails when the package
+is installed read-only, and compiling the kernel from scratch costs several seconds. Kernels go
+to ``$POINTGAN_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pointgan``, else ``~/.cache/pointgan``);
+``use_cache_dir`` must run before numba is imported (numba reads ``NUMBA_CACHE_DIR`` then); it
+also picks numba's own thread pool (see there). The
+first compile in a cold cache prints one line on stderr; a process prints it at most once, and a
+sweep compiles in its main process before starting workers, so workers load the cache silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+ENV = "POINTGAN_CACHE_DIR"
+_said = False
+
+
+def cache_dir() -> Path:
+    """The user-writable directory of compiled kernels."""
+    explicit = os.environ.get(ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pointgan"
+
+
+def use_cache_dir() -> Path:
+    """Point numba's cache at ``cache_dir()/numba`` (before numba is imported; if it already
+    is, its config is updated too) and return that directory."""
+    where = cache_dir() / "numba"
+    with contextlib.suppress(OSError):  # numba then warns that it cannot cache; compiles
+        where.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(where)
+    # numba's own thread pool rather than GNU OpenMP, whose fork handler terminates the child
+    # of a process that used it (a sweep's workers are forked); a user's choice stands
+    layer = os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+    config = sys.modules.get("numba.core.config")
+    if config is not None:
+        config.CACHE_DIR = str(where)
+        config.THREADING_LAYER = layer
+    return where
+
+
+def is_cached(module_stem: str, func: str) -> bool:
+    """Whether numba's cache holds an index for ``func`` of the module ``module_stem``
+    (a file name prefix ``<stem>.<func>-<line>.py<ver>.nbi`` in some subfolder)."""
+    root = cache_dir() / "numba"
+    if not root.is_dir():
+        return False
+    return any(root.rglob(f"{module_stem}.{func}-*.nbi"))
+
+
+def say_compiling(what: str) -> None:
+    """The one stderr line of a cold cache (at most once per process)."""
+    global _said
+    if _said:
+        return
+    _said = True
+    print(f"pointgan: compiling the {what} once (about 10 s); cached in {cache_dir()}",
+          file=sys.stderr, flush=True)

@@ -1,0 +1,55 @@
+"""The fused kernel, loaded from the user's cache or compiled once (``cache``).
+
+Why a loader: numba must learn its cache directory before it is imported, and a cold cache
+costs seconds of compiling that the user is told about in one line. ``kernel()`` returns the
+compiled ``step.train_steps`` for the batch arrays' types; ``warm()`` does the same in a sweep's
+main process before its workers start, so they load the cache and never print the line.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import cache
+
+#: Threads of the kernel's prange (default: every core). A sweep's worker processes set 1.
+THREADS_ENV = "POINTGAN_FUSED_THREADS"
+_kernels: dict = {}
+
+
+def signature():
+    """The kernel's one signature: state, alive, seeds, t0, t1, settings (see ``layout``)."""
+    from numba import types as t
+
+    f32, arr = t.float32, t.Array
+    return (arr(f32, 2, "C"), arr(t.boolean, 1, "C"), arr(t.uint64, 1, "C"), t.int64, t.int64,
+            arr(f32, 2, "C"), arr(t.int64, 1, "C"), arr(t.float64, 1, "C"))
+
+
+def kernel(serial: bool | None = None):
+    """``step.train_steps`` (or ``train_steps_serial``: ``serial``, or None and
+    ``$POINTGAN_FUSED_THREADS`` = 1), compiled (or loaded) for its one signature."""
+    if serial is None:
+        serial = os.environ.get(THREADS_ENV) == "1"
+    name = "train_steps_serial" if serial else "train_steps"
+    if name not in _kernels:
+        cache.use_cache_dir()
+        if not cache.is_cached("step", name):
+            cache.say_compiling("fused CPU kernel")
+        from . import step
+
+        fn = getattr(step, name)
+        fn.compile(signature())
+        _kernels[name] = fn
+        threads = os.environ.get(THREADS_ENV)
+        if threads and not serial:
+            import numba
+
+            numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    return _kernels[name]
+
+
+def warm(serial: bool = False) -> None:
+    """Load (or compile) a kernel in this process (a sweep: the serial one its workers use,
+    which starts no thread, so forking stays safe)."""
+    kernel(serial)

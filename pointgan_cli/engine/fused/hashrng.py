@@ -1,0 +1,103 @@
+"""The torch engine's counter-hash randomness (``rng``) as numba functions: the same bits.
+
+Every value is a pure function of (seed, stream, step, index): lowbias32 over the seed, the
+stream, the step's low 32 bits and the index times the golden ratio, as in ``rng._hash32``.
+Uniforms keep 24 bits (exact in float32); normals are Box-Muller in float64 rounded once to
+float32, as ``rng.normal_pairs`` (libm's log1p/cos/sin against torch's: the float64 values may
+differ in the last bit, which the float32 rounding hides except in about one value in 10^8;
+tests compare the streams bit for bit). Integers are uint64 masked to 32 bits (numba widens
+uint32 arithmetic).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+M32 = np.uint64(0xFFFFFFFF)
+_MUL1, _MUL2 = np.uint64(0x7FEB352D), np.uint64(0x846CA68B)
+_GOLDEN, _SEED_XOR, _STREAM_MUL = np.uint64(0x9E3779B1), np.uint64(0x9E3779B9), 0x632BE5AB
+_S16, _S15, _S8 = np.uint64(16), np.uint64(15), np.uint64(8)
+_U24 = np.uint64(0xFFFFFF)
+_TWO_PI = 2.0 * math.pi
+
+
+@njit(inline="always", cache=True)
+def mix32(x):
+    """lowbias32 on a uint64 holding 32 bits."""
+    x ^= x >> _S16
+    x = (x * _MUL1) & M32
+    x ^= x >> _S15
+    x = (x * _MUL2) & M32
+    return x ^ (x >> _S16)
+
+
+@njit(inline="always", cache=True)
+def stream_key(seed, stream):
+    """The per-(seed, stream) key: the first two mixes of ``rng._hash32``."""
+    k = mix32((np.uint64(seed) & M32) ^ _SEED_XOR)
+    return mix32(k ^ (np.uint64(stream * _STREAM_MUL) & M32))
+
+
+@njit(inline="always", cache=True)
+def step_key(key, counter):
+    """The key of one step (or ``step * 64 + sub`` for extra D steps)."""
+    return mix32(key ^ (np.uint64(counter) & M32))
+
+
+@njit(inline="always", cache=True)
+def bits(skey, i):
+    """The 32 hash bits of index i under a step key."""
+    return mix32(mix32((skey + np.uint64(i) * _GOLDEN) & M32))
+
+
+@njit(inline="always", cache=True)
+def u24(skey, i):
+    """The 24-bit integer of a uniform: ``(bits >> 8) & 0xFFFFFF``."""
+    return (bits(skey, i) >> _S8) & _U24
+
+
+@njit(inline="always", cache=True)
+def uniform32(skey, i):
+    """float32 uniform in [0, 1) (24 bits, exact)."""
+    return np.float32(u24(skey, i)) * np.float32(2.0**-24)
+
+
+@njit(inline="always", cache=True)
+def normal_pair(skey, p):
+    """Box-Muller pair p of a step (uniform indices 2p and 2p + 1), each rounded to float32."""
+    u0 = np.float64(u24(skey, 2 * p)) * 2.0**-24
+    u1 = np.float64(u24(skey, 2 * p + 1)) * 2.0**-24
+    r = math.sqrt(-2.0 * math.log1p(-u0))
+    theta = _TWO_PI * u1
+    return np.float32(r * math.cos(theta)), np.float32(r * math.sin(theta))
+
+
+@njit(cache=True)
+def uniform_table(seeds, stream, steps, n):
+    """(R, C, n) float32 uniforms, as ``rng.uniform`` (for tests and host-side draws)."""
+    out = np.empty((seeds.shape[0], steps.shape[0], n), np.float32)
+    for r in range(seeds.shape[0]):
+        key = stream_key(seeds[r], stream)
+        for c in range(steps.shape[0]):
+            sk = step_key(key, steps[c])
+            for i in range(n):
+                out[r, c, i] = uniform32(sk, i)
+    return out
+
+
+@njit(cache=True)
+def normal_table(seeds, stream, steps, n_pairs):
+    """(R, C, n_pairs, 2) float32 normals, as ``rng.normal_pairs``."""
+    out = np.empty((seeds.shape[0], steps.shape[0], n_pairs, 2), np.float32)
+    for r in range(seeds.shape[0]):
+        key = stream_key(seeds[r], stream)
+        for c in range(steps.shape[0]):
+            sk = step_key(key, steps[c])
+            for p in range(n_pairs):
+                a, b = normal_pair(sk, p)
+                out[r, c, p, 0] = a
+                out[r, c, p, 1] = b
+    return out

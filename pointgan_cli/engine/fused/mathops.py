@@ -1,0 +1,87 @@
+"""The fused kernel's arithmetic building blocks: a float32 ``exp`` the compiler vectorises, the
+sigmoid built on it, and the reductions.
+
+Why our own ``exp``: numba calls libm's scalar ``expf``, which stops the loops over a run's
+samples from vectorising, and the sigmoids are most of a step's work. This one is Cephes'
+``expf`` (Cody-Waite reduction, degree-5 polynomial, about 1 ulp), written with plain float32
+operations and a bit cast, so LLVM turns the sample loops into SIMD code. NaN propagates (a
+diverging run must stay non-finite until its snapshot finds it).
+
+Why the sums have ``reassoc``: a float sum vectorises only when the compiler may reorder it.
+The order it picks depends on the compiled code and the loop's length alone, never on how many
+runs share the batch or on the threads, so every run still gets the same bits alone or in any
+batch. Nothing else carries fast-math flags (the ``exp`` reduction would lose its accuracy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+F = np.float32
+_HI, _LO = F(88.0), F(-87.0)
+_LOG2E, _HALF = F(1.44269504088896341), F(0.5)
+_C1, _C2 = F(0.693359375), F(-2.12194440e-4)
+_P0, _P1, _P2 = F(1.9875691500e-4), F(1.3981999507e-3), F(8.3334519073e-3)
+_P3, _P4, _P5 = F(4.1665795894e-2), F(1.6666665459e-1), F(5.0000001201e-1)
+ONE = F(1.0)
+
+
+@intrinsic
+def _pow2(typingctx, n):
+    """2^n for an integral float32 n in [-126, 127]: the exponent field built and bit cast."""
+    sig = types.float32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        k = builder.fptosi(args[0], i32)
+        k = builder.add(k, ir.Constant(i32, 127))
+        k = builder.shl(k, ir.Constant(i32, 23))
+        return builder.bitcast(k, ir.FloatType())
+
+    return sig, codegen
+
+
+@njit(inline="always", cache=True)
+def exp32(x):
+    """float32 e^x (Cephes expf), clamped to [-87, 88]; NaN stays NaN."""
+    x = x if not (x > _HI) else _HI
+    x = x if not (x < _LO) else _LO
+    n = np.floor(x * _LOG2E + _HALF)
+    r = x - n * _C1
+    r = r - n * _C2
+    p = _P0 * r + _P1
+    p = p * r + _P2
+    p = p * r + _P3
+    p = p * r + _P4
+    p = p * r + _P5
+    y = (p * r) * r + r + ONE
+    return y * _pow2(n)
+
+
+@njit(inline="always", cache=True)
+def sig32(x):
+    """float32 sigmoid 1 / (1 + e^-x)."""
+    return ONE / (ONE + exp32(-x))
+
+
+@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+def dot(a, b, n):
+    """sum of a[i] * b[i] over i < n (vectorised; order fixed by the code and the length).
+    Loops start at 0 on sliced arrays: numba then knows the index is not negative and
+    drops the wrap-around test that stops vectorisation."""
+    acc = F(0.0)
+    for i in range(n):
+        acc += a[i] * b[i]
+    return acc
+
+
+@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+def total(a, n):
+    """sum of a[i] over i < n (vectorised, see ``dot``)."""
+    acc = F(0.0)
+    for i in range(n):
+        acc += a[i]
+    return acc

@@ -1,0 +1,159 @@
+"""The fused engine against the torch engine: the same randomness bit for bit, the same
+trajectories to float32 rounding, the same per-run numbers in any batch and with any number of
+threads, and the fallbacks it names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pointgan_cli.engine import rng
+from pointgan_cli.engine.fused import hashrng, support
+from pointgan_cli.engine.fused.settings import initial_params
+from pointgan_cli.engine.fused.trainer import FusedTrainer
+from pointgan_cli.engine.trainer import BatchTrainer
+from pointgan_cli.spec import resolve_spec
+
+
+def specs(preset="fixed", n=4, steps=40, **kw):
+    return [resolve_spec(preset, None, {"seed": s, "steps": steps, **kw}) for s in range(n)]
+
+
+def test_uniform_streams_are_the_torch_engines_bit_for_bit():
+    seeds = np.array([0, 1, 2**32 - 1, 123456789, 77], np.uint64)
+    steps = np.array([0, 5, 2**31 + 7, 4000, 64 * 3 + 1], np.int64)
+    for stream in (rng.STREAM_INIT, rng.STREAM_X, rng.STREAM_X_EXTRA, rng.STREAM_GP):
+        ours = hashrng.uniform_table(seeds, stream, steps, 70)
+        ref = rng.uniform(torch.tensor(seeds.astype(np.int64)), stream, torch.tensor(steps),
+                          70, torch.float32).numpy()
+        assert np.array_equal(ours, ref)
+
+
+def test_normal_streams_are_the_torch_engines_bit_for_bit():
+    seeds = np.arange(300, dtype=np.uint64)
+    steps = np.arange(64, dtype=np.int64)
+    for stream in (rng.STREAM_NOISE, rng.STREAM_INSTANCE):
+        ours = hashrng.normal_table(seeds, stream, steps, 8)
+        ref = rng.normal_pairs(torch.tensor(seeds.astype(np.int64)), stream,
+                               torch.tensor(steps), 8, torch.float32).numpy()
+        assert np.array_equal(ours, ref)
+
+
+def test_initial_parameters_are_the_torch_engines():
+    from pointgan_cli.engine.trainer import init_params
+
+    seeds = np.array([0, 3, 99, 2**32 - 1], np.uint64)
+    g, d = initial_params(seeds)
+    tg, td = init_params(torch.tensor(seeds.astype(np.int64)))
+    assert np.array_equal(g, tg.numpy()) and np.array_equal(d, td.numpy())
+
+
+CASES = [
+    ("fixed", {}),
+    ("baseline", {"loss": "hinge", "update": "simultaneous"}),
+    ("r1", {"instance_noise": 0.2, "d_steps": 2}),
+    ("wgan-gp", {"optimizer": "sgd", "momentum": 0.5}),
+    ("lsgan", {"lecam": 0.1, "update": "optimistic", "weight_decay_mode": "l2",
+               "weight_decay": 0.1}),
+    ("r2", {"g_loss": "minimax", "label_easing": 0.1, "fake_weight": 0.5, "batch_size": 50}),
+]
+
+
+@pytest.mark.parametrize(("preset", "kw"), CASES)
+def test_trajectories_follow_the_torch_engine_to_float32_rounding(preset, kw):
+    """30 steps of each option group: the parameters agree within a few float32 ulps (the
+    sums and the sigmoid's exp round differently; nothing else does)."""
+    sp = specs(preset, 4, 30, **kw)
+    fused, ref = FusedTrainer(sp), BatchTrainer(sp)
+    with torch.inference_mode():
+        for _ in range(30):
+            fused.train_step()
+            ref.train_step()
+    assert np.allclose(fused.g, ref.g.numpy(), rtol=0, atol=2e-6)
+    assert np.allclose(fused.d, ref.d.numpy(), rtol=0, atol=2e-6)
+    assert not np.array_equal(np.zeros_like(fused.d), fused.d)
+
+
+def test_a_run_is_the_same_alone_in_any_batch_and_with_any_threads():
+    import numba
+
+    sp = specs("fixed", 9, 60)
+    whole = FusedTrainer(sp)
+    whole.advance(60)
+    alone = FusedTrainer(sp[4:5])
+    alone.advance(60)
+    assert np.array_equal(alone.S[0], whole.S[4])
+    part = FusedTrainer(sp[2:7][::-1])
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        part.advance(25)
+    finally:
+        numba.set_num_threads(before)
+    part.advance(60)
+    assert np.array_equal(part.S[::-1], whole.S[2:7])
+
+
+def test_resume_from_a_checkpoint_gives_the_same_numbers():
+    sp = specs("fixed", 3, 50)
+    straight = FusedTrainer(sp)
+    straight.advance(50)
+    first = FusedTrainer(sp)
+    first.advance(20)
+    states = [first.state_for(i) for i in range(3)]
+    second = FusedTrainer(sp)
+    second.load_states(states)
+    second.advance(50)
+    assert np.array_equal(second.S, straight.S)
+
+
+def test_torch_engine_resumes_a_fused_checkpoint():
+    sp = specs("fixed", 2, 20)
+    fused = FusedTrainer(sp)
+    fused.advance(10)
+    ref = BatchTrainer(sp)
+    ref.load_states([fused.state_for(i) for i in range(2)])
+    assert ref.step == 10 and np.array_equal(ref.g.numpy(), fused.g)
+
+
+def test_divergence_is_rolled_back_and_frozen_as_in_the_torch_engine():
+    sp = specs("baseline", 2, 20)
+    fused = FusedTrainer(sp)
+    fused.advance(5)
+    fused.S[0, 0] = np.nan
+    snap = fused.snapshot()
+    assert list(snap.alive) == [False, True] and fused.diverged_step[0] == 5
+    frozen = fused.S[0].copy()
+    fused.advance(10)
+    assert np.array_equal(fused.S[0], frozen)
+
+
+def test_the_fallbacks_are_exactly_these():
+    assert set(support.FALLBACKS.values()) == {
+        "--game dirac", "--update extragradient", "--consensus", "--device cuda"}
+    fused = resolve_spec("baseline", None, {})
+    assert support.fallback_reason(fused) is None
+    for flags, why in [({"game": "dirac"}, "--game dirac"),
+                       ({"update": "extragradient"}, "--update extragradient"),
+                       ({"consensus": 1.0}, "--consensus"),
+                       ({"device": "cuda"}, "--device cuda")]:
+        spec = resolve_spec("baseline", None, flags)
+        assert support.fallback_reason(spec) == why
+        assert not support.uses_fused(spec)
+        line = support.fallback_line([spec, fused])
+        assert line.count("\n") == 0 and why in line and "torch engine" in line
+    torch_spec = resolve_spec("baseline", None, {"engine": "torch", "game": "dirac"})
+    assert support.fallback_reason(torch_spec) is None and not support.uses_fused(torch_spec)
+    assert support.fallback_line([fused]) is None
+
+
+def test_every_preset_and_loss_runs_fused():
+    from pointgan_cli.spec import PRESETS
+
+    for preset in PRESETS:
+        assert support.uses_fused(resolve_spec(preset, None, {})), preset
+    for flags in ({"update": "optimistic"}, {"update": "simultaneous"}, {"lecam": 0.5},
+                  {"optimizer": "sgd", "momentum": 0.9}, {"d_steps": 3}, {"r2": 1.0},
+                  {"weight_decay_mode": "l2", "weight_decay": 0.1}, {"g_loss": "minimax"}):
+        assert support.uses_fused(resolve_spec("baseline", None, flags)), flags
