@@ -222,10 +222,9 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
         except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
             why = "is not valid JSON"
         else:
-            if not isinstance(row, dict) or type(row.get("step")) is not int:
-                why = "is not a metrics row (an object with an integer step)"
-            else:
-                why = checks.metrics_row(row)
+            why = ("is not a metrics row (an object with an integer step)"
+                   if not isinstance(row, dict) or type(row.get("step")) is not int
+                   else checks.metrics_row(row))
         if why is not None:
             if not strict and i == last:
                 break  # a torn last line from a killed writer
@@ -250,10 +249,9 @@ def write_checkpoint(out: Path, state: dict[str, Any], spec: RunSpec) -> None:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = ckptfile.load(path)  # a regular file, no zip bomb, headers checked first
-    except UsageError:
-        raise
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
-        raise UsageError(f"cannot read checkpoint {path}: {type(exc).__name__}") from None
+        raise (exc if isinstance(exc, UsageError) else UsageError(
+            f"cannot read checkpoint {path}: {type(exc).__name__}")) from None
     if not isinstance(state, dict):
         raise UsageError(f"checkpoint {path} is not a pointgan checkpoint")
     return state
@@ -371,7 +369,6 @@ def load_spec(path: Path) -> tuple[RunSpec, str]:
     spec_path = Path(path) / SPEC
     if not spec_path.is_file():
         raise UsageError(f"{path} is not a pointgan run directory (no {SPEC})")
-    checks.regular(spec_path)
     try:
         doc = json.loads(spec_path.read_bytes().decode("utf-8"))
         spec = RunSpec.model_validate(doc["spec"])
@@ -394,8 +391,7 @@ def load_run(path: Path, need_metrics: bool = True) -> Run:
     if need_metrics and not metrics:
         raise UsageError(f"{path} has no metrics yet ({METRICS} is missing or empty)")
     summary = None
-    if (path / SUMMARY).is_file():
-        checks.regular(path / SUMMARY)
+    if (path / SUMMARY).is_file():  # is_file: a regular file (never a FIFO to wait on)
         try:
             summary = json.loads((path / SUMMARY).read_bytes().decode("utf-8"))
         except (ValueError, RecursionError):
