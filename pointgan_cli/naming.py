@@ -23,6 +23,17 @@ def rerun_command(spec: RunSpec, out: str, sub: str = "train") -> str:
     return shlex.join(parts)
 
 
+def short_command(spec: RunSpec, out: str, sub: str = "train") -> str:
+    """The command a reader would type for ``spec``: the preset, the seed and only the flags
+    that differ from the preset (``overrides``). It makes the same spec as long as the presets'
+    values do not change; ``rerun_command`` (spec.json's) names every field."""
+    parts = ["pointgan", sub, flag_name("preset"), spec.preset, flag_name("seed"), str(spec.seed)]
+    for name, value in overrides(spec).items():
+        parts += [flag_name(name), str(value)]
+    parts += ["--out", out]
+    return shlex.join(parts)
+
+
 #: Short names for the directory label of the fields users override most; any other field is
 #: named by its flag without the dashes.
 SHORT_NAMES: dict[str, str] = {

@@ -453,7 +453,8 @@ def test_sigterm_to_a_sweep_checkpoints_every_member_and_exits_143(cli, tmp_path
 
 @pytest.mark.long
 def test_a_second_writer_is_refused_and_the_first_run_is_unaffected(cli, tmp_path):
-    args = ["train", "--steps", "2000", "--seed", "7", "-q"]
+    # the torch engine: 2,000 steps take long enough to meet the run while it holds its lock
+    args = ["train", "--steps", "2000", "--seed", "7", "--engine", "torch", "-q"]
     out = tmp_path / "r"
     proc = _popen([*args, "--out", out], tmp_path)
     _wait(lambda: (out / "metrics.jsonl").exists(), proc)

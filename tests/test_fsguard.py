@@ -113,8 +113,9 @@ def test_force_and_resume_keep_a_users_hidden_tmp_files(cli, tmp_path):
     assert all(f.read_text() == "keep" for f in mine)
     # resume: pointgan's own stray temp goes, the user's stay
     ck = run / "checkpoints"
-    (ck / "step-000040.npz").unlink()
+    (ck / "step-000040.npz").unlink()  # an unfinished run: stopped before its last step
     (ck / "last.npz").unlink()
+    (run / "summary.json").unlink()
     own = ck / ".last.npz.x1y2z3w4.tmp"
     own.write_bytes(b"partial")
     assert cli(["train", "--resume", "--out", run, "-q"]).exit_code == 0

@@ -61,7 +61,10 @@ def test_run_report_is_self_contained_with_results_charts_animation(made):
                     "bytes": (run / "report.html").stat().st_size}
     text = (run / "report.html").read_text()
     loaded = load_run(run)
-    assert f'<code id="command">{loaded.command}</code>' in text
+    # only the flags that differ from the preset: the full command is spec.json's
+    short = f"pointgan train --preset baseline --seed 3 --steps 300 --out {run}"
+    assert f'<code id="command">{short}</code>' in text
+    assert "--lecam-decay" in loaded.command and "--lecam-decay" not in short
     assert f"<td>class</td><td>{loaded.summary['class']}</td>" in text
     media = data_uris(text)
     assert [m for m, _ in media] == ["image/png", "image/png", "image/gif"]
@@ -97,6 +100,18 @@ def test_sweep_report_has_the_group_table_every_chart_and_each_failure(made):
                         text)
         cls = sweepdir.member_summary(sweep, mid)["class"]
         assert row and row.group(1) == cls
+    # compact: one row per group and class (its count and members), no paragraph per member
+    counts: dict[tuple[str, str], int] = {}
+    for g in summary["groups"]:
+        for mid in g["failed"]:
+            cls = sweepdir.member_summary(sweep, mid)["class"].replace("_", " ")
+            counts[(g["group"], cls)] = counts.get((g["group"], cls), 0) + 1
+            assert mid in text
+    for (group, cls), n in counts.items():
+        assert f"<tr><td>{group}</td><td>{cls}</td><td>{n}</td>" in text
+    assert "window-averaged generator" not in text  # the per-member prose
+    ranks = [int(r) for r in re.findall(r"<tr[^>]*><td>(\d+)</td><td>", text)]
+    assert ranks[:len(summary["groups"])] == list(range(1, len(summary["groups"]) + 1))
 
 
 def test_report_of_a_member_stored_in_its_sweeps_batches(made, tmp_path):

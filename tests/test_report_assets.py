@@ -99,8 +99,9 @@ def test_every_asset_is_inlined_and_shipped_as_package_data():
     files = sorted(p.name for p in folder.iterdir())
     assert files == sorted(html.ASSETS + html.STYLES)
     pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
-    globs = pyproject["tool"]["setuptools"]["package-data"]["pointgan_cli.report"]
-    assert all(any(fnmatch.fnmatch(f"assets/{f}", g) for g in globs) for f in files)
+    data = pyproject["tool"]["setuptools"]["package-data"]
+    globs = [f"report/{g}" for g in data.get("pointgan_cli.report", [])] + data["pointgan_cli"]
+    assert all(any(fnmatch.fnmatch(f"report/assets/{f}", g) for g in globs) for f in files)
     for name in html.ASSETS:  # nothing in the code can end the inline <script> early
         assert "</script" not in html.asset(name).lower()
 

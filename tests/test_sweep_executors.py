@@ -1,10 +1,35 @@
-"""The local executor without a pool: one signal flag for every job, so a signal that arrives
-between two jobs (or after a job's last check) stops the sweep instead of being lost."""
+"""The executors: failure messages in one line that names the fix (no Ray needed here), and
+the pool-less local path's one signal flag for every job, so a signal that arrives between two
+jobs (or after a job's last check) stops the sweep instead of being lost."""
 
 from __future__ import annotations
 
 import os
 import signal
+
+from pointgan_cli.sweep.executors import RAY_TOKEN_FIX, ray_start_error
+
+
+class AuthenticationError(Exception):
+    pass
+
+
+def test_joining_a_cluster_without_token_mode_names_the_fix():
+    exc = ConnectionError("Failed to connect to GCS at 10.0.0.5:6379. Timed out after 60 s.")
+    msg = ray_start_error(exc, "10.0.0.5:6379", {})
+    assert "\n" not in msg and "RAY_AUTH_MODE=token" in msg and RAY_TOKEN_FIX in msg
+    assert msg.startswith("--ray-address: cannot start or reach Ray: Failed to connect")
+    assert "Timed out" not in msg  # Ray's first sentence only
+
+
+def test_token_mode_set_leaves_the_hint_out_unless_ray_says_auth():
+    exc = ConnectionError("Failed to connect to GCS")
+    assert "RAY_AUTH_MODE" not in ray_start_error(exc, "h:1", {"RAY_AUTH_MODE": "token"})
+    assert "RAY_AUTH_MODE" not in ray_start_error(exc, None, {})  # a local Ray of our own
+    auth = AuthenticationError("Authentication failed: invalid token.\nEnsure that...")
+    assert RAY_TOKEN_FIX in ray_start_error(auth, None, {})
+    assert "\n" not in ray_start_error(auth, None, {})
+
 
 ARGS = ["sweep", "--steps", "20", "--seeds", "0-2", "--max-batch", "1", "--workers", "1", "-q"]
 

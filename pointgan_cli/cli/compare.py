@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,14 @@ import typer
 
 from . import console
 from . import options as o
+from .working import working
+
+
+class CompareTable(StrEnum):
+    """The table ``--format tsv/csv`` prints (one table per stream)."""
+
+    results = "results"
+    spec = "spec"
 
 
 def compare(
@@ -17,6 +26,10 @@ def compare(
     b: Annotated[Path, typer.Argument(help="Run or sweep directory B (same kind as A).",
                                       show_default=False)],
     fmt: o.Format = o.TableFormat.table,
+    table: Annotated[CompareTable, typer.Option(
+        "--table", help="With --format tsv/csv, the one table printed: results (each field or "
+        "group, A and B side by side) or spec (the spec fields that differ).")
+    ] = CompareTable.results,
     json_out: o.Json = False,
 ) -> None:
     """Compare two runs (spec fields that differ; class, distance, w, b side by side) or two
@@ -27,16 +40,26 @@ def compare(
     """
     from ..results.compare import compare as compare_dirs
 
-    doc = compare_dirs(a, b)
+    with working("compare"):
+        doc = compare_dirs(a, b)
     if json_out:
         console.print_json(doc)
         return
+    machine = console.machine(fmt)
     cols = ["field", f"A: {a}", f"B: {b}"]
+    if machine and table is CompareTable.spec:
+        console.write_delimited(["field", "flag", "a", "b"],
+                                [[r["field"], r.get("flag"), r["a"], r["b"]] for r in doc["spec"]],
+                                fmt=fmt.value)
+        return
+    if machine:
+        _print_results_raw(doc, fmt.value)
+        return
     if doc["spec"]:
         console.print_table("spec differences", cols,
                             [[r.get("flag", r["field"]), _cell(r["a"]), _cell(r["b"])]
                              for r in doc["spec"]], fmt=fmt.value)
-    elif fmt.value != "tsv":
+    else:
         sys.stdout.write("spec: the same\n")
     if doc["kind"] == "run":
         rows = [[r["field"], _cell(r["a"]), _cell(r["b"]),
@@ -77,6 +100,31 @@ def _robust(rob: dict[str, Any] | None) -> str:
     from ..sweep.tolerance import robust_text
 
     return robust_text(rob)
+
+
+SWEEP_RESULT_COLUMNS = ["group", "a_converged", "a_n", "a_success_rate", "b_converged", "b_n",
+                        "b_success_rate", "delta", "fisher_p", "mcnemar_p", "paired_n",
+                        "b_only", "a_only"]
+
+
+def _print_results_raw(doc: dict[str, Any], fmt: str) -> None:
+    """The results table for programs: A's and B's numbers in columns of their own."""
+    if doc["kind"] == "run":
+        console.write_delimited(["field", "a", "b", "delta"],
+                                [[r["field"], r["a"], r["b"], r["delta"]] for r in doc["results"]],
+                                fmt=fmt)
+        return
+
+    def side(s: dict[str, Any] | None) -> list[Any]:
+        return [None] * 3 if s is None else [s["converged"], s["n"], s["success_rate"]]
+
+    rows = []
+    for g in doc["groups"]:
+        pair = g["paired"] or {}
+        rows.append([g["group"], *side(g["a"]), *side(g["b"]), g["delta"], g["p_value"],
+                     pair.get("mcnemar_p"), pair.get("n"), pair.get("only_group"),
+                     pair.get("only_reference")])
+    console.write_delimited(SWEEP_RESULT_COLUMNS, rows, fmt=fmt)
 
 
 def _paired(pair: dict[str, Any] | None) -> str:

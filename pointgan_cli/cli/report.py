@@ -10,6 +10,7 @@ import typer
 
 from . import console
 from . import options as o
+from .working import working
 
 
 def report(
@@ -33,7 +34,8 @@ def report(
     """
     from ..report import write
 
-    info = write(path, out)
+    with working("report"):
+        info = write(path, out)
     if json_out:
         console.print_json(info)
         return

@@ -16,6 +16,7 @@ from ..sweep.ranges import parse_grid, parse_seeds
 from ..sweep.spec import STUDIES, build_sweep_spec, expand, sweep_command
 from . import console
 from . import options as o
+from .working import working
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
@@ -31,17 +32,20 @@ def sweep(
         Optional[list[str]],
         typer.Option("--preset", help="Preset to include (repeatable, to compare presets): "
                      f"{o.PRESET_NAMES}. [default: baseline]", rich_help_panel="Sweep",
+                     metavar="<preset>",
                      autocompletion=o.complete_preset, show_default=False),
     ] = None,
     seeds: Annotated[
         Optional[str],
-        typer.Option("--seeds", help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29 "
+        typer.Option("--seeds", metavar="<seeds>",
+                     help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29 "
                      "[default: 0-9; --study map: 0-31 on a CPU, 0-63 on CUDA].",
                      show_default=False, rich_help_panel="Sweep"),
     ] = None,
     grid: Annotated[
         Optional[list[str]],
-        typer.Option("--grid", help="FIELD=V1,V2,... or FIELD=START:STOP:N (evenly spaced) "
+        typer.Option("--grid", metavar="<FIELD=VALUES>",
+                     help="FIELD=V1,V2,... or FIELD=START:STOP:N (evenly spaced) "
                      "or FIELD=START:STOP:N:log (repeatable; cartesian product). Two numeric "
                      "axes draw a stability map (map.png).", rich_help_panel="Sweep"),
     ] = None,
@@ -54,33 +58,39 @@ def sweep(
                      "(finer on CUDA; see docs/maps.md); 'dirac': every method of Mescheder et "
                      "al. 2018 on the Dirac-GAN, simultaneous and alternating, beside the "
                      "paper's verdicts (docs/dirac.md).", rich_help_panel="Sweep",
+                     metavar=o.metavar(STUDIES, "<study>"),
                      autocompletion=complete_study),
     ] = None,
     reference: Annotated[
         Optional[str],
-        typer.Option("--reference", help="What every group is compared with, seed by seed "
+        typer.Option("--reference", metavar="<group>",
+                     help="What every group is compared with, seed by seed "
                      "(exact McNemar test on shared seeds): a method, e.g. baseline, or a "
                      "value of --grid, e.g. weight_decay_mode=decoupled [default: the first "
                      "preset or the study's first method; with one preset and a --grid, the "
                      "first value of the first grid].", rich_help_panel="Sweep"),
     ] = None,
     max_batch: Annotated[
-        str, typer.Option("--max-batch", help="Most runs in one batched program, or 'auto': "
+        str, typer.Option("--max-batch", metavar="<n|auto>",
+                     help="Most runs in one batched program, or 'auto': "
                           "the fastest measured size on a CPU (256), as many as fit half the "
                           "free memory on a GPU.", rich_help_panel="Sweep"),
     ] = "auto",
     workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes [default: CPU count; "
+        int, typer.Option("--workers", min=1, help="Worker processes, 1 or more [default: CPU "
+                          "count; "
                           "a GPU sweep uses one].",
                           show_default=False, rich_help_panel="Sweep"),
     ] = os.cpu_count() or 1,
     executor: Annotated[
         str, typer.Option("--executor", help="local (processes) or ray.", rich_help_panel="Sweep",
+                          metavar=o.metavar(("local", "ray")),
                           autocompletion=lambda incomplete: o.starting(("local", "ray"),
                                                                         incomplete)),
     ] = "local",
     ray_address: Annotated[
-        Optional[str], typer.Option("--ray-address", help="Ray cluster address "
+        Optional[str], typer.Option("--ray-address", metavar="<address>",
+                     help="Ray cluster address "
                                     "[default: a local Ray started for the sweep].",
                                     rich_help_panel="Sweep"),
     ] = None,
@@ -130,18 +140,19 @@ def sweep(
     if not resume or given:
         spec = build_sweep_spec(
             list(preset or []), study, parse_grid(list(grid or [])),
-            None if seeds is None else parse_seeds(seeds), config, spec_flags, reference,
+            None if seeds is None else parse_seeds(seeds), config, spec_flags or {}, reference,
         )
         members = expand(spec)  # every member validated before torch is even imported
     from .. import trackers
     from ..store import fsguard, sweepdir
     from ..sweep.run import check_runnable, load_sweep, run_sweep
 
-    if resume and not sweepdir.is_sweep(out) and given:
+    if resume and not sweepdir.is_sweep(out) and given:  # type: ignore[arg-type]
         # Killed before sweep.json was written: nothing to continue, start the sweep named by
         # the flags (only what pointgan wrote may be in the directory).
         resume, force = False, True
     if resume:
+        assert out is not None  # checked above
         recorded, members, command = load_sweep(out)  # the recorded members, never --config
         if spec is not None and spec.model_dump() != recorded.model_dump():
             raise UsageError(f"--resume: {out} holds another sweep "
@@ -151,6 +162,8 @@ def sweep(
         if out is None:  # unique: two sweeps started in the same second get -2, -3...
             out = fsguard.unused_path(Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
         command = sweep_command(spec, out)
+    # --resume loaded the spec and members, otherwise the flags built them and named out.
+    assert out is not None and spec is not None and members is not None
     sweepdir.check_target(out, force, resume)
     check_runnable(members, executor, ray_address)
     trackers.check_available(tracker, tracking_uri)
@@ -209,7 +222,8 @@ def sweep(
     cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p",
             *(["Holm p"] if several else []), "tol 0.05-0.2", "time to converge",
             "median dist", "mean bias b (conv)", "classes", "final w", "final b"]
-    console.print_table(f"sweep {out}", cols, rows, fmt,
+    console.print_table(f"sweep {out}", cols, rows, fmt, raw=sweep_raw(summary),
+                        optional=("median dist", "mean bias b (conv)", "final w", "final b"),
                         caption="converged: inside the tolerance over the whole success window; "
                         "McNemar p: exact test against the reference group (ref) on shared "
                         "seeds" + ("; Holm p: adjusted over the table's comparisons"
@@ -238,6 +252,30 @@ def _print_check(doc: dict[str, Any], fmt: Any) -> None:
                         ["class", "n", "kept", "prediction", "class at 2x"], rows, fmt,
                         caption=f"every member trained again to twice its steps in "
                         f"{doc['check_dir']}; per member: {doc['sweep_dir']}/check-classes.json")
+
+
+SWEEP_RAW = ("rank", "group", "reference", "n", "converged", "success_rate", "wilson_low",
+             "wilson_high", "mcnemar_p", "mcnemar_p_holm", "median_converged_at",
+             "median_final_distance", "mean_bias_b", "mean_bias_b_n",
+             "w_mean", "w_std", "b_mean", "b_std")
+
+
+def sweep_raw(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The sweep table for programs (``--format tsv/csv``): summary.json's numbers unrounded,
+    ``reference`` true on the reference group's row, one ``class_<name>`` count per class;
+    rows in rank order, as the table."""
+    from ..verdict import CLASSES
+
+    rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+    cols = [*SWEEP_RAW, *(f"class_{c}" for c in CLASSES)]
+    rows: list[list[Any]] = []
+    for g in summary["groups"]:
+        values = dict(g, rank=rank[g["group"]], reference=g.get("reference") == g["group"])
+        classes = g.get("classes") or {}
+        rows.append([values.get(k) for k in SWEEP_RAW]
+                    + [int(classes.get(c, 0)) for c in CLASSES])
+    rows.sort(key=lambda r: int(r[0]))
+    return cols, rows
 
 
 _CLASS_ABBR = {"converged": "conv", "still_approaching": "appr", "orbiting": "orb",
@@ -296,7 +334,10 @@ def _print_dirac(summary: dict[str, Any], out: Path, wall: float, fmt: Any) -> N
              "" if g["agrees"] is None else ("yes" if g["agrees"] else "NO"),
              _num(g["final_distance_median"])] for g in summary["groups"]]
     cols = ["group", "converged", "verdict", "expected", "from", "agrees", "median dist"]
-    console.print_table(f"sweep {out}", cols, rows, fmt,
+    raw_cols = ["group", "n", "converged", "verdict", "expected", "expected_from", "agrees",
+                "final_distance_median"]
+    raw = [[g.get(k) for k in raw_cols] for g in summary["groups"]]
+    console.print_table(f"sweep {out}", cols, rows, fmt, raw=(raw_cols, raw),
                         caption="converged: inside the tolerance over the whole success window; "
                         "verdict: converges (every member), does not converge (none) or mixed; "
                         "median dist: |theta| + |psi| at the end")
@@ -339,8 +380,9 @@ def export(
     member: Annotated[Optional[str], typer.Argument(
         help="Member id, as listed in sweep.json and the sweep's summary.json (not with "
              "SWEEP/members/ID).", show_default=False)] = None,
+    *,  # --out is required: keyword-only, so it needs no default after MEMBER's
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (new or "
-                                      "empty; not inside a sweep).", show_default=False)] = ...,
+                                      "empty; not inside a sweep).", show_default=False)],
     json_out: o.Json = False,
 ) -> None:
     """Write one sweep member as a normal run directory: the spec.json, metrics.jsonl,
@@ -366,7 +408,11 @@ def export(
                          f"(known: {known})")
     outputs.refuse_inside_sweep(out)
     rundir.check_target(out, False, False)
-    result = sweepdir.export_member(sweep_dir, member, out)
+    from ..results import progress
+
+    with working("sweep export"), progress.task(1, f"export {member}"):
+        result = sweepdir.export_member(sweep_dir, member, out)
+        progress.advance()
     if json_out:
         console.print_json(result)
         return

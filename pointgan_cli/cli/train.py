@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
@@ -82,8 +82,14 @@ def train(
     from ..engine.fused.support import announce
 
     announce([spec])
+    finished = rundir.read_summary(out) if resume else None
+    if finished is not None:
+        # Nothing to continue: its summary.json (wall time included) stays as it was.
+        console.note(f"{out} is finished ({spec.steps} steps): nothing to resume, its "
+                     "summary.json is unchanged")
 
-    with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:
+    with console.progress_bar(spec.steps, f"train {run_label(spec)}",
+                              enabled=not quiet and finished is None) as prog:
 
         def on_progress(snap: Snapshot) -> None:
             if prog is not None:
@@ -91,16 +97,17 @@ def train(
                     params = f"theta={float(snap.g[0, 0]):+.3f} psi={float(snap.d[0, 0]):+.3f}"
                 else:
                     params = f"w={float(snap.g[0, 0]):+.3f} b={float(snap.g[0, 1]):+.3f}"
+                assert snap.g_loss is not None and snap.d_loss is not None  # with_losses
                 info = (f"{params} g_loss={float(snap.g_loss[0]):.3f} "
                         f"d_loss={float(snap.d_loss[0]):.3f}")
                 prog.update(completed=snap.step, info=info)
 
-        summary = train_batch([member], on_progress, force=force)[0]
+        summary = finished or train_batch([member], on_progress, force=force)[0]
 
     result = dict(summary, run_dir=str(out))
     if tracker != "none":
         result["tracker"] = logged = trackers.log_run(out, tracker, tracking_uri)
-        if not quiet:
+        if not quiet and logged:
             console.note(trackers.logged_line(logged))
     if json_out:
         console.print_json(result)
@@ -128,7 +135,7 @@ def result_rows(result: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def raise_usage(msg: str) -> None:
+def raise_usage(msg: str) -> NoReturn:
     from ..errors import UsageError
 
     raise UsageError(msg)

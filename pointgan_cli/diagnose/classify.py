@@ -28,6 +28,7 @@ import numpy as np
 from .. import verdict
 from ..errors import UsageError
 from ..games import DIRAC, game_of
+from ..results import progress
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
 from . import dshape
@@ -170,7 +171,8 @@ def measure(run: Run, verdict_doc: dict[str, Any] | None = None) -> dict[str, An
     prob = dshape.probability(spec)
     ev["d_output"] = "probability" if prob else "logit"
     ev["saturation_fraction"] = dshape.saturation_fraction(st.d, st.g, probability=prob)
-    ev["d_range"] = dshape.d_range(st.d, *ev["d_range_window"], probability=prob)
+    lo, hi = ev["d_range_window"]
+    ev["d_range"] = dshape.d_range(st.d, lo, hi, probability=prob)
     ev["d_shape"] = d_shape(ev)
     return ev
 
@@ -236,7 +238,8 @@ def diagnose_sweep(path: Path, visit: Any = None) -> dict[str, Any]:
     explorer takes its numbers from the same pass instead of reading every member twice)."""
     path = Path(path)
     members: list[dict[str, Any]] = []
-    for entry in sweepdir.read_index(path).entries:
+    entries = sweepdir.read_index(path).entries
+    for entry in progress.each(entries, progress.count(len(entries), "member", "diagnose")):
         mid, group = entry.id, entry.group
         if not sweepdir.member_started(path, mid):
             members.append({"id": mid, "group": group, "class": NOT_RUN,

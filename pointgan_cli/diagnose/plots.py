@@ -92,7 +92,7 @@ def loss_landscape_png(doc: dict) -> bytes:
     bx.legend(loc="upper right", fontsize=9)
     cb = fig.colorbar(cs, ax=bx)
     ticks = levels[:: max(1, len(levels) // 6)]
-    cb.set_ticks(ticks)
+    cb.set_ticks(list(ticks))
     cb.set_ticklabels([f"{10 ** t:.3g}" for t in ticks])
     cb.set_label("D loss")
     g = doc["generator"]

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -20,8 +20,8 @@ from ..errors import RuntimeFailure, UsageError
 from ..store import outputs
 from ..store.atomic import atomic_write_bytes
 from ..store.rundir import ANIMATION
-from .data import DiracTrack, Plan, limits, plan_for
-from .scene import grid_scene, pixel_size, run_scene
+from .data import DiracTrack, Plan, Track, limits, plan_for
+from .scene import HistoryPanel, grid_scene, pixel_size, run_scene
 from .writers import GifWriter, Mp4Writer, check_target, png_bytes, resolve_output, temp_beside
 
 RUN_INCHES = (7.2, 5.4)  # one run: 720 x 540 px at the default dpi
@@ -46,9 +46,11 @@ class Renderer:
         if not 20 <= dpi <= 600:
             raise UsageError(f"--dpi must be between 20 and 600, not {dpi}")
         self.plan = plan
-        lim = limits(plan.tracks)
+        self.tracks = cast("list[Track]", plan.tracks)  # a Dirac-GAN plan has PhaseRenderer
+        self.hist: HistoryPanel | None
+        lim = limits(self.tracks)
         if plan.cells is None:
-            track = plan.tracks[0]
+            track = self.tracks[0]
             size = pixel_size(*RUN_INCHES, dpi)
             self.scene, main, self.hist = run_scene(*size, dpi, lim, track.spec.real_value,
                                                     plan.title, animated)
@@ -59,7 +61,7 @@ class Renderer:
             ncols = min(n, max(1, int(np.ceil(np.sqrt(n)))))
             nrows = -(-n // ncols)
             size = pixel_size(CELL_INCHES[0] * ncols, CELL_INCHES[1] * nrows + 0.4, dpi)
-            reals = [t.spec.real_value for t in plan.tracks]
+            reals = [t.spec.real_value for t in self.tracks]
             self.scene, self.panels = grid_scene(plan.cells, *size, dpi, ncols, lim, reals,
                                                  plan.title, animated)
             self.hist = None
@@ -68,7 +70,7 @@ class Renderer:
     def update(self, step: int) -> list:
         """Point every artist at the snapshot shown at ``step``; returns the changed ones."""
         dirty = []
-        for track, panel in zip(self.plan.tracks, self.panels):
+        for track, panel in zip(self.tracks, self.panels):
             k = track.index_at(step)
             f = track.frame(k)
             dirty += panel.update(f)

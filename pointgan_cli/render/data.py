@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -273,7 +274,8 @@ def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int
         cells = [Cell(f"{p.id} [{p.group}]" if p.group else p.id, p.converged, p.cls)
                  for p in picked]
         total = len(sweepdir.read_index(source).entries)
-        return Plan(tracks, cells, f"sweep {source.name}: {len(picked)} of {total} members")
+        one_game = cast("list[Track] | list[DiracTrack]", tracks)  # checked just above
+        return Plan(one_game, cells, f"sweep {source.name}: {len(picked)} of {total} members")
     if grid or members:
         raise UsageError(f"--grid/--member need a sweep directory; {source} has no sweep.json")
     run = sweepdir.load_any_run(source)

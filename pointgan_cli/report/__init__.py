@@ -38,15 +38,16 @@ def write(path: Path | str, out: Path | str | None = None) -> dict[str, Any]:
     from .html import render
 
     path = Path(path)
-    model = build(path)
     if out is not None and Path(out).is_dir():
         raise UsageError(f"--out: {out} is a directory; name the report file")
-    text = render(model)
     with contextlib.ExitStack() as held:
+        # where the page goes is settled (and locked) before any work: a refusal comes first
         if out is None:
             target = held.enter_context(outputs.derived_dir(path)) / rundir.REPORT
         else:
             target = Path(out)
+        model = build(path)
+        text = render(model)
         try:
             atomic.atomic_write_text(target, text)
         except OSError as exc:

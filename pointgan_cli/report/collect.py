@@ -16,6 +16,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from .. import naming
 from ..games import game_of
 from ..results import catalog
 from ..store import rundir, sweepdir
@@ -62,7 +63,17 @@ def run_model(path: Path) -> dict[str, Any]:
     data = explore.Builder("run", 1)
     data.add(path.name, path.name, run, diag)
     return {"kind": "run", "title": f"Run {path.name}", "path": str(path),
-            "command": run.command, "sections": sections, "explorer": data.data(summary)}
+            "command": _short_command(run), "sections": sections, "explorer": data.data(summary)}
+
+
+def _short_command(run: Run) -> str:
+    """The recorded command with only the flags that differ from the preset (spec.json keeps
+    every field; the Spec section below lists them): same --out, same spec."""
+    if not run.command:
+        return run.command
+    words = shlex.split(run.command)
+    out = words[words.index("--out") + 1] if "--out" in words[:-1] else str(run.path)
+    return naming.short_command(run.spec, out)
 
 
 def sweep_model(path: Path) -> dict[str, Any]:
@@ -89,6 +100,7 @@ def sweep_model(path: Path) -> dict[str, Any]:
                  _cell(g.get("median_final_distance", g.get("final_distance_median"))),
                  *_final_params(g)]
                 for g in summary["groups"]]
+        rows.sort(key=lambda r: int(r[0]) if r[0] else len(rows) + 1)  # rank 1 first
         table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)",
                              "vs reference (McNemar p, Holm-adjusted)", "diverged", "classes",
                              "median distance", "final w", "final b"], "rows": rows,
@@ -105,16 +117,61 @@ def sweep_model(path: Path) -> dict[str, Any]:
                                                    "sweep finishes."]})
     sections.append(_animation_section(path, f"pointgan animate {shlex.quote(str(path))} --grid"))
     failed = [m for m in diag["members"] if m["class"] != "converged"]
-    rows = [[m["id"], m["group"], m["class"], m["reason"]] for m in failed]
     sections.append({
         "heading": f"Members that did not converge ({len(failed)} of {len(diag['members'])})",
-        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows,
-                  "id": "failed", "keys": [m["id"] for m in failed]},
-        "text": [] if failed else ["Every member converged."]})
+        "table": {"columns": FAILED_COLUMNS, "rows": failed_rows(failed)},
+        "text": [f"One row per group and class, with the medians of its members; "
+                 f"`pointgan diagnose run {path}/members/ID` gives one member's diagnosis "
+                 "in words."] if failed else ["Every member converged."]})
+    if failed:  # the same members one by one (the explorer opens a row's run)
+        sections.append({
+            "heading": "Each member that did not converge",
+            "table": {"columns": ["member", "group", "class", "final distance", "D at the end"],
+                      "rows": [[m["id"], m["group"], m["class"],
+                                _cell((m.get("evidence") or {}).get("final_distance", "-")),
+                                (m.get("evidence") or {}).get("d_shape") or "-"]
+                               for m in failed],
+                      "id": "failed", "keys": [m["id"] for m in failed]}})
     planes = [explore.plane_of(_json(p)) for p in sweepdir.map_files(path) if p.suffix == ".json"]
     return {"kind": "sweep", "title": f"Sweep {path.name}", "path": str(path),
             "command": index.command, "sections": sections,
             "explorer": data.data(summary, [p for p in planes if p])}
+
+
+FAILED_COLUMNS = ["group", "class", "n", "members", "median dist", "median window max",
+                  "D at the end", "median sign flips"]
+#: Member ids a row names before "and k more".
+SHOWN_IDS = 4
+
+
+def failed_rows(failed: list[dict[str, Any]]) -> list[list[str]]:
+    """The members that did not converge, compact: one row per (group, class), with the
+    members' median numbers and the most common D shape, not one paragraph per member."""
+    import statistics
+
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for m in failed:
+        by.setdefault((m["group"], m["class"]), []).append(m)
+
+    def median(ms: list[dict[str, Any]], key: str) -> str:
+        vals = [float(m["evidence"][key]) for m in ms
+                if m.get("evidence") and isinstance(m["evidence"].get(key), (int, float))]
+        return f"{statistics.median(vals):.3g}" if vals else "-"
+
+    rows = []
+    for (group, cls), ms in by.items():
+        ids = [m["id"] for m in ms]
+        shown = ", ".join(ids[:SHOWN_IDS]) + (f" and {len(ids) - SHOWN_IDS} more"
+                                              if len(ids) > SHOWN_IDS else "")
+        shapes = [m["evidence"].get("d_shape") for m in ms if m.get("evidence")]
+        shapes = [s for s in shapes if s]
+        shape = max(set(shapes), key=shapes.count) if shapes else "-"
+        if shapes and shapes.count(shape) < len(shapes):
+            shape += f" ({shapes.count(shape)} of {len(shapes)})"
+        rows.append([group, cls.replace("_", " "), str(len(ms)), shown,
+                     median(ms, "final_distance"), median(ms, "window_max_distance"), shape,
+                     median(ms, "sign_changes_in_window")])
+    return rows
 
 
 def _final_params(g: dict[str, Any]) -> list[str]:

@@ -118,7 +118,7 @@ class Builder:
         self.members.append(m)
         if run is None or not run.metrics:
             return
-        cols = DIRAC_COLUMNS if game_of(run.spec) is DIRAC else COLUMNS
+        cols: tuple[str, ...] = DIRAC_COLUMNS if game_of(run.spec) is DIRAC else COLUMNS
         keep = decimate(len(run.metrics), frame_cap(self.expected, len(cols)))
         rows = [run.metrics[k] for k in keep]
         if not all(isinstance(r.get("g_loss"), (int, float)) for r in rows):
@@ -187,8 +187,10 @@ def dirac_field_spec(spec: Any) -> dict[str, Any]:
 def plane_of(doc: dict[str, Any] | None) -> dict[str, Any] | None:
     """The part of a ``map.json`` the page draws: both axes and each cell's group (None for a
     document that is not a map)."""
+    if doc is None:
+        return None
     try:
-        axes = {k: {"field": doc[k]["field"], "label": doc[k]["label"],
+        axes: dict[str, Any] = {k: {"field": doc[k]["field"], "label": doc[k]["label"],
                     "values": list(doc[k]["values"])} for k in ("x", "y")}
         axes["variant"] = doc.get("variant")
         cells = [{"group": c["group"], "x": c[axes["x"]["field"]],

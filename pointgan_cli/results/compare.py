@@ -23,7 +23,7 @@ from ..spec import SPEC_FIELDS, flag_name
 from ..store import rundir, sweepdir
 from ..sweep import inference, tolerance
 from ..sweep.stats import fisher_exact, paired
-from . import catalog
+from . import catalog, progress
 
 #: Summary fields compared for runs, in this order (when either summary has them).
 RESULT_KEYS = ("class", "status", "converged", "final_distance", "distance", "w", "b",
@@ -91,13 +91,14 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
         va, vb = fa["flags"].get(flag), fb["flags"].get(flag)
         if va != vb:
             spec.append({"field": flag, "a": va, "b": vb})
-    (oa, sa), (ob, sb) = _outcomes(a, ia), _outcomes(b, ib)
+    (oa, sa), (ob, sb) = (_outcomes(p, i) for p, i in progress.each(((a, ia), (b, ib)),
+                                                                    "read both sweeps"))
     ga, gb = _counts(oa), _counts(ob)
     groups = []
     for g in list(dict.fromkeys([*ga, *gb])):
         row: dict[str, Any] = {"group": g}
         for side, counts in (("a", ga), ("b", gb)):
-            k, n = counts.get(g, (None, None))
+            k, n = counts.get(g, (0, None))
             row[side] = None if n is None else {"converged": k, "n": n,
                                                 "success_rate": k / n if n else None}
         if row["a"] and row["b"]:
@@ -118,8 +119,8 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
         groups.append(row)
     fisher = inference.holm([g["p_value"] for g in groups])
     mcnemar = inference.holm([g["paired"]["mcnemar_p"] if g["paired"] else None for g in groups])
-    for g, pf, pm in zip(groups, fisher, mcnemar):
-        g["p_value_holm"], g["mcnemar_p_holm"] = pf, pm
+    for row, pf, pm in zip(groups, fisher, mcnemar):
+        row["p_value_holm"], row["mcnemar_p_holm"] = pf, pm
     totals = {side: {"converged": sum(k for k, _ in c.values()), "n": sum(n for _, n in c.values())}
               for side, c in (("a", ga), ("b", gb))}
     return {"spec": spec, "groups": groups, "totals": totals}

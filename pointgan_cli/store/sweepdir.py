@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,8 +174,17 @@ def check_target(out: Path, force: bool, resume: bool) -> None:
     elif force:
         fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
     elif rundir.is_nonempty_dir(out):
-        raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
-                         "(use --force to replace it or --resume)")
+        raise UsageError(_not_empty(out))
+
+
+def _not_empty(out: Path) -> str:
+    """The refusal of a non-empty --out; a sweep there (one whose start failed, or was killed)
+    gets the command that continues it, which works from any point."""
+    where = fsguard._short(str(out))
+    if is_sweep(out):
+        return (f"--out: {where} holds a sweep already; continue it with: pointgan sweep "
+                f"--resume --out {shlex.quote(str(out))} (or use --force to replace it)")
+    return f"--out: {where} is not empty (use --force to replace it or --resume)"
 
 
 def prepare_fresh(out: Path, force: bool) -> None:
@@ -182,8 +192,7 @@ def prepare_fresh(out: Path, force: bool) -> None:
     only what pointgan wrote."""
     if rundir.is_nonempty_dir(out):
         if not force:
-            raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
-                             "(use --force to replace it or --resume)")
+            raise UsageError(_not_empty(out))
         fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
         fsguard.clear_owned(out, SWEEP_LAYOUT)
 
@@ -256,7 +265,7 @@ def _store_index(path: Path | str) -> dict[str, tuple[str, int]]:
     that lists a member wins); one pass over the batches, their id lists cached."""
     where: dict[str, tuple[str, int]] = {}
     for bid in sweepstore.batch_ids(Path(path)):
-        ids = _cached(sweepstore.state_path(path, bid), "ids", sweepstore.read_ids)
+        ids = _cached(sweepstore.state_path(Path(path), bid), "ids", sweepstore.read_ids)
         for i, mid in enumerate(ids):
             where.setdefault(mid, (bid, i))
     return where
@@ -265,7 +274,7 @@ def _store_index(path: Path | str) -> dict[str, tuple[str, int]]:
 def _locate(path: Path | str, member_id: str) -> tuple[str, int] | None:
     """(batch, position) of a member in the batch store, or None if no batch holds it."""
     for bid in sweepstore.batch_ids(Path(path)):
-        ids = _cached(sweepstore.state_path(path, bid), "ids", sweepstore.read_ids)
+        ids = _cached(sweepstore.state_path(Path(path), bid), "ids", sweepstore.read_ids)
         if member_id in ids:
             return bid, ids.index(member_id)
     return None
@@ -277,15 +286,15 @@ def _stored(path: Path | str, member_id: str):
     if where is None:
         return None
     bid, i = where
-    _ids, state = _cached(sweepstore.state_path(path, bid), "state", sweepstore.read_state)
-    metrics = _cached(sweepstore.metrics_path(path, bid), "metrics", sweepstore.read_metrics)
+    _ids, state = _cached(sweepstore.state_path(Path(path), bid), "state", sweepstore.read_state)
+    metrics = _cached(sweepstore.metrics_path(Path(path), bid), "metrics", sweepstore.read_metrics)
     return i, state, metrics
 
 
 def _batch_summaries(path: Path | str, bid: str) -> sweepstore.Summaries | None:
     """A finished batch's summaries, read once per file version (each member's a new dict
     every time it is asked for)."""
-    return _cached(sweepstore.state_path(path, bid), "summaries", sweepstore.read_summaries)
+    return _cached(sweepstore.state_path(Path(path), bid), "summaries", sweepstore.read_summaries)
 
 
 def member_checkpoint(path: Path | str, member_id: str) -> dict[str, Any] | None:
@@ -307,7 +316,9 @@ def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
     if own is not None:
         return rundir.read_summary(own)
     where = _locate(path, member_id)
-    found = None if where is None else _batch_summaries(path, where[0])
+    if where is None:
+        return None
+    found = _batch_summaries(path, where[0])
     if found is None:
         return None
     return checks.summary(found.get(where[1]), sweepstore.state_path(path, where[0]))
@@ -328,7 +339,7 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
             found = _batch_summaries(path, at[0])
             batches[at[0]] = None if found is None else found.all()
         got = None if at is None else batches[at[0]]
-        out.append(None if got is None else
+        out.append(None if got is None or at is None else
                    checks.summary(got[at[1]], sweepstore.state_path(path, at[0])))
     return out
 
@@ -344,9 +355,10 @@ def member_metrics(path: Path | str, member_id: str,
     if where is None:
         raise UsageError(f"{member_dir(path, member_id)}: no metrics yet")
     bid, i = where
-    _ids, step, _done = _cached(sweepstore.state_path(path, bid), "progress",
+    _ids, step, _done = _cached(sweepstore.state_path(Path(path), bid), "progress",
                                 sweepstore.read_progress)
-    metrics = _cached(sweepstore.metrics_path(path, bid), "metrics", sweepstore.read_metrics)
+    metrics = _cached(sweepstore.metrics_path(Path(path), bid), "metrics",
+                      sweepstore.read_metrics)
     kept = metrics.rows(i, _entry(path, member_id), losses)
     return [r for r in kept if r["step"] <= step]
 
@@ -384,14 +396,14 @@ def member_curves(path: Path | str, ids: list[str]) -> list[tuple[np.ndarray, np
 def _batch_curves(path: Path | str, bid: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps (S,), w and b of every member (S, M, 2) float64) of a batch, its snapshots past
     the state's step dropped (as ``member_metrics`` does)."""
-    upto = _cached(sweepstore.state_path(path, bid), "progress", sweepstore.read_progress)[1]
+    upto = _cached(sweepstore.state_path(Path(path), bid), "progress", sweepstore.read_progress)[1]
 
     def load(f: Path) -> tuple[np.ndarray, np.ndarray]:
         steps, wb = sweepstore.read_curves(f)
         keep = np.array(steps, dtype=np.int64) <= upto
         return np.array(steps, dtype=np.int64)[keep], wb[keep].astype(np.float64)
 
-    return _cached(sweepstore.metrics_path(path, bid), f"curves<={upto}", load)
+    return _cached(sweepstore.metrics_path(Path(path), bid), f"curves<={upto}", load)
 
 
 def member_started(path: Path | str, member_id: str) -> bool:

@@ -152,7 +152,7 @@ class BatchMetrics:
         else:
             arrays["params"] = params
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
 
 
@@ -242,7 +242,9 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
         else:  # summaries of different shapes: one JSON line each
             lines = "\n".join(json.dumps(s, allow_nan=False) for s in objs)
             arrays["@summaries_bz2"] = _raw(bz2.compress(lines.encode("utf-8"), 9))
-    flat, same, seen = {}, {}, {}
+    flat: dict[str, np.ndarray] = {}
+    same: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
     for name, arr in _flatten(stacked).items():
         key = (arr.dtype.str, arr.shape, arr.tobytes()) if arr.ndim else None
         if key is not None and key in seen:
@@ -254,7 +256,7 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
     if same:
         arrays["@same"] = _text(json.dumps(same))
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays, **flat)
+    np.savez_compressed(buf, **arrays, **flat)  # type: ignore[arg-type]
     return buf.getvalue()
 
 
@@ -292,19 +294,24 @@ class Summaries:
                  columns: tuple[list, list[list]] | None = None):
         self._texts, self._columns = texts, columns
 
+    def _cols(self) -> tuple[list, list[list]]:
+        assert self._columns is not None  # one of the two is always given
+        return self._columns
+
     def __len__(self) -> int:
-        return len(self._texts) if self._texts is not None else len(self._columns[1][0])
+        return len(self._texts) if self._texts is not None else len(self._cols()[1][0])
 
     def get(self, i: int) -> dict[str, Any]:
         """Member i's ``summary.json`` document."""
         if self._texts is not None:
             return json.loads(self._texts[i])
-        return jsoncols.build(*self._columns, range(i, i + 1))[0]
+        paths, cols = self._cols()
+        return jsoncols.build(paths, cols, range(i, i + 1))[0]
 
     def all(self) -> list[dict[str, Any]]:
         if self._texts is not None:
             return [json.loads(t) for t in self._texts]
-        return jsoncols.build(*self._columns)
+        return jsoncols.build(*self._cols())
 
 
 def _summaries(z: _npz) -> Summaries | None:

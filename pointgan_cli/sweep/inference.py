@@ -94,10 +94,11 @@ def paired_times(group: Mapping[int, int | None], reference: Mapping[int, int | 
     inf = math.inf
     shared = sorted(set(group) & set(reference))
     sooner = later = 0
-    diffs = []
+    diffs: list[float] = []
     for s in shared:
-        g = inf if group[s] is None else group[s]
-        r = inf if reference[s] is None else reference[s]
+        gs, rs = group[s], reference[s]
+        g: float = inf if gs is None else gs
+        r: float = inf if rs is None else rs
         sooner += g < r
         later += g > r
         if g != inf and r != inf:
@@ -116,12 +117,12 @@ def paired_times(group: Mapping[int, int | None], reference: Mapping[int, int | 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm step-down adjusted p-values in the input order (None stays None and does not
     count as a test)."""
-    idx = sorted((i for i, p in enumerate(pvalues) if p is not None), key=lambda i: pvalues[i])
-    m = len(idx)
+    tests = sorted(((i, p) for i, p in enumerate(pvalues) if p is not None), key=lambda t: t[1])
+    m = len(tests)
     out: list[float | None] = [None] * len(pvalues)
     running = 0.0
-    for rank, i in enumerate(idx):
-        running = max(running, min(1.0, (m - rank) * float(pvalues[i])))
+    for rank, (i, p) in enumerate(tests):
+        running = max(running, min(1.0, (m - rank) * float(p)))
         out[i] = running
     return out
 

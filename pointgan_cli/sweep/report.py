@@ -21,9 +21,10 @@ from .. import verdict
 from ..errors import RuntimeFailure
 from ..store import sweepdir
 from . import inference, maps, tolerance
-from .charts import plot_convergence, plot_success, plot_weights
+from .charts import plot_convergence, plot_weights
 from .spec import SweepSpec, reference_groups
 from .stats import paired, wilson
+from .successplot import plot_success
 
 __all__ = ["paired", "wilson", "summarize", "write_report"]
 
@@ -95,9 +96,11 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
         w = np.array([s["w"] for _, s in items], dtype=np.float64)
         b = np.array([s["b"] for _, s in items], dtype=np.float64)
         ref = references.get(name)
-        has_ref = ref in outcome and ref != name
-        pair = paired(outcome[name], outcome[ref]) if has_ref else None
-        by_tol = tolerance.success_by_tolerance(items, groups[ref] if has_ref else None, tols)
+        # the group compared with: the reference where it ran and is another group
+        other = ref if ref is not None and ref in outcome and ref != name else None
+        pair = paired(outcome[name], outcome[other]) if other is not None else None
+        by_tol = tolerance.success_by_tolerance(items, groups[other] if other is not None
+                                                else None, tols)
         conv = [(i, s) for i, s in items if s["converged"]]
         out.append({
             "group": name,
@@ -114,7 +117,7 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
             "success_by_tolerance": by_tol,
             "tolerance_robustness": tolerance.robustness(by_tol, criterion["tolerance"]),
             **inference.time_to_converge(times[name], _horizon(items),
-                                         times[ref] if has_ref else None),
+                                         times[other] if other is not None else None),
             "diverged": sum(1 for _, s in items if s["status"] == "diverged"),
             "w_mean": float(w.mean()),
             "w_std": float(w.std()),

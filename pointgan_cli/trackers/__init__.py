@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import PointganError, RuntimeFailure, UsageError
+from ..results import progress
 from ..store import outputs, sweepdir
 from .common import missing, one_line
 
@@ -81,7 +82,9 @@ def log_sweep(sweep_dir: Path | str, tracker: str,
     sweep_dir = Path(sweep_dir)
     index = sweepdir.read_index(sweep_dir)
     summary = sweepdir.read_summary(sweep_dir)
-    runs = [(e.id, e.group, sweepdir.load_member(sweep_dir, e.id)) for e in index.entries]
+    what = progress.count(len(index.entries), "member", "read")
+    runs = [(e.id, e.group, sweepdir.load_member(sweep_dir, e.id))
+            for e in progress.each(index.entries, what)]
     if name == "none":
         return None
     with _writing(name, sweep_dir), _session(name, tracking_uri, sweep_dir) as session:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import RuntimeFailure
+from ..results import progress
 from ..store import atomic, fsguard, outputs
 from ..store.rundir import WANDB, Run
 from .common import PROJECT, documents, files, group_names, missing, run_tags, sweep_numbers
@@ -68,7 +69,8 @@ class WandbSession:
             opts["base_url"] = self.base_url
         wrun = self.wandb.init(
             project=os.environ.get("WANDB_PROJECT") or PROJECT, dir=str(root.resolve()),
-            mode=self.mode, name=root.name, group=group, job_type=job_type, config=config,
+            mode=self.mode, name=root.name,  # type: ignore[arg-type]
+            group=group, job_type=job_type, config=config,
             tags=tags, notes=notes, settings=self.wandb.Settings(**opts))
         disabled = bool(getattr(wrun, "disabled", False))  # WANDB_MODE=disabled: no records
         try:
@@ -108,8 +110,9 @@ class WandbSession:
         info = self._log(sweep_dir, False, name, "sweep",
                          {"members": len(runs), "groups": group_names(runs)}, ["sweep"],
                          f"Sweep {sweep_dir}", [], sweep_numbers(summary))
+        what = progress.count(len(runs), "member", "log")
         info["members"] = [self.log_run(r, name, {"group": g, "member": m})["run_id"]
-                           for m, g, r in runs]
+                           for m, g, r in progress.each(runs, what)]
         return info
 
 

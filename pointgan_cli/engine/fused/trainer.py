@@ -121,10 +121,12 @@ class FusedTrainer:
             self.S[newly, L.MG:] = 0.0  # optimizer state, LeCam anchors, optimistic steps
         self._last_good = (self.g.copy(), self.d.copy())
         g, d = self.g.astype(np.float64), self.d.astype(np.float64)
-        losses = [None] * 4
-        if with_losses:
-            losses = snapshot_losses(self.specs, g, d, min(self.step, self.steps - 1))
-        return Snapshot(self.step, g, d, *losses, alive=self.alive.copy())
+        if not with_losses:
+            return Snapshot(step=self.step, g=g, d=d, g_loss=None, d_loss=None, d_real=None,
+                            d_fake=None, alive=self.alive.copy())
+        gl, dl, dr, df = snapshot_losses(self.specs, g, d, min(self.step, self.steps - 1))
+        return Snapshot(step=self.step, g=g, d=d, g_loss=gl, d_loss=dl, d_real=dr, d_fake=df,
+                        alive=self.alive.copy())
 
     # -- checkpoints -------------------------------------------------------------------------------
     def _state(self, tensor, scalar) -> dict:
