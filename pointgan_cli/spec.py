@@ -304,7 +304,7 @@ def read_config(path: Path) -> dict[str, Any]:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
         else:
-            data = json.loads(text, parse_constant=_no_constant)
+            data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except (ValueError, tomllib.TOMLDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise UsageError(f"--config: cannot parse {where}: {cap(str(exc), 160)}") from None
     except RecursionError:
@@ -325,6 +325,15 @@ def read_config(path: Path) -> dict[str, Any]:
 def _no_constant(name: str) -> Any:
     """JSON has no NaN or Infinity: refuse them in config files."""
     raise ValueError(f"{name} is not a JSON number (only finite numbers are allowed)")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one too large for a float (``1e400``) is refused, not read as
+    infinity."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{cap(text, 40)} is too large for a number")
+    return value
 
 
 

@@ -175,7 +175,7 @@ def sweep(
     # --resume loaded the spec and members, otherwise the flags built them and named out.
     assert out is not None and spec is not None and members is not None
     sweepdir.check_target(out, force, resume)
-    check_runnable(members, executor)
+    check_runnable(members, executor, ray_address)
     trackers.check_available(tracker, tracking_uri)
     t0 = time.perf_counter()
     with console.progress_bar(1, f"sweep {len(members)} runs", enabled=not quiet) as prog:
@@ -303,7 +303,8 @@ def _parse_max_batch(text: str) -> int | None:
     try:
         value = int(text)
     except ValueError:
-        raise UsageError(f"--max-batch: {text!r} is not a positive integer or 'auto'") from None
+        raise UsageError(f"--max-batch: {short(text, 60)} is not a positive integer or "
+                         "'auto'") from None
     if value < 1:
         raise UsageError(f"--max-batch: {value} must be at least 1 (or 'auto')")
     return value

@@ -14,6 +14,7 @@ directory must be added to it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,10 +26,10 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from ..errors import UsageError
+from ..errors import RuntimeFailure, UsageError
 from ..naming import rerun_command
 from ..spec import RunSpec
-from . import atomic, fsguard, rundir, sweepindex, sweepstore
+from . import atomic, checks, fsguard, rundir, sweepindex, sweepstore
 from .ckptfile import unstack_state
 
 SWEEP_JSON = "sweep.json"
@@ -153,6 +154,8 @@ def read_index(path: Path | str) -> Index:
         raise UsageError(f"{f} is corrupt") from None
     if not entries:
         raise UsageError(f"{f} lists no members")
+    if not all(isinstance(e.spec, dict) and isinstance(e.group, str) for e in entries):
+        raise UsageError(f"{f} is corrupt (a member without a spec or group)")
     ids = [e.id for e in entries]
     if len(set(ids)) != len(ids) or not all(_SAFE_ID.fullmatch(i) and i not in (".", "..")
                                             for i in ids):
@@ -316,7 +319,9 @@ def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
     if where is None:
         return None
     found = _batch_summaries(path, where[0])
-    return None if found is None else found.get(where[1])
+    if found is None:
+        return None
+    return checks.summary(found.get(where[1]), sweepstore.state_path(path, where[0]))
 
 
 def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | None]:
@@ -334,7 +339,8 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
             found = _batch_summaries(path, at[0])
             batches[at[0]] = None if found is None else found.all()
         got = None if at is None else batches[at[0]]
-        out.append(None if got is None or at is None else got[at[1]])
+        out.append(None if got is None or at is None else
+                   checks.summary(got[at[1]], sweepstore.state_path(path, at[0])))
     return out
 
 
@@ -484,27 +490,38 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
     spec = _entry(path, member_id)
     member = unstack_state(state, i)
     summaries = member.pop("summaries", None)
-    rows = member_metrics(path, member_id)  # read before out (maybe members/ID) has spec.json
+    rows = member_metrics(path, member_id)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rundir.write_spec(out, spec, rerun_command(spec, str(out)))
-    rundir.write_metrics(out, rows)
-    rundir.write_checkpoint(out, member, spec)
-    if summaries is not None:
-        atomic.atomic_write_json(out / rundir.SUMMARY, summaries.get(i))
+    made = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / rundir.CHECKPOINTS).mkdir(exist_ok=True)
+        rundir.write_spec(out, spec, rerun_command(spec, str(out)))
+        rundir.write_metrics(out, rows)
+        rundir.write_checkpoint(out, member, spec)
+        if summaries is not None:
+            atomic.atomic_write_json(out / rundir.SUMMARY, summaries.get(i))
+    except OSError as exc:  # a full disk: no half-made run directory stays behind
+        with contextlib.suppress(OSError):
+            fsguard.clear_owned(out, rundir.RUN_LAYOUT)
+            if made:
+                out.rmdir()
+        raise RuntimeFailure(f"cannot write {fsguard._short(str(out))}: "
+                             f"{exc.strerror or exc}; nothing was kept (free some space and "
+                             "export again)") from None
     return {"run_dir": str(out), "step": int(member["step"]), "finished": summaries is not None}
 
 
 def read_summary(path: Path | str) -> dict[str, Any]:
     """The sweep's ``summary.json``; ``{}`` while the sweep has not finished."""
     f = Path(path) / SUMMARY
-    if not f.is_file():
+    if not f.is_file():  # is_file: a regular file (never a FIFO to wait on)
         return {}
     try:
         doc = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise UsageError(f"{f} is corrupt") from None
-    return doc if isinstance(doc, dict) else {}
+    return checks.sweep_summary(doc, f)
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:

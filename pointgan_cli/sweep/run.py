@@ -16,9 +16,9 @@ from ..errors import RuntimeFailure, UsageError
 from ..games import DIRAC, game_of
 from ..spec import RunSpec
 from ..store import fsguard, outputs, sweepdir, sweepstore
-from ..training.runtime import Interrupted, disk_failure, runs_that_fit
+from ..training.runtime import Interrupted, disk_failure, runs_that_fit, signals_raise
 from . import charts, dirac_report, report
-from .executors import run_local, run_ray
+from .executors import check_reachable, run_local, run_ray
 from .plan import store_jobs
 from .spec import SweepSpec, expand
 
@@ -39,8 +39,9 @@ def load_sweep(out: Path) -> tuple[SweepSpec, MemberList, str]:
     return sweep, members, index.command
 
 
-def check_runnable(members: MemberList, executor: str) -> None:
-    """What can be checked before any file is written: the device and the executor."""
+def check_runnable(members: MemberList, executor: str, ray_address: str | None = None) -> None:
+    """What can be checked before any file is written: the device, the executor and (Ray)
+    that something listens at ``ray_address``."""
     import importlib.util
 
     if executor not in ("local", "ray"):
@@ -49,6 +50,8 @@ def check_runnable(members: MemberList, executor: str) -> None:
     if executor == "ray" and importlib.util.find_spec("ray") is None:
         raise RuntimeFailure("--executor ray needs Ray: install it with "
                              "pip install 'pointgan[ray]'")
+    if executor == "ray" and ray_address:
+        check_reachable(ray_address)
     devices = {spec.device for _, _, spec in members}
     if devices != {"cpu"}:
         import torch
@@ -88,7 +91,7 @@ def run_sweep(
         sweep, members, command = load_sweep(out)
     elif members is None:
         members = expand(sweep)
-    check_runnable(members, executor)
+    check_runnable(members, executor, ray_address)
     if executor == "local":
         max_batch = _fit_memory(members, max_batch, workers)
     try:
@@ -98,7 +101,11 @@ def run_sweep(
             return _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
                                executor, ray_address, progress)
     except OSError as exc:
-        raise disk_failure(exc, out) from None
+        # sweep.json is written whole or not at all: with it --resume continues; without it
+        # the sweep's own command (with --resume: nothing to continue, so it starts)
+        again = (f"pointgan sweep --resume --out {shlex.quote(str(out))}"
+                 if sweepdir.is_sweep(out) else f"{command} --resume")
+        raise disk_failure(exc, out, again) from None
     except Interrupted as exc:
         raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
                           f"pointgan sweep --resume --out {shlex.quote(str(out))}",
@@ -180,7 +187,8 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     finally:
         if preload is not None:
             preload.join()
-    if game_of(members[0][2]) is DIRAC:
-        return dirac_report.write_report(out, members)
-    return report.write_report(out, [(i, g) for i, g, _ in members], members[0][2].real_value,
-                               sweep)
+    with signals_raise():  # no step to stop at: a signal stops the (atomic) report writes
+        if game_of(members[0][2]) is DIRAC:
+            return dirac_report.write_report(out, members)
+        return report.write_report(out, [(i, g) for i, g, _ in members],
+                                   members[0][2].real_value, sweep)
