@@ -101,7 +101,8 @@ def _inflate_at_most(limit: int):
     array's shape allows is damaged (or a bomb), and is refused before it fills memory."""
 
     def inflate(data: bytes) -> bytes:
-        out, rest = [], data
+        out: list[bytes] = []
+        rest = data
         while rest:
             d = bz2.BZ2Decompressor()
             got = d.decompress(rest, limit + 1 - sum(map(len, out)))

@@ -321,7 +321,7 @@ def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
     found = _batch_summaries(path, where[0])
     if found is None:
         return None
-    return checks.summary(found.get(where[1]), sweepstore.state_path(path, where[0]))
+    return checks.summary(found.get(where[1]), sweepstore.state_path(Path(path), where[0]))
 
 
 def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | None]:
@@ -340,7 +340,7 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
             batches[at[0]] = None if found is None else found.all()
         got = None if at is None else batches[at[0]]
         out.append(None if got is None or at is None else
-                   checks.summary(got[at[1]], sweepstore.state_path(path, at[0])))
+                   checks.summary(got[at[1]], sweepstore.state_path(Path(path), at[0])))
     return out
 
 

@@ -108,8 +108,8 @@ def signals_raise() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        for num, handler in old.items():
+            signal.signal(num, handler)
 
 
 def disk_failure(exc: OSError, where: Path, again: str | None = None) -> RuntimeFailure:
