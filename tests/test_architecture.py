@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "pointgan_cli"
-ENGINE = ("rng", "models", "losses", "grads", "layout", "batching", "randomness",
-          "trainstate", "optimizers", "capture", "snapshots", "engine", "dirac",
-          "snapshot_record")
+ENGINE = tuple(f"engine.{m}" for m in (
+    "rng", "models", "losses", "grads", "layout", "batching", "randomness",
+    "state", "optimizers", "capture", "snapshots", "trainer", "dirac", "snapshot_record"))
 
 
 def modules() -> dict[str, Path]:

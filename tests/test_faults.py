@@ -452,7 +452,7 @@ def test_sigterm_to_a_sweep_checkpoints_every_member_and_exits_143(cli, tmp_path
 
 @pytest.mark.long
 def test_a_second_writer_is_refused_and_the_first_run_is_unaffected(cli, tmp_path):
-    args = ["train", "--steps", "2000", "--seed", "7", "-q"]
+    args = ["train", "--steps", "100000", "--seed", "7", "-q"]
     out = tmp_path / "r"
     proc = _popen([*args, "--out", out], tmp_path)
     _wait(lambda: (out / "metrics.jsonl").exists(), proc)
