@@ -19,7 +19,7 @@ FALLBACKS: dict[tuple[str, str], str] = {
     ("game", "dirac"): "--game dirac",
     ("update", "extragradient"): "--update extragradient",
     ("consensus", "on"): "--consensus",
-    ("device", "cuda"): "--device cuda",
+    ("device", "cuda"): "--device cuda with --instance-noise, --r1, --r2, --gp-weight or --lecam",
 }
 
 
