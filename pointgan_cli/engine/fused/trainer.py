@@ -22,6 +22,7 @@ from .settings import initial_params, per_run, shared
 if TYPE_CHECKING:
     from ...spec import RunSpec
 
+PARALLEL_MIN = 32  # runs below which the kernel runs on the calling thread only
 STOP_EVERY = 64  # steps between two checks of should_stop (a signal stops within these)
 
 
@@ -43,7 +44,9 @@ class FusedTrainer:
         if self.device == "cpu":
             from .compiled import kernel
 
-            self._kernel = kernel()
+            # a parallel region wakes every thread at each call: for a few runs that costs
+            # more than it shares (on a loaded machine, a scheduler tick per call)
+            self._kernel = kernel(serial=True if len(specs) < PARALLEL_MIN else None)
         else:
             from .cuda_support import device_kernel
 
