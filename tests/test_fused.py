@@ -195,3 +195,20 @@ def test_the_cuda_kernel_matches_the_cpu_kernel_in_numbas_simulator(tmp_path):
                          env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "fixed" in res.stdout and "baseline" in res.stdout
+
+
+def test_kernel_cache_is_the_users_and_says_a_compile_once(monkeypatch, capsys, tmp_path):
+    from pointgan_cli.engine.fused import cache
+
+    monkeypatch.setenv("POINTGAN_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache.cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("POINTGAN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_dir() == tmp_path / "xdg" / "pointgan"
+    assert not cache.is_cached("step", "train_steps")  # an empty cache holds no kernel
+    monkeypatch.setattr(cache, "_said", False)
+    cache.say_compiling("fused CPU kernel")
+    cache.say_compiling("fused CPU kernel")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "compiling the fused CPU kernel once" in err
+    assert str(tmp_path / "xdg" / "pointgan") in err
