@@ -106,16 +106,20 @@ def engine_seconds(runs: int, steps: int, offset: int = 0) -> float:
         tr = BatchTrainer(_specs(runs, offset))
         for _ in range(10):
             tr.train_step()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(steps):
             tr.train_step()
+        _CPU[0] += time.process_time() - c
         return time.perf_counter() - t
 
 
-def engine_cpu(members: int, steps: int, workers: int) -> float:
-    """Run-steps/s of ``members`` runs split over ``workers`` processes, each timing itself
-    (set-up excluded); the slowest sets the figure. Batches of at most ``CPU_BATCH``, as a
-    sweep cuts them."""
+_CPU = [0.0]  # a worker's CPU seconds in engine_seconds so far
+
+
+def engine_cpu(members: int, steps: int, workers: int) -> tuple[float, float]:
+    """(run-steps/s, run-steps per CPU-second) of ``members`` runs split over ``workers``
+    processes, each timing itself (set-up excluded); the slowest sets the first figure.
+    Batches of at most ``CPU_BATCH``, as a sweep cuts them."""
     per = -(-members // workers)
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(engine_seconds, [1] * workers, [1] * workers))  # start every worker
@@ -125,16 +129,17 @@ def engine_cpu(members: int, steps: int, workers: int) -> float:
             chunks = [min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)]
             jobs.append((chunks, k * per))
         secs = list(pool.map(_worker_seconds, jobs, [steps] * len(jobs)))
-    return members * steps / max(secs)
+    return members * steps / max(w for w, _ in secs), members * steps / sum(u for _, u in secs)
 
 
-def _worker_seconds(job, steps: int) -> float:
+def _worker_seconds(job, steps: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of a worker's batches."""
     chunks, offset = job
-    total = 0.0
+    total, start = 0.0, _CPU[0]
     for c in chunks:
         total += engine_seconds(c, steps, offset)
         offset += c
-    return total
+    return total, _CPU[0] - start
 
 
 def engine_cuda(runs: int, steps: int) -> tuple[float, float]:
@@ -248,13 +253,14 @@ def main() -> None:
         torch.set_num_threads(1)
         naive = 1e6 / naive_us_per_step(_specs(1)[0], 300)
         fused, fused_per_cpu = fused_cpu(args.members, args.engine_steps, args.workers)
-        engine = engine_cpu(args.members, args.engine_steps, args.workers)
+        engine, engine_per_cpu = engine_cpu(args.members, args.engine_steps, args.workers)
         print(f"naive nn.Module loop (1 run)  : {naive:14,.0f} run-steps/s")
         print(f"torch engine ({args.workers} processes)  : {engine:14,.0f} run-steps/s "
-              f"({engine / naive:.0f}x naive)")
+              f"({engine / naive:.0f}x naive; {engine_per_cpu:,.0f} per CPU-second)")
         print(f"fused engine ({args.workers} processes)  : {fused:14,.0f} run-steps/s "
               f"({fused / engine:.1f}x torch, {fused / naive:.0f}x naive; "
-              f"{fused_per_cpu:,.0f} per CPU-second)", flush=True)
+              f"{fused_per_cpu:,.0f} per CPU-second, {fused_per_cpu / engine_per_cpu:.1f}x "
+              f"torch's)", flush=True)
     rates = {}
     for name in ("fused", "torch"):
         extra = [*args.sweep_arg, "--engine", name]
