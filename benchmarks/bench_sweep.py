@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -197,6 +198,7 @@ def whole_sweep(members: int, steps: int, device: str, extra: list[str],
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         env = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg")
         peak = [0]
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
@@ -210,13 +212,15 @@ def whole_sweep(members: int, steps: int, device: str, extra: list[str],
         watcher.start()
         _, err = proc.communicate()
         wall = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         watcher.join()
         if proc.returncode != 0:
             raise SystemExit(f"sweep failed ({proc.returncode}): {err.decode()[-500:]}")
         files = [p for p in out.rglob("*") if p.is_file()]
         size = sum(p.stat().st_size for p in files)
         store = sum(p.stat().st_size for p in (out / "batches").glob("*"))
-    return {"wall": wall, "rate": members * steps / wall, "rss": peak[0],
+    return {"wall": wall, "rate": members * steps / wall, "rss": peak[0], "cpu": cpu,
             "bytes_per_member": size / members, "store_per_member": store / members,
             "files": len(files)}
 
@@ -261,18 +265,20 @@ def main() -> None:
               f"({fused / engine:.1f}x torch, {fused / naive:.0f}x naive; "
               f"{fused_per_cpu:,.0f} per CPU-second, {fused_per_cpu / engine_per_cpu:.1f}x "
               f"torch's)", flush=True)
-    rates = {}
+    rates, cpus = {}, {}
     for name in ("fused", "torch"):
         extra = [*args.sweep_arg, "--engine", name]
         w = whole_sweep(args.members, args.steps, args.device, extra,
                         args.keep if name == "fused" else None)
-        rates[name] = w["rate"]
+        rates[name], cpus[name] = w["rate"], w["cpu"]
         print(f"whole `pointgan sweep --engine {name}` ({args.members} x {args.steps}): "
-              f"{w['rate']:12,.0f} run-steps/s ({w['wall']:.2f} s)")
+              f"{w['rate']:12,.0f} run-steps/s ({w['wall']:.2f} s; {w['cpu']:.2f} CPU-seconds "
+              "of the process tree)")
         print(f"  files {w['files']}, {w['bytes_per_member']:,.0f} B per member "
               f"({w['store_per_member']:,.0f} in batches/), peak RSS "
               f"{w['rss'] / 2**20:,.0f} MiB", flush=True)
-    print(f"whole sweep, fused / torch: {rates['fused'] / rates['torch']:.2f}x")
+    print(f"whole sweep, fused / torch: {rates['fused'] / rates['torch']:.2f}x wall, "
+          f"{cpus['torch'] / cpus['fused']:.2f}x in CPU-seconds")
     if args.rss:
         print("peak RSS of the whole process tree by members:")
         for n in (int(x) for x in args.rss.split(",")):
