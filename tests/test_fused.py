@@ -57,6 +57,8 @@ CASES = [
     ("lsgan", {"lecam": 0.1, "update": "optimistic", "weight_decay_mode": "l2",
                "weight_decay": 0.1}),
     ("r2", {"g_loss": "minimax", "label_easing": 0.1, "fake_weight": 0.5, "batch_size": 50}),
+    ("fixed", {"update": "extragradient", "lecam": 0.3, "weight_decay_mode": "l2"}),
+    ("baseline", {"update": "extragradient", "optimizer": "sgd", "momentum": 0.9}),
 ]
 
 
@@ -130,16 +132,16 @@ def test_divergence_is_rolled_back_and_frozen_as_in_the_torch_engine():
 
 
 def test_the_fallbacks_are_exactly_these():
-    cuda_why = "--device cuda with --instance-noise, --r1, --r2, --gp-weight or --lecam"
-    assert set(support.FALLBACKS.values()) == {
-        "--game dirac", "--update extragradient", "--consensus", cuda_why}
+    cuda_why = ("--device cuda with --instance-noise, --r1, --r2, --gp-weight, --lecam or "
+                "--update extragradient")
+    assert set(support.FALLBACKS.values()) == {"--game dirac", "--consensus", cuda_why}
     fused = resolve_spec("baseline", None, {})
     assert support.fallback_reason(fused) is None
     for flags, why in [({"game": "dirac"}, "--game dirac"),
-                       ({"update": "extragradient"}, "--update extragradient"),
                        ({"consensus": 1.0}, "--consensus"),
                        ({"device": "cuda", "r1": 1.0}, cuda_why),
-                       ({"device": "cuda", "lecam": 0.1}, cuda_why)]:
+                       ({"device": "cuda", "lecam": 0.1}, cuda_why),
+                       ({"device": "cuda", "update": "extragradient"}, cuda_why)]:
         spec = resolve_spec("baseline", None, flags)
         assert support.fallback_reason(spec) == why
         assert not support.uses_fused(spec)
@@ -156,7 +158,8 @@ def test_every_preset_and_loss_runs_fused():
 
     for preset in PRESETS:
         assert support.uses_fused(resolve_spec(preset, None, {})), preset
-    for flags in ({"update": "optimistic"}, {"update": "simultaneous"}, {"lecam": 0.5},
+    for flags in ({"update": "optimistic"}, {"update": "extragradient"},
+                  {"update": "simultaneous"}, {"lecam": 0.5},
                   {"optimizer": "sgd", "momentum": 0.9}, {"d_steps": 3}, {"r2": 1.0},
                   {"weight_decay_mode": "l2", "weight_decay": 0.1}, {"g_loss": "minimax"}):
         assert support.uses_fused(resolve_spec("baseline", None, flags)), flags

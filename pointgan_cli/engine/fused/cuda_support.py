@@ -3,7 +3,8 @@
 Why a module of its own: ``support`` asks it without importing numba.cuda; the kernel loads only
 when a CUDA run starts. The streamed GPU step has the study's options, the four losses, both
 weight decays, Adam/SGD, the alternating, simultaneous and optimistic updates and extra D
-steps; instance noise, the gradient penalties and LeCam fall back to the torch engine.
+steps; instance noise, the gradient penalties, LeCam and extragradient fall back to the torch
+engine.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 def cuda_fused(spec: Any) -> bool:
     """Whether the fused CUDA kernel runs ``spec`` (the options above)."""
     return (spec.instance_noise == 0 and spec.r1 == 0 and spec.r2 == 0 and spec.gp_weight == 0
-            and spec.lecam == 0)
+            and spec.lecam == 0 and spec.update != "extragradient")
 
 
 class DeviceKernel:

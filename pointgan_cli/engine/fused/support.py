@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 #: What the fused engine does not run (spec field, value), and how the user would say it.
 FALLBACKS: dict[tuple[str, str], str] = {
     ("game", "dirac"): "--game dirac",
-    ("update", "extragradient"): "--update extragradient",
     ("consensus", "on"): "--consensus",
-    ("device", "cuda"): "--device cuda with --instance-noise, --r1, --r2, --gp-weight or --lecam",
+    ("device", "cuda"): "--device cuda with --instance-noise, --r1, --r2, --gp-weight, --lecam "
+                        "or --update extragradient",
 }
 
 
@@ -29,8 +29,6 @@ def fallback_reason(spec: RunSpec) -> str | None:
         return None
     if spec.game == "dirac":
         return FALLBACKS[("game", "dirac")]
-    if spec.update == "extragradient":
-        return FALLBACKS[("update", "extragradient")]
     if spec.consensus > 0:
         return FALLBACKS[("consensus", "on")]
     if spec.device != "cpu":
