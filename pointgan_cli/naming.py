@@ -23,6 +23,17 @@ def rerun_command(spec: RunSpec, out: str, sub: str = "train") -> str:
     return shlex.join(parts)
 
 
+def short_command(spec: RunSpec, out: str, sub: str = "train") -> str:
+    """The command a reader would type for ``spec``: the preset, the seed and only the flags
+    that differ from the preset (``overrides``). It makes the same spec as long as the presets'
+    values do not change; ``rerun_command`` (spec.json's) names every field."""
+    parts = ["pointgan", sub, flag_name("preset"), spec.preset, flag_name("seed"), str(spec.seed)]
+    for name, value in overrides(spec).items():
+        parts += [flag_name(name), str(value)]
+    parts += ["--out", out]
+    return shlex.join(parts)
+
+
 #: Short names for the directory label of the fields users override most; any other field is
 #: named by its flag without the dashes.
 SHORT_NAMES: dict[str, str] = {
@@ -65,6 +76,24 @@ def _overrides(spec: RunSpec) -> dict[str, Any]:
     return {f: getattr(spec, f) for f in SPEC_FIELDS
             if f not in NOT_OVERRIDES and getattr(spec, f) != getattr(base, f)
             and not (f == "snapshot_every" and spec.snapshot_every == auto.snapshot_every)}
+
+
+def override_value(value: Any) -> str:
+    """A value as the override words print it: ``1.5``, ``0.001``, ``wgan``; a float the
+    short form would round (``0.30000000000000004``) in full, so two grid points never read
+    alike."""
+    if isinstance(value, float):
+        text = f"{value:g}"
+        return text if float(text) == value else repr(value)
+    return str(value)
+
+
+def override_words(over: dict[str, Any]) -> str:
+    """The one spelling of overrides on every screen and file: each field as its flag without
+    the dashes, ``=``, its value: ``{"noise_scale": 1.5, "weight_decay": 0.1}`` ->
+    ``noise-scale=1.5 weight-decay=0.1`` (ls, report, train's table, a sweep's group names).
+    A run directory's default name is its file-name-safe short form (``run_label``)."""
+    return " ".join(f"{flag_name(k)[2:]}={override_value(v)}" for k, v in over.items())
 
 
 def _label_value(value: Any) -> str:

@@ -12,7 +12,7 @@ import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic import (
     BaseModel,
@@ -99,7 +99,8 @@ class RunSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, strict=True,
                               allow_inf_nan=False)
 
-    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Spec format version.")
+    schema_version: Literal[1] = Field(SCHEMA_VERSION,  # type: ignore[arg-type]
+                                      description="Spec format version.")
     preset: str = Field("baseline", description="Study configuration the spec started from.")
     seed: int = Field(0, ge=0, lt=2**32, description="Random seed (0 <= seed < 2^32).")
     steps: int = Field(6000, ge=1, le=MAX_STEPS,
@@ -355,6 +356,15 @@ def resolve_spec(
     for k, v in file_data.items():
         layers[k] = v
         origin[k] = f"{k} (in {config})"
+    if file_data:
+        # A bad value in the file is an error even where a flag replaces it: the file is
+        # wrong whatever the command line says (checks across fields wait for the flags).
+        try:
+            RunSpec.model_validate({**layers, "preset": chosen})
+        except ValidationError as exc:
+            own = [e for e in exc.errors() if e["loc"] and str(e["loc"][0]) in file_data]
+            if own:
+                _raise_invalid(own[0], origin)
     for k, v in (overrides or {}).items():
         if v is None:
             continue
@@ -364,13 +374,17 @@ def resolve_spec(
     try:
         return RunSpec.model_validate(layers)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        msg = err["msg"].removeprefix("Value error, ")
-        if not err["loc"]:  # a check across fields: its message names the flags itself
-            raise UsageError(msg) from None
-        field = str(err["loc"][0])
-        where = origin.get(field, flag_name(field))
-        raise UsageError(f"{where}: {cap(msg)} (got {short(err.get('input'))})") from None
+        _raise_invalid(exc.errors()[0], origin)
+
+
+def _raise_invalid(err: Any, origin: dict[str, str]) -> NoReturn:
+    """One pydantic error as one line naming where the value came from (flag or file)."""
+    msg = err["msg"].removeprefix("Value error, ")
+    if not err["loc"]:  # a check across fields: its message names the flags itself
+        raise UsageError(msg) from None
+    field = str(err["loc"][0])
+    where = origin.get(field, flag_name(field))
+    raise UsageError(f"{where}: {cap(msg)} (got {short(err.get('input'))})") from None
 
 
 def spec_json_schema() -> dict[str, Any]:

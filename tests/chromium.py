@@ -113,33 +113,100 @@ class _Pipe:
         os.close(self._r)
 
 
-def load(url: str, width: int = 1200, height: int = 900) -> dict[str, Any]:
-    """``{"errors": [...], "facts": {...}, "screenshot": png bytes}`` for the page at ``url``."""
-    exe = binary()
-    if exe is None:
-        raise FileNotFoundError("no chromium binary")
-    with tempfile.TemporaryDirectory(prefix="pointgan-chromium-") as profile:
-        pipe = _Pipe(exe, profile)
+class Page:
+    """One tab of a headless Chromium kept open: ``goto``, ``eval``, ``click``, ``screenshot``
+    and the errors seen so far, for tests that act on a page (use as a context manager)."""
+
+    def __init__(self, width: int = 1200, height: int = 900, javascript: bool = True):
+        exe = binary()
+        if exe is None:
+            raise FileNotFoundError("no chromium binary")
+        self._profile = tempfile.TemporaryDirectory(prefix="pointgan-chromium-")
+        self.pipe = _Pipe(exe, self._profile.name)
         try:
-            target = pipe.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            s = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})
-            session = s["sessionId"]
+            target = self.pipe.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            s = self.pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})
+            self.session = s["sessionId"]
             for domain in ("Page.enable", "Runtime.enable", "Log.enable"):
-                pipe.call(domain, None, session)
-            pipe.call("Emulation.setDeviceMetricsOverride",
+                self.call(domain)
+            self.call("Emulation.setDeviceMetricsOverride",
                       {"width": width, "height": height, "deviceScaleFactor": 1,
-                       "mobile": False}, session)
-            pipe.call("Page.navigate", {"url": url}, session)
-            pipe.wait(lambda m: m.get("method") == "Page.loadEventFired")
-            facts = pipe.call("Runtime.evaluate", {"expression": PAGE_FACTS,
-                                                   "returnByValue": True}, session)
-            shot = pipe.call("Page.captureScreenshot",
-                             {"format": "png", "captureBeyondViewport": True}, session)
-        finally:
-            pipe.close()
-    errors = [e for e in pipe.events if _is_error(e)]
-    return {"errors": errors, "facts": json.loads(facts["result"]["value"]),
-            "screenshot": base64.b64decode(shot["data"])}
+                       "mobile": False})
+            self.javascript = javascript
+            if not javascript:
+                self.call("Emulation.setScriptExecutionDisabled", {"value": True})
+        except BaseException:
+            self.close()
+            raise
+
+    def call(self, method: str, params: dict | None = None) -> dict[str, Any]:
+        return self.pipe.call(method, params, self.session)
+
+    def goto(self, url: str) -> None:
+        """Navigate and wait for the load event (a change of the fragment alone loads nothing:
+        then wait until the page has handled it)."""
+        nav = self.call("Page.navigate", {"url": url})
+        if nav.get("loaderId"):
+            self.pipe.wait(lambda m: m.get("method") == "Page.loadEventFired")
+        self.settle()
+
+    def settle(self) -> None:
+        """Wait until the page has run what an input queued (events, then a frame)."""
+        if not self.javascript:
+            return
+        self.eval("new Promise(r => setTimeout(() => requestAnimationFrame(() => "
+                  "setTimeout(r, 0)), 0))")
+
+    def eval(self, expression: str) -> Any:
+        """The JSON-able value of ``expression`` in the page (awaited if it is a promise)."""
+        r = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                           "awaitPromise": True})
+        if "exceptionDetails" in r:
+            raise RuntimeError(f"{expression}: {r['exceptionDetails']}")
+        return r["result"].get("value")
+
+    def click(self, selector: str, modifiers: int = 0) -> None:
+        """A real mouse click (pressed and released) at the centre of the element;
+        ``modifiers``: keys held (DevTools bits: 1 Alt, 2 Ctrl, 4 Meta, 8 Shift)."""
+        box = self.eval(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});
+            e.scrollIntoView({{block: "center"}}); const r = e.getBoundingClientRect();
+            return [r.x + r.width / 2, r.y + r.height / 2]; }})()""")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1],
+                                                   "button": "left", "clickCount": 1,
+                                                   "modifiers": modifiers})
+        self.settle()
+
+    def screenshot(self, full: bool = False) -> bytes:
+        shot = self.call("Page.captureScreenshot", {"format": "png",
+                                                    "captureBeyondViewport": full})
+        return base64.b64decode(shot["data"])
+
+    def errors(self) -> list[dict[str, Any]]:
+        """Console errors and warnings, uncaught exceptions and failed loads seen so far."""
+        self.eval("0")  # a round trip: every event sent before its answer is collected
+        return [e for e in self.pipe.events if _is_error(e)]
+
+    def close(self) -> None:
+        self.pipe.close()
+        self._profile.cleanup()
+
+    def __enter__(self) -> Page:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load(url: str, width: int = 1200, height: int = 900,
+         javascript: bool = True) -> dict[str, Any]:
+    """``{"errors": [...], "facts": {...}, "screenshot": png bytes}`` for the page at ``url``."""
+    with Page(width, height, javascript) as page:
+        page.goto(url)
+        facts = page.eval(PAGE_FACTS)
+        shot = page.screenshot(full=True)
+        errors = page.errors()
+    return {"errors": errors, "facts": json.loads(facts), "screenshot": shot}
 
 
 def _is_error(event: dict[str, Any]) -> bool:

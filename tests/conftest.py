@@ -60,11 +60,25 @@ def popen_cli(args, cwd=None):
     )
 
 
-@pytest.fixture(scope="session", autouse=True)
-def fused_kernel_warm():
-    """Load (or, in a cold cache, compile once) the fused kernel before any test: subprocesses
-    of the CLI then find it in the user's cache and print no compile line (tests count
-    stderr lines)."""
-    from pointgan_cli.engine.fused.compiled import warm
+def assert_text_inside(fig, slack: float = 1.0) -> None:
+    """Every visible, non-empty text of ``fig`` (titles, labels, tick labels, legends) lies
+    inside the figure: nothing is cut at an edge."""
+    from matplotlib.text import Text
 
-    warm(serial=True)  # the sweeps' workers' kernel; it starts no thread (forking stays safe)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    undrawn = set()  # labels of ticks outside their axis' view (matplotlib does not draw them)
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - 1e-9 * abs(hi - lo) <= tick.get_loc() <= hi + 1e-9 * abs(hi - lo):
+                    undrawn.update({id(tick.label1), id(tick.label2)})
+    for t in fig.findobj(Text):
+        if (not t.get_visible() or not t.get_text().strip() or t.figure is None
+                or id(t) in undrawn):
+            continue
+        e = t.get_window_extent(renderer)
+        assert (e.x0 >= box.x0 - slack and e.x1 <= box.x1 + slack and e.y0 >= box.y0 - slack
+                and e.y1 <= box.y1 + slack), (t.get_text(), e.bounds, box.bounds)

@@ -75,13 +75,15 @@ def test_ls_lists_runs_and_sweeps_not_their_members(folder):
     assert hand.label == "baseline weight-decay=0.1 noise-scale=1.5"
     assert fixed.overrides == {} and fixed.label == "fixed"
     summary = load_run(folder / "runs" / "fixed-1").summary
-    assert fixed.status == summary["class"] and fixed.distance == summary["final_distance"]
+    assert fixed.cls == summary["class"] and fixed.distance == summary["final_distance"]
+    assert fixed.status == "finished" and fixed.members == 1
+    assert fixed.converged == int(summary["class"] == "converged")
     assert (fixed.seeds, fixed.steps, fixed.kind) == ("1", 300, "run")
     a = entries["sweeps/a"]
     doc = json.loads((folder / "sweeps" / "a" / "summary.json").read_text())
     assert a.kind == "sweep" and a.members == 6 and a.seeds == "0-2" and a.steps == 300
-    assert a.converged == doc["converged"]
-    assert a.status == f"{doc['converged']}/6 converged"
+    assert a.converged == doc["converged"] and a.status == "finished" and a.cls is None
+    assert a.outcome == f"{doc['converged']}/6 converged"
     assert sum(a.classes.values()) == 6 and a.label == "baseline, fixed"
 
 
@@ -102,9 +104,41 @@ def test_ls_command_table_and_json(folder, monkeypatch):
     assert lines[2].startswith("fix-by-hand-2  run   baseline weight-decay=0.1 noise-scale=1.5")
     assert lines[3].split()[:4] == ["fixed-1", "run", "fixed", "1"]
     res = invoke("ls", "runs", "--format", "tsv")
-    assert res.stdout.splitlines()[1].split("\t") == [
-        "fix-by-hand-2", "run", "baseline weight-decay=0.1 noise-scale=1.5", "2", "300",
-        doc[0]["status"], f"{doc[0]['distance']:.3g}"]
+    head, first = res.stdout.splitlines()[:2]
+    assert head.split("\t")[:8] == ["path", "kind", "label", "preset", "seeds", "steps",
+                                     "status", "class"]
+    row = dict(zip(head.split("\t"), first.split("\t")))
+    assert row["label"] == "baseline weight-decay=0.1 noise-scale=1.5"
+    assert float(row["distance"]) == doc[0]["distance"]  # full precision
+    assert (row["class"], row["members"], row["converged"]) == (
+        doc[0]["class"], "1", str(doc[0]["converged"]))
+    assert json.loads(row["overrides"]) == doc[0]["overrides"]
+
+
+def test_ls_json_has_one_schema_for_runs_and_sweeps(folder, tmp_path):
+    """Same field names and types: converged and members count runs for both, class is a
+    run's class (null for a sweep), status says finished/unfinished."""
+    doc = [e.to_json() for e in catalog.listing(folder)]
+    run, sweep = doc[1], doc[2]
+    assert list(run) == list(sweep) == list(catalog.JSON_FIELDS)
+    for key in catalog.JSON_FIELDS:
+        if run[key] is not None and sweep[key] is not None:
+            assert type(run[key]) is type(sweep[key]), key
+    assert isinstance(run["converged"], int) and isinstance(sweep["converged"], int)
+    assert run["members"] == 1 and isinstance(run["class"], str) and sweep["class"] is None
+    assert "status" in run and run["status"] == "finished"
+
+
+def test_ls_tells_a_sweep_with_a_flag_from_the_default_sweep(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, extra in (("plain", []), ("slow-d", ["--lr-d", "0.003"])):
+        res = invoke("sweep", "--seeds", "0", "--steps", "40", "--out", name, "--quiet",
+                     *extra)
+        assert res.exit_code == 0, res.output
+    entries = {e.path: e for e in catalog.listing(tmp_path)}
+    assert entries["plain"].overrides == {} and entries["plain"].label == "baseline"
+    assert entries["slow-d"].overrides == {"lr_d": 0.003}
+    assert entries["slow-d"].label == "baseline lr-d=0.003"
 
 
 def test_ls_reports_an_unreadable_run_and_goes_on(folder, tmp_path):
@@ -162,6 +196,12 @@ def test_compare_two_sweeps_per_group(folder):
                                          "only_reference": 0, "mcnemar_p": 1.0}
     assert groups["baseline"]["b"] is None and groups["baseline"]["p_value"] is None
     assert groups["baseline"]["paired"] is None
+    # one comparison: Holm leaves it as it is; its tolerance curve and robustness are there
+    assert groups["fixed"]["p_value_holm"] == 1.0 and groups["fixed"]["mcnemar_p_holm"] == 1.0
+    assert groups["baseline"]["p_value_holm"] is None
+    curve = groups["fixed"]["success_by_tolerance"]
+    assert len(curve) >= 8 and all(p["p"] == 1.0 for p in curve)
+    assert groups["fixed"]["tolerance_robustness"]["holds"] is True
     assert doc["totals"]["a"] == {"converged": summary["converged"], "n": 6}
     out = invoke("compare", a, b, "--json")
     assert json.loads(out.stdout) == json.loads(json.dumps(doc))

@@ -9,6 +9,7 @@ import inspect
 import re
 import subprocess
 import sys
+import typing
 
 import pytest
 import typer
@@ -152,3 +153,38 @@ def test_max_batch_help_names_the_cpu_batch_the_engine_uses():
     sweep = typer.main.get_command(root).commands["sweep"]
     option = next(p for p in sweep.params if p.name == "max_batch")
     assert f"a CPU ({CPU_BATCH})" in option.help
+
+
+def test_every_command_takes_dash_h(runner):
+    root = typer.main.get_command(app)
+    for ctx in docgen.walk(typer.Context(root, info_name="pointgan")):
+        args = ctx.command_path.split()[1:]
+        short = runner.invoke(app, [*args, "-h"], env=WIDE)
+        assert short.exit_code == 0, (ctx.command_path, short.output)
+        assert short.stdout == help_text(runner, args), ctx.command_path
+
+
+def test_help_shows_no_type_noise_and_every_fixed_choice(runner):
+    """No ``<list[str]>``/``<int range> [x>=1]``/``<str>`` on an option; an option that takes one of
+    fixed values names each of them on its help row (type column or text)."""
+    root = typer.main.get_command(app)
+    for ctx in docgen.walk(typer.Context(root, info_name="pointgan")):
+        text = help_text(runner, ctx.command_path.split()[1:])
+        for noise in ("<list[", "range>", "[x>=", "[x<"):
+            assert noise not in text, (ctx.command_path, noise)
+        bare = re.search(r"--[\w-]+ +(-\w +)?<(str|text)>", text)  # an option: say what it takes
+        assert bare is None, (ctx.command_path, bare)
+    fixed = {("train", "--preset"): PRESETS, ("sweep", "--preset"): PRESETS,
+             ("sweep", "--study"): STUDIES, ("sweep", "--executor"): ("local", "ray"),
+             ("animate", "--format"): ("gif", "mp4"), ("ls", "--format"): ("table", "tsv", "csv"),
+             ("train", "--tracker"): ("none", "mlflow", "wandb")}
+    for field in SPEC_FIELDS:
+        values = RunSpec.model_fields[field].annotation
+        if getattr(values, "__origin__", None) is typing.Literal:
+            for cmd in ("train", "sweep", "spec show"):
+                fixed[(cmd, flag_name(field))] = typing.get_args(values)
+    assert ("train", "--optimizer") in fixed and ("sweep", "--update") in fixed
+    for (cmd, flag), values in fixed.items():
+        row = _row(help_text(runner, cmd.split()), flag)
+        for v in values:
+            assert re.search(rf"(?<![\w-]){re.escape(str(v))}(?![\w-])", row), (cmd, flag, v, row)

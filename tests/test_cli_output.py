@@ -4,6 +4,8 @@ and summary say its preset and overrides; every written file is 0644 under the u
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -74,11 +76,67 @@ def test_sweep_table_on_stdout_and_json_is_one_document(cli, tmp_path):
     res = cli([*args, "--out", tmp_path / "s", "--format", "tsv"])
     assert res.exit_code == 0, res.stderr
     rows = [line.split("\t") for line in res.stdout.splitlines()]
-    assert rows[0][:3] == ["rank", "group", "converged"]
-    assert {r[1] for r in rows[1:]} == {"baseline", "fixed"} and all(len(r) == 10 for r in rows)
+    assert rows[0][:6] == ["rank", "group", "reference", "n", "converged", "success_rate"]
+    assert {r[1] for r in rows[1:]} == {"baseline", "fixed"}
+    assert len({len(r) for r in rows}) == 1 and len(rows) == 3  # one header, one table
     assert "4 runs in" in res.stderr  # the log line stays on stderr
     res = cli([*args, "--out", tmp_path / "j", "--json"])
     assert json.loads(res.stdout)["n"] == 4
+
+
+def test_sweep_tsv_and_csv_are_the_summary_numbers_unrounded(cli, tmp_path):
+    """Counts as integers, rates and interval ends as floats that parse back to summary.json's
+    exactly, the reference flagged; rows in rank order; csv the same table."""
+    out = tmp_path / "s"
+    args = ["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-2", "--steps",
+            "100", "--workers", "1", "--out", out, "--format", "tsv"]
+    tsv = cli(args)
+    assert tsv.exit_code == 0, tsv.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    table = list(csv.DictReader(io.StringIO(tsv.stdout), delimiter="\t"))
+    assert [int(r["rank"]) for r in table] == sorted(int(r["rank"]) for r in table)
+    for row in table:
+        g = next(g for g in summary["groups"] if g["group"] == row["group"])
+        assert (int(row["n"]), int(row["converged"])) == (g["n"], g["converged"])
+        for key in ("success_rate", "wilson_low", "wilson_high", "w_mean", "b_std"):
+            assert float(row[key]) == g[key], key  # full precision, no "%" or "±"
+        assert row["reference"] == ("true" if g["reference"] == g["group"] else "false")
+        assert sum(int(row[f"class_{c}"]) for c in g["classes"]) == g["n"]
+    again = cli(["sweep", "--resume", "--out", out, "--format", "csv"])
+    assert again.exit_code == 0, again.stderr
+    assert list(csv.DictReader(io.StringIO(again.stdout))) == table
+
+
+def test_write_delimited_tsv_is_never_quoted_and_csv_is_rfc4180():
+    rows = [["a\tb", 0.1 + 0.2, None, True, {"lr_d": 0.003}, 'say "hi", ok']]
+    tsv, out = io.StringIO(), io.StringIO()
+    console.write_delimited(["x", "f", "n", "b", "o", "s"], rows, fmt="tsv", stream=tsv)
+    assert tsv.getvalue().splitlines()[1].split("\t") == [
+        "a b", "0.30000000000000004", "", "true", '{"lr_d":0.003}', 'say "hi", ok']
+    console.write_delimited(["x", "f", "n", "b", "o", "s"], rows, fmt="csv", stream=out)
+    back = list(csv.reader(io.StringIO(out.getvalue())))
+    assert back[1] == ["a\tb", "0.30000000000000004", "", "true", '{"lr_d":0.003}',
+                       'say "hi", ok']
+
+
+def test_boxed_sweep_table_keeps_each_cell_on_one_line_at_120_columns():
+    from rich.console import Console
+
+    cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p", "median dist",
+            "mean bias b", "classes", "final w", "final b"]
+    cells = [["1", "fixed lr_d 0.003", "17/20", "85% [64%, 95%]", "0.0039", "0.0704", "+0.058",
+              "17 conv, 1 orb, 1 appr, 1 stuck", "+0.005 ± 0.009", "+0.993 ± 0.066"],
+             ["2", "baseline", "0/20", "0% [0%, 16%]", "ref", "0.425", "-0.028",
+              "12 stuck, 8 appr", "+0.071 ± 0.121", "+0.971 ± 0.405"]]
+    buf = io.StringIO()
+    term = Console(file=buf, width=120, force_terminal=True, color_system=None)
+    term.print(console.fitted_table(term, "sweep", cols, cells, "caption",
+                                    ("median dist", "mean bias b", "final w", "final b")))
+    text = buf.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 120
+    for row in cells:
+        assert row[3] in text and row[7] in text  # whole, on one line
+    assert "not shown at this width: mean bias b, final w, final b" in " ".join(text.split())
 
 
 def test_long_runs_print_plain_progress_lines_off_a_terminal(cli, tmp_path, monkeypatch):

@@ -174,3 +174,17 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     ck = ckptfile.load(out / "checkpoints" / "last.npz")
     assert 0 < ck["step"] < 200000
     assert not (out / "summary.json").exists()
+
+
+def test_resume_of_a_finished_run_says_so_and_keeps_its_summary(cli, tmp_path):
+    out = tmp_path / "r"
+    assert cli(["train", "--steps", "60", "--out", out, "--quiet"]).exit_code == 0
+    before = (out / "summary.json").read_bytes()
+    metrics = (out / "metrics.jsonl").read_bytes()
+    time.sleep(0.05)
+    res = cli(["train", "--resume", "--out", out, "--json"])
+    assert res.exit_code == 0, res.output
+    assert "is finished (60 steps): nothing to resume" in res.stderr
+    assert (out / "summary.json").read_bytes() == before  # wall time not rewritten
+    assert (out / "metrics.jsonl").read_bytes() == metrics
+    assert json.loads(res.stdout)["wall_seconds"] == json.loads(before)["wall_seconds"]

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from pointgan_cli.diagnose import classify, shapes
+from pointgan_cli.diagnose import classify, dshape, shapes
 from pointgan_cli.diagnose.source import state_at
-from pointgan_cli.engine.models import D_NAMES
 from pointgan_cli.errors import UsageError
+from pointgan_cli.games.point import D_NAMES
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import atomic, ckptfile, rundir
 
@@ -66,7 +66,7 @@ def test_flat_discriminator_is_flat_not_saturated(tmp_path):
     rep = classify.diagnose_run(make_run(tmp_path / "r", FLAT, still(0.4, 0.8)))
     assert rep["class"] == classify.STUCK
     assert rep["evidence"]["d_shape"] == classify.FLAT
-    assert rep["evidence"]["d_range"] < shapes.FLAT_RANGE
+    assert rep["evidence"]["d_range"] < dshape.FLAT_RANGE
     assert rep["evidence"]["saturation_fraction"] == 1.0  # also saturated: flat is more specific
     assert "D at the end is flat" in rep["reason"]
 
@@ -93,7 +93,10 @@ def test_saturated_d_after_past_swings_is_evidence_not_the_class(tmp_path):
     wb = [(0.6, 0.0)] * 8 + [(0.6, 1.4), (0.6, 0.6), (0.6, 1.4), (0.6, 0.015)]
     rep = classify.diagnose_run(make_run(tmp_path / "r", SHARP_STEP, wb))
     assert rep["evidence"]["sign_changes_in_window"] == 2  # rows at steps 450, 500, 550
-    assert rep["class"] == classify.STUCK and rep["evidence"]["d_shape"] == classify.SATURATED
+    # the distance rises from 1.0 to 1.585 inside the window while b moves by 1.4: moving
+    # away, not "far and not moving"; D's saturation is evidence beside the class
+    assert rep["class"] == classify.verdict.DIVERGING
+    assert rep["evidence"]["d_shape"] == classify.SATURATED
 
 
 def test_gentle_d_and_a_generator_that_does_not_move_is_stuck(tmp_path):
@@ -101,16 +104,19 @@ def test_gentle_d_and_a_generator_that_does_not_move_is_stuck(tmp_path):
     assert rep["class"] == classify.STUCK
     ev = rep["evidence"]
     assert ev["saturation_fraction"] < classify.SATURATED_SHARE and ev["d_shape"] == "sloped"
-    assert ev["d_range"] >= shapes.FLAT_RANGE and ev["sign_changes_in_window"] == 0
+    assert ev["d_range"] >= dshape.FLAT_RANGE and ev["sign_changes_in_window"] == 0
 
 
-def test_the_class_in_summary_json_is_reported_as_it_is(tmp_path):
+def test_a_class_written_in_summary_json_is_judged_again_not_repeated(tmp_path, cli):
     run = make_run(tmp_path / "r", GENTLE, still(0.3, 0.4))
     summary = dict(run.summary, **{"class": "orbiting", "verdict": {"reason": "as written"}})
     atomic.atomic_write_json(tmp_path / "r" / rundir.SUMMARY, summary)
     rep = classify.diagnose_run(rundir.load_run(tmp_path / "r"))
-    assert rep["class"] == "orbiting" and rep["reason"].startswith("as written")
-    assert rep["class_from"] == rundir.SUMMARY
+    assert rep["class"] == classify.STUCK and not rep["reason"].startswith("as written")
+    assert rep["class_from"] == rundir.METRICS and rep["summary_class"] == "orbiting"
+    r = cli(["diagnose", "run", tmp_path / "r"])
+    assert r.exit_code == 0 and r.stdout.strip().splitlines()[-1] == "stuck"
+    assert "orbiting (DIFFERS: judged again here)" in r.output
 
 
 def test_diverged_status_and_nan_rows(tmp_path):

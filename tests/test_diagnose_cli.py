@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import run_cli
 
-from pointgan_cli.diagnose import classify, shapes
+from pointgan_cli.diagnose import classify, dshape
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import atomic, rundir
@@ -161,10 +161,10 @@ def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
         summary = json.loads((sweep / "members" / m["id"] / "summary.json").read_text())
         assert m["class"] == summary["class"]  # the class the summary carries, never another
         if ev["d_shape"] == classify.FLAT:
-            assert ev["d_range"] < shapes.FLAT_RANGE
+            assert ev["d_range"] < dshape.FLAT_RANGE
         elif ev["d_shape"] == classify.SATURATED:
             assert ev["saturation_fraction"] >= classify.SATURATED_SHARE
-            assert ev["d_range"] >= shapes.FLAT_RANGE
+            assert ev["d_range"] >= dshape.FLAT_RANGE
     # The fast discriminator ends as a step or flattened: both of the study's failure shapes.
     shapes_seen = {by_id[f"baseline-s{s}"]["evidence"]["d_shape"] for s in FAST_D_SEEDS}
     assert shapes_seen == {classify.FLAT, classify.SATURATED}

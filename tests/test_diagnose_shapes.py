@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pointgan_cli.diagnose import landscape, shapes, study
+from pointgan_cli.diagnose import dshape, landscape, shapes, study
 from pointgan_cli.diagnose.shapes import DT
 from pointgan_cli.engine.models import Discriminator, d_logits_packed, d_prob_packed
 from pointgan_cli.spec import RunSpec
@@ -63,11 +63,11 @@ def test_saturation_of_known_shapes():
 
 
 def test_flatness_of_known_shapes():
-    lo, hi = shapes.window(RunSpec())
+    lo, hi = dshape.window(RunSpec())
     assert (lo, hi) == (-2.0, 3.0)
     assert shapes.d_range(shapes.flat(2.0), lo, hi) == 0.0
     decayed = torch.tensor([3.0, -2.0, 1.0, 0.5, 2.0, 1.5, 0.1], dtype=DT) * 1e-3
-    assert shapes.d_range(decayed, lo, hi) < shapes.FLAT_RANGE
+    assert shapes.d_range(decayed, lo, hi) < dshape.FLAT_RANGE
     assert shapes.d_range(shapes.bell(8.0, 3.0, 1.0, 0.3, c2=-3.0), lo, hi) > 0.9
 
 
@@ -174,7 +174,7 @@ def test_logit_output_losses_measure_the_logit_not_a_probability():
     assert shapes.saturation_fraction(d, FAILED) == 1.0
     assert shapes.saturation_fraction(d, FAILED, probability=False) == 0.0
     assert shapes.d_range(d, -2, 3, probability=False) > 10 * shapes.d_range(d, -2, 3)
-    assert not shapes.probability(RunSpec(loss="wgan")) and shapes.probability(RunSpec())
+    assert not dshape.probability(RunSpec(loss="wgan")) and dshape.probability(RunSpec())
 
 
 def test_equal_l2_candidates_and_what_each_d_does_to_the_generator():

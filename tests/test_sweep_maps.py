@@ -3,7 +3,9 @@
 import csv
 import json
 
+import numpy as np
 import pytest
+from conftest import assert_text_inside
 
 from pointgan_cli.errors import UsageError
 from pointgan_cli.spec import resolve_spec
@@ -75,7 +77,7 @@ def test_range_members_ids_and_recorded_command():
     members = expand(spec)
     assert len(members) == 50 and len({m[1] for m in members}) == 25
     ids = {m[0] for m in members}
-    assert "fixed_noise_scale=1.5_weight_decay=0.1-s0001" in ids
+    assert "fixed_noise-scale=1.5_weight-decay=0.1-s0001" in ids
     cmd = sweep_command(spec, "out")
     assert "--grid noise_scale=0.0:2.0:5 --grid weight_decay=0.0001:1.0:5:log" in cmd
 
@@ -104,7 +106,8 @@ def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):
     assert len(doc["cells"]) == 6 and doc["seeds"] == [0, 1]
     seen = set()
     for cell in doc["cells"]:
-        g = groups[f"fixed noise_scale={cell['noise_scale']} weight_decay={cell['weight_decay']}"]
+        x, y = cell["noise_scale"], cell["weight_decay"]
+        g = groups[f"fixed noise-scale={x:g} weight-decay={y:g}"]
         seen.add(g["group"])
         assert (cell["n"], cell["converged"], cell["rate"], cell["wilson_low"],
                 cell["wilson_high"]) == (g["n"], g["converged"], g["success_rate"],
@@ -208,3 +211,57 @@ def test_figure_draws_planes_without_a_contour_crossing():
            "seeds": [0, 1, 2, 3], "study_points": [], "cells": cells}
     png = mapplot.draw(doc)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def zero_row_doc() -> dict:
+    """A 4 x 3 map with weight decay 0, 0.01, 0.1 and study settings at wd 1e-3 and 1e-5
+    (between the 0 and 0.01 rows) and on a cell (fixed)."""
+    xs, ys = [0.0, 0.5, 1.0, 1.5], [0.0, 0.01, 0.1]
+    rate = np.array([[0.0, 0.25, 0.5, 0.75], [0.0, 0.5, 1.0, 1.0], [0.25, 0.75, 1.0, 1.0]])
+    cells = [{"noise_scale": x, "weight_decay": y, "n": 4, "converged": int(4 * rate[i, j]),
+              "rate": float(rate[i, j]), "dominant_failure": None if rate[i, j] == 1 else "stuck"}
+             for i, y in enumerate(ys) for j, x in enumerate(xs)]
+    return {"variant": "fixed",
+            "x": {"field": "noise_scale", "label": "noise", "scale": "linear", "values": xs},
+            "y": {"field": "weight_decay", "label": "wd", "scale": "linear", "values": ys},
+            "fixed": {}, "criterion": {"tolerance": 0.1, "success_window": 0.2, "steps": 100},
+            "seeds": [0, 1, 2, 3], "cells": cells,
+            "study_points": [{"label": "wd 1e-3", "noise_scale": 0.0, "weight_decay": 1e-3},
+                             {"label": "wd 1e-5", "noise_scale": 0.5, "weight_decay": 1e-5},
+                             {"label": "fixed", "noise_scale": 1.5, "weight_decay": 0.1}]}
+
+
+def test_map_cells_are_equal_with_a_zero_row_and_stars_sit_where_the_study_ran():
+    doc = zero_row_doc()
+    ya = doc["y"]
+    assert [mapplot.position(v, ya) for v in (0.0, 0.01, 0.1)] == [0, 1, 2]
+    assert mapplot.position(1e-3, ya) == mapplot.position(1e-5, ya) == 0.5  # between 0, 0.01
+    log = {"values": [1e-3, 1e-2, 1e-1], "scale": "log"}
+    assert mapplot.position(10 ** -2.5, log) == pytest.approx(0.5)
+    assert mapplot.position(0.003, {"values": [0.0, 0.01], "scale": "linear"}) == 0.5
+    fig = mapplot.figure(doc)
+    try:
+        ax, bx = fig.axes[0], fig.axes[1]
+        assert ax.get_ylim() == (-0.5, 2.5) and ax.get_xlim() == (-0.5, 3.5)  # equal cells
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "0.01", "0.1"]
+        stars = [ln for ln in ax.get_lines() if ln.get_marker() == "*"]
+        assert sorted((float(ln.get_xdata()[0]), float(ln.get_ydata()[0])) for ln in stars) == [
+            (0.0, 0.5), (1.0, 0.5), (3.0, 2 + mapplot.STAR_UP)]
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        counts = [t for t in ax.texts if "/" in t.get_text()]
+        assert len(counts) == 12
+        for star in stars:  # no count under a star
+            sb = star.get_window_extent(renderer)
+            assert not any(sb.overlaps(t.get_window_extent(renderer)) for t in counts)
+        # contours stay inside the grid (no stray lines off a log of 0)
+        for ln in ax.get_lines():
+            if ln.get_marker() in ("", "None", None) and len(ln.get_xdata()) > 1:
+                xy = np.column_stack([ln.get_xdata(), ln.get_ydata()])
+                assert np.all(xy >= -0.5) and np.all(xy[:, 0] <= 3.5) and np.all(xy[:, 1] <= 2.5)
+        assert bx.get_ylim() == (-0.5, 2.5)
+        assert_text_inside(fig)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

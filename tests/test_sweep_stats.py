@@ -53,8 +53,8 @@ def test_reference_groups_presets_and_grid():
     spec = build_sweep_spec(["baseline", "fixed"], None, parse_grid(["lr_d=0.01,0.003"]),
                             [0], None, {})
     assert reference_groups(spec) == {
-        "baseline lr_d=0.01": "baseline lr_d=0.01", "fixed lr_d=0.01": "baseline lr_d=0.01",
-        "baseline lr_d=0.003": "baseline lr_d=0.003", "fixed lr_d=0.003": "baseline lr_d=0.003"}
+        "baseline lr-d=0.01": "baseline lr-d=0.01", "fixed lr-d=0.01": "baseline lr-d=0.01",
+        "baseline lr-d=0.003": "baseline lr-d=0.003", "fixed lr-d=0.003": "baseline lr-d=0.003"}
     spec = build_sweep_spec(["baseline", "fixed"], None, {}, [0], None, {}, reference="fixed")
     assert reference_groups(spec) == {"baseline": "fixed", "fixed": "fixed"}
     with pytest.raises(UsageError, match="^--reference: 'noise' is not one of"):
@@ -99,3 +99,27 @@ def test_fisher_exact_by_hand_and_against_scipy():
                            (12, 50, 30, 50)]:
         expect = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue
         assert fisher_exact(k1, n1, k2, n2) == pytest.approx(expect, rel=1e-9)
+
+
+def test_the_hand_written_tests_agree_with_scipy_stats():
+    """Wilson, Fisher and McNemar as scipy.stats computes them, to 1e-12 relative (they differ
+    in the last bits: scipy sums floats, these sum integers); every case up to 32 trials
+    (Wilson, McNemar) and 8 per group (Fisher)."""
+    stats = pytest.importorskip("scipy.stats")
+    from pointgan_cli.sweep.stats import wilson
+
+    for n in range(1, 33):
+        for k in range(n + 1):
+            ci = stats.binomtest(k, n).proportion_ci(method="wilson")
+            assert wilson(k, n) == pytest.approx((ci.low, ci.high), rel=1e-12, abs=1e-15)
+    for b in range(33):
+        for c in range(33):
+            want = 1.0 if b + c == 0 else stats.binomtest(min(b, c), b + c, 0.5).pvalue
+            assert mcnemar_exact(b, c) == pytest.approx(min(1.0, want), rel=1e-12)
+    for n1 in range(1, 9):
+        for n2 in range(1, 9):
+            for k1 in range(n1 + 1):
+                for k2 in range(n2 + 1):
+                    table = [[k1, n1 - k1], [k2, n2 - k2]]
+                    assert fisher_exact(k1, n1, k2, n2) == pytest.approx(
+                        stats.fisher_exact(table).pvalue, rel=1e-12), table

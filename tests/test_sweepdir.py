@@ -46,18 +46,23 @@ def test_member_curves_are_the_metrics_w_and_b(sweep):
                                                      wb[:, 1].tolist())
 
 
-def test_a_member_exported_into_members_is_read_from_its_run_directory(sweep, tmp_path):
+def test_a_run_directory_put_at_members_id_never_replaces_the_stored_member(sweep, tmp_path):
+    """The store is the sweep's record: a run directory at ``members/<id>/`` (written there
+    by hand, or by an older pointgan) changes none of the member's numbers."""
     import shutil
 
     copy = tmp_path / "s"
     shutil.copytree(sweep, copy)
     mid = sweepdir.member_ids(copy)[1]
-    sweepdir.export_member(copy, mid, sweepdir.member_dir(copy, mid))
+    sweepdir.export_member(copy, mid, tmp_path / "x")
+    shutil.copytree(tmp_path / "x", sweepdir.member_dir(copy, mid))
     (sweepdir.member_dir(copy, mid) / "summary.json").write_text(json.dumps({"mark": 1}))
-    assert sweepdir.member_summaries(copy, [mid]) == [{"mark": 1}]
+    assert sweepdir.member_summaries(copy, [mid]) == sweepdir.member_summaries(sweep, [mid])
+    assert sweepdir.member_summary(copy, mid) == sweepdir.member_summary(sweep, mid)
+    assert sweepdir.load_member(copy, mid).summary == sweepdir.member_summary(sweep, mid)
     steps, wb = sweepdir.member_curves(copy, [mid])[0]
     want = sweepdir.member_curves(sweep, [mid])[0]
-    assert np.array_equal(steps, want[0]) and np.allclose(wb, want[1], rtol=0, atol=1e-12)
+    assert np.array_equal(steps, want[0]) and np.array_equal(wb, want[1])
 
 
 # -- sweep.json ----------------------------------------------------------------------------------
@@ -150,3 +155,17 @@ def test_a_corrupt_schema_2_sweep_json_is_one_usage_error(tmp_path, members):
     (tmp_path / "sweep.json").write_text(json.dumps(doc))
     with pytest.raises(UsageError, match="corrupt"):
         sweepdir.read_index(tmp_path)
+
+
+def test_a_half_made_sweep_out_names_the_resume_command(tmp_path, cli):
+    """A sweep whose executor failed to start leaves sweep.json and members/: the refusal
+    says that --resume continues it (with the command), not just "not empty"."""
+    out = tmp_path / "s"
+    res = cli(["sweep", "--seeds", "2", "--steps", "50", "--executor", "ray",
+               "--ray-address", "127.0.0.1:9", "--out", out])
+    assert res.exit_code == 1 and (out / "sweep.json").is_file()
+    res = cli(["sweep", "--seeds", "2", "--steps", "50", "--out", out])
+    assert res.exit_code == 2
+    assert f"continue it with: pointgan sweep --resume --out {out}" in res.stderr
+    res = cli(["sweep", "--resume", "--out", out, "--quiet"])
+    assert res.exit_code == 0, res.output

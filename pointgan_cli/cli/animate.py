@@ -23,7 +23,7 @@ def animate(
     ],
     fmt: Annotated[
         Optional[str],
-        typer.Option("--format", "-f", show_default=False,
+        typer.Option("--format", "-f", show_default=False, metavar="<gif|mp4>",
                      help="gif or mp4 [default: from the --out suffix, else gif].",
                      autocompletion=lambda incomplete: o.starting(("gif", "mp4"), incomplete)),
     ] = None,
@@ -53,6 +53,7 @@ def animate(
     member: Annotated[
         Optional[list[str]],
         typer.Option("--member", "-m", rich_help_panel=GRID_PANEL, show_default=False,
+                     metavar="<id>",
                      help="Member id to show in the grid (repeat) [default: failed and "
                           "converged ones, alternating]."),
     ] = None,

@@ -35,10 +35,12 @@ def build() -> typer.Typer:
     from . import ls as ls_cmd
     from . import report as report_cmd
     from .errors import PointganGroup
+    from .helpfmt import HELP_OPTIONS
     from .root import root
 
     app = typer.Typer(name="pointgan", help=HELP, no_args_is_help=True, add_completion=True,
-                      pretty_exceptions_enable=False, cls=PointganGroup)
+                      pretty_exceptions_enable=False, cls=PointganGroup,
+                      context_settings={"help_option_names": HELP_OPTIONS})
     app.callback()(root)
     app.command("train")(train.train)
     app.add_typer(sweep.app, name="sweep")

@@ -3,14 +3,15 @@
 Results (tables, summaries, ``--json``'s one JSON document) go to stdout; progress, notes and
 logs go to stderr. On a terminal, tables have boxes and progress is a live bar. Off a terminal
 (a pipe, a file, nohup, Slurm) tables are plain text at their full width, never wrapped or cut
-(``--format tsv``: tab-separated values), and progress of a long run (one still working after
-5 s) is one plain line on stderr every 10% of the work or every 30 s, whichever comes first: a
-sweep under nohup or Slurm shows how far it got, a short run prints nothing. Rich loads only
-when it draws something.
+(``--format tsv``/``csv``: the numbers themselves, see ``write_delimited``), and progress of a
+long run (one still working after 5 s) is one plain line on stderr every 10% of the work or
+every 30 s, whichever comes first: a sweep under nohup or Slurm shows how far it got, a short
+run prints nothing. Rich loads only when it draws something.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import threading
@@ -55,28 +56,109 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                fmt: str = "table", caption: str | None = None) -> None:
-    """A result table on stdout: boxes on a terminal, aligned plain text elsewhere (full width,
-    one line per row), or ``fmt="tsv"``: a header line and tab-separated rows, nothing else."""
-    cells = [[_fmt(v) for v in r] for r in rows]
-    if fmt == "tsv":
-        for line in [list(columns), *cells]:
-            sys.stdout.write("\t".join(_one_line(c).replace("\t", " ") for c in line) + "\n")
-    elif sys.stdout.isatty():
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
+#: ``--format`` values that print data for a program rather than a reader.
+MACHINE = ("tsv", "csv")
 
-        t = Table(title=escape(title), caption=escape(caption) if caption else None)
-        for c in columns:
-            t.add_column(escape(c))
-        for r in cells:
-            t.add_row(*[escape(c) for c in r])
-        Console(highlight=False).print(t)
+Table = tuple[Sequence[str], Sequence[Sequence[Any]]]
+
+
+def machine(fmt: Any) -> bool:
+    """Whether ``--format`` asks for data (one table, raw values, nothing else on stdout)."""
+    return str(getattr(fmt, "value", fmt)) in MACHINE
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                fmt: Any = "table", caption: str | None = None, raw: Table | None = None,
+                optional: Sequence[str] = ()) -> None:
+    """A result table on stdout: boxes on a terminal, aligned plain text elsewhere (full width,
+    one line per row), or ``tsv``/``csv``: ``raw`` (columns and rows of plain values: numbers
+    unrounded, counts as integers) where the display cells are words such as "3/4 (75%)",
+    else the rows themselves (``write_delimited``). ``optional``: columns a terminal too
+    narrow for the boxed table leaves out (last named first), saying so under it."""
+    fmt = str(getattr(fmt, "value", fmt))
+    if fmt in MACHINE:
+        write_delimited(*(raw or (columns, rows)), fmt=fmt)
+        return
+    cells = [[_fmt(v) for v in r] for r in rows]
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        out = Console(highlight=False)
+        out.print(fitted_table(out, title, columns, cells, caption, optional))
     else:
         sys.stdout.write(plain_table(title, columns, cells, caption))
     sys.stdout.flush()
+
+
+def fitted_table(console: Any, title: str, columns: Sequence[str],
+                 cells: Sequence[Sequence[str]], caption: str | None = None,
+                 optional: Sequence[str] = ()) -> Any:
+    """``rich_table`` without the ``optional`` columns it needs to leave out to fit
+    ``console``'s width (cells are never wrapped, so a table too wide would be cut)."""
+    from rich.measure import Measurement
+
+    keep = list(range(len(columns)))
+    dropped: list[str] = []
+    droppable = [c for c in reversed(optional) if c in columns]
+    while True:
+        hidden = (f"not shown at this width: {', '.join(reversed(dropped))} "
+                  "(--format tsv has every column)") if dropped else None
+        text = "; ".join(x for x in (caption, hidden) if x) or None
+        table = rich_table(title, [columns[i] for i in keep],
+                           [[r[i] for i in keep] for r in cells], text)
+        width = Measurement.get(console, console.options.update_width(10**6), table).maximum
+        if width <= console.width or not droppable:
+            return table
+        gone = droppable.pop(0)
+        dropped.append(gone)
+        keep.remove(list(columns).index(gone))
+
+
+def rich_table(title: str, columns: Sequence[str], cells: Sequence[Sequence[str]],
+               caption: str | None = None) -> Any:
+    """The boxed table. A cell is never wrapped inside ("85% [64%, 95%]" stays one line): on a
+    narrow terminal the caption wraps and the widest columns are cut with an ellipsis."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title=escape(title), caption=escape(caption) if caption else None,
+              caption_justify="left")
+    for c in columns:
+        t.add_column(escape(c), no_wrap=True, overflow="ellipsis")
+    for r in cells:
+        t.add_row(*[escape(c) for c in r])
+    return t
+
+
+def write_delimited(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "tsv",
+                    stream: Any = None) -> None:
+    """One header line, then one line per row, written by the csv module. csv: RFC 4180 (a
+    cell holding a comma, a quote or a line break is quoted); tsv: never quoted (``cut`` and
+    ``awk`` read it), a tab or line break inside a cell becomes a space. Values as a program
+    reads them back: floats at full precision (``repr``: parses to the same float), None
+    empty, booleans true/false, lists and dicts as compact JSON."""
+    out = sys.stdout if stream is None else stream
+    table = [list(columns), *([raw_cell(v) for v in r] for r in rows)]
+    if fmt == "tsv":
+        writer = csv.writer(out, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None,
+                            lineterminator="\n")
+        table = [[" ".join(c.replace("\t", " ").splitlines()) for c in line] for line in table]
+    else:
+        writer = csv.writer(out, lineterminator="\n")
+    writer.writerows(table)
+    out.flush()
+
+
+def raw_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, (list, dict, tuple)):
+        return json.dumps(v, separators=(",", ":"), allow_nan=False)
+    return str(v)
 
 
 def plain_table(title: str, columns: Sequence[str], cells: Sequence[Sequence[str]],
@@ -187,3 +269,4 @@ def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Progre
     finally:
         prog._stop.set()
         beat.join()
+

@@ -9,8 +9,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..games import DIRAC, named
 from . import console
 from . import options as o
+from .working import working
 
 app = typer.Typer(
     help="Show why a run failed: loss landscapes, local stability and outcome classes (reads "
@@ -61,9 +63,9 @@ def loss_landscape(
 
     Example: pointgan diagnose loss-landscape runs/baseline-3 --step 2000
     """
-    from ..diagnose import commands as report
+    from ..diagnose import commands
 
-    doc = report.loss_landscape(run_dir, step, out, d_steps)
+    doc = commands.loss_landscape(run_dir, step, out, d_steps)
     if json_out:
         console.print_json(doc)
         return
@@ -74,7 +76,7 @@ def loss_landscape(
     console.print_table(title, ["discriminator", "loss", "D(real)", "mean D(fake)",
                                 "saturated share"], rows, fmt)
     _written(doc)
-    if fmt != "tsv":  # tsv: the table alone
+    if not console.machine(fmt):  # tsv/csv: the table alone
         sys.stdout.write(doc["finding"]["text"] + "\n")
 
 
@@ -91,9 +93,9 @@ def generator_landscape(
 
     Example: pointgan diagnose generator-landscape runs/baseline-3 --step 500
     """
-    from ..diagnose import commands as report
+    from ..diagnose import commands
 
-    doc = report.generator_landscape(run_dir, step, out)
+    doc = commands.generator_landscape(run_dir, step, out)
     if json_out:
         console.print_json(doc)
         return
@@ -126,7 +128,7 @@ def stability(
     if json_out:
         console.print_json(doc)
         return
-    if doc.get("game") == "dirac":
+    if named(doc.get("game")) is DIRAC:
         _print_dirac_stability(doc, fmt)
         return
     names = ("run", "ideal G")
@@ -134,15 +136,18 @@ def stability(
     view = adam if adam is not None else doc  # the spectrum the verdict is taken from
     points = (view["run_point"], view["ideal_point"])
     h = 1.0 if adam is not None else doc["lr"]
-    rows = []
+    rows, raw = [], []
     for i in range(len(points[0]["modes"])):
         row: list[Any] = [i + 1]
+        numbers: list[Any] = [i + 1]
         for p in points:
             re, im = p["modes"][i]["eigenvalue"]
             factor = abs(complex(1.0 + h * re, h * im))
-            row += [f"{re:+.4g}", f"{im:+.4g}", f"{p['modes'][i]['g_share']:.3f}",
-                    f"{factor:.6f}"]
+            share = p["modes"][i]["g_share"]
+            row += [f"{re:+.4g}", f"{im:+.4g}", f"{share:.3f}", f"{factor:.6f}"]
+            numbers += [re, im, share, factor]
         rows.append(row)
+        raw.append(numbers)
     step_col = "|1+mu|" if adam is not None else "|1+h l|"
     cols = ["#"] + [f"{n} {c}" for n in names for c in ("Re", "Im", "G share", step_col)]
     if adam is not None:
@@ -154,9 +159,9 @@ def stability(
         title = f"eigenvalues at step {doc['step']} (h = lr_d = {doc['lr']:g})"
         cap = ("G share: the eigenvector's weight in (w, b); ideal G: w = 0, b = real, with "
                "the run's D; |1+h l| < 1 is inside the gradient-descent disc")
-    console.print_table(title, cols, rows, fmt, caption=cap)
+    console.print_table(title, cols, rows, fmt, caption=cap, raw=(cols, raw))
     _written(doc)
-    if fmt == "tsv":  # the table alone
+    if console.machine(fmt):  # the table alone
         return
     for label, words in stab.describe_points(doc):
         sys.stdout.write(f"{label}: {words}\n")
@@ -167,18 +172,22 @@ def _print_dirac_stability(doc: dict[str, Any], fmt: Any) -> None:
     """A Dirac-GAN run's eigenvalues at its point and at the equilibrium."""
     h = doc["lr"]
     points = (doc["run_point"], doc["ideal_point"])
-    rows = []
+    rows, raw = [], []
     for i in range(len(points[0]["eigenvalues"])):
         row: list[Any] = [i + 1]
+        numbers: list[Any] = [i + 1]
         for p in points:
             re, im = p["eigenvalues"][i]
-            row += [f"{re:+.4g}", f"{im:+.4g}", f"{abs(complex(1.0 + h * re, h * im)):.6f}"]
+            factor = abs(complex(1.0 + h * re, h * im))
+            row += [f"{re:+.4g}", f"{im:+.4g}", f"{factor:.6f}"]
+            numbers += [re, im, factor]
         rows.append(row)
+        raw.append(numbers)
     cols = ["#"] + [f"{n} {c}" for n in ("run", "equilibrium") for c in ("Re", "Im", "|1+h l|")]
     console.print_table(f"eigenvalues at step {doc['step']} (h = lr_d = {h:g})", cols, rows,
-                        fmt, caption=doc["ideal_caption"])
+                        fmt, caption=doc["ideal_caption"], raw=(cols, raw))
     _written(doc)
-    if fmt == "tsv":
+    if console.machine(fmt):
         return
     sys.stdout.write(doc["finding"] + "\n")
 
@@ -190,16 +199,17 @@ def run(
     json_out: o.Json = False,
     fmt: o.Format = o.TableFormat.table,
 ) -> None:
-    """Name how a run ended: the class its summary.json carries (converged, orbiting,
-    still_approaching, stuck, diverged; judged on the success window), with the numbers behind
-    it and D's shape at the end as evidence; on a sweep, the classes of every group and which
-    members fall in each.
+    """Name how a run ended: its class judged from its metrics (converged, still_approaching,
+    orbiting, diverging, stuck, drifting, diverged; rules in docs/diagnose.md) beside the one
+    its summary.json carries, with the numbers behind it and D's shape at the end as evidence;
+    on a sweep, the classes of every group and which members fall in each.
 
     Example: pointgan diagnose run sweeps/article --json
     """
-    from ..diagnose import commands as report
+    from ..diagnose import classify
 
-    doc = report.diagnose(path)
+    with working("diagnose run"):
+        doc = classify.diagnose(path)
     if json_out:
         console.print_json(doc)
         return
@@ -211,14 +221,18 @@ def run(
                                      "window_snapshots", "sign_changes_in_window",
                                      "saturation_fraction", "d_range", "d_shape",
                                      "diverged_step") if k in ev]
-        if fmt == "tsv":
+        rows += [["converged_at", doc.get("converged_at")],
+                 ["summary's class", "-" if doc.get("summary_class") is None
+                  else doc["summary_class"] + ("" if doc["summary_class"] == doc["class"]
+                                               else " (DIFFERS: judged again here)")]]
+        if console.machine(fmt):
             console.print_table("", ["measure", "value"], [*rows, ["class", doc["class"]]], fmt)
             return
         console.print_table(f"diagnose {doc['run_dir']}", ["measure", "value"], rows, fmt,
                             caption=doc["reason"])
         sys.stdout.write(doc["class"] + "\n")  # the last line: the class alone
         return
-    if fmt == "tsv":
+    if console.machine(fmt):
         console.print_table("", MEMBER_COLUMNS, [[m["group"], m["id"], m["class"]]
                                                  + _numbers(m["evidence"])
                                                  for m in doc["members"]], fmt)
@@ -247,6 +261,6 @@ def _words(cls: str) -> str:
 
 def _numbers(ev: dict[str, Any] | None) -> list[Any]:
     if ev is None:
-        return ["-"] * 7
+        return [None] * 7
     return [ev["d_shape"], ev["final_distance"], ev["window_max_distance"], ev["time_avg_distance"],
             ev["saturation_fraction"], ev["d_range"], ev["sign_changes_in_window"]]

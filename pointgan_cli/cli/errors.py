@@ -36,8 +36,8 @@ class PointganGroup(TyperGroup):
         polish(self)  # typer adds --install-completion/--show-completion after __init__
         return super().get_params(ctx)
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
         args = sys.argv[1:] if args is None else list(args)
         try:
             rv = super().main(args, prog_name or "pointgan", complete_var,

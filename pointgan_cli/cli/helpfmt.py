@@ -15,6 +15,9 @@ from typing import Any
 
 import typer
 
+#: Every command's help option, as in gh and uv (``-h`` too).
+HELP_OPTIONS = ["-h", "--help"]
+
 #: What Rich reads as a style tag: ``[`` then a letter, ``#``, ``/`` or ``@`` (rich.markup).
 _TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
 
@@ -58,7 +61,8 @@ def polish(command: Any) -> None:
         if command.help:
             command.help = escape(reflow(command.help))
     params = list(command.params)
-    help_option = command.get_help_option(typer.Context(command))
+    # The help option is made (and kept) on first use: made here, with -h, for every command.
+    help_option = command.get_help_option(typer.Context(command, help_option_names=HELP_OPTIONS))
     if help_option is not None:
         params.append(help_option)
     for param in params:
@@ -69,5 +73,9 @@ def polish(command: Any) -> None:
             param.help = escape(" ".join(param.help.split()))
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""  # a flag takes no value: no <bool> beside it
+        if getattr(param, "min", None) is not None or getattr(param, "max", None) is not None:
+            # the help text says the range in words: no "<int range> [x>=1]" beside it
+            param.metavar = param.metavar or "<int>"
+            param._get_number_range_help_str = lambda: None
     for sub in getattr(command, "commands", {}).values():
         polish(sub)

@@ -11,6 +11,7 @@ import typer
 
 from . import console
 from . import options as o
+from .working import working
 
 
 class LogTracker(StrEnum):
@@ -42,7 +43,8 @@ def log(
     """
     from .. import trackers
 
-    info = trackers.log_path(path, tracker.value, tracking_uri)
+    with working("log"):
+        info = trackers.log_path(path, tracker.value, tracking_uri)
     assert info is not None  # only "none" returns nothing
     print(trackers.logged_line(info), file=sys.stderr)
     if json_out:

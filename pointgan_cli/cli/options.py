@@ -48,11 +48,25 @@ def _help(field: str) -> str:
     return f"{info.description} [default: {info.default}]"
 
 
+#: What a spec flag's value looks like where it is not one of a fixed list (``choices``).
+METAVARS = {"device": "<cpu|cuda|cuda:N>", "init": "<THETA,PSI|seed>"}
+
+
+def metavar(values: tuple[str, ...] | list[str], long: str = "<choice>") -> str:
+    """``<a|b|c>``: how help shows an option that takes one of fixed values; ``long`` where
+    that would not fit the type column (18 characters; the help text then names each value)."""
+    shown = "<" + "|".join(values) + ">"
+    return shown if len(shown) <= 18 else long
+
+
 def _opt(field: str, **kw: Any) -> Any:
     flag = flag_name(field)
     values = choices(field)
     if values:
         kw["autocompletion"] = lambda incomplete: starting(values, incomplete)
+        kw["metavar"] = METAVARS.get(field) or metavar(values)
+    elif field in METAVARS:
+        kw["metavar"] = METAVARS[field]
     return typer.Option(flag, help=_help(field), rich_help_panel=SPEC_PANEL, **kw)
 
 
@@ -61,7 +75,7 @@ PRESET_NAMES = ", ".join(PRESETS)
 PRESET_HELP = f"Study configuration: {PRESET_NAMES}. [default: baseline]"
 Preset = Annotated[
     Optional[str],
-    typer.Option("--preset", help=PRESET_HELP, rich_help_panel=SPEC_PANEL,
+    typer.Option("--preset", help=PRESET_HELP, rich_help_panel=SPEC_PANEL, metavar="<preset>",
                  autocompletion=complete_preset, show_default=False),
 ]
 Config = Annotated[
@@ -79,12 +93,14 @@ class TableFormat(StrEnum):
 
     table = "table"
     tsv = "tsv"
+    csv = "csv"
 
 
 Format = Annotated[
     TableFormat,
     typer.Option("--format", help="Result table on stdout: table (aligned text; boxes on a "
-                 "terminal) or tsv (tab-separated, with a header line)."),
+                 "terminal), or tsv/csv for programs: one header line, one table, raw numbers "
+                 "at full precision (counts, rates and interval ends in columns of their own)."),
 ]
 Force = Annotated[bool, typer.Option(
     "--force", help="Replace --out when it holds only what pointgan wrote (a run or sweep "
@@ -155,7 +171,7 @@ Tracker = Annotated[
 TrackingUri = Annotated[
     Optional[str],
     typer.Option(
-        "--tracking-uri",
+        "--tracking-uri", metavar="<uri>",
         help="MLflow tracking URI or directory [default: $MLFLOW_TRACKING_URI or "
         "sqlite:///mlflow.db]; for wandb, the W&B server URL.",
         rich_help_panel=TRACKER_PANEL,

@@ -10,6 +10,7 @@ import typer
 
 from . import console
 from . import options as o
+from .working import working
 
 
 def report(
@@ -25,12 +26,16 @@ def report(
     """Write one self-contained report.html for a run or a sweep: the command that made it,
     the results table, the charts and the animation inline, and the class and diagnosis of
     every run that did not converge. Opens in any browser, offline; nothing else is changed.
+    With JavaScript it is an explorer: sort the table, click a group or a map cell for its
+    seeds' curves, a seed for its run over a slider; links like report.html#group=fixed&seed=3
+    open a view.
 
     Example: pointgan report runs/sweep-20260101-120000
     """
     from ..report import write
 
-    info = write(path, out)
+    with working("report"):
+        info = write(path, out)
     if json_out:
         console.print_json(info)
         return

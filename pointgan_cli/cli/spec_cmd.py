@@ -24,7 +24,14 @@ def show(
 
     Example: pointgan spec show --preset fixed --lr-d 0.003
     """
-    spec = resolve_spec(preset, config, spec_flags)
+    stored = None
+    if config is not None and (not config.is_file() or "members" in config.parts):
+        # SWEEP/members/ID[/spec.json]: the member's spec from its sweep, as train reads it
+        from ..store.sweepdir import member_spec
+
+        found = member_spec(config)
+        stored = None if found is None else found.model_dump(mode="json")
+    spec = resolve_spec(preset, config, spec_flags, stored)
     console.print_json(spec.model_dump(mode="json"))
 
 

@@ -9,11 +9,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import UsageError, short
+from ..games import DIRAC, named
 from ..sweep.ranges import parse_grid, parse_seeds
 from ..sweep.spec import STUDIES, build_sweep_spec, expand, sweep_command
 from . import console
 from . import options as o
+from .working import working
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
@@ -29,17 +31,20 @@ def sweep(
         Optional[list[str]],
         typer.Option("--preset", help="Preset to include (repeatable, to compare presets): "
                      f"{o.PRESET_NAMES}. [default: baseline]", rich_help_panel="Sweep",
+                     metavar="<preset>",
                      autocompletion=o.complete_preset, show_default=False),
     ] = None,
     seeds: Annotated[
         Optional[str],
-        typer.Option("--seeds", help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29 "
+        typer.Option("--seeds", metavar="<seeds>",
+                     help="Seeds: ranges and lists, e.g. 0-99 or 0-9,20-29 "
                      "[default: 0-9; --study map: 0-31 on a CPU, 0-63 on CUDA].",
                      show_default=False, rich_help_panel="Sweep"),
     ] = None,
     grid: Annotated[
         Optional[list[str]],
-        typer.Option("--grid", help="FIELD=V1,V2,... or FIELD=START:STOP:N (evenly spaced) "
+        typer.Option("--grid", metavar="<FIELD=VALUES>",
+                     help="FIELD=V1,V2,... or FIELD=START:STOP:N (evenly spaced) "
                      "or FIELD=START:STOP:N:log (repeatable; cartesian product). Two numeric "
                      "axes draw a stability map (map.png).", rich_help_panel="Sweep"),
     ] = None,
@@ -52,32 +57,39 @@ def sweep(
                      "(finer on CUDA; see docs/maps.md); 'dirac': every method of Mescheder et "
                      "al. 2018 on the Dirac-GAN, simultaneous and alternating, beside the "
                      "paper's verdicts (docs/dirac.md).", rich_help_panel="Sweep",
+                     metavar=o.metavar(STUDIES, "<study>"),
                      autocompletion=complete_study),
     ] = None,
     reference: Annotated[
         Optional[str],
-        typer.Option("--reference", help="Method every group is compared with, seed by seed "
-                     "(exact McNemar test on shared seeds), e.g. baseline [default: the first "
-                     "preset or the study's first method].", rich_help_panel="Sweep"),
+        typer.Option("--reference", metavar="<group>",
+                     help="What every group is compared with, seed by seed "
+                     "(exact McNemar test on shared seeds): a method, e.g. baseline, or a "
+                     "value of --grid, e.g. weight_decay_mode=decoupled [default: the first "
+                     "preset or the study's first method; with one preset and a --grid, the "
+                     "first value of the first grid].", rich_help_panel="Sweep"),
     ] = None,
     max_batch: Annotated[
-        str, typer.Option("--max-batch", help="Most runs in one batched program, or 'auto': "
+        str, typer.Option("--max-batch", metavar="<n|auto>",
+                     help="Most runs in one batched program, or 'auto': "
                           "the fastest measured size on a CPU (256), as many as fit half the "
                           "free memory on a GPU.", rich_help_panel="Sweep"),
     ] = "auto",
     workers: Annotated[
-        Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: "
-                                    "CPU count; the fused engine: one process whose threads "
-                                    "use every core; a GPU sweep uses one].",
+        Optional[int], typer.Option("--workers", min=1, help="Worker processes, 1 or more "
+                                    "[default: CPU count; the fused engine: one process whose "
+                                    "threads use every core; a GPU sweep uses one].",
                                     show_default=False, rich_help_panel="Sweep"),
     ] = None,
     executor: Annotated[
         str, typer.Option("--executor", help="local (processes) or ray.", rich_help_panel="Sweep",
+                          metavar=o.metavar(("local", "ray")),
                           autocompletion=lambda incomplete: o.starting(("local", "ray"),
                                                                         incomplete)),
     ] = "local",
     ray_address: Annotated[
-        Optional[str], typer.Option("--ray-address", help="Ray cluster address "
+        Optional[str], typer.Option("--ray-address", metavar="<address>",
+                     help="Ray cluster address "
                                     "[default: a local Ray started for the sweep].",
                                     rich_help_panel="Sweep"),
     ] = None,
@@ -88,6 +100,12 @@ def sweep(
         Optional[Path],
         typer.Option("--out", "-o", help="Sweep directory [default: runs/sweep-<time>]."),
     ] = None,
+    check_classes: Annotated[
+        bool, typer.Option("--check-classes", help="After the sweep, train the same members "
+                           "to twice their steps (DIR/check-2x) and print, per class, how "
+                           "many kept the class's prediction (DIR/check-classes.json; "
+                           "docs/diagnose.md).", rich_help_panel="Sweep"),
+    ] = False,
     force: o.Force = False,
     resume: o.Resume = False,
     json_out: o.Json = False,
@@ -121,18 +139,19 @@ def sweep(
     if not resume or given:
         spec = build_sweep_spec(
             list(preset or []), study, parse_grid(list(grid or [])),
-            None if seeds is None else parse_seeds(seeds), config, spec_flags, reference,
+            None if seeds is None else parse_seeds(seeds), config, spec_flags or {}, reference,
         )
         members = expand(spec)  # every member validated before torch is even imported
     from .. import trackers
     from ..store import fsguard, sweepdir
     from ..sweep.run import check_runnable, load_sweep, run_sweep
 
-    if resume and not sweepdir.is_sweep(out) and given:
+    if resume and not sweepdir.is_sweep(out) and given:  # type: ignore[arg-type]
         # Killed before sweep.json was written: nothing to continue, start the sweep named by
         # the flags (only what pointgan wrote may be in the directory).
         resume, force = False, True
     if resume:
+        assert out is not None  # checked above
         recorded, members, command = load_sweep(out)  # the recorded members, never --config
         if spec is not None and spec.model_dump() != recorded.model_dump():
             raise UsageError(f"--resume: {out} holds another sweep "
@@ -142,6 +161,8 @@ def sweep(
         if out is None:  # unique: two sweeps started in the same second get -2, -3...
             out = fsguard.unused_path(Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
         command = sweep_command(spec, out)
+    # --resume loaded the spec and members, otherwise the flags built them and named out.
+    assert out is not None and spec is not None and members is not None
     sweepdir.check_target(out, force, resume)
     check_runnable(members, executor)
     trackers.check_available(tracker, tracking_uri)
@@ -155,9 +176,24 @@ def sweep(
         summary = run_sweep(out, spec, command, resume=resume, max_batch=batch_cap,
                             workers=workers, executor=executor, ray_address=ray_address,
                             progress=progress, force=force, members=members)
+    checked = None
+    if check_classes:
+        from ..sweep.checkclasses import check
+
+        with console.progress_bar(1, f"check {len(members)} runs at 2x", enabled=not quiet) as p2:
+
+            def progress2(total: int, n: int) -> None:
+                if p2 is not None:
+                    p2.update(total=total, advance=n)
+
+            checked = check(out, spec, members, run_kw=dict(
+                max_batch=batch_cap, workers=workers, executor=executor,
+                ray_address=ray_address, progress=progress2))
     wall = time.perf_counter() - t0
     result = dict(summary, sweep_dir=str(out),
                   maps=[str(f) for f in sweepdir.map_files(out)])  # stability maps, if any
+    if checked is not None:
+        result["check_classes"] = checked
     if tracker != "none":
         result["tracker"] = logged = trackers.log_sweep(out, tracker, tracking_uri)
         if not quiet and logged:
@@ -168,31 +204,118 @@ def sweep(
     if quiet:
         sys.stdout.write(f"{out}\n")
         return
-    if summary.get("game") == "dirac":
+    if named(summary.get("game")) is DIRAC:
         _print_dirac(summary, out, wall, fmt)
+        if checked is not None:
+            _print_check(checked, fmt)
         return
     rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+    several = sum(1 for g in summary["groups"] if g.get("mcnemar_p") is not None) > 1
     rows = [[rank[g["group"]], g["group"], f"{g['converged']}/{g['n']}",
              f"{g['success_rate']:.0%} [{g['wilson_low']:.0%}, {g['wilson_high']:.0%}]",
-             _p_value(g), _num(g.get("median_final_distance")),
-             _num(g.get("mean_bias_b"), "+.3f"), _classes(g.get("classes") or {}),
+             _p_value(g), *_holm(g, several), _robust(g), _median_time(g),
+             _num(g.get("median_final_distance")), _bias(g), _classes(g.get("classes") or {}),
              f"{g['w_mean']:+.3f} ± {g['w_std']:.3f}",
              f"{g['b_mean']:+.3f} ± {g['b_std']:.3f}"] for g in summary["groups"]]
     rows.sort(key=lambda r: r[0])
     cols = ["rank", "group", "converged", "success (95% CI)", "McNemar p",
-            "median dist", "mean bias b", "classes", "final w", "final b"]
-    console.print_table(f"sweep {out}", cols, rows, fmt,
+            *(["Holm p"] if several else []), "tol 0.05-0.2", "time to converge",
+            "median dist", "mean bias b (conv)", "classes", "final w", "final b"]
+    console.print_table(f"sweep {out}", cols, rows, fmt, raw=sweep_raw(summary),
+                        optional=("median dist", "mean bias b (conv)", "final w", "final b"),
                         caption="converged: inside the tolerance over the whole success window; "
                         "McNemar p: exact test against the reference group (ref) on shared "
-                        "seeds; median dist: |w| + |b - real| at the end; mean bias b: mean of "
-                        "b - real over the window; classes: how the runs ended (conv converged, "
-                        "appr still approaching, orb orbiting, stuck, div diverged)")
+                        "seeds" + ("; Holm p: adjusted over the table's comparisons"
+                                   if several else "") + "; tol 0.05-0.2: the conclusion "
+                        "(p < 0.05) at the run's tolerance and whether it holds at every "
+                        "tolerance from 0.05 to 0.2 or flips (summary.json: "
+                        "success_by_tolerance); time to converge: median step from which runs "
+                        "stay inside [95% interval], sign-test p against the reference "
+                        "(convergence.png); median dist: |w| + |b - real| at the end; mean "
+                        "bias b: mean of b - real over the window, converged runs only (their "
+                        "count); classes: how the runs ended (conv converged, appr still "
+                        "approaching, orb orbiting, stuck, dvg diverging, div diverged)")
     console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
                  + ", ".join(str(c) for c in sweepdir.charts(out)))
+    if checked is not None:
+        _print_check(checked, fmt)
+
+
+def _print_check(doc: dict[str, Any], fmt: Any) -> None:
+    """``--check-classes``: per class at T, how many kept its prediction at 2T."""
+    rows = [[c["class"], c["n"], f"{c['kept']}/{c['n']} ({c['fraction']:.0%})", c["prediction"],
+             ", ".join(f"{n} {_CLASS_ABBR.get(k, k)}" for k, n in
+                       sorted(c["later"].items(), key=lambda kv: -kv[1]))]
+            for c in doc["classes"]]
+    console.print_table(f"classes at {doc['steps']['T']} steps, checked at {doc['steps']['2T']}",
+                        ["class", "n", "kept", "prediction", "class at 2x"], rows, fmt,
+                        caption=f"every member trained again to twice its steps in "
+                        f"{doc['check_dir']}; per member: {doc['sweep_dir']}/check-classes.json")
+
+
+SWEEP_RAW = ("rank", "group", "reference", "n", "converged", "success_rate", "wilson_low",
+             "wilson_high", "mcnemar_p", "mcnemar_p_holm", "median_converged_at",
+             "median_final_distance", "mean_bias_b", "mean_bias_b_n",
+             "w_mean", "w_std", "b_mean", "b_std")
+
+
+def sweep_raw(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The sweep table for programs (``--format tsv/csv``): summary.json's numbers unrounded,
+    ``reference`` true on the reference group's row, one ``class_<name>`` count per class;
+    rows in rank order, as the table."""
+    from ..verdict import CLASSES
+
+    rank = {r["group"]: r["rank"] for r in summary["ranking"]}
+    cols = [*SWEEP_RAW, *(f"class_{c}" for c in CLASSES)]
+    rows: list[list[Any]] = []
+    for g in summary["groups"]:
+        values = dict(g, rank=rank[g["group"]], reference=g.get("reference") == g["group"])
+        classes = g.get("classes") or {}
+        rows.append([values.get(k) for k in SWEEP_RAW]
+                    + [int(classes.get(c, 0)) for c in CLASSES])
+    rows.sort(key=lambda r: int(r[0]))
+    return cols, rows
 
 
 _CLASS_ABBR = {"converged": "conv", "still_approaching": "appr", "orbiting": "orb",
-               "stuck": "stuck", "diverged": "div"}
+               "stuck": "stuck", "diverging": "dvg", "diverged": "div"}
+
+
+def _holm(group: dict[str, Any], several: bool) -> list[str]:
+    """The Holm-adjusted p cell, only when the table makes more than one comparison."""
+    if not several:
+        return []
+    if group.get("reference") == group["group"]:
+        return ["ref"]
+    p = group.get("mcnemar_p_holm")
+    return ["-" if p is None else f"{p:.2g}"]
+
+
+def _robust(group: dict[str, Any]) -> str:
+    from ..sweep.tolerance import robust_text
+
+    if group.get("reference") != group["group"] and group.get("mcnemar_p") is None:
+        return "-"
+    return robust_text(group.get("tolerance_robustness"))
+
+
+def _median_time(group: dict[str, Any]) -> str:
+    """``1,250 [900, 1,600] p=0.002``: median converged_at, its interval, the sign test."""
+    if "convergence_curve" not in group:
+        return "-"
+    med = group.get("median_converged_at")
+    lo, hi = group.get("median_converged_at_interval") or (None, None)
+    text = (f">{group['convergence_horizon']:,}" if med is None else
+            f"{med:,} [{'-' if lo is None else f'{lo:,}'}, "
+            f"{'>' + format(group['convergence_horizon'], ',') if hi is None else f'{hi:,}'}]")
+    test = group.get("converged_at_test")
+    return text if test is None else f"{text} p={test['p']:.2g}"
+
+
+def _bias(group: dict[str, Any]) -> str:
+    if group.get("mean_bias_b_n") is None:
+        return _num(group.get("mean_bias_b"), "+.3f")
+    return f"{_num(group.get('mean_bias_b'), '+.3f')} ({group['mean_bias_b_n']})"
 
 
 def _classes(counts: dict[str, int]) -> str:
@@ -210,7 +333,10 @@ def _print_dirac(summary: dict[str, Any], out: Path, wall: float, fmt: Any) -> N
              "" if g["agrees"] is None else ("yes" if g["agrees"] else "NO"),
              _num(g["final_distance_median"])] for g in summary["groups"]]
     cols = ["group", "converged", "verdict", "expected", "from", "agrees", "median dist"]
-    console.print_table(f"sweep {out}", cols, rows, fmt,
+    raw_cols = ["group", "n", "converged", "verdict", "expected", "expected_from", "agrees",
+                "final_distance_median"]
+    raw = [[g.get(k) for k in raw_cols] for g in summary["groups"]]
+    console.print_table(f"sweep {out}", cols, rows, fmt, raw=(raw_cols, raw),
                         caption="converged: inside the tolerance over the whole success window; "
                         "verdict: converges (every member), does not converge (none) or mixed; "
                         "median dist: |theta| + |psi| at the end")
@@ -247,11 +373,14 @@ def _parse_max_batch(text: str) -> int | None:
 
 @app.command("export")
 def export(
-    sweep_dir: Annotated[Path, typer.Argument(help="Sweep directory.", show_default=False)],
-    member: Annotated[str, typer.Argument(help="Member id, as listed in sweep.json and the "
-                                          "sweep's summary.json.", show_default=False)],
+    sweep_dir: Annotated[Path, typer.Argument(
+        help="Sweep directory, or the member itself as SWEEP/members/ID.", show_default=False)],
+    member: Annotated[Optional[str], typer.Argument(
+        help="Member id, as listed in sweep.json and the sweep's summary.json (not with "
+             "SWEEP/members/ID).", show_default=False)] = None,
+    *,  # --out is required: keyword-only, so it needs no default after MEMBER's
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (new or "
-                                      "empty).", show_default=False)],
+                                      "empty; not inside a sweep).", show_default=False)],
     json_out: o.Json = False,
 ) -> None:
     """Write one sweep member as a normal run directory: the spec.json, metrics.jsonl,
@@ -259,14 +388,29 @@ def export(
 
     Example: pointgan sweep export runs/sweep-1 fixed-s0003 --out runs/fixed-3
     """
-    from ..store import rundir, sweepdir
+    from ..store import outputs, rundir, sweepdir
 
+    address = sweepdir.member_address(sweep_dir)
+    if address is not None:
+        if member is not None and member != address[1]:
+            raise UsageError(f"MEMBER: {sweep_dir} already names member {address[1]!r}; "
+                             "give SWEEP MEMBER or SWEEP/members/ID, not both")
+        sweep_dir, member = address
+    elif member is None:
+        raise UsageError(f"MEMBER: which member of {sweep_dir}? (give SWEEP MEMBER or "
+                         "SWEEP/members/ID)")
     index = sweepdir.read_index(sweep_dir)
     if member not in index.groups:
         known = ", ".join(list(index.groups)[:5]) + (", ..." if len(index.groups) > 5 else "")
-        raise UsageError(f"MEMBER: no member {member!r} in {sweep_dir} (known: {known})")
+        raise UsageError(f"MEMBER: no member {short(member)} in {sweep_dir} "
+                         f"(known: {known})")
+    outputs.refuse_inside_sweep(out)
     rundir.check_target(out, False, False)
-    result = sweepdir.export_member(sweep_dir, member, out)
+    from ..results import progress
+
+    with working("sweep export"), progress.task(1, f"export {member}"):
+        result = sweepdir.export_member(sweep_dir, member, out)
+        progress.advance()
     if json_out:
         console.print_json(result)
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
@@ -57,7 +57,7 @@ def train(
         # fails in well under a second.
         spec = resolve_spec(preset, config, spec_flags)
     from .. import trackers
-    from ..store import rundir, sweepdir
+    from ..store import outputs, rundir, sweepdir
     from ..training.train import Member, train_batch
 
     if resume:
@@ -65,9 +65,7 @@ def train(
             raise_usage("--resume needs --out DIR")
         if spec_flags or preset or config:
             raise_usage("--resume takes the spec from DIR/spec.json; drop the spec flags")
-        stored = sweepdir.member_address(out)
-        if stored is not None and not force:  # SWEEP/members/ID: the member's run dir first
-            sweepdir.export_member(*stored, out)
+        outputs.refuse_inside_sweep(out)  # SWEEP/members/ID: the sweep alone writes it
         rundir.check_target(out, force, resume)
         spec, command = rundir.load_spec(out)
     else:
@@ -76,6 +74,7 @@ def train(
             spec = resolve_spec(preset, config, spec_flags, None if stored_spec is None
                                 else stored_spec.model_dump(mode="json"))
         out = out if out is not None else default_out(spec)
+        outputs.refuse_inside_sweep(out)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker, tracking_uri)
@@ -83,8 +82,14 @@ def train(
     from ..engine.fused.support import announce
 
     announce([spec])
+    finished = rundir.read_summary(out) if resume else None
+    if finished is not None:
+        # Nothing to continue: its summary.json (wall time included) stays as it was.
+        console.note(f"{out} is finished ({spec.steps} steps): nothing to resume, its "
+                     "summary.json is unchanged")
 
-    with console.progress_bar(spec.steps, f"train {run_label(spec)}", enabled=not quiet) as prog:
+    with console.progress_bar(spec.steps, f"train {run_label(spec)}",
+                              enabled=not quiet and finished is None) as prog:
 
         def on_progress(snap: Snapshot) -> None:
             if prog is not None:
@@ -92,16 +97,17 @@ def train(
                     params = f"theta={float(snap.g[0, 0]):+.3f} psi={float(snap.d[0, 0]):+.3f}"
                 else:
                     params = f"w={float(snap.g[0, 0]):+.3f} b={float(snap.g[0, 1]):+.3f}"
+                assert snap.g_loss is not None and snap.d_loss is not None  # with_losses
                 info = (f"{params} g_loss={float(snap.g_loss[0]):.3f} "
                         f"d_loss={float(snap.d_loss[0]):.3f}")
                 prog.update(completed=snap.step, info=info)
 
-        summary = train_batch([member], on_progress, force=force)[0]
+        summary = finished or train_batch([member], on_progress, force=force)[0]
 
     result = dict(summary, run_dir=str(out))
     if tracker != "none":
         result["tracker"] = logged = trackers.log_run(out, tracker, tracking_uri)
-        if not quiet:
+        if not quiet and logged:
             console.note(trackers.logged_line(logged))
     if json_out:
         console.print_json(result)
@@ -117,17 +123,19 @@ TABLE_FIELDS = ("run_dir", "status", "class", "converged", "w", "b", "theta", "p
 
 
 def result_rows(result: dict[str, Any]) -> list[list[Any]]:
+    from ..naming import override_words
+
     rows = []
     for k in TABLE_FIELDS:
         if k in result:
             v = result[k]
             if k == "overrides":
-                v = ", ".join(f"{f}={x}" for f, x in v.items()) or "-"
+                v = override_words(v) or "-"
             rows.append([k, v])
     return rows
 
 
-def raise_usage(msg: str) -> None:
+def raise_usage(msg: str) -> NoReturn:
     from ..errors import UsageError
 
     raise UsageError(msg)

@@ -1,13 +1,14 @@
 """``diagnose run``: the run's class (``verdict``), with the discriminator's shape as evidence.
 
-The class is the one the run's ``summary.json`` carries, computed once when training finished
-(``verdict.judge`` on the success window). A run without a class in its summary (unfinished, or
-written by an older pointgan) is judged here by the same function on its ``metrics.jsonl``, so
-the two can never disagree. This module only *adds* evidence: what D looks like at the end.
+The class is computed here from the run's ``metrics.jsonl`` by ``verdict.judge``, the function
+training applied to the same snapshots for ``summary.json``; the summary's class is reported
+beside it (``summary_class``) and a test holds the two equal on real runs, so a summary
+written by an older pointgan, or a changed rule, shows up as a disagreement instead of being
+repeated. This module also adds evidence: what D looks like at the end.
 
-- ``flat``: D varies by less than ``shapes.FLAT_RANGE`` over [real - 3, real + 2]; too much
+- ``flat``: D varies by less than ``dshape.FLAT_RANGE`` over [real - 3, real + 2]; too much
   weight decay does this, and a flat D tells the generator nothing.
-- ``saturated``: ``|dD/dv| < shapes.SATURATION_GRAD`` on at least ``SATURATED_SHARE`` of the
+- ``saturated``: ``|dD/dv| < dshape.SATURATION_GRAD`` on at least ``SATURATED_SHARE`` of the
   generated samples; a D that learned too fast is a sharp step whose slope is zero outside a
   narrow band.
 - ``sloped``: neither.
@@ -22,14 +23,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
 from .. import verdict
 from ..errors import UsageError
+from ..games import DIRAC, game_of
+from ..results import progress
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
-from . import shapes
-from .source import state_at
+from . import dshape
+from .source import params_at
 
 CLASSES = verdict.CLASSES
 FAILURES = verdict.FAILURES
@@ -99,26 +102,31 @@ SUMMARY_KEYS = ("final_distance", "window_max_distance", "bias_b", "time_avg_dis
 
 
 def run_class(run: Run) -> dict[str, Any]:
-    """The run's verdict: ``class``, ``reason``, the window numbers and where they came from
-    (``summary.json`` when it carries a class, else ``verdict.judge`` on ``metrics.jsonl``)."""
+    """The run's verdict, computed here from its ``metrics.jsonl`` by ``verdict.judge`` (the
+    function training used for the summary), never read from the summary: ``class``,
+    ``reason``, ``converged_at``, the window numbers, and ``summary_class`` (what the summary
+    says, None without one) with ``agrees`` (whether the two are the same class)."""
     summary = run.summary or {}
-    if summary.get("class") in verdict.CLASSES:
-        extra = summary.get("verdict") or {}
-        return {"class": summary["class"], "reason": extra.get("reason", ""),
-                "from": rundir.SUMMARY, **{k: summary.get(k) for k in SUMMARY_KEYS},
-                "window": {k: v for k, v in extra.items() if k != "reason"}}
     spec, rows = run.spec, run.metrics
+    game = game_of(spec)
+    kw, kb = game.judged
+    real = game.target(spec)
     bad = next((int(r["step"]) for r in rows if not _finite(r)), None)
     diverged = summary.get("status") == "diverged" or bad is not None
-    v = verdict.judge([r["step"] for r in rows], [r["w"] for r in rows],
-                      [r["b"] for r in rows], real=spec.real_value, tolerance=spec.tolerance,
-                      total_steps=spec.steps, window=spec.success_window, diverged=diverged,
-                      diverged_step=summary.get("diverged_step") or bad)
-    if not summary and int(rows[-1]["step"]) < spec.steps and v["class"] != verdict.DIVERGED:
+    steps, ws, bs = [r["step"] for r in rows], [r[kw] for r in rows], [r[kb] for r in rows]
+    v = game.judge(steps, ws, bs, spec, diverged=diverged,
+                   diverged_step=summary.get("diverged_step") or bad,
+                   entered_at=verdict.converged_at(steps, ws, bs, real=real,
+                                                   tolerance=spec.tolerance))
+    if not summary and rows and int(rows[-1]["step"]) < spec.steps \
+            and v["class"] != verdict.DIVERGED:
         v["reason"] = (f"unfinished (last snapshot at step {rows[-1]['step']} of "
                        f"{spec.steps}): " + v["reason"])
+    written = summary.get("class")
     return {"class": v["class"], "reason": v["reason"], "from": rundir.METRICS,
-            **{k: v[k] for k in SUMMARY_KEYS}, "window": v["window"]}
+            "converged_at": v["converged_at"], **{k: v[k] for k in SUMMARY_KEYS},
+            "window": v["window"], "summary_class": written,
+            "agrees": None if written is None else written == v["class"]}
 
 
 def measure(run: Run, verdict_doc: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -147,30 +155,31 @@ def measure(run: Run, verdict_doc: dict[str, Any] | None = None) -> dict[str, An
         "first_non_finite_step": bad,
         "saturation_fraction": None,
         "d_range": None,
-        "d_range_window": list(shapes.window(spec)),
+        "d_range_window": list(dshape.window(spec)),
         "d_shape": None,
         "source": None,
     }
     if not _finite(last):
         return ev  # nothing finite to measure D on
-    st = state_at(run, None, finite=False)
+    st = params_at(run, None, finite=False)
     ev["source"] = st.origin
-    if not bool(torch.isfinite(torch.cat([st.g, st.d])).all()):
+    if not bool(np.isfinite(np.concatenate([st.g, st.d])).all()):
         ev["first_non_finite_step"] = st.step
         return ev
     ev["w"], ev["b"] = float(st.g[0]), float(st.g[1])
     ev["distance"] = verdict.distance(ev["w"], ev["b"], real)
-    prob = shapes.probability(spec)
+    prob = dshape.probability(spec)
     ev["d_output"] = "probability" if prob else "logit"
-    ev["saturation_fraction"] = shapes.saturation_fraction(st.d, st.g, probability=prob)
-    ev["d_range"] = shapes.d_range(st.d, *ev["d_range_window"], probability=prob)
+    ev["saturation_fraction"] = dshape.saturation_fraction(st.d, st.g, probability=prob)
+    lo, hi = ev["d_range_window"]
+    ev["d_range"] = dshape.d_range(st.d, lo, hi, probability=prob)
     ev["d_shape"] = d_shape(ev)
     return ev
 
 
 def d_shape(ev: dict[str, Any]) -> str:
     """flat / saturated / sloped from the measured range and saturated share."""
-    if ev["d_range"] < shapes.FLAT_RANGE:
+    if ev["d_range"] < dshape.FLAT_RANGE:
         return FLAT
     if ev["saturation_fraction"] >= SATURATED_SHARE:
         return SATURATED
@@ -182,11 +191,11 @@ def d_sentence(ev: dict[str, Any]) -> str:
     if ev["d_shape"] is None:
         return "D could not be measured (non-finite parameters)"
     lo, hi = ev["d_range_window"]
-    sat = f"|dD/dv| < {shapes.SATURATION_GRAD:g} on {100 * ev['saturation_fraction']:.0f}% of " \
+    sat = f"|dD/dv| < {dshape.SATURATION_GRAD:g} on {100 * ev['saturation_fraction']:.0f}% of " \
           f"generated samples"
     rng = f"range {ev['d_range']:.3g} over [{lo:g}, {hi:g}]"
     if ev["d_shape"] == FLAT:
-        return f"D at the end is flat ({rng} < {shapes.FLAT_RANGE:g}; {sat})"
+        return f"D at the end is flat ({rng} < {dshape.FLAT_RANGE:g}; {sat})"
     if ev["d_shape"] == SATURATED:
         return (f"D at the end is saturated ({sat}, >= {100 * SATURATED_SHARE:.0f}%; {rng}): "
                 f"the generator gets almost no gradient")
@@ -198,10 +207,9 @@ def diagnose_run(run: Run) -> dict[str, Any]:
     evidence. A Dirac-GAN run has its class from its summary and no D shape to add (its
     field and trajectory: ``pointgan animate``)."""
     v = run_class(run)
-    if run.spec.game == "dirac":
-        if v["from"] != rundir.SUMMARY:
-            raise UsageError(f"{run.path} is an unfinished Dirac-GAN run (no class in its "
-                             f"summary)")
+    if game_of(run.spec) is DIRAC:
+        if not run.summary:
+            raise UsageError(f"{run.path} is an unfinished Dirac-GAN run (no summary)")
         summary = run.summary or {}
         ev = {k: summary.get(k) for k in ("status", "theta", "psi", "tolerance",
                                           "final_distance", "window_max_distance",
@@ -209,34 +217,46 @@ def diagnose_run(run: Run) -> dict[str, Any]:
         ev["step"] = summary.get("steps")
         ev["window_snapshots"] = (v["window"] or {}).get("snapshots")
         return {"run_dir": str(run.path), "class": v["class"], "reason": v["reason"],
-                "class_from": v["from"], "window": v["window"], "evidence": ev}
+                "class_from": v["from"], "summary_class": v["summary_class"],
+                "converged_at": v["converged_at"], "window": v["window"], "evidence": ev}
     ev = measure(run, v)
     reason = v["reason"]
     if v["class"] != CONVERGED:
         reason += f". {d_sentence(ev)}; b - real changed sign {ev['sign_changes_in_window']} " \
                   f"times in the window"
     return {"run_dir": str(run.path), "class": v["class"], "reason": reason,
-            "class_from": v["from"], "window": v["window"], "evidence": ev}
+            "class_from": v["from"], "summary_class": v["summary_class"],
+            "converged_at": v["converged_at"], "window": v["window"], "evidence": ev}
 
 
 # -- sweeps ------------------------------------------------------------------------------------
 
 
-def diagnose_sweep(path: Path) -> dict[str, Any]:
-    """Classify every member; a member that cannot be read is reported, not fatal."""
+def diagnose_sweep(path: Path, visit: Any = None) -> dict[str, Any]:
+    """Classify every member; a member that cannot be read is reported, not fatal.
+    ``visit(id, group, run or None, report)`` sees each member as it is read (the report's
+    explorer takes its numbers from the same pass instead of reading every member twice)."""
     path = Path(path)
     members: list[dict[str, Any]] = []
-    for entry in sweepdir.read_index(path).entries:
+    entries = sweepdir.read_index(path).entries
+    for entry in progress.each(entries, progress.count(len(entries), "member", "diagnose")):
         mid, group = entry.id, entry.group
         if not sweepdir.member_started(path, mid):
             members.append({"id": mid, "group": group, "class": NOT_RUN,
                             "reason": f"{sweepdir.member_dir(path, mid)} has no metrics",
                             "evidence": None})
+            if visit is not None:
+                visit(mid, group, None, members[-1])
             continue
+        run = None
         try:
-            rep = diagnose_run(sweepdir.load_member(path, mid))
+            # the class and the D-shape evidence read parameters only: no losses, no torch
+            run = sweepdir.load_member(path, mid, losses=False)
+            rep = diagnose_run(run)
         except UsageError as exc:
             rep = {"class": UNREADABLE, "reason": str(exc), "evidence": None}
+        if visit is not None:
+            visit(mid, group, run, rep)
         members.append({"id": mid, "group": group, **{k: rep[k] for k in
                                                       ("class", "reason", "evidence")}})
     groups: dict[str, dict[str, Any]] = {}
@@ -245,3 +265,10 @@ def diagnose_sweep(path: Path) -> dict[str, Any]:
         g["n"] += 1
         g["classes"].setdefault(m["class"], []).append(m["id"])
     return {"sweep_dir": str(path), "groups": list(groups.values()), "members": members}
+
+
+def diagnose(path: Path) -> dict[str, Any]:
+    """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
+    if sweepdir.is_sweep(path):
+        return diagnose_sweep(path)
+    return diagnose_run(sweepdir.load_any_run(path))

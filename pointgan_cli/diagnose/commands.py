@@ -13,7 +13,6 @@ from typing import Any
 
 from ..errors import UsageError
 from ..spec import RunSpec
-from ..store import rundir, sweepdir
 from . import classify, landscape, plots, shapes, study
 from .output import load_single_run, write_pair
 from .source import state_at, trajectory
@@ -29,6 +28,7 @@ def loss_landscape(
 
     Without ``run_dir``: the study's failed generator and a D trained against it for
     ``d_steps`` Adam steps (default ``study.D_STEPS``), written to ``out`` or ``DEFAULT_OUT``."""
+    target: Path | None  # None: the run's own diagnose/ folder (write_pair)
     if run_dir is None:
         if step is not None:
             raise UsageError("--step needs RUN_DIR (without it the study's generator is used)")
@@ -55,7 +55,7 @@ def loss_landscape(
             raise UsageError(f"loss-landscape compares discriminators under the study's BCE "
                              f"loss; {run_dir} was trained with --loss {spec.loss}")
         source = {"kind": "run", "run_dir": str(run_dir), "parameters_from": st.origin}
-        at, target = st.step, out if out is not None else rundir.diagnose_dir(Path(run_dir))
+        at, target = st.step, out
     cands = landscape.candidates(d, g, spec)
     cands_l2 = landscape.candidates_equal_l2(d, g, spec)
     effects = {c.name: landscape.g_terms(c.d, g, spec) for c in cands + cands_l2}
@@ -76,7 +76,8 @@ def loss_landscape(
         "finding": landscape.finding(cands, spec.real_value, cands_l2, effects),
         "landscape": landscape.loss_surface(d, g, spec),
     }
-    doc["files"] = write_pair(target, "loss-landscape", doc, plots.loss_landscape_png(doc))
+    doc["files"] = write_pair(target, "loss-landscape", doc, plots.loss_landscape_png(doc),
+                             None if run_dir is None else Path(run_dir))
     return doc
 
 
@@ -99,14 +100,9 @@ def generator_landscape(
         + landscape.generator_finding(surf, st.step),
         "surface": surf,
     }
-    target = out if out is not None else rundir.diagnose_dir(Path(run_dir))
     png = plots.generator_landscape_png(doc)
-    doc["files"] = write_pair(target, "generator-landscape", doc, png)
+    doc["files"] = write_pair(out, "generator-landscape", doc, png, Path(run_dir))
     return doc
 
 
-def diagnose(path: Path) -> dict[str, Any]:
-    """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
-    if sweepdir.is_sweep(path):
-        return classify.diagnose_sweep(path)
-    return classify.diagnose_run(sweepdir.load_any_run(path))
+

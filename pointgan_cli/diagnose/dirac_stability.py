@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..engine.dirac import expected_field
+from ..games import DIRAC, game_of
 from ..store import rundir
 from ..store.rundir import Run
 from . import classify
@@ -71,7 +72,7 @@ def stability_command(run_dir: Path, step: int | None = None,
     """``diagnose stability`` of any run: a Dirac-GAN run here, a pointgan run by
     ``stability.stability``."""
     run = load_single_run(run_dir, any_game=True)
-    if run.spec.game != "dirac":
+    if game_of(run.spec) is not DIRAC:
         return pointgan_stability(run_dir, step, out)
     return stability(run, step, out)
 
@@ -116,7 +117,7 @@ def stability(run: Run, step: int | None = None, out: Path | None = None) -> dic
     run_cls = classify.run_class(run)
     doc: dict[str, Any] = {
         "command": "stability",
-        "game": "dirac",
+        "game": DIRAC.name,
         "run_dir": str(run.path),
         "step": int(row["step"]),
         "parameters_from": rundir.METRICS,
@@ -150,8 +151,7 @@ def stability(run: Run, step: int | None = None, out: Path | None = None) -> dic
                     + ("" if at_eq["verdict"] == CONVERGENT else
                        ": small perturbations of the equilibrium are not damped")),
     }
-    target = out if out is not None else rundir.diagnose_dir(run.path)
-    doc["files"] = write_pair(target, "stability", doc, _png(run, doc))
+    doc["files"] = write_pair(out, "stability", doc, _png(run, doc), run.path)
     return doc
 
 

@@ -48,7 +48,8 @@ from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 
 from ..engine import losses
-from ..engine.models import D_NAMES, G_NAMES, d_logits_packed
+from ..engine.models import d_logits_packed
+from ..games.point import D_NAMES, G_NAMES
 from ..spec import RunSpec
 from .shapes import dlogit_dv
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
-from ..store import atomic, sweepdir
+from ..store import atomic, outputs, rundir, sweepdir
 from ..store.rundir import Run
 
 
@@ -34,8 +34,19 @@ def pointgan_only(run: Run) -> Run:
     return run
 
 
-def write_pair(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[str, str]:
-    """Write ``name.png`` and ``name.json``; a folder that cannot be made is a bad ``--out``."""
+def write_pair(out: Path | None, name: str, doc: dict[str, Any], png: bytes,
+               run: Path | None = None) -> dict[str, str]:
+    """Write ``name.png`` and ``name.json`` into ``out``, or (``out`` None) into the
+    ``diagnose/`` folder beside ``run`` (for ``SWEEP/members/ID`` in the member's real folder)
+    under its owner's lock; a folder that cannot be made is a bad ``--out``."""
+    if out is not None:
+        return _write_pair(out, name, doc, png)
+    assert run is not None
+    with outputs.derived_dir(run) as folder:
+        return _write_pair(rundir.diagnose_dir(folder), name, doc, png)
+
+
+def _write_pair(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[str, str]:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -18,7 +18,7 @@ from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 
 from ..engine.models import d_prob_packed
-from . import shapes
+from . import dshape, shapes
 
 DPI = 110
 
@@ -52,7 +52,7 @@ def loss_landscape_png(doc: dict) -> bytes:
     lo, hi = doc["generator"]["outputs"]
     fig = Figure(figsize=(14, 7.2))
     ax, bx = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
-    v = torch.linspace(real - shapes.WINDOW_BELOW, real + shapes.WINDOW_ABOVE, 801,
+    v = torch.linspace(real - dshape.WINDOW_BELOW, real + dshape.WINDOW_ABOVE, 801,
                        dtype=shapes.DT)
     ax.axvspan(lo, hi, color="tab:red", alpha=0.12, label=f"generated samples [{lo:.2f}, {hi:.2f}]")
     ax.axvline(real, color="tab:green", lw=1.5, ls=":", label=f"real value {real:g}")
@@ -92,7 +92,7 @@ def loss_landscape_png(doc: dict) -> bytes:
     bx.legend(loc="upper right", fontsize=9)
     cb = fig.colorbar(cs, ax=bx)
     ticks = levels[:: max(1, len(levels) // 6)]
-    cb.set_ticks(ticks)
+    cb.set_ticks(list(ticks))
     cb.set_ticklabels([f"{10 ** t:.3g}" for t in ticks])
     cb.set_label("D loss")
     g = doc["generator"]

@@ -17,23 +17,9 @@ import torch
 from ..engine import losses
 from ..engine.models import d_logits_packed
 from ..spec import RunSpec
+from .dshape import SATURATION_GRAD, X_POINTS  # thresholds shared with the numpy evidence
 
 DT = torch.float64
-X_POINTS = 2048  # cells of the fixed x grid on [-1, 1]
-SATURATION_GRAD = 1e-3  # |dD/dv| below this gives the generator (almost) nothing to follow
-FLAT_RANGE = 0.05  # a D whose output varies less than this over the window is flat
-# The window a flat D is judged on: [real - 3, real + 2], i.e. [-2, 3] for the study's real = 1.
-WINDOW_BELOW, WINDOW_ABOVE = 3.0, 2.0
-
-
-def window(spec: RunSpec) -> tuple[float, float]:
-    """The v range a flat D is judged on, around the run's real value."""
-    return spec.real_value - WINDOW_BELOW, spec.real_value + WINDOW_ABOVE
-
-
-def probability(spec: RunSpec) -> bool:
-    """Whether D's output is sigmoid(logit) (bce) or the raw logit the other losses use."""
-    return spec.loss == "bce"
 
 
 def x_grid(n: int = X_POINTS) -> torch.Tensor:

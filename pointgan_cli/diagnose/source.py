@@ -11,20 +11,33 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
-from ..engine.models import D_NAMES
 from ..errors import UsageError
+from ..games.point import D_NAMES
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
 
-DT = torch.float64
+if TYPE_CHECKING:
+    import torch
+
+@dataclass
+class Params:
+    """Both networks at one step of a run, as numpy float64 (the evidence beside a class
+    needs no torch: ``diagnose run`` and a sweep's report read it without importing it)."""
+
+    step: int
+    g: np.ndarray  # (2,) [w, b]
+    d: np.ndarray  # (7,) packed discriminator
+    origin: str  # the file the parameters came from, relative to the run directory
 
 
 @dataclass
 class State:
-    """Both networks at one step of a run."""
+    """Both networks at one step of a run, as torch tensors (for the diagnoses that
+    differentiate)."""
 
     step: int
     g: torch.Tensor  # (2,) [w, b], float64
@@ -32,18 +45,18 @@ class State:
     origin: str  # the file the parameters came from, relative to the run directory
 
 
-def _from_checkpoint(path: Path, step: int) -> torch.Tensor | None:
+def _from_checkpoint(path: Path, step: int) -> np.ndarray | None:
     ck = rundir.load_checkpoint(path)
     try:
         ck_step = int(ck["step"])
-        g = torch.as_tensor(ck["generator"], dtype=DT).reshape(2)
-        d = torch.as_tensor(ck["discriminator"], dtype=DT).reshape(7)
+        g = np.asarray(ck["generator"], dtype=np.float64).reshape(2)
+        d = np.asarray(ck["discriminator"], dtype=np.float64).reshape(7)
     except (KeyError, TypeError, ValueError, RuntimeError):
         raise UsageError(f"checkpoint {path} is corrupt (no generator/discriminator)") from None
-    return torch.cat([g, d]) if ck_step == step else None
+    return np.concatenate([g, d]) if ck_step == step else None
 
 
-def state_at(run: Run, step: int | None = None, finite: bool = True) -> State:
+def params_at(run: Run, step: int | None = None, finite: bool = True) -> Params:
     """The run's generator and discriminator at ``step`` (default: the last snapshot).
 
     Every checkpoint of that step is read (``last.pt`` first for the last step, then
@@ -56,7 +69,7 @@ def state_at(run: Run, step: int | None = None, finite: bool = True) -> State:
     paths = [ckdir / rundir.checkpoint_name(n)]
     if n == int(run.metrics[-1]["step"]):
         paths.insert(0, ckdir / rundir.LAST)
-    found: list[tuple[str, torch.Tensor]] = []
+    found: list[tuple[str, np.ndarray]] = []
     for p in paths:
         if p.is_file():
             packed = _from_checkpoint(p, n)
@@ -65,21 +78,29 @@ def state_at(run: Run, step: int | None = None, finite: bool = True) -> State:
     if found:
         origin, packed = found[0]
         for other, q in found[1:]:
-            if not torch.equal(packed, q):
+            if not np.array_equal(packed, q):
                 raise UsageError(f"{run.path}: {origin} and {other} disagree about step {n}")
-        st = State(n, packed[:2].clone(), packed[2:].clone(), origin)
+        st = Params(n, packed[:2].copy(), packed[2:].copy(), origin)
         return _checked(st) if finite else st
     try:
-        g = torch.tensor([row["w"], row["b"]], dtype=DT)
-        d = torch.tensor([row[f"d_{name}"] for name in D_NAMES], dtype=DT)
+        g = np.array([row["w"], row["b"]], dtype=np.float64)
+        d = np.array([row[f"d_{name}"] for name in D_NAMES], dtype=np.float64)
     except (KeyError, TypeError, ValueError):
         raise UsageError(f"{run.path / rundir.METRICS}: row at step {n} lacks parameters") from None
-    st = State(n, g, d, rundir.METRICS)
+    st = Params(n, g, d, rundir.METRICS)
     return _checked(st) if finite else st
 
 
-def _checked(s: State) -> State:
-    if not all(math.isfinite(float(v)) for v in torch.cat([s.g, s.d])):
+def state_at(run: Run, step: int | None = None, finite: bool = True) -> State:
+    """``params_at`` as torch tensors."""
+    import torch
+
+    p = params_at(run, step, finite)
+    return State(p.step, torch.from_numpy(p.g), torch.from_numpy(p.d), p.origin)
+
+
+def _checked(s: Params) -> Params:
+    if not all(math.isfinite(float(v)) for v in np.concatenate([s.g, s.d])):
         raise UsageError(
             f"--step: parameters at step {s.step} are not finite; pick an earlier step"
         )
@@ -96,7 +117,9 @@ def trajectory(run: Run, upto: int | None = None) -> torch.Tensor:
         and math.isfinite(float(r["w"]))
         and math.isfinite(float(r["b"]))
     ]
-    return torch.tensor(pts, dtype=DT).reshape(-1, 2)
+    import torch
+
+    return torch.tensor(pts, dtype=torch.float64).reshape(-1, 2)
 
 
 @dataclass
@@ -114,26 +137,29 @@ def optimizer_state_at(run: Run, step: int) -> OptimizerState:
     else the earliest after it (sweeps keep only their latest). A sweep member without a run
     directory of its own is read from the sweep's batch store. UsageError when the run has no
     readable checkpoint with an optimizer state."""
-    ckdir = run.path / rundir.CHECKPOINTS
-    every = run.spec.checkpoint_every
-    names = [(n, ckdir / rundir.checkpoint_name(n)) for n in range(0, run.spec.steps + 1, every)]
-    names.append((run.spec.steps, ckdir / rundir.checkpoint_name(run.spec.steps)))
-    names = [(n, p) for n, p in names if p.is_file()]
-    if (ckdir / rundir.LAST).is_file():
-        names.append((-1, ckdir / rundir.LAST))
-    cks = [(rundir.load_checkpoint(p), p.relative_to(run.path).as_posix()) for _, p in names]
+    import torch
+
     where = sweepdir.member_address(run.path)
-    if not cks and where is not None:  # a member kept in its sweep's batch store
-        stored = sweepdir.member_checkpoint(*where)
-        if stored is not None:
-            cks.append((stored, "the sweep's batch store"))
+    stored = None if where is None else sweepdir.member_checkpoint(*where)
+    if stored is not None:  # a member: its sweep's batch store, whatever its folder holds
+        cks = [(stored, "the sweep's batch store")]
+    else:
+        ckdir = run.path / rundir.CHECKPOINTS
+        every = run.spec.checkpoint_every
+        names = [(n, ckdir / rundir.checkpoint_name(n))
+                 for n in range(0, run.spec.steps + 1, every)]
+        names.append((run.spec.steps, ckdir / rundir.checkpoint_name(run.spec.steps)))
+        names = [(n, p) for n, p in names if p.is_file()]
+        if (ckdir / rundir.LAST).is_file():
+            names.append((-1, ckdir / rundir.LAST))
+        cks = [(rundir.load_checkpoint(p), p.relative_to(run.path).as_posix()) for _, p in names]
     found: list[OptimizerState] = []
     for ck, origin in cks:
         try:
             found.append(OptimizerState(
                 int(ck["step"]),
-                torch.as_tensor(ck["optim_g"]["exp_avg_sq"], dtype=DT).reshape(2),
-                torch.as_tensor(ck["optim_d"]["exp_avg_sq"], dtype=DT).reshape(7),
+                torch.as_tensor(ck["optim_g"]["exp_avg_sq"], dtype=torch.float64).reshape(2),
+                torch.as_tensor(ck["optim_d"]["exp_avg_sq"], dtype=torch.float64).reshape(7),
                 origin))
         except (KeyError, TypeError, ValueError, RuntimeError):
             continue

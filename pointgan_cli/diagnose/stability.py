@@ -24,7 +24,6 @@ import torch
 
 from ..errors import UsageError
 from ..spec import RunSpec
-from ..store import rundir
 from ..store.rundir import Run
 from . import classify, plots, spectrum
 from .field import (  # noqa: F401 - re-exported: the maths' public names, for callers and tests
@@ -205,8 +204,7 @@ def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -
         "distance_trend": trend,
         "finding": finding(judged[0], judged[1], run_cls, st.step, assumes),
     }
-    target = out if out is not None else rundir.diagnose_dir(Path(run_dir))
-    doc["files"] = write_pair(target, "stability", doc, plots.stability_png(doc))
+    doc["files"] = write_pair(out, "stability", doc, plots.stability_png(doc), Path(run_dir))
     return doc
 
 

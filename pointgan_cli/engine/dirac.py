@@ -21,6 +21,7 @@ from the run's own random stream (the paper's expectation plus sampling noise).
 Parameters: G (R, 1) = [theta], D (R, 1) = [psi]. The update schemes, optimizers, consensus,
 LeCam, checkpoints and divergence handling are the engine's (``BatchTrainer``); this module
 says only what the gradients are, by hand (checked against autograd in tests/test_dirac.py).
+The game's names, distance and words, without torch: ``games.dirac``.
 Shapes keep the engine's rules: sample rows are multiples of ``LANE``, sums are per row.
 """
 
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..games.dirac import SEED_INIT_RANGE
 from . import losses, rng
 from .grads import d_dz, g_dz
 from .layout import CHUNK, DTYPE, LANE
@@ -39,17 +41,6 @@ from .trainer import BatchTrainer, Snapshot
 
 if TYPE_CHECKING:
     from ..spec import RunSpec
-
-G_NAMES = ("theta",)
-D_NAMES = ("psi",)
-SEED_INIT_RANGE = 2.0  # --init seed: theta, psi uniform in [-2, 2)
-
-
-def distance(theta: float, psi: float) -> float:
-    """Distance to the equilibrium (0, 0): ``|theta| + |psi|`` (the L1 form of pointgan's
-    ``|w| + |b - real|``, so one tolerance reads alike in both games)."""
-    return abs(theta) + abs(psi)
-
 
 def initial_params(specs: Sequence[RunSpec]) -> tuple[torch.Tensor, torch.Tensor]:
     """(theta (R, 1), psi (R, 1)) from each spec's ``--init``: the given point, or one drawn

@@ -12,10 +12,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .snapshot_record import D_NAMES, G_NAMES
-
-__all__ = ["D_NAMES", "G_NAMES", "Discriminator", "Generator"]
-
 
 class Generator(nn.Module):
     """``y = w * x + b``: one neuron. The ideal generator is ``w = 0, b = real``."""

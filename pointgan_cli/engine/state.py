@@ -85,5 +85,6 @@ class CheckpointState:
             self.ug_prev = stack("optimistic_prev", "generator")
             self.ud_prev = stack("optimistic_prev", "discriminator")
         self.step = steps.pop()
+        self.resumed = True  # ``run`` then emits no step-0 snapshot (the checkpoint's has one)
         self._chunk_start = -(10**18)
         self._graph, self._warm = None, False  # the state tensors are new: capture again

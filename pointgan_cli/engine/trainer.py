@@ -370,12 +370,13 @@ class BatchTrainer(ChunkedRandomness, CheckpointState, Optimizers, CapturedStep,
         should_stop: Callable[[], bool] | None = None,
         with_losses: bool = True,
     ) -> bool:
-        """Train to ``steps``. Snapshots at step 0 (fresh start), every ``snapshot_every`` and
-        at the end (``with_losses``: see ``snapshot``); checkpoints every ``checkpoint_every`` and
-        at the end.
+        """Train to ``steps``. Snapshots at step 0 (fresh start only: a run resumed from a
+        step-0 checkpoint recorded that row already), every ``snapshot_every`` and at the end
+        (``with_losses``: see ``snapshot``); checkpoints every ``checkpoint_every`` and at the
+        end.
         Returns False when ``should_stop`` interrupted the run between two steps."""
         s0 = self.specs[0]
-        if self.step == 0:
+        if self.step == 0 and not getattr(self, "resumed", False):
             on_snapshot(self.snapshot(with_losses))
         while self.step < self.steps:
             if should_stop is not None and should_stop():

@@ -9,16 +9,19 @@ file in the same directory, then ``os.replace``): a failed render leaves no half
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ..errors import RuntimeFailure, UsageError
+from ..store import outputs
 from ..store.atomic import atomic_write_bytes
-from .data import DiracTrack, Plan, limits, plan_for
-from .scene import grid_scene, pixel_size, run_scene
+from ..store.rundir import ANIMATION
+from .data import DiracTrack, Plan, Track, limits, plan_for
+from .scene import HistoryPanel, grid_scene, pixel_size, run_scene
 from .writers import GifWriter, Mp4Writer, check_target, png_bytes, resolve_output, temp_beside
 
 RUN_INCHES = (7.2, 5.4)  # one run: 720 x 540 px at the default dpi
@@ -43,9 +46,11 @@ class Renderer:
         if not 20 <= dpi <= 600:
             raise UsageError(f"--dpi must be between 20 and 600, not {dpi}")
         self.plan = plan
-        lim = limits(plan.tracks)
+        self.tracks = cast("list[Track]", plan.tracks)  # a Dirac-GAN plan has PhaseRenderer
+        self.hist: HistoryPanel | None
+        lim = limits(self.tracks)
         if plan.cells is None:
-            track = plan.tracks[0]
+            track = self.tracks[0]
             size = pixel_size(*RUN_INCHES, dpi)
             self.scene, main, self.hist = run_scene(*size, dpi, lim, track.spec.real_value,
                                                     plan.title, animated)
@@ -56,7 +61,7 @@ class Renderer:
             ncols = min(n, max(1, int(np.ceil(np.sqrt(n)))))
             nrows = -(-n // ncols)
             size = pixel_size(CELL_INCHES[0] * ncols, CELL_INCHES[1] * nrows + 0.4, dpi)
-            reals = [t.spec.real_value for t in plan.tracks]
+            reals = [t.spec.real_value for t in self.tracks]
             self.scene, self.panels = grid_scene(plan.cells, *size, dpi, ncols, lim, reals,
                                                  plan.title, animated)
             self.hist = None
@@ -65,7 +70,7 @@ class Renderer:
     def update(self, step: int) -> list:
         """Point every artist at the snapshot shown at ``step``; returns the changed ones."""
         dirty = []
-        for track, panel in zip(self.plan.tracks, self.panels):
+        for track, panel in zip(self.tracks, self.panels):
             k = track.index_at(step)
             f = track.frame(k)
             dirty += panel.update(f)
@@ -87,6 +92,17 @@ class Renderer:
 # -- the two entry points ----------------------------------------------------------------------
 
 
+@contextmanager
+def _placed(source: Path, out: Path | None, name: str, default: bool) -> Iterator[Path]:
+    """``out`` as given, or ``name`` in the folder beside the run (``SWEEP/members/ID`` for a
+    member), held under its owner's lock while the file is written (``outputs``)."""
+    if not default and out is not None:
+        yield out
+        return
+    with outputs.derived_dir(source) as folder:
+        yield folder / name
+
+
 def animate(source: Path, out: Path | None = None, fmt: str | None = None, fps: int = 20,
             frames: int = 120, dpi: int = 100, grid: bool = False,
             members: list[str] | None = None, grid_size: int = 4,
@@ -95,12 +111,20 @@ def animate(source: Path, out: Path | None = None, fmt: str | None = None, fps: 
     """Render an animation of ``source`` to ``out``; returns what ``--json`` prints."""
     t0 = time.perf_counter()
     source = Path(source)
+    default = out is None
     out, fmt = resolve_output(source, out, fmt)
     if not 1 <= fps <= 60:
         raise UsageError(f"--fps must be between 1 and 60, not {fps}")
     if frames < 2:
         raise UsageError(f"--frames must be at least 2, not {frames}")
     plan = plan_for(source, grid, members, grid_size)
+    with _placed(source, out, f"{ANIMATION}.{fmt}", default) as out:
+        return _animate(plan, out, fmt, fps, frames, dpi, on_start, on_frame, t0)
+
+
+def _animate(plan: Plan, out: Path, fmt: str, fps: int, frames: int, dpi: int,
+             on_start: Callable[[int], None] | None, on_frame: Callable[[int], None] | None,
+             t0: float) -> dict[str, Any]:
     renderer = renderer_for(plan, dpi)
     steps = plan.frame_steps(frames)
     if on_start is not None:
@@ -151,14 +175,14 @@ def still(source: Path, step: int, out: Path | None = None, fmt: str | None = No
                 raise UsageError(f"--still: step {step} is outside the run{where} (0..{last})")
             raise UsageError(f"--still: no snapshot at step {step}{where} "
                              f"(snapshots every {every})")
-    out = out if out is not None else source / f"frame-{step:06d}.png"
-    check_target(out)
-    renderer = renderer_for(plan, dpi)
-    width, height = renderer.size
-    data = png_bytes(renderer.draw(step), (width, height))
-    try:
-        atomic_write_bytes(out, data)
-    except OSError as exc:
-        raise RuntimeFailure(f"cannot write {out}: {exc.strerror or exc}") from None
+    with _placed(source, out, f"frame-{step:06d}.png", out is None) as out:
+        check_target(out)
+        renderer = renderer_for(plan, dpi)
+        width, height = renderer.size
+        data = png_bytes(renderer.draw(step), (width, height))
+        try:
+            atomic_write_bytes(out, data)
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot write {out}: {exc.strerror or exc}") from None
     return {"output": str(out), "frames": 1, "format": "png", "width": width, "height": height,
             "seconds": 0.0, "step": step, "wall_seconds": round(time.perf_counter() - t0, 3)}

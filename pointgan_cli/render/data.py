@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
-from ..engine.snapshot_record import D_NAMES
 from ..errors import UsageError
+from ..games import DIRAC, POINT
+from ..games.point import D_NAMES
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
 
@@ -132,9 +134,12 @@ class DiracTrack(_Snapshots):
         self.theta, self.psi = self.table[:, 1], self.table[:, 2]
 
 
+TRACKS: dict[str, type[Track] | type[DiracTrack]] = {POINT.name: Track, DIRAC.name: DiracTrack}
+
+
 def track_for(run: Run) -> Track | DiracTrack:
     """The run's snapshots in its game's terms."""
-    return DiracTrack(run) if run.spec.game == "dirac" else Track(run)
+    return TRACKS[run.spec.game](run)
 
 
 def select_frames(n_snapshots: int, frames: int) -> list[int]:
@@ -269,16 +274,18 @@ def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int
         cells = [Cell(f"{p.id} [{p.group}]" if p.group else p.id, p.converged, p.cls)
                  for p in picked]
         total = len(sweepdir.read_index(source).entries)
-        return Plan(tracks, cells, f"sweep {source.name}: {len(picked)} of {total} members")
+        one_game = cast("list[Track] | list[DiracTrack]", tracks)  # checked just above
+        return Plan(one_game, cells, f"sweep {source.name}: {len(picked)} of {total} members")
     if grid or members:
         raise UsageError(f"--grid/--member need a sweep directory; {source} has no sweep.json")
     run = sweepdir.load_any_run(source)
     spec = run.spec
     cls = (run.summary or {}).get("class")
     shown = f": {cls.replace('_', ' ')}" if cls else ""
-    if spec.game == "dirac":
-        return Plan([DiracTrack(run)], None, f"{source.name}: Dirac-GAN, {_method(spec)}{shown}")
-    return Plan([Track(run)], None, f"{source.name} ({spec.preset}, seed {spec.seed}){shown}")
+    track = track_for(run)
+    if isinstance(track, DiracTrack):
+        return Plan([track], None, f"{source.name}: Dirac-GAN, {_method(spec)}{shown}")
+    return Plan([track], None, f"{source.name} ({spec.preset}, seed {spec.seed}){shown}")
 
 
 def _method(spec) -> str:

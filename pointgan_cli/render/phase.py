@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from . import streamlines
 from .data import Cell, DiracTrack
-from .scene import CONVERGED_COLOR, FAILED_COLOR, G_COLOR, new_figure, pixel_size
+from .scene import CONVERGED_COLOR, FAILED_COLOR, G_COLOR, new_figure, pixel_size, wrap_text
 
 LIM = 2.2  # the panels show theta, psi in [-LIM, LIM]: the paper's start (1, 1) and around
 FIELD_POINTS = 21  # streamline grid resolution per axis
@@ -115,7 +115,8 @@ class PhaseRenderer:
             self.lines.append(line)
             self.points.append(point)
             self.labels.append(label)
-        self.fig.suptitle(title, fontsize=fs + 1)
+        head = self.fig.suptitle(title, fontsize=fs + 1)
+        wrap_text(head, 0.96 * self.size[0])  # a long run name: more lines, never cut
         self.fig.tight_layout()
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)

@@ -24,7 +24,8 @@ from .data import Cell, FrameData, History, Limits
 
 G_COLOR = "#1f77b4"  # generator (matplotlib C0)
 D_COLOR = "#ff7f0e"  # discriminator (C1)
-G_LOSS_COLOR = "#9467bd"  # the G loss: not the blue of w and b, which share its axis panel
+G_LOSS_COLOR = "#9467bd"  # the G loss: not the blue of G's w
+B_COLOR = "#2ca02c"  # G's b in the history panel: w is G's blue, b must not be
 REAL_COLOR = "black"
 FAILED_COLOR = "#b2182b"
 CONVERGED_COLOR = "#1b7837"
@@ -158,27 +159,31 @@ class MainPanel:
 
 
 class HistoryPanel:
-    """w and b (left axis) and both losses (right axis) drawn up to the current step."""
+    """w and b (one axis) above both losses (an axis of their own), drawn up to the current
+    step: one y-axis per quantity, so a D loss near 1.0 never sits on the b = 1 line, and w
+    and b in colours of their own."""
 
-    def __init__(self, ax, lim: Limits, real: float, animated: bool, fontsize: float):
-        ax.set_xlim(0, max(1, lim.last_step))
+    def __init__(self, ax, loss_ax, lim: Limits, real: float, animated: bool,
+                 fontsize: float):
+        for a in (ax, loss_ax):
+            a.set_xlim(0, max(1, lim.last_step))
+            a.tick_params(labelsize=fontsize * 0.85)
+            a.grid(alpha=0.25, lw=0.5)
         ax.set_ylim(*lim.params)
         ax.axhline(0.0, color="0.6", lw=0.8, ls=":")
         ax.axhline(real, color=REAL_COLOR, lw=0.8, ls=":", alpha=0.6)
-        ax.set_xlabel("step", fontsize=fontsize)
         ax.set_ylabel("w, b", fontsize=fontsize)
-        ax.tick_params(labelsize=fontsize * 0.85)
-        ax.grid(alpha=0.25, lw=0.5)
-        loss_ax = ax.twinx()
+        ax.tick_params(labelbottom=False)
         loss_ax.set_ylim(*lim.loss)
         loss_ax.set_ylabel("loss", fontsize=fontsize)
-        loss_ax.tick_params(labelsize=fontsize * 0.85)
+        loss_ax.set_xlabel("step", fontsize=fontsize)
+        self.ax, self.loss_ax = ax, loss_ax
         kw = {"animated": animated}
         (self.w,) = ax.plot([], [], color=G_COLOR, lw=1.6, label="w", **kw)
-        (self.b,) = ax.plot([], [], color=G_COLOR, lw=1.6, ls="--", label="b", **kw)
-        (self.g_loss,) = loss_ax.plot([], [], color=G_LOSS_COLOR, lw=0.9, ls=":", alpha=0.9,
+        (self.b,) = ax.plot([], [], color=B_COLOR, lw=1.6, ls="--", label="b", **kw)
+        (self.g_loss,) = loss_ax.plot([], [], color=G_LOSS_COLOR, lw=1.0, alpha=0.9,
                                       label="G loss", **kw)
-        (self.d_loss,) = loss_ax.plot([], [], color=D_COLOR, lw=0.9, ls=":", alpha=0.9,
+        (self.d_loss,) = loss_ax.plot([], [], color=D_COLOR, lw=1.0, alpha=0.9,
                                       label="D loss", **kw)
         self.lines = [self.w, self.b, self.g_loss, self.d_loss]  # for the legend
 
@@ -234,13 +239,16 @@ def run_scene(width_px: int, height_px: int, dpi: int, lim: Limits, real: float,
     per-frame readout (step, w, b) under the fixed ``title``."""
     fig, canvas = new_figure(width_px, height_px, dpi)
     fs = 10.0
-    gs = fig.add_gridspec(2, 1, height_ratios=[2.3, 1.0], hspace=0.3, left=0.09, right=0.91,
-                          top=0.83, bottom=0.09)
+    # rows: main panel, room for its x label, w and b, losses
+    gs = fig.add_gridspec(4, 1, height_ratios=[2.3, 0.3, 0.62, 0.62], hspace=0.1, left=0.09,
+                          right=0.91, top=0.83, bottom=0.09)
     ax = fig.add_subplot(gs[0])
     ax.set_xlabel("input: x for G, v for D", fontsize=fs)
     ax.set_ylabel("output: G(x), D(v)", fontsize=fs)
     main = MainPanel(ax, lim, real, animated, fs, step_text=False)
-    hist = HistoryPanel(fig.add_subplot(gs[1]), lim, real, animated, fs)
+    params_ax = fig.add_subplot(gs[2])
+    hist = HistoryPanel(params_ax, fig.add_subplot(gs[3], sharex=params_ax), lim, real,
+                        animated, fs)
     # Outside the axes, so the moving curves never run over it.
     _legend(fig, main.lines + hist.lines, 0.905, fs * 0.85)
     # Two header lines: the title (shortened with an ellipsis to the panels' width, so a long
@@ -251,6 +259,42 @@ def run_scene(width_px: int, height_px: int, dpi: int, lim: Limits, real: float,
     readout.set_animated(animated)
     fig.add_artist(readout)
     return Scene(fig, canvas, readout, blit=animated), main, hist
+
+
+def wrap_text(text, width_px: float, max_lines: int = 3) -> None:
+    """Break a matplotlib ``Text`` at spaces (or anywhere in a word longer than a line) into
+    lines that each fit ``width_px``; past ``max_lines`` the last one is shortened with an
+    ellipsis. A title wider than its figure would be cut on both sides."""
+    renderer = text.figure.canvas.get_renderer()
+    full = text.get_text()
+
+    def fits(s: str) -> bool:
+        text.set_text(s)
+        return text.get_window_extent(renderer).width <= width_px
+
+    lines: list[str] = []
+    line = ""
+    for word in full.split(" "):
+        trial = f"{line} {word}" if line else word
+        if fits(trial):
+            line = trial
+            continue
+        if line:
+            lines.append(line)
+        while not fits(word) and len(word) > 1:  # a word wider than a line: cut it
+            cut = len(word)
+            while cut > 1 and not fits(word[:cut]):
+                cut -= max(1, cut // 10)
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    lines.append(line)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        text.set_text(lines[-1])
+        fit_text(text, width_px - 10)
+        lines[-1] = text.get_text().rstrip("…") + "…"
+    text.set_text("\n".join(lines))
 
 
 def fit_text(text, width_px: float) -> None:

@@ -176,7 +176,7 @@ def draw(ax: Axes, x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray, c
     origin, scale = np.array([x[0], y[0]]), np.array([x[-1] - x[0], y[-1] - y[0]])
     lc = LineCollection([origin + ln * scale for ln in lines], colors=color,
                         linewidths=linewidth, zorder=zorder)
-    heads = PolyCollection(arrowheads(dirs * scale), offsets=origin + pos * scale,
+    heads = PolyCollection(list(arrowheads(dirs * scale)), offsets=origin + pos * scale,
                            offset_transform=ax.transData, facecolors=color, edgecolors="none",
                            zorder=zorder)
     heads.set_transform(Affine2D().scale(1 / 72) + ax.figure.dpi_scale_trans)  # points

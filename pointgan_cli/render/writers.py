@@ -75,7 +75,8 @@ def temp_beside(out: Path) -> Iterator[Path]:
 
 def _rgb(frame: memoryview | np.ndarray, size: tuple[int, int]) -> Image.Image:
     """RGBA buffer (H, W, 4) -> RGB PIL image (one C-level copy)."""
-    return Image.frombuffer("RGBA", size, frame, "raw", "RGBA", 0, 1).convert("RGB")
+    return Image.frombuffer("RGBA", size, frame, "raw", "RGBA", 0, 1).convert(  # type: ignore[arg-type]
+        "RGB")
 
 
 def png_bytes(frame: memoryview | np.ndarray, size: tuple[int, int]) -> bytes:
@@ -111,7 +112,7 @@ def palette(sample: np.ndarray, exact: int = 32) -> Image.Image:
     image = Image.fromarray(np.ascontiguousarray(sample), "RGB")
     cut_pal = image.quantize(256 - len(keep), method=Image.Quantize.MEDIANCUT,
                              dither=Image.Dither.NONE).getpalette() or []
-    cut = [tuple(cut_pal[i:i + 3]) for i in range(0, len(cut_pal), 3)]
+    cut = [(cut_pal[i], cut_pal[i + 1], cut_pal[i + 2]) for i in range(0, len(cut_pal) - 2, 3)]
     for _ in range(64):
         table = keep + cut
         probe = Image.fromarray(np.array([keep], np.uint8), "RGB")  # (1, K, 3)

@@ -1,18 +1,21 @@
 """``pointgan report``: one self-contained ``report.html`` for a run or a sweep.
 
 ``collect`` reads the directory into a page model (the command that made it, the results table,
-the charts, the animation, the class and diagnosis of what did not converge); ``html`` renders
-it with every picture inline. The page is written atomically into the directory as
-``report.html`` (``rundir.REPORT``), a file ``--force`` and the trackers know.
+the charts, the animation, the class and diagnosis of what did not converge, and the explorer's
+numbers from ``explore``); ``html`` renders it with every picture inline and the explorer's
+code (``assets/``) and data embedded, so the printed report becomes a page to click through
+(study, group, run). The page is written atomically into the directory as ``report.html``
+(``rundir.REPORT``), a file ``--force`` and the trackers know.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from ..store import atomic, rundir, sweepdir
+from ..errors import RuntimeFailure, UsageError
+from ..store import atomic, outputs, rundir, sweepdir
 
 
 def build(path: Path | str) -> dict[str, Any]:
@@ -28,22 +31,27 @@ def build(path: Path | str) -> dict[str, Any]:
 
 
 def write(path: Path | str, out: Path | str | None = None) -> dict[str, Any]:
-    """Write the report of ``path`` to ``out`` (default ``path/report.html``); returns
-    ``{"report", "kind", "figures", "bytes"}``. A sweep member stored in its sweep's batches
-    (``SWEEP/members/ID``, no folder of its own) needs ``out``: nothing is written into the
-    sweep's store."""
+    """Write the report of ``path`` to ``out`` (default ``path/report.html``: for a sweep
+    member ``SWEEP/members/ID``, its real folder in the sweep, made if needed); returns
+    ``{"report", "kind", "figures", "bytes"}``. The default place is written under its owner's
+    lock (``outputs.derived_dir``): never while a train or sweep writes there."""
     from .html import render
 
     path = Path(path)
-    model = build(path)
-    if out is None and not path.is_dir():
-        raise UsageError(f"{path} is a sweep member without a folder of its own; name the "
-                         "report file with --out")
-    target = Path(out) if out is not None else path / rundir.REPORT
-    if target.is_dir():
-        raise UsageError(f"--out: {target} is a directory; name the report file")
-    text = render(model)
-    atomic.atomic_write_text(target, text)
+    if out is not None and Path(out).is_dir():
+        raise UsageError(f"--out: {out} is a directory; name the report file")
+    with contextlib.ExitStack() as held:
+        # where the page goes is settled (and locked) before any work: a refusal comes first
+        if out is None:
+            target = held.enter_context(outputs.derived_dir(path)) / rundir.REPORT
+        else:
+            target = Path(out)
+        model = build(path)
+        text = render(model)
+        try:
+            atomic.atomic_write_text(target, text)
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot write {target}: {exc.strerror or exc}") from None
     figures = sum(len(s.get("figures", [])) for s in model["sections"])
     return {"report": str(target), "kind": model["kind"], "figures": figures,
             "bytes": len(text.encode("utf-8"))}

@@ -1,8 +1,10 @@
 """What a report shows, read from a run or sweep directory: a plain page model (no HTML here).
 
-A model is ``{"kind", "title", "path", "command", "sections": [...]}``; each section has a
-``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of strings),
-``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``). Everything comes from the
+A model is ``{"kind", "title", "path", "command", "sections": [...], "explorer": {...}}``; each
+section has a ``heading`` and some of: ``text`` (paragraphs), ``table`` (``columns``, ``rows`` of
+strings, and for the tables the explorer acts on an ``id`` and one ``keys`` entry per row: the
+group or member it names), ``figures`` (``caption``, ``mime``, ``data`` bytes, ``video``);
+``explorer`` is ``explore.Builder``'s data. Everything comes from the
 directory through ``rundir``/``sweepdir`` and from the diagnose library's verdict and evidence,
 so the page says exactly what ``ls``, ``compare`` and ``diagnose run`` say.
 """
@@ -10,12 +12,16 @@ so the page says exactly what ``ls``, ``compare`` and ``diagnose run`` say.
 from __future__ import annotations
 
 import io
+import shlex
 from pathlib import Path
 from typing import Any
 
+from .. import naming
+from ..games import game_of
 from ..results import catalog
 from ..store import rundir, sweepdir
 from ..store.rundir import Run
+from . import explore
 
 #: The animation files a report looks for, first found wins (``pointgan animate``'s outputs).
 ANIMATIONS = (("gif", "image/gif", False), ("mp4", "video/mp4", True), ("png", "image/png", False))
@@ -27,12 +33,12 @@ RUN_FIELDS = ("class", "status", "converged", "final_distance", "w", "b", "theta
 
 def run_model(path: Path) -> dict[str, Any]:
     """The page of one run: results, diagnosis when it did not converge, charts, animation."""
-    from ..diagnose import commands as diagnose
+    from ..diagnose import classify
 
     run = sweepdir.load_any_run(path)  # a run directory, or SWEEP/members/ID
-    over = catalog.overrides(run.spec)
     summary = run.summary or {}
-    diag = diagnose.diagnose(path)
+    over = catalog.overrides(run.spec, summary)
+    diag = classify.diagnose_run(run)
     rows = [["preset + overrides", catalog.label(run.spec.preset, over)]]
     rows += [[k, _cell(summary[k])] for k in RUN_FIELDS if k in summary]
     if not summary:
@@ -44,30 +50,41 @@ def run_model(path: Path) -> dict[str, Any]:
     ]
     if diag["class"] != "converged":
         sections.append(_diagnosis_section(diag))
-    dirac = run.spec.game == "dirac"
-    figures = [{"caption": ("theta, psi and the distance |theta| + |psi|" if dirac else
-                            "w, b and the distance |w| + |b - real|") + " over training",
+    figures = [{"caption": f"{game_of(run.spec).curves_caption} over training",
                 "mime": "image/png", "data": training_curves(run)}]
     for png in sorted(rundir.diagnose_dir(path).glob("*.png")):  # none for a stored member
         figures.append({"caption": f"diagnose: {png.stem}", "mime": "image/png",
                         "data": png.read_bytes()})
     sections.append({"heading": "Charts", "figures": figures})
-    sections.append(_animation_section(path, f"pointgan animate {path}"))
+    sections.append(_animation_section(path, f"pointgan animate {shlex.quote(str(path))}"))
     spec_rows = [[k, _cell(v)] for k, v in run.spec.model_dump(mode="json").items()]
     sections.append({"heading": "Spec", "table": {"columns": ["field", "value"],
                                                   "rows": spec_rows}, "collapsed": True})
+    data = explore.Builder("run", 1)
+    data.add(path.name, path.name, run, diag)
     return {"kind": "run", "title": f"Run {path.name}", "path": str(path),
-            "command": run.command, "sections": sections}
+            "command": _short_command(run), "sections": sections, "explorer": data.data(summary)}
+
+
+def _short_command(run: Run) -> str:
+    """The recorded command with only the flags that differ from the preset (spec.json keeps
+    every field; the Spec section below lists them): same --out, same spec."""
+    if not run.command:
+        return run.command
+    words = shlex.split(run.command)
+    out = words[words.index("--out") + 1] if "--out" in words[:-1] else str(run.path)
+    return naming.short_command(run.spec, out)
 
 
 def sweep_model(path: Path) -> dict[str, Any]:
     """The page of a sweep: per-group table, every chart, animation, each failed member's class
     and diagnosis."""
-    from ..diagnose import commands as diagnose
+    from ..diagnose import classify
 
     index = sweepdir.read_index(path)
     summary = sweepdir.read_summary(path)
-    diag = diagnose.diagnose(path)
+    data = explore.Builder("sweep", len(index.entries))
+    diag = classify.diagnose_sweep(path, lambda mid, g, run, rep: data.add(mid, g, run, rep))
     classes: dict[str, dict[str, int]] = {}
     for m in diag["members"]:
         per = classes.setdefault(m["group"], {})
@@ -83,12 +100,14 @@ def sweep_model(path: Path) -> dict[str, Any]:
                  _cell(g.get("median_final_distance", g.get("final_distance_median"))),
                  *_final_params(g)]
                 for g in summary["groups"]]
+        rows.sort(key=lambda r: int(r[0]) if r[0] else len(rows) + 1)  # rank 1 first
         table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)",
-                             "vs reference (McNemar p)", "diverged", "classes",
-                             "median distance", "final w", "final b"], "rows": rows}
+                             "vs reference (McNemar p, Holm-adjusted)", "diverged", "classes",
+                             "median distance", "final w", "final b"], "rows": rows,
+                 "id": "groups", "keys": [g["group"] for g in summary["groups"]]}
     else:
         text.append("The sweep has not finished: no summary.json yet (classes so far below).")
-        table = {"columns": ["group", "classes"],
+        table = {"columns": ["group", "classes"], "id": "groups", "keys": list(classes),
                  "rows": [[g, _classes(c)] for g, c in classes.items()]}
     sections.append({"heading": "Results per group", "text": text, "table": table})
     figures = [{"caption": _chart_caption(p.stem), "mime": "image/png", "data": p.read_bytes()}
@@ -96,15 +115,63 @@ def sweep_model(path: Path) -> dict[str, Any]:
     sections.append({"heading": "Charts", "figures": figures} if figures else
                     {"heading": "Charts", "text": ["No charts yet: they are written when the "
                                                    "sweep finishes."]})
-    sections.append(_animation_section(path, f"pointgan animate {path} --grid"))
+    sections.append(_animation_section(path, f"pointgan animate {shlex.quote(str(path))} --grid"))
     failed = [m for m in diag["members"] if m["class"] != "converged"]
-    rows = [[m["id"], m["group"], m["class"], m["reason"]] for m in failed]
     sections.append({
         "heading": f"Members that did not converge ({len(failed)} of {len(diag['members'])})",
-        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows},
-        "text": [] if failed else ["Every member converged."]})
+        "table": {"columns": FAILED_COLUMNS, "rows": failed_rows(failed)},
+        "text": [f"One row per group and class, with the medians of its members; "
+                 f"`pointgan diagnose run {path}/members/ID` gives one member's diagnosis "
+                 "in words."] if failed else ["Every member converged."]})
+    if failed:  # the same members one by one (the explorer opens a row's run)
+        sections.append({
+            "heading": "Each member that did not converge",
+            "table": {"columns": ["member", "group", "class", "final distance", "D at the end"],
+                      "rows": [[m["id"], m["group"], m["class"],
+                                _cell((m.get("evidence") or {}).get("final_distance", "-")),
+                                (m.get("evidence") or {}).get("d_shape") or "-"]
+                               for m in failed],
+                      "id": "failed", "keys": [m["id"] for m in failed]}})
+    planes = [explore.plane_of(_json(p)) for p in sweepdir.map_files(path) if p.suffix == ".json"]
     return {"kind": "sweep", "title": f"Sweep {path.name}", "path": str(path),
-            "command": index.command, "sections": sections}
+            "command": index.command, "sections": sections,
+            "explorer": data.data(summary, [p for p in planes if p])}
+
+
+FAILED_COLUMNS = ["group", "class", "n", "members", "median dist", "median window max",
+                  "D at the end", "median sign flips"]
+#: Member ids a row names before "and k more".
+SHOWN_IDS = 4
+
+
+def failed_rows(failed: list[dict[str, Any]]) -> list[list[str]]:
+    """The members that did not converge, compact: one row per (group, class), with the
+    members' median numbers and the most common D shape, not one paragraph per member."""
+    import statistics
+
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for m in failed:
+        by.setdefault((m["group"], m["class"]), []).append(m)
+
+    def median(ms: list[dict[str, Any]], key: str) -> str:
+        vals = [float(m["evidence"][key]) for m in ms
+                if m.get("evidence") and isinstance(m["evidence"].get(key), (int, float))]
+        return f"{statistics.median(vals):.3g}" if vals else "-"
+
+    rows = []
+    for (group, cls), ms in by.items():
+        ids = [m["id"] for m in ms]
+        shown = ", ".join(ids[:SHOWN_IDS]) + (f" and {len(ids) - SHOWN_IDS} more"
+                                              if len(ids) > SHOWN_IDS else "")
+        shapes = [m["evidence"].get("d_shape") for m in ms if m.get("evidence")]
+        shapes = [s for s in shapes if s]
+        shape = max(set(shapes), key=shapes.count) if shapes else "-"
+        if shapes and shapes.count(shape) < len(shapes):
+            shape += f" ({shapes.count(shape)} of {len(shapes)})"
+        rows.append([group, cls.replace("_", " "), str(len(ms)), shown,
+                     median(ms, "final_distance"), median(ms, "window_max_distance"), shape,
+                     median(ms, "sign_changes_in_window")])
+    return rows
 
 
 def _final_params(g: dict[str, Any]) -> list[str]:
@@ -122,13 +189,12 @@ def training_curves(run: Run) -> bytes:
     import matplotlib.pyplot as plt
 
     steps = run.steps
-    dirac = run.spec.game == "dirac"
-    real = 0.0 if dirac else run.spec.real_value  # the Dirac-GAN: (theta, psi) -> (0, 0)
-    w = [float(r["theta" if dirac else "w"]) for r in run.metrics]
-    b = [float(r["psi" if dirac else "b"]) for r in run.metrics]
-    dist = [abs(wi) + abs(bi - real) for wi, bi in zip(w, b)]
+    game = game_of(run.spec)
+    real = game.target(run.spec)
+    w, b = zip(*(game.judged_of(r) for r in run.metrics)) if run.metrics else ((), ())
+    dist = [game.distance(wi, bi, real) for wi, bi in zip(w, b)]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-    names = ("theta", "psi") if dirac else ("w", "b")
+    names = game.judged
     ax1.plot(steps, w, label=names[0], color="#1f77b4")
     ax1.plot(steps, b, label=names[1], color="#d62728")
     ax1.axhline(0.0, color="#1f77b4", ls=":", lw=1)
@@ -140,7 +206,7 @@ def training_curves(run: Run) -> bytes:
     ax2.axhline(run.spec.tolerance, color="green", ls="--", lw=1,
                 label=f"tolerance {run.spec.tolerance:g}")
     ax2.set_xlabel("step")
-    ax2.set_ylabel("|theta| + |psi|" if dirac else "|w| + |b - real|")
+    ax2.set_ylabel(game.distance_words)
     ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
@@ -168,8 +234,9 @@ def _animation_section(path: Path, how: str) -> dict[str, Any]:
         if f.is_file():
             return {"heading": "Animation", "figures": [
                 {"caption": f.name, "mime": mime, "data": f.read_bytes(), "video": video}]}
+    again = f"pointgan report {shlex.quote(str(path))}"
     return {"heading": "Animation", "text": [f"No animation yet: `{how}` makes one; run "
-                                             f"`pointgan report {path}` again to include it."]}
+                                             f"`{again}` again to include it."]}
 
 
 def _chart_caption(stem: str) -> str:
@@ -183,11 +250,24 @@ def _chart_caption(stem: str) -> str:
 def _paired(group: dict[str, Any]) -> str:
     """``p = 0.031 vs baseline`` when the sweep compared the group with a reference group."""
     p, ref = group.get("mcnemar_p"), group.get("reference")
-    return "-" if p is None or not ref else f"p = {p:.3g} vs {ref}"
+    if p is None or not ref:
+        return "-"
+    holm = group.get("mcnemar_p_holm")
+    return f"p = {p:.3g} vs {ref}" + ("" if holm is None else f" (Holm {holm:.3g})")
 
 
 def _classes(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    """A JSON file the sweep wrote (None when unreadable: the page then draws no such map)."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _cell(v: Any) -> str:

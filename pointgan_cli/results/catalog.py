@@ -7,10 +7,14 @@ does; the search stops at either (a sweep's members are part of its line, a run'
 that cannot be read is listed as ``unreadable`` with the reason, never fatal, so one broken run
 does not hide the others.
 
-Each entry says what ran (the preset plus the fields that differ from it: ``overrides``) and
-how it ended: a run's ``class`` from its ``summary.json`` (``converged``, ``orbiting``, ...;
-older runs without one fall back to converged / not converged), ``unfinished`` while there is
-no summary; a sweep's count of converged members and its classes.
+Each entry says what ran (the preset plus the fields that differ from it: ``overrides``; for a
+sweep, the overrides every member shares, so a sweep made with ``--lr-d 0.003`` is told from
+the default one) and how it ended. Runs and sweeps have the same fields, of the same types
+(``ls --json``): ``status`` is ``finished``, ``unfinished`` or ``unreadable``; ``class`` is a
+run's class from its ``summary.json`` (``converged``, ``orbiting``, ...; older runs without one
+fall back to converged / not_converged), None for a sweep and an unfinished run; ``classes``
+counts runs per class and ``converged``/``members`` count runs (a run is one member, converged
+is 0 or 1; a sweep counts its finished members' classes).
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..naming import override_words
 from ..naming import overrides as spec_overrides
 from ..spec import RunSpec
 from ..store import rundir, sweepdir
+from . import progress
 
 #: How deep ``find`` looks below the folder it is given (``runs/<name>`` is depth 2 from ``.``).
 MAX_DEPTH = 4
@@ -38,20 +44,36 @@ class Entry:
 
     path: str  # as found under the folder searched (relative to it)
     kind: str  # "run", "sweep" or "unreadable"
-    label: str = ""  # preset + overrides (runs), groups (sweeps)
-    preset: str | None = None
+    label: str = ""  # preset + overrides (runs), groups + shared overrides (sweeps)
+    preset: str | None = None  # None for a sweep of several presets
     overrides: dict[str, Any] = field(default_factory=dict)
     seeds: str = ""
-    steps: int | None = None
-    status: str = ""  # class of a run; "k/n converged" of a sweep; "unfinished"
+    steps: int | None = None  # None for a sweep of several lengths
+    status: str = "finished"  # "finished", "unfinished" or "unreadable"
+    cls: str | None = None  # a finished run's class; None for a sweep
     distance: float | None = None  # a run's final distance; a sweep's median over members
-    classes: dict[str, int] = field(default_factory=dict)  # sweeps: members per class
-    members: int | None = None
-    converged: int | None = None
+    classes: dict[str, int] = field(default_factory=dict)  # finished runs per class
+    members: int | None = None  # runs: 1 for a run; None when unreadable
+    converged: int | None = None  # converged runs (0 or 1 for a run); None when unreadable
     reason: str | None = None  # why an entry is unreadable
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        doc["class"] = doc.pop("cls")
+        return {k: doc[k] for k in JSON_FIELDS}
+
+    @property
+    def outcome(self) -> str:
+        """The table's "class" cell: a run's class, a sweep's "k/n converged"."""
+        if self.kind == "sweep":
+            done = "" if self.status == "finished" else " (unfinished)"
+            return f"{self.converged}/{self.members} converged{done}"
+        return self.cls or self.status
+
+
+#: ``ls --json``'s fields, in order, the same for runs, sweeps and unreadable entries.
+JSON_FIELDS = ("path", "kind", "label", "preset", "overrides", "seeds", "steps", "status",
+               "class", "distance", "classes", "members", "converged", "reason")
 
 
 def find(root: Path | str, max_depth: int = MAX_DEPTH) -> list[Path]:
@@ -80,16 +102,18 @@ def find(root: Path | str, max_depth: int = MAX_DEPTH) -> list[Path]:
     return sorted(found)
 
 
-def overrides(spec: RunSpec) -> dict[str, Any]:
-    """``naming.overrides`` (the fields that differ from the preset) without the steps, which
-    ``ls`` shows in a column of their own."""
-    return {k: v for k, v in spec_overrides(spec).items() if k != "steps"}
+def overrides(spec: RunSpec, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's overrides (the fields that differ from the preset) without the steps, which
+    ``ls`` shows in a column of their own: as its summary recorded them when it has one
+    (``records.run_summary``), else ``naming.overrides`` of the spec (an unfinished run)."""
+    recorded = (summary or {}).get("overrides")
+    over = recorded if isinstance(recorded, dict) else spec_overrides(spec)
+    return {k: v for k, v in over.items() if k != "steps"}
 
 
 def label(preset: str, over: dict[str, Any]) -> str:
     """``baseline noise-scale=1.5 weight-decay=0.1``: the preset and its overrides as flags."""
-    parts = [f"{k.replace('_', '-')}={_short(v)}" for k, v in over.items()]
-    return " ".join([preset, *parts])
+    return " ".join([preset, override_words(over)]) if over else preset
 
 
 def describe(path: Path, shown: str | None = None) -> Entry:
@@ -107,7 +131,9 @@ def describe(path: Path, shown: str | None = None) -> Entry:
 def listing(root: Path | str, max_depth: int = MAX_DEPTH) -> list[Entry]:
     """``describe`` for everything ``find`` finds, paths shown relative to ``root``."""
     root = Path(root)
-    return [describe(p, _shown(p, root)) for p in find(root, max_depth)]
+    found = find(root, max_depth)
+    what = progress.count(len(found), "run or sweep", "read", "runs and sweeps")
+    return [describe(p, _shown(p, root)) for p in progress.each(found, what)]
 
 
 def run_class(summary: dict[str, Any] | None) -> str:
@@ -134,11 +160,15 @@ def run_distance(summary: dict[str, Any] | None) -> float | None:
 
 def _describe_run(path: Path, name: str) -> Entry:
     run = rundir.load_run(path, need_metrics=False)
-    over = overrides(run.spec)
+    over = overrides(run.spec, run.summary)
+    cls = run_class(run.summary)
+    finished = run.summary is not None
     return Entry(path=name, kind="run", label=label(run.spec.preset, over),
                  preset=run.spec.preset, overrides=over, seeds=str(run.spec.seed),
-                 steps=run.spec.steps, status=run_class(run.summary),
-                 distance=run_distance(run.summary))
+                 steps=run.spec.steps, status="finished" if finished else "unfinished",
+                 cls=cls if finished else None, distance=run_distance(run.summary),
+                 classes={cls: 1} if finished else {}, members=1,
+                 converged=int(cls == "converged"))
 
 
 def _describe_sweep(path: Path, name: str) -> Entry:
@@ -150,6 +180,8 @@ def _describe_sweep(path: Path, name: str) -> Entry:
     classes: dict[str, int] = {}
     dists = []
     for s in sweepdir.member_summaries(path, [e.id for e in index.entries]):
+        if s is None:
+            continue  # not finished: no class yet
         cls = run_class(s)
         classes[cls] = classes.get(cls, 0) + 1
         if (d := run_distance(s)) is not None:
@@ -159,14 +191,31 @@ def _describe_sweep(path: Path, name: str) -> Entry:
     steps = sorted({s.steps for s in specs})
     shown_groups = ", ".join(groups[:3]) + (f", ... ({len(groups)} groups)"
                                             if len(groups) > 3 else "")
+    shared = shared_overrides(specs)
+    presets = sorted({s.preset for s in specs})
     return Entry(
-        path=name, kind="sweep", label=shown_groups,
-        preset=None, seeds=format_seeds(sorted({s.seed for s in specs})),
+        path=name, kind="sweep",
+        label=" ".join([shown_groups, override_words(shared)]) if shared else shown_groups,
+        preset=presets[0] if len(presets) == 1 else None, overrides=shared,
+        seeds=format_seeds(sorted({s.seed for s in specs})),
         steps=steps[0] if len(steps) == 1 else None,
-        status=f"{conv}/{n} converged" + ("" if finished else " (unfinished)"),
+        status="finished" if finished else "unfinished",
         distance=statistics.median(dists) if dists else None, classes=classes,
         members=n, converged=conv,
     )
+
+
+def shared_overrides(specs: list[RunSpec]) -> dict[str, Any]:
+    """The overrides (``overrides``: fields that differ from the member's preset) that every
+    member has, with the same value: what the sweep's command set for all of it (a grid axis
+    or a per-method setting varies, so it is not here)."""
+    if not specs:
+        return {}
+    each = [overrides(s) for s in specs]
+    return {k: v for k, v in each[0].items() if all(o.get(k, _MISSING) == v for o in each[1:])}
+
+
+_MISSING = object()
 
 
 def _specs(entries: list[sweepdir.Entry], path: Path) -> list[RunSpec]:
@@ -181,7 +230,3 @@ def _specs(entries: list[sweepdir.Entry], path: Path) -> list[RunSpec]:
 def _shown(p: Path, root: Path) -> str:
     rel = os.path.relpath(p, root)
     return str(root / rel) if rel == "." else rel
-
-
-def _short(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)

@@ -7,7 +7,10 @@ with the difference and two p-values for "the two rates are the same": Fisher's 
 (each sweep's members are independent seeds: a 2x2 table of converged / not converged) and,
 on the seeds both sweeps ran, the exact McNemar test (the same seed starts from the same
 parameters and draws the same numbers, so those outcomes are paired; see ``sweep.stats``).
-Both are per group, not corrected for the number of groups compared.
+Both are per group; with more than one group each also gets its Holm-adjusted value over the
+groups compared (``p_value_holm``, ``mcnemar_p_holm``). Each group also gets its
+success at every tolerance of ``sweep.tolerance`` (B against A, paired) and whether the
+conclusion at the runs' tolerance holds at every tolerance from 0.05 to 0.2 or flips.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 from ..errors import UsageError
 from ..spec import SPEC_FIELDS, flag_name
 from ..store import rundir, sweepdir
+from ..sweep import inference, tolerance
 from ..sweep.stats import fisher_exact, paired
-from . import catalog
+from . import catalog, progress
 
 #: Summary fields compared for runs, in this order (when either summary has them).
 RESULT_KEYS = ("class", "status", "converged", "final_distance", "distance", "w", "b",
@@ -87,13 +91,14 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
         va, vb = fa["flags"].get(flag), fb["flags"].get(flag)
         if va != vb:
             spec.append({"field": flag, "a": va, "b": vb})
-    oa, ob = _outcomes(a, ia), _outcomes(b, ib)
+    (oa, sa), (ob, sb) = (_outcomes(p, i) for p, i in progress.each(((a, ia), (b, ib)),
+                                                                    "read both sweeps"))
     ga, gb = _counts(oa), _counts(ob)
     groups = []
     for g in list(dict.fromkeys([*ga, *gb])):
         row: dict[str, Any] = {"group": g}
         for side, counts in (("a", ga), ("b", gb)):
-            k, n = counts.get(g, (None, None))
+            k, n = counts.get(g, (0, None))
             row[side] = None if n is None else {"converged": k, "n": n,
                                                 "success_rate": k / n if n else None}
         if row["a"] and row["b"]:
@@ -103,9 +108,19 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
             row["p_value"] = fisher_exact(ka, na, kb, nb)
             pair = paired(ob[g], oa[g])  # B against A on the seeds both ran
             row["paired"] = pair if pair["n"] else None
+            curve = tolerance.success_by_tolerance(sb[g], sa[g], tolerance.tolerances(
+                _tolerance(sb[g])))
+            row["success_by_tolerance"] = curve if pair["n"] else None
+            row["tolerance_robustness"] = (tolerance.robustness(curve, _tolerance(sb[g]))
+                                           if pair["n"] else None)
         else:
             row["delta"] = row["p_value"] = row["paired"] = None
+            row["success_by_tolerance"] = row["tolerance_robustness"] = None
         groups.append(row)
+    fisher = inference.holm([g["p_value"] for g in groups])
+    mcnemar = inference.holm([g["paired"]["mcnemar_p"] if g["paired"] else None for g in groups])
+    for row, pf, pm in zip(groups, fisher, mcnemar):
+        row["p_value_holm"], row["mcnemar_p_holm"] = pf, pm
     totals = {side: {"converged": sum(k for k, _ in c.values()), "n": sum(n for _, n in c.values())}
               for side, c in (("a", ga), ("b", gb))}
     return {"spec": spec, "groups": groups, "totals": totals}
@@ -129,15 +144,27 @@ def _sweep_facts(index: sweepdir.Index) -> dict[str, Any]:
     }
 
 
-def _outcomes(path: Path, index: sweepdir.Index) -> dict[str, dict[int, bool]]:
-    """Group -> {seed: converged} over the finished members (from their own summaries)."""
+def _outcomes(path: Path, index: sweepdir.Index) -> tuple[dict[str, dict[int, bool]],
+                                                         dict[str, list[tuple[str, dict]]]]:
+    """Group -> {seed: converged} over the finished members (from their own summaries), and
+    group -> [(id, summary)] of those members (seed set from the index)."""
     out: dict[str, dict[int, bool]] = {}
+    items: dict[str, list[tuple[str, dict]]] = {}
     found = sweepdir.member_summaries(path, [e.id for e in index.entries])
     for e, s in zip(index.entries, found):
         seeds = out.setdefault(e.group, {})
+        mine = items.setdefault(e.group, [])
         if s is not None:
-            seeds[int(e.spec.get("seed", 0))] = catalog.run_class(s) == "converged"
-    return out
+            seed = int(e.spec.get("seed", 0))
+            seeds[seed] = catalog.run_class(s) == "converged"
+            mine.append((e.id, {**s, "seed": seed}))
+    return out, items
+
+
+def _tolerance(items: list[tuple[str, dict]]) -> float | None:
+    """The members' own tolerance (the first member's)."""
+    return next((float(s["tolerance"]) for _, s in items if s.get("tolerance") is not None),
+                None)
 
 
 def _counts(outcomes: dict[str, dict[int, bool]]) -> dict[str, tuple[int, int]]:

@@ -27,7 +27,7 @@ def publish(tmp: str | Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write through a temp file in the same directory, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +45,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (same-directory temp file, fsync, rename)."""
-    atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: None if f.write(data) else None)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -55,7 +55,8 @@ def nest(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def to_bytes(state: dict[str, Any]) -> bytes:
     state = dict(state)
-    arrays = {}
+    # Any: np.savez's stubs would otherwise match the arrays against its allow_pickle keyword
+    arrays: dict[str, Any] = {}
     if "spec" in state:
         arrays[_SPEC] = np.asarray(json.dumps(state.pop("spec"), sort_keys=True))
     arrays.update(flatten(state))

@@ -59,7 +59,8 @@ def pack(x: np.ndarray, head: int) -> dict[str, np.ndarray]:
     z = (d << np.uint32(1)) ^ (d.view(np.int32) >> 31).view(np.uint32)  # zigzag
     planes = np.ascontiguousarray(z.view(np.uint8).reshape(k, m, s, 4).transpose(3, 0, 1, 2))
     h = min(head, k)
-    out = {"shape": np.array([s, m, k], dtype=np.int64), "low": planes[:2]}
+    out: dict[str, np.ndarray] = {"shape": np.array([s, m, k], dtype=np.int64),
+                                  "low": planes[:2]}
     cut = [_cut(planes[2:, :h].tobytes()), _cut(planes[2:, h:].tobytes())]
     streams = _on_threads(bz2.compress, cut, 9)
     for name, pieces in zip(("head", "tail"), streams):

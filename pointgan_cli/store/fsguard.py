@@ -9,9 +9,14 @@ one of its parents, a symlinked ``--out``) is refused with one line before anyth
 The directory itself is never removed, only its recognised entries.
 
 Layouts are nested dicts: a key is an ``fnmatch`` pattern of an entry name; its value is
-``FILE`` (a regular file), ``ANY`` (a folder a tool we ran owns, e.g. ``wandb/``: anything
-inside), or another layout (a folder whose entries must match it). Temporary files of
-interrupted atomic writes (``.NAME.XXXXXXXX.tmp``) are allowed everywhere.
+``FILE`` (a regular file), ``RECORDED`` (a folder a tool we ran writes into, e.g. ``wandb/``:
+only the entries that pointgan's record in it, ``RECORD``, lists as made by pointgan's calls
+of that tool), or another layout (a folder whose entries must match it). A directory is
+pointgan's only when its marker file (``spec.json``, ``sweep.json``) is one pointgan wrote,
+checked by content (the marker's verifier), not by name alone. The temporary file of an
+interrupted write (``.NAME.XXXXXXXX.tmp``, an animation's ``.STEM.XXXXXXXX.tmp.SUFFIX``) is
+pointgan's only where ``NAME`` is a file the layout names there: a user's own hidden
+``.notes.backup.tmp`` is foreign like any other file.
 
 Strict JSON: ``finite_json`` replaces NaN/Infinity (not JSON) by null in anything pointgan
 writes or prints as JSON.
@@ -23,11 +28,14 @@ The kernel drops the lock when the holder dies, even by ``kill -9``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fnmatch
+import json
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Union
 
@@ -35,11 +43,23 @@ from ..errors import UsageError
 from ..errors import short as _short
 
 FILE = "file"
-ANY = "any"
+RECORDED = "recorded"
 Layout = dict[str, Union[str, "Layout"]]
+#: In a ``RECORDED`` folder: the names pointgan made there (a JSON list of entry names).
+RECORD = "pointgan-wrote.json"
+#: A marker file's name -> whether the file at that path is one pointgan wrote.
+Markers = dict[str, Callable[[Path], bool]]
 
-#: Name pattern of the temp files ``rundir``'s atomic writes leave when interrupted.
-TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
+#: Name pattern of the temp files pointgan's writes leave when interrupted: ``mkstemp``'s eight
+#: characters between the target's name and ``.tmp`` (``atomic``), or between its stem and
+#: ``.tmp.SUFFIX`` (an animation, whose encoder wants the suffix last).
+TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp(?P<ext>\.(?:gif|mp4))?$")
+
+
+def own_temp(name: str, layout: Layout) -> bool:
+    """Whether ``name`` is the temp file of a write of a file ``layout`` names (so pointgan's)."""
+    m = TEMP_RE.match(name)
+    return m is not None and _match(m["name"] + (m["ext"] or ""), layout) == FILE
 
 
 def unused_path(base: Path) -> Path:
@@ -111,7 +131,7 @@ def foreign_entry(root: Path, layout: Layout) -> Path | None:
         path = Path(entry.path)
         if entry.is_symlink():
             return path
-        if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+        if own_temp(entry.name, layout) and entry.is_file(follow_symlinks=False):
             continue
         kind = _match(entry.name, layout)
         if kind is None:
@@ -119,9 +139,12 @@ def foreign_entry(root: Path, layout: Layout) -> Path | None:
         if kind == FILE:
             if not entry.is_file(follow_symlinks=False):
                 return path
-        elif kind == ANY:
+        elif kind == RECORDED:
             if not entry.is_dir(follow_symlinks=False):
                 return path
+            inner = _unrecorded(path)
+            if inner is not None:
+                return inner
         else:
             if not entry.is_dir(follow_symlinks=False):
                 return path
@@ -131,9 +154,44 @@ def foreign_entry(root: Path, layout: Layout) -> Path | None:
     return None
 
 
-def _has_marker(root: Path, markers: tuple[str, ...]) -> bool:
-    if any((root / m).is_file() for m in markers):
+def recorded(folder: Path) -> set[str]:
+    """The names ``folder``'s ``RECORD`` lists (empty when it has none or it is unreadable)."""
+    f = Path(folder) / RECORD
+    try:
+        if f.is_symlink() or not f.is_file() or f.stat().st_size > 1 << 20:
+            return set()
+        names = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return set()
+    if not isinstance(names, list):
+        return set()
+    return {n for n in names if isinstance(n, str) and n not in ("", ".", "..") and "/" not in n}
+
+
+def listing(folder: Path) -> set[str]:
+    """The entry names of ``folder`` (empty when it does not exist): ``record``'s ``before``."""
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
+
+
+def _unrecorded(folder: Path) -> Path | None:
+    """The first entry of a ``RECORDED`` folder that its record does not list (or None)."""
+    mine = recorded(folder)
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name == RECORD and entry.is_file(follow_symlinks=False):
+            continue
+        if entry.name not in mine:
+            return Path(entry.path)
+    return None
+
+
+def _has_marker(root: Path, markers: Markers) -> bool:
+    if any((root / m).is_file() and own(root / m) for m, own in markers.items()):
         return True
+    if any((root / m).exists() for m in markers):
+        return False  # a marker's name, but not a file pointgan wrote
     # A directory interrupted before its marker was written holds only empty folders / temps.
     for _dirpath, _dirs, files in os.walk(root):
         if any(not TEMP_RE.match(f) for f in files):
@@ -141,10 +199,11 @@ def _has_marker(root: Path, markers: tuple[str, ...]) -> bool:
     return True
 
 
-def check_replaceable(out: Path, layout: Layout, markers: tuple[str, ...], what: str,
+def check_replaceable(out: Path, layout: Layout, markers: Markers, what: str,
                       flag: str = "--out") -> None:
     """Raise UsageError unless ``out`` is absent, empty, or a ``what`` directory (one of
-    ``markers`` present) holding only entries of ``layout``. Touches nothing."""
+    ``markers`` present and verified as pointgan's) holding only entries of ``layout``.
+    Touches nothing."""
     out = Path(out)
     if not out.exists() and not out.is_symlink():
         return
@@ -172,7 +231,7 @@ def clear_owned(out: Path, layout: Layout) -> None:
         path = Path(entry.path)
         if entry.is_symlink():
             continue
-        if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+        if own_temp(entry.name, layout) and entry.is_file(follow_symlinks=False):
             path.unlink(missing_ok=True)
             continue
         kind = _match(entry.name, layout)
@@ -182,11 +241,24 @@ def clear_owned(out: Path, layout: Layout) -> None:
             if entry.is_file(follow_symlinks=False):
                 path.unlink(missing_ok=True)
         elif entry.is_dir(follow_symlinks=False):
-            if kind == ANY:
-                _remove_tree(path)
+            if kind == RECORDED:
+                _clear_recorded(path)
             else:
                 clear_owned(path, kind)  # type: ignore[arg-type]
                 path.rmdir()
+
+
+def _clear_recorded(folder: Path) -> None:
+    """Delete what ``folder``'s record lists, then the record, then the folder if empty."""
+    for name in recorded(folder):
+        p = folder / name
+        if p.is_dir() and not p.is_symlink():
+            _remove_tree(p)
+        elif p.is_symlink() or p.exists():
+            p.unlink(missing_ok=True)
+    (folder / RECORD).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _remove_tree(path: Path) -> None:
@@ -200,13 +272,15 @@ def _remove_tree(path: Path) -> None:
     path.rmdir()
 
 
-def clean_temps(root: Path, subdirs: tuple[str, ...] = ()) -> None:
-    """Remove stray temp files of interrupted atomic writes in ``root`` and its ``subdirs``."""
-    for d in (root, *(root / s for s in subdirs)):
-        if not d.is_dir() or d.is_symlink():
+def clean_temps(root: Path, layout: Layout, subdirs: tuple[str, ...] = ()) -> None:
+    """Remove pointgan's stray temp files (``own_temp`` of ``layout``) in ``root`` and its
+    ``subdirs``; anything else stays."""
+    for sub in ("", *subdirs):
+        d, inner = root / sub, layout if not sub else _match(sub, layout)
+        if not isinstance(inner, dict) or not d.is_dir() or d.is_symlink():
             continue
         for entry in os.scandir(d):
-            if TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+            if own_temp(entry.name, inner) and entry.is_file(follow_symlinks=False):
                 Path(entry.path).unlink(missing_ok=True)
 
 

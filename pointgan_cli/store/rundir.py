@@ -39,7 +39,19 @@ LAST = "last.npz"
 DIAGNOSE = "diagnose"  # what the diagnose commands write
 REPORT = "report.html"  # ``pointgan report``'s page (a sweep's has the same name)
 ANIMATION = "animation"  # animate's default output, with the format as suffix
+WANDB = "wandb"  # the W&B folder ``pointgan log --tracker wandb`` writes beside a run
 
+#: What the commands that read a run write beside it (animate, diagnose, report, log to W&B):
+#: all a sweep member's folder ``SWEEP/members/ID`` may hold (its results are in the sweep).
+DERIVED_LAYOUT: fsguard.Layout = {
+    f"{ANIMATION}.gif": fsguard.FILE,
+    f"{ANIMATION}.mp4": fsguard.FILE,
+    f"{ANIMATION}.png": fsguard.FILE,
+    "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
+    DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE},
+    REPORT: fsguard.FILE,
+    WANDB: fsguard.RECORDED,  # only the W&B runs ``pointgan log`` recorded making there
+}
 #: Everything pointgan writes into a run directory (``train`` and the commands that add files,
 #: see docs/run-directory.md). ``--force`` deletes these and refuses a directory with anything
 #: else in it (``fsguard``); ``spec.json`` is the marker that makes a directory a run.
@@ -48,15 +60,29 @@ RUN_LAYOUT: fsguard.Layout = {
     METRICS: fsguard.FILE,
     SUMMARY: fsguard.FILE,
     CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].npz": fsguard.FILE, LAST: fsguard.FILE},
-    f"{ANIMATION}.gif": fsguard.FILE,
-    f"{ANIMATION}.mp4": fsguard.FILE,
-    f"{ANIMATION}.png": fsguard.FILE,
-    "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
-    DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE},
-    REPORT: fsguard.FILE,
-    "wandb": fsguard.ANY,
+    **DERIVED_LAYOUT,
 }
-RUN_MARKERS = (SPEC,)
+
+
+def is_own_spec(path: Path) -> bool:
+    """Whether ``path`` (a ``spec.json``) is one pointgan wrote: ``spec_document``'s four keys,
+    pointgan's version record and a rerun command, not merely a file of that name."""
+    try:
+        if path.stat().st_size > 1 << 20:
+            return False
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return (isinstance(doc, dict)
+            and set(doc) == {"schema_version", "command", "spec", "versions"}
+            and isinstance(doc["versions"], dict) and isinstance(doc["versions"].get("pointgan"),
+                                                                 str)
+            and isinstance(doc["command"], str) and doc["command"].startswith("pointgan ")
+            and isinstance(doc["spec"], dict) and "seed" in doc["spec"]
+            and doc["spec"].get("schema_version") == doc["schema_version"])
+
+
+RUN_MARKERS: fsguard.Markers = {SPEC: is_own_spec}
 
 
 # -- checkpoint writes -------------------------------------------------------------------------
@@ -144,7 +170,7 @@ def prepare_fresh(out: Path, force: bool = False) -> None:
 def prepare_resume(out: Path) -> None:
     """Before continuing a run: no symlinked subfolder to write through, no stray temp files."""
     fsguard.refuse_symlinked(out, (CHECKPOINTS, DIAGNOSE))
-    fsguard.clean_temps(out, (CHECKPOINTS,))
+    fsguard.clean_temps(out, RUN_LAYOUT, (CHECKPOINTS,))
 
 
 def spec_document(spec: RunSpec, command: str) -> dict[str, Any]:

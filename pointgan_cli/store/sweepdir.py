@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ SCHEMA_VERSION = 2  # 1: every member's whole spec (still read); 2: see sweepind
 MAP = "map"
 MAP_KINDS = ("png", "json", "csv")
 DIRAC_GRID, DIRAC_TABLE = "dirac-grid.png", "dirac-table.md"  # a Dirac-GAN sweep's report
-REPORT_FILES = ("weights.png", "success.png", DIRAC_GRID, DIRAC_TABLE)  # the report's files
+REPORT_FILES = ("weights.png", "success.png", "convergence.png", DIRAC_GRID,
+                DIRAC_TABLE)  # the report's files
 
 SWEEP_LAYOUT: fsguard.Layout = {
     SWEEP_JSON: fsguard.FILE,
@@ -54,12 +56,29 @@ SWEEP_LAYOUT: fsguard.Layout = {
     f"{rundir.ANIMATION}.mp4": fsguard.FILE,
     f"{rundir.ANIMATION}.png": fsguard.FILE,
     "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
-    MEMBERS: {"*": rundir.RUN_LAYOUT},
-    "wandb": fsguard.ANY,  # the sweep's own W&B run (``--tracker wandb``, ``pointgan log``)
+    MEMBERS: {"*": rundir.DERIVED_LAYOUT},  # what commands derive from a member, beside it
+    rundir.WANDB: fsguard.RECORDED,  # the sweep's own W&B runs (``pointgan log``)
+    "check-classes.json": fsguard.FILE,  # ``sweep --check-classes``: what each class predicted
     sweepstore.BATCHES: {f"[0-9]*{sweepstore.METRICS_SUFFIX}": fsguard.FILE,
                          f"[0-9]*{sweepstore.STATE_SUFFIX}": fsguard.FILE},
 }
-SWEEP_MARKERS = (SWEEP_JSON,)
+#: ``sweep --check-classes``: the members again at twice their steps, a sweep of its own.
+SWEEP_LAYOUT["check-2x"] = dict(SWEEP_LAYOUT)
+
+
+def _is_own_index(path: Path) -> bool:
+    """Whether ``path`` (a ``sweep.json``) is one pointgan wrote: it reads as a sweep index
+    (schema, a ``pointgan sweep`` command, unique member ids), not merely a file of that name."""
+    try:
+        if path.stat().st_size > 1 << 30:
+            return False
+        index = read_index(path.parent)
+    except (OSError, UsageError):
+        return False
+    return index.command.startswith("pointgan sweep")
+
+
+SWEEP_MARKERS: fsguard.Markers = {SWEEP_JSON: _is_own_index}
 _SAFE_ID = re.compile(r"[A-Za-z0-9.=_-]+")
 
 
@@ -152,8 +171,17 @@ def check_target(out: Path, force: bool, resume: bool) -> None:
     elif force:
         fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
     elif rundir.is_nonempty_dir(out):
-        raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
-                         "(use --force to replace it or --resume)")
+        raise UsageError(_not_empty(out))
+
+
+def _not_empty(out: Path) -> str:
+    """The refusal of a non-empty --out; a sweep there (one whose start failed, or was killed)
+    gets the command that continues it, which works from any point."""
+    where = fsguard._short(str(out))
+    if is_sweep(out):
+        return (f"--out: {where} holds a sweep already; continue it with: pointgan sweep "
+                f"--resume --out {shlex.quote(str(out))} (or use --force to replace it)")
+    return f"--out: {where} is not empty (use --force to replace it or --resume)"
 
 
 def prepare_fresh(out: Path, force: bool) -> None:
@@ -161,8 +189,7 @@ def prepare_fresh(out: Path, force: bool) -> None:
     only what pointgan wrote."""
     if rundir.is_nonempty_dir(out):
         if not force:
-            raise UsageError(f"--out: {fsguard._short(str(out))} is not empty "
-                             "(use --force to replace it or --resume)")
+            raise UsageError(_not_empty(out))
         fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
         fsguard.clear_owned(out, SWEEP_LAYOUT)
 
@@ -172,7 +199,7 @@ def prepare_resume(out: Path, ids: list[str]) -> None:
     temp files."""
     fsguard.refuse_symlinked(out, (MEMBERS, sweepstore.BATCHES,
                                    *(f"{MEMBERS}/{i}" for i in ids)))
-    fsguard.clean_temps(out, (sweepstore.BATCHES,))
+    fsguard.clean_temps(out, SWEEP_LAYOUT, (sweepstore.BATCHES,))
     (out / MEMBERS).mkdir(exist_ok=True)
 
 
@@ -189,20 +216,28 @@ def member_ids(path: Path | str) -> list[str]:
 
 
 def _own_dir(path: Path | str, member_id: str) -> Path | None:
-    """The member's run directory when it has one (``spec.json`` in ``members/<id>/``)."""
+    """The member's run directory, only for a member the batch store does not hold (a sweep
+    that kept its members as run directories): the store is the sweep's record, and a folder
+    put at ``members/<id>/`` never replaces it. Never read through a symbolic link."""
     d = member_dir(path, member_id)
-    return d if (d / rundir.SPEC).is_file() else None
+    if d.parent.is_symlink() or d.is_symlink() or not (d / rundir.SPEC).is_file():
+        return None
+    return None if _locate(path, member_id) is not None else d
 
 
 def _own_ids(path: Path | str) -> set[str]:
     """Ids of the members with a run directory of their own: one listing of ``members/``
-    instead of a lookup per member (a sweep's members are normally all in the store)."""
+    instead of a lookup per member (a sweep's members are normally all in the store; callers
+    ask the store first)."""
     folder = Path(path) / MEMBERS
+    if folder.is_symlink():
+        return set()
     try:
         names = os.listdir(folder)
     except OSError:
         return set()
-    return {n for n in names if os.path.isfile(os.path.join(folder, n, rundir.SPEC))}
+    return {n for n in names if not os.path.islink(os.path.join(folder, n))
+            and os.path.isfile(os.path.join(folder, n, rundir.SPEC))}
 
 
 _CACHE: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
@@ -227,7 +262,7 @@ def _store_index(path: Path | str) -> dict[str, tuple[str, int]]:
     that lists a member wins); one pass over the batches, their id lists cached."""
     where: dict[str, tuple[str, int]] = {}
     for bid in sweepstore.batch_ids(Path(path)):
-        ids = _cached(sweepstore.state_path(path, bid), "ids", sweepstore.read_ids)
+        ids = _cached(sweepstore.state_path(Path(path), bid), "ids", sweepstore.read_ids)
         for i, mid in enumerate(ids):
             where.setdefault(mid, (bid, i))
     return where
@@ -236,7 +271,7 @@ def _store_index(path: Path | str) -> dict[str, tuple[str, int]]:
 def _locate(path: Path | str, member_id: str) -> tuple[str, int] | None:
     """(batch, position) of a member in the batch store, or None if no batch holds it."""
     for bid in sweepstore.batch_ids(Path(path)):
-        ids = _cached(sweepstore.state_path(path, bid), "ids", sweepstore.read_ids)
+        ids = _cached(sweepstore.state_path(Path(path), bid), "ids", sweepstore.read_ids)
         if member_id in ids:
             return bid, ids.index(member_id)
     return None
@@ -248,15 +283,15 @@ def _stored(path: Path | str, member_id: str):
     if where is None:
         return None
     bid, i = where
-    _ids, state = _cached(sweepstore.state_path(path, bid), "state", sweepstore.read_state)
-    metrics = _cached(sweepstore.metrics_path(path, bid), "metrics", sweepstore.read_metrics)
+    _ids, state = _cached(sweepstore.state_path(Path(path), bid), "state", sweepstore.read_state)
+    metrics = _cached(sweepstore.metrics_path(Path(path), bid), "metrics", sweepstore.read_metrics)
     return i, state, metrics
 
 
 def _batch_summaries(path: Path | str, bid: str) -> sweepstore.Summaries | None:
     """A finished batch's summaries, read once per file version (each member's a new dict
     every time it is asked for)."""
-    return _cached(sweepstore.state_path(path, bid), "summaries", sweepstore.read_summaries)
+    return _cached(sweepstore.state_path(Path(path), bid), "summaries", sweepstore.read_summaries)
 
 
 def member_checkpoint(path: Path | str, member_id: str) -> dict[str, Any] | None:
@@ -278,7 +313,9 @@ def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
     if own is not None:
         return rundir.read_summary(own)
     where = _locate(path, member_id)
-    found = None if where is None else _batch_summaries(path, where[0])
+    if where is None:
+        return None
+    found = _batch_summaries(path, where[0])
     return None if found is None else found.get(where[1])
 
 
@@ -289,28 +326,35 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
     batches: dict[str, list[dict[str, Any]] | None] = {}
     out: list[dict[str, Any] | None] = []
     for mid in ids:
-        if mid in own:
+        at = where.get(mid)
+        if at is None and mid in own:
             out.append(rundir.read_summary(member_dir(path, mid)))
             continue
-        at = where.get(mid)
         if at is not None and at[0] not in batches:
             found = _batch_summaries(path, at[0])
             batches[at[0]] = None if found is None else found.all()
         got = None if at is None else batches[at[0]]
-        out.append(None if got is None else got[at[1]])
+        out.append(None if got is None or at is None else got[at[1]])
     return out
 
 
-def member_metrics(path: Path | str, member_id: str) -> list[dict[str, Any]]:
+def member_metrics(path: Path | str, member_id: str,
+                   losses: bool = True) -> list[dict[str, Any]]:
+    """A member's metrics rows up to its batch's checkpoint (``losses`` False: a stored
+    member's rows without the recomputed losses, see ``BatchMetrics.rows``)."""
     own = _own_dir(path, member_id)
     if own is not None:
         return rundir.read_metrics(own / rundir.METRICS)
-    found = _stored(path, member_id)
-    if found is None:
+    where = _locate(path, member_id)
+    if where is None:
         raise UsageError(f"{member_dir(path, member_id)}: no metrics yet")
-    i, state, metrics = found
-    kept = metrics.rows(i, _entry(path, member_id))
-    return [r for r in kept if r["step"] <= int(state["step"])]
+    bid, i = where
+    _ids, step, _done = _cached(sweepstore.state_path(Path(path), bid), "progress",
+                                sweepstore.read_progress)
+    metrics = _cached(sweepstore.metrics_path(Path(path), bid), "metrics",
+                      sweepstore.read_metrics)
+    kept = metrics.rows(i, _entry(path, member_id), losses)
+    return [r for r in kept if r["step"] <= step]
 
 
 def member_curve(path: Path | str, member_id: str) -> tuple[list[int], list[float], list[float]]:
@@ -324,11 +368,11 @@ def member_curves(path: Path | str, ids: list[str]) -> list[tuple[np.ndarray, np
     """(steps (S,) int64, w and b (S, 2) float64) of each of ``ids``: ``member_curve`` for many
     members, each batch's parameters sliced as one array (the weights chart draws every
     member)."""
-    where, own = _store_index(path), _own_ids(path)
+    where = _store_index(path)
     batches: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     out: list[tuple[np.ndarray, np.ndarray]] = []
     for mid in ids:
-        at = None if mid in own else where.get(mid)
+        at = where.get(mid)
         if at is None:
             rows = member_metrics(path, mid)
             out.append((np.array([int(r["step"]) for r in rows], dtype=np.int64),
@@ -346,14 +390,14 @@ def member_curves(path: Path | str, ids: list[str]) -> list[tuple[np.ndarray, np
 def _batch_curves(path: Path | str, bid: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps (S,), w and b of every member (S, M, 2) float64) of a batch, its snapshots past
     the state's step dropped (as ``member_metrics`` does)."""
-    upto = _cached(sweepstore.state_path(path, bid), "progress", sweepstore.read_progress)[1]
+    upto = _cached(sweepstore.state_path(Path(path), bid), "progress", sweepstore.read_progress)[1]
 
     def load(f: Path) -> tuple[np.ndarray, np.ndarray]:
         steps, wb = sweepstore.read_curves(f)
         keep = np.array(steps, dtype=np.int64) <= upto
         return np.array(steps, dtype=np.int64)[keep], wb[keep].astype(np.float64)
 
-    return _cached(sweepstore.metrics_path(path, bid), f"curves<={upto}", load)
+    return _cached(sweepstore.metrics_path(Path(path), bid), f"curves<={upto}", load)
 
 
 def member_started(path: Path | str, member_id: str) -> bool:
@@ -375,15 +419,17 @@ def _entry(path: Path | str, member_id: str) -> RunSpec:
     raise UsageError(f"no member {member_id!r} in {path}")
 
 
-def load_member(path: Path | str, member_id: str, need_metrics: bool = True) -> rundir.Run:
-    """Member ``member_id`` as a run, wherever its files are."""
+def load_member(path: Path | str, member_id: str, need_metrics: bool = True,
+                losses: bool = True) -> rundir.Run:
+    """Member ``member_id`` as a run, wherever its files are (``losses``: see
+    ``member_metrics``)."""
     own = _own_dir(path, member_id)
     if own is not None:
         return rundir.load_run(own, need_metrics=need_metrics)
     spec = _entry(path, member_id)
     mdir = member_dir(path, member_id)
-    found = _stored(path, member_id)
-    metrics = member_metrics(path, member_id) if found is not None else []
+    found = _locate(path, member_id)
+    metrics = member_metrics(path, member_id, losses) if found is not None else []
     if need_metrics and not metrics:
         raise UsageError(f"{mdir} has no metrics yet (its batch has not checkpointed)")
     return rundir.Run(path=mdir, spec=spec, command=rerun_command(spec, str(mdir)),
@@ -391,15 +437,16 @@ def load_member(path: Path | str, member_id: str, need_metrics: bool = True) -> 
 
 
 def member_address(path: Path | str) -> tuple[Path, str] | None:
-    """``SWEEP/members/ID`` -> (SWEEP, ID) when that names a member of a sweep and has no run
-    directory of its own (the documented way to name a stored member), else None."""
+    """``SWEEP/members/ID`` -> (SWEEP, ID) when ``path`` is spelled as a place in a sweep's
+    ``members/`` (the documented way to name a member), else None. Decided by the name alone,
+    whatever the folder holds or links to: the member is read from its sweep, and a write
+    there goes through ``outputs``."""
     path = Path(path)
-    if path.name in ("", ".", "..") or path.parent.name != MEMBERS:
+    if (path.parent.name != MEMBERS or not _SAFE_ID.fullmatch(path.name)
+            or path.name in (".", "..")):
         return None
     sweep = path.parent.parent
-    if not is_sweep(sweep) or (path / rundir.SPEC).is_file():
-        return None
-    return sweep, path.name
+    return (sweep, path.name) if is_sweep(sweep) else None
 
 
 def load_any_run(path: Path | str, need_metrics: bool = True) -> rundir.Run:
@@ -413,9 +460,10 @@ def load_any_run(path: Path | str, need_metrics: bool = True) -> rundir.Run:
 
 def member_spec(path: Path | str) -> RunSpec | None:
     """The spec of the member ``path`` names (``SWEEP/members/ID``, optionally with
-    ``/spec.json``) when it is stored without a run directory, else None (``--config``)."""
+    ``/spec.json``), from ``sweep.json`` whatever the folder holds; None for anything else
+    (``--config``)."""
     path = Path(path)
-    if path.name == rundir.SPEC and not path.is_file():
+    if path.name == rundir.SPEC and member_address(path.parent) is not None:
         path = path.parent
     where = member_address(path)
     return None if where is None else _entry(*where)
@@ -432,6 +480,7 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
         own = _own_dir(path, member_id)
         hint = f" (it has a run directory: {own})" if own is not None else ""
         raise UsageError(f"member {member_id!r} of {path} has no stored state yet{hint}")
+
     i, state, _ = found
     spec = _entry(path, member_id)
     member = unstack_state(state, i)

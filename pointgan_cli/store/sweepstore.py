@@ -42,10 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.snapshot_record import D_NAMES
 from ..errors import UsageError
+from ..games import game_of
 from ..spec import RunSpec
-from ..verdict import distance
 from . import atomic, floatpack, jsoncols
 from .ckptfile import flatten as _flatten
 from .ckptfile import unstack_state  # noqa: F401  (read_state's readers take a member out)
@@ -53,9 +52,7 @@ from .ckptfile import unstack_state  # noqa: F401  (read_state's readers take a 
 BATCHES = "batches"
 METRICS_SUFFIX = ".metrics.npz"
 STATE_SUFFIX = ".state.npz"
-PARAMS = ("w", "b", *(f"d_{n}" for n in D_NAMES))
 CURVE = 2  # the leading parameters the sweep's chart draws (w, b), packed as their own stream
-LOSSES = ("g_loss", "d_loss", "d_real", "d_fake")
 _BATCH_ID = re.compile(r"\d{4,}")
 
 
@@ -118,61 +115,25 @@ class BatchMetrics:
         self.steps = [self.steps[k] for k in keep]
         self.params = [self.params[k] for k in keep]
 
-    def rows(self, i: int, spec: RunSpec) -> list[dict[str, Any]]:
+    def rows(self, i: int, spec: RunSpec, losses: bool = True) -> list[dict[str, Any]]:
         """Member i's metrics rows, as ``metrics.jsonl`` of a run holds them (same keys and
-        order; parameters exact, losses to float64 rounding)."""
+        order, ``Game.metrics_row``; parameters exact, losses to float64 rounding).
+        ``losses`` False: the parameters and distance only (recomputing the losses takes the
+        engine, and torch; a diagnosis of the parameters does without)."""
         if not self.steps:
             return []
-        if spec.game == "dirac":
-            return self._dirac_rows(i, spec)
-        import torch  # the losses are recomputed with the torch engine's functions
+        game = game_of(spec)
+        ng = len(game.g_names)
+        p = np.stack([q[i] for q in self.params])  # (S, P) float32
+        cols: list[list[float]] = []
+        if losses:
+            from ..engine.replay import stored_losses  # torch: only for the losses
 
-        from ..engine.randomness import clean_x
-        from ..engine.snapshots import snapshot_losses
-
-        p = np.stack([q[i] for q in self.params])  # (S, 9) float32
-        n = len(self.steps)
-        g = torch.from_numpy(p[:, :2]).double()
-        d = torch.from_numpy(p[:, 2:]).double()
-        at = torch.tensor([min(s, spec.steps - 1) for s in self.steps], dtype=torch.int64)
-        x = clean_x(torch.tensor([spec.seed]), at, spec.batch_size)[0].double()  # (S, B)
-        real = torch.full((n, 1), spec.real_value, dtype=torch.float32).double()
-        easing = torch.full((n, 1), spec.label_easing, dtype=torch.float64)
-        fw = torch.full((n,), spec.fake_weight, dtype=torch.float64)
-        losses = snapshot_losses(g, d, x, real, spec.loss, spec.g_loss, easing, fw)
-        cols = [q.tolist() for q in losses]
-        out = []
-        for k, step in enumerate(self.steps):
-            w, b = float(p[k, 0]), float(p[k, 1])
-            row: dict[str, Any] = {"step": step, "w": w, "b": b,
-                                   "distance": distance(w, b, spec.real_value)}
-            row.update({name: cols[j][k] for j, name in enumerate(LOSSES)})
-            row.update({name: float(p[k, j]) for j, name in enumerate(PARAMS) if j >= 2})
-            out.append(row)
-        return out
-
-    def _dirac_rows(self, i: int, spec: RunSpec) -> list[dict[str, Any]]:
-        """A Dirac-GAN member's rows: its 2 parameters per snapshot are (theta, psi)."""
-        import torch
-
-        from ..engine import dirac
-
-        p = np.stack([q[i] for q in self.params])  # (S, 2) float32
-        n = len(self.steps)
-        theta = torch.from_numpy(p[:, 0:1]).double()
-        psi = torch.from_numpy(p[:, 1:2]).double()
-        easing = torch.full((n, 1), spec.label_easing, dtype=torch.float64)
-        fw = torch.full((n, 1), spec.fake_weight, dtype=torch.float64)
-        cols = [q.tolist() for q in dirac.snapshot_losses(theta, psi, spec.loss, spec.g_loss,
-                                                           easing, fw)]
-        out = []
-        for k, step in enumerate(self.steps):
-            t, s = float(p[k, 0]), float(p[k, 1])
-            row: dict[str, Any] = {"step": step, "theta": t, "psi": s,
-                                   "distance": dirac.distance(t, s)}
-            row.update({name: cols[j][k] for j, name in enumerate(LOSSES)})
-            out.append(row)
-        return out
+            cols = stored_losses(spec, self.steps, p[:, :ng], p[:, ng:])
+        target = game.target(spec)
+        return [game.metrics_row(step, p[k, :ng].tolist(), p[k, ng:].tolist(),
+                                 [c[k] for c in cols], target)
+                for k, step in enumerate(self.steps)]
 
     def array(self) -> np.ndarray:
         """Every snapshot's parameters as one array (S, M, 9) float32 (S may be 0)."""
@@ -190,7 +151,7 @@ class BatchMetrics:
         else:
             arrays["params"] = params
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
 
 
@@ -268,7 +229,9 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
         else:  # summaries of different shapes: one JSON line each
             lines = "\n".join(json.dumps(s, allow_nan=False) for s in objs)
             arrays["@summaries_bz2"] = _raw(bz2.compress(lines.encode("utf-8"), 9))
-    flat, same, seen = {}, {}, {}
+    flat: dict[str, np.ndarray] = {}
+    same: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
     for name, arr in _flatten(stacked).items():
         key = (arr.dtype.str, arr.shape, arr.tobytes()) if arr.ndim else None
         if key is not None and key in seen:
@@ -280,7 +243,7 @@ def state_to_bytes(stacked: dict, ids: list[str]) -> bytes:
     if same:
         arrays["@same"] = _text(json.dumps(same))
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays, **flat)
+    np.savez_compressed(buf, **arrays, **flat)  # type: ignore[arg-type]
     return buf.getvalue()
 
 
@@ -318,19 +281,24 @@ class Summaries:
                  columns: tuple[list, list[list]] | None = None):
         self._texts, self._columns = texts, columns
 
+    def _cols(self) -> tuple[list, list[list]]:
+        assert self._columns is not None  # one of the two is always given
+        return self._columns
+
     def __len__(self) -> int:
-        return len(self._texts) if self._texts is not None else len(self._columns[1][0])
+        return len(self._texts) if self._texts is not None else len(self._cols()[1][0])
 
     def get(self, i: int) -> dict[str, Any]:
         """Member i's ``summary.json`` document."""
         if self._texts is not None:
             return json.loads(self._texts[i])
-        return jsoncols.build(*self._columns, range(i, i + 1))[0]
+        paths, cols = self._cols()
+        return jsoncols.build(paths, cols, range(i, i + 1))[0]
 
     def all(self) -> list[dict[str, Any]]:
         if self._texts is not None:
             return [json.loads(t) for t in self._texts]
-        return jsoncols.build(*self._columns)
+        return jsoncols.build(*self._cols())
 
 
 def _summaries(z: _npz) -> Summaries | None:

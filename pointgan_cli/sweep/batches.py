@@ -10,6 +10,7 @@ engine is batch-invariant and its randomness a pure function of seed and step).
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 from .. import verdict
 from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
+from ..games import game_of
 from ..store import fsguard, sweepstore
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
@@ -87,24 +89,26 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals) -> Non
             stacked["wall_seconds"] = wall
             if step == trainer.steps:  # finished: the members' summaries travel with it
                 windows, final = _windows(metrics, specs), final_state(trainer)
+                entered = _entered(metrics, specs)
                 stacked["summaries"] = fsguard.finite_json(
-                    [run_summary(trainer, i, float(wall[i]), windows[i], final)
+                    [run_summary(trainer, i, float(wall[i]), windows[i], final, entered[i])
                      for i in range(len(ids))])
             sweepstore.write_batch(sweep, bid, metrics, stacked)
 
         train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
-                     f"pointgan sweep --resume --out {sweep}", with_losses=False)
+                     f"pointgan sweep --resume --out {shlex.quote(str(sweep))}", with_losses=False)
         warn_graph_error(trainer)
 
 
 def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, float, float]]]:
-    """Each member's (step, w, b) in its success window, as ``train_batch`` collects them:
+    """Each member's (step, w, b) in its evidence (``verdict.evidence_start``: the success
+    window and the window before it), as ``train_batch`` collects them:
     the window's snapshots gathered once per window start (members may differ in
     ``success_window``), not once per member."""
     out: list[list[tuple[int, float, float]]] = [[] for _ in specs]
     starts: dict[int, list[int]] = {}
     for i, spec in enumerate(specs):
-        starts.setdefault(verdict.window_start(spec.steps, spec.success_window), []).append(i)
+        starts.setdefault(verdict.evidence_start(spec.steps, spec.success_window), []).append(i)
     for start, members in starts.items():
         keep = [k for k, s in enumerate(metrics.steps) if s >= start]
         if not keep:
@@ -113,6 +117,25 @@ def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, fl
         wb = np.stack([metrics.params[k][members, :2] for k in keep], axis=1)  # (m, S, 2)
         for i, ws, bs in zip(members, wb[:, :, 0].tolist(), wb[:, :, 1].tolist()):
             out[i] = list(zip(steps, ws, bs))
+    return out
+
+
+def _entered(metrics: sweepstore.BatchMetrics, specs) -> list[int | None]:
+    """Each member's ``converged_at`` over all its snapshots (``verdict.EntryTracker`` on the
+    whole batch at once): the step after the last snapshot outside its tolerance, None when
+    the last one is outside."""
+    if not metrics.steps:
+        return [None] * len(specs)
+    p = np.stack([q[:, :2] for q in metrics.params], axis=1).astype(np.float64)  # (M, S, 2)
+    real = np.array([game_of(s).target(s) for s in specs])[:, None]
+    tol = np.array([s.tolerance for s in specs])[:, None]
+    dist = np.abs(p[:, :, 0]) + np.abs(p[:, :, 1] - real)
+    inside = np.isfinite(dist) & (dist < tol)
+    out: list[int | None] = []
+    for row in inside:
+        outside = np.flatnonzero(~row)
+        k = int(outside[-1]) + 1 if outside.size else 0
+        out.append(int(metrics.steps[k]) if k < len(metrics.steps) else None)
     return out
 
 

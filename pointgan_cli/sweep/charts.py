@@ -1,5 +1,6 @@
-"""The sweep's charts: ``weights.png`` (w and b over training, per experiment) and
-``success.png`` (success rate per group with its Wilson interval).
+"""The sweep's charts: ``weights.png`` (w and b over training, one panel per group),
+``success.png`` (success rate per group with its Wilson interval, drawn by ``successplot``) and
+``convergence.png`` (fraction converged by step, per group).
 
 Why apart from ``report``: the statistics need numpy only, the charts matplotlib, whose import
 alone takes 0.36 s; ``Preload`` imports it on a thread where a core would otherwise wait for
@@ -105,115 +106,170 @@ def robust_limits(values: np.ndarray, target: float, init: tuple[float, float]) 
     return lo, hi, clipped
 
 
+#: The weights chart's colours: one per outcome (a converged seed, a seed that did not converge),
+#: the median over seeds and the target line.
+CONVERGED, NOT_CONVERGED, MEDIAN = "#1f77b4", "#d62728", "black"
+#: Most panels in a row of the weights chart (a study's grid points: 2 lr x 4 budgets = 8).
+MAX_COLUMNS = 8
+
+
 def plot_weights(sweep_dir: Path, summary: dict[str, Any], real: float) -> bytes:
     """``weights.png``: see ``weights_figure``."""
     fig, plt = weights_figure(sweep_dir, summary, real)
     return _png(fig, plt)
 
 
+def panel_layout(groups: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The weights chart's rows of panels, one group per panel: an experiment's grid points
+    side by side (at most MAX_COLUMNS a row), one experiment per row; a sweep whose
+    experiments have one point each (presets compared) puts up to 4 of them in a row."""
+    exps = experiments(groups)
+    if all(len(gs) == 1 for gs in exps.values()):
+        return [groups[i:i + 4] for i in range(0, len(groups), 4)]
+    rows = []
+    for gs in exps.values():
+        rows += [gs[i:i + MAX_COLUMNS] for i in range(0, len(gs), MAX_COLUMNS)]
+    return rows
+
+
 def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tuple[Any, Any]:
-    """The study's chart as small multiples: per experiment (a preset or variant), w above b,
-    one colour per grid point (e.g. learning rate); the median over seeds bold, each seed faint
-    (a seed that did not converge dashed), so one failing seed stays visible instead of being
-    averaged away; beyond ``MAX_DRAWN`` seeds of one outcome in a group, that many evenly spaced
-    ones are drawn (the median and the limits still use every seed). Each panel's y-limits
-    hold its target, the initial values and 96% of its values; a runaway run leaves the panel
-    (and its title says "clipped")."""
+    """Small multiples, one panel per group (w above b), nothing overlaid: each seed coloured
+    by its outcome (blue converged, red dashed not converged), the median over seeds black on a
+    white halo, so one failing seed in a bundle is seen and the median is found at once. Every
+    w panel has the same y-limits, and every b panel (target, initial values and 96% of all
+    values: a runaway seed leaves the panel, "clipped" says so); each panel's x-axis runs to
+    its own group's last step (a study's budgets differ). Beyond ``MAX_DRAWN`` seeds of one
+    outcome in a group, that many evenly spaced ones are drawn (median and limits use all).
+    One legend for the figure, above the panels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib import patheffects
     from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    exps = experiments(summary["groups"])
-    ncols = min(4, len(exps))
-    nrows = -(-len(exps) // ncols)
-    width, height = max(3.9 * ncols, 8.0), 4.4 * nrows + 1.1  # inches
+    rows = panel_layout(summary["groups"])
+    ncols = max(len(r) for r in rows)
+    single = all(len(gs) == 1 for gs in experiments(summary["groups"]).values())
+    pw = 3.4 if ncols <= 2 else 2.2  # inches per panel
+    ph = 2.5 if len(rows) <= 2 else 2.1
+    top_in, bottom_in, left_in, right_in = 1.05, 0.45, 0.65, 0.15
+    width = max(ncols * pw + left_in + right_in, 7.0)
+    height = len(rows) * (ph + 0.55) + top_in + bottom_in
     fig = plt.figure(figsize=(width, height))
-    outer = fig.add_gridspec(nrows, ncols, hspace=0.3, wspace=0.28, left=0.7 / width,
-                             right=1 - 0.2 / width, bottom=0.55 / height, top=1 - 0.8 / height)
-    cmap = plt.get_cmap("tab10")
+    outer = fig.add_gridspec(len(rows), ncols, hspace=0.55 / ph, wspace=0.3,
+                             left=left_in / width, right=1 - right_in / width,
+                             bottom=bottom_in / height, top=1 - top_in / height)
+    data = [[group_curves(sweep_dir, g["members"]) for g in row] for row in rows]
+    limits = []
+    for j, target in ((0, 0.0), (1, real)):
+        vals = [wb[:, :, j].ravel() for r in data for _, wb in r if wb.size]
+        first = [wb[:, 0, j] for r in data for _, wb in r if wb.size]
+        allv = np.concatenate(vals) if vals else np.zeros(0)
+        init = np.concatenate(first) if first else np.array([target])
+        limits.append(robust_limits(allv, target, (float(init.min()), float(init.max()))))
+    halo = [patheffects.withStroke(linewidth=3.4, foreground="white")]
     thinned = False
-    for k, (name, groups) in enumerate(exps.items()):
-        cell = outer[k // ncols, k % ncols].subgridspec(2, 1, hspace=0.06)
-        top = fig.add_subplot(cell[0])
-        pair = (top, fig.add_subplot(cell[1], sharex=top))
-        top.tick_params(labelbottom=False)
-        values: list[list[np.ndarray]] = [[], []]
-        starts: list[list[np.ndarray]] = [[], []]
-        for gi, g in enumerate(groups):
-            steps, wb = group_curves(sweep_dir, g["members"])  # (S,), (M, S, 2)
-            colour = cmap(gi % cmap.N)
+    for r, row in enumerate(rows):
+        for c, g in enumerate(row):
+            steps, wb = data[r][c]
+            cell = outer[r, c].subgridspec(2, 1, hspace=0.08)
+            top = fig.add_subplot(cell[0])
+            pair = (top, fig.add_subplot(cell[1], sharex=top))
+            top.tick_params(labelbottom=False)
             failed = set(g.get("failed", []))
             bad = np.array([m in failed for m in g["members"]], dtype=bool)
-            point = split_group(g["group"])[1]
-            label = f"{point + ' ' if point else ''}{g['converged']}/{g['n']} converged"
-            for j, ax in enumerate(pair):
-                curves = wb[:, :, j]
-                values[j].append(curves.ravel())
-                starts[j].append(curves[:, 0])
-                faint = 0.35 if len(curves) < 20 else 0.12
-                for sel, alpha, style in ((~bad, faint, "-"), (bad, 0.75, "--")):
+            for j, (ax, var, target) in enumerate(zip(pair, ("w", "b"), (0.0, real))):
+                curves = wb[:, :, j] if wb.size else np.zeros((0, len(steps)))
+                for sel, colour, alpha, style in ((~bad, CONVERGED, 0.45, "-"),
+                                                  (bad, NOT_CONVERGED, 0.55, "--")):
                     drawn = evenly(np.flatnonzero(sel), MAX_DRAWN)
                     thinned |= len(drawn) < int(sel.sum())
-                    ax.add_collection(LineCollection(
-                        [np.column_stack([steps, c]) for c in curves[drawn]], colors=[colour],
-                        linewidths=0.7, linestyles=style, alpha=alpha))
-                ax.plot(steps, np.median(curves, 0), color=colour, lw=2.0,
-                        label=label if j == 0 else None,
-                        path_effects=[patheffects.withStroke(linewidth=3.6, foreground="white")])
-        for j, (ax, var, target) in enumerate(zip(pair, ("w", "b"), (0.0, real))):
-            vals, first = np.concatenate(values[j]), np.concatenate(starts[j])
-            lo, hi, clipped = robust_limits(vals, target, (float(first.min()),
-                                                           float(first.max())))
-            ax.set_ylim(lo, hi)
-            ax.autoscale(axis="x", tight=True)
-            ax.axhline(target, color="black", ls=":", lw=1)
-            ax.set_ylabel(var)
-            ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=8)
-            if j == 0:
-                ax.set_title(name + (" (clipped)" if clipped else ""), fontsize=10)
-                ax.legend(fontsize=7, loc="best", framealpha=0.8)
-            else:
-                ax.set_xlabel("step", fontsize=8)
-                if clipped:
-                    ax.text(0.99, 0.02, "clipped", transform=ax.transAxes, ha="right",
-                            va="bottom", fontsize=7, color="0.4")
-    drawn_note = f" (at most {MAX_DRAWN} seeds per group and outcome drawn)" if thinned else ""
-    fig.suptitle(f"w and b over training{drawn_note}\nmedian over seeds (bold), each seed faint "
-                 f"(dashed: not converged); dotted: target w = 0, b = {real:g}", fontsize=10,
-                 y=1 - 0.1 / height, va="top")
+                    if len(drawn):
+                        ax.add_collection(LineCollection(
+                            [np.column_stack([steps, v]) for v in curves[drawn]],
+                            colors=[colour], linewidths=0.7, linestyles=style, alpha=alpha))
+                if len(curves):
+                    ax.plot(steps, np.median(curves, 0), color=MEDIAN, lw=1.6,
+                            path_effects=halo, zorder=5)
+                lo, hi, clipped = limits[j]
+                ax.set_ylim(lo, hi)
+                if len(steps):
+                    ax.set_xlim(steps[0], steps[-1])
+                ax.axhline(target, color="0.3", ls=":", lw=1, zorder=4)
+                ax.grid(alpha=0.3)
+                ax.tick_params(labelsize=7)
+                ax.xaxis.get_offset_text().set_fontsize(7)
+                if c == 0:
+                    ax.set_ylabel(var)
+                else:
+                    ax.tick_params(labelleft=False)
+                if j == 1:
+                    ax.set_xlabel("step", fontsize=7, labelpad=1)
+                    ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
+                    ax.xaxis.set_major_formatter(FuncFormatter(_steps_text))
+            name, point = split_group(g["group"])
+            head = g["group"] if single or c == 0 else point
+            top.set_title(f"{head}: {g['converged']}/{g['n']}", fontsize=8, pad=3)
+    clipped_any = any(lim[2] for lim in limits)
+    notes = [f"at most {MAX_DRAWN} seeds per group and outcome drawn"] if thinned else []
+    if clipped_any:
+        notes.append("y-limits hold 96% of all values: a runaway seed is clipped")
+    fig.suptitle("w and b over training, one panel per group (title: converged/n)"
+                 + (f"\n({'; '.join(notes)})" if notes else ""),
+                 fontsize=10, y=1 - 0.08 / height, va="top")
+    handles = [Line2D([], [], color=CONVERGED, lw=1.2, label="a converged seed"),
+               Line2D([], [], color=NOT_CONVERGED, lw=1.2, ls="--",
+                      label="a seed that did not converge"),
+               Line2D([], [], color=MEDIAN, lw=1.6, path_effects=halo,
+                      label="median over seeds"),
+               Line2D([], [], color="0.3", ls=":", lw=1, label=f"target w = 0, b = {real:g}")]
+    fig.legend(handles=handles, loc="upper center", ncol=4 if width >= 9 else 2, fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, 1 - (0.5 if notes else 0.36) / height))
     return fig, plt
 
 
-def plot_success(summary: dict[str, Any]) -> bytes:
-    """Success rate per group with its Wilson 95% interval; the count sits above the
-    interval's upper cap, never on it."""
+def _steps_text(x: float, _pos: Any = None) -> str:
+    """A step tick: 500, 2k, 12.5k."""
+    return f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"
+
+
+def plot_convergence(summary: dict[str, Any]) -> bytes:
+    """``convergence.png``: per group, the fraction of runs converged by each step (runs that
+    do not converge censored at the success window's start; ``sweep.inference``) as a step
+    curve with its Wilson 95% band, and the median time to converge marked where it is
+    within the horizon."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = summary["groups"]
-    names = [g["group"] for g in groups]
-    rate = np.array([g["success_rate"] for g in groups])
-    low = np.array([g["wilson_low"] for g in groups])
-    high = np.array([g["wilson_high"] for g in groups])
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(groups) + 3), 4.8))
-    x = np.arange(len(groups))
-    ax.bar(x, rate, color="#4c72b0", alpha=0.8)
-    ax.errorbar(x, rate, yerr=[rate - low, high - rate], fmt="none", ecolor="black", capsize=4)
-    for xi, g, top in zip(x, groups, high):
-        ax.text(xi, top + 0.03, f"{g['converged']}/{g['n']}", ha="center", va="bottom",
-                fontsize=8)
-    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.18)
-    ax.set_yticks(np.linspace(0, 1, 6))
-    ax.set_ylabel("converged fraction")
-    ax.set_title("Success rate per group (whiskers: Wilson 95% interval; label: converged/n)")
-    ax.grid(axis="y", alpha=0.3)
+    groups = [g for g in summary["groups"] if g.get("convergence_curve")]
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
+    for k, g in enumerate(groups):
+        c = g["convergence_curve"]
+        steps = [p["step"] for p in c]
+        colour = cmap(k % cmap.N)
+        ax.fill_between(steps, [p["low"] for p in c], [p["high"] for p in c], step="post",
+                        color=colour, alpha=0.15, lw=0)
+        med = g.get("median_converged_at")
+        label = f"{g['group']} ({g['converged']}/{g['n']}; median " + (
+            f"{med:,}" if med is not None else "beyond the window start") + ")"
+        ax.step(steps, [p["fraction"] for p in c], where="post", color=colour, lw=1.8,
+                label=label)
+        if med is not None:
+            ax.plot([med], [0.5], "o", color=colour, ms=4)
+    ax.axhline(0.5, color="0.5", ls=":", lw=1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("step")
+    ax.set_ylabel("fraction converged (inside tolerance from then on)")
+    ax.set_title("Time to converge per group (Kaplan-Meier, censored at the success window's "
+                 "start; band: Wilson 95%)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best", framealpha=0.8)
     fig.tight_layout()
     return _png(fig, plt)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..games import DIRAC
 from ..spec import RunSpec
 from ..store import sweepdir
 from . import dirac_study
@@ -67,7 +68,7 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]
             "members": [i for i, _ in items],
         })
     judged = [g for g in out if g["agrees"] is not None]
-    return {"schema_version": 1, "game": "dirac", **totals(out),
+    return {"schema_version": 1, "game": DIRAC.name, **totals(out),
             "groups": out, "ranking": ranking(out),
             "agreement": {"groups_judged": len(judged),
                           "agree": sum(1 for g in judged if g["agrees"]),

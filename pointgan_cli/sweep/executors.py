@@ -17,7 +17,7 @@ import os
 import queue
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from ..errors import RuntimeFailure
@@ -95,13 +95,13 @@ def run_local(
         return
     if workers <= 1 or len(jobs) == 1:  # no pool: same numbers, no start-up cost
         for job in jobs:
-            done = [0]
+            sent = [0]
 
-            def report(snap, job=job, done=done) -> None:
+            def report(snap, job=job, sent=sent) -> None:
                 n = snap.step * len(job.members)
                 if on_progress is not None:
-                    on_progress(n - done[0])
-                done[0] = n
+                    on_progress(n - sent[0])
+                sent[0] = n
 
             train_job(job, report)
         return
@@ -139,7 +139,7 @@ def run_local(
         raise failure
 
 
-def _drain(q: queue.Queue, on_progress: Callable[[int], None] | None) -> None:
+def _drain(q: queue.Queue | mp.queues.Queue, on_progress: Callable[[int], None] | None) -> None:
     while True:
         try:
             _, n = q.get_nowait()
@@ -150,6 +150,25 @@ def _drain(q: queue.Queue, on_progress: Callable[[int], None] | None) -> None:
 
 
 # -- Ray executor --------------------------------------------------------------------------------
+
+
+#: What a cluster started with token authentication (the default of ``ray start`` from Ray
+#: 2.5x) needs on the client, said where connecting fails (docs/performance.md shows it).
+RAY_TOKEN_FIX = ("a cluster with token authentication needs RAY_AUTH_MODE=token in this shell "
+                 "(and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN)")
+
+
+def ray_start_error(exc: BaseException, address: str | None, env: Mapping[str, str]) -> str:
+    """One line for a failed ``ray.init``: Ray's own first line, and the token-auth fix when
+    joining a cluster without ``RAY_AUTH_MODE=token`` (the usual cause once the address has
+    answered) or when Ray says authentication failed."""
+    text = " ".join(str(exc).split(". ")[0].split()) or type(exc).__name__
+    text = text if len(text) <= 200 else text[:199] + "…"
+    said_auth = "auth" in f"{type(exc).__name__} {exc}".lower() or "token" in str(exc).lower()
+    msg = f"--ray-address: cannot start or reach Ray: {text}"
+    if (address or said_auth) and env.get("RAY_AUTH_MODE", "").lower() != "token":
+        msg += f"; {RAY_TOKEN_FIX}"
+    return msg
 
 
 def run_ray(
@@ -176,7 +195,7 @@ def run_ray(
                 ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False,
                          log_to_driver=False)
         except Exception as exc:  # noqa: BLE001 - any connection failure is one line
-            raise RuntimeFailure(f"--ray-address: cannot start or reach Ray: {exc}") from None
+            raise RuntimeFailure(ray_start_error(exc, address, os.environ)) from None
         started = True
     try:
         remote = ray.remote(num_cpus=1)(_ray_job)

@@ -3,8 +3,12 @@
 Left: the success rate per cell (colour, with ``converged/n`` written in the cell), the 50% and
 95% contours, the study's own settings as labelled stars. Right: per cell, the failure class
 most runs ended in (orbiting / stuck / still approaching / diverged) with the number of failed
-runs. Log axes are drawn on log scales; cell edges sit halfway between grid values (in log for a
-log axis), so every cell is centred on its value.
+runs. Every cell is the same size whatever the values (the axes are the grid's index, labelled
+with its values): a grid of weight decay 0, 0.01, 0.1 has three equal rows, where a value axis
+squeezed 0 and 0.01 into a strip and a log axis could not show 0 at all. A study setting
+between grid values sits between their cells (interpolated in log10 on a log grid; on the
+boundary next to a 0, which has no log); its star sits in the upper part of a cell, the count in
+the lower part, so neither hides the other.
 """
 
 from __future__ import annotations
@@ -15,27 +19,23 @@ from typing import Any
 
 import numpy as np
 
+from ..naming import override_words
+
 #: Class panel colours: no failure light grey; each failure class its own hue.
 CLASS_COLOURS = {
     None: "#eeeeee",
     "orbiting": "#8e6cc1",
     "stuck": "#e08a2e",
     "still_approaching": "#5fa8d3",
+    "diverging": "#c0392b",
+    "drifting": "#a0a060",
     "diverged": "#333333",
     "unclassified": "#b0b0b0",
 }
 CLASS_WORDS = {None: "no failure", "orbiting": "orbiting", "stuck": "stuck",
-               "still_approaching": "still approaching", "diverged": "diverged",
+               "still_approaching": "still approaching", "diverging": "diverging",
+               "drifting": "drifting", "diverged": "diverged",
                "unclassified": "unclassified"}
-
-
-def _edges(values: list[float], log: bool) -> np.ndarray:
-    """Cell edges around sorted ``values``: midpoints (geometric on a log axis), the outer
-    ones as far out as the nearest inner one."""
-    v = np.log10(values) if log else np.asarray(values, dtype=float)
-    mid = (v[1:] + v[:-1]) / 2
-    e = np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
-    return 10 ** e if log else e
 
 
 def _fmt(v: float) -> str:
@@ -43,15 +43,40 @@ def _fmt(v: float) -> str:
 
 
 def _axis(ax, axis: dict[str, Any], which: str) -> None:
-    values, log = axis["values"], axis["scale"] == "log"
-    set_scale = ax.set_xscale if which == "x" else ax.set_yscale
+    """Index ticks labelled with the grid values (at most ~9 labelled)."""
+    values = axis["values"]
     set_ticks = ax.set_xticks if which == "x" else ax.set_yticks
-    if log:
-        set_scale("log")
-    every = max(1, math.ceil(len(values) / 9))  # at most ~9 labelled ticks
-    set_ticks(values, [_fmt(v) if i % every == 0 else "" for i, v in enumerate(values)])
+    every = max(1, math.ceil(len(values) / 9))
+    set_ticks(range(len(values)), [_fmt(v) if i % every == 0 else ""
+                                   for i, v in enumerate(values)])
     (ax.xaxis if which == "x" else ax.yaxis).set_minor_locator(_null())
-    (ax.set_xlabel if which == "x" else ax.set_ylabel)(axis["label"])
+    log = " (log-spaced grid)" if axis["scale"] == "log" else ""
+    (ax.set_xlabel if which == "x" else ax.set_ylabel)(axis["label"] + log)
+
+
+def position(v: float, axis: dict[str, Any]) -> float:
+    """Where value ``v`` lies on the index axis: its cell's index when it is a grid value;
+    between two grid values, interpolated (in log10 on a log grid when both are positive);
+    next to a 0 (no log of it), on the boundary of the two cells; outside the grid, at its
+    outer edge."""
+    vals = [float(x) for x in axis["values"]]
+    log = axis["scale"] == "log"
+    for k, x in enumerate(vals):
+        if math.isclose(v, x, rel_tol=1e-9, abs_tol=1e-15):
+            return float(k)
+    if v <= vals[0]:
+        return -0.45
+    if v >= vals[-1]:
+        return len(vals) - 0.55
+    k = max(i for i, x in enumerate(vals) if x < v)
+    lo, hi = vals[k], vals[k + 1]
+    if log and lo > 0:
+        frac = (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+    elif log or lo == 0:
+        frac = 0.5
+    else:
+        frac = (v - lo) / (hi - lo)
+    return k + frac
 
 
 def _null():
@@ -61,7 +86,18 @@ def _null():
 
 
 def draw(doc: dict[str, Any]) -> bytes:
-    """The map as PNG bytes."""
+    """The map as PNG bytes (``figure``)."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(doc)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def figure(doc: dict[str, Any]) -> Any:
+    """The map's figure: success rates left, failure classes right (see the module)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,7 +119,7 @@ def draw(doc: dict[str, Any]) -> bytes:
         i, j = iy[float(c[ya["field"]])], ix[float(c[xa["field"]])]
         rate[i, j], conv[i, j], n[i, j] = c["rate"], c["converged"], c["n"]
         dom[i][j] = c["dominant_failure"]
-    xe, ye = _edges(xs, xa["scale"] == "log"), _edges(ys, ya["scale"] == "log")
+    xe, ye = np.arange(nx + 1) - 0.5, np.arange(ny + 1) - 0.5
     small = nx * ny > 120
     fs = 6 if small else 8
     # over about 20 x 20 cells a count no longer fits its cell: the colours, the colour bar
@@ -97,20 +133,19 @@ def draw(doc: dict[str, Any]) -> bytes:
     starred = _starred_cells(doc)
     for i in range(ny if counted else 0):
         for j in range(nx):
-            _count(ax, xs[j], ys[i], f"{conv[i, j]}/{n[i, j]}", fs,
-                   "white" if rate[i, j] <= 0.25 else "black", (xs[j], ys[i]) in starred)
+            _count(ax, j, i, f"{conv[i, j]}/{n[i, j]}", fs,
+                   "white" if rate[i, j] <= 0.25 else "black", (j, i) in starred)
     handles = []
     for level, style, width in ((0.5, "--", 1.6), (0.95, "-", 2.2)):
-        if _contour(ax, xs, ys, rate, level, xa["scale"] == "log", ya["scale"] == "log",
-                    style, width):
+        if _contour(ax, rate, level, style, width):
             handles.append(Line2D([], [], color="black", ls=style, lw=width,
                                   label=f"{level:.0%} success contour"))
     for k, p in enumerate(doc["study_points"]):
-        px, py = p[xa["field"]], p[ya["field"]]
+        px, py = position(p[xa["field"]], xa), position(p[ya["field"]], ya)
+        py += STAR_UP if py == int(py) else 0.0  # in a cell: above its count
         for a in (ax, bx):
-            a.plot(px, py, marker="*", ms=17, mfc="white", mec="black", mew=1.2, zorder=5)
-            # above the star, inside its cell's upper half (the counts sit at mid-height)
-            a.annotate(f"study: {p['label']}", (px, py), xytext=(0, 10 + 12 * (k % 2)),
+            a.plot(px, py, marker="*", ms=13, mfc="white", mec="black", mew=1.1, zorder=5)
+            a.annotate(f"study: {p['label']}", (px, py), xytext=(0, 7 + 11 * (k % 2)),
                        textcoords="offset points", fontsize=8, zorder=6, ha="center",
                        va="bottom",
                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.5",
@@ -123,7 +158,8 @@ def draw(doc: dict[str, Any]) -> bytes:
                   fontsize=8, frameon=False)
     ax.set_title("success rate per cell (converged / seeds)")
 
-    kinds = [None, "orbiting", "stuck", "still_approaching", "diverged", "unclassified"]
+    kinds = [None, "orbiting", "stuck", "still_approaching", "diverging", "drifting", "diverged",
+             "unclassified"]
     code = np.array([[kinds.index(d) if d in kinds else 5 for d in row] for row in dom])
     cmap = ListedColormap([CLASS_COLOURS[k] for k in kinds])
     bx.pcolormesh(xe, ye, code, cmap=cmap, norm=BoundaryNorm(np.arange(-0.5, 6), cmap.N),
@@ -132,8 +168,8 @@ def draw(doc: dict[str, Any]) -> bytes:
         for j in range(nx):
             failed = n[i, j] - conv[i, j]
             dark = dom[i][j] in ("diverged", "orbiting")
-            _count(bx, xs[j], ys[i], f"{failed}/{n[i, j]}" if failed else "", fs,
-                   "white" if dark else "black", (xs[j], ys[i]) in starred)
+            _count(bx, j, i, f"{failed}/{n[i, j]}" if failed else "", fs,
+                   "white" if dark else "black", (j, i) in starred)
     present = [k for k in kinds if any(k == d for row in dom for d in row)]
     bx.legend(handles=[Patch(fc=CLASS_COLOURS[k], ec="0.4", label=CLASS_WORDS[k])
                        for k in present], loc="upper left", bbox_to_anchor=(0, -0.13),
@@ -149,70 +185,60 @@ def draw(doc: dict[str, Any]) -> bytes:
     rule = (f"inside tolerance {crit['tolerance']:g} over the last {window:.0%} of steps"
             if window else f"inside tolerance {crit['tolerance']:g} at the last step")
     seeds = doc["seeds"]
-    fixed = "".join(f", {k}={v}" for k, v in doc["fixed"].items())
+    fixed = f", {override_words(doc['fixed'])}" if doc["fixed"] else ""
     fig.suptitle(f"{doc['variant']}: {ya['label'].split('  (')[0]} x "
                  f"{xa['label'].split('  (')[0]}{fixed}\n{crit['steps']} steps, "
                  f"{len(seeds)} seeds per cell ({_seed_text(seeds)}); converged = {rule}",
                  fontsize=11)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
-def _count(ax, x: float, y: float, text: str, fs: int, colour: str, starred: bool) -> None:
-    """A cell's count at its centre, or just below a study star drawn there."""
-    ax.annotate(text, (x, y), xytext=(0, -13 if starred else 0), textcoords="offset points",
-                ha="center", va="center", fontsize=fs, color=colour, zorder=4)
+#: A study star sits this far (in cells) above its point, a starred cell's count this far
+#: below the cell centre: star and count never overlap.
+STAR_UP, COUNT_DOWN = 0.2, 0.22
 
 
-def _near(v: float, axis: dict[str, Any]) -> float | None:
-    """The grid value whose cell centre ``v`` covers (within 0.3 of a grid step), or None."""
-    log = axis["scale"] == "log"
-    t = np.log10(axis["values"]) if log else np.asarray(axis["values"], dtype=float)
-    tv = math.log10(v) if log else v
-    k = int(np.argmin(np.abs(t - tv)))
-    step = float(np.min(np.abs(np.diff(t)))) if len(t) > 1 else 1.0
-    return axis["values"][k] if abs(t[k] - tv) <= 0.3 * step else None
+def _count(ax, j: int, i: int, text: str, fs: int, colour: str, starred: bool) -> None:
+    """A cell's count at its centre, or in its lower part under a study star."""
+    ax.text(j, i - (COUNT_DOWN if starred else 0.0), text, ha="center", va="center",
+            fontsize=fs, color=colour, zorder=4)
 
 
-def _starred_cells(doc: dict[str, Any]) -> set[tuple[float, float]]:
-    """Cells whose centre a study star covers: their counts move below the star."""
+def _starred_cells(doc: dict[str, Any]) -> set[tuple[int, int]]:
+    """(column, row) of the cells a study star falls in: their counts move down."""
     out = set()
     for p in doc["study_points"]:
-        cx, cy = _near(p[doc["x"]["field"]], doc["x"]), _near(p[doc["y"]["field"]], doc["y"])
-        if cx is not None and cy is not None:
-            out.add((cx, cy))
+        px, py = position(p[doc["x"]["field"]], doc["x"]), position(p[doc["y"]["field"]],
+                                                                     doc["y"])
+        if py == int(py):  # between two rows, the star sits on their boundary
+            out.add((int(round(px)), int(py)))
     return out
 
 
-def _contour(ax, xs: list[float], ys: list[float], rate: np.ndarray, level: float,
-             xlog: bool, ylog: bool, style: str, width: float) -> bool:
-    """The ``level`` contour of the cell rates, interpolated between cell centres in the
-    axes' own scale (in log10 on a log axis, so it is straight where the map is), labelled
-    where its longest piece is midway. False when no cell pair straddles the level."""
+def _contour(ax, rate: np.ndarray, level: float, style: str, width: float) -> bool:
+    """The ``level`` contour of the cell rates, interpolated between cell centres on the
+    index grid, labelled at its vertex farthest from every cell centre (off the counts).
+    False when no cell pair straddles the level."""
     import contourpy
 
-    if len(xs) < 2 or len(ys) < 2:
+    ny, nx = rate.shape
+    if nx < 2 or ny < 2:
         return False
-    tx = np.log10(xs) if xlog else np.asarray(xs, dtype=float)
-    ty = np.log10(ys) if ylog else np.asarray(ys, dtype=float)
-    lines = contourpy.contour_generator(tx, ty, rate).lines(level)
-    lines = [ln for ln in lines if len(ln) >= 2]
+    tx, ty = np.arange(nx, dtype=float), np.arange(ny, dtype=float)
+    found = contourpy.contour_generator(tx, ty, rate).lines(level)
+    lines = [np.asarray(ln) for ln in found if len(ln) >= 2]
     if not lines:
         return False
     for ln in lines:
-        px = 10 ** ln[:, 0] if xlog else ln[:, 0]
-        py = 10 ** ln[:, 1] if ylog else ln[:, 1]
-        ax.plot(px, py, color="black", ls=style, lw=width, zorder=3)
-    # label at the vertex farthest from every cell centre (in cell steps): off the counts
+        ax.plot(ln[:, 0], ln[:, 1], color="black", ls=style, lw=width, zorder=3)
     centres = np.array([(a, b) for a in tx for b in ty])
-    scale = np.array([np.min(np.abs(np.diff(tx))), np.min(np.abs(np.diff(ty)))])
-    verts = np.concatenate(lines)
-    gap = np.min(np.linalg.norm((verts[:, None, :] - centres[None]) / scale, axis=2), axis=1)
+    # candidates: the vertices and the middle of each segment (a contour through cell centres
+    # has its vertices on the counts)
+    verts = np.concatenate([np.concatenate([ln, (ln[1:] + ln[:-1]) / 2]) for ln in lines])
+    gap = np.min(np.linalg.norm(verts[:, None, :] - centres[None], axis=2), axis=1)
     mx, my = verts[int(np.argmax(gap))]
-    ax.text(10 ** mx if xlog else mx, 10 ** my if ylog else my, f"{level:.0%}", fontsize=9,
-            ha="center", va="center", zorder=4, fontweight="bold",
+    ax.text(mx, my, f"{level:.0%}", fontsize=9, ha="center", va="center", zorder=4,
+            fontweight="bold",
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "black", "lw": 0.8})
     return True
 

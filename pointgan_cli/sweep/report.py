@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import verdict
 from ..errors import RuntimeFailure
 from ..store import sweepdir
-from . import maps
-from .charts import plot_success, plot_weights
+from . import inference, maps, tolerance
+from .charts import plot_convergence, plot_weights
 from .spec import SweepSpec, reference_groups
 from .stats import paired, wilson
+from .successplot import plot_success
 
 __all__ = ["paired", "wilson", "summarize", "write_report"]
 
@@ -37,6 +39,7 @@ def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float,
                             None if sweep is None else reference_groups(sweep))
         sweepdir.write_file(sweep_dir, "weights.png", plot_weights(sweep_dir, summary, real))
         sweepdir.write_file(sweep_dir, "success.png", plot_success(summary))
+        sweepdir.write_file(sweep_dir, "convergence.png", plot_convergence(summary))
         if sweep is not None:
             maps.write_maps(sweep_dir, sweep, summary)
         sweepdir.write_summary_csv(sweep_dir, summary_csv(summary))
@@ -85,12 +88,20 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
         references = {g: first for g in groups}
     outcome = {name: {int(s["seed"]): bool(s["converged"]) for _, s in items}
                for name, items in groups.items()}
+    times = {name: _times(items) for name, items in groups.items()}
+    criterion = _criterion(groups)
+    tols = tolerance.tolerances(criterion["tolerance"])
     out = []
     for name, items in groups.items():
         w = np.array([s["w"] for _, s in items], dtype=np.float64)
         b = np.array([s["b"] for _, s in items], dtype=np.float64)
         ref = references.get(name)
-        pair = paired(outcome[name], outcome[ref]) if ref in outcome and ref != name else None
+        # the group compared with: the reference where it ran and is another group
+        other = ref if ref is not None and ref in outcome and ref != name else None
+        pair = paired(outcome[name], outcome[other]) if other is not None else None
+        by_tol = tolerance.success_by_tolerance(items, groups[other] if other is not None
+                                                else None, tols)
+        conv = [(i, s) for i, s in items if s["converged"]]
         out.append({
             "group": name,
             **success(items),
@@ -100,7 +111,13 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
             "classes": class_counts(items),
             "median_final_distance": _stat(np.median, items, "final_distance"),
             "median_window_max_distance": _stat(np.median, items, "window_max_distance"),
-            "mean_bias_b": _stat(np.mean, items, "bias_b"),
+            "mean_bias_b": _stat(np.mean, conv, "bias_b"),
+            "mean_bias_b_n": len(conv),
+            "mean_bias_b_all": _stat(np.mean, items, "bias_b"),
+            "success_by_tolerance": by_tol,
+            "tolerance_robustness": tolerance.robustness(by_tol, criterion["tolerance"]),
+            **inference.time_to_converge(times[name], _horizon(items),
+                                         times[other] if other is not None else None),
             "diverged": sum(1 for _, s in items if s["status"] == "diverged"),
             "w_mean": float(w.mean()),
             "w_std": float(w.std()),
@@ -109,8 +126,38 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
             "failed": [i for i, s in items if not s["converged"]],
             "members": [i for i, _ in items],
         })
-    return {"schema_version": 1, **totals(out), "criterion": _criterion(groups), "groups": out,
+    adjust(out)
+    return {"schema_version": 1, **totals(out), "criterion": criterion, "groups": out,
             "ranking": ranking(out)}
+
+
+def adjust(groups: list[dict[str, Any]]) -> None:
+    """Holm-adjusted p-values over the table's comparisons (every group with a reference),
+    beside the raw ones: ``mcnemar_p_holm``, and ``converged_at_test["p_holm"]``."""
+    for g, p in zip(groups, inference.holm([g["mcnemar_p"] for g in groups])):
+        g["mcnemar_p_holm"] = p
+    tests = [g.get("converged_at_test") for g in groups]
+    for t, p in zip(tests, inference.holm([None if t is None else t["p"] for t in tests])):
+        if t is not None:
+            t["p_holm"] = p
+
+
+def _horizon(items: list[tuple[str, dict[str, Any]]]) -> int:
+    """The last step at which a group's time to converge can be observed: its success
+    window's first step (the largest over its runs if they differ). A run that enters the
+    tolerance later has not shown that it stays (an orbit's last snapshot can be inside by
+    chance), so it is censored there, and the curve's last value is exactly the group's
+    window-verdict success rate (``converged_at <= window start`` iff converged)."""
+    return max(verdict.window_start(int(s.get("steps") or 0),
+                                    float((s.get("verdict") or {}).get("fraction")
+                                          or verdict.DEFAULT_WINDOW))
+               for _, s in items)
+
+
+def _times(items: list[tuple[str, dict[str, Any]]]) -> dict[int, int | None]:
+    """``{seed: converged_at}``, None for a run that did not converge by the window verdict
+    (censored at ``_horizon``)."""
+    return {int(s["seed"]): s.get("converged_at") if s["converged"] else None for _, s in items}
 
 
 def success(items: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -161,8 +208,9 @@ def _criterion(groups: dict[str, list[tuple[str, dict]]]) -> dict[str, Any]:
 #: ``summary.csv``'s columns: a group's row of ``summary.json`` (``failed``: member ids,
 #: spaces; ``classes``: ``class:count`` pairs, spaces; empty: none, as JSON's null).
 CSV_COLUMNS = ("rank", "group", "n", "converged", "success_rate", "wilson_low", "wilson_high",
-               "reference", "mcnemar_p", "classes", "median_final_distance",
-               "median_window_max_distance", "mean_bias_b", "diverged", "w_mean", "w_std",
+               "reference", "mcnemar_p", "mcnemar_p_holm", "classes", "median_final_distance",
+               "median_window_max_distance", "mean_bias_b", "mean_bias_b_n",
+               "median_converged_at", "diverged", "w_mean", "w_std",
                "b_mean", "b_std", "failed")
 
 

@@ -7,13 +7,15 @@ processes in ``executors``, the statistics in ``report`` and the charts in ``cha
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
 from ..engine.batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError
+from ..games import DIRAC, game_of
 from ..spec import RunSpec
-from ..store import fsguard, sweepdir, sweepstore
+from ..store import fsguard, outputs, sweepdir, sweepstore
 from ..training.runtime import Interrupted, disk_failure, runs_that_fit
 from . import charts, dirac_report, report
 from .executors import run_local, run_ray
@@ -69,6 +71,7 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     force: bool = False,
     members: MemberList | None = None,
+    owner: Path | None = None,
 ) -> dict:
     """Train every member not yet finished, then write ``summary.json`` and the charts.
 
@@ -77,9 +80,11 @@ def run_sweep(
     ``command`` are ignored). The directory is locked for the whole sweep; a signal stops every
     worker at a checkpoint (``Interrupted``), a full disk is one ``RuntimeFailure`` line.
     ``progress(total_run_steps, increment)`` is called as work completes (first with 0).
+    ``owner``: the sweep whose folder holds this one (``--check-classes``), else none may.
     ``workers`` None: ``default_workers``."""
     out = Path(out)
     sweepdir.check_target(out, force, resume)
+    outputs.refuse_inside_sweep(out, owner=owner)
     if resume:
         sweep, members, command = load_sweep(out)
     elif members is None:
@@ -99,7 +104,8 @@ def run_sweep(
         raise disk_failure(exc, out) from None
     except Interrupted as exc:
         raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
-                          f"pointgan sweep --resume --out {out}", exc.signum) from None
+                          f"pointgan sweep --resume --out {shlex.quote(str(out))}",
+                          exc.signum) from None
 
 
 def default_workers(specs: list[RunSpec]) -> int:
@@ -188,7 +194,7 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     finally:
         if preload is not None:
             preload.join()
-    if members[0][2].game == "dirac":
+    if game_of(members[0][2]) is DIRAC:
         return dirac_report.write_report(out, members)
     return report.write_report(out, [(i, g) for i, g, _ in members], members[0][2].real_value,
                                sweep)

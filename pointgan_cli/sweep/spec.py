@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError, short
+from ..naming import override_words
 from ..spec import PRESETS, RunSpec, flag_name, read_config, resolve_spec
 from . import dirac_study
 from .ranges import format_range, format_seeds, parse_grid, parse_seeds
@@ -166,9 +167,12 @@ def build_sweep_spec(
     if seeds is None:
         seeds = parse_seeds(MAP_SEEDS[kind] if study == "map" else DEFAULT_SEEDS)
     methods = list(dict.fromkeys(v.method_name for v in variants))
-    if reference is not None and reference not in methods:
+    if reference is not None and "=" in reference:
+        field, value = grid_reference(reference, grid)
+        reference = f"{field}={value}"
+    elif reference is not None and reference not in methods:
         raise UsageError(f"--reference: {short(reference)} is not one of this sweep's methods "
-                         f"({', '.join(methods)})")
+                         f"({', '.join(methods)}) nor FIELD=VALUE of its --grid")
     points = math.prod(len(v) for v in grid.values())
     n = len(seeds) * points * sum(math.prod(len(g) for g in v.grid.values()) for v in variants)
     if n > MAX_MEMBERS:
@@ -239,15 +243,41 @@ def variant_grid(sweep: SweepSpec, variant: Variant) -> dict[str, list[Any]]:
 
 
 def group_name(label: str, point: dict[str, Any]) -> str:
-    """A statistics group: the variant's label and its grid point, e.g.
-    ``fixed noise_scale=1.5 weight_decay=0.1``."""
-    return label + "".join(f" {k}={v}" for k, v in point.items())
+    """A statistics group: the variant's label and its grid point in the override words
+    (``naming.override_words``), e.g. ``fixed noise-scale=1.5 weight-decay=0.1``."""
+    return f"{label} {override_words(point)}" if point else label
+
+
+def grid_reference(text: str, grid: dict[str, list[Any]]) -> tuple[str, Any]:
+    """``--reference FIELD=VALUE``: a value of the sweep's ``--grid`` (parsed as the grid is)."""
+    try:
+        ((field, values),) = parse_grid([text]).items()
+    except UsageError as exc:
+        raise UsageError("--reference: " + str(exc).removeprefix("--grid: ")) from None
+    if field not in grid:
+        raise UsageError(f"--reference: {short(field)} is not a --grid field of this sweep"
+                         + (f" ({', '.join(grid)})" if grid else ""))
+    if values[0] not in grid[field] or len(values) != 1:
+        raise UsageError(f"--reference: {short(text)} is not one value of --grid {field} "
+                         f"({', '.join(str(v) for v in grid[field])})")
+    return field, values[0]
 
 
 def reference_groups(sweep: SweepSpec) -> dict[str, str | None]:
-    """Each group's reference group: the reference method's group in the same stratum and
-    grid point (itself for the reference's own groups; None where there is none)."""
-    ref = sweep.reference if sweep.reference is not None else sweep.variants[0].method_name
+    """Each group's reference group (itself for the reference's own groups; None where there
+    is none). By method (``--reference METHOD``, default the first, when the sweep has more
+    than one): that method's group in the same stratum and grid point. By grid value
+    (``--reference FIELD=VALUE``, default the first value of the first ``--grid`` when the
+    sweep has one method): the same method's group at that value, the other grid fields
+    equal; without it a one-method grid sweep would compare nothing."""
+    methods = list(dict.fromkeys(v.method_name for v in sweep.variants))
+    ref = sweep.reference
+    if ref is None and len(methods) == 1 and sweep.grid:
+        first = next(iter(sweep.grid))
+        ref = f"{first}={sweep.grid[first][0]}"
+    if ref is not None and "=" in ref:
+        return _grid_references(sweep, *grid_reference(ref, sweep.grid))
+    ref = ref if ref is not None else sweep.variants[0].method_name
     out: dict[str, str | None] = {}
     refs: dict[tuple, str] = {}
     points = []
@@ -262,6 +292,21 @@ def reference_groups(sweep: SweepSpec) -> dict[str, str | None]:
     for group, key in points:
         out[group] = refs.get(key)
     return out
+
+
+def _grid_references(sweep: SweepSpec, field: str, value: Any) -> dict[str, str | None]:
+    refs: dict[tuple, str] = {}
+    points = []
+    for v in sweep.variants:
+        grid = variant_grid(sweep, v)
+        for point in itertools.product(*(grid[f] for f in grid)):
+            gp = dict(zip(grid, point))
+            key = (v.stratum, v.label, tuple(sorted((k, str(x)) for k, x in gp.items()
+                                                    if k != field)))
+            points.append((group_name(v.label, gp), key))
+            if gp[field] == value:
+                refs.setdefault(key, group_name(v.label, gp))
+    return {group: refs.get(key) for group, key in points}
 
 
 def expand(sweep: SweepSpec) -> list[tuple[str, str, RunSpec]]:

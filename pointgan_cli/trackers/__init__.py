@@ -25,6 +25,7 @@ opens it (``mlflow ui --backend-store-uri ...``, ``wandb sync ...``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from collections.abc import Iterator
@@ -34,7 +35,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import PointganError, RuntimeFailure, UsageError
-from ..store import sweepdir
+from ..results import progress
+from ..store import outputs, sweepdir
 from .common import missing, one_line
 
 TRACKERS = ("none", "mlflow", "wandb")
@@ -58,8 +60,15 @@ def log_run(run_dir: Path | str, tracker: str, tracking_uri: str | None = None,
     run = sweepdir.load_any_run(Path(run_dir))  # a run directory, or SWEEP/members/ID
     if name == "none":
         return None
-    with _session(name, tracking_uri, run.path) as session:
+    with _writing(name, Path(run_dir)), _session(name, tracking_uri, run.path) as session:
         return session.log_run(run, parent=parent, tags={})
+
+
+def _writing(name: str, path: Path) -> contextlib.AbstractContextManager[Any]:
+    """W&B writes its folder beside the run (``wandb/``): that place under its owner's lock,
+    a member's real folder in its sweep (``outputs.derived_dir``). MLflow writes nothing
+    there."""
+    return outputs.derived_dir(path) if name == "wandb" else contextlib.nullcontext()
 
 
 def log_sweep(sweep_dir: Path | str, tracker: str,
@@ -73,10 +82,15 @@ def log_sweep(sweep_dir: Path | str, tracker: str,
     sweep_dir = Path(sweep_dir)
     index = sweepdir.read_index(sweep_dir)
     summary = sweepdir.read_summary(sweep_dir)
-    runs = [(e.id, e.group, sweepdir.load_member(sweep_dir, e.id)) for e in index.entries]
+    what = progress.count(len(index.entries), "member", "read")
+    runs = [(e.id, e.group, sweepdir.load_member(sweep_dir, e.id))
+            for e in progress.each(index.entries, what)]
     if name == "none":
         return None
-    with _session(name, tracking_uri, sweep_dir) as session:
+    with _writing(name, sweep_dir), _session(name, tracking_uri, sweep_dir) as session:
+        if name == "wandb":  # each member's W&B folder: in its real folder in the sweep
+            for e in index.entries:
+                outputs.member_folder(sweep_dir, e.id)
         return session.log_sweep(sweep_dir, runs, summary)
 
 

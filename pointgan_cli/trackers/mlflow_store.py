@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import RuntimeFailure
+from ..results import progress
 from ..store.rundir import Run
 from .common import (
     PROJECT,
@@ -161,8 +162,9 @@ class MLflowSession:
         params = {"members": len(runs), "groups": ", ".join(group_names(runs))}
         metrics = [(k, v, 0) for k, v in sweep_numbers(summary).items()]
         with self._run(sweep_dir.name, tags, None, "pointgan.sweep_dir") as (parent, earlier):
+            what = progress.count(len(runs), "member", "log")
             children = [self.log_run(r, parent, {"group": g, "member": m})["run_id"]
-                        for m, g, r in runs]
+                        for m, g, r in progress.each(runs, what)]
             self._fill(parent, sweep_dir, False, params, metrics, earlier)
         return {"tracker": "mlflow", "run_id": parent, "where": self.uri, "members": children,
                 "updated": earlier}

@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import RuntimeFailure
-from ..store import atomic
-from ..store.rundir import Run
+from ..results import progress
+from ..store import atomic, fsguard, outputs
+from ..store.rundir import WANDB, Run
 from .common import PROJECT, documents, files, group_names, missing, run_tags, sweep_numbers
 
 
@@ -56,13 +57,16 @@ class WandbSession:
         copied into the run's own folder (so it stays complete if ``root`` moves); ``docs``:
         JSON files written there from memory (a stored member's spec and summary)."""
         root.mkdir(parents=True, exist_ok=True)  # a stored sweep member has no folder yet
+        folder = root / WANDB
+        before = fsguard.listing(folder)
         opts: dict[str, Any] = dict(silent=True, console="off", save_code=False,
                                     disable_git=True, x_disable_stats=True, x_disable_meta=True)
         if self.base_url:
             opts["base_url"] = self.base_url
         wrun = self.wandb.init(
             project=os.environ.get("WANDB_PROJECT") or PROJECT, dir=str(root.resolve()),
-            mode=self.mode, name=root.name, group=group, job_type=job_type, config=config,
+            mode=self.mode, name=root.name,  # type: ignore[arg-type]
+            group=group, job_type=job_type, config=config,
             tags=tags, notes=notes, settings=self.wandb.Settings(**opts))
         disabled = bool(getattr(wrun, "disabled", False))  # WANDB_MODE=disabled: no records
         try:
@@ -80,6 +84,8 @@ class WandbSession:
                 wrun.save(str(dest), base_path=wrun.dir, policy="now")
         finally:
             wrun.finish()
+            if folder.is_dir() and not folder.is_symlink():  # what --force may delete later
+                outputs.record(folder, before)
         where = "disabled" if disabled else str(Path(wrun.dir).parent)
         info = {"tracker": "wandb", "run_id": wrun.id, "where": where, "updated": False}
         url = None if disabled or self.mode == "offline" else getattr(wrun, "url", None)
@@ -100,6 +106,7 @@ class WandbSession:
         info = self._log(sweep_dir, False, name, "sweep",
                          {"members": len(runs), "groups": group_names(runs)}, ["sweep"],
                          f"Sweep {sweep_dir}", [], sweep_numbers(summary))
+        what = progress.count(len(runs), "member", "log")
         info["members"] = [self.log_run(r, name, {"group": g, "member": m})["run_id"]
-                           for m, g, r in runs]
+                           for m, g, r in progress.each(runs, what)]
         return info

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import time
@@ -26,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 from .. import verdict
 from ..engine.snapshot_record import Snapshot
 from ..errors import RuntimeFailure, UsageError
+from ..games import DIRAC, POINT, game_of
 from ..naming import rerun_command
 from ..spec import RunSpec
-from ..store import atomic, fsguard, rundir
-from .records import final_state, metrics_row, params_of, run_summary
+from ..store import atomic, fsguard, outputs, rundir
+from .records import final_state, metrics_row, run_summary
 from .runtime import (
     Interrupted,
     SignalFlag,
@@ -72,10 +74,10 @@ def new_trainer(specs: Sequence[RunSpec]) -> Any:
     from ..engine.dirac import DiracTrainer
     from ..engine.trainer import BatchTrainer
 
-    if specs[0].game == "dirac":
-        return DiracTrainer(specs, "eager")
+    trainers: dict[str, type[BatchTrainer]] = {POINT.name: BatchTrainer,
+                                               DIRAC.name: DiracTrainer}
     graphs_off = os.environ.get("POINTGAN_CUDA_GRAPHS", "1") == "0"
-    return BatchTrainer(specs, step_mode="eager" if graphs_off else None)
+    return trainers[specs[0].game](specs, step_mode="eager" if graphs_off else None)
 
 
 def no_grad(trainer: Any) -> Any:
@@ -132,6 +134,7 @@ def train_batch(
 def _prepare(members: Sequence[Member], force: bool, locks: contextlib.ExitStack) -> list[dict]:
     """Lock every member directory, then make it fresh or load its checkpoint."""
     for m in members:
+        outputs.refuse_inside_sweep(m.out)  # a sweep's members are written by the sweep alone
         if m.resume:
             if not m.out.is_dir():
                 raise UsageError(f"--resume: {fsguard._short(str(m.out))} does not exist")
@@ -172,21 +175,28 @@ def _train(members, states, on_progress, handle_signals, should_stop):
                 for m in members:
                     current = m.out
                     rundir.truncate_metrics(m.out, trainer.step)
-            # (step, w, b) of every snapshot in the success window, per member: the verdict is
+            # (step, w, b) of every snapshot the verdict reads (the success window and as many
+            # steps before it, ``verdict.evidence_start``), per member: the verdict is
             # taken from these when the summary is written (a resumed member re-reads its own).
             window = [_window_history(m) for m in members]
-            starts = [verdict.window_start(m.spec.steps, m.spec.success_window) for m in members]
+            entry = [_entry_history(m) for m in members]  # each member's converged_at so far
+            starts = [verdict.evidence_start(m.spec.steps, m.spec.success_window)
+                      for m in members]
             for m in members:
                 current = m.out
                 writers.append(rundir.MetricsWriter(m.out))
             t0 = time.perf_counter()
 
+            games = [game_of(m.spec) for m in members]
+            targets = [g.target(m.spec) for g, m in zip(games, members)]
+
             def on_snapshot(snap: Snapshot) -> None:
-                for i, (m, wr) in enumerate(zip(members, writers)):
-                    row = metrics_row(snap, i, m.spec.real_value)
+                for i, (game, wr) in enumerate(zip(games, writers)):
+                    row = metrics_row(snap, i, game, targets[i])
                     wr.write(row)
+                    entry[i].add(snap.step, *game.judged_of(row))
                     if snap.step >= starts[i]:
-                        window[i].append((snap.step, *params_of(row)))
+                        window[i].append((snap.step, *game.judged_of(row)))
                 if on_progress is not None:
                     on_progress(snap)
 
@@ -202,7 +212,7 @@ def _train(members, states, on_progress, handle_signals, should_stop):
 
             try:
                 train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
-                             f"pointgan train --resume --out {members[0].out}")
+                             f"pointgan train --resume --out {shlex.quote(str(members[0].out))}")
             except Interrupted:
                 for wr in writers:
                     wr.close()
@@ -215,7 +225,8 @@ def _train(members, states, on_progress, handle_signals, should_stop):
             final = final_state(trainer)
             for i, m in enumerate(members):
                 current = m.out
-                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final)
+                summary = run_summary(trainer, i, prior_wall[i] + wall, window[i], final,
+                                      entry[i].at)
                 atomic.atomic_write_json(m.out / rundir.SUMMARY, summary)
                 summaries.append(summary)
         except OSError as exc:
@@ -250,6 +261,18 @@ def _window_history(m: Member) -> list[tuple[int, float, float]]:
     """The success-window snapshots a resumed member already wrote (none for a fresh one)."""
     if not m.resume:
         return []
-    start = verdict.window_start(m.spec.steps, m.spec.success_window)
+    start = verdict.evidence_start(m.spec.steps, m.spec.success_window)
     rows = rundir.read_metrics(m.out / rundir.METRICS)
-    return [(int(r["step"]), *params_of(r)) for r in rows if r["step"] >= start]
+    game = game_of(m.spec)
+    return [(int(r["step"]), *game.judged_of(r)) for r in rows if r["step"] >= start]
+
+
+def _entry_history(m: Member) -> verdict.EntryTracker:
+    """The member's ``converged_at`` tracker, fed with the snapshots a resumed member already
+    wrote (empty for a fresh one)."""
+    game = game_of(m.spec)
+    tracker = verdict.EntryTracker(game.target(m.spec), m.spec.tolerance)
+    if m.resume:
+        for r in rundir.read_metrics(m.out / rundir.METRICS):
+            tracker.add(int(r["step"]), *game.judged_of(r))
+    return tracker

@@ -15,6 +15,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ENV = "POINTGAN_CACHE_DIR"
 _said = False
@@ -39,7 +40,9 @@ def use_cache_dir() -> Path:
     # numba's own thread pool rather than GNU OpenMP, whose fork handler terminates the child
     # of a process that used it (a sweep's workers are forked); a user's choice stands
     layer = os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
-    config = sys.modules.get("numba.core.config")
+    # numba.core.config sets its settings at run time (reload_config), so they are not
+    # declared attributes of the module
+    config: Any = sys.modules.get("numba.core.config")
     if config is not None:
         config.CACHE_DIR = str(where)
         config.THREADING_LAYER = layer

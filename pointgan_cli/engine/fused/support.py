@@ -11,12 +11,14 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ...games import DIRAC
+
 if TYPE_CHECKING:
     from ...spec import RunSpec
 
 #: What the fused engine does not run (spec field, value), and how the user would say it.
 FALLBACKS: dict[tuple[str, str], str] = {
-    ("game", "dirac"): "--game dirac",
+    ("game", DIRAC.name): f"--game {DIRAC.name}",
     ("consensus", "on"): "--consensus",
     ("device", "cuda"): "--device cuda with --instance-noise, --r1, --r2, --gp-weight, --lecam "
                         "or --update extragradient",
@@ -27,8 +29,8 @@ def fallback_reason(spec: RunSpec) -> str | None:
     """The first option of ``spec`` the fused engine does not run (its flag), or None."""
     if spec.engine != "fused":
         return None
-    if spec.game == "dirac":
-        return FALLBACKS[("game", "dirac")]
+    if spec.game == DIRAC.name:
+        return FALLBACKS[("game", DIRAC.name)]
     if spec.consensus > 0:
         return FALLBACKS[("consensus", "on")]
     if spec.device != "cpu":

@@ -61,6 +61,7 @@ class FusedTrainer:
         g, d = initial_params(self.seeds)
         self.S[:, L.G:L.G + 2], self.S[:, L.D:L.D + 7] = g, d
         self.step = 0
+        self.resumed = False  # set by load_states: ``run`` then emits no step-0 snapshot
         self.alive = np.ones(self.R, bool)
         self.diverged_step = np.full(self.R, -1, np.int64)
         self._last_good = (self.g.copy(), self.d.copy())
@@ -110,7 +111,7 @@ class FusedTrainer:
         is checked every ``STOP_EVERY`` steps and at those. False when it stopped the run."""
         s0 = self.specs[0]
         snap_every, ck_every = s0.snapshot_every, s0.checkpoint_every
-        if self.step == 0:
+        if self.step == 0 and not self.resumed:  # a step-0 checkpoint's snapshot is written
             on_snapshot(self.snapshot(with_losses))
         while self.step < self.steps:
             if should_stop is not None and should_stop():
@@ -145,10 +146,12 @@ class FusedTrainer:
             self.S[newly, L.MG:] = 0.0  # optimizer state, LeCam anchors, optimistic steps
         self._last_good = (self.g.copy(), self.d.copy())
         g, d = self.g.astype(np.float64), self.d.astype(np.float64)
-        losses = [None] * 4
-        if with_losses:
-            losses = snapshot_losses(self.specs, g, d, min(self.step, self.steps - 1))
-        return Snapshot(self.step, g, d, *losses, alive=self.alive.copy())
+        if not with_losses:
+            return Snapshot(step=self.step, g=g, d=d, g_loss=None, d_loss=None, d_real=None,
+                            d_fake=None, alive=self.alive.copy())
+        gl, dl, dr, df = snapshot_losses(self.specs, g, d, min(self.step, self.steps - 1))
+        return Snapshot(step=self.step, g=g, d=d, g_loss=gl, d_loss=dl, d_real=dr, d_fake=df,
+                        alive=self.alive.copy())
 
     # -- checkpoints -------------------------------------------------------------------------------
     def _state(self, tensor, scalar) -> dict:
@@ -209,5 +212,6 @@ class FusedTrainer:
         if "optimistic_prev" in states[0]:
             self.S[:, L.UG:L.UG + 2] = stack("optimistic_prev", "generator")
             self.S[:, L.UD:L.UD + 7] = stack("optimistic_prev", "discriminator")
+        self.resumed = True
         self.step = steps.pop()
         self._on_device = None

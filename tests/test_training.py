@@ -1,0 +1,161 @@
+"""Interrupt and resume give an uninterrupted run's rows, at step 0 and at every phase
+boundary (a plain step, a snapshot, a checkpoint, the last step), for one run and for a
+sweep batch (``training.train_batch``, ``sweep.batches.train_store_batch``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pointgan_cli.spec import resolve_spec
+from pointgan_cli.store import sweepstore
+from pointgan_cli.sweep.batches import train_store_batch
+from pointgan_cli.training.runtime import Interrupted
+from pointgan_cli.training.train import Member, train_batch
+
+STEPS, SNAP, CKPT = 60, 10, 20
+#: step 0 (before any step), a plain step, a snapshot, a checkpoint, the last step
+STOPS = (0, 3, SNAP, CKPT, STEPS - 1)
+#: (engine, how many times ``should_stop`` answers no first): the torch engine asks before
+#: every step, the fused one at its snapshot boundaries (steps 0, 10, ..., 50 here)
+CASES = [("torch", s) for s in STOPS] + [("fused", k) for k in (0, 1, 2, 5)]
+
+
+def _spec(preset: str = "baseline", seed: int = 0, engine: str = "torch"):
+    return resolve_spec(preset, None, {"steps": STEPS, "snapshot_every": SNAP, "engine": engine,
+                                       "checkpoint_every": CKPT, "seed": seed})
+
+
+def _stop_at(step: int):
+    """``should_stop`` that stops once ``step`` steps are done (it is asked before each)."""
+    asked = [0]
+
+    def stop() -> bool:
+        asked[0] += 1
+        return asked[0] > step
+
+    return stop
+
+
+def _summary(path):
+    doc = json.loads(path.read_text())
+    doc.pop("wall_seconds")
+    return doc
+
+
+@pytest.mark.parametrize(("engine", "stop"), CASES)
+def test_a_run_resumed_at_any_boundary_has_the_uninterrupted_rows(tmp_path, engine, stop):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    spec = _spec(engine=engine)
+    train_batch([Member(spec, ref, "pointgan train")], handle_signals=False)
+    with pytest.raises(Interrupted):
+        train_batch([Member(spec, out, "pointgan train")], handle_signals=False,
+                    should_stop=_stop_at(stop))
+    train_batch([Member(spec, out, "pointgan train", resume=True)], handle_signals=False)
+    rows = (out / "metrics.jsonl").read_text()
+    assert rows == (ref / "metrics.jsonl").read_text()
+    assert [json.loads(r)["step"] for r in rows.splitlines()] == list(range(0, STEPS + 1, SNAP))
+    assert _summary(out / "summary.json") == _summary(ref / "summary.json")
+
+
+def _batch(sweep, resume=False, engine="torch"):
+    return [Member(_spec("baseline", seed, engine), sweep / "members" / f"baseline-s{seed}",
+                   resume=resume) for seed in (0, 1, 2)]
+
+
+@pytest.mark.parametrize(("engine", "stop"), CASES)
+def test_a_sweep_batch_resumed_at_any_boundary_has_the_uninterrupted_rows(tmp_path, engine,
+                                                                          stop):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    for d in (ref, out):
+        (d / "batches").mkdir(parents=True)
+    members = _batch(ref, engine=engine)
+    train_store_batch(ref, "0000", members, handle_signals=False)
+    with pytest.raises(Interrupted):
+        train_store_batch(out, "0000", _batch(out, engine=engine), handle_signals=False,
+                          should_stop=_stop_at(stop))
+    train_store_batch(out, "0000", _batch(out, resume=True, engine=engine),
+                      handle_signals=False)
+    a = sweepstore.read_metrics(sweepstore.metrics_path(out, "0000"))
+    b = sweepstore.read_metrics(sweepstore.metrics_path(ref, "0000"))
+    assert a.steps == b.steps == list(range(0, STEPS + 1, SNAP))
+    for i, m in enumerate(members):
+        assert a.rows(i, m.spec) == b.rows(i, m.spec)
+    sa = sweepstore.read_summaries(sweepstore.state_path(out, "0000"))
+    sb = sweepstore.read_summaries(sweepstore.state_path(ref, "0000"))
+    for i in range(len(members)):
+        assert dict(sa.get(i), wall_seconds=0) == dict(sb.get(i), wall_seconds=0)
+
+
+# -- the acceptance: real kills over a sweep's first second, then --resume ------------------------
+
+DRIVER = r'''
+import contextlib, io, os, signal, sys, time
+from pointgan_cli.cli import app as cliapp
+import matplotlib.pyplot  # what every child needs, imported once before any fork
+import pointgan_cli.engine, pointgan_cli.sweep.charts, pointgan_cli.sweep.run
+with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
+    cliapp.main(["sweep", "--help"])
+root, args = sys.argv[1], sys.argv[3:]
+delays = [float(x) for x in sys.argv[2].split(",")]
+
+def child(argv):
+    pid = os.fork()  # one thread here: the child starts with everything imported
+    if pid == 0:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1), os.dup2(null, 2)
+        code = 0
+        try:
+            cliapp.main(argv)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException:
+            code = 99
+        os._exit(code)
+    return pid
+
+def status(pid):
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+print("ref", status(child(args + ["--out", f"{root}/ref"])), flush=True)
+for i, d in enumerate(delays):
+    out = f"{root}/k{i}"
+    pid = child(args + ["--out", out])
+    time.sleep(d)
+    os.kill(pid, signal.SIGTERM)
+    killed = status(pid)
+    print(i, killed, status(child(args + ["--resume", "--out", out])), flush=True)
+'''
+
+
+@pytest.mark.long
+def test_ten_sigterms_over_a_sweeps_first_second_then_resume_match_an_uninterrupted_sweep(
+        tmp_path):
+    """SIGTERM 0.05-0.95 s into a sweep (start-up, a batch at step 0 or mid-way, the report),
+    then ``sweep --resume`` with the same flags: ``summary.json`` byte-identical and every
+    member's metrics rows identical to an uninterrupted sweep's. Each sweep is a fork of one
+    process that imported everything once, so the ten cost seconds, not a minute."""
+    import subprocess
+    import sys
+
+    from pointgan_cli.store import sweepdir
+
+    args = ["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-2",
+            "--max-batch", "1", "--workers", "1", "--steps", "100", "--checkpoint-every", "25",
+            "-q"]
+    delays = ",".join(f"{0.05 + 0.1 * i:.2f}" for i in range(10))
+    res = subprocess.run([sys.executable, "-c", DRIVER, str(tmp_path), delays, *args],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = [line.split() for line in res.stdout.splitlines()]
+    assert lines[0] == ["ref", "0"] and len(lines) == 11
+    for _, killed, resumed in lines[1:]:
+        assert int(killed) in (0, 143, -15) and resumed == "0", res.stdout
+    ref = tmp_path / "ref"
+    ids = sweepdir.member_ids(ref)
+    want = [sweepdir.member_metrics(ref, m) for m in ids]
+    for k in range(10):
+        out = tmp_path / f"k{k}"
+        assert (out / "summary.json").read_bytes() == (ref / "summary.json").read_bytes()
+        assert [sweepdir.member_metrics(out, m) for m in ids] == want, k
