@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -87,11 +86,11 @@ def sweep(
                           "free memory on a GPU.", rich_help_panel="Sweep"),
     ] = "auto",
     workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes, 1 or more [default: CPU "
-                          "count; "
-                          "a GPU sweep uses one].",
-                          show_default=False, rich_help_panel="Sweep"),
-    ] = os.cpu_count() or 1,
+        Optional[int], typer.Option("--workers", min=1, help="Worker processes, 1 or more "
+                                    "[default: CPU count; the fused engine: one process whose "
+                                    "threads use every core; a GPU sweep uses one].",
+                                    show_default=False, rich_help_panel="Sweep"),
+    ] = None,
     executor: Annotated[
         str, typer.Option("--executor", help="local (processes) or ray.", rich_help_panel="Sweep",
                           metavar=o.metavar(("local", "ray")),

@@ -15,6 +15,7 @@ of one. Commands that only read runs (animate, diagnose) go through ``load_run``
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -61,17 +62,24 @@ RUN_MARKERS: fsguard.Markers = {SPEC: checks.own_spec}
 
 # -- checkpoint writes -------------------------------------------------------------------------
 
-def versions() -> dict[str, str]:
-    """The versions a summary records (torch's from its metadata: reading it imports nothing,
-    and the fused engine runs without torch)."""
+@functools.lru_cache(maxsize=1)
+def _torch_version() -> str:
+    """torch's version from its metadata: reading it imports nothing (the fused engine runs
+    without torch), but it scans the installed distributions, so once per process (a sweep
+    asks once per member)."""
     from importlib import metadata
 
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def versions() -> dict[str, str]:
+    """The versions a summary records."""
     from .. import __version__
 
-    try:
-        torch_version = metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        torch_version = "none"
+    torch_version = _torch_version()
     return {
         "pointgan": __version__,
         "torch": torch_version,

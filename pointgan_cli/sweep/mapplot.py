@@ -125,13 +125,16 @@ def figure(doc: dict[str, Any]) -> Any:
     xe, ye = np.arange(nx + 1) - 0.5, np.arange(ny + 1) - 0.5
     small = nx * ny > 120
     fs = 6 if small else 8
+    # over about 20 x 20 cells a count no longer fits its cell: the colours, the colour bar
+    # and the contours carry the map (map.csv has every count)
+    counted = nx * ny <= 400
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6.2), constrained_layout=True)
     mesh = ax.pcolormesh(xe, ye, rate, cmap="RdYlGn", vmin=0, vmax=1, shading="flat")
     cb = fig.colorbar(mesh, ax=ax, pad=0.01)
     cb.set_label("success rate (converged runs / seeds)")
     starred = _starred_cells(doc)
-    for i in range(ny):
+    for i in range(ny if counted else 0):
         for j in range(nx):
             _count(ax, j, i, f"{conv[i, j]}/{n[i, j]}", fs,
                    "white" if rate[i, j] <= 0.25 else "black", (j, i) in starred)
@@ -164,7 +167,7 @@ def figure(doc: dict[str, Any]) -> Any:
     cmap = ListedColormap([CLASS_COLOURS[k] for k in kinds])
     bx.pcolormesh(xe, ye, code, cmap=cmap, norm=BoundaryNorm(np.arange(-0.5, 6), cmap.N),
                   shading="flat")
-    for i in range(ny):
+    for i in range(ny if counted else 0):
         for j in range(nx):
             failed = n[i, j] - conv[i, j]
             dark = dom[i][j] in ("diverged", "orbiting")

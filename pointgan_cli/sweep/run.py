@@ -68,7 +68,7 @@ def run_sweep(
     *,
     resume: bool,
     max_batch: int | None,
-    workers: int,
+    workers: int | None,
     executor: str = "local",
     ray_address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -83,7 +83,8 @@ def run_sweep(
     ``command`` are ignored). The directory is locked for the whole sweep; a signal stops every
     worker at a checkpoint (``Interrupted``), a full disk is one ``RuntimeFailure`` line.
     ``progress(total_run_steps, increment)`` is called as work completes (first with 0).
-    ``owner``: the sweep whose folder holds this one (``--check-classes``), else none may."""
+    ``owner``: the sweep whose folder holds this one (``--check-classes``), else none may.
+    ``workers`` None: ``default_workers``."""
     out = Path(out)
     sweepdir.check_target(out, force, resume)
     outputs.refuse_inside_sweep(out, owner=owner)
@@ -92,6 +93,8 @@ def run_sweep(
     elif members is None:
         members = expand(sweep)
     check_runnable(members, executor, ray_address)
+    if workers is None:
+        workers = default_workers([spec for _, _, spec in members])
     if executor == "local":
         max_batch = _fit_memory(members, max_batch, workers)
     try:
@@ -110,6 +113,17 @@ def run_sweep(
         raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
                           f"pointgan sweep --resume --out {shlex.quote(str(out))}",
                           exc.signum) from None
+
+
+def default_workers(specs: list[RunSpec]) -> int:
+    """Worker processes when ``--workers`` is not given: one for a sweep the fused engine
+    trains alone (its kernel's threads use every core, and one process holds one copy of
+    numba and the libraries instead of one per worker), else one per CPU."""
+    from ..engine.fused.support import uses_fused
+
+    if all(uses_fused(s) for s in specs):
+        return 1
+    return os.cpu_count() or 1
 
 
 def _prepare_engines(specs: list[RunSpec], pool: bool) -> None:

@@ -188,6 +188,10 @@ def prepare_device(spec: RunSpec) -> None:
 
     if uses_fused(spec):
         keep_freed_memory()
+        if spec.device != "cpu":
+            from ..engine.fused.cuda_support import device_kernel
+
+            device_kernel(spec.device)  # UsageError without CUDA
         return
     import torch
 
