@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -106,16 +107,20 @@ def engine_seconds(runs: int, steps: int, offset: int = 0) -> float:
         tr = BatchTrainer(_specs(runs, offset))
         for _ in range(10):
             tr.train_step()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(steps):
             tr.train_step()
+        _CPU[0] += time.process_time() - c
         return time.perf_counter() - t
 
 
-def engine_cpu(members: int, steps: int, workers: int) -> float:
-    """Run-steps/s of ``members`` runs split over ``workers`` processes, each timing itself
-    (set-up excluded); the slowest sets the figure. Batches of at most ``CPU_BATCH``, as a
-    sweep cuts them."""
+_CPU = [0.0]  # a worker's CPU seconds in engine_seconds so far
+
+
+def engine_cpu(members: int, steps: int, workers: int) -> tuple[float, float]:
+    """(run-steps/s, run-steps per CPU-second) of ``members`` runs split over ``workers``
+    processes, each timing itself (set-up excluded); the slowest sets the first figure.
+    Batches of at most ``CPU_BATCH``, as a sweep cuts them."""
     per = -(-members // workers)
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(engine_seconds, [1] * workers, [1] * workers))  # start every worker
@@ -125,16 +130,17 @@ def engine_cpu(members: int, steps: int, workers: int) -> float:
             chunks = [min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)]
             jobs.append((chunks, k * per))
         secs = list(pool.map(_worker_seconds, jobs, [steps] * len(jobs)))
-    return members * steps / max(secs)
+    return members * steps / max(w for w, _ in secs), members * steps / sum(u for _, u in secs)
 
 
-def _worker_seconds(job, steps: int) -> float:
+def _worker_seconds(job, steps: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of a worker's batches."""
     chunks, offset = job
-    total = 0.0
+    total, start = 0.0, _CPU[0]
     for c in chunks:
         total += engine_seconds(c, steps, offset)
         offset += c
-    return total
+    return total, _CPU[0] - start
 
 
 def engine_cuda(runs: int, steps: int) -> tuple[float, float]:
@@ -192,6 +198,7 @@ def whole_sweep(members: int, steps: int, device: str, extra: list[str],
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         env = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg")
         peak = [0]
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
@@ -205,13 +212,15 @@ def whole_sweep(members: int, steps: int, device: str, extra: list[str],
         watcher.start()
         _, err = proc.communicate()
         wall = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         watcher.join()
         if proc.returncode != 0:
             raise SystemExit(f"sweep failed ({proc.returncode}): {err.decode()[-500:]}")
         files = [p for p in out.rglob("*") if p.is_file()]
         size = sum(p.stat().st_size for p in files)
         store = sum(p.stat().st_size for p in (out / "batches").glob("*"))
-    return {"wall": wall, "rate": members * steps / wall, "rss": peak[0],
+    return {"wall": wall, "rate": members * steps / wall, "rss": peak[0], "cpu": cpu,
             "bytes_per_member": size / members, "store_per_member": store / members,
             "files": len(files)}
 
@@ -248,25 +257,28 @@ def main() -> None:
         torch.set_num_threads(1)
         naive = 1e6 / naive_us_per_step(_specs(1)[0], 300)
         fused, fused_per_cpu = fused_cpu(args.members, args.engine_steps, args.workers)
-        engine = engine_cpu(args.members, args.engine_steps, args.workers)
+        engine, engine_per_cpu = engine_cpu(args.members, args.engine_steps, args.workers)
         print(f"naive nn.Module loop (1 run)  : {naive:14,.0f} run-steps/s")
         print(f"torch engine ({args.workers} processes)  : {engine:14,.0f} run-steps/s "
-              f"({engine / naive:.0f}x naive)")
+              f"({engine / naive:.0f}x naive; {engine_per_cpu:,.0f} per CPU-second)")
         print(f"fused engine ({args.workers} processes)  : {fused:14,.0f} run-steps/s "
               f"({fused / engine:.1f}x torch, {fused / naive:.0f}x naive; "
-              f"{fused_per_cpu:,.0f} per CPU-second)", flush=True)
-    rates = {}
+              f"{fused_per_cpu:,.0f} per CPU-second, {fused_per_cpu / engine_per_cpu:.1f}x "
+              f"torch's)", flush=True)
+    rates, cpus = {}, {}
     for name in ("fused", "torch"):
         extra = [*args.sweep_arg, "--engine", name]
         w = whole_sweep(args.members, args.steps, args.device, extra,
                         args.keep if name == "fused" else None)
-        rates[name] = w["rate"]
+        rates[name], cpus[name] = w["rate"], w["cpu"]
         print(f"whole `pointgan sweep --engine {name}` ({args.members} x {args.steps}): "
-              f"{w['rate']:12,.0f} run-steps/s ({w['wall']:.2f} s)")
+              f"{w['rate']:12,.0f} run-steps/s ({w['wall']:.2f} s; {w['cpu']:.2f} CPU-seconds "
+              "of the process tree)")
         print(f"  files {w['files']}, {w['bytes_per_member']:,.0f} B per member "
               f"({w['store_per_member']:,.0f} in batches/), peak RSS "
               f"{w['rss'] / 2**20:,.0f} MiB", flush=True)
-    print(f"whole sweep, fused / torch: {rates['fused'] / rates['torch']:.2f}x")
+    print(f"whole sweep, fused / torch: {rates['fused'] / rates['torch']:.2f}x wall, "
+          f"{cpus['torch'] / cpus['fused']:.2f}x in CPU-seconds")
     if args.rss:
         print("peak RSS of the whole process tree by members:")
         for n in (int(x) for x in args.rss.split(",")):

@@ -3,8 +3,7 @@
 A ``RunSpec`` says everything needed to reproduce a run bit for bit. It is resolved exactly once,
 in ``resolve_spec``: defaults <- preset <- config file (JSON or TOML) <- CLI flags, and validated
 once, so the rest of the program only ever sees a typed, frozen, valid object. Validation errors
-name the flag (``--lr-d``) or config key the user actually typed.
-"""
+name the flag (``--lr-d``) or config key the user actually typed."""
 
 from __future__ import annotations
 
@@ -304,7 +303,7 @@ def read_config(path: Path) -> dict[str, Any]:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
         else:
-            data = json.loads(text, parse_constant=_no_constant)
+            data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except (ValueError, tomllib.TOMLDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise UsageError(f"--config: cannot parse {where}: {cap(str(exc), 160)}") from None
     except RecursionError:
@@ -325,6 +324,15 @@ def read_config(path: Path) -> dict[str, Any]:
 def _no_constant(name: str) -> Any:
     """JSON has no NaN or Infinity: refuse them in config files."""
     raise ValueError(f"{name} is not a JSON number (only finite numbers are allowed)")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one too large for a float (``1e400``) is refused, not read as
+    infinity."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{cap(text, 40)} is too large for a number")
+    return value
 
 
 

@@ -82,3 +82,13 @@ def assert_text_inside(fig, slack: float = 1.0) -> None:
         e = t.get_window_extent(renderer)
         assert (e.x0 >= box.x0 - slack and e.x1 <= box.x1 + slack and e.y0 >= box.y0 - slack
                 and e.y1 <= box.y1 + slack), (t.get_text(), e.bounds, box.bounds)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fused_kernel_warm():
+    """Load (or, in a cold cache, compile once) the fused kernel before any test: subprocesses
+    of the CLI then find it in the user's cache and print no compile line (tests count
+    stderr lines)."""
+    from pointgan_cli.engine.fused.compiled import warm
+
+    warm(serial=True)  # the sweeps' workers' kernel; it starts no thread (forking stays safe)

@@ -76,7 +76,15 @@ def test_sweep_study_dirac_writes_figure_table_and_verdicts(cli, tmp_path):
     groups = {g["group"]: g for g in summary["groups"]}
     assert groups["GAN sim"]["expected"] == "does not converge"
     assert groups["GAN sim"]["agrees"] is True and groups["R1 alt"]["converged"] == 1
-    assert summary["agreement"]["groups_judged"] == len(groups)
+    a = summary["agreement"]
+    assert a["groups_judged"] == len(groups)
+    # the paper's verdicts and the project's own linearisation are counted apart
+    own = [g for g in groups.values() if g["expected_from"] == dirac_study.LINEAR]
+    assert a["linearisation_judged"] == len(own) == 4
+    assert a["paper_judged"] == len(groups) - 4
+    table = (out / "dirac-table.md").read_text()
+    assert f"{a['paper_agree']} of {a['paper_judged']} groups with a result stated in the " \
+           f"paper agree" in table
     with Image.open(out / "dirac-grid.png") as im:
         assert im.size[0] > 800 and im.size[1] > 1000
     table = (out / "dirac-table.md").read_text()

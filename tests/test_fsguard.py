@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conftest import popen_cli
 
-from pointgan_cli.store import fsguard, outputs, rundir
+from pointgan_cli.store import checks, fsguard, outputs, rundir
 
 
 def _tree(d: Path) -> dict[str, bytes]:
@@ -91,11 +91,11 @@ def test_force_deletes_under_wandb_only_what_pointgans_record_lists(cli, tmp_pat
 def test_a_real_pointgan_spec_is_recognised_and_a_lookalike_is_not(cli, tmp_path):
     run = tmp_path / "r"
     assert cli([*TRAIN, "--out", run]).exit_code == 0
-    assert rundir.is_own_spec(run / "spec.json")
+    assert checks.own_spec(run / "spec.json")
     doc = json.loads((run / "spec.json").read_text())
     for change in ({"versions": {}}, {"command": "rm -rf /"}, {"extra": 1}, {"spec": []}):
         (tmp_path / "x.json").write_text(json.dumps({**doc, **change}))
-        assert not rundir.is_own_spec(tmp_path / "x.json"), change
+        assert not checks.own_spec(tmp_path / "x.json"), change
 
 
 # -- case 5: a user's hidden .X.Y.tmp files stay ------------------------------------------------

@@ -57,6 +57,8 @@ CASES = [
     ("lsgan", {"lecam": 0.1, "update": "optimistic", "weight_decay_mode": "l2",
                "weight_decay": 0.1}),
     ("r2", {"g_loss": "minimax", "label_easing": 0.1, "fake_weight": 0.5, "batch_size": 50}),
+    ("fixed", {"update": "extragradient", "lecam": 0.3, "weight_decay_mode": "l2"}),
+    ("baseline", {"update": "extragradient", "optimizer": "sgd", "momentum": 0.9}),
 ]
 
 
@@ -130,14 +132,16 @@ def test_divergence_is_rolled_back_and_frozen_as_in_the_torch_engine():
 
 
 def test_the_fallbacks_are_exactly_these():
-    assert set(support.FALLBACKS.values()) == {
-        "--game dirac", "--update extragradient", "--consensus", "--device cuda"}
+    cuda_why = ("--device cuda with --instance-noise, --r1, --r2, --gp-weight, --lecam or "
+                "--update extragradient")
+    assert set(support.FALLBACKS.values()) == {"--game dirac", "--consensus", cuda_why}
     fused = resolve_spec("baseline", None, {})
     assert support.fallback_reason(fused) is None
     for flags, why in [({"game": "dirac"}, "--game dirac"),
-                       ({"update": "extragradient"}, "--update extragradient"),
                        ({"consensus": 1.0}, "--consensus"),
-                       ({"device": "cuda"}, "--device cuda")]:
+                       ({"device": "cuda", "r1": 1.0}, cuda_why),
+                       ({"device": "cuda", "lecam": 0.1}, cuda_why),
+                       ({"device": "cuda", "update": "extragradient"}, cuda_why)]:
         spec = resolve_spec("baseline", None, flags)
         assert support.fallback_reason(spec) == why
         assert not support.uses_fused(spec)
@@ -146,6 +150,7 @@ def test_the_fallbacks_are_exactly_these():
     torch_spec = resolve_spec("baseline", None, {"engine": "torch", "game": "dirac"})
     assert support.fallback_reason(torch_spec) is None and not support.uses_fused(torch_spec)
     assert support.fallback_line([fused]) is None
+    assert support.uses_fused(resolve_spec("fixed", None, {"device": "cuda"}))
 
 
 def test_every_preset_and_loss_runs_fused():
@@ -153,7 +158,60 @@ def test_every_preset_and_loss_runs_fused():
 
     for preset in PRESETS:
         assert support.uses_fused(resolve_spec(preset, None, {})), preset
-    for flags in ({"update": "optimistic"}, {"update": "simultaneous"}, {"lecam": 0.5},
+    for flags in ({"update": "optimistic"}, {"update": "extragradient"},
+                  {"update": "simultaneous"}, {"lecam": 0.5},
                   {"optimizer": "sgd", "momentum": 0.9}, {"d_steps": 3}, {"r2": 1.0},
                   {"weight_decay_mode": "l2", "weight_decay": 0.1}, {"g_loss": "minimax"}):
         assert support.uses_fused(resolve_spec("baseline", None, flags)), flags
+
+
+CUDASIM = """
+import numpy as np
+from pointgan_cli.engine.fused.trainer import FusedTrainer
+from pointgan_cli.spec import resolve_spec
+for preset, kw in [("fixed", {}), ("baseline", {"loss": "hinge", "update": "optimistic",
+                   "d_steps": 2, "weight_decay_mode": "l2", "weight_decay": 0.1})]:
+    cpu = [resolve_spec(preset, None, {"seed": s, "steps": 6, "batch_size": 8,
+                                       "inner_batch": 2, **kw}) for s in range(3)]
+    gpu = [s.model_copy(update={"device": "cuda"}) for s in cpu]
+    a, b = FusedTrainer(cpu), FusedTrainer(gpu)
+    a.advance(3); b.advance(3)
+    b.snapshot(False)  # the state comes back from the device, and goes again
+    a.advance(6); b.advance(6)
+    b.snapshot(False)
+    d = np.abs(a.S - b.S).max()
+    assert d < 1e-5 and np.abs(a.S).max() > 0, d
+    print(preset, d)
+"""
+
+
+def test_the_cuda_kernel_matches_the_cpu_kernel_in_numbas_simulator(tmp_path):
+    """The CUDA kernel's logic (``fused.cuda``) on a CPU: numba's CUDA simulator runs it
+    thread by thread (a tiny R; the simulator computes the exp in float64, hence the
+    tolerance)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    res = subprocess.run([sys.executable, "-c", CUDASIM], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "fixed" in res.stdout and "baseline" in res.stdout
+
+
+def test_kernel_cache_is_the_users_and_says_a_compile_once(monkeypatch, capsys, tmp_path):
+    from pointgan_cli.engine.fused import cache
+
+    monkeypatch.setenv("POINTGAN_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache.cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("POINTGAN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_dir() == tmp_path / "xdg" / "pointgan"
+    assert not cache.is_cached("step", "train_steps")  # an empty cache holds no kernel
+    monkeypatch.setattr(cache, "_said", False)
+    cache.say_compiling("fused CPU kernel")
+    cache.say_compiling("fused CPU kernel")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "compiling the fused CPU kernel once" in err
+    assert str(tmp_path / "xdg" / "pointgan") in err

@@ -96,19 +96,12 @@ def test_sweep_report_has_the_group_table_every_chart_and_each_failure(made):
     failed = [m for g in summary["groups"] for m in g["failed"]]
     assert f"did not converge ({len(failed)} of 8)" in text
     for mid in failed:
-        row = re.search(rf"<tr[^>]*><td>{re.escape(mid)}</td><td>[^<]*</td><td>([a-z_]+)</td>",
-                        text)
+        row = re.search(rf"<tr[^>]*><td>{re.escape(mid)}</td><td>[^<]*</td><td>([a-z_]+)</td>"
+                        r"<td>([^<]*)</td>", text)
         cls = sweepmembers.member_summary(sweep, mid)["class"]
         assert row and row.group(1) == cls
-    # compact: one row per group and class (its count and members), no paragraph per member
-    counts: dict[tuple[str, str], int] = {}
-    for g in summary["groups"]:
-        for mid in g["failed"]:
-            cls = sweepmembers.member_summary(sweep, mid)["class"].replace("_", " ")
-            counts[(g["group"], cls)] = counts.get((g["group"], cls), 0) + 1
-            assert mid in text
-    for (group, cls), n in counts.items():
-        assert f"<tr><td>{group}</td><td>{cls}</td><td>{n}</td>" in text
+        # compact: the diagnosis in numbers, not a paragraph
+        assert row.group(2).startswith("dist ") and len(row.group(2)) < 90, row.group(2)
     assert "window-averaged generator" not in text  # the per-member prose
     ranks = [int(r) for r in re.findall(r"<tr[^>]*><td>(\d+)</td><td>", text)]
     assert ranks[:len(summary["groups"])] == list(range(1, len(summary["groups"]) + 1))

@@ -95,3 +95,21 @@ def test_sweep_writes_time_to_converge_and_tolerance_curves(cli, tmp_path):
         if s["converged"]:
             assert at is not None and at <= s["verdict"]["start_step"]
     assert seen >= 3
+
+
+def test_article_study_states_each_group_converged_by_step(cli, tmp_path):
+    out = tmp_path / "a"
+    r = cli(["sweep", "--study", "article", "--steps", "300", "--seeds", "0-1", "--workers", "1",
+             "--out", out])
+    assert r.exit_code == 0, r.output
+    assert "converged by step" in r.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    rows = {" ".join(line.split()[:2]): line.split()[2:] for line in r.stdout.splitlines()
+            if line.startswith(("fixed lr=", "baseline lr="))}
+    by = {g["group"]: g for g in summary["groups"]}
+    slow = by["fixed lr=0.003"]  # 1,000 steps: its window starts at step 800
+    assert slow["convergence_horizon"] == 800
+    want = [f"{inference.fraction_by(slow['convergence_curve'], t)['converged']}/2"
+            for t in (250, 500)]
+    assert rows["fixed lr=0.003"][:2] == want
+    assert rows["fixed lr=0.01"][0] == "-"  # 300 steps: nothing observable past step 240

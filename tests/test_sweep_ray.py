@@ -31,3 +31,42 @@ def test_unreachable_ray_address_is_one_line(cli, tmp_path):
                "--ray-address", "127.0.0.1:1", "--out", tmp_path / "s"])
     assert res.exit_code == 1
     assert res.stderr.strip().splitlines()[-1].startswith("Error: --ray-address")
+
+
+@pytest.mark.long
+def test_sigterm_to_a_ray_sweep_checkpoints_every_running_member_and_exits_143(tmp_path):
+    """As with the local executor: one line, exit 143, each started batch saved at the step it
+    reached (not only at its last cadence checkpoint), and --resume finishes the sweep."""
+    import signal
+    import time
+
+    from conftest import popen_cli, run_cli
+
+    from pointgan_cli.store import sweepstore
+
+    out = tmp_path / "s"
+    proc = popen_cli(["sweep", "--executor", "ray", "--seeds", "0-1", "--max-batch", "1",
+                      "--steps", "6000", "--checkpoint-every", "500", "--out", out, "-q"])
+    try:
+        deadline = time.monotonic() + 180
+        while not list(out.glob("batches/*.state.npz")) and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            pytest.skip(f"Ray could not start here: {proc.stderr.read()[-300:]}")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("Error: interrupted") and "sweep --resume" in last
+    assert "SIGTERM received" not in err
+    steps = [sweepstore.read_progress(sweepstore.state_path(out, b))[1]
+             for b in sweepstore.batch_ids(out)]
+    assert steps and all(0 <= s < 6000 for s in steps)
+    res = run_cli(["sweep", "--resume", "--workers", "1", "--out", out, "-q"])
+    assert res.returncode == 0, res.stderr
+    assert (out / "summary.json").is_file()

@@ -127,12 +127,20 @@ def test_a_sweep_json_listing_whole_specs_per_member_is_refused(tmp_path):
         sweepdir.read_index(tmp_path)
 
 
-def test_a_half_made_sweep_out_names_the_resume_command(tmp_path, cli):
+def test_a_half_made_sweep_out_names_the_resume_command(tmp_path, cli, monkeypatch):
     """A sweep whose executor failed to start leaves sweep.json and members/: the refusal
-    says that --resume continues it (with the command), not just "not empty"."""
+    says that --resume continues it (with the command), not just "not empty". (A bad
+    --ray-address no longer gets that far: it is checked before anything is written.)"""
+    from pointgan_cli.errors import RuntimeFailure
+    from pointgan_cli.sweep import run as sweep_run
+
+    def fails(*args, **kw):
+        raise RuntimeFailure("the executor failed to start")
+
     out = tmp_path / "s"
-    res = cli(["sweep", "--seeds", "2", "--steps", "50", "--executor", "ray",
-               "--ray-address", "127.0.0.1:9", "--out", out])
+    with monkeypatch.context() as m:
+        m.setattr(sweep_run, "run_local", fails)
+        res = cli(["sweep", "--seeds", "2", "--steps", "50", "--out", out])
     assert res.exit_code == 1 and (out / "sweep.json").is_file()
     res = cli(["sweep", "--seeds", "2", "--steps", "50", "--out", out])
     assert res.exit_code == 2

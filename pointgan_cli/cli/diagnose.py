@@ -115,9 +115,10 @@ def stability(
     field (G and D together, the run's expected losses and
     penalties) at the run's point and at the ideal generator with the run's D,
     with the quadrature refined until the eigenvalues settle, each mode's share in the
-    generator, and the G block's own eigenvalues. Adam runs are judged on Adam's
-    preconditioned step (second moments from the checkpoint), SGD runs on the gradient-descent
-    disc; the run's class comes from its summary.
+    generator, and the G block's own eigenvalues. Verdicts in absolute terms: each mode's
+    e-folds and turns over the run's own steps (Adam runs on Adam's preconditioned step with
+    the checkpoint's second moments, SGD runs on the gradient-descent step); the run's class
+    is judged from its metrics as diagnose run does.
 
     Example: pointgan diagnose stability runs/baseline-3 --step 2000
     """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,16 @@ from ..sweep.ranges import parse_grid, parse_seeds
 from ..sweep.spec import STUDIES, build_sweep_spec, expand
 from . import console
 from . import options as o
+from .sweeptables import (
+    _CLASS_ABBR,
+    _bias,
+    _holm,
+    _median_time,
+    _print_by_step,
+    _print_check,
+    _robust,
+    sweep_raw,
+)
 from .working import working
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
@@ -63,7 +72,7 @@ def sweep(
     ] = None,
     reference: Annotated[
         Optional[str],
-        typer.Option("--reference", metavar="<group>",
+        typer.Option("--reference", metavar="<method|FIELD=VALUE>",
                      help="What every group is compared with, seed by seed "
                      "(exact McNemar test on shared seeds): a method, e.g. baseline, or a "
                      "value of --grid, e.g. weight_decay_mode=decoupled [default: the first "
@@ -77,11 +86,11 @@ def sweep(
                           "free memory on a GPU.", rich_help_panel="Sweep"),
     ] = "auto",
     workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes, 1 or more [default: CPU "
-                          "count; "
-                          "a GPU sweep uses one].",
-                          show_default=False, rich_help_panel="Sweep"),
-    ] = os.cpu_count() or 1,
+        Optional[int], typer.Option("--workers", min=1, help="Worker processes, 1 or more "
+                                    "[default: CPU count; the fused engine: one process whose "
+                                    "threads use every core; a GPU sweep uses one].",
+                                    show_default=False, rich_help_panel="Sweep"),
+    ] = None,
     executor: Annotated[
         str, typer.Option("--executor", help="local (processes) or ray.", rich_help_panel="Sweep",
                           metavar=o.metavar(("local", "ray")),
@@ -147,7 +156,7 @@ def sweep(
     from ..store import sweepdir
     from ..sweep.run import check_runnable, run_sweep
 
-    check_runnable(members, executor)
+    check_runnable(members, executor, ray_address)
     trackers.check_available(tracker, tracking_uri)
     t0 = time.perf_counter()
     with console.progress_bar(1, f"sweep {len(members)} runs", enabled=not quiet) as prog:
@@ -205,7 +214,8 @@ def sweep(
             *(["Holm p"] if several else []), "tol 0.05-0.2", "time to converge",
             "median dist", "mean bias b (conv)", "classes", "final w", "final b"]
     console.print_table(f"sweep {out}", cols, rows, fmt, raw=sweep_raw(summary),
-                        optional=("median dist", "mean bias b (conv)", "final w", "final b"),
+                        optional=("tol 0.05-0.2", "time to converge", "median dist",
+                                  "mean bias b (conv)", "final w", "final b"),
                         caption="converged: inside the tolerance over the whole success window; "
                         "McNemar p: exact test against the reference group (ref) on shared "
                         "seeds" + ("; Holm p: adjusted over the table's comparisons"
@@ -218,87 +228,12 @@ def sweep(
                         "bias b: mean of b - real over the window, converged runs only (their "
                         "count); classes: how the runs ended (conv converged, appr still "
                         "approaching, orb orbiting, stuck, dvg diverging, div diverged)")
+    if spec is not None and spec.study == "article":
+        _print_by_step(summary, fmt)
     console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
                  + ", ".join(str(c) for c in sweepdir.charts(out)))
     if checked is not None:
         _print_check(checked, fmt)
-
-
-def _print_check(doc: dict[str, Any], fmt: Any) -> None:
-    """``--check-classes``: per class at T, how many kept its prediction at 2T."""
-    rows = [[c["class"], c["n"], f"{c['kept']}/{c['n']} ({c['fraction']:.0%})", c["prediction"],
-             ", ".join(f"{n} {_CLASS_ABBR.get(k, k)}" for k, n in
-                       sorted(c["later"].items(), key=lambda kv: -kv[1]))]
-            for c in doc["classes"]]
-    console.print_table(f"classes at {doc['steps']['T']} steps, checked at {doc['steps']['2T']}",
-                        ["class", "n", "kept", "prediction", "class at 2x"], rows, fmt,
-                        caption=f"every member trained again to twice its steps in "
-                        f"{doc['check_dir']}; per member: {doc['sweep_dir']}/check-classes.json")
-
-
-SWEEP_RAW = ("rank", "group", "reference", "n", "converged", "success_rate", "wilson_low",
-             "wilson_high", "mcnemar_p", "mcnemar_p_holm", "median_converged_at",
-             "median_final_distance", "mean_bias_b", "mean_bias_b_n",
-             "w_mean", "w_std", "b_mean", "b_std")
-
-
-def sweep_raw(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """The sweep table for programs (``--format tsv/csv``): summary.json's numbers unrounded,
-    ``reference`` true on the reference group's row, one ``class_<name>`` count per class;
-    rows in rank order, as the table."""
-    from ..verdict import CLASSES
-
-    rank = {r["group"]: r["rank"] for r in summary["ranking"]}
-    cols = [*SWEEP_RAW, *(f"class_{c}" for c in CLASSES)]
-    rows: list[list[Any]] = []
-    for g in summary["groups"]:
-        values = dict(g, rank=rank[g["group"]], reference=g.get("reference") == g["group"])
-        classes = g.get("classes") or {}
-        rows.append([values.get(k) for k in SWEEP_RAW]
-                    + [int(classes.get(c, 0)) for c in CLASSES])
-    rows.sort(key=lambda r: int(r[0]))
-    return cols, rows
-
-
-_CLASS_ABBR = {"converged": "conv", "still_approaching": "appr", "orbiting": "orb",
-               "stuck": "stuck", "diverging": "dvg", "diverged": "div"}
-
-
-def _holm(group: dict[str, Any], several: bool) -> list[str]:
-    """The Holm-adjusted p cell, only when the table makes more than one comparison."""
-    if not several:
-        return []
-    if group.get("reference") == group["group"]:
-        return ["ref"]
-    p = group.get("mcnemar_p_holm")
-    return ["-" if p is None else f"{p:.2g}"]
-
-
-def _robust(group: dict[str, Any]) -> str:
-    from ..sweep.tolerance import robust_text
-
-    if group.get("reference") != group["group"] and group.get("mcnemar_p") is None:
-        return "-"
-    return robust_text(group.get("tolerance_robustness"))
-
-
-def _median_time(group: dict[str, Any]) -> str:
-    """``1,250 [900, 1,600] p=0.002``: median converged_at, its interval, the sign test."""
-    if "convergence_curve" not in group:
-        return "-"
-    med = group.get("median_converged_at")
-    lo, hi = group.get("median_converged_at_interval") or (None, None)
-    text = (f">{group['convergence_horizon']:,}" if med is None else
-            f"{med:,} [{'-' if lo is None else f'{lo:,}'}, "
-            f"{'>' + format(group['convergence_horizon'], ',') if hi is None else f'{hi:,}'}]")
-    test = group.get("converged_at_test")
-    return text if test is None else f"{text} p={test['p']:.2g}"
-
-
-def _bias(group: dict[str, Any]) -> str:
-    if group.get("mean_bias_b_n") is None:
-        return _num(group.get("mean_bias_b"), "+.3f")
-    return f"{_num(group.get('mean_bias_b'), '+.3f')} ({group['mean_bias_b_n']})"
 
 
 def _classes(counts: dict[str, int]) -> str:
@@ -324,9 +259,10 @@ def _print_dirac(summary: dict[str, Any], out: Path, wall: float, fmt: Any) -> N
                         "verdict: converges (every member), does not converge (none) or mixed; "
                         "median dist: |theta| + |psi| at the end")
     a = summary["agreement"]
-    console.note(f"{summary['n']} runs in {wall:.1f} s; {a['agree']}/{a['groups_judged']} "
-                 f"verdicts agree; figure: {out / sweepdir.DIRAC_GRID}, table: "
-                 f"{out / sweepdir.DIRAC_TABLE}")
+    console.note(f"{summary['n']} runs in {wall:.1f} s; {a['paper_agree']}/{a['paper_judged']} "
+                 f"verdicts agree with the paper, {a['linearisation_agree']}/"
+                 f"{a['linearisation_judged']} with this project's own linearisation; figure: "
+                 f"{out / sweepdir.DIRAC_GRID}, table: {out / sweepdir.DIRAC_TABLE}")
 
 
 def _p_value(group: dict[str, Any]) -> str:
@@ -348,7 +284,8 @@ def _parse_max_batch(text: str) -> int | None:
     try:
         value = int(text)
     except ValueError:
-        raise UsageError(f"--max-batch: {text!r} is not a positive integer or 'auto'") from None
+        raise UsageError(f"--max-batch: {short(text, 60)} is not a positive integer or "
+                         "'auto'") from None
     if value < 1:
         raise UsageError(f"--max-batch: {value} must be at least 1 (or 'auto')")
     return value
@@ -361,9 +298,9 @@ def export(
     member: Annotated[Optional[str], typer.Argument(
         help="Member id, as listed in sweep.json and the sweep's summary.json (not with "
              "SWEEP/members/ID).", show_default=False)] = None,
-    *,  # --out is required: keyword-only, so it needs no default after MEMBER's
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write (new or "
-                                      "empty; not inside a sweep).", show_default=False)],
+                                      "empty; not inside a sweep).",
+                                      show_default=False)] = ...,  # type: ignore[assignment]
     json_out: o.Json = False,
 ) -> None:
     """Write one sweep member as a normal run directory: the spec.json, metrics.jsonl,

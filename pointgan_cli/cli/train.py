@@ -80,14 +80,15 @@ def train(
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker, tracking_uri)
     member = Member(spec=spec, out=out, command=command, resume=resume)
-    from ..engine.fused.support import announce
-
-    announce([spec])
     finished = rundir.read_summary(out) if resume else None
     if finished is not None:
         # Nothing to continue: its summary.json (wall time included) stays as it was.
         console.note(f"{out} is finished ({spec.steps} steps): nothing to resume, its "
                      "summary.json is unchanged")
+    else:
+        from ..engine.fused.support import announce
+
+        announce([spec])
 
     with console.progress_bar(spec.steps, f"train {run_label(spec)}",
                               enabled=not quiet and finished is None) as prog:

@@ -28,7 +28,7 @@ def loss_landscape(
 
     Without ``run_dir``: the study's failed generator and a D trained against it for
     ``d_steps`` Adam steps (default ``study.D_STEPS``), written to ``out`` or ``DEFAULT_OUT``."""
-    target: Path | None  # None: the run's own diagnose/ folder (write_pair)
+    target: Path | None  # None: the run's diagnose/ folder (``output.write_pair``)
     if run_dir is None:
         if step is not None:
             raise UsageError("--step needs RUN_DIR (without it the study's generator is used)")

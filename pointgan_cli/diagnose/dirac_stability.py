@@ -95,6 +95,25 @@ def analyse(field, theta: torch.Tensor, h: float) -> dict[str, Any]:
             "inside_gd_disc": bool(np.all(factors < 1.0))}
 
 
+NOT_DIFFERENTIABLE = "not_differentiable"
+
+
+def kink(spec, psi: float) -> dict[str, Any] | None:
+    """Where the field has no Jacobian: the WGAN-GP penalty ``gp (|psi| - 1)^2`` (D's input
+    gradient is psi) has a kink at ``psi = 0``, where its gradient jumps from ``+2 gp`` to
+    ``-2 gp``. Autograd returns one side's derivative there (the penalty's contribution to the
+    Jacobian silently drops out), so the eigenvalues at such a point describe a field that is
+    not the training's. None where the field is differentiable."""
+    if spec.gp_weight > 0 and abs(psi) < 1e-12:
+        return {"term": f"WGAN-GP penalty {spec.gp_weight:g} (|psi| - 1)^2", "at": "psi = 0",
+                "gradient_jump": 4.0 * spec.gp_weight,
+                "words": f"the WGAN-GP penalty {spec.gp_weight:g} (|psi| - 1)^2 is not "
+                         f"differentiable at psi = 0 (its gradient jumps by "
+                         f"{4.0 * spec.gp_weight:g}): the field has no Jacobian here and the "
+                         f"eigenvalues below leave the penalty out"}
+    return None
+
+
 def stability(run: Run, step: int | None = None, out: Path | None = None) -> dict[str, Any]:
     """Both points analysed, PNG + JSON written, the document."""
     spec = run.spec
@@ -106,6 +125,10 @@ def stability(run: Run, step: int | None = None, out: Path | None = None) -> dic
 
     at_run = analyse(field, point, spec.lr_d)
     at_eq = analyse(field, torch.zeros(2, dtype=torch.float64), spec.lr_d)
+    for at in (at_run, at_eq):
+        at["non_differentiable"] = kink(spec, at["params"][1])
+        if at["non_differentiable"] is not None:
+            at["verdict"] = NOT_DIFFERENTIABLE
     known = closed_form(spec)
     cf = None
     if known is not None:
@@ -142,13 +165,15 @@ def stability(run: Run, step: int | None = None, out: Path | None = None) -> dic
                          "|1+h l| < 1 is inside the gradient-descent disc",
         "closed_form": cf,
         "run_class": run_cls,
-        "finding": (f"the run is {run_cls['class']}; at the equilibrium the training field is "
-                    f"{at_eq['verdict']} (max Re lambda = {at_eq['max_real_part']:.3g})"
+        "finding": (f"the run is {run_cls['class']}; at the equilibrium "
+                    + (at_eq["non_differentiable"]["words"] if at_eq["non_differentiable"]
+                       else f"the training field is {at_eq['verdict']}")
+                    + f" (max Re lambda = {at_eq['max_real_part']:.3g})"
                     + ("" if cf is None else
                        f"; the paper's {cf['formula']} "
                        + ("agrees" if cf["matches"] else "DISAGREES")
                        + f" (max error {cf['max_error']:.2g})")
-                    + ("" if at_eq["verdict"] == CONVERGENT else
+                    + ("" if at_eq["verdict"] in (CONVERGENT, NOT_DIFFERENTIABLE) else
                        ": small perturbations of the equilibrium are not damped")),
     }
     doc["files"] = write_pair(out, "stability", doc, _png(run, doc), run.path)

@@ -64,7 +64,8 @@ ABS_TOL = 1e-9  # floor of the tolerance for a spectrum that is (almost) all zer
 CONVERGENT = "locally_convergent"
 OSCILLATING = "oscillating"
 DIVERGENT = "divergent"
-VERDICTS = (CONVERGENT, OSCILLATING, DIVERGENT)
+NEUTRAL = "neutral"  # absolute verdicts only (``decay``): within one e-fold, not turning
+VERDICTS = (CONVERGENT, OSCILLATING, DIVERGENT, NEUTRAL)
 PARAM_NAMES = tuple(G_NAMES) + tuple(f"d_{n}" for n in D_NAMES)
 
 Field = Callable[[torch.Tensor], torch.Tensor]

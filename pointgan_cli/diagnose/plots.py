@@ -156,7 +156,14 @@ VERDICT_WORDS = {
     "locally_convergent": "converges locally (every Re λ < 0)",
     "oscillating": "orbits: no decay (largest Re λ ≈ 0)",
     "divergent": "diverges (some Re λ > 0)",
+    "neutral": "neutral: some mode neither grows nor shrinks",
 }
+
+
+def _point_words(point: dict) -> str:
+    """The legend's words for a point: its absolute verdict sentence when there is one."""
+    d = point.get("decay")
+    return d["words"].split(";")[0] if d else verdict_words(point["verdict"])
 
 
 def verdict_words(verdict: str) -> str:
@@ -203,7 +210,8 @@ def stability_figure(doc: dict) -> Figure:
             axis.scatter(e[:, 0], e[:, 1], marker=marker, s=size if marker == "o" else size * 1.3,
                          color=color, edgecolors="black" if marker == "o" else None,
                          linewidths=0.6, zorder=5,
-                         label=f"{label}: {verdict_words(view[key]['verdict'])}")
+                         label="\n".join(textwrap.wrap(f"{label}: {_point_words(view[key])}",
+                                                       80)))
         axis.axhline(0.0, color="0.5", lw=0.6)
         axis.axvline(0.0, color="black", lw=0.9)
         axis.grid(alpha=0.3)
@@ -211,8 +219,11 @@ def stability_figure(doc: dict) -> Figure:
         axis.set_ylabel("Im λ: rotation rate")
 
     # left: near zero, linear
+    absolute = view["run_point"].get("decay") is not None
     ax.axvspan(-tol, tol, color="tab:red", alpha=0.15,
-               label=f"|Re λ| ≤ {tol:.2g}: counted as zero (no decay)")
+               label=(f"|Re λ| ≤ {tol:.2g}: less than a factor e over the run's "
+                      f"{view['run_point']['decay']['horizon_steps']:,} steps" if absolute
+                      else f"|Re λ| ≤ {tol:.2g}: counted as zero (no decay)"))
     draw(ax, 70)
     ax.set_xlim(-zoom, zoom)
     ax.set_ylim(-zoom, zoom)
@@ -236,8 +247,15 @@ def stability_figure(doc: dict) -> Figure:
         (edge,) = bx.plot(c + r * np.cos(t), r * np.sin(t), color="tab:green", lw=1.2)
         bx.legend([edge], ["edge of the stable disc"], loc="upper right", fontsize=9)
     worst = max(max(view[k]["gd_factors"]) for k, *_ in pts)
-    words = (f"{step_words}. Largest factor here: {worst:.7f}, "
-             + ("every mode shrinks." if worst < 1 else "some mode does not shrink."))
+    if absolute and adam is not None:
+        words = (f"Adam's step with v_hat frozen: a mode's rate per step is Re μ, over the run "
+                 f"e^(Re μ x steps). At the run's point: {view['run_point']['decay']['words']}.")
+    elif absolute:
+        words = (f"{step_words}. Largest factor here: {worst:.7f}; at the run's point: "
+                 f"{view['run_point']['decay']['words']}.")
+    else:
+        words = (f"{step_words}. Largest factor here: {worst:.7f}, "
+                 + ("every mode shrinks." if worst < 1 else "some mode does not shrink."))
     bx.text(0.0, -0.14, "\n".join(textwrap.wrap(words, 70)), transform=bx.transAxes,
             fontsize=9, va="top", color="0.2")
     bx.set_title("All eigenvalues", fontsize=11)

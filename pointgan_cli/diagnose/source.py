@@ -1,7 +1,7 @@
 """Where a diagnosis gets its numbers: the run's parameters at one step, read-only.
 
-The checkpoint for that step is the source of truth when there is one (``step-NNNNNN.pt``, or
-``last.pt`` for the last step); otherwise the metrics row, which holds the same float32 values
+The checkpoint for that step is the source of truth when there is one (``step-NNNNNN.npz``, or
+``last.npz`` for the last step); otherwise the metrics row, which holds the same float32 values
 widened to float64. A checkpoint of that step that exists but cannot be read is an error, never
 skipped: a diagnosis that silently fell back to another source could not be trusted.
 """
@@ -59,8 +59,8 @@ def _from_checkpoint(path: Path, step: int) -> np.ndarray | None:
 def params_at(run: Run, step: int | None = None, finite: bool = True) -> Params:
     """The run's generator and discriminator at ``step`` (default: the last snapshot).
 
-    Every checkpoint of that step is read (``last.pt`` first for the last step, then
-    ``step-NNNNNN.pt``) and they must agree. Raises UsageError for a step outside the run, an
+    Every checkpoint of that step is read (``last.npz`` first for the last step, then
+    ``step-NNNNNN.npz``) and they must agree. Raises UsageError for a step outside the run, an
     unreadable or inconsistent checkpoint, or (with ``finite``) parameters that are not
     finite."""
     row = run.row_at(step)

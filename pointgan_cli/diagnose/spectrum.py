@@ -30,6 +30,7 @@ import torch
 
 from ..errors import RuntimeFailure
 from ..spec import RunSpec
+from . import decay
 from .field import (
     MIX_NODES,
     NOISE_NODES,
@@ -127,19 +128,30 @@ def _block(jac: np.ndarray, sl: slice) -> dict[str, Any]:
             "max_real_part": float(np.max(eigs.real))}
 
 
-def analyse_matrix(jac: np.ndarray, h: float) -> dict[str, Any]:
+def analyse_matrix(jac: np.ndarray, h: float, horizon: int | None = None,
+                   exact_step: bool = True) -> dict[str, Any]:
     """Spectrum, verdict, modes with their G share, the G and D blocks, and the factors
-    ``|1 + h lambda|`` of a step of size h (h = 1 when ``jac`` is already per step)."""
+    ``|1 + h lambda|`` of a step of size h (h = 1 when ``jac`` is already per step).
+
+    With ``horizon`` (a run's steps) the verdict is the absolute one of ``decay.decay_over``
+    (e-folds and turns of every mode over the horizon; ``exact_step``: the gradient-descent
+    step's exact factor, else Adam's first-order rate), ``tol`` is the band of one e-fold
+    over the horizon, and ``decay`` holds the numbers; without it, the verdict relative to
+    the spectrum's scale (``field.verdict``), as for hand-built fields in closed form."""
     eigs = eigenvalues(jac)
     tol = tolerance(eigs)
     factors = gd_factors(eigs, h)
+    absolute = None if horizon is None else decay.decay_over(eigs, h, horizon, exact_step)
+    if absolute is not None:
+        tol = absolute["band"]
     return {
         "jacobian": np.asarray(jac).tolist(),
         "eigenvalues": [[float(e.real), float(e.imag)] for e in eigs],
         "max_real_part": float(np.max(eigs.real)),
         "spectral_scale": float(np.max(np.abs(eigs))),
         "tol": tol,
-        "verdict": verdict(eigs, tol),
+        "verdict": verdict(eigs, tol) if absolute is None else absolute["verdict"],
+        "decay": absolute,
         "marginal": marginal(eigs, tol),
         "modes": modes(jac),
         "g_block": _block(jac, slice(0, N_G)),
@@ -150,13 +162,13 @@ def analyse_matrix(jac: np.ndarray, h: float) -> dict[str, Any]:
 
 
 def analyse(jac: np.ndarray, v: np.ndarray, theta: torch.Tensor, h: float,
-            scale: np.ndarray | None = None) -> dict[str, Any]:
+            scale: np.ndarray | None = None, horizon: int | None = None) -> dict[str, Any]:
     """One point of the continuous field: ``analyse_matrix`` of ``diag(scale) J`` plus the
     parameters and the field itself."""
     if scale is not None:
         jac, v = scale[:, None] * jac, scale * v
     return {"params": [float(t) for t in theta], "field": [float(t) for t in v],
-            "field_norm": float(np.linalg.norm(v)), **analyse_matrix(jac, h)}
+            "field_norm": float(np.linalg.norm(v)), **analyse_matrix(jac, h, horizon)}
 
 
 def marginal(eigs: np.ndarray, tol: float) -> dict[str, int]:

@@ -11,7 +11,8 @@ Which verdict: for an SGD run, the gradient-descent disc ``|1 + lr_d lambda| < 1
 step lr/sqrt(v_hat) differs per coordinate by orders of magnitude), so the verdict is the one of
 Adam's preconditioned step ``M`` (``spectrum.adam_step_matrix``) with the second moments of the
 checkpoint nearest the step; the plain field's spectrum is still reported beside it. The run's
-class always comes from its summary (``classify.run_class``); this command adds evidence.
+class comes from ``classify.run_class`` (the success-window verdict, judged from the run's
+metrics); this command adds evidence.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .field import (  # noqa: F401 - re-exported: the maths' public names, for c
     DIVERGENT,
     DT,
     MIX_NODES,
+    NEUTRAL,
     NOISE_NODES,
     OSCILLATING,
     PARAM_NAMES,
@@ -70,6 +72,9 @@ def analyse(field, theta: torch.Tensor, h: float, scale: np.ndarray | None = Non
 
 
 def _describe(point: dict[str, Any]) -> str:
+    if point.get("decay"):
+        return (f"{point['decay']['words']}; max Re lambda = {point['max_real_part']:.3g} "
+                f"(one e-fold over the run: {point['tol']:.2g}); {_g_words(point)}")
     m = point["marginal"]
     v = point["verdict"]
     head = (f"max Re lambda = {point['max_real_part']:.3g} (tol {point['tol']:.2g}, "
@@ -99,10 +104,16 @@ def finding(run_point: dict[str, Any], ideal: dict[str, Any], run_cls: dict[str,
     linearisation at ``step`` adds to it, under the optimizer the verdict assumes."""
     v = run_point["verdict"]
     cls = run_cls["class"]
-    text = (f"the run is {cls} ({run_cls['reason']}); at step {step}, {assumes}, the "
-            f"linearised training step is {v} (max Re = {run_point['max_real_part']:.3g}, tol "
-            f"{run_point['tol']:.2g}; {_g_words(run_point)}); at the ideal generator with this "
-            f"D it is {ideal['verdict']}")
+    if run_point.get("decay"):
+        text = (f"the run is {cls} ({run_cls['reason']}); at step {step}, {assumes}, the "
+                f"linearised training step is {run_point['decay']['words']} ("
+                f"{_g_words(run_point)}); at the ideal generator with this D it is "
+                f"{ideal['decay']['words']}")
+    else:
+        text = (f"the run is {cls} ({run_cls['reason']}); at step {step}, {assumes}, the "
+                f"linearised training step is {v} (max Re = {run_point['max_real_part']:.3g}, "
+                f"tol {run_point['tol']:.2g}; {_g_words(run_point)}); at the ideal generator "
+                f"with this D it is {ideal['verdict']}")
     weak = [f"{p['verdict']} at {name}" for name, p in
             (("the run's point", run_point), ("the ideal generator", ideal))
             if p["verdict"] != CONVERGENT]
@@ -110,8 +121,8 @@ def finding(run_point: dict[str, Any], ideal: dict[str, Any], run_cls: dict[str,
         text += (f". Approaching, but the linearisation is {' and '.join(weak)} (not "
                  f"locally convergent): a shrinking distance is not convergence")
     elif cls == classify.CONVERGED and v != CONVERGENT:
-        text += (f". Converged over the window, but the linearisation is {v}: small "
-                 f"perturbations are not damped here")
+        text += (f". Converged over the window, but the linearisation is {v}: some small "
+                 f"perturbation changes by less than a factor e over a run length here")
     elif cls != classify.CONVERGED and v == CONVERGENT:
         text += ". Locally convergent here, but the run did not converge within its window"
     return text
@@ -137,7 +148,7 @@ def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -
     thetas = (theta_run, theta_ideal)
     data, quad = spectrum.converged_jacobians(spec, thetas, decay=False)
     field_pts = [spectrum.analyse(spectrum.sgd_decay(spec, j), _with_decay(spec, t, v), t, h,
-                                  scale) for (j, v), t in zip(data, thetas)]
+                                  scale, horizon=spec.steps) for (j, v), t in zip(data, thetas)]
     adam, ost = None, None
     if spec.optimizer == "adam":
         try:
@@ -146,7 +157,8 @@ def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -
             ost = None  # no checkpoint: Adam's step cannot be modelled, say so below
     if ost is not None:
         pre = spectrum.adam_preconditioner(spec, ost.v_g, ost.v_d, ost.step)
-        pts = [dict(spectrum.analyse_matrix(spectrum.adam_step_matrix(spec, j, pre), 1.0),
+        pts = [dict(spectrum.analyse_matrix(spectrum.adam_step_matrix(spec, j, pre), 1.0,
+                                            horizon=spec.steps, exact_step=False),
                     params=[float(x) for x in t]) for (j, _), t in zip(data, thetas)]
         adam = {"checkpoint": ost.origin, "checkpoint_step": ost.step,
                 "preconditioner": pre.tolist(),
@@ -180,7 +192,9 @@ def stability(run_dir: Path, step: int | None = None, out: Path | None = None) -
             "centre": -1.0 / h, "radius": 1.0 / h,
             "rule": "gradient descent with step h = lr_d is stable iff |1 + h lambda| < 1"},
         "time_scale": scale.tolist(),
-        "tol_rule": f"max({REL_TOL:g} * max|lambda|, {ABS_TOL:g})",
+        "tol_rule": "one e-fold over the run's steps: |Re lambda| = 1 / (h steps) (h = lr_d "
+                    "for the field, 1 for Adam's per-step M); verdicts from each mode's e-folds "
+                    "over the run (diagnose.decay)",
         "quadrature": quad,
         "field_definition": {
             "loss": spec.loss, "g_loss": spec.g_loss, "label_easing": spec.label_easing,

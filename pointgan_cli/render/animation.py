@@ -129,6 +129,14 @@ def _animate(plan: Plan, out: Path, fmt: str, fps: int, frames: int, dpi: int,
     steps = plan.frame_steps(frames)
     if on_start is not None:
         on_start(len(steps))
+    try:
+        return _encode(renderer, steps, out, fmt, fps, on_frame, t0)
+    except OSError as exc:  # a full disk, a read-only folder: the temp file is gone already
+        raise RuntimeFailure(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _encode(renderer, steps: list[int], out: Path, fmt: str, fps: int,
+            on_frame: Callable[[int], None] | None, t0: float) -> dict[str, Any]:
     width, height = renderer.size
     with temp_beside(out) as tmp:
         if fmt == "gif":

@@ -63,7 +63,8 @@ def run_model(path: Path) -> dict[str, Any]:
     data = explore.Builder("run", 1)
     data.add(path.name, path.name, run, diag)
     return {"kind": "run", "title": f"Run {path.name}", "path": str(path),
-            "command": _short_command(run), "sections": sections, "explorer": data.data(summary)}
+            "command": _short_command(run), "sections": sections,
+            "explorer": data.data(summary)}
 
 
 def _short_command(run: Run) -> str:
@@ -100,11 +101,14 @@ def sweep_model(path: Path) -> dict[str, Any]:
                  _cell(g.get("median_final_distance", g.get("final_distance_median"))),
                  *_final_params(g)]
                 for g in summary["groups"]]
-        rows.sort(key=lambda r: int(r[0]) if r[0] else len(rows) + 1)  # rank 1 first
+        keys = [g["group"] for g in summary["groups"]]
+        order = sorted(range(len(rows)), key=lambda i: int(rows[i][0]) if rows[i][0]
+                       else len(rows) + 1)  # rank 1 first, each key with its row
         table = {"columns": ["rank", "group", "n", "converged", "success (95% CI)",
                              "vs reference (McNemar p, Holm-adjusted)", "diverged", "classes",
-                             "median distance", "final w", "final b"], "rows": rows,
-                 "id": "groups", "keys": [g["group"] for g in summary["groups"]]}
+                             "median distance", "final w", "final b"],
+                 "rows": [rows[i] for i in order], "id": "groups",
+                 "keys": [keys[i] for i in order]}
     else:
         text.append("The sweep has not finished: no summary.json yet (classes so far below).")
         table = {"columns": ["group", "classes"], "id": "groups", "keys": list(classes),
@@ -117,61 +121,35 @@ def sweep_model(path: Path) -> dict[str, Any]:
                                                    "sweep finishes."]})
     sections.append(_animation_section(path, f"pointgan animate {shlex.quote(str(path))} --grid"))
     failed = [m for m in diag["members"] if m["class"] != "converged"]
+    rows = [[m["id"], m["group"], m["class"], compact_diagnosis(m)] for m in failed]
     sections.append({
         "heading": f"Members that did not converge ({len(failed)} of {len(diag['members'])})",
-        "table": {"columns": FAILED_COLUMNS, "rows": failed_rows(failed)},
-        "text": [f"One row per group and class, with the medians of its members; "
-                 f"`pointgan diagnose run {path}/members/ID` gives one member's diagnosis "
-                 "in words."] if failed else ["Every member converged."]})
-    if failed:  # the same members one by one (the explorer opens a row's run)
-        sections.append({
-            "heading": "Each member that did not converge",
-            "table": {"columns": ["member", "group", "class", "final distance", "D at the end"],
-                      "rows": [[m["id"], m["group"], m["class"],
-                                _cell((m.get("evidence") or {}).get("final_distance", "-")),
-                                (m.get("evidence") or {}).get("d_shape") or "-"]
-                               for m in failed],
-                      "id": "failed", "keys": [m["id"] for m in failed]}})
+        "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows,
+                  "id": "failed", "keys": [m["id"] for m in failed]},
+        "text": [f"The diagnosis in numbers; `pointgan diagnose run {path}/members/ID` says "
+                 "it in words."] if failed else ["Every member converged."]})
     planes = [explore.plane_of(_json(p)) for p in sweepdir.map_files(path) if p.suffix == ".json"]
     return {"kind": "sweep", "title": f"Sweep {path.name}", "path": str(path),
             "command": index.command, "sections": sections,
             "explorer": data.data(summary, [p for p in planes if p])}
 
 
-FAILED_COLUMNS = ["group", "class", "n", "members", "median dist", "median window max",
-                  "D at the end", "median sign flips"]
-#: Member ids a row names before "and k more".
-SHOWN_IDS = 4
-
-
-def failed_rows(failed: list[dict[str, Any]]) -> list[list[str]]:
-    """The members that did not converge, compact: one row per (group, class), with the
-    members' median numbers and the most common D shape, not one paragraph per member."""
-    import statistics
-
-    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for m in failed:
-        by.setdefault((m["group"], m["class"]), []).append(m)
-
-    def median(ms: list[dict[str, Any]], key: str) -> str:
-        vals = [float(m["evidence"][key]) for m in ms
-                if m.get("evidence") and isinstance(m["evidence"].get(key), (int, float))]
-        return f"{statistics.median(vals):.3g}" if vals else "-"
-
-    rows = []
-    for (group, cls), ms in by.items():
-        ids = [m["id"] for m in ms]
-        shown = ", ".join(ids[:SHOWN_IDS]) + (f" and {len(ids) - SHOWN_IDS} more"
-                                              if len(ids) > SHOWN_IDS else "")
-        shapes = [m["evidence"].get("d_shape") for m in ms if m.get("evidence")]
-        shapes = [s for s in shapes if s]
-        shape = max(set(shapes), key=shapes.count) if shapes else "-"
-        if shapes and shapes.count(shape) < len(shapes):
-            shape += f" ({shapes.count(shape)} of {len(shapes)})"
-        rows.append([group, cls.replace("_", " "), str(len(ms)), shown,
-                     median(ms, "final_distance"), median(ms, "window_max_distance"), shape,
-                     median(ms, "sign_changes_in_window")])
-    return rows
+def compact_diagnosis(member: dict[str, Any]) -> str:
+    """A member's diagnosis in a few numbers (the report lists every failed member: a
+    paragraph each was a wall of prose): final distance, its largest value in the success
+    window, D's shape at the end, sign flips of b - real in the window."""
+    ev = member.get("evidence")
+    if not ev or not isinstance(ev.get("final_distance"), (int, float)):
+        return member["reason"]
+    parts = [f"dist {ev['final_distance']:.3g}"]
+    if isinstance(ev.get("window_max_distance"), (int, float)):
+        parts.append(f"window max {ev['window_max_distance']:.3g}")
+    if ev.get("d_shape"):
+        parts.append(f"D {ev['d_shape']}")
+    if isinstance(ev.get("sign_changes_in_window"), int):
+        flips = ev["sign_changes_in_window"]
+        parts.append(f"{flips} sign flip{'' if flips == 1 else 's'} of b - real")
+    return "; ".join(parts)
 
 
 def _final_params(g: dict[str, Any]) -> list[str]:

@@ -193,9 +193,9 @@ def _describe_sweep(path: Path, name: str) -> Entry:
                                             if len(groups) > 3 else "")
     shared = shared_overrides(specs)
     presets = sorted({s.preset for s in specs})
+    shown = f"{shown_groups} {override_words(shared)}" if shared else shown_groups
     return Entry(
-        path=name, kind="sweep",
-        label=" ".join([shown_groups, override_words(shared)]) if shared else shown_groups,
+        path=name, kind="sweep", label=shown,
         preset=presets[0] if len(presets) == 1 else None, overrides=shared,
         seeds=format_seeds(sorted({s.seed for s in specs})),
         steps=steps[0] if len(steps) == 1 else None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import UsageError, short
 from ..spec import SPEC_FIELDS, flag_name
 from ..store import rundir, sweepdir, sweepmembers
 from ..sweep import inference, tolerance
@@ -85,14 +85,14 @@ def _delta(va: Any, vb: Any) -> float | None:
 
 def _sweeps(a: Path, b: Path) -> dict[str, Any]:
     ia, ib = sweepdir.read_index(a), sweepdir.read_index(b)
-    fa, fb = _sweep_facts(ia), _sweep_facts(ib)
+    fa, fb = _sweep_facts(ia, a), _sweep_facts(ib, b)
     spec = [{"field": k, "a": fa[k], "b": fb[k]} for k in fa if fa[k] != fb[k] and k != "flags"]
     for flag in dict.fromkeys([*fa["flags"], *fb["flags"]]):  # one row per flag given
         va, vb = fa["flags"].get(flag), fb["flags"].get(flag)
         if va != vb:
             spec.append({"field": flag, "a": va, "b": vb})
-    (oa, sa), (ob, sb) = (_outcomes(p, i) for p, i in progress.each(((a, ia), (b, ib)),
-                                                                    "read both sweeps"))
+    (oa, sa), (ob, sb) = (_outcomes(p, i) for p, i in
+                          progress.each(((a, ia), (b, ib)), "read both sweeps"))
     ga, gb = _counts(oa), _counts(ob)
     groups = []
     for g in list(dict.fromkeys([*ga, *gb])):
@@ -117,20 +117,24 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
             row["delta"] = row["p_value"] = row["paired"] = None
             row["success_by_tolerance"] = row["tolerance_robustness"] = None
         groups.append(row)
-    fisher = inference.holm([g["p_value"] for g in groups])
-    mcnemar = inference.holm([g["paired"]["mcnemar_p"] if g["paired"] else None for g in groups])
-    for row, pf, pm in zip(groups, fisher, mcnemar):
-        row["p_value_holm"], row["mcnemar_p_holm"] = pf, pm
+    fisher = inference.holm([r["p_value"] for r in groups])
+    mcnemar = inference.holm([r["paired"]["mcnemar_p"] if r["paired"] else None for r in groups])
+    for r, pf, pm in zip(groups, fisher, mcnemar):
+        r["p_value_holm"], r["mcnemar_p_holm"] = pf, pm
     totals = {side: {"converged": sum(k for k, _ in c.values()), "n": sum(n for _, n in c.values())}
               for side, c in (("a", ga), ("b", gb))}
     return {"spec": spec, "groups": groups, "totals": totals}
 
 
-def _sweep_facts(index: sweepdir.Index) -> dict[str, Any]:
+def _sweep_facts(index: sweepdir.Index, path: Path) -> dict[str, Any]:
     """What a sweep was asked to run, in words that can be compared field by field."""
     from ..sweep.ranges import format_seeds
 
     sweep = index.sweep
+    for e in index.entries:  # read raw: a crafted field is one line, not a traceback
+        if not all(type(e.spec.get(k, 0)) is int for k in ("seed", "steps")):
+            raise UsageError(f"{path / sweepdir.SWEEP_JSON} is corrupt (member "
+                             f"{short(e.id, 60)}: seed and steps must be integers)")
     seeds = sorted({int(e.spec.get("seed", 0)) for e in index.entries})
     steps = sorted({int(e.spec.get("steps", 0)) for e in index.entries})
     return {

@@ -30,9 +30,10 @@ def write_checkpoint(out: Path, state: dict[str, Any], spec: RunSpec) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
-        state = ckptfile.load(path)
+        state = ckptfile.load(path)  # a regular file, no zip bomb, headers checked first
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's bad input
-        raise UsageError(f"cannot read checkpoint {path}: {type(exc).__name__}") from None
+        raise (exc if isinstance(exc, UsageError) else UsageError(
+            f"cannot read checkpoint {path}: {type(exc).__name__}")) from None
     if not isinstance(state, dict):
         raise UsageError(f"checkpoint {path} is not a pointgan checkpoint")
     return state

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.snapshot_record import unstack_state
+from . import checks
 from .atomic import atomic_write
 
 __all__ = ["flatten", "load", "nest", "save", "to_bytes", "unstack_state"]
@@ -72,9 +73,9 @@ def save(path: Path, state: dict[str, Any]) -> None:
 
 
 def load(path: Path) -> dict[str, Any]:
-    """The state dict of a checkpoint file (ValueError/OSError for anything unreadable)."""
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {name: z[name] for name in z.files}
+    """The state dict of a checkpoint file (UsageError, ValueError or OSError for anything
+    unreadable)."""
+    arrays = checks.npz_arrays(path, "checkpoint ")  # no FIFO, no bomb, no huge header
     spec = arrays.pop(_SPEC, None)
     state = nest(arrays)
     if spec is not None:

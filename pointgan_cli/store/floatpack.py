@@ -95,8 +95,32 @@ def _on_threads(fn, groups: list[list[bytes]], *args) -> list[list[bytes]]:
     return out
 
 
-def _unbz2(arrays: dict[str, np.ndarray], names: list[str]) -> list[bytes]:
-    """The decompressed streams ``names`` (pieces on threads where their lengths are known)."""
+def _inflate_at_most(limit: int):
+    """``bz2.decompress`` that stops past ``limit`` bytes: a stream claiming more than its
+    array's shape allows is damaged (or a bomb), and is refused before it fills memory."""
+
+    def inflate(data: bytes) -> bytes:
+        out: list[bytes] = []
+        rest = data
+        while rest:
+            d = bz2.BZ2Decompressor()
+            got = d.decompress(rest, limit + 1 - sum(map(len, out)))
+            out.append(got)
+            if sum(map(len, out)) > limit:
+                raise ValueError("floatpack: a stream inflates past its array's size")
+            if not d.eof:
+                if d.needs_input:
+                    raise ValueError("floatpack: a stream ends early")
+                raise ValueError("floatpack: a stream inflates past its array's size")
+            rest = d.unused_data
+        return b"".join(out)
+
+    return inflate
+
+
+def _unbz2(arrays: dict[str, np.ndarray], names: list[str], limit: int) -> list[bytes]:
+    """The decompressed streams ``names`` (pieces on threads where their lengths are known),
+    each piece refused past ``limit`` bytes."""
     groups = []
     for name in names:
         data = arrays[name].tobytes()
@@ -108,7 +132,7 @@ def _unbz2(arrays: dict[str, np.ndarray], names: list[str]) -> list[bytes]:
         if not ends or ends[-1] != len(data):
             raise ValueError(f"floatpack: {name} pieces do not add up")
         groups.append([data[a:b] for a, b in zip([0, *ends[:-1]], ends)])
-    return [b"".join(g) for g in _on_threads(bz2.decompress, groups)]
+    return [b"".join(g) for g in _on_threads(_inflate_at_most(limit), groups)]
 
 
 def unpack(arrays: dict[str, np.ndarray], head: int, head_only: bool = False) -> np.ndarray:
@@ -118,7 +142,8 @@ def unpack(arrays: dict[str, np.ndarray], head: int, head_only: bool = False) ->
     h = min(head, k)
     n = h if head_only else k
     low = np.asarray(arrays["low"], dtype=np.uint8).reshape(2, k, m, s)[:, :n]
-    raw = _unbz2(arrays, ["head"] if head_only else ["head", "tail"])
+    # the low planes are stored as they are, so their size vouches for the shape
+    raw = _unbz2(arrays, ["head"] if head_only else ["head", "tail"], low.size)
     high = np.frombuffer(raw[0], np.uint8).reshape(2, h, m, s)
     if not head_only:
         tail = np.frombuffer(raw[1], np.uint8)

@@ -132,6 +132,23 @@ def decode(parts: dict[str, bytes]) -> list[str]:
     return [json.dumps(o) for o in build(*columns(parts))]
 
 
+#: A column may inflate to at most this many times its compressed size (plus 16 MiB): the
+#: summaries' columns compress a few times, a crafted zlib bomb a thousand times.
+MAX_RATIO = 200
+
+
+def _inflate(data: bytes) -> bytes:
+    """``zlib.decompress``, refused past ``MAX_RATIO`` (ValueError, as for any damage)."""
+    limit = (16 << 20) + MAX_RATIO * len(data)
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise ValueError("summary columns: a column inflates implausibly far")
+    if not inflater.eof:
+        raise ValueError("summary columns: a column is truncated")
+    return out
+
+
 def columns(parts: dict[str, bytes]) -> tuple[list[Path_], list[list[Any]]]:
     """(field paths, one column of values per path) from ``encode``'s parts. ValueError,
     KeyError, TypeError or zlib.error when they do not fit together."""
@@ -140,9 +157,9 @@ def columns(parts: dict[str, bytes]) -> tuple[list[Path_], list[list[Any]]]:
     kinds = str(head["kinds"])
     if len(kinds) != len(paths) or not paths:
         raise ValueError("summary columns: kinds and paths differ in length")
-    floats = np.frombuffer(zlib.decompress(parts["f"]), dtype=np.float64)
-    ints = np.frombuffer(zlib.decompress(parts["i"]), dtype=np.int64)
-    other = json.loads(zlib.decompress(parts["j"]).decode("utf-8"))
+    floats = np.frombuffer(_inflate(parts["f"]), dtype=np.float64)
+    ints = np.frombuffer(_inflate(parts["i"]), dtype=np.int64)
+    other = json.loads(_inflate(parts["j"]).decode("utf-8"))
     nf, ni = kinds.count("f"), kinds.count("i")
     n = len(other[0]) if other else (floats.size // nf if nf else ints.size // max(ni, 1))
     if (floats.size != nf * n or ints.size != ni * n or len(other) != len(kinds) - nf - ni

@@ -15,6 +15,7 @@ of one. Commands that only read runs (animate, diagnose) go through ``load_run``
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 
 from ..errors import UsageError, short
 from ..spec import RunSpec
-from . import ckptfile, fsguard
+from . import checks, ckptfile, fsguard
 from .atomic import atomic_write_json, atomic_write_text, dumps
 
 SPEC = "spec.json"
@@ -42,60 +43,42 @@ WANDB = "wandb"  # the W&B folder ``pointgan log --tracker wandb`` writes beside
 #: What the commands that read a run write beside it (animate, diagnose, report, log to W&B):
 #: all a sweep member's folder ``SWEEP/members/ID`` may hold (its results are in the sweep).
 DERIVED_LAYOUT: fsguard.Layout = {
-    f"{ANIMATION}.gif": fsguard.FILE,
-    f"{ANIMATION}.mp4": fsguard.FILE,
-    f"{ANIMATION}.png": fsguard.FILE,
-    "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
-    DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE},
-    REPORT: fsguard.FILE,
+    f"{ANIMATION}.gif": fsguard.FILE, f"{ANIMATION}.mp4": fsguard.FILE,
+    f"{ANIMATION}.png": fsguard.FILE, "frame-[0-9][0-9][0-9][0-9][0-9][0-9].png": fsguard.FILE,
+    DIAGNOSE: {"*.png": fsguard.FILE, "*.json": fsguard.FILE}, REPORT: fsguard.FILE,
     WANDB: fsguard.RECORDED,  # only the W&B runs ``pointgan log`` recorded making there
 }
 #: Everything pointgan writes into a run directory (``train`` and the commands that add files,
 #: see docs/run-directory.md). ``--force`` deletes these and refuses a directory with anything
-#: else in it (``fsguard``); ``spec.json`` is the marker that makes a directory a run.
+#: else in it (``fsguard``); a ``spec.json`` pointgan wrote (checked by content) marks a run.
 RUN_LAYOUT: fsguard.Layout = {
-    SPEC: fsguard.FILE,
-    METRICS: fsguard.FILE,
-    SUMMARY: fsguard.FILE,
+    SPEC: fsguard.FILE, METRICS: fsguard.FILE, SUMMARY: fsguard.FILE,
     CHECKPOINTS: {"step-[0-9][0-9][0-9][0-9][0-9][0-9].npz": fsguard.FILE, LAST: fsguard.FILE},
     **DERIVED_LAYOUT,
 }
-
-
-def is_own_spec(path: Path) -> bool:
-    """Whether ``path`` (a ``spec.json``) is one pointgan wrote: ``spec_document``'s four keys,
-    pointgan's version record and a rerun command, not merely a file of that name."""
-    try:
-        if path.stat().st_size > 1 << 20:
-            return False
-        doc = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return False
-    return (isinstance(doc, dict)
-            and set(doc) == {"schema_version", "command", "spec", "versions"}
-            and isinstance(doc["versions"], dict) and isinstance(doc["versions"].get("pointgan"),
-                                                                 str)
-            and isinstance(doc["command"], str) and doc["command"].startswith("pointgan ")
-            and isinstance(doc["spec"], dict) and "seed" in doc["spec"]
-            and doc["spec"].get("schema_version") == doc["schema_version"])
-
-
-RUN_MARKERS: fsguard.Markers = {SPEC: is_own_spec}
+RUN_MARKERS: fsguard.Markers = {SPEC: checks.own_spec}
 
 
 # -- checkpoint writes -------------------------------------------------------------------------
 
-def versions() -> dict[str, str]:
-    """The versions a summary records (torch's from its metadata: reading it imports nothing,
-    and the fused engine runs without torch)."""
+@functools.lru_cache(maxsize=1)
+def _torch_version() -> str:
+    """torch's version from its metadata: reading it imports nothing (the fused engine runs
+    without torch), but it scans the installed distributions, so once per process (a sweep
+    asks once per member)."""
     from importlib import metadata
 
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def versions() -> dict[str, str]:
+    """The versions a summary records."""
     from .. import __version__
 
-    try:
-        torch_version = metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        torch_version = "none"
+    torch_version = _torch_version()
     return {
         "pointgan": __version__,
         "torch": torch_version,
@@ -229,6 +212,7 @@ def truncate_metrics(out: Path, upto_step: int) -> None:
 def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
     """The rows of ``metrics.jsonl``. ``strict=False`` drops a torn *last* line (what a killed
     or out-of-space writer leaves); a bad line anywhere else is always an error naming it."""
+    checks.regular(path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -245,8 +229,9 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
         except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
             why = "is not valid JSON"
         else:
-            if not isinstance(row, dict) or type(row.get("step")) is not int:
-                why = "is not a metrics row (an object with an integer step)"
+            why = ("is not a metrics row (an object with an integer step)"
+                   if not isinstance(row, dict) or type(row.get("step")) is not int
+                   else checks.metrics_row(row))
         if why is not None:
             if not strict and i == last:
                 break  # a torn last line from a killed writer
@@ -266,7 +251,7 @@ def latest_checkpoint(out: Path) -> Path | None:
     best: tuple[int, Path] | None = None
     for p in candidates:
         try:
-            step = int(ckptfile.load(p)["step"])
+            step = int(ckptfile.load(p)["step"])  # checks the zip first: no FIFO, no bomb
         except Exception:  # noqa: BLE001 - incomplete or corrupt: not a candidate
             continue
         if best is None or step > best[0]:
@@ -276,11 +261,12 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 def read_summary(path: Path) -> dict[str, Any] | None:
     """A run's ``summary.json``, or None while it has not finished (or cannot be read)."""
+    f = Path(path) / SUMMARY
     try:
-        doc = json.loads((Path(path) / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+        checks.regular(f)
+        return checks.summary(json.loads(f.read_text(encoding="utf-8")), f)
+    except (OSError, ValueError, RecursionError, UsageError):  # JSONDecodeError too
         return None
-    return doc if isinstance(doc, dict) else None
 
 
 def diagnose_dir(run: Path) -> Path:
@@ -354,9 +340,10 @@ def load_run(path: Path, need_metrics: bool = True) -> Run:
     if need_metrics and not metrics:
         raise UsageError(f"{path} has no metrics yet ({METRICS} is missing or empty)")
     summary = None
-    if (path / SUMMARY).is_file():
+    if (path / SUMMARY).is_file():  # is_file: a regular file (never a FIFO to wait on)
         try:
             summary = json.loads((path / SUMMARY).read_bytes().decode("utf-8"))
         except (ValueError, RecursionError):
             raise UsageError(f"{path / SUMMARY} is corrupt") from None
+        checks.summary(summary, path / SUMMARY)
     return Run(path=path, spec=spec, command=command, metrics=metrics, summary=summary)

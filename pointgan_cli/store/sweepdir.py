@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError, short
-from . import atomic, fsguard, rundir, sweepindex, sweepstore
+from . import atomic, checks, fsguard, rundir, sweepindex, sweepstore
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
@@ -145,6 +145,8 @@ def read_index(path: Path | str) -> Index:
         raise UsageError(f"{f} is corrupt") from None
     if not entries:
         raise UsageError(f"{f} lists no members")
+    if not all(isinstance(e.spec, dict) and isinstance(e.group, str) for e in entries):
+        raise UsageError(f"{f} is corrupt (a member without a spec or group)")
     ids = [e.id for e in entries]
     if len(set(ids)) != len(ids) or not all(_SAFE_ID.fullmatch(i) and i not in (".", "..")
                                             for i in ids):
@@ -207,13 +209,13 @@ def member_ids(path: Path | str) -> list[str]:
 def read_summary(path: Path | str) -> dict[str, Any]:
     """The sweep's ``summary.json``; ``{}`` while the sweep has not finished."""
     f = Path(path) / SUMMARY
-    if not f.is_file():
+    if not f.is_file():  # is_file: a regular file (never a FIFO to wait on)
         return {}
     try:
         doc = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise UsageError(f"{f} is corrupt") from None
-    return doc if isinstance(doc, dict) else {}
+    return checks.sweep_summary(doc, f)
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:

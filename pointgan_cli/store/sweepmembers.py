@@ -7,6 +7,7 @@ member the store does not hold, a run directory at ``SWEEP/members/ID``; one mem
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,10 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from ..errors import UsageError
+from ..errors import RuntimeFailure, UsageError, short
 from ..naming import rerun_command
 from ..spec import RunSpec
-from . import atomic, checkpoints, rundir, sweepstore
+from . import atomic, checkpoints, checks, fsguard, rundir, sweepstore
 from .ckptfile import unstack_state
 from .sweepdir import _SAFE_ID, MEMBERS, SWEEP_JSON, is_sweep, member_dir, read_index
 
@@ -125,7 +126,9 @@ def member_summary(path: Path | str, member_id: str) -> dict[str, Any] | None:
     if where is None:
         return None
     found = _batch_summaries(path, where[0])
-    return None if found is None else found.get(where[1])
+    if found is None:
+        return None
+    return checks.summary(found.get(where[1]), sweepstore.state_path(Path(path), where[0]))
 
 
 def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | None]:
@@ -143,7 +146,8 @@ def member_summaries(path: Path | str, ids: list[str]) -> list[dict[str, Any] | 
             found = _batch_summaries(path, at[0])
             batches[at[0]] = None if found is None else found.all()
         got = None if at is None else batches[at[0]]
-        out.append(None if got is None or at is None else got[at[1]])
+        out.append(None if got is None or at is None else
+                   checks.summary(got[at[1]], sweepstore.state_path(Path(path), at[0])))
     return out
 
 
@@ -293,12 +297,23 @@ def export_member(path: Path | str, member_id: str, out: Path) -> dict[str, Any]
     spec = _entry(path, member_id)
     member = unstack_state(state, i)
     summaries = member.pop("summaries", None)
-    rows = member_metrics(path, member_id)  # read before out (maybe members/ID) has spec.json
+    rows = member_metrics(path, member_id)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rundir.write_spec(out, spec, rerun_command(spec, str(out)))
-    rundir.write_metrics(out, rows)
-    checkpoints.write_checkpoint(out, member, spec)
-    if summaries is not None:
-        atomic.atomic_write_json(out / rundir.SUMMARY, summaries.get(i))
+    made = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / rundir.CHECKPOINTS).mkdir(exist_ok=True)
+        rundir.write_spec(out, spec, rerun_command(spec, str(out)))
+        rundir.write_metrics(out, rows)
+        checkpoints.write_checkpoint(out, member, spec)
+        if summaries is not None:
+            atomic.atomic_write_json(out / rundir.SUMMARY, summaries.get(i))
+    except OSError as exc:  # a full disk: no half-made run directory stays behind
+        with contextlib.suppress(OSError):
+            fsguard.clear_owned(out, rundir.RUN_LAYOUT)
+            if made:
+                out.rmdir()
+        raise RuntimeFailure(f"cannot write {short(str(out))}: "
+                             f"{exc.strerror or exc}; nothing was kept (free some space and "
+                             "export again)") from None
     return {"run_dir": str(out), "step": int(member["step"]), "finished": summaries is not None}

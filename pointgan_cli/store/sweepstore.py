@@ -35,6 +35,7 @@ import bz2
 import io
 import json
 import re
+import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ import numpy as np
 from ..errors import UsageError
 from ..games import game_of
 from ..spec import RunSpec
-from . import atomic, floatpack, jsoncols
+from . import atomic, checks, floatpack, jsoncols
 from .ckptfile import flatten as _flatten
 from .ckptfile import unstack_state  # noqa: F401  (read_state's readers take a member out)
 
@@ -170,7 +171,19 @@ def _zipped(value: str) -> np.ndarray:
 
 
 def _unzipped(arr: np.ndarray) -> str:
-    return zlib.decompress(arr.tobytes()).decode("utf-8")
+    return _bounded(zlib.decompressobj(), arr.tobytes()).decode("utf-8")
+
+
+def _bounded(inflater: Any, data: bytes) -> bytes:
+    """``data`` inflated by ``inflater`` (zlib or bz2), refused past ``checks``' ratio: a
+    payload that inflates a thousand times is a bomb, not what pointgan wrote."""
+    limit = checks.SLACK + checks.MAX_RATIO * len(data)
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit:
+        raise ValueError("a compressed payload inflates implausibly far")
+    if not inflater.eof:
+        raise ValueError("a compressed payload is truncated")
+    return out
 
 
 def _ids(z: _npz, key: str) -> list[str]:
@@ -324,7 +337,10 @@ def read_progress(path: Path) -> tuple[list[str], int, bool]:
     """(member ids, step, finished) of a batch state file."""
     with _npz(path) as z:
         finished = any(f"@summaries_{k}" in z.files for k in ("head", "bz2"))
-        return _ids(z, "@ids"), int(z["step"]), finished
+        step = z["step"]
+        if step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
+            raise checks.bad(path, "step is not a step count")
+        return _ids(z, "@ids"), int(step), finished
 
 
 def _raw(data: bytes) -> np.ndarray:
@@ -332,7 +348,7 @@ def _raw(data: bytes) -> np.ndarray:
 
 
 def _unbz2(arr: np.ndarray) -> str:
-    return bz2.decompress(arr.tobytes()).decode("utf-8")
+    return _bounded(bz2.BZ2Decompressor(), arr.tobytes()).decode("utf-8")
 
 
 def write_batch(sweep: Path, bid: str, metrics: BatchMetrics, stacked: dict) -> None:
@@ -344,27 +360,34 @@ def write_batch(sweep: Path, bid: str, metrics: BatchMetrics, stacked: dict) -> 
 
 
 class _npz:
-    """``np.load`` without pickles; any unreadable file is one UsageError line."""
+    """An npz read without pickles, each array's header checked before it is allocated and
+    no member inflating implausibly (``checks``): a FIFO, a zip bomb or a header claiming a
+    huge array is one UsageError line, as is any unreadable file."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
 
     def __enter__(self):
+        sizes = checks.zip_sizes(self.path)
         try:
-            self._z = np.load(self.path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
+            self._z = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise UsageError(f"cannot read {self.path}: {type(exc).__name__}") from None
+        self._names = {n[:-4]: n for n in sizes if n.endswith(".npy")}
         return self
 
     def __getitem__(self, key: str) -> np.ndarray:
         try:
-            return self._z[key]
-        except (KeyError, ValueError, OSError, EOFError) as exc:
+            return checks.npy_array(self.path, self._z, self._names[key])
+        except UsageError:
+            raise
+        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile,
+                zlib.error) as exc:
             raise UsageError(f"{self.path} is corrupt ({type(exc).__name__})") from None
 
     @property
     def files(self) -> list[str]:
-        return list(self._z.files)
+        return list(self._names)
 
     def __exit__(self, typ: type[BaseException] | None, *exc: object) -> None:
         self._z.close()
@@ -373,4 +396,5 @@ class _npz:
 
 
 #: What unpacking a damaged file raises (bad zlib/bz2 data, sizes that do not fit, bad JSON).
-_CORRUPT = (zlib.error, OSError, EOFError, ValueError, KeyError, IndexError, TypeError)
+_CORRUPT = (zlib.error, OSError, EOFError, ValueError, KeyError, IndexError, TypeError,
+            zipfile.BadZipFile, RecursionError)

@@ -21,7 +21,7 @@ from .. import verdict
 from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
 from ..games import game_of
-from ..store import atomic, sweepstore
+from ..store import atomic, checks, sweepstore
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
 from ..training.train import (
@@ -54,7 +54,8 @@ def train_store_batch(
     try:
         _train(Path(sweep), bid, members, on_progress, should_stop, handle_signals, resume)
     except OSError as exc:
-        raise disk_failure(exc, Path(sweep)) from None
+        again = f"pointgan sweep --resume --out {shlex.quote(str(sweep))}"
+        raise disk_failure(exc, Path(sweep), again) from None
 
 
 def _train(sweep, bid, members, on_progress, should_stop, handle_signals, resume) -> None:
@@ -64,9 +65,11 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals, resume
     with no_grad(trainer):
         prior_wall = np.zeros(len(members), np.float64)
         if resume:
-            stored_ids, stacked = sweepstore.read_state(sweepstore.state_path(sweep, bid))
+            where = sweepstore.state_path(sweep, bid)
+            stored_ids, stacked = sweepstore.read_state(where)
             if stored_ids != ids:
                 raise UsageError(f"--resume: batch {bid} of {sweep} holds other members")
+            checks.stacked_state(where, stacked, trainer.stacked_state(), trainer.steps)
             trainer.load_states([sweepstore.unstack_state(stacked, i)
                                  for i in range(len(ids))])
             prior_wall = np.asarray(stacked.get("wall_seconds", prior_wall), np.float64)

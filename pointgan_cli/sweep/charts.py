@@ -1,6 +1,6 @@
 """The sweep's charts: ``weights.png`` (w and b over training, one panel per group),
-``success.png`` (success rate per group with its Wilson interval, drawn by ``successplot``) and
-``convergence.png`` (fraction converged by step, per group).
+``convergence.png`` (fraction converged by step, per group); ``success.png`` (success rate per
+group with its Wilson interval) is drawn by ``successplot``.
 
 Why apart from ``report``: the statistics need numpy only, the charts matplotlib, whose import
 alone takes 0.36 s; ``Preload`` imports it on a thread where a core would otherwise wait for
@@ -121,15 +121,40 @@ def plot_weights(sweep_dir: Path, summary: dict[str, Any], real: float) -> bytes
 
 def panel_layout(groups: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The weights chart's rows of panels, one group per panel: an experiment's grid points
-    side by side (at most MAX_COLUMNS a row), one experiment per row; a sweep whose
-    experiments have one point each (presets compared) puts up to 4 of them in a row."""
-    exps = experiments(groups)
-    if all(len(gs) == 1 for gs in exps.values()):
-        return [groups[i:i + 4] for i in range(0, len(groups), 4)]
+    side by side (at most MAX_COLUMNS a row). Experiments with the same number k of points
+    share rows, up to 4 and MAX_COLUMNS // k of them (presets compared: 4 a row; the
+    literature study's methods at two learning rates: 4 a row; the article's 8 points: 1)."""
+    exps = list(experiments(groups).values())
+    sizes = {len(gs) for gs in exps}
+    if len(sizes) == 1 and (k := sizes.pop()) <= MAX_COLUMNS // 2:
+        per_row = min(4, MAX_COLUMNS // k)
+        return [[g for gs in exps[i:i + per_row] for g in gs]
+                for i in range(0, len(exps), per_row)]
     rows = []
-    for gs in exps.values():
+    for gs in exps:
         rows += [gs[i:i + MAX_COLUMNS] for i in range(0, len(gs), MAX_COLUMNS)]
     return rows
+
+
+def shared_limits(curves: list[np.ndarray], target: float) -> tuple[float, float]:
+    """One quantity's y-limits for every panel: ``robust_limits`` over the groups whose own
+    range is not far wider than the typical group's (at most 4 times the median width), so a
+    group that runs away (WGAN-GP's b reaching 15) is clipped in its panels instead of
+    flattening every other panel."""
+    ranges = []
+    for c in curves:
+        finite = c[np.isfinite(c)]
+        if finite.size:
+            ranges.append((float(np.quantile(finite, 0.02)), float(np.quantile(finite, 0.98))))
+    if not ranges:
+        return target - 1.0, target + 1.0
+    widths = np.array([hi - lo for lo, hi in ranges])
+    typical = float(np.median(widths))
+    kept = [c for c, w in zip(curves, widths) if w <= 4 * typical + 1e-12]
+    vals = np.concatenate([c.ravel() for c in kept])
+    first = np.concatenate([c[:, 0] for c in kept])
+    lo, hi, _ = robust_limits(vals, target, (float(np.nanmin(first)), float(np.nanmax(first))))
+    return lo, hi
 
 
 def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tuple[Any, Any]:
@@ -163,13 +188,9 @@ def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tup
                              left=left_in / width, right=1 - right_in / width,
                              bottom=bottom_in / height, top=1 - top_in / height)
     data = [[group_curves(sweep_dir, g["members"]) for g in row] for row in rows]
-    limits = []
-    for j, target in ((0, 0.0), (1, real)):
-        vals = [wb[:, :, j].ravel() for r in data for _, wb in r if wb.size]
-        first = [wb[:, 0, j] for r in data for _, wb in r if wb.size]
-        allv = np.concatenate(vals) if vals else np.zeros(0)
-        init = np.concatenate(first) if first else np.array([target])
-        limits.append(robust_limits(allv, target, (float(init.min()), float(init.max()))))
+    limits = [shared_limits([wb[:, :, j] for r in data for _, wb in r if wb.size], target)
+              for j, target in ((0, 0.0), (1, real))]
+    clipped_any = False
     halo = [patheffects.withStroke(linewidth=3.4, foreground="white")]
     thinned = False
     for r, row in enumerate(rows):
@@ -194,8 +215,14 @@ def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tup
                 if len(curves):
                     ax.plot(steps, np.median(curves, 0), color=MEDIAN, lw=1.6,
                             path_effects=halo, zorder=5)
-                lo, hi, clipped = limits[j]
+                lo, hi = limits[j]
                 ax.set_ylim(lo, hi)
+                finite = curves[np.isfinite(curves)]
+                clipped = bool(finite.size and (finite.min() < lo or finite.max() > hi))
+                if clipped:
+                    clipped_any = True
+                    ax.text(0.99, 0.03, "clipped", transform=ax.transAxes, ha="right",
+                            va="bottom", fontsize=6, color="0.35", zorder=6)
                 if len(steps):
                     ax.set_xlim(steps[0], steps[-1])
                 ax.axhline(target, color="0.3", ls=":", lw=1, zorder=4)
@@ -211,12 +238,13 @@ def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tup
                     ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
                     ax.xaxis.set_major_formatter(FuncFormatter(_steps_text))
             name, point = split_group(g["group"])
-            head = g["group"] if single or c == 0 else point
+            first = c == 0 or split_group(row[c - 1]["group"])[0] != name
+            head = g["group"] if single or first else point
             top.set_title(f"{head}: {g['converged']}/{g['n']}", fontsize=8, pad=3)
-    clipped_any = any(lim[2] for lim in limits)
     notes = [f"at most {MAX_DRAWN} seeds per group and outcome drawn"] if thinned else []
     if clipped_any:
-        notes.append("y-limits hold 96% of all values: a runaway seed is clipped")
+        notes.append("same y-limits in every panel: a seed or group that runs away is "
+                     "clipped and says so")
     fig.suptitle("w and b over training, one panel per group (title: converged/n)"
                  + (f"\n({'; '.join(notes)})" if notes else ""),
                  fontsize=10, y=1 - 0.08 / height, va="top")

@@ -23,10 +23,9 @@ so how many ``still_approaching`` runs actually converged by 2T is there to read
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .. import verdict
-from ..errors import RuntimeFailure
 from ..spec import RunSpec
 from ..store import sweepdir, sweepmembers
 from .spec import SweepMember
@@ -108,16 +107,6 @@ def compare(now: dict[str, dict[str, Any]], later: dict[str, dict[str, Any]],
     return {"classes": rows, "members": members}
 
 
-def _summaries(sweep: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Each member's summary (every one is there: the members have just been trained)."""
-    out: dict[str, dict[str, Any]] = {}
-    for mid, summary in zip(ids, sweepmembers.member_summaries(sweep, ids)):
-        if summary is None:
-            raise RuntimeFailure(f"{sweepdir.member_dir(sweep, mid)}: no summary after training")
-        out[mid] = summary
-    return out
-
-
 def check(out: Path, sweep: Any, members: list[tuple[str, str, RunSpec]], *, run_kw: dict
           ) -> dict[str, Any]:
     """Train ``members`` to twice their steps in ``out/check-2x`` (replacing an earlier
@@ -131,8 +120,11 @@ def check(out: Path, sweep: Any, members: list[tuple[str, str, RunSpec]], *, run
     run_sweep(target, sweep, command, resume=False, force=True, members=twice, owner=Path(out),
               **run_kw)
     ids = [mid for mid, _, _ in members]
-    now, later = _summaries(out, ids), _summaries(target, ids)
-    doc = compare(now, later, {mid: g for mid, g, _ in members})
+    now = dict(zip(ids, sweepmembers.member_summaries(out, ids)))
+    later = dict(zip(ids, sweepmembers.member_summaries(target, ids)))
+    # every member has finished in both sweeps: each has its summary
+    doc = compare(cast("dict[str, dict[str, Any]]", now), cast("dict[str, dict[str, Any]]", later),
+                  {mid: g for mid, g, _ in members})
     doc.update(sweep_dir=str(out), check_dir=str(target),
                steps={"T": sorted({s.steps for _, _, s in members}),
                       "2T": sorted({s.steps for _, _, s in twice})})

@@ -21,6 +21,7 @@ from ..games import DIRAC
 from ..spec import RunSpec
 from ..store import sweepdir, sweepmembers
 from . import dirac_study
+from .dirac_study import LINEAR
 from .report import class_counts, grouped_summaries, ranking, success, totals
 
 GRID_PNG, TABLE_MD = sweepdir.DIRAC_GRID, sweepdir.DIRAC_TABLE
@@ -68,11 +69,17 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]
             "members": [i for i, _ in items],
         })
     judged = [g for g in out if g["agrees"] is not None]
+    paper = [g for g in judged if g["expected_from"] != LINEAR]
+    own = [g for g in judged if g["expected_from"] == LINEAR]
     return {"schema_version": 1, "game": DIRAC.name, **totals(out),
             "groups": out, "ranking": ranking(out),
             "agreement": {"groups_judged": len(judged),
                           "agree": sum(1 for g in judged if g["agrees"]),
-                          "disagree": [g["group"] for g in judged if not g["agrees"]]}}
+                          "disagree": [g["group"] for g in judged if not g["agrees"]],
+                          "paper_judged": len(paper),
+                          "paper_agree": sum(1 for g in paper if g["agrees"]),
+                          "linearisation_judged": len(own),
+                          "linearisation_agree": sum(1 for g in own if g["agrees"])}}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -96,7 +103,9 @@ def table_markdown(summary: dict[str, Any]) -> str:
                      f"{classes} |")
     a = summary["agreement"]
     lines.append("")
-    lines.append(f"{a['agree']} of {a['groups_judged']} groups with a stated result agree"
+    lines.append(f"{a['paper_agree']} of {a['paper_judged']} groups with a result stated in the "
+                 f"paper agree; {a['linearisation_agree']} of {a['linearisation_judged']} agree "
+                 f"with this project's own linearisation (not the paper's)"
                  + (f"; disagree: {', '.join(a['disagree'])}" if a["disagree"] else "") + ".")
     return "\n".join(lines) + "\n"
 

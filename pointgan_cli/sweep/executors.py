@@ -94,16 +94,26 @@ def run_local(
     if not jobs:
         return
     if workers <= 1 or len(jobs) == 1:  # no pool: same numbers, no start-up cost
-        for job in jobs:
-            sent = [0]
+        # One flag for every job: a signal between two jobs, or after a job's last check,
+        # stops the sweep instead of being lost when the next job starts.
+        with SignalFlag() as flag:
+            for job in jobs:
+                if flag.hit:
+                    break
+                sent = [0]
 
-            def report(snap, job=job, sent=sent) -> None:
-                n = snap.step * len(job.members)
-                if on_progress is not None:
-                    on_progress(n - sent[0])
-                sent[0] = n
+                def report(snap, job=job, sent=sent) -> None:
+                    n = snap.step * len(job.members)
+                    if on_progress is not None:
+                        on_progress(n - sent[0])
+                    sent[0] = n
 
-            train_job(job, report)
+                try:
+                    train_job(job, report, handle_signals=False, should_stop=lambda: flag.hit)
+                except Interrupted:
+                    break
+        if flag.hit:
+            raise Interrupted("interrupted", flag.signum)
         return
     ctx = mp.get_context("fork" if _fork_is_safe() else "spawn")
     # A plain queue handed to the workers at start-up (no Manager: a manager process would
@@ -185,7 +195,7 @@ def run_ray(
             "--executor ray needs Ray: install it with pip install 'pointgan[ray]'"
         ) from None
     if address:
-        _check_reachable(address)
+        check_reachable(address)
     started = False
     if not ray.is_initialized():
         try:
@@ -198,21 +208,44 @@ def run_ray(
             raise RuntimeFailure(ray_start_error(exc, address, os.environ)) from None
         started = True
     try:
-        remote = ray.remote(num_cpus=1)(_ray_job)
-        refs = {remote.remote(j): j for j in jobs}
-        while refs:
-            done, _ = ray.wait(list(refs), num_returns=1)
-            for ref in done:
-                ray.get(ref)
-                if on_progress is not None:
-                    on_progress(refs[ref].run_steps)
-                del refs[ref]
+        # Our handlers replace the ones Ray installed (its C++ one dumps a stack on SIGTERM
+        # and exits 1): a signal cancels every job, and ``ray.cancel`` interrupts a running
+        # one like SIGINT, which its own SignalFlag turns into a checkpoint (``_ray_job``).
+        with SignalFlag() as flag:
+            _wait_ray(ray, [ray.remote(num_cpus=1)(_ray_job).remote(j) for j in jobs], jobs,
+                      flag, on_progress)
+        if flag.hit:
+            raise Interrupted("interrupted", flag.signum)
     finally:
         if started:
             ray.shutdown()
 
 
-def _check_reachable(address: str) -> None:
+def _wait_ray(ray, refs: list, jobs: Sequence[Job], flag: SignalFlag,
+              on_progress: Callable[[int], None] | None) -> None:
+    """Wait for every job; after a signal, cancel them all and wait until each has stopped
+    (a running one after its checkpoint), so nothing is killed mid-write."""
+    pending = dict(zip(refs, jobs))
+    cancelled = False
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
+        if flag.hit and not cancelled:
+            for ref in pending:
+                ray.cancel(ref)
+            cancelled = True
+        for ref in done:
+            job = pending.pop(ref)
+            try:
+                ray.get(ref)
+            except Exception:  # noqa: BLE001 - a cancelled job ends in an error by design
+                if not cancelled:
+                    raise
+                continue
+            if on_progress is not None:
+                on_progress(job.run_steps)
+
+
+def check_reachable(address: str) -> None:
     """Fail fast on a ``host:port`` nobody listens on (ray.init would retry for minutes)."""
     import socket
 
@@ -227,5 +260,7 @@ def _check_reachable(address: str) -> None:
 
 
 def _ray_job(job: Job) -> None:
+    """One job in a Ray worker: ``ray.cancel`` reaches it as a simulated SIGINT, which stops it
+    at a checkpoint like the local executor's stop flag."""
     os.environ["POINTGAN_FUSED_THREADS"] = "1"  # one CPU per Ray task
-    train_job(job, None, handle_signals=False)
+    train_job(job, None, handle_signals=True)

@@ -94,11 +94,11 @@ def paired_times(group: Mapping[int, int | None], reference: Mapping[int, int | 
     inf = math.inf
     shared = sorted(set(group) & set(reference))
     sooner = later = 0
-    diffs: list[float] = []
+    diffs = []
     for s in shared:
         gs, rs = group[s], reference[s]
-        g: float = inf if gs is None else gs
-        r: float = inf if rs is None else rs
+        g = inf if gs is None else gs
+        r = inf if rs is None else rs
         sooner += g < r
         later += g > r
         if g != inf and r != inf:
@@ -117,12 +117,13 @@ def paired_times(group: Mapping[int, int | None], reference: Mapping[int, int | 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm step-down adjusted p-values in the input order (None stays None and does not
     count as a test)."""
-    tests = sorted(((i, p) for i, p in enumerate(pvalues) if p is not None), key=lambda t: t[1])
-    m = len(tests)
+    given = {i: float(p) for i, p in enumerate(pvalues) if p is not None}
+    idx = sorted(given, key=lambda i: given[i])
+    m = len(idx)
     out: list[float | None] = [None] * len(pvalues)
     running = 0.0
-    for rank, (i, p) in enumerate(tests):
-        running = max(running, min(1.0, (m - rank) * float(p)))
+    for rank, i in enumerate(idx):
+        running = max(running, min(1.0, (m - rank) * given[i]))
         out[i] = running
     return out
 

@@ -50,8 +50,11 @@ def _axis(ax, axis: dict[str, Any], which: str) -> None:
     set_ticks(range(len(values)), [_fmt(v) if i % every == 0 else ""
                                    for i, v in enumerate(values)])
     (ax.xaxis if which == "x" else ax.yaxis).set_minor_locator(_null())
-    log = " (log-spaced grid)" if axis["scale"] == "log" else ""
-    (ax.set_xlabel if which == "x" else ax.set_ylabel)(axis["label"] + log)
+    label = axis["label"]
+    if axis["scale"] == "log":  # equal cells: the values are log-spaced, the axis is not
+        label = (label.replace("log scale", "log-spaced grid") if "log scale" in label
+                 else f"{label} (log-spaced grid)")
+    (ax.set_xlabel if which == "x" else ax.set_ylabel)(label)
 
 
 def position(v: float, axis: dict[str, Any]) -> float:
@@ -122,13 +125,16 @@ def figure(doc: dict[str, Any]) -> Any:
     xe, ye = np.arange(nx + 1) - 0.5, np.arange(ny + 1) - 0.5
     small = nx * ny > 120
     fs = 6 if small else 8
+    # over about 20 x 20 cells a count no longer fits its cell: the colours, the colour bar
+    # and the contours carry the map (map.csv has every count)
+    counted = nx * ny <= 400
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6.2), constrained_layout=True)
     mesh = ax.pcolormesh(xe, ye, rate, cmap="RdYlGn", vmin=0, vmax=1, shading="flat")
     cb = fig.colorbar(mesh, ax=ax, pad=0.01)
     cb.set_label("success rate (converged runs / seeds)")
     starred = _starred_cells(doc)
-    for i in range(ny):
+    for i in range(ny if counted else 0):
         for j in range(nx):
             _count(ax, j, i, f"{conv[i, j]}/{n[i, j]}", fs,
                    "white" if rate[i, j] <= 0.25 else "black", (j, i) in starred)
@@ -139,7 +145,7 @@ def figure(doc: dict[str, Any]) -> Any:
                                   label=f"{level:.0%} success contour"))
     for k, p in enumerate(doc["study_points"]):
         px, py = position(p[xa["field"]], xa), position(p[ya["field"]], ya)
-        py += STAR_UP if py == int(py) else 0.0  # in a cell: above its count
+        py += STAR_UP if _cell_of(px, py) is not None else 0.0  # in a cell: above its count
         for a in (ax, bx):
             a.plot(px, py, marker="*", ms=13, mfc="white", mec="black", mew=1.1, zorder=5)
             a.annotate(f"study: {p['label']}", (px, py), xytext=(0, 7 + 11 * (k % 2)),
@@ -161,7 +167,7 @@ def figure(doc: dict[str, Any]) -> Any:
     cmap = ListedColormap([CLASS_COLOURS[k] for k in kinds])
     bx.pcolormesh(xe, ye, code, cmap=cmap, norm=BoundaryNorm(np.arange(-0.5, 6), cmap.N),
                   shading="flat")
-    for i in range(ny):
+    for i in range(ny if counted else 0):
         for j in range(nx):
             failed = n[i, j] - conv[i, j]
             dark = dom[i][j] in ("diverged", "orbiting")
@@ -205,11 +211,20 @@ def _starred_cells(doc: dict[str, Any]) -> set[tuple[int, int]]:
     """(column, row) of the cells a study star falls in: their counts move down."""
     out = set()
     for p in doc["study_points"]:
-        px, py = position(p[doc["x"]["field"]], doc["x"]), position(p[doc["y"]["field"]],
-                                                                     doc["y"])
-        if py == int(py):  # between two rows, the star sits on their boundary
-            out.add((int(round(px)), int(py)))
+        cell = _cell_of(position(p[doc["x"]["field"]], doc["x"]),
+                        position(p[doc["y"]["field"]], doc["y"]))
+        if cell is not None:
+            out.add(cell)
     return out
+
+
+def _cell_of(px: float, py: float) -> tuple[int, int] | None:
+    """The cell a point marks: the one whose centre it is within 0.3 cells of (a setting of
+    0.003 on a grid point of 0.00316), else None (it sits between cells, on their boundary)."""
+    cx, cy = round(px), round(py)
+    if abs(px - cx) <= 0.3 and abs(py - cy) <= 0.3:
+        return int(cx), int(cy)
+    return None
 
 
 def _contour(ax, rate: np.ndarray, level: float, style: str, width: float) -> bool:

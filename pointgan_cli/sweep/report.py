@@ -96,7 +96,7 @@ def summarize(sweep_dir: Path, members: list[tuple[str, str]],
         w = np.array([s["w"] for _, s in items], dtype=np.float64)
         b = np.array([s["b"] for _, s in items], dtype=np.float64)
         ref = references.get(name)
-        # the group compared with: the reference where it ran and is another group
+        # the reference's key when this group is compared with one (not with itself)
         other = ref if ref is not None and ref in outcome and ref != name else None
         pair = paired(outcome[name], outcome[other]) if other is not None else None
         by_tol = tolerance.success_by_tolerance(items, groups[other] if other is not None

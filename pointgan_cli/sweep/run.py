@@ -16,16 +16,17 @@ from ..errors import RuntimeFailure, UsageError, short
 from ..games import DIRAC, game_of
 from ..spec import RunSpec
 from ..store import fsguard, outputs, sweepdir, sweepstore
-from ..training.runtime import Interrupted, disk_failure, runs_that_fit
+from ..training.runtime import Interrupted, disk_failure, runs_that_fit, signals_raise
 from . import charts, dirac_report, report
-from .executors import run_local, run_ray
+from .executors import check_reachable, run_local, run_ray
 from .plan import store_jobs
 from .spec import SweepSpec, expand
 from .start import MemberList, load_sweep
 
 
-def check_runnable(members: MemberList, executor: str) -> None:
-    """What can be checked before any file is written: the device and the executor."""
+def check_runnable(members: MemberList, executor: str, ray_address: str | None = None) -> None:
+    """What can be checked before any file is written: the device, the executor and (Ray)
+    that something listens at ``ray_address``."""
     import importlib.util
 
     if executor not in ("local", "ray"):
@@ -34,6 +35,8 @@ def check_runnable(members: MemberList, executor: str) -> None:
     if executor == "ray" and importlib.util.find_spec("ray") is None:
         raise RuntimeFailure("--executor ray needs Ray: install it with "
                              "pip install 'pointgan[ray]'")
+    if executor == "ray" and ray_address:
+        check_reachable(ray_address)
     devices = {spec.device for _, _, spec in members}
     if devices != {"cpu"}:
         import torch
@@ -50,7 +53,7 @@ def run_sweep(
     *,
     resume: bool,
     max_batch: int | None,
-    workers: int,
+    workers: int | None,
     executor: str = "local",
     ray_address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -65,7 +68,8 @@ def run_sweep(
     ``command`` are ignored). The directory is locked for the whole sweep; a signal stops every
     worker at a checkpoint (``Interrupted``), a full disk is one ``RuntimeFailure`` line.
     ``progress(total_run_steps, increment)`` is called as work completes (first with 0).
-    ``owner``: the sweep whose folder holds this one (``--check-classes``), else none may."""
+    ``owner``: the sweep whose folder holds this one (``--check-classes``), else none may.
+    ``workers`` None: ``default_workers``."""
     out = Path(out)
     sweepdir.check_target(out, force, resume)
     outputs.refuse_inside_sweep(out, owner=owner)
@@ -73,7 +77,9 @@ def run_sweep(
         sweep, members, command = load_sweep(out)
     elif members is None:
         members = expand(sweep)
-    check_runnable(members, executor)
+    check_runnable(members, executor, ray_address)
+    if workers is None:
+        workers = default_workers([spec for _, _, spec in members])
     if executor == "local":
         max_batch = _fit_memory(members, max_batch, workers)
     try:
@@ -83,11 +89,26 @@ def run_sweep(
             return _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
                                executor, ray_address, progress)
     except OSError as exc:
-        raise disk_failure(exc, out) from None
+        # sweep.json is written whole or not at all: with it --resume continues; without it
+        # the sweep's own command (with --resume: nothing to continue, so it starts)
+        again = (f"pointgan sweep --resume --out {shlex.quote(str(out))}"
+                 if sweepdir.is_sweep(out) else f"{command} --resume")
+        raise disk_failure(exc, out, again) from None
     except Interrupted as exc:
         raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
                           f"pointgan sweep --resume --out {shlex.quote(str(out))}",
                           exc.signum) from None
+
+
+def default_workers(specs: list[RunSpec]) -> int:
+    """Worker processes when ``--workers`` is not given: one for a sweep the fused engine
+    trains alone (its kernel's threads use every core, and one process holds one copy of
+    numba and the libraries instead of one per worker), else one per CPU."""
+    from ..engine.fused.support import uses_fused
+
+    if all(uses_fused(s) for s in specs):
+        return 1
+    return os.cpu_count() or 1
 
 
 def _prepare_engines(specs: list[RunSpec], pool: bool) -> None:
@@ -165,7 +186,8 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     finally:
         if preload is not None:
             preload.join()
-    if game_of(members[0].spec) is DIRAC:
-        return dirac_report.write_report(out, members)
-    return report.write_report(out, [(m.id, m.group) for m in members], members[0].spec.real_value,
-                               sweep)
+    with signals_raise():  # no step to stop at: a signal stops the (atomic) report writes
+        if game_of(members[0][2]) is DIRAC:
+            return dirac_report.write_report(out, members)
+        return report.write_report(out, [(i, g) for i, g, _ in members],
+                                   members[0][2].real_value, sweep)

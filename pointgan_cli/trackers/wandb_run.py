@@ -37,6 +37,10 @@ class WandbSession:
             raise RuntimeFailure(f"wandb: --tracking-uri must be the http(s) URL of a W&B "
                                  f"server, got {tracking_uri!r}")
         self.where = tracking_uri or ("offline" if self.mode else "W&B")
+        if self.mode is None and os.environ.get("WANDB_MODE", "").lower() not in (
+                "offline", "disabled", "dryrun"):
+            _check_reachable(tracking_uri or os.environ.get("WANDB_BASE_URL")
+                             or "https://api.wandb.ai")
 
     @contextmanager
     def env(self) -> Iterator[None]:
@@ -110,3 +114,20 @@ class WandbSession:
         info["members"] = [self.log_run(r, name, {"group": g, "member": m})["run_id"]
                            for m, g, r in progress.each(runs, what)]
         return info
+
+
+#: Seconds to wait for a W&B server to accept a connection: W&B itself retries for 90 s.
+CONNECT_TIMEOUT = 5.0
+
+
+def _check_reachable(url: str) -> None:
+    """Fail fast, in one line, when nothing answers at the W&B server's host and port."""
+    import socket
+
+    parts = urlparse(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise RuntimeFailure(f"wandb: cannot reach {url}: {exc.strerror or exc}; check "
+                             "--tracking-uri (or log offline: WANDB_MODE=offline)") from None

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 def metrics_row(snap: Snapshot, i: int, game: Game, target: float) -> dict[str, Any]:
     """Run i's row of an engine snapshot, in its game's terms (``Game.metrics_row``)."""
+    # a row is written from a snapshot taken with its losses
+    assert snap.g_loss is not None and snap.d_loss is not None
+    assert snap.d_real is not None and snap.d_fake is not None
     return game.metrics_row(snap.step, snap.g[i].tolist(), snap.d[i].tolist(),
                             (float(snap.g_loss[i]), float(snap.d_loss[i]),
                              float(snap.d_real[i]), float(snap.d_fake[i])), target)

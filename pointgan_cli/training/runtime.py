@@ -13,7 +13,7 @@ import errno
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,11 +91,33 @@ class SignalFlag:
         self._old.clear()
 
 
-def disk_failure(exc: OSError, where: Path) -> RuntimeFailure:
-    """One line for an I/O failure while writing (full disk, quota, read-only mount)."""
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` at once (exit 130/143, one line) for work with
+    no step to stop between, whose writes are atomic (a sweep's report): without it SIGTERM
+    ended the process silently with -15."""
+
+    def handle(signum: int, frame: Any) -> None:
+        raise Interrupted("interrupted", signum)
+
+    old: dict[int, Any] = {}
+    for sig in SignalFlag.SIGNALS:
+        with contextlib.suppress(ValueError):  # not the main thread
+            old[sig] = signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for num, handler in old.items():
+            signal.signal(num, handler)
+
+
+def disk_failure(exc: OSError, where: Path, again: str | None = None) -> RuntimeFailure:
+    """One line for an I/O failure while writing (full disk, quota, read-only mount); on a
+    full disk with ``again``, the command that continues from what is on disk (the caller
+    knows whether that is ``--resume`` or a fresh start)."""
     why = exc.strerror or type(exc).__name__
-    hint = ("; free some space and continue with --resume"
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
+    hint = (f"; free some space and run: {again}"
+            if again and exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
     return RuntimeFailure(f"cannot write in {short(str(where))}: {why}{hint}")
 
 
@@ -165,6 +187,10 @@ def prepare_device(spec: RunSpec) -> None:
 
     if uses_fused(spec):
         keep_freed_memory()
+        if spec.device != "cpu":
+            from ..engine.fused.cuda_support import device_kernel
+
+            device_kernel(spec.device)  # UsageError without CUDA
         return
     import torch
 

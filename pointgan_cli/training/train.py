@@ -120,7 +120,7 @@ def train_batch(
         try:
             states = _prepare(members, force, locks)
         except OSError as exc:
-            raise disk_failure(exc, members[0].out) from None
+            raise disk_failure(exc, members[0].out, _again(members[0])) from None
         try:
             return _train(members, states, on_progress, handle_signals, should_stop)
         except (MemoryError, RuntimeError) as exc:
@@ -230,11 +230,22 @@ def _train(members, states, on_progress, handle_signals, should_stop):
                 atomic.atomic_write_json(m.out / rundir.SUMMARY, summary)
                 summaries.append(summary)
         except OSError as exc:
-            raise disk_failure(exc, current) from None
+            failed = next((m for m in members if m.out == current), members[0])
+            raise disk_failure(exc, current, _again(failed)) from None
         finally:
             for wr in writers:
                 wr.abandon()
     return summaries
+
+
+def _again(m: Member) -> str:
+    """What continues ``m`` after a full disk: ``--resume`` from its checkpoint, or (none
+    written yet) its own command again with ``--force``, which replaces only what pointgan
+    wrote."""
+    with contextlib.suppress(OSError):
+        if rundir.latest_checkpoint(m.out) is not None:
+            return f"pointgan train --resume --out {shlex.quote(str(m.out))}"
+    return f"{rerun_command(m.spec, str(m.out))} --force"
 
 
 def train_to_end(trainer: BatchTrainer, on_snapshot: Callable[[Snapshot], None],

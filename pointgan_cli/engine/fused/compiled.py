@@ -9,7 +9,6 @@ main process before its workers start, so they load the cache and never print th
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from . import cache
 
@@ -46,9 +45,8 @@ def kernel(serial: bool | None = None):
         if threads and not serial:
             import numba
 
-            # set at run time by numba.core.config.reload_config, not a declared attribute
-            config: Any = numba.config
-            numba.set_num_threads(max(1, min(int(threads), config.NUMBA_NUM_THREADS)))
+            numba.set_num_threads(max(1, min(int(threads),
+                                             numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     return _kernels[name]
 
 

@@ -149,7 +149,7 @@ def direction(S, r, p, m, v, n, grad, lr, t, IS, Fs, out):
         vk = S[r, v + k] * b2 + gk * gk * c2
         S[r, m + k] = mk
         S[r, v + k] = vk
-        out[k] = mk / (np.sqrt(vk) / sbc2 + eps) * step
+        out[k] = mk / (math.sqrt(vk) / sbc2 + eps) * step
 
 
 @njit(cache=True, error_model="numpy")

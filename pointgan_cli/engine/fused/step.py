@@ -1,7 +1,9 @@
 """One run's training steps in the fused kernel, and ``train_steps``, the prange over runs.
 
 The order is ``engine.BatchTrainer._step``'s: alternating (G steps, then D at the new G) or
-simultaneous (both gradients at (G_t, D_t)), optimistic as simultaneous with ``2 u_t - u_{t-1}``,
+simultaneous (both gradients at (G_t, D_t)), extragradient (both taken again at the look-ahead
+point one optimizer step on a copy of the state reaches), optimistic as simultaneous with
+``2 u_t - u_{t-1}``,
 then ``d_steps - 1`` extra D steps; the optimizers' step counts are the torch engine's (G: t + 1,
 D: t * d_steps + 1 + j). The samples of D's step: K * B fakes (padding carries weight 0 in the
 torch engine and is skipped here), then the real slots (see ``kernel``).
@@ -192,6 +194,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs):
     P = np.zeros(4 * n_slots, np.float32)
     gg, gd, lcn = np.zeros(2, np.float32), np.zeros(7, np.float32), np.zeros(2, np.float32)
     u = np.zeros(7, np.float32)
+    saved = np.zeros(S.shape[1], np.float32)
     lecam = IS[I_LECAM] == 1
     lr_g, lr_d, decay = H[r, LR_G], H[r, LR_D], H[r, DECAY]
     if IS[I_L2] == 1:
@@ -205,9 +208,19 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs):
             d_grad(S, r, H, IS, 0, S[r, G], S[r, G + 1], XB, EPS, INSB, GPB, V, S0, S1, Z,
                    GZ, U0, U1, P, gd, lcn)
             apply(S, r, D, MD, VD, 7, gd, lr_d, td, IS, Fs, decay, UD, False, t == 0, u)
-        else:  # simultaneous / optimistic: both gradients at (G_t, D_t)
+        else:  # simultaneous / extragradient / optimistic: both gradients at (G_t, D_t)
             d_grad(S, r, H, IS, 0, S[r, G], S[r, G + 1], XB, EPS, INSB, GPB, V, S0, S1, Z,
                    GZ, U0, U1, P, gd, lcn)
+            if scheme == 2:  # extragradient: the gradients at the look-ahead point instead
+                for k in range(S.shape[1]):
+                    saved[k] = S[r, k]
+                apply(S, r, G, MG, VG, 2, gg, lr_g, t + 1, IS, Fs, ONE, UG, False, t == 0, u)
+                apply(S, r, D, MD, VD, 7, gd, lr_d, td, IS, Fs, decay, UD, False, t == 0, u)
+                g_grad(S, r, IS, XB, INSB, V, S0, S1, Z, GZ, gg)
+                d_grad(S, r, H, IS, 0, S[r, G], S[r, G + 1], XB, EPS, INSB, GPB, V, S0, S1,
+                       Z, GZ, U0, U1, P, gd, lcn)
+                for k in range(S.shape[1]):  # the look-ahead's optimizer state is a copy
+                    S[r, k] = saved[k]
             opt = scheme == 3
             apply(S, r, G, MG, VG, 2, gg, lr_g, t + 1, IS, Fs, ONE, UG, opt, t == 0, u)
             apply(S, r, D, MD, VD, 7, gd, lr_d, td, IS, Fs, decay, UD, opt, t == 0, u)

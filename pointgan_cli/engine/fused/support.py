@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 #: What the fused engine does not run (spec field, value), and how the user would say it.
 FALLBACKS: dict[tuple[str, str], str] = {
     ("game", DIRAC.name): f"--game {DIRAC.name}",
-    ("update", "extragradient"): "--update extragradient",
     ("consensus", "on"): "--consensus",
-    ("device", "cuda"): "--device cuda",
+    ("device", "cuda"): "--device cuda with --instance-noise, --r1, --r2, --gp-weight, --lecam "
+                        "or --update extragradient",
 }
 
 
@@ -31,8 +31,6 @@ def fallback_reason(spec: RunSpec) -> str | None:
         return None
     if spec.game == DIRAC.name:
         return FALLBACKS[("game", DIRAC.name)]
-    if spec.update == "extragradient":
-        return FALLBACKS[("update", "extragradient")]
     if spec.consensus > 0:
         return FALLBACKS[("consensus", "on")]
     if spec.device != "cpu":

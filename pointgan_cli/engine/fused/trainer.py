@@ -22,6 +22,7 @@ from .settings import initial_params, per_run, shared
 if TYPE_CHECKING:
     from ...spec import RunSpec
 
+PARALLEL_MIN = 32  # runs below which the kernel runs on the calling thread only
 STOP_EVERY = 64  # steps between two checks of should_stop (a signal stops within these)
 
 
@@ -38,10 +39,18 @@ class FusedTrainer:
             raise ValueError("FusedTrainer needs at least one spec")
         if len({batch_key(s) for s in specs}) != 1:
             raise ValueError("specs in one batch must share batch_key()")
-        from .compiled import kernel
-
-        self._kernel = kernel()
         s0 = specs[0]
+        self.device = s0.device
+        if self.device == "cpu":
+            from .compiled import kernel
+
+            # a parallel region wakes every thread at each call: for a few runs that costs
+            # more than it shares (on a loaded machine, a scheduler tick per call)
+            self._kernel = kernel(serial=True if len(specs) < PARALLEL_MIN else None)
+        else:
+            from .cuda_support import device_kernel
+
+            self._kernel = device_kernel(self.device)
         self.specs = list(specs)
         self.R = len(specs)
         self.steps, self.B = s0.steps, s0.batch_size
@@ -56,6 +65,7 @@ class FusedTrainer:
         self.alive = np.ones(self.R, bool)
         self.diverged_step = np.full(self.R, -1, np.int64)
         self._last_good = (self.g.copy(), self.d.copy())
+        self._on_device = None  # CUDA: the device copies of the arrays the kernel changes
 
     # -- the state as the torch engine names it ------------------------------------------------
     @property
@@ -72,10 +82,24 @@ class FusedTrainer:
     # -- training --------------------------------------------------------------------------------
     def advance(self, upto: int) -> None:
         """Every alive run from ``self.step`` to step ``upto``."""
-        if upto > self.step:
+        if upto <= self.step:
+            return
+        if self.device == "cpu":
             self._kernel(self.S, self.alive, self.seeds, self.step, upto, self.H, self.IS,
                          self.Fs)
-            self.step = upto
+        else:  # the state stays on the GPU until a snapshot or checkpoint reads it
+            if self._on_device is None:
+                self._on_device = self._kernel.to_device(self.S, self.alive, self.seeds, self.H,
+                                                         self.IS, self.Fs)
+            self._kernel.advance(self._on_device, self.step, upto)
+        self.step = upto
+
+    def _host(self) -> None:
+        """CUDA: bring the state back (and drop the device copy, so changes made here go back
+        with the next step)."""
+        if self._on_device is not None:
+            self.S = self._on_device[0].copy_to_host()
+            self._on_device = None
 
     def train_step(self) -> None:
         self.advance(self.step + 1)
@@ -110,6 +134,7 @@ class FusedTrainer:
         """``Snapshots.snapshot``: divergence found, rolled back and frozen; metrics in float64."""
         from ..snapshot_record import Snapshot
 
+        self._host()
         finite = np.isfinite(self.g).all(1) & np.isfinite(self.d).all(1)
         newly = self.alive & ~finite
         if newly.any():
@@ -121,11 +146,10 @@ class FusedTrainer:
             self.S[newly, L.MG:] = 0.0  # optimizer state, LeCam anchors, optimistic steps
         self._last_good = (self.g.copy(), self.d.copy())
         g, d = self.g.astype(np.float64), self.d.astype(np.float64)
-        if not with_losses:
-            return Snapshot(step=self.step, g=g, d=d, g_loss=None, d_loss=None, d_real=None,
-                            d_fake=None, alive=self.alive.copy())
-        gl, dl, dr, df = snapshot_losses(self.specs, g, d, min(self.step, self.steps - 1))
-        return Snapshot(step=self.step, g=g, d=d, g_loss=gl, d_loss=dl, d_real=dr, d_fake=df,
+        losses = [None] * 4
+        if with_losses:
+            losses = snapshot_losses(self.specs, g, d, min(self.step, self.steps - 1))
+        return Snapshot(self.step, g, d, losses[0], losses[1], losses[2], losses[3],
                         alive=self.alive.copy())
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -156,9 +180,11 @@ class FusedTrainer:
         return state
 
     def state_for(self, i: int) -> dict:
+        self._host()
         return self._state(lambda a: a[i].copy(), lambda a: a[i].item())
 
     def stacked_state(self) -> dict:
+        self._host()
         return self._state(lambda a: a.copy(), lambda a: a.copy())
 
     def load_states(self, states: Sequence[dict]) -> None:
@@ -187,3 +213,4 @@ class FusedTrainer:
             self.S[:, L.UD:L.UD + 7] = stack("optimistic_prev", "discriminator")
         self.resumed = True
         self.step = steps.pop()
+        self._on_device = None

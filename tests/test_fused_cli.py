@@ -1,0 +1,80 @@
+"""The fused engine through the CLI: no torch anywhere in a fused sweep or train (main process
+and workers), and the same verdicts as the torch engine on a small sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+#: Imported by every Python process started with it on PYTHONPATH (workers too, spawned or
+#: forked): an import of torch leaves a file named after the process.
+SITECUSTOMIZE = textwrap.dedent('''
+    import os, sys
+
+    class _Watch:
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch":
+                open(os.path.join(os.environ["TORCH_MARKS"], str(os.getpid())), "w").close()
+            return None
+
+    sys.meta_path.insert(0, _Watch())
+''')
+
+
+def _run(args, tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    marks = tmp_path / "marks"
+    marks.mkdir(exist_ok=True)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, MPLBACKEND="Agg", TORCH_MARKS=str(marks),
+               PYTHONPATH=os.pathsep.join([str(hook), root]))
+    res = subprocess.run([sys.executable, "-m", "pointgan_cli", *map(str, args)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    return sorted(os.listdir(marks)), res
+
+
+@pytest.mark.long
+def test_a_fused_sweep_and_train_never_import_torch(tmp_path):
+    marks, res = _run(["sweep", "--preset", "fixed", "--seeds", "0-5", "--steps", "60",
+                       "--max-batch", "2", "--workers", "2", "--out", tmp_path / "s"],
+                      tmp_path)
+    assert marks == [], "torch was imported by a sweep process"
+    assert "compiling" not in res.stderr and "torch engine" not in res.stderr  # warm, fused
+    marks, _ = _run(["train", "--steps", "60", "--out", tmp_path / "r", "--quiet"], tmp_path)
+    assert marks == []
+    marks, _ = _run(["train", "--engine", "torch", "--steps", "20", "--out", tmp_path / "t",
+                     "--quiet"], tmp_path)
+    assert marks != []  # the hook sees torch when it is imported
+
+
+def test_fallback_is_one_line_and_trains_on_torch(cli, tmp_path):
+    res = cli(["train", "--game", "dirac", "--steps", "20", "--out", tmp_path / "d", "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert res.stderr.count("\n") == 1 and "--game dirac" in res.stderr
+
+
+def test_verdicts_agree_with_the_torch_engine_on_a_small_sweep(cli, tmp_path):
+    """16 fixed members x 1,500 steps: the engines round a few operations differently
+    (docs/performance.md), so a run at the tolerance's edge may flip; here none does."""
+    from pointgan_cli.store import sweepdir, sweepmembers
+
+    out = {}
+    for engine in ("fused", "torch"):
+        out[engine] = tmp_path / engine
+        res = cli(["sweep", "--preset", "fixed", "--seeds", "0-15", "--steps", "1500",
+                   "--engine", engine, "--out", out[engine], "--quiet"])
+        assert res.exit_code == 0, res.stderr
+    ids = sweepdir.member_ids(out["fused"])
+    a = sweepmembers.member_summaries(out["fused"], ids)
+    b = sweepmembers.member_summaries(out["torch"], ids)
+    assert [x["converged"] for x in a] == [y["converged"] for y in b]
+    assert sum(x["converged"] for x in a) >= 4
+    assert json.loads(json.dumps(a[0]))["steps"] == 1500
