@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from .. import verdict
-from ..spec import RunSpec
 from ..store import sweepdir, sweepmembers
 from .spec import SweepMember
 
@@ -107,7 +106,7 @@ def compare(now: dict[str, dict[str, Any]], later: dict[str, dict[str, Any]],
     return {"classes": rows, "members": members}
 
 
-def check(out: Path, sweep: Any, members: list[tuple[str, str, RunSpec]], *, run_kw: dict
+def check(out: Path, sweep: Any, members: list[SweepMember], *, run_kw: dict
           ) -> dict[str, Any]:
     """Train ``members`` to twice their steps in ``out/check-2x`` (replacing an earlier
     check), compare classes, write ``out/check-classes.json`` and return the document."""

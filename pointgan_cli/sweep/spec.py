@@ -318,12 +318,12 @@ class SweepMember(NamedTuple):
     spec: RunSpec
 
 
-def expand(sweep: SweepSpec) -> list[tuple[str, str, RunSpec]]:
-    """All members as (id, group, spec), in a stable order. The sweep's common ``overrides``
-    (flags) apply to every member; variant overrides and grid values win over them."""
+def expand(sweep: SweepSpec) -> list[SweepMember]:
+    """All members as ``SweepMember(id, group, spec)``, in a stable order. The sweep's common
+    ``overrides`` (flags) apply to every member; variant overrides and grid values win."""
     overrides = sweep.overrides
     config = Path(sweep.config) if sweep.config else None
-    out: list[tuple[str, str, RunSpec]] = []
+    out: list[SweepMember] = []
     for variant in sweep.variants:
         grid = variant_grid(sweep, variant)
         fields = list(grid)

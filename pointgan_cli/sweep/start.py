@@ -66,7 +66,7 @@ def start(out: Path | None, spec: SweepSpec | None, members: MemberList | None, 
     """The sweep to run at ``out``: ``spec`` and ``members`` are what the user's flags name
     (None when ``--resume`` was given alone)."""
     check_flags(out, resume, force)
-    if resume and spec is not None and not sweepdir.is_sweep(out):
+    if resume and spec is not None and out is not None and not sweepdir.is_sweep(out):
         resume, force = False, True  # killed before sweep.json: start the named sweep there
     if resume:
         assert out is not None
