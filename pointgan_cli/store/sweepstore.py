@@ -123,18 +123,24 @@ class BatchMetrics:
         engine, and torch; a diagnosis of the parameters does without)."""
         if not self.steps:
             return []
+        return self.rows_of(np.stack([q[i] for q in self.params]), spec, losses)
+
+    def rows_of(self, p: np.ndarray, spec: RunSpec, losses: bool = True) -> list[dict[str, Any]]:
+        """``rows`` of one member's parameters ``p`` (S, P) float32: a slice of ``array()``
+        (a pass over every member of a batch stacks the batch once, not once per member)."""
+        if not self.steps:
+            return []
         game = game_of(spec)
         ng = len(game.g_names)
-        p = np.stack([q[i] for q in self.params])  # (S, P) float32
         cols: list[list[float]] = []
         if losses:
             from ..engine.replay import stored_losses  # torch: only for the losses
 
             cols = stored_losses(spec, self.steps, p[:, :ng], p[:, ng:])
         target = game.target(spec)
-        return [game.metrics_row(step, p[k, :ng].tolist(), p[k, ng:].tolist(),
-                                 [c[k] for c in cols], target)
-                for k, step in enumerate(self.steps)]
+        values = p.tolist()  # Python floats, as each row's .tolist() gave them
+        return [game.metrics_row(step, v[:ng], v[ng:], [c[k] for c in cols], target)
+                for k, (step, v) in enumerate(zip(self.steps, values))]
 
     def array(self) -> np.ndarray:
         """Every snapshot's parameters as one array (S, M, 9) float32 (S may be 0)."""
