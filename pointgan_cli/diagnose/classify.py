@@ -70,12 +70,15 @@ def _param_keys(row: dict[str, Any]) -> tuple[str, ...]:
     return keys
 
 
+_PLAIN = frozenset((float, int))
+
+
 def _finite(row: dict[str, Any]) -> bool:
-    for k in _param_keys(row):
-        v = row[k]
-        if not (isinstance(v, (int, float)) and math.isfinite(v)):
-            return False
-    return True
+    """Whether every parameter of the row is a finite number."""
+    vals = [row[k] for k in _param_keys(row)]
+    if _PLAIN.issuperset(map(type, vals)):  # the usual row: plain floats, checked in C
+        return all(map(math.isfinite, vals))
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals)
 
 
 def _json_num(v: Any) -> float | None:
