@@ -29,7 +29,7 @@ from .. import verdict
 from ..errors import UsageError
 from ..games import DIRAC, game_of
 from ..results import progress
-from ..store import rundir, sweepdir, sweepmembers
+from ..store import memberbatches, rundir, sweepdir, sweepmembers
 from ..store.rundir import Run
 from . import dshape
 from .source import params_at
@@ -51,9 +51,33 @@ def sign_changes(values: list[float], ref: float) -> int:
     return sum(1 for a, b in zip(signs, signs[1:]) if a != b)
 
 
+_PARAM_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _param_keys(row: dict[str, Any]) -> tuple[str, ...]:
+    """The parameter keys of a row (``w``, ``b``, ``d_W*``, ``d_c*``), worked out once per
+    layout of keys (a sweep's rows share a few layouts; this ran for every row of every
+    member)."""
+    names = tuple(row)
+    keys = _PARAM_KEYS.get(names)
+    if keys is None:
+        if len(_PARAM_KEYS) > 64:
+            _PARAM_KEYS.clear()
+        keys = tuple(k for k in names
+                     if k in ("w", "b") or k.startswith("d_W") or k.startswith("d_c"))
+        _PARAM_KEYS[names] = keys
+    return keys
+
+
+_PLAIN = frozenset((float, int))
+
+
 def _finite(row: dict[str, Any]) -> bool:
-    keys = [k for k in row if k in ("w", "b") or k.startswith("d_W") or k.startswith("d_c")]
-    return all(isinstance(row[k], (int, float)) and math.isfinite(row[k]) for k in keys)
+    """Whether every parameter of the row is a finite number."""
+    vals = [row[k] for k in _param_keys(row)]
+    if _PLAIN.issuperset(map(type, vals)):  # the usual row: plain floats, checked in C
+        return all(map(math.isfinite, vals))
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals)
 
 
 def _json_num(v: Any) -> float | None:
@@ -237,33 +261,40 @@ def diagnose_sweep(path: Path, visit: Any = None) -> dict[str, Any]:
     explorer takes its numbers from the same pass instead of reading every member twice)."""
     path = Path(path)
     members: list[dict[str, Any]] = []
-    entries = sweepdir.read_index(path).entries
-    for entry in progress.each(entries, progress.count(len(entries), "member", "diagnose")):
-        mid, group = entry.id, entry.group
-        if not sweepmembers.member_started(path, mid):
-            members.append({"id": mid, "group": group, "class": NOT_RUN,
-                            "reason": f"{sweepdir.member_dir(path, mid)} has no metrics",
-                            "evidence": None})
-            if visit is not None:
-                visit(mid, group, None, members[-1])
-            continue
-        run = None
-        try:
-            # the class and the D-shape evidence read parameters only: no losses, no torch
-            run = sweepmembers.load_member(path, mid, losses=False)
-            rep = diagnose_run(run)
-        except UsageError as exc:
-            rep = {"class": UNREADABLE, "reason": str(exc), "evidence": None}
-        if visit is not None:
-            visit(mid, group, run, rep)
-        members.append({"id": mid, "group": group, **{k: rep[k] for k in
-                                                      ("class", "reason", "evidence")}})
+    n = len(sweepdir.member_ids(path))
+    with progress.task(n, progress.count(n, "member", "diagnose")):
+        # batch by batch: each batch's files are read once for all its members; the class
+        # and the D-shape evidence read parameters only: no losses, no torch
+        for mid, group, load in memberbatches.iter_members(path, losses=False):
+            members.append(_diagnose_member(mid, group, load, path, visit))
+            progress.advance()
     groups: dict[str, dict[str, Any]] = {}
     for m in members:
         g = groups.setdefault(m["group"], {"group": m["group"], "n": 0, "classes": {}})
         g["n"] += 1
         g["classes"].setdefault(m["class"], []).append(m["id"])
     return {"sweep_dir": str(path), "groups": list(groups.values()), "members": members}
+
+
+def _diagnose_member(mid: str, group: str, load: Any, path: Path,
+                     visit: Any) -> dict[str, Any]:
+    """One member of ``diagnose_sweep`` (``load``: see ``memberbatches.iter_members``)."""
+    if load is None:
+        out = {"id": mid, "group": group, "class": NOT_RUN,
+               "reason": f"{sweepdir.member_dir(path, mid)} has no metrics", "evidence": None}
+        if visit is not None:
+            visit(mid, group, None, out)
+        return out
+    run = None
+    rep: dict[str, Any]
+    try:
+        run = load()
+        rep = diagnose_run(run)
+    except UsageError as exc:
+        rep = {"class": UNREADABLE, "reason": str(exc), "evidence": None}
+    if visit is not None:
+        visit(mid, group, run, rep)
+    return {"id": mid, "group": group, **{k: rep[k] for k in ("class", "reason", "evidence")}}
 
 
 def diagnose(path: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .. import verdict
@@ -60,14 +61,24 @@ class Game:
         """One snapshot as a metrics row: step, the judged parameters, their distance, the
         losses (``LOSSES``), then the other parameters. Run directories and the batch store
         write this same row."""
-        values = dict(zip(self.g_names, g)) | {n if n in self.judged else f"d_{n}": v
-                                                for n, v in zip(self.d_names, d)}
-        x, y = values[self.judged[0]], values[self.judged[1]]
-        row: dict[str, Any] = {"step": step, self.judged[0]: x, self.judged[1]: y,
-                               "distance": self.distance(x, y, target)}
+        values = [*g, *d]
+        (kx, ix), (ky, iy), others = self._row_layout
+        x, y = values[ix], values[iy]
+        row: dict[str, Any] = {"step": step, kx: x, ky: y, "distance": self.distance(x, y, target)}
         row.update(zip(LOSSES, losses))
-        row.update((k, v) for k, v in values.items() if k not in self.judged)
+        row.update((k, values[i]) for k, i in others)
         return row
+
+    @cached_property
+    def _row_layout(self) -> tuple[tuple[str, int], tuple[str, int], tuple[tuple[str, int], ...]]:
+        """Where ``metrics_row`` finds each key in ``[*g, *d]``: the two judged parameters,
+        then the others in row order (worked out once: a sweep's report builds every
+        member's rows)."""
+        at = dict(zip(self.g_names, range(len(self.g_names)))) | {
+            n if n in self.judged else f"d_{n}": len(self.g_names) + j
+            for j, n in enumerate(self.d_names)}
+        return ((self.judged[0], at[self.judged[0]]), (self.judged[1], at[self.judged[1]]),
+                tuple((k, i) for k, i in at.items() if k not in self.judged))
 
     def judged_of(self, row: dict[str, Any]) -> tuple[float, float]:
         """The two numbers the success window judges, from a metrics row."""

@@ -20,7 +20,15 @@ from ..naming import rerun_command
 from ..spec import RunSpec
 from . import atomic, checkpoints, checks, fsguard, rundir, sweepstore
 from .ckptfile import unstack_state
-from .sweepdir import _SAFE_ID, MEMBERS, SWEEP_JSON, is_sweep, member_dir, read_index
+from .sweepdir import (
+    _SAFE_ID,
+    MEMBERS,
+    SWEEP_JSON,
+    Index,
+    is_sweep,
+    member_dir,
+    read_index,
+)
 
 # -- members: in the batch store, or (older sweeps, exported members) a run directory --------
 
@@ -220,9 +228,15 @@ def member_started(path: Path | str, member_id: str) -> bool:
     return _locate(path, member_id) is not None
 
 
+def _index(path: Path | str) -> Index:
+    """``read_index``, remembered until ``sweep.json`` changes."""
+    if not (Path(path) / SWEEP_JSON).is_file():
+        return read_index(path)  # its UsageError
+    return _cached(Path(path) / SWEEP_JSON, "index", lambda f: read_index(f.parent))
+
+
 def _entry(path: Path | str, member_id: str) -> RunSpec:
-    index = _cached(Path(path) / SWEEP_JSON, "index", lambda f: read_index(f.parent))
-    for e in index.entries:
+    for e in _index(path).entries:
         if e.id == member_id:
             try:
                 return RunSpec.model_validate(e.spec)

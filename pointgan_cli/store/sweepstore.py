@@ -13,20 +13,17 @@ Under the sweep directory (``sweepdir`` owns the rest of it)::
 Why this shape: a sweep of 1,024 members wrote 6,150 files (41 KB and six fsyncs per member)
 and spent more time pickling, encoding JSON and syncing than training. Here a batch (256
 members on a CPU) writes two files per checkpoint, one fsync each.
-Why npz (numpy's zip of raw arrays, read with ``allow_pickle=False``, so loading runs no code,
-like ``torch.load(weights_only=True)``): for 128 members x 31 snapshots it wrote in 0.5 ms
-against 6.4 ms for ``torch.save`` of the same stacked tensors and 13 ms for Parquet (pyarrow,
-plus its import), at the same size (docs/performance.md).
+Why npz (numpy's zip of raw arrays, read with ``allow_pickle=False``: loading runs no code):
+128 members x 31 snapshots wrote in 0.5 ms against 6.4 ms for ``torch.save`` and 13 ms for
+Parquet, at the same size (docs/performance.md).
 
 The parameters are float32 in the engine, so storing them as float32 loses nothing; ``distance``
 is recomputed from them exactly as a run's metrics row computes it. Writes are atomic (temp
 file, fsync, rename), metrics first: after a crash the state file is the authority and metrics
 rows past its step are dropped, so a resumed batch continues from a consistent point.
 
-Size: the final files are packed losslessly (``floatpack`` for the parameters, ``jsoncols``
-for the summaries, compressed npz for the state, ids zlib'd): a 1,024-member sweep of 151
-snapshots stores 3.8 KB per member here, 3.6 KB of it the parameters' snapshots (4.3 KB
-before).
+Size: packed losslessly (``floatpack`` parameters, ``jsoncols`` summaries, compressed npz
+state, zlib'd ids): 3.8 KB per member for 151 snapshots, 3.6 KB of it the parameters.
 """
 
 from __future__ import annotations
@@ -117,24 +114,28 @@ class BatchMetrics:
         self.params = [self.params[k] for k in keep]
 
     def rows(self, i: int, spec: RunSpec, losses: bool = True) -> list[dict[str, Any]]:
-        """Member i's metrics rows, as ``metrics.jsonl`` of a run holds them (same keys and
-        order, ``Game.metrics_row``; parameters exact, losses to float64 rounding).
-        ``losses`` False: the parameters and distance only (recomputing the losses takes the
-        engine, and torch; a diagnosis of the parameters does without)."""
+        """Member i's metrics rows as a run's ``metrics.jsonl`` holds them (``rows_of``)."""
+        return self.rows_of(np.stack([q[i] for q in self.params]), spec, losses) \
+            if self.steps else []
+
+    def rows_of(self, p: np.ndarray, spec: RunSpec, losses: bool = True) -> list[dict[str, Any]]:
+        """Rows of one member's parameters ``p`` (S, P) float32 (a slice of ``array()``: a pass
+        over a whole batch stacks it once): same keys and order as a run's rows
+        (``Game.metrics_row``), parameters exact, losses to float64 rounding. ``losses`` False:
+        parameters and distance only (the losses take the engine, and torch)."""
         if not self.steps:
             return []
         game = game_of(spec)
         ng = len(game.g_names)
-        p = np.stack([q[i] for q in self.params])  # (S, P) float32
         cols: list[list[float]] = []
         if losses:
             from ..engine.replay import stored_losses  # torch: only for the losses
 
             cols = stored_losses(spec, self.steps, p[:, :ng], p[:, ng:])
         target = game.target(spec)
-        return [game.metrics_row(step, p[k, :ng].tolist(), p[k, ng:].tolist(),
-                                 [c[k] for c in cols], target)
-                for k, step in enumerate(self.steps)]
+        values = p.tolist()  # Python floats, as each row's .tolist() gave them
+        return [game.metrics_row(step, v[:ng], v[ng:], [c[k] for c in cols], target)
+                for k, (step, v) in enumerate(zip(self.steps, values))]
 
     def array(self) -> np.ndarray:
         """Every snapshot's parameters as one array (S, M, 9) float32 (S may be 0)."""
