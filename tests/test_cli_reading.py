@@ -10,22 +10,26 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from tests.conftest import run_cli
+from pointgan_cli.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """A folder holding two small sweeps and a run."""
+    """A folder holding two small sweeps and a run (made in this process: only the commands
+    that read them are checked in a fresh one)."""
+    runner = CliRunner()
     base = tmp_path_factory.mktemp("reading")
     for name, seeds in (("sw1", "0-1"), ("sw2", "1-2")):
-        res = run_cli(["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", seeds,
-                       "--steps", "120", "--workers", "1", "-q", "-o", base / name])
-        assert res.returncode == 0, res.stderr
-    res = run_cli(["train", "--steps", "120", "-q", "-o", base / "run"])
-    assert res.returncode == 0, res.stderr
+        res = runner.invoke(app, ["sweep", "--preset", "baseline", "--preset", "fixed",
+                                  "--seeds", seeds, "--steps", "120", "--workers", "1", "-q",
+                                  "-o", str(base / name)])
+        assert res.exit_code == 0, res.stderr
+    res = runner.invoke(app, ["train", "--steps", "120", "-q", "-o", str(base / "run")])
+    assert res.exit_code == 0, res.stderr
     return base
 
 

@@ -61,6 +61,7 @@ def test_fallback_is_one_line_and_trains_on_torch(cli, tmp_path):
     assert res.stderr.count("\n") == 1 and "--game dirac" in res.stderr
 
 
+@pytest.mark.long
 def test_verdicts_agree_with_the_torch_engine_on_a_small_sweep(cli, tmp_path):
     """16 fixed members x 1,500 steps: the engines round a few operations differently
     (docs/performance.md), so a run at the tolerance's edge may flip; here none does."""
