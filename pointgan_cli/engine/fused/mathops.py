@@ -4,8 +4,12 @@ sigmoid built on it, and the reductions.
 Why our own ``exp``: numba calls libm's scalar ``expf``, which stops the loops over a run's
 samples from vectorising, and the sigmoids are most of a step's work. This one is Cephes'
 ``expf`` (Cody-Waite reduction, degree-5 polynomial, about 1 ulp), written with plain float32
-operations and a bit cast, so LLVM turns the sample loops into SIMD code. NaN propagates (a
-diverging run must stay non-finite until its snapshot finds it).
+operations and a bit cast, so LLVM turns the sample loops into SIMD code. Its multiply-adds are
+explicit fused ones (``fma32``, ``llvm.fma``): about a quarter fewer instructions per sigmoid,
+the same accuracy (at most 2 ulp against float64, as before), and only these operations are
+fused (a fast-math ``contract`` flag would fuse every multiply-add of the step, the torch
+engine's formulas included). NaN propagates (a diverging run must stay non-finite until its
+snapshot finds it).
 
 Why the sums have ``reassoc``: a float sum vectorises only when the compiler may reorder it.
 The order it picks depends on the compiled code and the loop's length alone, never on how many
@@ -18,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 F = np.float32
@@ -44,20 +49,35 @@ def _pow2(typingctx, n):
     return sig, codegen
 
 
+@intrinsic
+def fma32(typingctx, a, b, c):
+    """float32 a * b + c rounded once (``llvm.fma``: vectorises, one instruction)."""
+    sig = types.float32(types.float32, types.float32, types.float32)
+
+    def codegen(context, builder, signature, args):
+        f32 = ir.FloatType()
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f32, [f32] * 3),
+                                            "llvm.fma.f32")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
 @njit(inline="always", cache=True)
 def exp32(x):
-    """float32 e^x (Cephes expf), clamped to [-87, 88]; NaN stays NaN."""
+    """float32 e^x (Cephes expf, its multiply-adds fused: fewer instructions and the
+    reduction's products exact), clamped to [-87, 88]; NaN stays NaN."""
     x = x if not (x > _HI) else _HI
     x = x if not (x < _LO) else _LO
-    n = np.floor(x * _LOG2E + _HALF)
-    r = x - n * _C1
-    r = r - n * _C2
-    p = _P0 * r + _P1
-    p = p * r + _P2
-    p = p * r + _P3
-    p = p * r + _P4
-    p = p * r + _P5
-    y = (p * r) * r + r + ONE
+    n = np.floor(fma32(x, _LOG2E, _HALF))
+    r = fma32(-n, _C1, x)
+    r = fma32(-n, _C2, r)
+    p = fma32(_P0, r, _P1)
+    p = fma32(p, r, _P2)
+    p = fma32(p, r, _P3)
+    p = fma32(p, r, _P4)
+    p = fma32(p, r, _P5)
+    y = fma32(p * r, r, r) + ONE
     return y * _pow2(n)
 
 
