@@ -4,6 +4,8 @@ threads, and the fallbacks it names."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -215,3 +217,21 @@ def test_kernel_cache_is_the_users_and_says_a_compile_once(monkeypatch, capsys, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "compiling the fused CPU kernel once" in err
     assert str(tmp_path / "xdg" / "pointgan") in err
+
+
+def test_the_kernel_cache_is_keyed_by_the_fused_sources(tmp_path, monkeypatch):
+    """A kernel compiled from other sources is never loaded: the cache folder names a digest
+    of every source file of the fused engine (numba itself checks only the defining file)."""
+    from pointgan_cli.engine.fused import cache
+
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    key = cache.source_key()
+    assert len(key) == 16 and cache.kernel_dir() == tmp_path / "numba" / key
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in Path(cache.__file__).parent.glob("*.py"):
+        (src / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setattr(cache, "__file__", str(src / "cache.py"))
+    assert cache.source_key() == key  # the same sources, wherever they lie
+    (src / "mathops.py").write_text((src / "mathops.py").read_text() + "\n# edited\n")
+    assert cache.source_key() != key

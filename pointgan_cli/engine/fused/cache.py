@@ -30,10 +30,27 @@ def cache_dir() -> Path:
     return Path(base) / "pointgan"
 
 
+def source_key() -> str:
+    """A digest of the fused engine's source files. numba keys a cached kernel on the file
+    that defines it (its path and time stamp) only, so an edit to a helper it inlines from
+    another module would keep running the old kernel; a folder per source version cannot."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def kernel_dir() -> Path:
+    """Where this version's compiled kernels go: ``cache_dir()/numba/<source_key()>``."""
+    return cache_dir() / "numba" / source_key()
+
+
 def use_cache_dir() -> Path:
-    """Point numba's cache at ``cache_dir()/numba`` (before numba is imported; if it already
-    is, its config is updated too) and return that directory."""
-    where = cache_dir() / "numba"
+    """Point numba's cache at ``kernel_dir()`` (before numba is imported; if it already is,
+    its config is updated too) and return that directory."""
+    where = kernel_dir()
     with contextlib.suppress(OSError):  # numba then warns that it cannot cache; compiles
         where.mkdir(parents=True, exist_ok=True)
     os.environ["NUMBA_CACHE_DIR"] = str(where)
@@ -51,8 +68,8 @@ def use_cache_dir() -> Path:
 
 def is_cached(module_stem: str, func: str) -> bool:
     """Whether numba's cache holds an index for ``func`` of the module ``module_stem``
-    (a file name prefix ``<stem>.<func>-<line>.py<ver>.nbi`` in some subfolder)."""
-    root = cache_dir() / "numba"
+    compiled from these sources (``<stem>.<func>-<line>.py<ver>.nbi`` under ``kernel_dir()``)."""
+    root = kernel_dir()
     if not root.is_dir():
         return False
     return any(root.rglob(f"{module_stem}.{func}-*.nbi"))
