@@ -32,18 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-Z95 = 1.959963984540054
-
-
-def _wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
-    return (0.0 if k == 0 else lo), (1.0 if k == n else hi)
+from .stats import wilson
 
 
 def binomial_two_sided(a: int, b: int) -> float:
@@ -68,7 +57,7 @@ def convergence_curve(times: Sequence[int | None], budget: int) -> list[dict[str
     for s in steps:
         while k < len(done) and done[k] <= s:
             k += 1
-        lo, hi = _wilson(k, n)
+        lo, hi = wilson(k, n)
         out.append({"step": s, "fraction": k / n if n else 0.0, "low": lo, "high": hi,
                     "converged": k, "n": n})
     return out
