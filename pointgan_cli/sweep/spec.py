@@ -277,35 +277,35 @@ def reference_groups(sweep: SweepSpec) -> dict[str, str | None]:
         ref = f"{first}={sweep.grid[first][0]}"
     if ref is not None and "=" in ref:
         return _grid_references(sweep, *grid_reference(ref, sweep.grid))
-    ref = ref if ref is not None else sweep.variants[0].method_name
-    out: dict[str, str | None] = {}
-    refs: dict[tuple, str] = {}
-    points = []
-    for v in sweep.variants:
-        grid = variant_grid(sweep, v)
-        for point in itertools.product(*(grid[f] for f in grid)):
-            gp = dict(zip(grid, point))
-            key = (v.stratum, tuple(sorted((k, str(x)) for k, x in gp.items())))
-            points.append((group_name(v.label, gp), key))
-            if v.method_name == ref:
-                refs.setdefault(key, group_name(v.label, gp))
-    for group, key in points:
-        out[group] = refs.get(key)
-    return out
+    method = ref if ref is not None else sweep.variants[0].method_name
+    # by method: the reference method's group at the same grid point (and stratum)
+    return _references(sweep, lambda v, gp: (v.stratum, _point(gp)),
+                       lambda v, gp: v.method_name == method)
 
 
 def _grid_references(sweep: SweepSpec, field: str, value: Any) -> dict[str, str | None]:
+    """By grid value: the same method's group at ``field=value``, the other fields equal."""
+    return _references(sweep, lambda v, gp: (v.stratum, v.label, _point(gp, field)),
+                       lambda v, gp: gp[field] == value)
+
+
+def _point(gp: dict[str, Any], without: str | None = None) -> tuple:
+    return tuple(sorted((k, str(x)) for k, x in gp.items() if k != without))
+
+
+def _references(sweep: SweepSpec, key_of: Any, is_reference: Any) -> dict[str, str | None]:
+    """Every group -> the first reference group (``is_reference(variant, point)``) that shares
+    its ``key_of(variant, point)``, or None."""
     refs: dict[tuple, str] = {}
     points = []
     for v in sweep.variants:
         grid = variant_grid(sweep, v)
         for point in itertools.product(*(grid[f] for f in grid)):
             gp = dict(zip(grid, point))
-            key = (v.stratum, v.label, tuple(sorted((k, str(x)) for k, x in gp.items()
-                                                    if k != field)))
-            points.append((group_name(v.label, gp), key))
-            if gp[field] == value:
-                refs.setdefault(key, group_name(v.label, gp))
+            key, name = key_of(v, gp), group_name(v.label, gp)
+            points.append((name, key))
+            if is_reference(v, gp):
+                refs.setdefault(key, name)
     return {group: refs.get(key) for group, key in points}
 
 
