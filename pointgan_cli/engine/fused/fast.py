@@ -33,6 +33,7 @@ from .layout import (
     I_L2,
     I_LECAM,
     I_LOSS,
+    I_MINIMAX,
     I_ND,
     I_NOISE,
     I_R1,
@@ -55,7 +56,6 @@ from .layout import (
     G,
 )
 from .mathops import sig32
-from .step import g_grad
 
 F = np.float32
 LANE = 64
@@ -92,6 +92,31 @@ def adam(S, r, p, m, v, n, grad, lr, bc1, sbc2, b1, b2, c1, c2, eps, decay):
         S[r, v + k] = vk
         uk = mk / (math.sqrt(vk) / sbc2 + eps) * step
         S[r, p + k] = S[r, p + k] * decay - uk if decay != ONE else S[r, p + k] - uk
+
+
+@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+def g_grad(S, r, B, minimax, XB, out):
+    """``step.g_grad`` for BCE without instance noise, in one pass over the B samples
+    (forward, the G loss's slope, its chain through D, and the two sums)."""
+    w, b = S[r, G], S[r, G + 1]
+    A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
+    a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
+    c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
+    wx = ONE / F(B)
+    k0, k1 = A0 * a0, A1 * a1
+    sx, sg = ZERO, ZERO
+    for i in range(B):
+        x = XB[i]
+        v = x * w + b
+        s0 = sig32(A0 * v + B0)
+        s1 = sig32(A1 * v + B1)
+        e = sig32(s0 * a0 + c + s1 * a1)
+        gz = -(e * wx) if minimax else -wx + e * wx
+        q0, q1 = s0 - s0 * s0, s1 - s1 * s1
+        gz = gz * (q0 * k0 + q1 * k1)
+        sx += gz * x
+        sg += gz
+    out[0], out[1] = sx, sg
 
 
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
@@ -163,10 +188,9 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first):
     XB = np.zeros(nd * B, np.float32)
     EPS = np.zeros(nd * K * 2, np.float32)
     none = np.zeros(0, np.float32)
-    V = np.zeros(K * B + LANE, np.float32)
-    S0, S1, Z, GZ = np.empty_like(V), np.empty_like(V), np.empty_like(V), np.empty_like(V)
+    V = np.zeros(K * B, np.float32)
     gg, gd = np.zeros(2, np.float32), np.zeros(7, np.float32)
-    noise, l2 = IS[I_NOISE] == 1, IS[I_L2] == 1
+    noise, l2, minimax = IS[I_NOISE] == 1, IS[I_L2] == 1, IS[I_MINIMAX] == 1
     lr_g, lr_d = H[r, LR_G], H[r, LR_D]
     decay = ONE if l2 else H[r, DECAY]  # L2 decay is in the gradient
     b1, b2 = F(Fs[F_B1]), F(Fs[F_B2])
@@ -174,7 +198,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first):
     eps = F(Fs[F_EPS])
     for t in range(t0, t1):
         fill_draws(seed, t, IS, H, r, XB, EPS, none, none)
-        g_grad(S, r, IS, XB, none, V, S0, S1, Z, GZ, gg)
+        g_grad(S, r, B, minimax, XB, gg)
         n = t + 1 - first
         adam(S, r, G, MG, VG, 2, gg, lr_g, BC[n, 0], BC[n, 1], b1, b2, c1, c2, eps, ONE)
         for j in range(nd):

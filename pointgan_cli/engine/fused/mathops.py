@@ -35,16 +35,17 @@ ONE = F(1.0)
 
 
 @intrinsic
-def _pow2(typingctx, n):
-    """2^n for an integral float32 n in [-126, 127]: the exponent field built and bit cast."""
-    sig = types.float32(types.float32)
+def _scale2(typingctx, y, n):
+    """y * 2^n for an integral float32 n, by adding n to y's exponent field (an integer add
+    instead of a float multiply: exact, hence the same bits, while y * 2^n stays a normal
+    number, which ``exp32``'s clamp guarantees; a NaN y stays NaN)."""
+    sig = types.float32(types.float32, types.float32)
 
     def codegen(context, builder, signature, args):
         i32 = ir.IntType(32)
-        k = builder.fptosi(args[0], i32)
-        k = builder.add(k, ir.Constant(i32, 127))
-        k = builder.shl(k, ir.Constant(i32, 23))
-        return builder.bitcast(k, ir.FloatType())
+        k = builder.shl(builder.fptosi(args[1], i32), ir.Constant(i32, 23))
+        bits = builder.add(builder.bitcast(args[0], i32), k)
+        return builder.bitcast(bits, ir.FloatType())
 
     return sig, codegen
 
@@ -78,7 +79,7 @@ def exp32(x):
     p = fma32(p, r, _P4)
     p = fma32(p, r, _P5)
     y = fma32(p * r, r, r) + ONE
-    return y * _pow2(n)
+    return _scale2(y, n)
 
 
 @njit(inline="always", cache=True)
