@@ -12,6 +12,7 @@ are multiples of ``LANE``, sums are per row.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 
@@ -38,7 +39,7 @@ def init_params(seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return g, d
 
 
-class Game:
+class Game(ABC):
     """What every game shares: the settings ``cfg``, the hot-path wrappers around the game's
     gradients, the joint field and LeCam's term. A game sets, in its constructor, its D-step
     layout: ``K`` G-noise pairs, D rows of ``N`` values (``nf`` fake slots, then real ones),
@@ -61,28 +62,34 @@ class Game:
         self.lc_rate = 1.0 - cfg.lc_decay
 
     # -- the game's own parts ----------------------------------------------------------------
+    @abstractmethod
     def initial_params(self) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        """G's and D's parameters at step 0, on the runs' device."""
 
+    @abstractmethod
     def randomness(self) -> ChunkedRandomness:
-        raise NotImplementedError
+        """The draws this game's steps take."""
 
+    @abstractmethod
     def metrics(self, randomness: ChunkedRandomness):
         """The snapshot metrics: a callable from a state to a ``Snapshot``."""
-        raise NotImplementedError
 
     def coef(self, d: torch.Tensor):
         """What D's gradients need of its parameters (None: the parameters themselves)."""
         return None
 
+    @abstractmethod
     def g_grad_at(self, g, d, coef, dr: Draws) -> torch.Tensor:
-        raise NotImplementedError
+        """G's gradient at G params ``g`` against D params ``d`` (``coef``: ``coef(d)``)."""
 
+    @abstractmethod
     def d_samples(self, g, dr: Draws, j: int, inplace: bool = False) -> torch.Tensor:
-        raise NotImplementedError
+        """D's inputs (R, N) at sub-step j for G params ``g`` (``inplace``: may reuse a
+        buffer; the hot path only)."""
 
+    @abstractmethod
     def d_grad_at(self, d, coef, v, dr: Draws, j: int, lc_ema: torch.Tensor) -> Grad:
-        raise NotImplementedError
+        """D's gradient at params ``d`` on inputs ``v``, and the LeCam anchors it used."""
 
     # -- shared -------------------------------------------------------------------------------
     def g_grad(self, s: TrainingState, dr: Draws, coef) -> torch.Tensor:

@@ -86,8 +86,9 @@ class BatchTrainer:
         self.updates = Updates(self.optimizer, cfg.lr_g, cfg.lr_d, cfg.decoupled_decay)
         self.capture = None if mode == "eager" else CapturedStep(mode, cfg.device)
         #: the optional parts of the state a checkpoint holds (``TrainingState``'s ``part``)
-        self.parts = frozenset([*(["lecam"] if cfg.has_lecam else []),
-                                *(["optimistic"] if cfg.scheme == "optimistic" else [])])
+        self.parts = frozenset(part for part, used in (("lecam", cfg.has_lecam),
+                                                      ("optimistic", cfg.scheme == "optimistic"))
+                               if used)
         self.resumed = False  # set by load_states: ``run`` then emits no step-0 snapshot
 
     # -- what callers read: the state's parameters and flags, the step mode -------------------
