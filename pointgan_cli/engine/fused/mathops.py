@@ -27,6 +27,7 @@ from numba.extending import intrinsic
 
 F = np.float32
 _HI, _LO = F(88.0), F(-87.0)
+_NHI, _NLO = -_HI, -_LO
 _LOG2E, _HALF = F(1.44269504088896341), F(0.5)
 _C1, _C2 = F(0.693359375), F(-2.12194440e-4)
 _P0, _P1, _P2 = F(1.9875691500e-4), F(1.3981999507e-3), F(8.3334519073e-3)
@@ -70,6 +71,12 @@ def exp32(x):
     reduction's products exact), clamped to [-87, 88]; NaN stays NaN."""
     x = x if not (x > _HI) else _HI
     x = x if not (x < _LO) else _LO
+    return _exp_core(x)
+
+
+@njit(inline="always", cache=True)
+def _exp_core(x):
+    """``exp32`` of an x already in [-87, 88] (or NaN)."""
     n = np.floor(fma32(x, _LOG2E, _HALF))
     r = fma32(-n, _C1, x)
     r = fma32(-n, _C2, r)
@@ -84,8 +91,12 @@ def exp32(x):
 
 @njit(inline="always", cache=True)
 def sig32(x):
-    """float32 sigmoid 1 / (1 + e^-x)."""
-    return ONE / (ONE + exp32(-x))
+    """float32 sigmoid 1 / (1 + e^-x): ``exp32(-x)`` with the clamp applied to x before the
+    negation (the same bits: negation is exact), which LLVM compiles to one min and one max
+    instead of folding the negation into two compares and blends."""
+    x = x if not (x < _NHI) else _NHI
+    x = x if not (x > _NLO) else _NLO
+    return ONE / (ONE + _exp_core(-x))
 
 
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
