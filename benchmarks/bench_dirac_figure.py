@@ -32,7 +32,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pointgan_cli.render import phase  # noqa: E402
 from pointgan_cli.spec import RunSpec  # noqa: E402
-from pointgan_cli.store import sweepdir, sweepmembers  # noqa: E402
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.sweep import dirac_report  # noqa: E402
 
 
@@ -79,7 +79,7 @@ def panels_of(sweep: Path, summary: dict, specs: dict[str, RunSpec]) -> list[dic
     out = []
     for g in summary["groups"]:
         mid = g["members"][0]
-        rows = sweepmembers.member_metrics(sweep, mid)
+        rows = SweepDir(sweep).members.metrics(mid)
         out.append({"spec": specs[mid], "theta": np.array([r["theta"] for r in rows]),
                     "psi": np.array([r["psi"] for r in rows]), "title": g["group"]})
     return out
@@ -101,9 +101,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sweep = Path(tmp) / "d"
         make_sweep(sweep)
-        index = sweepdir.read_index(sweep)
+        index = SweepDir(sweep).index
         specs = {e.id: RunSpec.model_validate(e.spec) for e in index.entries}
-        summary = sweepdir.read_summary(sweep)
+        summary = SweepDir(sweep).summary()
         ours, png = timed(lambda: dirac_report.grid_png(sweep, summary, specs), args.repeat)
         panels = panels_of(sweep, summary, specs)
         ncols = 4 if len(panels) > 9 else min(3, len(panels))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pointgan_cli.errors import UsageError
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import ckptfile
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.sweep.ranges import parse_grid, parse_seeds
 from pointgan_cli.sweep.report import wilson
 from pointgan_cli.sweep.spec import build_sweep_spec, expand
@@ -150,9 +151,8 @@ def test_member_equals_train_alone(cli, tmp_path):
         assert r.exit_code == 0
         a, b = _metrics(exported / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
         assert len(a) == len(b) > 10
-        from pointgan_cli.store import sweepmembers
 
-        steps, ws, bs = sweepmembers.member_curve(tmp_path / "s", mid)  # what the charts draw
+        steps, ws, bs = SweepDir(tmp_path / "s").members.curve(mid)  # what the charts draw
         assert steps == [r["step"] for r in b] and ws == [r["w"] for r in b]
         assert bs == [r["b"] for r in b]
         for ra, rb in zip(a, b):

@@ -172,7 +172,6 @@ def test_ten_sigterms_at_step_0_over_a_sweeps_first_second_then_resume_match(tmp
     import subprocess
     import sys
 
-    from pointgan_cli.store import sweepdir, sweepmembers
 
     args = ["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-4",
             "--max-batch", "1", "--workers", "1", "--steps", "100", "--checkpoint-every", "25",
@@ -187,11 +186,13 @@ def test_ten_sigterms_at_step_0_over_a_sweeps_first_second_then_resume_match(tmp
         # batches before k finished, batch k checkpointed at step 0, the others not started
         want = [(100, True)] * k + [(0, False)]
         assert (killed, states, resumed) == ("143", repr(want).replace(" ", ""), "0"), k
+    from pointgan_cli.store.sweepdir import SweepDir
+
     ref = tmp_path / "ref"
-    ids = sweepdir.member_ids(ref)
-    want = [sweepmembers.member_metrics(ref, m) for m in ids]
+    ids = SweepDir(ref).ids
+    want = [SweepDir(ref).members.metrics(m) for m in ids]
     assert all(len({r["step"] for r in rows}) == len(rows) for rows in want)
     for k in range(10):
         out = tmp_path / f"k{k}"
         assert (out / "summary.json").read_bytes() == (ref / "summary.json").read_bytes()
-        assert [sweepmembers.member_metrics(out, m) for m in ids] == want, k
+        assert [SweepDir(out).members.metrics(m) for m in ids] == want, k

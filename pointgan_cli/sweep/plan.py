@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..engine.batching import auto_max_batch, batch_key
 from ..errors import UsageError
-from ..store import sweepmembers, sweepstore
+from ..store.sweepdir import SweepDir
 from .spec import SweepMember
 
 
@@ -55,31 +55,28 @@ def plan_jobs(members: Sequence[SweepMember], max_batch: int | None,
     return jobs
 
 
-def store_jobs(out: Path, members: Sequence[SweepMember], max_batch: int | None,
+def store_jobs(out: SweepDir, members: Sequence[SweepMember], max_batch: int | None,
                workers: int) -> list[Job]:
-    """The work left in the sweep at ``out``: each stored batch that has not finished resumes
-    whole (same members, from its state's step); members no batch holds (and without a
-    finished run directory of their own) are planned into new batches, numbered after the
-    existing ones."""
+    """The work left in the sweep ``out``: each stored batch that has not finished resumes
+    whole (same members, from its state's step); members no batch holds are planned into new
+    batches, numbered after the existing ones."""
     by_id = {m.id: m for m in members}
     jobs: list[Job] = []
     held: set[str] = set()
     last = -1
-    for bid in sweepstore.batch_ids(out):
-        ids, _step, finished = sweepstore.read_progress(sweepstore.state_path(out, bid))
+    for bid in out.batch_ids():
+        ids, _step, finished = out.members.progress(bid)
         unknown = [i for i in ids if i not in by_id]
         if unknown:
-            raise UsageError(f"--resume: batch {bid} of {out} holds {unknown[0]!r}, "
+            raise UsageError(f"--resume: batch {bid} of {out.path} holds {unknown[0]!r}, "
                              "which sweep.json does not list")
         held.update(ids)
         last = max(last, int(bid))
         if not finished:
-            jobs.append(Job([by_id[i] for i in ids], out, bid, resume=True))
-    rest = [m for m in members if m.id not in held]
-    done = sweepmembers.member_summaries(out, [m.id for m in rest])  # one pass over the store
-    fresh = [m for m, s in zip(rest, done) if s is None]
+            jobs.append(Job([by_id[i] for i in ids], out.path, bid, resume=True))
+    fresh = [m for m in members if m.id not in held]
     for k, job in enumerate(plan_jobs(fresh, max_batch, workers)):
-        job.sweep, job.batch = out, sweepstore.batch_name(last + 1 + k)
+        job.sweep, job.batch = out.path, out.batch_name(last + 1 + k)
         jobs.append(job)
     jobs.sort(key=lambda j: -j.run_steps)  # longest first: better packing on the workers
     return jobs
