@@ -4,7 +4,7 @@
 Both draw the same panels of the same sweep (``pointgan sweep --study dirac``, 20 groups) at
 the same size and dpi, in one process:
 
-* pointgan: ``sweep.dirac_report.grid_png`` (streamlines of all seeds integrated at once,
+* pointgan: ``sweep.dirac_summaries.grid_png`` (streamlines of all seeds integrated at once,
   ``render/streamlines.py``; fixed layout; labels on the outer panels; 8-bit palette PNG);
 * baseline: every panel's field drawn with ``ax.streamplot`` (density 0.9, one arrow patch per
   line), every panel labelled, ``tight_layout``, an RGBA PNG from ``savefig`` -- what the
@@ -33,7 +33,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from pointgan_cli.render import phase  # noqa: E402
 from pointgan_cli.spec import RunSpec  # noqa: E402
 from pointgan_cli.store.sweepdir import SweepDir
-from pointgan_cli.sweep import dirac_report  # noqa: E402
+from pointgan_cli.sweep import dirac_summaries  # noqa: E402
 
 
 def make_sweep(out: Path) -> None:
@@ -104,7 +104,7 @@ def main() -> None:
         index = SweepDir(sweep).index
         specs = {e.id: RunSpec.model_validate(e.spec) for e in index.entries}
         summary = SweepDir(sweep).summary()
-        ours, png = timed(lambda: dirac_report.grid_png(sweep, summary, specs), args.repeat)
+        ours, png = timed(lambda: dirac_summaries.grid_png(sweep, summary, specs), args.repeat)
         panels = panels_of(sweep, summary, specs)
         ncols = 4 if len(panels) > 9 else min(3, len(panels))
         base, base_png = timed(lambda: baseline_png(panels, ncols, "Dirac-GAN"), args.repeat)

@@ -1,6 +1,6 @@
 """Interrupt and resume give an uninterrupted run's rows, at step 0 and at every phase
 boundary (a plain step, a snapshot, a checkpoint, the last step), for one run and for a
-sweep batch (``training.train_batch``, ``sweep.batches.train_store_batch``)."""
+sweep batch (``training.train_batch``, ``sweep.jobs.train_store_batch``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import sweepstore
-from pointgan_cli.sweep.batches import train_store_batch
+from pointgan_cli.sweep.jobs import train_store_batch
 from pointgan_cli.sweep.spec import SweepMember
 from pointgan_cli.training.runtime import Interrupted
 from pointgan_cli.training.train import Member, train_batch
@@ -98,7 +98,7 @@ from pointgan_cli.cli import app as cliapp
 import matplotlib.pyplot  # what every child needs, imported once before any fork
 import pointgan_cli.engine, pointgan_cli.sweep.charts, pointgan_cli.sweep.run
 from pointgan_cli.store import sweepstore
-from pointgan_cli.sweep import batches
+from pointgan_cli.sweep import jobs
 with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
     cliapp.main(["sweep", "--help"])
 root, kills, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
@@ -106,7 +106,7 @@ root, kills, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def at_step_0_of(k, t0):
     # Batch k's trainer gets a real SIGTERM from this process just as it starts to run:
     # the signal handler is installed, the step-0 snapshot not yet taken.
-    real, seen, first = batches.train_to_end, [0], []
+    real, seen, first = jobs.train_to_end, [0], []
 
     def wrapped(trainer, *a, **kw):
         first.append(time.monotonic())
@@ -124,7 +124,7 @@ def at_step_0_of(k, t0):
         seen[0] += 1
         return real(trainer, *a, **kw)
 
-    batches.train_to_end = wrapped
+    jobs.train_to_end = wrapped
 
 def child(argv, k=None):
     pid = os.fork()  # one thread here: the child starts with everything imported

@@ -42,7 +42,7 @@ SCHEMA_VERSION = 2  # the member list of sweepindex
 MAP = "map"
 MAP_KINDS = ("png", "json", "csv")
 DIRAC_GRID, DIRAC_TABLE = "dirac-grid.png", "dirac-table.md"  # a Dirac-GAN sweep's report
-REPORT_FILES = ("weights.png", "success.png", "convergence.png", DIRAC_GRID,
+SUMMARY_FILES = ("weights.png", "success.png", "convergence.png", DIRAC_GRID,
                 DIRAC_TABLE)  # the report's files
 
 SWEEP_LAYOUT: fsguard.Layout = {
@@ -50,7 +50,7 @@ SWEEP_LAYOUT: fsguard.Layout = {
     SUMMARY: fsguard.FILE,
     SUMMARY_CSV: fsguard.FILE,
     rundir.REPORT: fsguard.FILE,
-    **{name: fsguard.FILE for name in REPORT_FILES},
+    **{name: fsguard.FILE for name in SUMMARY_FILES},
     **{f"{MAP}.{kind}": fsguard.FILE for kind in MAP_KINDS},
     **{f"{MAP}-*.{kind}": fsguard.FILE for kind in MAP_KINDS},
     f"{rundir.ANIMATION}.gif": fsguard.FILE,
@@ -349,7 +349,7 @@ class SweepDir:
         """The charts written beside ``summary.json`` (those that exist): the summaries'
         charts, then the stability maps."""
         path = self.path
-        found = [path / n for n in REPORT_FILES if n.endswith(".png") and (path / n).is_file()]
+        found = [path / n for n in SUMMARY_FILES if n.endswith(".png") and (path / n).is_file()]
         maps = [path / f"{MAP}.png", *sorted(path.glob(f"{MAP}-*.png"))]
         return found + [p for p in maps if p.is_file()]
 

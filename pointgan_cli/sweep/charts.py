@@ -2,7 +2,7 @@
 ``convergence.png`` (fraction converged by step, per group); ``success.png`` (success rate per
 group with its Wilson interval) is drawn by ``successplot``.
 
-Why apart from ``report``: the statistics need numpy only, the charts matplotlib, whose import
+Why apart from ``summaries``: the statistics need numpy only, the charts matplotlib, whose import
 alone takes 0.36 s; ``Preload`` imports it on a thread where a core would otherwise wait for
 training. Reads members through a ``SweepDir`` only.
 """
@@ -23,7 +23,7 @@ DPI = 110  # the charts' resolution (dots per inch)
 class Preload:
     """Import the charts' libraries (matplotlib with Agg, PIL) on a thread of their own, at
     most once (``start``), while this process waits for training in other processes: 0.3 s
-    that the report would otherwise spend after training. ``join`` waits for it."""
+    that the summaries would otherwise spend after training. ``join`` waits for it."""
 
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
@@ -40,7 +40,7 @@ class Preload:
 
 
 def _import_charts() -> None:
-    with contextlib.suppress(Exception):  # the report imports (and reports) them itself
+    with contextlib.suppress(Exception):  # the summaries import (and report) them themselves
         import matplotlib
 
         matplotlib.use("Agg")

@@ -1,8 +1,8 @@
-"""Running a whole sweep: write ``sweep.json``, train what is unfinished, write the report.
+"""Running a whole sweep: write ``sweep.json``, train what is unfinished, write its summaries.
 
 The sweep directory itself is a ``store.sweepdir.SweepDir``, opened once here (and once more
-for the report, to read what the workers wrote); planning lives in ``plan``, the worker
-processes in ``executors``, the statistics in ``report`` and the charts in ``charts``.
+for the summaries, to read what the workers wrote); planning lives in ``plan``, the worker
+processes in ``executors``, the statistics in ``summaries`` and the charts in ``charts``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..spec import RunSpec
 from ..store import outputs
 from ..store.sweepdir import Entry, SweepDir
 from ..training.runtime import Interrupted, disk_failure, runs_that_fit, signals_raise
-from . import charts, dirac_report, report
+from . import charts, dirac_summaries, summaries
 from .executors import check_reachable, run_local, run_ray
 from .plan import store_jobs
 from .spec import SweepSpec, expand
@@ -188,8 +188,8 @@ def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_ba
         if preload is not None:
             preload.join()
     done = SweepDir(target.path)  # opened again: it reads what the workers wrote
-    with signals_raise():  # no step to stop at: a signal stops the (atomic) report writes
+    with signals_raise():  # no step to stop at: a signal stops the (atomic) summary writes
         if game_of(members[0][2]) is DIRAC:
-            return dirac_report.write_report(done, members)
-        return report.write_report(done, [(i, g) for i, g, _ in members],
-                                   members[0][2].real_value, sweep)
+            return dirac_summaries.write_summaries(done, members)
+        return summaries.write_summaries(done, [(i, g) for i, g, _ in members],
+                                         members[0][2].real_value, sweep)

@@ -1,4 +1,5 @@
-"""Training one sweep batch into the batch store (``sweepstore``): two files per batch.
+"""Training one planned job (``plan.Job``) into its batch of the store (``sweepstore``): two
+files per batch.
 
 A sweep's members no longer get a run directory each. The batch keeps its snapshots in memory
 (a few KB per member) and, at every checkpoint of the spec's cadence, writes the columnar
@@ -148,4 +149,4 @@ def _entered(metrics: sweepstore.BatchMetrics, specs) -> list[int | None]:
 
 def train_job(job, on_progress: ProgressFn | None = None, **kw) -> None:
     """A planned job (``plan.Job``): its batch of the sweep's store."""
-    train_store_batch(job.sweep, job.batch, job.members, on_progress, resume=job.resume, **kw)
+    train_store_batch(job.sweep, job.batch_id, job.members, on_progress, resume=job.resume, **kw)

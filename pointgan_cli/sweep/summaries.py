@@ -25,10 +25,10 @@ from .spec import SweepSpec, reference_groups
 from .stats import paired, wilson
 from .successplot import plot_success
 
-__all__ = ["paired", "wilson", "summarize", "write_report"]
+__all__ = ["paired", "wilson", "summarize", "write_summaries"]
 
 
-def write_report(sweep_dir: SweepDir, members: list[tuple[str, str]], real: float,
+def write_summaries(sweep_dir: SweepDir, members: list[tuple[str, str]], real: float,
                  sweep: SweepSpec | None = None) -> dict[str, Any]:
     """Summarise finished members ``(id, group)`` and write the charts (with ``sweep``: its
     stability maps too, see ``maps``), then ``summary.json`` (last: its presence means the
@@ -48,10 +48,10 @@ def write_report(sweep_dir: SweepDir, members: list[tuple[str, str]], real: floa
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside (restored after). The report builds tens of
+    """No cyclic garbage collection inside (restored after). The summaries build tens of
     thousands of small objects (every member's summary, matplotlib's artists); in a process
     that has torch loaded each full collection walks torch's objects too, and reading 1,024
-    summaries took 0.16 s instead of 0.03 s. Nothing the report makes lives long."""
+    summaries took 0.16 s instead of 0.03 s. Nothing made here lives long."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -5,7 +5,7 @@ A group *converges* when every member's summary says ``converged`` (inside the t
 the whole success window), *does not converge* when none does, and is *mixed* otherwise. For
 the groups of ``--study dirac`` the verdict is held against the paper's (``dirac_study``):
 ``agrees`` is true when "converges" meets "converges" and "does not converge" meets "does not
-converge". Reads members through ``sweepdir`` only; no timings, so a resumed sweep writes the
+converge". Reads members through a ``SweepDir`` only; no timings, so a resumed sweep writes the
 same bytes.
 """
 
@@ -22,13 +22,14 @@ from ..store import sweepdir
 from ..store.sweepdir import SweepDir
 from . import dirac_study
 from .dirac_study import LINEAR
-from .report import class_counts, grouped_summaries, ranking, success, totals
+from .summaries import class_counts, grouped_summaries, ranking, success, totals
 
 GRID_PNG, TABLE_MD = sweepdir.DIRAC_GRID, sweepdir.DIRAC_TABLE
 MIXED = "mixed"
 
 
-def write_report(sweep_dir: SweepDir, members: list[tuple[str, str, RunSpec]]) -> dict[str, Any]:
+def write_summaries(sweep_dir: SweepDir, members: list[tuple[str, str, RunSpec]]
+                    ) -> dict[str, Any]:
     """Summarise the finished members, write the grid figure and the table, then
     ``summary.json`` (last: its presence means the sweep is complete)."""
     summary = summarize(sweep_dir, [(i, g) for i, g, _ in members])
