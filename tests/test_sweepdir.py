@@ -148,3 +148,56 @@ def test_a_half_made_sweep_out_names_the_resume_command(tmp_path, cli, monkeypat
     assert f"continue it with: pointgan sweep --resume --out {out}" in res.stderr
     res = cli(["sweep", "--resume", "--out", out, "--quiet"])
     assert res.exit_code == 0, res.output
+
+
+# -- SweepDir: one object per sweep, what it read kept for its lifetime ----------------------------
+
+
+def test_a_sweepdir_keeps_what_it_read_and_a_new_one_reads_again(sweep, tmp_path):
+    """Reads are held by the object, not by the module: one opened before a batch is removed
+    still gives that batch's members; one opened after reads the store as it is."""
+    import shutil
+
+    copy = tmp_path / "s"
+    shutil.copytree(sweep, copy)
+    before = SweepDir(copy)
+    ids = before.ids
+    want = before.members.summaries(ids)
+    assert all(s is not None for s in want)
+    gone = before.members.where()[ids[0]][0]
+    for f in (copy / "batches").glob(f"{gone}.*"):
+        f.unlink()
+    assert before.members.summaries(ids) == want
+    after = SweepDir(copy)
+    now = after.members.summaries(ids)
+    assert now[0] is None and not after.members.started(ids[0])
+    assert [s for s in now if s is not None] == [s for s, i in zip(want, ids)
+                                                 if after.members.started(i)]
+
+
+def test_reading_every_member_holds_a_few_batches_at_a_time(sweep, monkeypatch):
+    """Loading each member in turn (``log`` of a sweep, an animated grid) keeps the decoded
+    states and metrics of the last ``KEEP_HEAVY`` batches only, and gives the same runs."""
+    from pointgan_cli.store import sweepmembers
+
+    monkeypatch.setattr(sweepmembers, "KEEP_HEAVY", 1)
+    sd = SweepDir(sweep)
+    assert len(sd.batch_ids()) >= 3
+    runs = [sd.members.load(i) for i in sd.ids]
+    assert len(sd.members._heavy) <= len(sweepmembers.HEAVY)
+    fresh = SweepDir(sweep)
+    for i, run in zip(sd.ids, runs):
+        assert run.metrics == fresh.members.metrics(i)
+        assert sd.members.checkpoint(i)["step"] == fresh.members.checkpoint(i)["step"]
+
+
+def test_a_member_path_opens_its_sweep(sweep):
+    from pointgan_cli.store.memberpath import load_any_run, member_address, member_spec
+
+    mid = SweepDir(sweep).ids[2]
+    found = member_address(sweep / "members" / mid)
+    assert found is not None and isinstance(found[0], SweepDir)
+    assert (found[0].path, found[1]) == (sweep, mid)
+    assert member_address(sweep / "elsewhere" / mid) is None
+    assert load_any_run(sweep / "members" / mid).metrics == SweepDir(sweep).members.metrics(mid)
+    assert member_spec(sweep / "members" / mid / "spec.json") == SweepDir(sweep).spec_of(mid)

@@ -13,6 +13,7 @@ sweep's report) opens the sweep again. The sweep directory's own files and names
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,16 +29,31 @@ if TYPE_CHECKING:
     from .sweepdir import SweepDir
 
 
+#: A batch's decoded states and metrics are the large reads (about 5 KB per member each): only
+#: the last few batches' are kept, so reading every member of a sweep of thousands (``log``,
+#: a grid) holds a few batches at a time; ids, progress, summaries and curves are kept whole.
+HEAVY, KEEP_HEAVY = ("state", "metrics"), 4
+
+
 class StoredMembers:
     """The members of the sweep ``sweep`` in its batch store, each batch file read once."""
 
     def __init__(self, sweep: SweepDir):
         self.sweep = sweep
         self._read: dict[tuple[str, str], Any] = {}  # (batch, what) -> what was read
+        self._heavy: OrderedDict[tuple[str, str], Any] = OrderedDict()  # the last few
         self._where: dict[str, tuple[str, int]] | None = None
 
     def _once(self, bid: str, what: str, load: Any) -> Any:
         key = (bid, what)
+        if what in HEAVY:
+            if key in self._heavy:
+                self._heavy.move_to_end(key)
+            else:
+                self._heavy[key] = load()
+                while len(self._heavy) > KEEP_HEAVY * len(HEAVY):
+                    self._heavy.popitem(last=False)
+            return self._heavy[key]
         if key not in self._read:
             self._read[key] = load()
         return self._read[key]
