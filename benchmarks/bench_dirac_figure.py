@@ -75,11 +75,11 @@ def baseline_png(panels: list[dict], ncols: int, title: str) -> bytes:
     return buf.getvalue()
 
 
-def panels_of(sweep: Path, summary: dict, specs: dict[str, RunSpec]) -> list[dict]:
+def panels_of(sweep: SweepDir, summary: dict, specs: dict[str, RunSpec]) -> list[dict]:
     out = []
     for g in summary["groups"]:
         mid = g["members"][0]
-        rows = SweepDir(sweep).members.metrics(mid)
+        rows = sweep.members.metrics(mid)
         out.append({"spec": specs[mid], "theta": np.array([r["theta"] for r in rows]),
                     "psi": np.array([r["psi"] for r in rows]), "title": g["group"]})
     return out
@@ -101,11 +101,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sweep = Path(tmp) / "d"
         make_sweep(sweep)
-        index = SweepDir(sweep).index
-        specs = {e.id: RunSpec.model_validate(e.spec) for e in index.entries}
-        summary = SweepDir(sweep).summary()
-        ours, png = timed(lambda: dirac_summaries.grid_png(sweep, summary, specs), args.repeat)
-        panels = panels_of(sweep, summary, specs)
+        opened = SweepDir(sweep)
+        specs = {e.id: RunSpec.model_validate(e.spec) for e in opened.entries}
+        summary = opened.summary()
+        ours, png = timed(lambda: dirac_summaries.grid_png(opened, summary, specs), args.repeat)
+        panels = panels_of(opened, summary, specs)
         ncols = 4 if len(panels) > 9 else min(3, len(panels))
         base, base_png = timed(lambda: baseline_png(panels, ncols, "Dirac-GAN"), args.repeat)
     print(f"panels: {len(panels)}  (CPU seconds per figure, mean of {args.repeat})")

@@ -32,10 +32,11 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=1e-5,
                     help="agreement tolerance on final parameters")
     args = ap.parse_args()
-    ids = sorted(set(SweepDir(args.a).ids) & set(SweepDir(args.b).ids))
+    da, db_ = SweepDir(args.a), SweepDir(args.b)
+    ids = sorted(set(da.ids) & set(db_.ids))
     if not ids:
         sys.exit("the two sweeps share no member")
-    sa, sb = SweepDir(args.a).members.summaries(ids), SweepDir(args.b).members.summaries(ids)
+    sa, sb = da.members.summaries(ids), db_.members.summaries(ids)
     dwb = np.array([[abs(x["w"] - y["w"]), abs(x["b"] - y["b"])] for x, y in zip(sa, sb)])
     gdiff = dwb.max(axis=1)  # per member: the larger of |dw| and |db|
     dw, db = dwb.max(axis=0)
@@ -44,8 +45,8 @@ def main() -> None:
     dd = 0.0
     alldiff = []
     for k, mid in enumerate(ids[: args.checkpoints]):
-        ca = SweepDir(args.a).members.checkpoint(mid)
-        cb = SweepDir(args.b).members.checkpoint(mid)
+        ca = da.members.checkpoint(mid)
+        cb = db_.members.checkpoint(mid)
         d = float(np.abs(np.asarray(ca["discriminator"]) - np.asarray(cb["discriminator"])).max())
         dd = max(dd, d)
         alldiff.append(max(d, float(gdiff[k])))

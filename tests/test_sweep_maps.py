@@ -84,8 +84,7 @@ def test_range_members_ids_and_recorded_command():
 
 
 def _read_members(out, ids):
-
-    return [SweepDir(out).members.summary(i) for i in ids]
+    return SweepDir(out).members.summaries(ids)
 
 
 def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):
