@@ -135,8 +135,8 @@ class OptimizerState:
 
 def optimizer_state_at(run: Run, step: int) -> OptimizerState:
     """The optimizer state of the checkpoint nearest ``step``: the latest one at or before it,
-    else the earliest after it (sweeps keep only their latest). A sweep member without a run
-    directory of its own is read from the sweep's batch store. UsageError when the run has no
+    else the earliest after it (sweeps keep only their latest). A sweep member
+    (``SWEEP/members/ID``) is read from the sweep's batch store. UsageError when the run has no
     readable checkpoint with an optimizer state."""
     import torch
 
