@@ -128,9 +128,9 @@ def _prepare_engines(specs: list[RunSpec], pool: bool) -> None:
 
 
 def _fit_memory(members: MemberList, max_batch: int | None, workers: int) -> int | None:
-    """A ``max_batch`` whose batches fit in memory on every worker at once: huge sweeps are
-    cut into more batches instead of allocating until killed (UsageError if one run is too
-    big)."""
+    """A ``max_batch`` whose jobs (each one tensor batch) fit in memory on every worker at
+    once: huge sweeps are cut into more jobs instead of allocating until killed (UsageError if
+    one run is too big)."""
     specs = [s for _, _, s in members]
     fit = runs_that_fit(specs, processes=max(1, min(workers, len(specs))))
     if fit is None:
