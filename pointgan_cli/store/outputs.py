@@ -106,5 +106,5 @@ def derived_dir(source: Path | str, flag: str = "RUN_DIR") -> Iterator[Path]:
     sweep, mid = where
     if mid not in sweep.ids:
         raise UsageError(f"{flag}: no member {short(mid)} in {short(str(sweep.path))}")
-    with fsguard.DirLock(sweep.path, flag):
+    with sweep.lock(flag):
         yield member_folder(sweep, mid, flag)

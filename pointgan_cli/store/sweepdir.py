@@ -222,9 +222,10 @@ class SweepDir:
         elif rundir.is_nonempty_dir(out):
             raise UsageError(_not_empty(out))
 
-    def lock(self) -> fsguard.DirLock:
-        """The directory's lock, held for a whole sweep (``with sweep.lock(): ...``)."""
-        return fsguard.DirLock(self.path)
+    def lock(self, flag: str = "--out") -> fsguard.DirLock:
+        """The directory's lock, held for a whole sweep (``with sweep.lock(): ...``) and by a
+        command writing beside a member; ``flag`` names the path in the refusal."""
+        return fsguard.DirLock(self.path, flag)
 
     def prepare_fresh(self, force: bool) -> None:
         """Under the lock: refuse a non-empty directory unless ``force``, and then delete only
