@@ -57,9 +57,9 @@ def measure(runs: int, mode: str | None, steps: int) -> dict:
         step = _seconds(tr.train_step, steps)
         out = {"R": runs, "mode": tr.step_mode, "step": step, "rate": runs / step,
                "graph_error": tr.graph_error}
-        if tr.step_mode == "graph":
-            out["replay"] = _seconds(tr._graph.replay, max(10, steps // 4))
-        out["chunk"] = _seconds(lambda: tr._load_chunk(tr.step), 3)
+        if tr.capture is not None and tr.capture.graph is not None:
+            out["replay"] = _seconds(tr.capture.graph.replay, max(10, steps // 4))
+        out["chunk"] = _seconds(lambda: tr.randomness.load_chunk(tr.step), 3)
     out["bytes_per_run"] = (torch.cuda.max_memory_allocated() - base) / runs
     return out
 

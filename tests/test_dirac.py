@@ -38,17 +38,17 @@ def test_gradients_match_autograd_on_the_losses(ov):
     F * L_fake + L_real plus the penalties on psi."""
     specs = [dirac(seed=s, init=f"{0.7 - s},{1.3 + s}", **ov) for s in (0, 1)]
     tr = DiracTrainer(specs)
-    tr.x_at(5)
-    c, B, Bp = 5 - tr._chunk_start, tr.B, tr.Bp
-    tr._dr = tr._draws(c)
-    gg = tr._g_grad(5, None)
-    gd = tr._d_grad(5, 0, None)
+    tr.randomness.x_at(5)
+    c, B, Bp = 5 - tr.randomness.chunk_start, tr.cfg.B, tr.cfg.Bp
+    dr = tr.randomness.draws(c)
+    gg = tr.game.g_grad(tr.state, dr, None)
+    gd = tr.game.d_grad(tr.state, dr, 0, None)[0]
     for i, spec in enumerate(specs):
         theta = tr.g[i].double().clone().requires_grad_(True)
         psi = tr.d[i].double().clone().requires_grad_(True)
         zero = torch.zeros(B, dtype=F64)
         if spec.instance_noise > 0:
-            noise = tr.inst_chunk[i, c].double()
+            noise = tr.randomness.inst_chunk[i, c].double()
             ng, nf, nr = noise[:B], noise[Bp:Bp + B], noise[2 * Bp:2 * Bp + B]
         else:
             ng = nf = nr = zero
@@ -79,13 +79,13 @@ def test_engine_field_equals_the_expected_field_without_noise(ov):
     pts = [(0.8, -1.1), (-0.3, 0.6), (1.5, 1.2)]
     specs = [dirac(seed=i, init=f"{a},{b}", **ov) for i, (a, b) in enumerate(pts)]
     tr = DiracTrainer(specs)
-    tr.x_at(0)
-    tr._dr = tr._draws(0)
-    gg = tr._g_grad(0, None)
-    gd = tr._d_grad(0, 0, None)
+    tr.randomness.x_at(0)
+    dr = tr.randomness.draws(0)
+    gg = tr.game.g_grad(tr.state, dr, None)
+    gd = tr.game.d_grad(tr.state, dr, 0, None)[0]
     if specs[0].consensus > 0:
-        cg, cd = tr._consensus(0)
-        gg, gd = gg + cg * tr.cons, gd + cd * tr.cons
+        cg, cd = tr.consensus(dr, 0)
+        gg, gd = gg + cg * tr.cfg.cons, gd + cd * tr.cfg.cons
     want = expected_field(torch.tensor(pts, dtype=F64), specs[0])
     got = -torch.cat([gg, gd], dim=1).double()
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

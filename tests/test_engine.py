@@ -68,7 +68,7 @@ def test_training_steps_match_nn_module_reference(preset, extra):
     tr = BatchTrainer([spec])
     ref = _Reference(spec, tr)
     for t in range(4):
-        tr.x_at(t)  # load the chunk
+        tr.randomness.x_at(t)  # load the chunk
         ref.step(t)
         with torch.inference_mode():
             tr.train_step()
@@ -99,8 +99,8 @@ class _Reference:
         self.prev = None
 
     def g_loss(self, t):
-        spec, tr = self.spec, self.tr
-        c = t - tr._chunk_start
+        spec, tr = self.spec, self.tr.randomness
+        c = t - tr.chunk_start
         x = tr.x_chunk[0, c, 0, :spec.batch_size].double()
         y = self.G(x)
         if spec.instance_noise > 0:
@@ -108,9 +108,9 @@ class _Reference:
         return losses.g_loss(self.D.logits(y), spec.loss, spec.g_loss)
 
     def d_loss(self, t, j):
-        spec, tr, G, D = self.spec, self.tr, self.G, self.D
-        c = t - tr._chunk_start
-        B, Bp, N, nf = spec.batch_size, tr.Bp, tr.N, tr.nf
+        spec, tr, G, D = self.spec, self.tr.randomness, self.G, self.D
+        c = t - tr.chunk_start
+        B, Bp, N, nf = spec.batch_size, tr.Bp, tr.N, self.tr.game.nf
         x = tr.x_chunk[0, c, j, :B].double()
         w, b = G.linear.weight.reshape(()), G.linear.bias.reshape(())
         fakes = []

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pointgan_cli.engine.optimizers import Optimizers
+from pointgan_cli.engine.optimizers import Optimizer
 from pointgan_cli.engine.trainer import BatchTrainer
 from pointgan_cli.spec import resolve_spec
 
 
-class _Updates(Optimizers):
-    def __init__(self, sgd: bool, momentum: float = 0.0):
-        self.sgd, self.momentum = sgd, momentum
-        self.beta1, self.beta2, self.eps = 0.9, 0.999, 1e-8
+def _optimizer(sgd: bool, momentum: float = 0.0) -> Optimizer:
+    return Optimizer(sgd=sgd, momentum=momentum, beta1=0.9, beta2=0.999, eps=1e-8)
 
 
 def _grads(steps: int, runs: int, size: int) -> list[torch.Tensor]:
@@ -26,7 +24,7 @@ def _grads(steps: int, runs: int, size: int) -> list[torch.Tensor]:
 def test_each_run_follows_torch_optim_with_its_own_learning_rate(kind):
     runs, size, steps = 3, 7, 25
     lr = torch.tensor([[0.01], [0.003], [0.1]])
-    upd = _Updates(sgd=kind != "adam", momentum=0.9 if kind == "sgd-momentum" else 0.0)
+    upd = _optimizer(sgd=kind != "adam", momentum=0.9 if kind == "sgd-momentum" else 0.0)
     start = torch.randn(runs, size, generator=torch.Generator().manual_seed(1))
     p, m, v = start.clone(), torch.zeros(runs, size), torch.zeros(runs, size)
     ref = [start[r].clone().requires_grad_(True) for r in range(runs)]
@@ -35,7 +33,7 @@ def test_each_run_follows_torch_optim_with_its_own_learning_rate(kind):
             torch.optim.SGD([ref[r]], lr=float(lr[r]), momentum=upd.momentum, foreach=False)
             for r in range(runs)]
     for t, grad in enumerate(_grads(steps, runs, size), start=1):
-        p = p - upd._direction(m, v, grad, lr, t)
+        p = p - upd.direction(m, v, grad, lr, t)
         for r in range(runs):
             ref[r].grad = grad[r].clone()
             opts[r].step()
@@ -52,6 +50,6 @@ def test_a_step_count_on_the_device_gives_the_same_bits_as_a_python_int():
     grads = _grads(40, 2, 7)
     m1, v1, m2, v2 = (torch.zeros(2, 7) for _ in range(4))
     for t, grad in enumerate(grads, start=1):
-        a = tr._direction(m1, v1, grad, tr.lr_d, t)
-        b = tr._direction(m2, v2, grad, tr.lr_d, torch.tensor([t]))
+        a = tr.optimizer.direction(m1, v1, grad, tr.cfg.lr_d, t)
+        b = tr.optimizer.direction(m2, v2, grad, tr.cfg.lr_d, torch.tensor([t]))
         assert torch.equal(a, b), t

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 
 import pytest
 
@@ -73,3 +74,50 @@ def test_sigterm_to_a_ray_sweep_checkpoints_every_running_member_and_exits_143(t
     res = run_cli(["sweep", "--resume", "--workers", "1", "--out", out, "-q"])
     assert res.returncode == 0, res.stderr
     assert (out / "summary.json").is_file()
+
+
+@pytest.mark.long
+def test_kill_9_of_a_ray_sweep_leaves_no_ray_process_behind(tmp_path):
+    """Ray stops its GCS and raylet itself, but its agents would stay 60 s trying to report to
+    the dead GCS; the sweep's watchdog takes every process the sweep started down in seconds."""
+    import signal
+    import time
+    from pathlib import Path
+
+    from conftest import popen_cli
+
+    from pointgan_cli.sweep import reaper
+
+    if not Path("/proc").is_dir():
+        pytest.skip("needs /proc (Linux)")
+    out = tmp_path / "s"
+    proc = popen_cli(["sweep", "--executor", "ray", "--seeds", "0-1", "--max-batch", "1",
+                      "--steps", "200000", "--checkpoint-every", "500", "--engine", "torch",
+                      "--out", out, "-q"])
+    tree: dict[int, int] = {}
+    try:
+        deadline = time.monotonic() + 180
+        while not list(out.glob("batches/*.state.npz")) and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            pytest.skip(f"Ray could not start here: {proc.stderr.read()[-300:]}")
+        tree = reaper.descendants(proc.pid)
+        names = [Path(f"/proc/{p}/cmdline").read_bytes() for p in tree]
+        assert any(b"raylet" in n for n in names) and any(b"ray::" in n for n in names)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 15
+        alive = list(tree)
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in tree if (st := reaper._stat(p)) is not None and st[1] == tree[p]]
+        assert alive == [], [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in alive]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p in tree:
+            st = reaper._stat(p)
+            if st is not None and st[1] == tree[p]:
+                os.kill(p, signal.SIGKILL)

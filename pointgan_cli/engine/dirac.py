@@ -34,13 +34,18 @@ import torch
 
 from ..games.dirac import SEED_INIT_RANGE
 from . import losses, rng
+from .game import Game, Grad
 from .grads import d_dz, g_dz
-from .layout import CHUNK, DTYPE, LANE
-from .randomness import Draws, step_of
-from .trainer import BatchTrainer, Snapshot
+from .layout import DTYPE, LANE
+from .randomness import ChunkedRandomness, Draws, InstanceNoiseOnly
+from .settings import Settings
+from .snapshot_record import Snapshot
+from .state import TrainingState
+from .trainer import BatchTrainer
 
 if TYPE_CHECKING:
     from ..spec import RunSpec
+
 
 def initial_params(specs: Sequence[RunSpec]) -> tuple[torch.Tensor, torch.Tensor]:
     """(theta (R, 1), psi (R, 1)) from each spec's ``--init``: the given point, or one drawn
@@ -56,10 +61,103 @@ def initial_params(specs: Sequence[RunSpec]) -> tuple[torch.Tensor, torch.Tensor
     return p[:, 0:1].contiguous(), p[:, 1:2].contiguous()
 
 
+class DiracGame(Game):
+    """The Dirac-GAN's layout and gradients. D-step layout: ``Bp`` fake slots then ``Bp`` real
+    slots (R, N), each half weighted as a mean over its B samples."""
+
+    def __init__(self, cfg: Settings):
+        super().__init__(cfg)
+        R, Bp, col = cfg.R, cfg.Bp, cfg.col
+        fw, easing = col("fake_weight"), col("label_easing")
+        # D's loss is the paper's sum, so the penalties keep the paper's gamma and lambda as
+        # given (pointgan's averaged loss divides them by 1 + F, see ``losses``)
+        self.r1, self.r2, self.gp = col("r1"), col("r2"), col("gp_weight")
+        self.fake_weight64 = torch.tensor([[s.fake_weight] for s in cfg.specs],
+                                          dtype=torch.float64)
+        self.easing64 = torch.tensor([[s.label_easing] for s in cfg.specs], dtype=torch.float64)
+        self.K, self.nf, self.N = 1, Bp, 2 * Bp
+        mean = (cfg.mask / cfg.B).expand(R, Bp)  # (R, Bp) 1/B on samples, 0 on padding
+        self.wv = torch.cat([mean * fw, mean], dim=1)  # F * L_fake + L_real
+        self.ntw = -torch.cat([mean * fw * easing, mean * (1.0 - easing)], dim=1)
+        ones = torch.ones(R, Bp, dtype=DTYPE, device=cfg.device)
+        self.sgn = torch.cat([ones, -ones], dim=1)
+        self.wsgn = self.wv * self.sgn
+        self.omega_fake = self.omega_real = mean.contiguous()
+        self.lc_w = torch.cat([mean, mean], dim=1) * (cfg.lc * 2.0)
+        self.zeros = torch.zeros(R, Bp, dtype=DTYPE, device=cfg.device)
+
+    def initial_params(self) -> tuple[torch.Tensor, torch.Tensor]:
+        g, d = initial_params(self.cfg.specs)
+        return g.to(self.cfg.device), d.to(self.cfg.device)
+
+    def randomness(self) -> ChunkedRandomness:
+        """Only instance noise (WGAN-GP needs no interpolates here: D's input gradient is -psi
+        everywhere), from the same stream as the pointgan game's (fakes, then reals, per D
+        sub-step)."""
+        c = self.cfg
+        return InstanceNoiseOnly(c.seeds, n_d=c.n_d, B=c.B, Bp=c.Bp, K=self.K, N=self.N,
+                                 inst=c.inst if c.has_inst else None)
+
+    def metrics(self, randomness: ChunkedRandomness):
+        c = self.cfg
+
+        def evaluate(s: TrainingState) -> Snapshot:
+            theta, psi = s.g.double().cpu(), s.d.double().cpu()  # (R, 1)
+            g_loss, d_loss, d_real, d_fake = snapshot_losses(
+                theta, psi, c.loss, c.g_loss, self.easing64, self.fake_weight64)
+            return Snapshot(step=s.step, g=theta, d=psi, g_loss=g_loss, d_loss=d_loss,
+                            d_real=d_real, d_fake=d_fake, alive=s.alive.cpu().clone())
+
+        return evaluate
+
+    def g_grad_at(self, g, d, coef, dr: Draws) -> torch.Tensor:
+        """dL_G/dtheta (R, 1): G's samples are theta (+ instance noise), ``z = -psi y``, so
+        ``dL/dtheta = -psi * sum_i dL/dz_i``."""
+        c = self.cfg
+        y = g.expand(c.R, c.Bp)
+        if dr.inst is not None:
+            y = y + dr.inst[:, : c.Bp]
+        gz = g_dz(y * -d, c.wx, c.loss, c.g_loss)  # (R, Bp)
+        return gz.sum(-1, keepdim=True) * -d
+
+    def d_samples(self, g, dr: Draws, j: int, inplace: bool = False) -> torch.Tensor:
+        """What D sees at sub-step j: Bp fakes theta (+ e), then Bp reals 0 (+ e')."""
+        Bp = self.cfg.Bp
+        fakes, reals = g.expand(self.cfg.R, Bp), self.zeros
+        if dr.inst is not None:
+            o = Bp + j * self.N
+            fakes = fakes + dr.inst[:, o : o + Bp]
+            reals = dr.inst[:, o + Bp : o + self.N]
+        return torch.cat([fakes, reals], dim=1)
+
+    def d_grad_at(self, d, coef, v, dr: Draws, j: int, lc_ema: torch.Tensor) -> Grad:
+        """dL_D/dpsi (R, 1) at inputs v (R, N): ``-sum_i dL/dz_i v_i`` (z = -psi v), plus
+        R1/R2 ``gamma psi``, WGAN-GP ``2 weight (|psi| - 1) sign(psi)``, LeCam, L2 decay;
+        and the LeCam anchors it used."""
+        c = self.cfg
+        z = v * -d
+        gz = d_dz(z, c.loss, self.wv, self.ntw, self.wsgn, self.sgn)
+        anchors = None
+        if c.has_lecam:
+            dz, anchors = self.lecam_dz(z, lc_ema)
+            gz = gz + dz
+        gd = -(gz * v).sum(-1, keepdim=True)
+        if c.has_r1:
+            gd = gd + d * self.r1
+        if c.has_r2:
+            gd = gd + d * self.r2
+        if c.has_gp:
+            gd = gd + (d.abs() - 1.0) * torch.sign(d) * (self.gp * 2.0)
+        if c.has_wd and c.l2:
+            gd = gd + d * c.wd
+        return gd, anchors
+
+
 class DiracTrainer(BatchTrainer):
-    """R Dirac-GAN runs whose specs share a ``batch_key``: the engine with this game's
-    gradients. D-step layout: ``Bp`` fake slots then ``Bp`` real slots (R, N), each half
-    weighted as a mean over its B samples."""
+    """R Dirac-GAN runs whose specs share a ``batch_key``: the engine with this game's layout,
+    gradients, draws and metrics (``DiracGame``)."""
+
+    game_class = DiracGame
 
     @torch.inference_mode(False)  # normal tensors: the consensus term differentiates through them
     def __init__(self, specs: Sequence[RunSpec], step_mode: str | None = None):
@@ -67,113 +165,7 @@ class DiracTrainer(BatchTrainer):
         per run leave nothing for a captured CUDA graph to win."""
         if step_mode not in (None, "eager"):
             raise ValueError(f"step_mode {step_mode!r}: the Dirac-GAN steps eagerly")
-        self._common_init(specs)
-        self._layout()
-        g, d = initial_params(self.specs)
-        self._init_state(g.to(self.device), d.to(self.device), "eager")
-
-    def _layout(self) -> None:
-        R, Bp, col = self.R, self.Bp, self.col
-        fw, easing = col("fake_weight"), col("label_easing")
-        # D's loss is the paper's sum, so the penalties keep the paper's gamma and lambda as
-        # given (pointgan's averaged loss divides them by 1 + F, see ``losses``)
-        self.r1, self.r2, self.gp = col("r1"), col("r2"), col("gp_weight")
-        self.fake_weight64 = torch.tensor([[s.fake_weight] for s in self.specs],
-                                          dtype=torch.float64)
-        self.easing64 = torch.tensor([[s.label_easing] for s in self.specs], dtype=torch.float64)
-        self.K, self.nf, self.N = 1, Bp, 2 * Bp
-        mean = (self.mask / self.B).expand(R, Bp)  # (R, Bp) 1/B on samples, 0 on padding
-        self.wv = torch.cat([mean * fw, mean], dim=1)  # F * L_fake + L_real
-        self.ntw = -torch.cat([mean * fw * easing, mean * (1.0 - easing)], dim=1)
-        ones = torch.ones(R, Bp, dtype=DTYPE, device=self.device)
-        self.sgn = torch.cat([ones, -ones], dim=1)
-        self.wsgn = self.wv * self.sgn
-        self.omega_fake = self.omega_real = mean.contiguous()
-        self.lc_w = torch.cat([mean, mean], dim=1) * (self.lc * 2.0)
-        self.lc_rate = 1.0 - self.lc_decay
-        self.zeros = torch.zeros(R, Bp, dtype=DTYPE, device=self.device)
-
-    # -- randomness: only instance noise ---------------------------------------------------
-    def _alloc_chunks(self) -> None:
-        R, C, n_d, dev = self.R, CHUNK, self.n_d, self.device
-        self.x_chunk = torch.zeros(R, C, n_d, 1, dtype=DTYPE, device=dev)  # G has no input
-        if self.has_inst:  # per step Bp values for the G step, then N per D sub-step
-            self.inst_chunk = torch.empty(R, C, self.Bp + n_d * self.N, dtype=DTYPE, device=dev)
-        self._chunks_ready = True
-
-    def _draws(self, c: int | torch.Tensor) -> Draws:
-        """Step ``c`` of the chunk: only instance noise (WGAN-GP needs no interpolates here:
-        D's input gradient is -psi everywhere)."""
-        inst = step_of(self.inst_chunk, c) if self.has_inst else None
-        return Draws(x=self.x_chunk[:, 0], eps=None, inst=inst, gp=None)
-
-    def _fill_chunk(self, start: int, lo: int, hi: int) -> None:
-        """Runs lo..hi of the chunk starting at ``start``: instance noise from the same stream
-        as the pointgan game's (fakes, then reals, per D sub-step)."""
-        if self.has_inst:
-            steps = torch.arange(start, start + CHUNK, dtype=torch.int64, device=self.device)
-            self._fill_instance_noise(steps, lo, hi)
-
-    # -- gradients -------------------------------------------------------------------------
-    def _coef(self):
-        return None  # D's parameter is its own coefficient
-
-    def _g_grad(self, t: int, coef) -> torch.Tensor:
-        return self._g_grad_at(self.g, self.d, t)
-
-    def _g_grad_at(self, g: torch.Tensor, d: torch.Tensor, t: int) -> torch.Tensor:
-        """dL_G/dtheta (R, 1): G's samples are theta (+ instance noise), ``z = -psi y``, so
-        ``dL/dtheta = -psi * sum_i dL/dz_i``."""
-        y = g.expand(self.R, self.Bp)
-        if self.has_inst:
-            y = y + self._dr.inst[:, : self.Bp]
-        gz = g_dz(y * -d, self.wx, self.loss, self.g_loss)  # (R, Bp)
-        return gz.sum(-1, keepdim=True) * -d
-
-    def _d_samples(self, g: torch.Tensor, t: int, j: int, inplace: bool = False):
-        """What D sees at sub-step j of step t: Bp fakes theta (+ e), then Bp reals 0 (+ e')."""
-        fakes, reals = g.expand(self.R, self.Bp), self.zeros
-        if self.has_inst:
-            o = self.Bp + j * self.N
-            fakes = fakes + self._dr.inst[:, o : o + self.Bp]
-            reals = self._dr.inst[:, o + self.Bp : o + self.N]
-        return torch.cat([fakes, reals], dim=1)
-
-    def _d_grad(self, t: int, j: int, coef) -> torch.Tensor:
-        return self._d_grad_at(self.d, None, self._d_samples(self.g, t, j), t, j, True)
-
-    def _d_grad_at(self, d, coef, v, t: int, j: int, commit: bool) -> torch.Tensor:
-        """dL_D/dpsi (R, 1) at inputs v (R, N): ``-sum_i dL/dz_i v_i`` (z = -psi v), plus
-        R1/R2 ``gamma psi``, WGAN-GP ``2 weight (|psi| - 1) sign(psi)``, LeCam, L2 decay."""
-        z = v * -d
-        gz = d_dz(z, self.loss, self.wv, self.ntw, self.wsgn, self.sgn)
-        if self.has_lecam:
-            dz, anchors = self._lecam_dz(z)
-            if commit:
-                self._lc_next = anchors
-            gz = gz + dz
-        gd = -(gz * v).sum(-1, keepdim=True)
-        if self.has_r1:
-            gd = gd + d * self.r1
-        if self.has_r2:
-            gd = gd + d * self.r2
-        if self.has_gp:
-            gd = gd + (d.abs() - 1.0) * torch.sign(d) * (self.gp * 2.0)
-        if self.has_wd and self.l2:
-            gd = gd + d * self.wd
-        return gd
-
-    def _field(self, g: torch.Tensor, d: torch.Tensor, t: int, j: int = 0):
-        gg = self._g_grad_at(g, d, t)
-        return gg, self._d_grad_at(d, None, self._d_samples(g, t, j), t, j, False)
-
-    # -- metrics ---------------------------------------------------------------------------
-    def _evaluate(self) -> Snapshot:
-        theta, psi = self.g.double().cpu(), self.d.double().cpu()  # (R, 1)
-        g_loss, d_loss, d_real, d_fake = snapshot_losses(
-            theta, psi, self.loss, self.g_loss, self.easing64, self.fake_weight64)
-        return Snapshot(step=self.step, g=theta, d=psi, g_loss=g_loss, d_loss=d_loss,
-                        d_real=d_real, d_fake=d_fake, alive=self.alive.cpu().clone())
+        super().__init__(specs, "eager")
 
 
 def snapshot_losses(theta, psi, loss: str, g_kind: str, easing, fake_weight):

@@ -25,6 +25,7 @@ from ..training import worker_boot
 from ..training.runtime import Interrupted, SignalFlag
 from .batches import train_job
 from .plan import Job
+from .reaper import Reaper
 
 # -- local executor ----------------------------------------------------------------------------
 
@@ -197,7 +198,10 @@ def run_ray(
     if address:
         check_reachable(address)
     started = False
+    reaper = Reaper()
     if not ray.is_initialized():
+        if not address:
+            reaper.start()  # a local Ray is ours: nothing of it outlives the sweep, even kill -9
         try:
             if address:
                 ray.init(address=address, log_to_driver=False)
@@ -205,6 +209,7 @@ def run_ray(
                 ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False,
                          log_to_driver=False)
         except Exception as exc:  # noqa: BLE001 - any connection failure is one line
+            reaper.done()
             raise RuntimeFailure(ray_start_error(exc, address, os.environ)) from None
         started = True
     try:
@@ -219,6 +224,7 @@ def run_ray(
     finally:
         if started:
             ray.shutdown()
+        reaper.done()
 
 
 def _wait_ray(ray, refs: list, jobs: Sequence[Job], flag: SignalFlag,
