@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pointgan_cli.store import fsguard, outputs, sweepmembers
+from pointgan_cli.store import fsguard, outputs
+from pointgan_cli.store.sweepdir import SweepDir
 
 
 def _tree(d: Path) -> dict[str, bytes]:
@@ -118,7 +119,7 @@ def test_every_command_that_takes_a_run_takes_a_member_path(cli, sweep, tmp_path
     assert (member / "animation.gif").stat().st_size > 0 and not member.is_symlink()
     res = cli(["diagnose", "run", member, "--json"])
     assert res.exit_code == 0, res.stderr
-    assert json.loads(res.stdout)["class"] == sweepmembers.member_summary(sweep, "fixed-s0003")[
+    assert json.loads(res.stdout)["class"] == SweepDir(sweep).members.summary("fixed-s0003")[
         "class"]
     res = cli(["diagnose", "stability", member, "--json"])
     assert res.exit_code == 0, res.stderr
@@ -162,7 +163,7 @@ def test_derived_writes_wait_for_the_writer_holding_the_lock(cli, sweep, tmp_pat
 
 
 def test_a_member_folder_is_made_real_and_inside_the_sweep(sweep):
-    folder = outputs.member_folder(sweep, "fixed-s0002")
+    folder = outputs.member_folder(SweepDir(sweep), "fixed-s0002")
     assert folder == sweep / "members" / "fixed-s0002" and folder.is_dir()
     assert outputs.enclosing_sweep(folder / "x") == sweep
     assert outputs.enclosing_sweep(sweep) is None
