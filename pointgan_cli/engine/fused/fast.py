@@ -94,42 +94,73 @@ def adam(S, r, p, m, v, n, grad, lr, bc1, sbc2, b1, b2, c1, c2, eps, decay):
         S[r, p + k] = S[r, p + k] * decay - uk if decay != ONE else S[r, p + k] - uk
 
 
+@njit(cache=True, error_model="numpy")
+def sig_all(X, n):
+    """X[i] <- sigmoid(X[i]) for i < n. A loop of sigmoids alone compiles to 16-lane AVX-512
+    code with every constant in a register; inside the passes below, with their other work
+    and seven sums, the registers ran out (constants reloaded from the stack each iteration)
+    and each iteration's three chained sigmoids were too long for the core to overlap."""
+    for i in range(n):
+        X[i] = sig32(X[i])
+
+
+@njit(cache=True, error_model="numpy")
+def hidden(V, n, A0, B0, A1, B1, a0, a1, c, Z):
+    """The two hidden sigmoids of samples V[:n] into Z[:n], Z[n:2n] and D's logit into
+    Z[2n:3n] (``kernel.forward``'s float32 formulas, in three loops that vectorise well)."""
+    H0, H1, L = Z[0:n], Z[n:2 * n], Z[2 * n:3 * n]
+    for i in range(n):
+        v = V[i]
+        H0[i] = A0 * v + B0
+        H1[i] = A1 * v + B1
+    sig_all(Z, 2 * n)
+    for i in range(n):
+        L[i] = H0[i] * a0 + c + H1[i] * a1
+
+
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
-def g_grad(S, r, B, minimax, XB, out):
-    """``step.g_grad`` for BCE without instance noise, in one pass over the B samples
-    (forward, the G loss's slope, its chain through D, and the two sums)."""
-    w, b = S[r, G], S[r, G + 1]
-    A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
-    a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
-    c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
+def g_sums(XB, B, minimax, A0, A1, a0, a1, Z, out):
+    """G's two sums over its B samples from ``hidden``'s Z (the logit's sigmoid in place)."""
+    H0, H1, E = Z[0:B], Z[B:2 * B], Z[2 * B:3 * B]
     wx = ONE / F(B)
     k0, k1 = A0 * a0, A1 * a1
     sx, sg = ZERO, ZERO
     for i in range(B):
-        x = XB[i]
-        v = x * w + b
-        s0 = sig32(A0 * v + B0)
-        s1 = sig32(A1 * v + B1)
-        e = sig32(s0 * a0 + c + s1 * a1)
+        s0, s1, e = H0[i], H1[i], E[i]
         gz = -(e * wx) if minimax else -wx + e * wx
         q0, q1 = s0 - s0 * s0, s1 - s1 * s1
         gz = gz * (q0 * k0 + q1 * k1)
-        sx += gz * x
+        sx += gz * XB[i]
         sg += gz
     out[0], out[1] = sx, sg
 
 
+@njit(cache=True, error_model="numpy")
+def g_grad(S, r, B, minimax, XB, Z, out):
+    """``step.g_grad`` for BCE without instance noise: forward, the G loss's slope, its chain
+    through D, and the two sums, as loops over the B samples (``hidden``, ``g_sums``)."""
+    w, b = S[r, G], S[r, G + 1]
+    A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
+    a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
+    c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
+    V = Z[3 * B:4 * B]
+    for i in range(B):
+        V[i] = XB[i] * w + b
+    hidden(V, B, A0, B0, A1, B1, a0, a1, c, Z)
+    sig_all(Z[2 * B:3 * B], B)
+    g_sums(XB, B, minimax, A0, A1, a0, a1, Z, out)
+
+
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
-def fake_sums(V, n, A0, B0, A1, B1, a0, a1, c, w, ntw, out):
-    """D's step over its n fakes in one pass (``kernel.forward``, ``loss_dz`` for BCE and
-    ``d_sums``): out gets the raw sums [suv0, suv1, su0, su1, sgs0, sgs1, sg]."""
+def d_sums(V, n, w, ntw, Z, out):
+    """D's seven raw sums [suv0, suv1, su0, su1, sgs0, sgs1, sg] over its n fakes from
+    ``hidden``'s Z (the logit's sigmoid in place; ``loss_dz`` for BCE and ``d_sums``)."""
+    H0, H1, E = Z[0:n], Z[n:2 * n], Z[2 * n:3 * n]
     sg, sgs0, sgs1 = ZERO, ZERO, ZERO
     su0, su1, suv0, suv1 = ZERO, ZERO, ZERO, ZERO
     for i in range(n):
-        v = V[i]
-        s0 = sig32(A0 * v + B0)
-        s1 = sig32(A1 * v + B1)
-        gz = ntw + sig32(s0 * a0 + c + s1 * a1) * w
+        v, s0, s1 = V[i], H0[i], H1[i]
+        gz = ntw + E[i] * w
         gs0 = gz * s0
         gs1 = gz * s1
         u0 = gs0 - gs0 * s0
@@ -146,7 +177,16 @@ def fake_sums(V, n, A0, B0, A1, B1, a0, a1, c, w, ntw, out):
 
 
 @njit(cache=True, error_model="numpy")
-def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, out):
+def fake_sums(V, n, A0, B0, A1, B1, a0, a1, c, w, ntw, Z, out):
+    """D's step over its n fakes (``kernel.forward``, ``loss_dz`` for BCE and ``d_sums``) as
+    three vectorised stages through the scratch Z (3n floats): out gets the raw sums."""
+    hidden(V, n, A0, B0, A1, B1, a0, a1, c, Z)
+    sig_all(Z[2 * n:3 * n], n)
+    d_sums(V, n, w, ntw, Z, out)
+
+
+@njit(cache=True, error_model="numpy")
+def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, Z, out):
     """``step.d_grad`` for the common options: the fakes of sub-step j from the generator
     (gw, gb) plus its noise draws, then the real slot standing for all 64 (weights times 64)."""
     A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
@@ -160,7 +200,7 @@ def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, out):
         xk = XB[x0:x0 + B]
         for b in range(B):
             vk[b] = xk[b] * wk + bk
-    fake_sums(V, K * B, A0, B0, A1, B1, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], out)
+    fake_sums(V, K * B, A0, B0, A1, B1, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], Z, out)
     rep = F(LANE)
     v = H[r, REAL]
     s0 = sig32(A0 * v + B0)
@@ -189,6 +229,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every):
     EPS = np.zeros(nd * K * 2, np.float32)
     none = np.zeros(0, np.float32)
     V = np.zeros(K * B, np.float32)
+    Z = np.zeros(4 * max(K * B, B), np.float32)
     gg, gd = np.zeros(2, np.float32), np.zeros(7, np.float32)
     noise, l2, minimax = IS[I_NOISE] == 1, IS[I_L2] == 1, IS[I_MINIMAX] == 1
     lr_g, lr_d = H[r, LR_G], H[r, LR_D]
@@ -198,11 +239,11 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every):
     eps = F(Fs[F_EPS])
     for t in range(t0, t1):
         fill_draws(seed, t, IS, H, r, XB, EPS, none, none)
-        g_grad(S, r, B, minimax, XB, gg)
+        g_grad(S, r, B, minimax, XB, Z, gg)
         n = t + 1 - first
         adam(S, r, G, MG, VG, 2, gg, lr_g, BC[n, 0], BC[n, 1], b1, b2, c1, c2, eps, ONE)
         for j in range(nd):
-            d_grad(S, r, H, B, K, j, S[r, G], S[r, G + 1], XB, EPS, noise, l2, V, gd)
+            d_grad(S, r, H, B, K, j, S[r, G], S[r, G + 1], XB, EPS, noise, l2, V, Z, gd)
             n = t * nd + 1 + j - first
             adam(S, r, D, MD, VD, 7, gd, lr_d, BC[n, 0], BC[n, 1], b1, b2, c1, c2, eps,
                  decay)
