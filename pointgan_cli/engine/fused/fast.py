@@ -119,36 +119,28 @@ def hidden(V, n, A0, B0, A1, B1, a0, a1, c, Z):
 
 
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
-def g_sums(XB, B, minimax, A0, A1, a0, a1, Z, out):
-    """G's two sums over its B samples from ``hidden``'s Z (the logit's sigmoid in place)."""
-    H0, H1, E = Z[0:B], Z[B:2 * B], Z[2 * B:3 * B]
-    wx = ONE / F(B)
-    k0, k1 = A0 * a0, A1 * a1
-    sx, sg = ZERO, ZERO
-    for i in range(B):
-        s0, s1, e = H0[i], H1[i], E[i]
-        gz = -(e * wx) if minimax else -wx + e * wx
-        q0, q1 = s0 - s0 * s0, s1 - s1 * s1
-        gz = gz * (q0 * k0 + q1 * k1)
-        sx += gz * XB[i]
-        sg += gz
-    out[0], out[1] = sx, sg
-
-
-@njit(cache=True, error_model="numpy")
-def g_grad(S, r, B, minimax, XB, Z, out):
-    """``step.g_grad`` for BCE without instance noise: forward, the G loss's slope, its chain
-    through D, and the two sums, as loops over the B samples (``hidden``, ``g_sums``)."""
+def g_grad(S, r, B, minimax, XB, out):
+    """``step.g_grad`` for BCE without instance noise, in one pass over the B samples
+    (forward, the G loss's slope, its chain through D, and the two sums)."""
     w, b = S[r, G], S[r, G + 1]
     A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
     a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
     c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
-    V = Z[3 * B:4 * B]
+    wx = ONE / F(B)
+    k0, k1 = A0 * a0, A1 * a1
+    sx, sg = ZERO, ZERO
     for i in range(B):
-        V[i] = XB[i] * w + b
-    hidden(V, B, A0, B0, A1, B1, a0, a1, c, Z)
-    sig_all(Z[2 * B:3 * B], B)
-    g_sums(XB, B, minimax, A0, A1, a0, a1, Z, out)
+        x = XB[i]
+        v = x * w + b
+        s0 = sig32(A0 * v + B0)
+        s1 = sig32(A1 * v + B1)
+        e = sig32(s0 * a0 + c + s1 * a1)
+        gz = -(e * wx) if minimax else -wx + e * wx
+        q0, q1 = s0 - s0 * s0, s1 - s1 * s1
+        gz = gz * (q0 * k0 + q1 * k1)
+        sx += gz * x
+        sg += gz
+    out[0], out[1] = sx, sg
 
 
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
@@ -229,7 +221,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every):
     EPS = np.zeros(nd * K * 2, np.float32)
     none = np.zeros(0, np.float32)
     V = np.zeros(K * B, np.float32)
-    Z = np.zeros(4 * max(K * B, B), np.float32)
+    Z = np.zeros(3 * K * B, np.float32)
     gg, gd = np.zeros(2, np.float32), np.zeros(7, np.float32)
     noise, l2, minimax = IS[I_NOISE] == 1, IS[I_L2] == 1, IS[I_MINIMAX] == 1
     lr_g, lr_d = H[r, LR_G], H[r, LR_D]
@@ -239,7 +231,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every):
     eps = F(Fs[F_EPS])
     for t in range(t0, t1):
         fill_draws(seed, t, IS, H, r, XB, EPS, none, none)
-        g_grad(S, r, B, minimax, XB, Z, gg)
+        g_grad(S, r, B, minimax, XB, gg)
         n = t + 1 - first
         adam(S, r, G, MG, VG, 2, gg, lr_g, BC[n, 0], BC[n, 1], b1, b2, c1, c2, eps, ONE)
         for j in range(nd):
