@@ -27,7 +27,6 @@ from numba.extending import intrinsic
 
 F = np.float32
 _HI, _LO = F(88.0), F(-87.0)
-_NHI, _NLO = -_HI, -_LO
 _LOG2E, _HALF = F(1.44269504088896341), F(0.5)
 _C1, _C2 = F(0.693359375), F(-2.12194440e-4)
 _P0, _P1, _P2 = F(1.9875691500e-4), F(1.3981999507e-3), F(8.3334519073e-3)
@@ -91,12 +90,12 @@ def _exp_core(x):
 
 @njit(inline="always", cache=True)
 def sig32(x):
-    """float32 sigmoid 1 / (1 + e^-x): ``exp32(-x)`` with the clamp applied to x before the
-    negation (the same bits: negation is exact), which LLVM compiles to one min and one max
-    instead of folding the negation into two compares and blends."""
-    x = x if not (x < _NHI) else _NHI
-    x = x if not (x > _NLO) else _NLO
-    return ONE / (ONE + _exp_core(-x))
+    """float32 sigmoid 1 / (1 + e^-x): ``exp32(-x)``, negated first and clamped with ``max``
+    and ``min`` (kept NaN: ``max(y, c)`` is ``c if c > y else y``). Written so, the clamp
+    compiles to one vmaxps and one vminps; negating after the clamp let LLVM fold the
+    negation into compares and blends (5 operations instead of 2, ~13% of a sigmoid loop).
+    The same bits either way: negation is exact (only a NaN's sign bit may differ)."""
+    return ONE / (ONE + _exp_core(min(max(-x, _LO), _HI)))
 
 
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
