@@ -105,14 +105,10 @@ def sig_all(X, n):
 
 
 @njit(cache=True, error_model="numpy")
-def hidden(V, n, A0, B0, A1, B1, a0, a1, c, Z):
-    """The two hidden sigmoids of samples V[:n] into Z[:n], Z[n:2n] and D's logit into
-    Z[2n:3n] (``kernel.forward``'s float32 formulas, in three loops that vectorise well)."""
+def hidden(n, a0, a1, c, Z):
+    """Z[:n], Z[n:2n] hold the fakes' two hidden pre-activations: their sigmoids in place,
+    then D's logit into Z[2n:3n] (``kernel.forward``'s float32 formulas)."""
     H0, H1, L = Z[0:n], Z[n:2 * n], Z[2 * n:3 * n]
-    for i in range(n):
-        v = V[i]
-        H0[i] = A0 * v + B0
-        H1[i] = A1 * v + B1
     sig_all(Z, 2 * n)
     for i in range(n):
         L[i] = H0[i] * a0 + c + H1[i] * a1
@@ -169,10 +165,11 @@ def d_sums(V, n, w, ntw, Z, out):
 
 
 @njit(cache=True, error_model="numpy")
-def fake_sums(V, n, A0, B0, A1, B1, a0, a1, c, w, ntw, Z, out):
-    """D's step over its n fakes (``kernel.forward``, ``loss_dz`` for BCE and ``d_sums``) as
-    three vectorised stages through the scratch Z (3n floats): out gets the raw sums."""
-    hidden(V, n, A0, B0, A1, B1, a0, a1, c, Z)
+def fake_sums(V, n, a0, a1, c, w, ntw, Z, out):
+    """D's step over its n fakes V (``kernel.forward``, ``loss_dz`` for BCE and ``d_sums``),
+    their pre-activations in Z[:2n], as vectorised stages through Z (3n floats): out gets
+    the raw sums."""
+    hidden(n, a0, a1, c, Z)
     sig_all(Z[2 * n:3 * n], n)
     d_sums(V, n, w, ntw, Z, out)
 
@@ -184,15 +181,19 @@ def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, Z, out):
     A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
     a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
     c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
-    x0 = j * B
+    x0, n = j * B, K * B
+    xk = XB[x0:x0 + B]
     for k in range(K):
         wk = EPS[(j * K + k) * 2] + gw if noise else gw
         bk = EPS[(j * K + k) * 2 + 1] + gb if noise else gb
-        vk = V[k * B:(k + 1) * B]
-        xk = XB[x0:x0 + B]
+        o = k * B
+        vk, h0, h1 = V[o:o + B], Z[o:o + B], Z[n + o:n + o + B]
         for b in range(B):
-            vk[b] = xk[b] * wk + bk
-    fake_sums(V, K * B, A0, B0, A1, B1, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], Z, out)
+            v = xk[b] * wk + bk
+            vk[b] = v
+            h0[b] = A0 * v + B0
+            h1[b] = A1 * v + B1
+    fake_sums(V, n, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], Z, out)
     rep = F(LANE)
     v = H[r, REAL]
     s0 = sig32(A0 * v + B0)
