@@ -59,6 +59,7 @@ from .mathops import sig32
 
 F = np.float32
 LANE = 64
+PAD = 16  # the real slot's lane after the fakes, rounded up to a whole AVX-512 vector
 
 
 @njit(cache=True, error_model="numpy")
@@ -105,12 +106,12 @@ def sig_all(X, n):
 
 
 @njit(cache=True, error_model="numpy")
-def hidden(n, a0, a1, c, Z):
-    """Z[:n], Z[n:2n] hold the fakes' two hidden pre-activations: their sigmoids in place,
-    then D's logit into Z[2n:3n] (``kernel.forward``'s float32 formulas)."""
-    H0, H1, L = Z[0:n], Z[n:2 * n], Z[2 * n:3 * n]
-    sig_all(Z, 2 * n)
-    for i in range(n):
+def hidden(m, a0, a1, c, Z):
+    """Z[:m], Z[m:2m] hold two hidden pre-activations per slot: their sigmoids in place,
+    then D's logit into Z[2m:3m] (``kernel.forward``'s float32 formulas)."""
+    H0, H1, L = Z[0:m], Z[m:2 * m], Z[2 * m:3 * m]
+    sig_all(Z, 2 * m)
+    for i in range(m):
         L[i] = H0[i] * a0 + c + H1[i] * a1
 
 
@@ -140,10 +141,11 @@ def g_grad(S, r, B, minimax, XB, out):
 
 
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
-def d_sums(V, n, w, ntw, Z, out):
+def d_sums(V, n, m, w, ntw, Z, out):
     """D's seven raw sums [suv0, suv1, su0, su1, sgs0, sgs1, sg] over its n fakes from
-    ``hidden``'s Z (the logit's sigmoid in place; ``loss_dz`` for BCE and ``d_sums``)."""
-    H0, H1, E = Z[0:n], Z[n:2 * n], Z[2 * n:3 * n]
+    ``hidden``'s Z, rows of m (the logit's sigmoid in place; ``loss_dz`` for BCE and
+    ``d_sums``)."""
+    H0, H1, E = Z[0:n], Z[m:m + n], Z[2 * m:2 * m + n]
     sg, sgs0, sgs1 = ZERO, ZERO, ZERO
     su0, su1, suv0, suv1 = ZERO, ZERO, ZERO, ZERO
     for i in range(n):
@@ -165,13 +167,13 @@ def d_sums(V, n, w, ntw, Z, out):
 
 
 @njit(cache=True, error_model="numpy")
-def fake_sums(V, n, a0, a1, c, w, ntw, Z, out):
+def fake_sums(V, n, m, a0, a1, c, w, ntw, Z, out):
     """D's step over its n fakes V (``kernel.forward``, ``loss_dz`` for BCE and ``d_sums``),
-    their pre-activations in Z[:2n], as vectorised stages through Z (3n floats): out gets
-    the raw sums."""
-    hidden(n, a0, a1, c, Z)
-    sig_all(Z[2 * n:3 * n], n)
-    d_sums(V, n, w, ntw, Z, out)
+    their pre-activations in rows of m >= n of Z (the real slot's after them), as vectorised
+    stages through Z (3m floats): out gets the fakes' raw sums."""
+    hidden(m, a0, a1, c, Z)
+    sig_all(Z[2 * m:3 * m], m)
+    d_sums(V, n, m, w, ntw, Z, out)
 
 
 @njit(cache=True, error_model="numpy")
@@ -182,23 +184,24 @@ def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, Z, out):
     a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
     c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
     x0, n = j * B, K * B
+    m = n + PAD
     xk = XB[x0:x0 + B]
     for k in range(K):
         wk = EPS[(j * K + k) * 2] + gw if noise else gw
         bk = EPS[(j * K + k) * 2 + 1] + gb if noise else gb
         o = k * B
-        vk, h0, h1 = V[o:o + B], Z[o:o + B], Z[n + o:n + o + B]
+        vk, h0, h1 = V[o:o + B], Z[o:o + B], Z[m + o:m + o + B]
         for b in range(B):
             v = xk[b] * wk + bk
             vk[b] = v
             h0[b] = A0 * v + B0
             h1[b] = A1 * v + B1
-    fake_sums(V, n, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], Z, out)
-    rep = F(LANE)
     v = H[r, REAL]
-    s0 = sig32(A0 * v + B0)
-    s1 = sig32(A1 * v + B1)
-    gz = H[r, NTW_REAL] * rep + sig32(s0 * a0 + c + s1 * a1) * (H[r, W_REAL] * rep)
+    Z[n], Z[m + n] = A0 * v + B0, A1 * v + B1
+    fake_sums(V, n, m, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], Z, out)
+    rep = F(LANE)
+    s0, s1 = Z[n], Z[m + n]
+    gz = H[r, NTW_REAL] * rep + Z[2 * m + n] * (H[r, W_REAL] * rep)
     gs0, gs1 = gz * s0, gz * s1
     u0, u1 = gs0 - gs0 * s0, gs1 - gs1 * s1
     sg = out[6] + gz
@@ -222,7 +225,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every):
     EPS = np.zeros(nd * K * 2, np.float32)
     none = np.zeros(0, np.float32)
     V = np.zeros(K * B, np.float32)
-    Z = np.zeros(3 * K * B, np.float32)
+    Z = np.zeros(3 * (K * B + PAD), np.float32)
     gg, gd = np.zeros(2, np.float32), np.zeros(7, np.float32)
     noise, l2, minimax = IS[I_NOISE] == 1, IS[I_L2] == 1, IS[I_MINIMAX] == 1
     lr_g, lr_d = H[r, LR_G], H[r, LR_D]
