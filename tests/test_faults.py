@@ -465,12 +465,18 @@ def test_a_second_writer_is_refused_and_the_first_run_is_unaffected(cli, tmp_pat
     out = tmp_path / "r"
     proc = _popen([*args, "--out", out], tmp_path)
     _wait(lambda: (out / "metrics.jsonl").exists(), proc)
-    for second in (["train", "--steps", "50", "--out", out, "--force"],
-                   ["train", "--out", out, "--resume"],
-                   ["sweep", "--seeds", "0", "--out", out, "--force"]):
-        res = cli(second)
-        if proc.poll() is None:
+    # paused, the first run still holds its lock however long the second writers take (on a
+    # loaded machine it could otherwise finish first, and a second writer rightly succeed)
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        assert proc.poll() is None
+        for second in (["train", "--steps", "50", "--out", out, "--force"],
+                       ["train", "--out", out, "--resume"],
+                       ["sweep", "--seeds", "0", "--out", out, "--force"]):
+            res = cli(second)
             assert res.exit_code == 2 and "in use" in res.stderr, res.stderr
+    finally:
+        proc.send_signal(signal.SIGCONT)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert cli([*args, "--out", tmp_path / "ref"]).exit_code == 0
