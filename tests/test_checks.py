@@ -98,6 +98,10 @@ def test_a_summary_class_that_is_not_text_is_one_line(cli, run):
     lambda d: d["groups"][0].update(success_rate="x"),
     lambda d: d["groups"][0].pop("converged"),
     lambda d: d.update(groups="abc"),
+    lambda d: d["groups"][0].update(success_by_tolerance="abc"),
+    lambda d: d["groups"][0].update(success_by_tolerance=[5]),
+    lambda d: d["groups"][0].update(success_by_tolerance=[{"tol": "a", "converged": 1, "n": 2}]),
+    lambda d: d["groups"][0].update(mcnemar_p_holm="x"),
 ])
 def test_a_crafted_sweep_summary_is_one_line(cli, sweep, change):
     _edit_json(sweep / "summary.json", change)
