@@ -144,6 +144,23 @@ def test_every_command_that_takes_a_run_takes_a_member_path(cli, sweep, tmp_path
     assert os.listdir(sweep / "members") == []
 
 
+def test_a_member_named_from_inside_members_is_the_member(cli, sweep, monkeypatch):
+    """``cd SWEEP/members && pointgan animate ID`` names the member as ``SWEEP/members/ID``
+    does (the path is read as the place it names, not as the letters typed)."""
+    monkeypatch.chdir(sweep / "members")
+    assert sweepmembers.member_address("fixed-s0001") == (sweep, "fixed-s0001")
+    for name in ("fixed-s0001", "./fixed-s0001"):
+        res = cli(["diagnose", "run", name, "--json"])
+        assert res.exit_code == 0, res.stderr
+        assert json.loads(res.stdout)["class"] == sweepmembers.member_summary(
+            sweep, "fixed-s0001")["class"]
+    res = cli(["animate", "fixed-s0001", "--frames", "2", "--dpi", "20", "-q"])
+    assert res.exit_code == 0, res.stderr
+    assert (sweep / "members" / "fixed-s0001" / "animation.gif").stat().st_size > 0
+    monkeypatch.chdir(sweep)
+    assert sweepmembers.member_address("fixed-s0001") is None
+
+
 def test_derived_writes_wait_for_the_writer_holding_the_lock(cli, sweep, tmp_path):
     """Case 11: animate, report and diagnose never write into a folder a train or sweep is
     writing: one line, exit 2, nothing made."""

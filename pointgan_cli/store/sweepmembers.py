@@ -266,8 +266,11 @@ def member_address(path: Path | str) -> tuple[Path, str] | None:
     """``SWEEP/members/ID`` -> (SWEEP, ID) when ``path`` is spelled as a place in a sweep's
     ``members/`` (the documented way to name a member), else None. Decided by the name alone,
     whatever the folder holds or links to: the member is read from its sweep, and a write
-    there goes through ``outputs``."""
+    there goes through ``outputs``. A name typed from inside ``members/`` (``ID``,
+    ``./ID``) is read as the place it names."""
     path = Path(path)
+    if path.parent.name != MEMBERS and Path(os.path.abspath(path)).parent.name == MEMBERS:
+        path = Path(os.path.abspath(path))
     if (path.parent.name != MEMBERS or not _SAFE_ID.fullmatch(path.name)
             or path.name in (".", "..")):
         return None
