@@ -95,6 +95,14 @@ def test_every_writing_command_refuses_an_out_inside_a_sweep(cli, sweep, tmp_pat
     assert (sweep / "summary.json").read_text() == summary
 
 
+def test_the_refusals_hint_names_only_a_member_the_sweep_has(cli, sweep):
+    """The `sweep export` the refusal suggests works when copied: a real member id, else ID."""
+    for name, mid in (("fixed-s0002", "fixed-s0002"), ("new", "ID")):
+        res = cli(["train", "--steps", "40", "--out", sweep / "members" / name])
+        assert res.exit_code == 2, res.stderr
+        assert f"sweep export {sweep} {mid} --out DIR" in res.stderr, res.stderr
+
+
 def test_the_library_refuses_to_train_into_a_sweep(sweep):
     from pointgan_cli.errors import UsageError
     from pointgan_cli.spec import resolve_spec

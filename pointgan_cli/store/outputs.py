@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import UsageError, short
+from ..errors import RuntimeFailure, UsageError, short
 from . import atomic, fsguard, sweepdir, sweepmembers
 
 
@@ -51,12 +51,21 @@ def refuse_inside_sweep(out: Path | str, flag: str = "--out",
     if sweep is None or (owner is not None and sweep.resolve() == Path(owner).resolve()):
         return
     where = sweepmembers.member_address(out)
-    mid = where[1] if where is not None else "ID"
+    mid = where[1] if where is not None and where[1] in _ids(where[0]) else "ID"
     q = shlex.quote(str(where[0] if where is not None else sweep))
     raise UsageError(
         f"{flag}: {short(str(out))} is inside the sweep {short(str(sweep))}, whose members "
         f"only the sweep writes; continue it with `pointgan sweep --resume --out {q}`, or copy "
         f"the member out with `pointgan sweep export {q} {shlex.quote(mid)} --out DIR`")
+
+
+def _ids(sweep: Path) -> list[str]:
+    """The sweep's member ids, or none when its ``sweep.json`` cannot be read (the refusal
+    then names no member rather than failing on the index)."""
+    try:
+        return sweepdir.member_ids(sweep)
+    except (UsageError, RuntimeFailure):
+        return []
 
 
 def member_folder(sweep: Path, member_id: str, flag: str = "RUN_DIR") -> Path:
