@@ -103,6 +103,21 @@ def test_the_refusals_hint_names_only_a_member_the_sweep_has(cli, sweep):
         assert f"sweep export {sweep} {mid} --out DIR" in res.stderr, res.stderr
 
 
+def test_a_run_writer_pointed_at_a_sweep_itself_says_so(cli, sweep, made):
+    """train, train --force, train --resume and sweep export with --out SWEEP: one line that
+    names the sweep and a hint that works (not --force or --resume, which both fail there)."""
+    before = _tree(sweep)
+    for args in (["train", "--steps", "20", "--out", sweep],
+                 ["train", "--steps", "20", "--out", sweep, "--force"],
+                 ["train", "--resume", "--out", sweep],
+                 ["sweep", "export", made, "fixed-s0001", "--out", sweep]):
+        res = cli(args)
+        assert res.exit_code == 2 and res.stderr.count("\n") == 1, (args, res.stderr)
+        assert "is a sweep directory" in res.stderr and "sweep --resume" in res.stderr, (
+            args, res.stderr)
+    assert _tree(sweep) == before
+
+
 def test_the_library_refuses_to_train_into_a_sweep(sweep):
     from pointgan_cli.errors import UsageError
     from pointgan_cli.spec import resolve_spec

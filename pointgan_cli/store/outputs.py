@@ -59,6 +59,17 @@ def refuse_inside_sweep(out: Path | str, flag: str = "--out",
         f"the member out with `pointgan sweep export {q} {shlex.quote(mid)} --out DIR`")
 
 
+def refuse_a_sweep(out: Path | str, flag: str = "--out") -> None:
+    """UsageError when a run's writer (``train``, ``train --resume``, ``sweep export``) is
+    pointed at a sweep directory itself: a run is not written over a sweep, and the hints a
+    run directory gets (``--force``, ``--resume``) would both fail there."""
+    if sweepdir.is_sweep(out):
+        q = shlex.quote(str(out))
+        raise UsageError(f"{flag}: {short(str(out))} is a sweep directory, not a run's; "
+                         f"continue it with `pointgan sweep --resume --out {q}`, or choose "
+                         f"another {flag}")
+
+
 def _ids(sweep: Path) -> list[str]:
     """The sweep's member ids, or none when its ``sweep.json`` cannot be read (the refusal
     then names no member rather than failing on the index)."""
