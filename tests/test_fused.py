@@ -152,6 +152,10 @@ def test_the_fallbacks_are_exactly_these():
     torch_spec = resolve_spec("baseline", None, {"engine": "torch", "game": "dirac"})
     assert support.fallback_reason(torch_spec) is None and not support.uses_fused(torch_spec)
     assert support.fallback_line([fused]) is None
+    dirac = resolve_spec("baseline", None, {"game": "dirac"})
+    assert support.fallback_line([dirac]).endswith("; that run trains on the torch engine")
+    assert support.fallback_line([dirac, dirac]).endswith(
+        "; those 2 runs train on the torch engine")
     assert support.uses_fused(resolve_spec("fixed", None, {"device": "cuda"}))
 
 
