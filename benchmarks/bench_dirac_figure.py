@@ -4,7 +4,7 @@
 Both draw the same panels of the same sweep (``pointgan sweep --study dirac``, 20 groups) at
 the same size and dpi, in one process:
 
-* pointgan: ``sweep.dirac_report.grid_png`` (streamlines of all seeds integrated at once,
+* pointgan: ``sweep.dirac_summaries.grid_png`` (streamlines of all seeds integrated at once,
   ``render/streamlines.py``; fixed layout; labels on the outer panels; 8-bit palette PNG);
 * baseline: every panel's field drawn with ``ax.streamplot`` (density 0.9, one arrow patch per
   line), every panel labelled, ``tight_layout``, an RGBA PNG from ``savefig`` -- what the
@@ -32,8 +32,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pointgan_cli.render import phase  # noqa: E402
 from pointgan_cli.spec import RunSpec  # noqa: E402
-from pointgan_cli.store import sweepdir, sweepmembers  # noqa: E402
-from pointgan_cli.sweep import dirac_report  # noqa: E402
+from pointgan_cli.store.sweepdir import SweepDir
+from pointgan_cli.sweep import dirac_summaries  # noqa: E402
 
 
 def make_sweep(out: Path) -> None:
@@ -75,11 +75,11 @@ def baseline_png(panels: list[dict], ncols: int, title: str) -> bytes:
     return buf.getvalue()
 
 
-def panels_of(sweep: Path, summary: dict, specs: dict[str, RunSpec]) -> list[dict]:
+def panels_of(sweep: SweepDir, summary: dict, specs: dict[str, RunSpec]) -> list[dict]:
     out = []
     for g in summary["groups"]:
         mid = g["members"][0]
-        rows = sweepmembers.member_metrics(sweep, mid)
+        rows = sweep.members.metrics(mid)
         out.append({"spec": specs[mid], "theta": np.array([r["theta"] for r in rows]),
                     "psi": np.array([r["psi"] for r in rows]), "title": g["group"]})
     return out
@@ -101,11 +101,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sweep = Path(tmp) / "d"
         make_sweep(sweep)
-        index = sweepdir.read_index(sweep)
-        specs = {e.id: RunSpec.model_validate(e.spec) for e in index.entries}
-        summary = sweepdir.read_summary(sweep)
-        ours, png = timed(lambda: dirac_report.grid_png(sweep, summary, specs), args.repeat)
-        panels = panels_of(sweep, summary, specs)
+        opened = SweepDir(sweep)
+        specs = {e.id: RunSpec.model_validate(e.spec) for e in opened.entries}
+        summary = opened.summary()
+        ours, png = timed(lambda: dirac_summaries.grid_png(opened, summary, specs), args.repeat)
+        panels = panels_of(opened, summary, specs)
         ncols = 4 if len(panels) > 9 else min(3, len(panels))
         base, base_png = timed(lambda: baseline_png(panels, ncols, "Dirac-GAN"), args.repeat)
     print(f"panels: {len(panels)}  (CPU seconds per figure, mean of {args.repeat})")

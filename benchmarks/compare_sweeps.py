@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from pointgan_cli.store import sweepdir, sweepmembers
+from pointgan_cli.store.sweepdir import SweepDir
 
 
 def main() -> None:
@@ -32,10 +32,11 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=1e-5,
                     help="agreement tolerance on final parameters")
     args = ap.parse_args()
-    ids = sorted(set(sweepdir.member_ids(args.a)) & set(sweepdir.member_ids(args.b)))
+    da, db_ = SweepDir(args.a), SweepDir(args.b)
+    ids = sorted(set(da.ids) & set(db_.ids))
     if not ids:
         sys.exit("the two sweeps share no member")
-    sa, sb = sweepmembers.member_summaries(args.a, ids), sweepmembers.member_summaries(args.b, ids)
+    sa, sb = da.members.summaries(ids), db_.members.summaries(ids)
     dwb = np.array([[abs(x["w"] - y["w"]), abs(x["b"] - y["b"])] for x, y in zip(sa, sb)])
     gdiff = dwb.max(axis=1)  # per member: the larger of |dw| and |db|
     dw, db = dwb.max(axis=0)
@@ -44,8 +45,8 @@ def main() -> None:
     dd = 0.0
     alldiff = []
     for k, mid in enumerate(ids[: args.checkpoints]):
-        ca = sweepmembers.member_checkpoint(args.a, mid)
-        cb = sweepmembers.member_checkpoint(args.b, mid)
+        ca = da.members.checkpoint(mid)
+        cb = db_.members.checkpoint(mid)
         d = float(np.abs(np.asarray(ca["discriminator"]) - np.asarray(cb["discriminator"])).max())
         dd = max(dd, d)
         alldiff.append(max(d, float(gdiff[k])))

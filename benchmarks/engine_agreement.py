@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import ks_2samp
 
-from pointgan_cli.store import sweepdir, sweepmembers
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.sweep.stats import mcnemar_exact
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,10 +54,10 @@ def main() -> None:
         for engine, where in out.items():
             wall = sweep(where, engine, sweep_args)
             print(f"--engine {engine}: {wall:.1f} s", flush=True)
-        index = sweepdir.read_index(out["fused"])
+        index = SweepDir(out["fused"]).index
         ids = [e.id for e in index.entries]
         groups = {e.id: e.group for e in index.entries}
-        sums = {e: dict(zip(ids, sweepmembers.member_summaries(w, ids))) for e, w in out.items()}
+        sums = {e: dict(zip(ids, SweepDir(w).members.summaries(ids))) for e, w in out.items()}
         report(ids, groups, sums["fused"], sums["torch"])
 
 

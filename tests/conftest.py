@@ -92,3 +92,20 @@ def fused_kernel_warm():
     from pointgan_cli.engine.fused.compiled import warm
 
     warm(serial=True)  # the sweeps' workers' kernel; it starts no thread (forking stays safe)
+
+
+def make_sweep(out, members, max_batch=None):
+    """A real sweep directory of chosen members, as ``pointgan sweep`` writes it (sweep.json,
+    the batch store, summary.json and its charts): ``members`` is a list of
+    ``(id, group, spec)``. Members sharing a batch key train as one batch (``max_batch``
+    caps it), in one process."""
+    from pointgan_cli.sweep.run import run_sweep
+    from pointgan_cli.sweep.spec import SweepMember, build_sweep_spec
+
+    chosen = [SweepMember(*m) for m in members]
+    presets = list(dict.fromkeys(m.spec.preset for m in chosen))
+    seeds = sorted({m.spec.seed for m in chosen})
+    sweep = build_sweep_spec(presets, None, {}, seeds, None, {})
+    run_sweep(Path(out), sweep, "pointgan sweep", resume=False, max_batch=max_batch, workers=1,
+              members=chosen)
+    return Path(out)

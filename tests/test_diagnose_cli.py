@@ -5,12 +5,13 @@ import json
 import shutil
 
 import pytest
-from conftest import run_cli
+from conftest import make_sweep, run_cli
 
 from pointgan_cli.diagnose import classify, dshape
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.store import rundir, sweepdir
+from pointgan_cli.store import rundir, sweepstore
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.training.train import Member, train_batch
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -33,24 +34,14 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """A sweep directory laid out like ``pointgan sweep`` writes it."""
-    root = tmp_path_factory.mktemp("sweep")
-    members, fast, fixed = [], [], []
-    for s in FAST_D_SEEDS:
-        spec = resolve_spec("baseline", overrides=dict(FAST_D, seed=s))
-        fast.append((spec, root / "members" / f"baseline-s{s}"))
-        members.append({"id": f"baseline-s{s}", "group": "baseline lr_d 0.05",
-                        "spec": spec.model_dump(mode="json")})
-    for s in (1, 2):
-        spec = resolve_spec("fixed", overrides={"steps": 600, "seed": s})
-        fixed.append((spec, root / "members" / f"fixed-s{s}"))
-        members.append({"id": f"fixed-s{s}", "group": "fixed",
-                        "spec": spec.model_dump(mode="json")})
-    _train(fast)
-    _train(fixed)
-    sweepdir.write_index(root, "pointgan sweep",
-                         {}, [sweepdir.Entry(m["id"], m["group"], m["spec"]) for m in members])
-    return root
+    """A real sweep: three fast-D baselines in one group, two fixed members, each member a
+    batch of its own (so one member's files can be damaged alone)."""
+    members = [(f"baseline-s{s}", "baseline lr_d 0.05",
+                resolve_spec("baseline", overrides=dict(FAST_D, seed=s))) for s in FAST_D_SEEDS]
+    members += [(f"fixed-s{s}", "fixed", resolve_spec("fixed", overrides={"steps": 600,
+                                                                          "seed": s}))
+                for s in (1, 2)]
+    return make_sweep(tmp_path_factory.mktemp("sweep") / "s", members, max_batch=1)
 
 
 def _hashes(d):
@@ -158,7 +149,7 @@ def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
         ev = m["evidence"]
         assert m["class"] in classify.FAILURES
         assert ev["distance"] >= ev["tolerance"]
-        summary = json.loads((sweep / "members" / m["id"] / "summary.json").read_text())
+        summary = SweepDir(sweep).members.summary(m["id"])
         assert m["class"] == summary["class"]  # the class the summary carries, never another
         if ev["d_shape"] == classify.FLAT:
             assert ev["d_range"] < dshape.FLAT_RANGE
@@ -188,13 +179,17 @@ def test_sweep_names_the_failures_with_their_numbers(cli, sweep):
 def test_sweep_member_that_cannot_be_read_is_reported(cli, sweep, tmp_path):
     copy = tmp_path / "sweep"
     shutil.copytree(sweep, copy)
-    (copy / "members" / "fixed-s1" / "checkpoints" / "last.npz").write_bytes(b"garbage")
-    shutil.rmtree(copy / "members" / "fixed-s2")
+    where = SweepDir(copy).members.where()  # member -> (its batch, position)
+    metrics = sweepstore.metrics_path(copy, where["fixed-s1"][0])
+    metrics.write_bytes(b"garbage")
+    sweepstore.state_path(copy, where["fixed-s2"][0]).unlink()
     doc = json.loads(cli(["diagnose", "run", copy, "--json"]).stdout)
     by_id = {m["id"]: m for m in doc["members"]}
     assert by_id["fixed-s1"]["class"] == classify.UNREADABLE
-    assert "cannot read checkpoint" in by_id["fixed-s1"]["reason"]
+    assert f"cannot read {metrics}" in by_id["fixed-s1"]["reason"]
     assert by_id["fixed-s2"]["class"] == classify.NOT_RUN
+    assert {m["class"] for m in doc["members"] if m["group"] != "fixed"} <= set(
+        classify.FAILURES)  # the other members are read as before
     _one_error_line(cli(["diagnose", "loss-landscape", copy]), "is a sweep directory")
 
 

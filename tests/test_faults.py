@@ -24,8 +24,8 @@ from pointgan_cli.store import (
     fsguard,
     rundir,
     sweepdir,
-    sweepmembers,
 )
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.training.train import Member, train_batch
 
 
@@ -339,15 +339,14 @@ def test_sweep_config_preset_is_honoured_and_resume_never_rereads_it(cli, tmp_pa
     out = tmp_path / "s"
     args = ["sweep", "--config", cfg, "--seeds", "0-1", "--workers", "1", "--out", out]
     assert cli(args).exit_code == 0
-    from pointgan_cli.store import sweepdir
 
-    entries = sweepdir.read_index(out).entries
+    entries = SweepDir(out).index.entries
     assert {e.spec["preset"] for e in entries} == {"fixed"}
     assert {e.spec["noise_scale"] for e in entries} == {1.5}
     # lose every stored batch (as if killed before the first checkpoint), then edit (and
     # finally delete) the config before resuming
     mid = entries[1].id
-    want = sweepmembers.member_metrics(out, mid)
+    want = SweepDir(out).members.metrics(mid)
     for p in (out / "batches").iterdir():
         p.unlink()
     (out / "summary.json").unlink()
@@ -355,8 +354,8 @@ def test_sweep_config_preset_is_honoured_and_resume_never_rereads_it(cli, tmp_pa
     cfg.unlink()
     res = cli(["sweep", "--resume", "--workers", "1", "--out", out])
     assert res.exit_code == 0, res.stderr
-    assert sweepmembers.member_metrics(out, mid) == want
-    spec = sweepmembers.load_member(out, mid).spec
+    assert SweepDir(out).members.metrics(mid) == want
+    spec = SweepDir(out).members.load(mid).spec
     assert spec.preset == "fixed" and spec.lr_d == 0.01
 
 

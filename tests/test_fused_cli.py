@@ -65,7 +65,6 @@ def test_fallback_is_one_line_and_trains_on_torch(cli, tmp_path):
 def test_verdicts_agree_with_the_torch_engine_on_a_small_sweep(cli, tmp_path):
     """16 fixed members x 1,500 steps: the engines round a few operations differently
     (docs/performance.md), so a run at the tolerance's edge may flip; here none does."""
-    from pointgan_cli.store import sweepdir, sweepmembers
 
     out = {}
     for engine in ("fused", "torch"):
@@ -73,9 +72,11 @@ def test_verdicts_agree_with_the_torch_engine_on_a_small_sweep(cli, tmp_path):
         res = cli(["sweep", "--preset", "fixed", "--seeds", "0-15", "--steps", "1500",
                    "--engine", engine, "--out", out[engine], "--quiet"])
         assert res.exit_code == 0, res.stderr
-    ids = sweepdir.member_ids(out["fused"])
-    a = sweepmembers.member_summaries(out["fused"], ids)
-    b = sweepmembers.member_summaries(out["torch"], ids)
+    from pointgan_cli.store.sweepdir import SweepDir
+
+    ids = SweepDir(out["fused"]).ids
+    a = SweepDir(out["fused"]).members.summaries(ids)
+    b = SweepDir(out["torch"]).members.summaries(ids)
     assert [x["converged"] for x in a] == [y["converged"] for y in b]
     assert sum(x["converged"] for x in a) >= 4
     assert json.loads(json.dumps(a[0]))["steps"] == 1500

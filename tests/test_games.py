@@ -67,8 +67,29 @@ def test_games_import_no_torch():
 def test_the_dirac_game_is_named_only_where_games_are_defined_or_chosen():
     """Code asks a run's ``Game``; the name "dirac" is spelled where the game is defined
     (games/dirac.py), chosen (the spec's ``game`` field and what it refuses for it, the
-    'dirac' study's settings) or where the study of that name is listed."""
+    'dirac' study's settings) or where the study of that name is listed. The report page's
+    scripts draw by the ``view`` its ``Game`` names, never by the game's name."""
     allowed = {"games/dirac.py", "spec.py", "sweep/dirac_study.py", "sweep/spec.py"}
-    found = {f.relative_to(PKG).as_posix() for f in PKG.rglob("*.py")
+    code = [*PKG.rglob("*.py"), *PKG.rglob("*.js")]
+    assert any(f.suffix == ".js" for f in code)  # the page's scripts are searched too
+    found = {f.relative_to(PKG).as_posix() for f in code
              if '"dirac"' in f.read_text(encoding="utf-8")}
     assert found <= allowed, sorted(found - allowed)
+
+
+def test_each_game_names_a_view_the_report_page_draws():
+    """The page draws a run by its game's ``view`` (``report/assets/run.js``'s ``VIEWS``), which
+    the page's data carries: each game's view is one the page knows, and they differ."""
+    import re
+
+    from pointgan_cli.report import explore
+
+    page = (PKG / "report" / "assets" / "run.js").read_text(encoding="utf-8")
+    block = page[page.index("const VIEWS = {"):]
+    known = set(re.findall(r"^    (\w+): \{$", block[: block.index("\n  };")], re.M))
+    assert {g.view for g in GAMES.values()} == known == {"line", "phase"}
+    assert POINT.view != DIRAC.view
+    for game in GAMES.values():
+        b = explore.Builder("run", 1)
+        b.game = game.name
+        assert b.data()["view"] == game.view

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pointgan_cli.store import fsguard, outputs, sweepmembers
+from pointgan_cli.store import fsguard, outputs
+from pointgan_cli.store.memberpath import member_address
+from pointgan_cli.store.sweepdir import SweepDir
 
 
 def _tree(d: Path) -> dict[str, bytes]:
@@ -141,7 +143,7 @@ def test_every_command_that_takes_a_run_takes_a_member_path(cli, sweep, tmp_path
     assert (member / "animation.gif").stat().st_size > 0 and not member.is_symlink()
     res = cli(["diagnose", "run", member, "--json"])
     assert res.exit_code == 0, res.stderr
-    assert json.loads(res.stdout)["class"] == sweepmembers.member_summary(sweep, "fixed-s0003")[
+    assert json.loads(res.stdout)["class"] == SweepDir(sweep).members.summary("fixed-s0003")[
         "class"]
     res = cli(["diagnose", "stability", member, "--json"])
     assert res.exit_code == 0, res.stderr
@@ -171,17 +173,18 @@ def test_a_member_named_from_inside_members_is_the_member(cli, sweep, monkeypatc
     """``cd SWEEP/members && pointgan animate ID`` names the member as ``SWEEP/members/ID``
     does (the path is read as the place it names, not as the letters typed)."""
     monkeypatch.chdir(sweep / "members")
-    assert sweepmembers.member_address("fixed-s0001") == (sweep, "fixed-s0001")
+    sweep_dir, mid = member_address("fixed-s0001")
+    assert (sweep_dir.path, mid) == (sweep, "fixed-s0001")
     for name in ("fixed-s0001", "./fixed-s0001"):
         res = cli(["diagnose", "run", name, "--json"])
         assert res.exit_code == 0, res.stderr
-        assert json.loads(res.stdout)["class"] == sweepmembers.member_summary(
-            sweep, "fixed-s0001")["class"]
+        assert json.loads(res.stdout)["class"] == SweepDir(sweep).members.summary(
+            "fixed-s0001")["class"]
     res = cli(["animate", "fixed-s0001", "--frames", "2", "--dpi", "20", "-q"])
     assert res.exit_code == 0, res.stderr
     assert (sweep / "members" / "fixed-s0001" / "animation.gif").stat().st_size > 0
     monkeypatch.chdir(sweep)
-    assert sweepmembers.member_address("fixed-s0001") is None
+    assert member_address("fixed-s0001") is None
 
 
 def test_derived_writes_wait_for_the_writer_holding_the_lock(cli, sweep, tmp_path):
@@ -202,7 +205,7 @@ def test_derived_writes_wait_for_the_writer_holding_the_lock(cli, sweep, tmp_pat
 
 
 def test_a_member_folder_is_made_real_and_inside_the_sweep(sweep):
-    folder = outputs.member_folder(sweep, "fixed-s0002")
+    folder = outputs.member_folder(SweepDir(sweep), "fixed-s0002")
     assert folder == sweep / "members" / "fixed-s0002" and folder.is_dir()
     assert outputs.enclosing_sweep(folder / "x") == sweep
     assert outputs.enclosing_sweep(sweep) is None

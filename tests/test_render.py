@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import imageio.v2 as iio2
@@ -11,6 +10,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+from conftest import make_sweep
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,8 +22,8 @@ from pointgan_cli.render import data as render_data
 from pointgan_cli.render import writers as render_io
 from pointgan_cli.render.scene import D_COLOR, G_COLOR, d_curve
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.store import sweepdir
 from pointgan_cli.store.rundir import load_run
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.training.train import Member, train_batch
 
 # -- shared fixtures: real runs, trained once per session ---------------------------------------
@@ -41,24 +41,14 @@ def shared_run(tmp_path_factory, name, preset="fixed", **overrides):
 
 
 def shared_sweep(tmp_path_factory):
-    """A small sweep directory in the sweep layout: two baseline members (they fail at 600
-    steps) and two fixed ones (they converge), trained as two batches."""
+    """A small real sweep: two baseline members (they fail at 600 steps) and two fixed ones
+    (they converge), trained as two batches."""
     root = tmp_path_factory.getbasetemp() / "animate-sweep"
-    if (root / "sweep.json").exists():
+    if (root / "summary.json").exists():
         return root
-    entries = []
-    for preset in ("baseline", "fixed"):
-        members = []
-        for seed in (0, 1):
-            spec = resolve_spec(preset, overrides={"seed": seed, "steps": 600})
-            mid = f"{preset}-s{seed}"
-            out = root / "members" / mid
-            members.append(Member(spec=spec, out=out,
-                                  command=rerun_command(spec, str(out))))
-            entries.append(sweepdir.Entry(mid, preset, spec.model_dump(mode="json")))
-        train_batch(members)
-    sweepdir.write_index(root, "pointgan sweep --out x", {}, entries)
-    return root
+    return make_sweep(root, [(f"{preset}-s{seed}", preset,
+                              resolve_spec(preset, overrides={"seed": seed, "steps": 600}))
+                             for preset in ("baseline", "fixed") for seed in (0, 1)])
 
 
 @pytest.fixture(scope="module")
@@ -280,47 +270,47 @@ def test_still_is_the_animation_frame(run_dir, tmp_path):
 # -- sweep grids -------------------------------------------------------------------------------
 
 
-def _fake_sweep(src_run, root, converged, groups=None):
-    """Sweep layout around copies of one real run, with chosen outcomes (selection logic only)."""
-    entries = []
+def _fake_sweep(root, converged, groups=None):
+    """A real sweep of short members ``m0``, ``m1``... in the chosen groups, opened with chosen
+    outcomes (its summaries replaced on the opened ``SweepDir``; None: no summary yet):
+    selection logic only."""
     groups = groups or "g" * len(converged)
-    for i, c in enumerate(converged):
-        mid = f"m{i}"
-        shutil.copytree(src_run, root / "members" / mid)
-        summary = json.loads((root / "members" / mid / "summary.json").read_text())
-        if c is None:
-            (root / "members" / mid / "summary.json").unlink()
-        else:
-            summary["converged"] = c
-            (root / "members" / mid / "summary.json").write_text(json.dumps(summary))
-        entries.append(sweepdir.Entry(mid, groups[i], {}))
-    sweepdir.write_index(root, "", {}, entries)
+    make_sweep(root / "s", [(f"m{i}", groups[i], resolve_spec("fixed", overrides={
+        "seed": i, "steps": 50})) for i in range(len(converged))])
+    sweep = SweepDir(root / "s")
+    real = dict(zip(sweep.ids, sweep.members.summaries(sweep.ids)))
+    chosen = {mid: None if c is None else {**real[mid], "converged": c}
+              for mid, c in zip(sweep.ids, converged)}
+    sweep.members.summaries = lambda ids: [chosen[i] for i in ids]  # type: ignore[method-assign]
+    sweep.members.summary = lambda mid: chosen[mid]  # type: ignore[method-assign]
+    return sweep
 
 
-def test_pick_members_alternates_failed_and_converged(run_dir, tmp_path):
-    _fake_sweep(run_dir, tmp_path, [True, False, True, None, False, False, True])
-    ids = [m.id for m in render_data.pick_members(tmp_path, None, 4)]
+def test_pick_members_alternates_failed_and_converged(tmp_path):
+    sweep = _fake_sweep(tmp_path, [True, False, True, None, False, False, True])
+    ids = [m.id for m in render_data.pick_members(sweep, None, 4)]
     assert ids == ["m1", "m0", "m4", "m2"]
-    assert [m.id for m in render_data.pick_members(tmp_path, None, 5)] == ["m1", "m0", "m4", "m2",
-                                                                      "m5"]
-    assert [m.id for m in render_data.pick_members(tmp_path, ["m3", "m0"], 4)] == ["m3", "m0"]
+    assert [m.id for m in render_data.pick_members(sweep, None, 5)] == ["m1", "m0", "m4", "m2",
+                                                                   "m5"]
+    assert [m.id for m in render_data.pick_members(sweep, ["m3", "m0"], 4)] == ["m3", "m0"]
     with pytest.raises(UsageError, match="no member 'zz'"):
-        render_data.pick_members(tmp_path, ["zz"], 4)
+        render_data.pick_members(sweep, ["zz"], 4)
 
 
-def test_pick_members_fills_with_whatever_there_is(run_dir, tmp_path):
-    _fake_sweep(run_dir, tmp_path, [True, True, True, False])
-    assert [m.id for m in render_data.pick_members(tmp_path, None, 4)] == ["m3", "m0", "m1", "m2"]
+def test_pick_members_fills_with_whatever_there_is(tmp_path):
+    sweep = _fake_sweep(tmp_path, [True, True, True, False])
+    assert [m.id for m in render_data.pick_members(sweep, None, 4)] == ["m3", "m0", "m1", "m2"]
 
 
-def test_pick_members_spans_the_groups(run_dir, tmp_path):
-    _fake_sweep(run_dir, tmp_path, [True, True, True, False, False, False], groups="AABABA")
-    assert [m.id for m in render_data.pick_members(tmp_path, None, 4)] == ["m3", "m0", "m4", "m2"]
+def test_pick_members_spans_the_groups(tmp_path):
+    sweep = _fake_sweep(tmp_path, [True, True, True, False, False, False], groups="AABABA")
+    assert [m.id for m in render_data.pick_members(sweep, None, 4)] == ["m3", "m0", "m4", "m2"]
 
 
 def test_grid_animation_of_a_real_sweep(sweep_dir, tmp_path):
-    summaries = {p.name: json.loads((p / "summary.json").read_text())["converged"]
-                 for p in (sweep_dir / "members").iterdir()}
+    sweep = SweepDir(sweep_dir)
+    summaries = {mid: s["converged"] for mid, s in zip(sweep.ids,
+                                                      sweep.members.summaries(sweep.ids))}
     assert summaries == {"baseline-s0": False, "baseline-s1": False, "fixed-s0": True,
                          "fixed-s1": True}
     plan = render_data.plan_for(sweep_dir, True, None, 4)
@@ -354,5 +344,5 @@ def test_titles_name_the_class_the_summary_carries(run_dir, sweep_dir):
     grid = plan_for(sweep_dir, True, None, 4)
     for cell in grid.cells:
         mid = cell.label.split(" [")[0]
-        member = json.loads((sweep_dir / "members" / mid / "summary.json").read_text())
+        member = SweepDir(sweep_dir).members.summary(mid)
         assert cell.cls == member["class"]

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from pointgan_cli import report
 from pointgan_cli.cli.app import app
 from pointgan_cli.errors import UsageError
-from pointgan_cli.store import sweepdir, sweepmembers
 from pointgan_cli.store.rundir import load_run
+from pointgan_cli.store.sweepdir import SweepDir
 
 needs_chromium = pytest.mark.skipif(chromium.binary() is None,
                                     reason="no chromium binary (apt-get install chromium)")
@@ -98,7 +98,7 @@ def test_sweep_report_has_the_group_table_every_chart_and_each_failure(made):
     for mid in failed:
         row = re.search(rf"<tr[^>]*><td>{re.escape(mid)}</td><td>[^<]*</td><td>([a-z_]+)</td>"
                         r"<td>([^<]*)</td>", text)
-        cls = sweepmembers.member_summary(sweep, mid)["class"]
+        cls = SweepDir(sweep).members.summary(mid)["class"]
         assert row and row.group(1) == cls
         # compact: the diagnosis in numbers, not a paragraph
         assert row.group(2).startswith("dist ") and len(row.group(2)) < 90, row.group(2)
@@ -109,7 +109,7 @@ def test_sweep_report_has_the_group_table_every_chart_and_each_failure(made):
 
 def test_report_of_a_member_stored_in_its_sweeps_batches(made, tmp_path):
     sweep = made["sweep"]
-    mid = sweepdir.read_index(sweep).entries[0].id
+    mid = SweepDir(sweep).index.entries[0].id
     member = sweep / "members" / mid
     store = {p.name: p.read_bytes() for p in (sweep / "batches").iterdir()}
     assert report.write(member)["report"] == str(member / "report.html")  # beside the member
@@ -118,7 +118,7 @@ def test_report_of_a_member_stored_in_its_sweeps_batches(made, tmp_path):
     info = report.write(member, tmp_path / "m.html")
     text = (tmp_path / "m.html").read_text()
     assert info["kind"] == "run" and f"<h1>Run {mid}</h1>" in text
-    assert f"<td>class</td><td>{sweepmembers.member_summary(sweep, mid)['class']}</td>" in text
+    assert f"<td>class</td><td>{SweepDir(sweep).members.summary(mid)['class']}</td>" in text
 
 
 def test_report_escapes_what_it_shows(made, tmp_path):

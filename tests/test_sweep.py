@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from pointgan_cli.errors import UsageError
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import ckptfile
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.sweep.ranges import parse_grid, parse_seeds
-from pointgan_cli.sweep.report import wilson
 from pointgan_cli.sweep.spec import build_sweep_spec, expand
 from pointgan_cli.sweep.stats import mcnemar_exact
+from pointgan_cli.sweep.summaries import wilson
 
 
 def test_parse_seeds():
@@ -150,9 +151,8 @@ def test_member_equals_train_alone(cli, tmp_path):
         assert r.exit_code == 0
         a, b = _metrics(exported / "metrics.jsonl"), _metrics(alone / "metrics.jsonl")
         assert len(a) == len(b) > 10
-        from pointgan_cli.store import sweepmembers
 
-        steps, ws, bs = sweepmembers.member_curve(tmp_path / "s", mid)  # what the charts draw
+        steps, ws, bs = SweepDir(tmp_path / "s").members.curve(mid)  # what the charts draw
         assert steps == [r["step"] for r in b] and ws == [r["w"] for r in b]
         assert bs == [r["b"] for r in b]
         for ra, rb in zip(a, b):
@@ -336,7 +336,7 @@ def test_batch_windows_are_each_members_own_window():
 
     from pointgan_cli import verdict
     from pointgan_cli.store import sweepstore
-    from pointgan_cli.sweep.batches import _windows
+    from pointgan_cli.sweep.jobs import _windows
 
     specs = [resolve_spec("fixed", overrides={"seed": s, "steps": 1500,
                                               "success_window": 0.2 if s % 3 else 0.5})
@@ -356,7 +356,7 @@ def test_batch_windows_are_each_members_own_window():
 def test_a_finished_batch_copies_its_final_values_once(cli, tmp_path, monkeypatch):
     """The members' summaries read a batch's final values from one host copy: member by
     member reads of the trainer's tensors would each wait for a GPU."""
-    from pointgan_cli.sweep import batches
+    from pointgan_cli.sweep import jobs
     from pointgan_cli.training import records
 
     copies, original = [], records.final_state
@@ -368,7 +368,7 @@ def test_a_finished_batch_copies_its_final_values_once(cli, tmp_path, monkeypatc
     def refused(trainer):
         raise AssertionError("a summary read the trainer's tensors itself")
 
-    monkeypatch.setattr(batches, "final_state", counted)
+    monkeypatch.setattr(jobs, "final_state", counted)
     monkeypatch.setattr(records, "final_state", refused)
     res = cli(["sweep", "--preset", "fixed", "--seeds", "0-4", "--steps", "60", "--workers", "1",
                "--max-batch", "3", "--out", tmp_path / "s", "--json"])

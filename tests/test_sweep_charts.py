@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import assert_text_inside
 
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.sweep.charts import evenly, robust_limits, split_group, weights_figure
 
 
@@ -42,7 +43,7 @@ def test_weights_chart_has_a_panel_pair_per_group_nothing_overlaid(cli, tmp_path
                "--seeds", "0-1", "--steps", "60", "--workers", "1", "--out", out, "-q"])
     assert res.exit_code == 0, res.stderr
     summary = json.loads((out / "summary.json").read_text())
-    fig, plt = weights_figure(out, summary, 1.0)
+    fig, plt = weights_figure(SweepDir(out), summary, 1.0)
     try:
         axes = [ax for ax in fig.axes if ax.get_visible()]
         assert len(axes) == 8  # 4 groups, w above b
@@ -76,10 +77,10 @@ def test_charts_are_palette_pngs_that_look_like_matplotlibs_render(cli, tmp_path
     written = Image.open(out / "weights.png")
     assert written.mode == "P"
     summary = json.loads((out / "summary.json").read_text())
-    fig, plt = weights_figure(out, summary, 1.0)
+    fig, plt = weights_figure(SweepDir(out), summary, 1.0)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
-    fig2, plt = weights_figure(out, summary, 1.0)
+    fig2, plt = weights_figure(SweepDir(out), summary, 1.0)
     ours = Image.open(io.BytesIO(_png(fig2, plt)))
     plt.close(fig)
     theirs = np.asarray(Image.open(buf).convert("RGB"), dtype=np.int16)
@@ -152,7 +153,7 @@ def test_a_big_group_draws_at_most_the_cap_and_says_so(cli, tmp_path, monkeypatc
     assert res.exit_code == 0, res.stderr
     summary = json.loads((out / "summary.json").read_text())
     monkeypatch.setattr(charts, "MAX_DRAWN", 5)
-    fig, plt = weights_figure(out, summary, 1.0)
+    fig, plt = weights_figure(SweepDir(out), summary, 1.0)
     try:
         drawn = [len(c.get_segments()) for ax in fig.axes for c in ax.collections
                  if isinstance(c, LineCollection)]
@@ -164,7 +165,7 @@ def test_a_big_group_draws_at_most_the_cap_and_says_so(cli, tmp_path, monkeypatc
     finally:
         plt.close(fig)
     monkeypatch.undo()
-    fig, plt = weights_figure(out, summary, 1.0)  # the default cap: nothing thinned
+    fig, plt = weights_figure(SweepDir(out), summary, 1.0)  # the default cap: nothing thinned
     try:
         assert "at most" not in fig.get_suptitle()
     finally:
@@ -238,7 +239,7 @@ def test_weights_colour_per_outcome_shared_limits_and_each_budgets_own_x_axis(cl
                "--workers", "1", "--out", out, "-q"])
     assert res.exit_code == 0, res.stderr
     summary = json.loads((out / "summary.json").read_text())
-    fig, plt = weights_figure(out, summary, 1.0)
+    fig, plt = weights_figure(SweepDir(out), summary, 1.0)
     try:
         axes = fig.axes
         w_axes, b_axes = axes[0::2], axes[1::2]

@@ -9,6 +9,7 @@ from conftest import assert_text_inside
 
 from pointgan_cli.errors import UsageError
 from pointgan_cli.spec import resolve_spec
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.sweep import mapplot, maps
 from pointgan_cli.sweep.ranges import format_range, parse_grid, parse_seeds
 from pointgan_cli.sweep.spec import MAP_VARIANTS, build_sweep_spec, expand, sweep_command
@@ -83,9 +84,7 @@ def test_range_members_ids_and_recorded_command():
 
 
 def _read_members(out, ids):
-    from pointgan_cli.store import sweepmembers
-
-    return [sweepmembers.member_summary(out, i) for i in ids]
+    return SweepDir(out).members.summaries(ids)
 
 
 def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):

@@ -20,10 +20,11 @@ def test_ray_executor_matches_local(cli, tmp_path):
     local = (tmp_path / "local" / "summary.json").read_text()
     assert (tmp_path / "ray" / "summary.json").read_text() == local
     assert json.loads(local)["n"] == 6
-    from pointgan_cli.store import sweepmembers
 
-    a = sweepmembers.member_metrics(tmp_path / "local", "noise-s0002")
-    b = sweepmembers.member_metrics(tmp_path / "ray", "noise-s0002")
+    from pointgan_cli.store.sweepdir import SweepDir
+
+    a = SweepDir(tmp_path / "local").members.metrics("noise-s0002")
+    b = SweepDir(tmp_path / "ray").members.metrics("noise-s0002")
     assert a == b and len(a) > 10
 
 

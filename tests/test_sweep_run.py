@@ -14,20 +14,20 @@ ARGS = ["sweep", "--steps", "20", "--seeds", "0-1", "--workers", "1", "-q"]
 
 def test_sigterm_while_the_report_is_written_is_one_line_143_and_resume_finishes(
         cli, tmp_path, monkeypatch):
-    from pointgan_cli.sweep import report
+    from pointgan_cli.sweep import summaries
 
-    write = report.write_report
+    write = summaries.write_summaries
 
     def signalled(*args, **kw):
         os.kill(os.getpid(), signal.SIGTERM)  # arrives in the report phase, before a write
         return write(*args, **kw)
 
-    monkeypatch.setattr(report, "write_report", signalled)
+    monkeypatch.setattr(summaries, "write_summaries", signalled)
     res = cli([*ARGS, "--out", tmp_path / "s"])
     assert res.exit_code == 143, (res.exit_code, res.stderr)
     assert res.stderr.count("\n") == 1 and "sweep --resume" in res.stderr
     assert not (tmp_path / "s" / "summary.json").exists()
-    monkeypatch.setattr(report, "write_report", write)
+    monkeypatch.setattr(summaries, "write_summaries", write)
     assert cli(["sweep", "--resume", "--out", tmp_path / "s", "-q"]).exit_code == 0
     assert cli([*ARGS, "--out", tmp_path / "ref"]).exit_code == 0
     assert (tmp_path / "s" / "summary.json").read_bytes() == \

@@ -13,14 +13,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import make_sweep
 from PIL import Image
 
 from pointgan_cli import trackers
 from pointgan_cli.errors import RuntimeFailure, UsageError
 from pointgan_cli.naming import rerun_command
 from pointgan_cli.spec import resolve_spec
-from pointgan_cli.store import sweepdir, sweepmembers
 from pointgan_cli.store.rundir import load_run
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.training.train import Member, train_batch
 
 if importlib.util.find_spec("mlflow") is None or importlib.util.find_spec("wandb") is None:
@@ -233,7 +234,7 @@ def test_members_stored_in_batches_are_logged_with_their_spec_and_summary(cli, t
     for child, mid in zip(info["members"], ("baseline-s0000", "baseline-s0001")):
         assert {a.path for a in client.list_artifacts(child)} == {"spec.json", "summary.json"}
         local = client.download_artifacts(child, "summary.json", str(tmp_path))
-        assert json.loads(Path(local).read_text()) == sweepmembers.member_summary(sweep, mid)
+        assert json.loads(Path(local).read_text()) == SweepDir(sweep).members.summary(mid)
     res = cli(["log", sweep / "members" / "baseline-s0001", "--tracking-uri", store, "--json"])
     assert res.exit_code == 0, res.stderr
     one = client.get_run(json.loads(res.stdout)["run_id"])
@@ -447,33 +448,12 @@ def test_wandb_bad_server_url_fails_before_writing(run_dir):
 
 @pytest.fixture
 def sweep_dir(tmp_path):
-    """A small sweep directory in the sweep layout: two groups, three trained members."""
-    root = tmp_path / "sweeps" / "demo"
+    """A small real sweep: two groups, three trained members."""
     members = [("baseline-s0", "baseline", 0), ("fixed-s0", "fixed", 0), ("fixed-s1", "fixed", 1)]
-    entries, groups = [], {}
-    for mid, group, seed in members:
-        spec = resolve_spec(group, overrides={"steps": 200, "seed": seed, "snapshot_every": 50})
-        path = root / "members" / mid
-        summary = train_batch([Member(spec=spec, out=path,
-                                      command=rerun_command(spec, str(path)))])[0]
-        entries.append({"id": mid, "group": group, "spec": spec.model_dump(mode="json")})
-        groups.setdefault(group, []).append((mid, summary))
-    sweepdir.write_index(root, "pointgan sweep --preset baseline --preset fixed", {},
-                         [sweepdir.Entry(e["id"], e["group"], e["spec"]) for e in entries])
-    rows = []
-    for group, ms in groups.items():
-        conv = sum(s["converged"] for _, s in ms)
-        rows.append({"group": group, "n": len(ms), "converged": conv,
-                     "success_rate": conv / len(ms), "wilson_low": 0.0, "wilson_high": 1.0,
-                     "diverged": 0, "w_mean": 0.0, "w_std": 0.0, "b_mean": 1.0, "b_std": 0.0,
-                     "failed": [m for m, s in ms if not s["converged"]],
-                     "members": [m for m, _ in ms]})
-    (root / "summary.json").write_text(json.dumps(
-        {"schema_version": 1, "n": 3, "converged": sum(r["converged"] for r in rows),
-         "groups": rows}))
-    Image.new("RGB", (8, 8)).save(root / "weights.png")
-    Image.new("RGB", (8, 8)).save(root / "success.png")
-    return root
+    return make_sweep(tmp_path / "sweeps" / "demo", [
+        (mid, group, resolve_spec(group, overrides={"steps": 200, "seed": seed,
+                                                    "snapshot_every": 50}))
+        for mid, group, seed in members])
 
 
 def test_mlflow_sweep_is_a_parent_with_nested_members(sweep_dir, tmp_path):
@@ -487,7 +467,8 @@ def test_mlflow_sweep_is_a_parent_with_nested_members(sweep_dir, tmp_path):
     assert {"baseline/success_rate", "fixed/wilson_low", "converged"} <= set(parent.data.metrics)
     assert "schema_version" not in parent.data.metrics
     files = {a.path for a in client.list_artifacts(info["run_id"])}
-    assert files == {"sweep.json", "summary.json", "weights.png", "success.png"}
+    assert files == {"sweep.json", "summary.json", "summary.csv", "weights.png", "success.png",
+                     "convergence.png"}  # what the sweep wrote beside sweep.json
     assert len(info["members"]) == 3
     children = client.search_runs([parent.info.experiment_id],
                                   f"tags.mlflow.parentRunId = '{info['run_id']}'")

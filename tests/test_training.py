@@ -1,6 +1,6 @@
 """Interrupt and resume give an uninterrupted run's rows, at step 0 and at every phase
 boundary (a plain step, a snapshot, a checkpoint, the last step), for one run and for a
-sweep batch (``training.train_batch``, ``sweep.batches.train_store_batch``)."""
+sweep batch (``training.train_batch``, ``sweep.jobs.train_store_batch``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from pointgan_cli.spec import resolve_spec
 from pointgan_cli.store import sweepstore
-from pointgan_cli.sweep.batches import train_store_batch
+from pointgan_cli.sweep.jobs import train_store_batch
 from pointgan_cli.sweep.spec import SweepMember
 from pointgan_cli.training.runtime import Interrupted
 from pointgan_cli.training.train import Member, train_batch
@@ -98,7 +98,7 @@ from pointgan_cli.cli import app as cliapp
 import matplotlib.pyplot  # what every child needs, imported once before any fork
 import pointgan_cli.engine, pointgan_cli.sweep.charts, pointgan_cli.sweep.run
 from pointgan_cli.store import sweepstore
-from pointgan_cli.sweep import batches
+from pointgan_cli.sweep import jobs
 with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
     cliapp.main(["sweep", "--help"])
 root, kills, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
@@ -106,7 +106,7 @@ root, kills, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def at_step_0_of(k, t0):
     # Batch k's trainer gets a real SIGTERM from this process just as it starts to run:
     # the signal handler is installed, the step-0 snapshot not yet taken.
-    real, seen, first = batches.train_to_end, [0], []
+    real, seen, first = jobs.train_to_end, [0], []
 
     def wrapped(trainer, *a, **kw):
         first.append(time.monotonic())
@@ -124,7 +124,7 @@ def at_step_0_of(k, t0):
         seen[0] += 1
         return real(trainer, *a, **kw)
 
-    batches.train_to_end = wrapped
+    jobs.train_to_end = wrapped
 
 def child(argv, k=None):
     pid = os.fork()  # one thread here: the child starts with everything imported
@@ -172,7 +172,6 @@ def test_ten_sigterms_at_step_0_over_a_sweeps_first_second_then_resume_match(tmp
     import subprocess
     import sys
 
-    from pointgan_cli.store import sweepdir, sweepmembers
 
     args = ["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-4",
             "--max-batch", "1", "--workers", "1", "--steps", "100", "--checkpoint-every", "25",
@@ -187,11 +186,13 @@ def test_ten_sigterms_at_step_0_over_a_sweeps_first_second_then_resume_match(tmp
         # batches before k finished, batch k checkpointed at step 0, the others not started
         want = [(100, True)] * k + [(0, False)]
         assert (killed, states, resumed) == ("143", repr(want).replace(" ", ""), "0"), k
+    from pointgan_cli.store.sweepdir import SweepDir
+
     ref = tmp_path / "ref"
-    ids = sweepdir.member_ids(ref)
-    want = [sweepmembers.member_metrics(ref, m) for m in ids]
+    ids = SweepDir(ref).ids
+    want = [SweepDir(ref).members.metrics(m) for m in ids]
     assert all(len({r["step"] for r in rows}) == len(rows) for rows in want)
     for k in range(10):
         out = tmp_path / f"k{k}"
         assert (out / "summary.json").read_bytes() == (ref / "summary.json").read_bytes()
-        assert [sweepmembers.member_metrics(out, m) for m in ids] == want, k
+        assert [SweepDir(out).members.metrics(m) for m in ids] == want, k

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pointgan_cli import verdict
+from pointgan_cli.store.sweepdir import SweepDir
 from pointgan_cli.sweep import checkclasses
 
 DATA = Path(__file__).parent / "data" / "classes"
@@ -100,16 +101,15 @@ def test_check_classes_trains_the_members_at_twice_the_budget(cli, tmp_path):
     doc = json.loads((out / checkclasses.CHECK_JSON).read_text())
     assert doc["steps"] == {"T": [1500], "2T": [3000]}
     assert sum(c["n"] for c in doc["classes"]) == 3 and len(doc["members"]) == 3
-    from pointgan_cli.store import sweepmembers
 
     ids = [m["id"] for m in doc["members"]]
-    later = sweepmembers.member_summaries(out / "check-2x", ids)
+    later = SweepDir(out / "check-2x").members.summaries(ids)
     for m, s2 in zip(doc["members"], later):
         assert s2["steps"] == 3000 and s2["class"] == m["class_2x"]
         assert m["kept"] == checkclasses.kept(m["class"], {}, s2) or m["class"] in (
             "still_approaching", "diverging")
     assert "classes at [1500] steps, checked at [3000]" in r.output
     # the first T steps of the 2T run are the T run, snapshot for snapshot
-    for (s1, wb1), (s2, wb2) in zip(sweepmembers.member_curves(out, ids),
-                                    sweepmembers.member_curves(out / "check-2x", ids)):
+    for (s1, wb1), (s2, wb2) in zip(SweepDir(out).members.curves(ids),
+                                    SweepDir(out / "check-2x").members.curves(ids)):
         assert list(s2[: len(s1)]) == list(s1) and (wb2[: len(s1)] == wb1).all()

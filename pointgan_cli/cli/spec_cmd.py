@@ -27,7 +27,7 @@ def show(
     stored = None
     if config is not None and (not config.is_file() or "members" in config.parts):
         # SWEEP/members/ID[/spec.json]: the member's spec from its sweep, as train reads it
-        from ..store.sweepmembers import member_spec
+        from ..store.memberpath import member_spec
 
         found = member_spec(config)
         stored = None if found is None else found.model_dump(mode="json")

@@ -153,7 +153,7 @@ def sweep(
     begun = start(out, spec, members, resume=resume, force=force)
     out, spec, members, command = begun.out, begun.spec, begun.members, begun.command
     from .. import trackers
-    from ..store import sweepdir
+    from ..store.sweepdir import SweepDir
     from ..sweep.run import check_runnable, run_sweep
 
     check_runnable(members, executor, ray_address)
@@ -183,7 +183,7 @@ def sweep(
                 ray_address=ray_address, progress=progress2))
     wall = time.perf_counter() - t0
     result = dict(summary, sweep_dir=str(out),
-                  maps=[str(f) for f in sweepdir.map_files(out)])  # stability maps, if any
+                  maps=[str(f) for f in SweepDir(out).map_files()])  # stability maps, if any
     if checked is not None:
         result["check_classes"] = checked
     if tracker != "none":
@@ -231,7 +231,7 @@ def sweep(
     if spec is not None and spec.study == "article":
         _print_by_step(summary, fmt)
     console.note(f"{summary['n']} runs in {wall:.1f} s; charts: "
-                 + ", ".join(str(c) for c in sweepdir.charts(out)))
+                 + ", ".join(str(c) for c in SweepDir(out).charts()))
     if checked is not None:
         _print_check(checked, fmt)
 
@@ -308,18 +308,22 @@ def export(
 
     Example: pointgan sweep export runs/sweep-1 fixed-s0003 --out runs/fixed-3
     """
-    from ..store import outputs, rundir, sweepdir, sweepmembers
+    from ..store import outputs, rundir
+    from ..store.memberpath import member_address
+    from ..store.sweepdir import SweepDir
 
-    address = sweepmembers.member_address(sweep_dir)
+    address = member_address(sweep_dir)
     if address is not None:
         if member is not None and member != address[1]:
             raise UsageError(f"MEMBER: {sweep_dir} already names member {address[1]!r}; "
                              "give SWEEP MEMBER or SWEEP/members/ID, not both")
-        sweep_dir, member = address
+        sweep, member = address
     elif member is None:
         raise UsageError(f"MEMBER: which member of {sweep_dir}? (give SWEEP MEMBER or "
                          "SWEEP/members/ID)")
-    index = sweepdir.read_index(sweep_dir)
+    else:
+        sweep = SweepDir(sweep_dir)
+    sweep_dir, index = sweep.path, sweep.index
     if member not in index.groups:
         known = ", ".join(list(index.groups)[:5]) + (", ..." if len(index.groups) > 5 else "")
         raise UsageError(f"MEMBER: no member {short(member)} in {sweep_dir} "
@@ -330,7 +334,7 @@ def export(
     from ..results import progress
 
     with working("sweep export"), progress.task(1, f"export {member}"):
-        result = sweepmembers.export_member(sweep_dir, member, out)
+        result = sweep.members.export(member, out)
         progress.advance()
     if json_out:
         console.print_json(result)

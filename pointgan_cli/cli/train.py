@@ -52,13 +52,14 @@ def train(
 
     Example: pointgan train --preset fixed --seed 3 --out runs/fixed-3
     """
-    from ..store import outputs, rundir, sweepmembers
+    from ..store import outputs, rundir
+    from ..store.memberpath import member_spec
 
     spec = None
     if not resume:
         # Resolved once, before torch is even imported: bad input fails in well under a
         # second. ``--config SWEEP/members/ID`` starts from that member's stored spec.
-        stored_spec = sweepmembers.member_spec(config) if config is not None else None
+        stored_spec = member_spec(config) if config is not None else None
         spec = resolve_spec(preset, config, spec_flags, None if stored_spec is None
                             else stored_spec.model_dump(mode="json"))
     from .. import trackers

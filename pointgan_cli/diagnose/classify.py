@@ -29,8 +29,10 @@ from .. import verdict
 from ..errors import UsageError
 from ..games import DIRAC, game_of
 from ..results import progress
-from ..store import memberbatches, rundir, sweepdir, sweepmembers
+from ..store import rundir, sweepdir
+from ..store.memberpath import load_any_run
 from ..store.rundir import Run
+from ..store.sweepdir import SweepDir
 from . import dshape
 from .source import params_at
 
@@ -255,33 +257,32 @@ def diagnose_run(run: Run) -> dict[str, Any]:
 # -- sweeps ------------------------------------------------------------------------------------
 
 
-def diagnose_sweep(path: Path, visit: Any = None) -> dict[str, Any]:
+def diagnose_sweep(sweep: SweepDir, visit: Any = None) -> dict[str, Any]:
     """Classify every member; a member that cannot be read is reported, not fatal.
     ``visit(id, group, run or None, report)`` sees each member as it is read (the report's
     explorer takes its numbers from the same pass instead of reading every member twice)."""
-    path = Path(path)
     members: list[dict[str, Any]] = []
-    n = len(sweepdir.member_ids(path))
+    n = len(sweep.ids)
     with progress.task(n, progress.count(n, "member", "diagnose")):
         # batch by batch: each batch's files are read once for all its members; the class
         # and the D-shape evidence read parameters only: no losses, no torch
-        for mid, group, load in memberbatches.iter_members(path, losses=False):
-            members.append(_diagnose_member(mid, group, load, path, visit))
+        for mid, group, load in sweep.members.each(losses=False):
+            members.append(_diagnose_member(mid, group, load, sweep, visit))
             progress.advance()
     groups: dict[str, dict[str, Any]] = {}
     for m in members:
         g = groups.setdefault(m["group"], {"group": m["group"], "n": 0, "classes": {}})
         g["n"] += 1
         g["classes"].setdefault(m["class"], []).append(m["id"])
-    return {"sweep_dir": str(path), "groups": list(groups.values()), "members": members}
+    return {"sweep_dir": str(sweep.path), "groups": list(groups.values()), "members": members}
 
 
-def _diagnose_member(mid: str, group: str, load: Any, path: Path,
+def _diagnose_member(mid: str, group: str, load: Any, sweep: SweepDir,
                      visit: Any) -> dict[str, Any]:
-    """One member of ``diagnose_sweep`` (``load``: see ``memberbatches.iter_members``)."""
+    """One member of ``diagnose_sweep`` (``load``: see ``StoredMembers.each``)."""
     if load is None:
         out = {"id": mid, "group": group, "class": NOT_RUN,
-               "reason": f"{sweepdir.member_dir(path, mid)} has no metrics", "evidence": None}
+               "reason": f"{sweep.member_dir(mid)} has no metrics", "evidence": None}
         if visit is not None:
             visit(mid, group, None, out)
         return out
@@ -300,5 +301,5 @@ def _diagnose_member(mid: str, group: str, load: Any, path: Path,
 def diagnose(path: Path) -> dict[str, Any]:
     """``diagnose run``: one run's class, or every sweep member's (``{"sweep_dir": ...}``)."""
     if sweepdir.is_sweep(path):
-        return diagnose_sweep(path)
-    return diagnose_run(sweepmembers.load_any_run(path))
+        return diagnose_sweep(SweepDir(path))
+    return diagnose_run(load_any_run(path))

@@ -12,8 +12,10 @@ from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
 from ..games import POINT, game_of
-from ..store import atomic, outputs, rundir, sweepdir, sweepmembers
+from ..store import atomic, outputs, rundir, sweepdir
+from ..store.memberpath import load_any_run
 from ..store.rundir import Run
+from ..store.sweepdir import SweepDir
 
 
 def load_single_run(path: Path, any_game: bool = False) -> Run:
@@ -21,8 +23,8 @@ def load_single_run(path: Path, any_game: bool = False) -> Run:
     and stability are about one run)."""
     if sweepdir.is_sweep(path):
         raise UsageError(f"{path} is a sweep directory; give one member: "
-                         f"{sweepdir.member_dir(path, '<id>')}")
-    run = sweepmembers.load_any_run(path)
+                         f"{SweepDir(path).member_dir('<id>')}")
+    run = load_any_run(path)
     return run if any_game else pointgan_only(run)
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import UsageError
 from ..games.point import D_NAMES
-from ..store import checkpoints, rundir, sweepmembers
+from ..store import checkpoints, rundir
+from ..store.memberpath import member_address
 from ..store.rundir import Run
 
 if TYPE_CHECKING:
@@ -134,13 +135,13 @@ class OptimizerState:
 
 def optimizer_state_at(run: Run, step: int) -> OptimizerState:
     """The optimizer state of the checkpoint nearest ``step``: the latest one at or before it,
-    else the earliest after it (sweeps keep only their latest). A sweep member without a run
-    directory of its own is read from the sweep's batch store. UsageError when the run has no
+    else the earliest after it (sweeps keep only their latest). A sweep member
+    (``SWEEP/members/ID``) is read from the sweep's batch store. UsageError when the run has no
     readable checkpoint with an optimizer state."""
     import torch
 
-    where = sweepmembers.member_address(run.path)
-    stored = None if where is None else sweepmembers.member_checkpoint(*where)
+    where = member_address(run.path)
+    stored = None if where is None else where[0].members.checkpoint(where[1])
     if stored is not None:  # a member: its sweep's batch store, whatever its folder holds
         cks = [(stored, "the sweep's batch store")]
     else:

@@ -31,6 +31,10 @@ class Game:
     bias_words: str
     names_itself: bool  # summaries say ``"game": name`` (the first game's omit it)
     target_field: str | None  # the spec field holding the target; None: 0
+    #: how the report page draws a run of this game (``report/assets/run.js``'s ``VIEWS``):
+    #: "line" (G's line and D's curve over the data axis, the losses expected over x) or
+    #: "phase" (the parameters over the game's vector field, the losses at that point)
+    view: str
 
     @property
     def params(self) -> tuple[str, ...]:

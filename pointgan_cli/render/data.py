@@ -17,8 +17,10 @@ import numpy as np
 from ..errors import UsageError
 from ..games import DIRAC, POINT
 from ..games.point import D_NAMES
-from ..store import rundir, sweepdir, sweepmembers
+from ..store import rundir, sweepdir
+from ..store.memberpath import load_any_run
 from ..store.rundir import Run
+from ..store.sweepdir import SweepDir
 
 MAX_SAMPLES = 256  # generated samples drawn per frame (the first of the batch; x is iid)
 HISTORY_POINTS = 1000  # the history panel's lines are decimated to at most this many points
@@ -195,8 +197,8 @@ class PickedMember:
     cls: str | None = None  # the class its summary names
 
 
-def _converged(sweep: Path, member_id: str) -> bool | None:
-    summary = sweepmembers.member_summary(sweep, member_id)
+def _converged(sweep: SweepDir, member_id: str) -> bool | None:
+    summary = sweep.members.summary(member_id)
     return None if summary is None else bool(summary.get("converged"))
 
 
@@ -210,39 +212,39 @@ def _across_groups(ids: list[str], groups: dict[str, str]) -> list[str]:
             if k < len(lane)]
 
 
-def pick_members(sweep: Path, ids: list[str] | None, size: int) -> list[PickedMember]:
+def pick_members(sweep: SweepDir, ids: list[str] | None, size: int) -> list[PickedMember]:
     """The members to show: ``ids`` when given, else up to ``size`` finished members, failed
     and converged ones alternating (failed first) so each failure sits beside a success, each
     kind taken round-robin over the sweep's groups."""
     if not 1 <= size <= 16:
         raise UsageError(f"--grid-size must be between 1 and 16, not {size}")
-    groups = sweepdir.read_index(sweep).groups
+    groups = sweep.groups
     if ids:
         unknown = [i for i in ids if i not in groups]
         if unknown:
             known = ", ".join(list(groups)[:8]) + (", ..." if len(groups) > 8 else "")
-            raise UsageError(f"--member: no member {unknown[0]!r} in {sweep} (known: {known})")
+            raise UsageError(f"--member: no member {unknown[0]!r} in {sweep.path} (known: {known})")
         chosen = list(dict.fromkeys(ids))
         if len(chosen) > 16:
             raise UsageError(f"--member: at most 16 members in one grid, not {len(chosen)}")
     else:
-        found = sweepmembers.member_summaries(sweep, list(groups))  # one pass over the store
+        found = sweep.members.summaries(list(groups))  # one pass over the store
         status = {i: None if s is None else bool(s.get("converged"))
                   for i, s in zip(groups, found)}
         failed = _across_groups([i for i, c in status.items() if c is False], groups)
         good = _across_groups([i for i, c in status.items() if c is True], groups)
         if not failed and not good:
-            raise UsageError(f"{sweep}: no finished member to show yet")
+            raise UsageError(f"{sweep.path}: no finished member to show yet")
         n_failed = min(len(failed), max(size - len(good), (size + 1) // 2))
         failed, good = failed[:n_failed], good[: size - n_failed]
         chosen = [i for pair in zip(failed, good) for i in pair]
         chosen += failed[len(good):] + good[len(failed):]
-    return [PickedMember(i, groups[i], sweepmembers.load_member(sweep, i), _converged(sweep, i),
+    return [PickedMember(i, groups[i], sweep.members.load(i), _converged(sweep, i),
                         _class(sweep, i)) for i in chosen]
 
 
-def _class(sweep: Path, member_id: str) -> str | None:
-    summary = sweepmembers.member_summary(sweep, member_id)
+def _class(sweep: SweepDir, member_id: str) -> str | None:
+    summary = sweep.members.summary(member_id)
     return None if summary is None else summary.get("class")
 
 
@@ -263,22 +265,23 @@ class Plan:
 def plan_for(source: Path, grid: bool, members: list[str] | None, grid_size: int) -> Plan:
     """Load what ``source`` names: a run directory, or (``--grid``) members of a sweep."""
     if sweepdir.is_sweep(source):
+        sweep = SweepDir(source)
         if not grid:
             raise UsageError(f"{source} is a sweep directory: add --grid, or animate one member "
-                             f"({sweepdir.member_dir(source, '<id>')})")
-        picked = pick_members(source, members, grid_size)
+                             f"({sweep.member_dir('<id>')})")
+        picked = pick_members(sweep, members, grid_size)
         tracks = [track_for(p.run) for p in picked]
         if len({type(t) for t in tracks}) > 1:
             raise UsageError("--member: a grid shows one game; pick pointgan or Dirac-GAN "
                              "members, not both")
         cells = [Cell(f"{p.id} [{p.group}]" if p.group else p.id, p.converged, p.cls)
                  for p in picked]
-        total = len(sweepdir.read_index(source).entries)
+        total = len(sweep.entries)
         one_game = cast("list[Track] | list[DiracTrack]", tracks)  # checked just above
         return Plan(one_game, cells, f"sweep {source.name}: {len(picked)} of {total} members")
     if grid or members:
         raise UsageError(f"--grid/--member need a sweep directory; {source} has no sweep.json")
-    run = sweepmembers.load_any_run(source)
+    run = load_any_run(source)
     spec = run.spec
     cls = (run.summary or {}).get("class")
     shown = f": {cls.replace('_', ' ')}" if cls else ""

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
-from ..store import atomic, outputs, rundir, sweepdir, sweepmembers
+from ..store import atomic, outputs, rundir, sweepdir
+from ..store.memberpath import member_address
+from ..store.sweepdir import SweepDir
 
 
 def build(path: Path | str) -> dict[str, Any]:
@@ -24,8 +26,8 @@ def build(path: Path | str) -> dict[str, Any]:
 
     path = Path(path)
     if sweepdir.is_sweep(path):
-        return collect.sweep_model(path)
-    if not path.is_dir() and sweepmembers.member_address(path) is None:
+        return collect.sweep_model(SweepDir(path))
+    if not path.is_dir() and member_address(path) is None:
         raise UsageError(f"run or sweep directory not found: {path}")
     return collect.run_model(path)
 

@@ -19,8 +19,10 @@ from typing import Any
 from .. import naming
 from ..games import game_of
 from ..results import catalog
-from ..store import rundir, sweepdir, sweepmembers
+from ..store import rundir
+from ..store.memberpath import load_any_run
 from ..store.rundir import Run
+from ..store.sweepdir import SweepDir
 from . import explore
 
 #: The animation files a report looks for, first found wins (``pointgan animate``'s outputs).
@@ -35,7 +37,7 @@ def run_model(path: Path) -> dict[str, Any]:
     """The page of one run: results, diagnosis when it did not converge, charts, animation."""
     from ..diagnose import classify
 
-    run = sweepmembers.load_any_run(path)  # a run directory, or SWEEP/members/ID
+    run = load_any_run(path)  # a run directory, or SWEEP/members/ID
     summary = run.summary or {}
     over = catalog.overrides(run.spec, summary)
     diag = classify.diagnose_run(run)
@@ -77,15 +79,16 @@ def _short_command(run: Run) -> str:
     return naming.short_command(run.spec, out)
 
 
-def sweep_model(path: Path) -> dict[str, Any]:
+def sweep_model(sweep: SweepDir) -> dict[str, Any]:
     """The page of a sweep: per-group table, every chart, animation, each failed member's class
     and diagnosis."""
     from ..diagnose import classify
 
-    index = sweepdir.read_index(path)
-    summary = sweepdir.read_summary(path)
+    path = sweep.path
+    index = sweep.index
+    summary = sweep.summary()
     data = explore.Builder("sweep", len(index.entries))
-    diag = classify.diagnose_sweep(path, lambda mid, g, run, rep: data.add(mid, g, run, rep))
+    diag = classify.diagnose_sweep(sweep, lambda mid, g, run, rep: data.add(mid, g, run, rep))
     classes: dict[str, dict[str, int]] = {}
     for m in diag["members"]:
         per = classes.setdefault(m["group"], {})
@@ -115,7 +118,7 @@ def sweep_model(path: Path) -> dict[str, Any]:
                  "rows": [[g, _classes(c)] for g, c in classes.items()]}
     sections.append({"heading": "Results per group", "text": text, "table": table})
     figures = [{"caption": _chart_caption(p.stem), "mime": "image/png", "data": p.read_bytes()}
-               for p in sweepdir.charts(path)]
+               for p in sweep.charts()]
     sections.append({"heading": "Charts", "figures": figures} if figures else
                     {"heading": "Charts", "text": ["No charts yet: they are written when the "
                                                    "sweep finishes."]})
@@ -128,7 +131,7 @@ def sweep_model(path: Path) -> dict[str, Any]:
                   "id": "failed", "keys": [m["id"] for m in failed]},
         "text": [f"The diagnosis in numbers; `pointgan diagnose run {path}/members/ID` says "
                  "it in words."] if failed else ["Every member converged."]})
-    planes = [explore.plane_of(_json(p)) for p in sweepdir.map_files(path) if p.suffix == ".json"]
+    planes = [explore.plane_of(_json(p)) for p in sweep.map_files() if p.suffix == ".json"]
     return {"kind": "sweep", "title": f"Sweep {path.name}", "path": str(path),
             "command": index.command, "sections": sections,
             "explorer": data.data(summary, [p for p in planes if p])}

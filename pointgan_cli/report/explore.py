@@ -163,7 +163,7 @@ class Builder:
             if "field" in g:
                 out["field"] = g["field"]
             groups.append(out)
-        return {"v": 1, "kind": self.kind, "game": self.game,
+        return {"v": 1, "kind": self.kind, "game": self.game, "view": named(self.game).view,
                 "names": list(named(self.game).judged),
                 "columns": list(DIRAC_COLUMNS if named(self.game) is DIRAC else COLUMNS),
                 "groups": groups, "members": self.members,

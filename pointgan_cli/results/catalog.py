@@ -29,7 +29,8 @@ from ..errors import UsageError
 from ..naming import override_words
 from ..naming import overrides as spec_overrides
 from ..spec import RunSpec
-from ..store import rundir, sweepdir, sweepmembers
+from ..store import rundir, sweepdir
+from ..store.sweepdir import SweepDir
 from . import progress
 
 #: How deep ``find`` looks below the folder it is given (``runs/<name>`` is depth 2 from ``.``).
@@ -174,12 +175,13 @@ def _describe_run(path: Path, name: str) -> Entry:
 def _describe_sweep(path: Path, name: str) -> Entry:
     from ..sweep.ranges import format_seeds
 
-    index = sweepdir.read_index(path)
+    sweep = SweepDir.open(path)
+    index = sweep.index
     specs = _specs(index.entries, path)
     groups = list(dict.fromkeys(e.group for e in index.entries))
     classes: dict[str, int] = {}
     dists = []
-    for s in sweepmembers.member_summaries(path, [e.id for e in index.entries]):
+    for s in sweep.members.summaries(sweep.ids):
         if s is None:
             continue  # not finished: no class yet
         cls = run_class(s)
@@ -187,7 +189,7 @@ def _describe_sweep(path: Path, name: str) -> Entry:
         if (d := run_distance(s)) is not None:
             dists.append(d)
     n, conv = len(index.entries), classes.get("converged", 0)
-    finished = bool(sweepdir.read_summary(path))
+    finished = bool(sweep.summary())
     steps = sorted({s.steps for s in specs})
     shown_groups = ", ".join(groups[:3]) + (f", ... ({len(groups)} groups)"
                                             if len(groups) > 3 else "")

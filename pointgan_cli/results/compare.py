@@ -20,7 +20,9 @@ from typing import Any
 
 from ..errors import UsageError, short
 from ..spec import SPEC_FIELDS, flag_name
-from ..store import rundir, sweepdir, sweepmembers
+from ..store import rundir, sweepdir
+from ..store.memberpath import load_any_run, member_address
+from ..store.sweepdir import SweepDir
 from ..sweep import inference, tolerance
 from ..sweep.stats import fisher_exact, paired
 from . import catalog, progress
@@ -35,7 +37,7 @@ def kind(path: Path | str) -> str:
     """"sweep" or "run"; UsageError for anything else."""
     if sweepdir.is_sweep(path):
         return "sweep"
-    if rundir.is_run(path) or sweepmembers.member_address(path) is not None:
+    if rundir.is_run(path) or member_address(path) is not None:
         return "run"
     raise UsageError(f"{path} is neither a pointgan run nor a sweep directory")
 
@@ -58,8 +60,8 @@ def compare(a: Path | str, b: Path | str) -> dict[str, Any]:
 
 
 def _runs(a: Path, b: Path) -> dict[str, Any]:
-    ra = sweepmembers.load_any_run(a, need_metrics=False)  # SWEEP/members/ID works too
-    rb = sweepmembers.load_any_run(b, need_metrics=False)
+    ra = load_any_run(a, need_metrics=False)  # SWEEP/members/ID works too
+    rb = load_any_run(b, need_metrics=False)
     sa, sb = ra.spec.model_dump(mode="json"), rb.spec.model_dump(mode="json")
     spec = [{"field": f, "flag": flag_name(f), "a": sa[f], "b": sb[f]}
             for f in SPEC_FIELDS if sa[f] != sb[f]]
@@ -84,15 +86,14 @@ def _delta(va: Any, vb: Any) -> float | None:
 
 
 def _sweeps(a: Path, b: Path) -> dict[str, Any]:
-    ia, ib = sweepdir.read_index(a), sweepdir.read_index(b)
-    fa, fb = _sweep_facts(ia, a), _sweep_facts(ib, b)
+    da, db = SweepDir.open(a), SweepDir.open(b)
+    fa, fb = _sweep_facts(da), _sweep_facts(db)
     spec = [{"field": k, "a": fa[k], "b": fb[k]} for k in fa if fa[k] != fb[k] and k != "flags"]
     for flag in dict.fromkeys([*fa["flags"], *fb["flags"]]):  # one row per flag given
         va, vb = fa["flags"].get(flag), fb["flags"].get(flag)
         if va != vb:
             spec.append({"field": flag, "a": va, "b": vb})
-    (oa, sa), (ob, sb) = (_outcomes(p, i) for p, i in
-                          progress.each(((a, ia), (b, ib)), "read both sweeps"))
+    (oa, sa), (ob, sb) = (_outcomes(d) for d in progress.each((da, db), "read both sweeps"))
     ga, gb = _counts(oa), _counts(ob)
     groups = []
     for g in list(dict.fromkeys([*ga, *gb])):
@@ -126,14 +127,15 @@ def _sweeps(a: Path, b: Path) -> dict[str, Any]:
     return {"spec": spec, "groups": groups, "totals": totals}
 
 
-def _sweep_facts(index: sweepdir.Index, path: Path) -> dict[str, Any]:
+def _sweep_facts(sweep_dir: SweepDir) -> dict[str, Any]:
     """What a sweep was asked to run, in words that can be compared field by field."""
     from ..sweep.ranges import format_seeds
 
+    index = sweep_dir.index
     sweep = index.sweep
     for e in index.entries:  # read raw: a crafted field is one line, not a traceback
         if not all(type(e.spec.get(k, 0)) is int for k in ("seed", "steps")):
-            raise UsageError(f"{path / sweepdir.SWEEP_JSON} is corrupt (member "
+            raise UsageError(f"{sweep_dir.index_file} is corrupt (member "
                              f"{short(e.id, 60)}: seed and steps must be integers)")
     seeds = sorted({int(e.spec.get("seed", 0)) for e in index.entries})
     steps = sorted({int(e.spec.get("steps", 0)) for e in index.entries})
@@ -148,13 +150,14 @@ def _sweep_facts(index: sweepdir.Index, path: Path) -> dict[str, Any]:
     }
 
 
-def _outcomes(path: Path, index: sweepdir.Index) -> tuple[dict[str, dict[int, bool]],
-                                                         dict[str, list[tuple[str, dict]]]]:
+def _outcomes(sweep_dir: SweepDir) -> tuple[dict[str, dict[int, bool]],
+                                            dict[str, list[tuple[str, dict]]]]:
     """Group -> {seed: converged} over the finished members (from their own summaries), and
     group -> [(id, summary)] of those members (seed set from the index)."""
     out: dict[str, dict[int, bool]] = {}
     items: dict[str, list[tuple[str, dict]]] = {}
-    found = sweepmembers.member_summaries(path, [e.id for e in index.entries])
+    index = sweep_dir.index
+    found = sweep_dir.members.summaries([e.id for e in index.entries])
     for e, s in zip(index.entries, found):
         seeds = out.setdefault(e.group, {})
         mine = items.setdefault(e.group, [])

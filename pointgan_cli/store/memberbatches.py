@@ -1,24 +1,24 @@
-"""Every member of a sweep, batch by batch: what ``diagnose run SWEEP`` and ``report SWEEP``
-read. Why apart from ``sweepmembers``: those read one member at a time (a member path, an
-export); a whole-sweep pass instead reads each batch's files once and takes all its members
-from them, which is what makes a report of thousands of members take seconds.
+"""Every member of a sweep, batch by batch (``SweepDir.iter_members``): what ``diagnose run
+SWEEP`` and ``report SWEEP`` read. Why apart from ``sweepmembers``: those keep what they read
+for one member at a time (a member path, an export); a whole-sweep pass instead reads each
+batch's files once, takes all its members from them and lets the batch go after its last
+member, which is what makes a report of thousands of members take seconds in little memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import ValidationError
 
 from ..errors import UsageError
 from ..naming import rerun_command
-from ..spec import RunSpec
 from . import checks, rundir, sweepstore
-from .sweepdir import SWEEP_JSON, Entry, member_dir
-from .sweepmembers import _index, _own_ids, _store_index
+
+if TYPE_CHECKING:
+    from .sweepdir import SweepDir
 
 
 class _BatchFiles:
@@ -57,47 +57,40 @@ class _BatchFiles:
         return self._once("summaries", read)
 
 
-def iter_members(path: Path | str, losses: bool = True) -> Iterator[tuple[str, str, Any]]:
+def iter_members(sweep: SweepDir, losses: bool = True) -> Iterator[tuple[str, str, Any]]:
     """(id, group, load) of every member, in ``sweep.json``'s order: ``load`` is None for a
-    member that has not started (``member_started`` False), else a function that returns
-    the member as ``load_member(path, id, losses=losses)`` does, raising the same UsageError.
+    member that has not started (``started`` False), else a function that returns the member
+    as ``sweep.load_member(id, losses=losses)`` does, raising the same UsageError.
 
     Batch by batch: a batch's files are read and decoded once, when its first member is
-    loaded, and every member of it is taken from them (``load_member`` for each member
-    looked the member up in every batch and re-read its batch from a small cache); a batch
-    is let go after its last member."""
-    path = Path(path)
-    entries = _index(path).entries
-    where, own = _store_index(path), _own_ids(path)
+    loaded, and every member of it is taken from them; a batch is let go after its last
+    member."""
+    where = sweep.members.where()
     left: dict[str, int] = {}
-    for e in entries:
+    for e in sweep.entries:
         if e.id in where:
             left[where[e.id][0]] = left.get(where[e.id][0], 0) + 1
     open_batches: dict[str, _BatchFiles] = {}
-    for e in entries:
+    for e in sweep.entries:
         at = where.get(e.id)
         if at is None:
-            d = member_dir(path, e.id)
-            started = e.id in own and (d / rundir.METRICS).is_file()
-            yield e.id, e.group, (lambda d=d: rundir.load_run(d)) if started else None
+            yield e.id, e.group, None
             continue
         bid, i = at
-        files = open_batches.get(bid) or open_batches.setdefault(bid, _BatchFiles(path, bid))
-        yield e.id, e.group, lambda e=e, files=files, i=i: _batch_member(path, e, files, i,
-                                                                         losses)
+        files = open_batches.get(bid) or open_batches.setdefault(bid, _BatchFiles(sweep.path,
+                                                                                  bid))
+        yield e.id, e.group, lambda mid=e.id, files=files, i=i: _batch_member(sweep, mid, files,
+                                                                              i, losses)
         left[bid] -= 1
         if not left[bid]:
             del open_batches[bid]
 
 
-def _batch_member(path: Path, entry: Entry, files: _BatchFiles, i: int,
+def _batch_member(sweep: SweepDir, member_id: str, files: _BatchFiles, i: int,
                   losses: bool) -> rundir.Run:
     """``load_member`` of a stored member, from its batch's files read once."""
-    try:
-        spec = RunSpec.model_validate(entry.spec)
-    except ValidationError:
-        raise UsageError(f"{path / SWEEP_JSON} is corrupt") from None
-    mdir = member_dir(path, entry.id)
+    spec = sweep.spec_of(member_id)
+    mdir = sweep.member_dir(member_id)
     upto = files.upto()
     metrics, params = files.metrics()
     rows = [r for r in metrics.rows_of(params[:, i], spec, losses) if r["step"] <= upto]
@@ -105,6 +98,6 @@ def _batch_member(path: Path, entry: Entry, files: _BatchFiles, i: int,
         raise UsageError(f"{mdir} has no metrics yet (its batch has not checkpointed)")
     found = files.summaries()
     summary = None if found is None else checks.summary(
-        found[i], sweepstore.state_path(path, files.bid))
+        found[i], sweepstore.state_path(sweep.path, files.bid))
     return rundir.Run(path=mdir, spec=spec, command=rerun_command(spec, str(mdir)),
                       metrics=rows, summary=summary)

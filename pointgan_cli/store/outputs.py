@@ -22,7 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import RuntimeFailure, UsageError, short
-from . import atomic, fsguard, sweepdir, sweepmembers
+from . import atomic, fsguard, sweepdir
+from .memberpath import member_address
+from .sweepdir import SweepDir
 
 
 def enclosing_sweep(out: Path | str) -> Path | None:
@@ -50,9 +52,9 @@ def refuse_inside_sweep(out: Path | str, flag: str = "--out",
     sweep = enclosing_sweep(out)
     if sweep is None or (owner is not None and sweep.resolve() == Path(owner).resolve()):
         return
-    where = sweepmembers.member_address(out)
+    where = member_address(out)
     mid = where[1] if where is not None and where[1] in _ids(where[0]) else "ID"
-    q = shlex.quote(str(where[0] if where is not None else sweep))
+    q = shlex.quote(str(where[0].path if where is not None else sweep))
     raise UsageError(
         f"{flag}: {short(str(out))} is inside the sweep {short(str(sweep))}, whose members "
         f"only the sweep writes; continue it with `pointgan sweep --resume --out {q}`, or copy "
@@ -70,19 +72,19 @@ def refuse_a_sweep(out: Path | str, flag: str = "--out") -> None:
                          f"another {flag}")
 
 
-def _ids(sweep: Path) -> list[str]:
+def _ids(sweep: SweepDir) -> list[str]:
     """The sweep's member ids, or none when its ``sweep.json`` cannot be read (the refusal
     then names no member rather than failing on the index)."""
     try:
-        return sweepdir.member_ids(sweep)
+        return sweep.ids
     except (UsageError, RuntimeFailure):
         return []
 
 
-def member_folder(sweep: Path, member_id: str, flag: str = "RUN_DIR") -> Path:
+def member_folder(sweep: SweepDir, member_id: str, flag: str = "RUN_DIR") -> Path:
     """``SWEEP/members/ID`` as a real folder (made if missing): a symbolic link or a file at
     ``members/`` or at the member's name is refused, so a write there stays in the sweep."""
-    folder = sweepdir.member_dir(sweep, member_id)
+    folder = sweep.member_dir(member_id)
     for p in (folder.parent, folder):
         if p.is_symlink():
             raise UsageError(f"{flag}: {short(str(p))} is a symbolic link; pointgan writes only "
@@ -114,7 +116,7 @@ def derived_dir(source: Path | str, flag: str = "RUN_DIR") -> Iterator[Path]:
     go into, yielded while this process holds its owner's lock: a second pointgan writing
     there (a train or sweep still running) makes this one line, exit 2."""
     source = Path(source)
-    where = sweepmembers.member_address(source)
+    where = member_address(source)
     if where is None:
         if not source.is_dir():
             raise UsageError(f"{flag}: directory not found: {short(str(source))}")
@@ -122,7 +124,7 @@ def derived_dir(source: Path | str, flag: str = "RUN_DIR") -> Iterator[Path]:
             yield source
         return
     sweep, mid = where
-    if mid not in sweepdir.member_ids(sweep):
-        raise UsageError(f"{flag}: no member {short(mid)} in {short(str(sweep))}")
-    with fsguard.DirLock(sweep, flag):
+    if mid not in sweep.ids:
+        raise UsageError(f"{flag}: no member {short(mid)} in {short(str(sweep.path))}")
+    with sweep.lock(flag):
         yield member_folder(sweep, mid, flag)

@@ -1,11 +1,15 @@
 """A sweep directory on disk: the only module that knows its file names and formats.
 
 A sweep directory holds ``sweep.json`` (written first: the command, the resolved sweep spec and
-the member list, which is what ``--resume`` re-expands), the members' runs under ``members/``,
-and, once every member has finished, the sweep's ``summary.json`` and its charts. Everything
-else (the sweep runner, reports, render, diagnose, trackers) reads and writes a sweep through
-the functions here, so there is one spelling of each name and one error message for a
-directory that is not a sweep or is corrupt. A member's own files belong to ``rundir``.
+the member list, which is what ``--resume`` re-expands), the members' training in the batch
+store under ``batches/`` (``sweepstore``), what commands derive from a member under
+``members/ID/``, and, once every member has finished, the sweep's ``summary.json`` and its
+charts. Everything else (the sweep runner, reports, render, diagnose, trackers) opens a sweep
+once as a ``SweepDir`` and goes through it: creating, replacing, locking and resuming it, its
+index, its members (``SweepDir.members``, a ``sweepmembers.StoredMembers``), its summary and
+charts. So there is one spelling of each name, one error message for a directory that is not
+a sweep or is corrupt, and a sweep's path goes down into the store once instead of being
+handed from module to module.
 
 ``SWEEP_LAYOUT`` lists every name pointgan writes here: ``--force`` empties a sweep directory
 of exactly those and refuses one holding anything else (``fsguard``); a file added to a sweep
@@ -21,8 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..errors import UsageError, short
+from ..spec import RunSpec
 from . import atomic, checks, fsguard, rundir, sweepindex, sweepstore
+from .sweepmembers import StoredMembers
 
 SWEEP_JSON = "sweep.json"
 MEMBERS = "members"
@@ -34,7 +42,7 @@ SCHEMA_VERSION = 2  # the member list of sweepindex
 MAP = "map"
 MAP_KINDS = ("png", "json", "csv")
 DIRAC_GRID, DIRAC_TABLE = "dirac-grid.png", "dirac-table.md"  # a Dirac-GAN sweep's report
-REPORT_FILES = ("weights.png", "success.png", "convergence.png", DIRAC_GRID,
+SUMMARY_FILES = ("weights.png", "success.png", "convergence.png", DIRAC_GRID,
                 DIRAC_TABLE)  # the report's files
 
 SWEEP_LAYOUT: fsguard.Layout = {
@@ -42,7 +50,7 @@ SWEEP_LAYOUT: fsguard.Layout = {
     SUMMARY: fsguard.FILE,
     SUMMARY_CSV: fsguard.FILE,
     rundir.REPORT: fsguard.FILE,
-    **{name: fsguard.FILE for name in REPORT_FILES},
+    **{name: fsguard.FILE for name in SUMMARY_FILES},
     **{f"{MAP}.{kind}": fsguard.FILE for kind in MAP_KINDS},
     **{f"{MAP}-*.{kind}": fsguard.FILE for kind in MAP_KINDS},
     f"{rundir.ANIMATION}.gif": fsguard.FILE,
@@ -102,7 +110,7 @@ def is_sweep(path: Path | str) -> bool:
     return (Path(path) / SWEEP_JSON).is_file()
 
 
-def write_index(out: Path, command: str, sweep: dict[str, Any], entries: list[Entry]) -> None:
+def _write_index(out: Path, command: str, sweep: dict[str, Any], entries: list[Entry]) -> None:
     """Create ``members/`` and write ``sweep.json`` (atomically, before any member trains):
     each group's resolved spec once and per member only what differs (``sweepindex``), one
     member per line."""
@@ -154,20 +162,6 @@ def read_index(path: Path | str) -> Index:
     return index
 
 
-# -- replacing and resuming a sweep directory ------------------------------------------------------
-
-
-def check_target(out: Path, force: bool, resume: bool) -> None:
-    """The sweep counterpart of ``rundir.check_target``: raises before anything is made."""
-    rundir.check_target_path(out, force, resume)
-    if resume:
-        read_index(out)
-    elif force:
-        fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
-    elif rundir.is_nonempty_dir(out):
-        raise UsageError(_not_empty(out))
-
-
 def _not_empty(out: Path) -> str:
     """The refusal of a non-empty --out; a sweep there (one whose start failed, or was killed)
     gets the command that continues it, which works from any point."""
@@ -178,78 +172,190 @@ def _not_empty(out: Path) -> str:
     return f"--out: {where} is not empty (use --force to replace it or --resume)"
 
 
-def prepare_fresh(out: Path, force: bool) -> None:
-    """Under ``out``'s lock: refuse a non-empty directory unless ``force``, and then delete
-    only what pointgan wrote."""
-    if rundir.is_nonempty_dir(out):
-        if not force:
+class SweepDir:
+    """The sweep directory at ``path``: made once from the path, it owns the layout, the
+    index, the store and the guard calls. What it reads (``sweep.json``, the store's batch
+    files, through ``members``) it keeps for its lifetime: open the sweep again to see what
+    was written since (a sweep's report, after the workers trained)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._index: Index | None = None
+        self._by_id: dict[str, Entry] | None = None
+        self._specs: dict[str, RunSpec] = {}
+        self.members = StoredMembers(self)
+
+    @classmethod
+    def open(cls, path: Path | str) -> SweepDir:
+        """An existing sweep, its ``sweep.json`` read now (a missing or corrupt one is one
+        ``UsageError`` line)."""
+        sweep = cls(path)
+        sweep.index  # noqa: B018  (read now: the error before anything else)
+        return sweep
+
+    def __repr__(self) -> str:
+        return f"SweepDir({str(self.path)!r})"
+
+    @property
+    def exists(self) -> bool:
+        return is_sweep(self.path)
+
+    @property
+    def index_file(self) -> Path:
+        return self.path / SWEEP_JSON
+
+    def member_dir(self, member_id: str) -> Path:
+        """Where member ``member_id`` is addressed (``SWEEP/members/ID``) and what commands
+        derive from it is written."""
+        return self.path / MEMBERS / member_id
+
+    # -- creating, replacing, resuming -------------------------------------------------------
+
+    def check_target(self, force: bool, resume: bool) -> None:
+        """The sweep counterpart of ``rundir.check_target``: raises before anything is made."""
+        out = self.path
+        rundir.check_target_path(out, force, resume)
+        if resume:
+            read_index(out)
+        elif force:
+            fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
+        elif rundir.is_nonempty_dir(out):
             raise UsageError(_not_empty(out))
-        fsguard.check_replaceable(out, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
-        fsguard.clear_owned(out, SWEEP_LAYOUT)
 
+    def lock(self, flag: str = "--out") -> fsguard.DirLock:
+        """The directory's lock, held for a whole sweep (``with sweep.lock(): ...``) and by a
+        command writing beside a member; ``flag`` names the path in the refusal."""
+        return fsguard.DirLock(self.path, flag)
 
-def prepare_resume(out: Path, ids: list[str]) -> None:
-    """Under ``out``'s lock: no symlinked ``members/``, ``batches/`` or member folder, no stray
-    temp files."""
-    fsguard.refuse_symlinked(out, (MEMBERS, sweepstore.BATCHES,
-                                   *(f"{MEMBERS}/{i}" for i in ids)))
-    fsguard.clean_temps(out, SWEEP_LAYOUT, (sweepstore.BATCHES,))
-    (out / MEMBERS).mkdir(exist_ok=True)
+    def prepare_fresh(self, force: bool) -> None:
+        """Under the lock: refuse a non-empty directory unless ``force``, and then delete only
+        what pointgan wrote."""
+        if rundir.is_nonempty_dir(self.path):
+            if not force:
+                raise UsageError(_not_empty(self.path))
+            fsguard.check_replaceable(self.path, SWEEP_LAYOUT, SWEEP_MARKERS, "sweep")
+            fsguard.clear_owned(self.path, SWEEP_LAYOUT)
 
+    def prepare_resume(self) -> None:
+        """Under the lock: no symlinked ``members/``, ``batches/`` or member folder, no stray
+        temp files, no metrics of a batch killed before its first checkpoint."""
+        fsguard.refuse_symlinked(self.path, (MEMBERS, sweepstore.BATCHES,
+                                             *(f"{MEMBERS}/{i}" for i in self.ids)))
+        fsguard.clean_temps(self.path, SWEEP_LAYOUT, (sweepstore.BATCHES,))
+        (self.path / MEMBERS).mkdir(exist_ok=True)
+        for orphan in sweepstore.orphan_metrics(self.path):
+            orphan.unlink()
 
-def member_dir(path: Path | str, member_id: str) -> Path:
-    """Where member ``member_id`` of the sweep at ``path`` keeps its run."""
-    return Path(path) / MEMBERS / member_id
+    def create(self, command: str, sweep: dict[str, Any], entries: list[Entry]) -> None:
+        """Create ``members/`` and write ``sweep.json`` (atomically, before any member
+        trains): what ``--resume`` continues."""
+        _write_index(self.path, command, sweep, entries)
+        self._index, self._by_id = None, None
 
+    # -- the index ---------------------------------------------------------------------------
 
-def member_ids(path: Path | str) -> list[str]:
-    return [e.id for e in read_index(path).entries]
+    @property
+    def index(self) -> Index:
+        """``sweep.json``, read once."""
+        if self._index is None:
+            self._index = read_index(self.path)
+        return self._index
 
+    @property
+    def entries(self) -> list[Entry]:
+        return self.index.entries
 
-def read_summary(path: Path | str) -> dict[str, Any]:
-    """The sweep's ``summary.json``; ``{}`` while the sweep has not finished."""
-    f = Path(path) / SUMMARY
-    if not f.is_file():  # is_file: a regular file (never a FIFO to wait on)
-        return {}
-    try:
-        doc = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise UsageError(f"{f} is corrupt") from None
-    return checks.sweep_summary(doc, f)
+    @property
+    def ids(self) -> list[str]:
+        return [e.id for e in self.entries]
 
+    @property
+    def groups(self) -> dict[str, str]:
+        """member id -> group."""
+        return self.index.groups
 
-def write_summary(path: Path, summary: dict[str, Any]) -> None:
-    """The sweep's ``summary.json``: written last, so its presence means the sweep finished."""
-    atomic.atomic_write_json(path / SUMMARY, summary)
+    def entry(self, member_id: str) -> Entry:
+        if self._by_id is None:
+            self._by_id = {e.id: e for e in self.entries}
+        found = self._by_id.get(member_id)
+        if found is None:
+            raise UsageError(f"no member {member_id!r} in {self.path}")
+        return found
+
+    def spec_of(self, member_id: str) -> RunSpec:
+        """A member's spec, as ``sweep.json`` recorded it."""
+        if member_id not in self._specs:
+            try:
+                self._specs[member_id] = RunSpec.model_validate(self.entry(member_id).spec)
+            except ValidationError:
+                raise UsageError(f"{self.index_file} is corrupt") from None
+        return self._specs[member_id]
+
+    # -- the batch store, for training ---------------------------------------------------------
+
+    def batch_ids(self) -> list[str]:
+        """The store's batches with a state file, in order."""
+        return sweepstore.batch_ids(self.path)
+
+    def batch_name(self, number: int) -> str:
+        return sweepstore.batch_name(number)
+
+    def batch_state_file(self, bid: str) -> Path:
+        return sweepstore.state_path(self.path, bid)
+
+    def read_batch_state(self, bid: str) -> tuple[list[str], dict]:
+        """(ids, stacked state) of a batch, read now (a batch resuming)."""
+        return sweepstore.read_state(self.batch_state_file(bid))
+
+    def read_batch_metrics(self, bid: str) -> sweepstore.BatchMetrics:
+        """A batch's metrics, read now (a batch resuming)."""
+        return sweepstore.read_metrics(sweepstore.metrics_path(self.path, bid))
+
+    def write_batch(self, bid: str, metrics: sweepstore.BatchMetrics, stacked: dict) -> None:
+        """A batch's checkpoint: its metrics, then its state, each atomically."""
+        sweepstore.write_batch(self.path, bid, metrics, stacked)
+
+    # -- the sweep's summary and charts ------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """The sweep's ``summary.json``; ``{}`` while the sweep has not finished."""
+        f = self.path / SUMMARY
+        if not f.is_file():  # is_file: a regular file (never a FIFO to wait on)
+            return {}
+        try:
+            doc = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise UsageError(f"{f} is corrupt") from None
+        return checks.sweep_summary(doc, f)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """The sweep's ``summary.json``: written last, so its presence means the sweep
+        finished."""
+        atomic.atomic_write_json(self.path / SUMMARY, summary)
+
+    def write_file(self, name: str, data: bytes) -> None:
+        """A file the sweep's summaries add beside ``summary.json`` (charts, tables)."""
+        atomic.atomic_write_bytes(self.path / name, data)
+
+    def write_summary_csv(self, data: bytes) -> None:
+        """``summary.csv``: the per-group table, written just before ``summary.json``."""
+        self.write_file(SUMMARY_CSV, data)
+
+    def map_files(self) -> list[Path]:
+        """The map files a finished sweep holds (``map.*`` and ``map-*.*``), sorted by name."""
+        return sorted(f for kind in MAP_KINDS for pattern in (f"{MAP}.{kind}", f"{MAP}-*.{kind}")
+                      for f in self.path.glob(pattern) if f.is_file())
+
+    def charts(self) -> list[Path]:
+        """The charts written beside ``summary.json`` (those that exist): the summaries'
+        charts, then the stability maps."""
+        path = self.path
+        found = [path / n for n in SUMMARY_FILES if n.endswith(".png") and (path / n).is_file()]
+        maps = [path / f"{MAP}.png", *sorted(path.glob(f"{MAP}-*.png"))]
+        return found + [p for p in maps if p.is_file()]
 
 
 def map_names(name: str | None = None) -> dict[str, str]:
     """File names of one map: {"png": "map.png", ...}; ``name`` tells one of several apart."""
     stem = MAP if name is None else f"{MAP}-{name}"
     return {kind: f"{stem}.{kind}" for kind in MAP_KINDS}
-
-
-def map_files(path: Path | str) -> list[Path]:
-    """The map files a finished sweep holds (``map.*`` and ``map-*.*``), sorted by name."""
-    path = Path(path)
-    return sorted(f for kind in MAP_KINDS for pattern in (f"{MAP}.{kind}", f"{MAP}-*.{kind}")
-                  for f in path.glob(pattern) if f.is_file())
-
-
-def write_file(path: Path, name: str, data: bytes) -> None:
-    """A file the sweep report adds beside ``summary.json`` (charts, tables)."""
-    atomic.atomic_write_bytes(path / name, data)
-
-
-def write_summary_csv(path: Path, data: bytes) -> None:
-    """``summary.csv``: the per-group table, written just before ``summary.json``."""
-    write_file(path, SUMMARY_CSV, data)
-
-
-def charts(path: Path | str) -> list[Path]:
-    """The charts the sweep report wrote beside ``summary.json`` (those that exist): the
-    report's charts, then the stability maps."""
-    path = Path(path)
-    found = [path / n for n in REPORT_FILES if n.endswith(".png") and (path / n).is_file()]
-    maps = [path / f"{MAP}.png", *sorted(path.glob(f"{MAP}-*.png"))]
-    return found + [p for p in maps if p.is_file()]

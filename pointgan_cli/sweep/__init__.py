@@ -2,6 +2,6 @@
 
 ``spec`` turns flags into the member list (``SweepSpec``, the studies), ``plan`` cuts members
 into batched jobs, ``executors`` run them (local processes or Ray), ``run`` drives a whole
-sweep and ``report`` writes its statistics and charts. The directory itself belongs to
-``pointgan_cli.store.sweepdir``.
+sweep and ``summaries`` writes its statistics and charts. The directory itself is a
+``pointgan_cli.store.sweepdir.SweepDir``.
 """

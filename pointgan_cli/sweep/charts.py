@@ -2,21 +2,20 @@
 ``convergence.png`` (fraction converged by step, per group); ``success.png`` (success rate per
 group with its Wilson interval) is drawn by ``successplot``.
 
-Why apart from ``report``: the statistics need numpy only, the charts matplotlib, whose import
+Why apart from ``summaries``: the statistics need numpy only, the charts matplotlib, whose import
 alone takes 0.36 s; ``Preload`` imports it on a thread where a core would otherwise wait for
-training. Reads members through ``sweepdir`` only.
+training. Reads members through a ``SweepDir`` only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..store import sweepmembers
+from ..store.sweepdir import SweepDir
 
 DPI = 110  # the charts' resolution (dots per inch)
 
@@ -24,7 +23,7 @@ DPI = 110  # the charts' resolution (dots per inch)
 class Preload:
     """Import the charts' libraries (matplotlib with Agg, PIL) on a thread of their own, at
     most once (``start``), while this process waits for training in other processes: 0.3 s
-    that the report would otherwise spend after training. ``join`` waits for it."""
+    that the summaries would otherwise spend after training. ``join`` waits for it."""
 
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
@@ -41,7 +40,7 @@ class Preload:
 
 
 def _import_charts() -> None:
-    with contextlib.suppress(Exception):  # the report imports (and reports) them itself
+    with contextlib.suppress(Exception):  # the summaries import (and report) them themselves
         import matplotlib
 
         matplotlib.use("Agg")
@@ -51,10 +50,10 @@ def _import_charts() -> None:
         from PIL import Image  # noqa: F401
 
 
-def group_curves(sweep_dir: Path, member_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def group_curves(sweep_dir: SweepDir, member_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Steps (S,) and w, b per member (M, S, 2) from the members' snapshots (the first
     member's steps; every curve cut to that length)."""
-    curves = sweepmembers.member_curves(sweep_dir, member_ids)
+    curves = sweep_dir.members.curves(member_ids)
     if not curves:
         return np.zeros(0, np.int64), np.zeros((0, 0, 2))
     steps = curves[0][0]
@@ -113,7 +112,7 @@ CONVERGED, NOT_CONVERGED, MEDIAN = "#1f77b4", "#d62728", "black"
 MAX_COLUMNS = 8
 
 
-def plot_weights(sweep_dir: Path, summary: dict[str, Any], real: float) -> bytes:
+def plot_weights(sweep_dir: SweepDir, summary: dict[str, Any], real: float) -> bytes:
     """``weights.png``: see ``weights_figure``."""
     fig, plt = weights_figure(sweep_dir, summary, real)
     return _png(fig, plt)
@@ -157,7 +156,7 @@ def shared_limits(curves: list[np.ndarray], target: float) -> tuple[float, float
     return lo, hi
 
 
-def weights_figure(sweep_dir: Path, summary: dict[str, Any], real: float) -> tuple[Any, Any]:
+def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) -> tuple[Any, Any]:
     """Small multiples, one panel per group (w above b), nothing overlaid: each seed coloured
     by its outcome (blue converged, red dashed not converged), the median over seeds black on a
     white halo, so one failing seed in a bundle is seen and the median is found at once. Every

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from .. import verdict
-from ..store import sweepdir, sweepmembers
+from ..store.sweepdir import SweepDir
 from .spec import SweepMember
 
 CHECK_DIR = "check-2x"
@@ -119,13 +119,14 @@ def check(out: Path, sweep: Any, members: list[SweepMember], *, run_kw: dict
     run_sweep(target, sweep, command, resume=False, force=True, members=twice, owner=Path(out),
               **run_kw)
     ids = [mid for mid, _, _ in members]
-    now = dict(zip(ids, sweepmembers.member_summaries(out, ids)))
-    later = dict(zip(ids, sweepmembers.member_summaries(target, ids)))
+    sweep_dir = SweepDir(out)
+    now = dict(zip(ids, sweep_dir.members.summaries(ids)))
+    later = dict(zip(ids, SweepDir(target).members.summaries(ids)))
     # every member has finished in both sweeps: each has its summary
     doc = compare(cast("dict[str, dict[str, Any]]", now), cast("dict[str, dict[str, Any]]", later),
                   {mid: g for mid, g, _ in members})
     doc.update(sweep_dir=str(out), check_dir=str(target),
                steps={"T": sorted({s.steps for _, _, s in members}),
                       "2T": sorted({s.steps for _, _, s in twice})})
-    sweepdir.write_file(Path(out), CHECK_JSON, (dumps(doc, indent=1) + "\n").encode())
+    sweep_dir.write_file(CHECK_JSON, (dumps(doc, indent=1) + "\n").encode())
     return doc

@@ -1,6 +1,6 @@
 """Executors: run a sweep's jobs on local worker processes or on a Ray cluster.
 
-Each job runs ``batches.train_job`` (one batch of the sweep's store) in a process of its own
+Each job runs ``jobs.train_job`` (one batch of the sweep's store) in a process of its own
 (one intra-op thread each), the only parallelism the engine needs. Both executors run the
 same jobs through the same engine, so they give the same numbers. Local workers start through
 ``worker_boot`` (parent-death signal armed before torch is imported, signals ignored) and are
@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from ..errors import RuntimeFailure
 from ..training import worker_boot
 from ..training.runtime import Interrupted, SignalFlag
-from .batches import train_job
+from .jobs import train_job
 from .plan import Job
 from .reaper import Reaper
 
@@ -41,7 +41,7 @@ def _run_job(job: Job, index: int) -> None:
     total = job.run_steps
     os.environ["POINTGAN_FUSED_THREADS"] = "1"  # the fused kernel: one thread per worker
 
-    def report(snap) -> None:
+    def tell_progress(snap) -> None:
         q = worker_boot.progress_queue
         done = snap.step * len(job.members)
         now = time.monotonic()
@@ -49,7 +49,7 @@ def _run_job(job: Job, index: int) -> None:
             q.put((index, done - last[0]))
             last[0], last[1] = done, now
 
-    train_job(job, report, handle_signals=False, should_stop=worker_boot.should_stop)
+    train_job(job, tell_progress, handle_signals=False, should_stop=worker_boot.should_stop)
 
 
 @contextlib.contextmanager
@@ -103,14 +103,15 @@ def run_local(
                     break
                 sent = [0]
 
-                def report(snap, job=job, sent=sent) -> None:
+                def tell_progress(snap, job=job, sent=sent) -> None:
                     n = snap.step * len(job.members)
                     if on_progress is not None:
                         on_progress(n - sent[0])
                     sent[0] = n
 
                 try:
-                    train_job(job, report, handle_signals=False, should_stop=lambda: flag.hit)
+                    train_job(job, tell_progress, handle_signals=False,
+                              should_stop=lambda: flag.hit)
                 except Interrupted:
                     break
         if flag.hit:

@@ -26,7 +26,8 @@ from typing import Any
 
 from .. import verdict
 from ..spec import RunSpec, flag_name, resolve_spec
-from ..store import atomic, sweepdir, sweepmembers
+from ..store import atomic, sweepdir
+from ..store.sweepdir import SweepDir
 from .spec import SweepSpec, Variant, group_name, slug, study_variants, variant_grid
 
 #: Every class a run can end in (``summary.json``'s ``class``, decided by ``verdict``),
@@ -142,7 +143,7 @@ def _cell_values(plane: Plane, sweep: SweepSpec) -> dict[tuple[float, float], An
             for yv in grid[plane.y.field]}
 
 
-def fill(plane: Plane, sweep: SweepSpec, sweep_dir: Path, summary: dict[str, Any]) -> None:
+def fill(plane: Plane, sweep: SweepSpec, sweep_dir: SweepDir, summary: dict[str, Any]) -> None:
     """The plane's cells from the sweep summary's groups and the members' classes."""
     groups = {g["group"]: g for g in summary["groups"]}
     typed = _cell_values(plane, sweep)
@@ -164,11 +165,11 @@ def fill(plane: Plane, sweep: SweepSpec, sweep_dir: Path, summary: dict[str, Any
     plane.points = study_points(plane, sweep)
 
 
-def _member_classes(sweep_dir: Path, group: dict[str, Any]) -> dict[str, int]:
+def _member_classes(sweep_dir: SweepDir, group: dict[str, Any]) -> dict[str, int]:
     """Class counts from the members' summaries (a sweep summary without ``classes``)."""
     counts: dict[str, int] = {}
     for mid in group["members"]:
-        s = sweepmembers.member_summary(sweep_dir, mid) or {}
+        s = sweep_dir.members.summary(mid) or {}
         cls = s.get("class") or ("diverged" if s.get("status") == "diverged" else
                                  "converged" if s.get("converged") else "unclassified")
         counts[cls] = counts.get(cls, 0) + 1
@@ -255,7 +256,7 @@ def table(plane: Plane) -> str:
     return buf.getvalue()
 
 
-def write_maps(sweep_dir: Path, sweep: SweepSpec, summary: dict[str, Any]) -> list[Plane]:
+def write_maps(sweep_dir: SweepDir, sweep: SweepSpec, summary: dict[str, Any]) -> list[Plane]:
     """Write every map of the sweep (none when no variant has two numeric axes)."""
     from . import mapplot
 
@@ -264,8 +265,8 @@ def write_maps(sweep_dir: Path, sweep: SweepSpec, summary: dict[str, Any]) -> li
         fill(plane, sweep, sweep_dir, summary)
         doc = document(plane, sweep)
         names = sweepdir.map_names(plane.name)
-        sweepdir.write_file(sweep_dir, names["png"], mapplot.draw(doc))
-        sweepdir.write_file(sweep_dir, names["json"],
+        sweep_dir.write_file(names["png"], mapplot.draw(doc))
+        sweep_dir.write_file(names["json"],
                             (atomic.dumps(doc, indent=1) + "\n").encode("utf-8"))
-        sweepdir.write_file(sweep_dir, names["csv"], table(plane).encode("utf-8"))
+        sweep_dir.write_file(names["csv"], table(plane).encode("utf-8"))
     return done

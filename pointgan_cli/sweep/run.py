@@ -1,7 +1,8 @@
-"""Running a whole sweep: write ``sweep.json``, train what is unfinished, write the report.
+"""Running a whole sweep: write ``sweep.json``, train what is unfinished, write its summaries.
 
-The sweep directory itself is owned by ``sweepdir``; planning lives in ``plan``, the worker
-processes in ``executors``, the statistics in ``report`` and the charts in ``charts``.
+The sweep directory itself is a ``store.sweepdir.SweepDir``, opened once here (and once more
+for the summaries, to read what the workers wrote); planning lives in ``plan``, the worker
+processes in ``executors``, the statistics in ``summaries`` and the charts in ``charts``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from ..engine.batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError, short
 from ..games import DIRAC, game_of
 from ..spec import RunSpec
-from ..store import fsguard, outputs, sweepdir, sweepstore
+from ..store import outputs
+from ..store.sweepdir import Entry, SweepDir
 from ..training.runtime import Interrupted, disk_failure, runs_that_fit, signals_raise
-from . import charts, dirac_report, report
+from . import charts, dirac_summaries, summaries
 from .executors import check_reachable, run_local, run_ray
 from .plan import store_jobs
 from .spec import SweepSpec, expand
@@ -71,10 +73,11 @@ def run_sweep(
     ``owner``: the sweep whose folder holds this one (``--check-classes``), else none may.
     ``workers`` None: ``default_workers``."""
     out = Path(out)
-    sweepdir.check_target(out, force, resume)
+    target = SweepDir(out)
+    target.check_target(force, resume)
     outputs.refuse_inside_sweep(out, owner=owner)
     if resume:
-        sweep, members, command = load_sweep(out)
+        sweep, members, command = load_sweep(target)
     elif members is None:
         members = expand(sweep)
     check_runnable(members, executor, ray_address)
@@ -85,14 +88,14 @@ def run_sweep(
     try:
         if not resume:
             out.mkdir(parents=True, exist_ok=True)
-        with fsguard.DirLock(out):
-            return _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
+        with target.lock():
+            return _run_locked(target, sweep, command, members, resume, force, max_batch, workers,
                                executor, ray_address, progress)
     except OSError as exc:
         # sweep.json is written whole or not at all: with it --resume continues; without it
         # the sweep's own command (with --resume: nothing to continue, so it starts)
         again = (f"pointgan sweep --resume --out {shlex.quote(str(out))}"
-                 if sweepdir.is_sweep(out) else f"{command} --resume")
+                 if target.exists else f"{command} --resume")
         raise disk_failure(exc, out, again) from None
     except Interrupted as exc:
         raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
@@ -125,9 +128,9 @@ def _prepare_engines(specs: list[RunSpec], pool: bool) -> None:
 
 
 def _fit_memory(members: MemberList, max_batch: int | None, workers: int) -> int | None:
-    """A ``max_batch`` whose batches fit in memory on every worker at once: huge sweeps are
-    cut into more batches instead of allocating until killed (UsageError if one run is too
-    big)."""
+    """A ``max_batch`` whose jobs (each one tensor batch) fit in memory on every worker at
+    once: huge sweeps are cut into more jobs instead of allocating until killed (UsageError if
+    one run is too big)."""
     specs = [s for _, _, s in members]
     fit = runs_that_fit(specs, processes=max(1, min(workers, len(specs))))
     if fit is None:
@@ -148,19 +151,17 @@ def wants_preload(executor: str, workers: int, jobs: int, cpus: int,
     return workers > 1 and jobs > 1 and cpus > min(workers, jobs)
 
 
-def _run_locked(out, sweep, command, members, resume, force, max_batch, workers, executor,
-                ray_address, progress) -> dict:
+def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_batch, workers,
+                executor, ray_address, progress) -> dict:
     if resume:
-        sweepdir.prepare_resume(out, [mid for mid, _, _ in members])
-        for orphan in sweepstore.orphan_metrics(out):  # a batch killed before its 1st checkpoint
-            orphan.unlink()
+        target.prepare_resume()
     else:  # sweep.json first: it is what --resume continues
-        sweepdir.prepare_fresh(out, force)
-        entries = [sweepdir.Entry(i, g, s.model_dump(mode="json")) for i, g, s in members]
-        sweepdir.write_index(out, command, sweep.model_dump(mode="json"), entries)
+        target.prepare_fresh(force)
+        target.create(command, sweep.model_dump(mode="json"),
+                      [Entry(i, g, s.model_dump(mode="json")) for i, g, s in members])
     if any(spec.device != "cpu" for _, _, spec in members):
         workers = 1  # one process drives the GPU; more would each hold a CUDA context
-    jobs = store_jobs(out, members, max_batch, workers)
+    jobs = store_jobs(target, members, max_batch, workers)
     _prepare_engines([spec for _, _, spec in members],
                      pool=executor == "local" and workers > 1 and len(jobs) > 1)
     total = sum(j.run_steps for j in jobs)
@@ -186,8 +187,9 @@ def _run_locked(out, sweep, command, members, resume, force, max_batch, workers,
     finally:
         if preload is not None:
             preload.join()
-    with signals_raise():  # no step to stop at: a signal stops the (atomic) report writes
+    done = SweepDir(target.path)  # opened again: it reads what the workers wrote
+    with signals_raise():  # no step to stop at: a signal stops the (atomic) summary writes
         if game_of(members[0][2]) is DIRAC:
-            return dirac_report.write_report(out, members)
-        return report.write_report(out, [(i, g) for i, g, _ in members],
-                                   members[0][2].real_value, sweep)
+            return dirac_summaries.write_summaries(done, members)
+        return summaries.write_summaries(done, [(i, g) for i, g, _ in members],
+                                         members[0][2].real_value, sweep)

@@ -6,7 +6,7 @@ once for every caller (the CLI maps its flags onto ``start``).
   flags given with it must name that same sweep;
 - ``--resume`` of a directory killed before it wrote ``sweep.json``, with the sweep's flags,
   simply starts that sweep there (only what pointgan wrote may be in it, as ``--force``);
-- the target is checked before anything is written (``sweepdir.check_target``).
+- the target is checked before anything is written (``SweepDir.check_target``).
 
 Imports no torch: a bad resume fails before training code loads.
 """
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..errors import UsageError, short
 from ..spec import RunSpec
-from ..store import fsguard, sweepdir
+from ..store import fsguard
+from ..store.sweepdir import SweepDir
 from .spec import SweepMember, SweepSpec, sweep_command
 
 MemberList = list[SweepMember]
@@ -46,18 +47,19 @@ def check_flags(out: Path | None, resume: bool, force: bool) -> None:
         raise UsageError("--force and --resume cannot be used together")
 
 
-def load_sweep(out: Path) -> tuple[SweepSpec, MemberList, str]:
-    """(SweepSpec, members, command) exactly as ``out/sweep.json`` recorded them: resume uses
-    the resolved member specs written at creation, never a config file read again."""
+def load_sweep(sweep_dir: SweepDir) -> tuple[SweepSpec, MemberList, str]:
+    """(SweepSpec, members, command) exactly as the sweep's ``sweep.json`` recorded them:
+    resume uses the resolved member specs written at creation, never a config file read
+    again."""
     from pydantic import ValidationError
 
-    index = sweepdir.read_index(out)
+    index = sweep_dir.index
     try:
         sweep = SweepSpec.model_validate(index.sweep)
         members = [SweepMember(e.id, e.group, RunSpec.model_validate(e.spec))
                    for e in index.entries]
     except (ValidationError, TypeError, ValueError):
-        raise UsageError(f"--resume: {out / sweepdir.SWEEP_JSON} is corrupt") from None
+        raise UsageError(f"--resume: {sweep_dir.index_file} is corrupt") from None
     return sweep, members, index.command
 
 
@@ -66,11 +68,11 @@ def start(out: Path | None, spec: SweepSpec | None, members: MemberList | None, 
     """The sweep to run at ``out``: ``spec`` and ``members`` are what the user's flags name
     (None when ``--resume`` was given alone)."""
     check_flags(out, resume, force)
-    if resume and spec is not None and out is not None and not sweepdir.is_sweep(out):
+    if resume and spec is not None and out is not None and not SweepDir(out).exists:
         resume, force = False, True  # killed before sweep.json: start the named sweep there
     if resume:
         assert out is not None
-        recorded, members, command = load_sweep(out)
+        recorded, members, command = load_sweep(SweepDir(out))
         if spec is not None and spec.model_dump() != recorded.model_dump():
             raise UsageError(f"--resume: {out} holds another sweep ({short(command)}); drop "
                              "the sweep flags to continue it")
@@ -81,5 +83,5 @@ def start(out: Path | None, spec: SweepSpec | None, members: MemberList | None, 
         if out is None:  # unique: two sweeps started in the same second get -2, -3...
             out = fsguard.unused_path(Path("runs") / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
         command = sweep_command(spec, out)
-    sweepdir.check_target(out, force, resume)
+    SweepDir(out).check_target(force, resume)
     return Start(Path(out), spec, members, command, resume, force)

@@ -36,7 +36,9 @@ from urllib.parse import urlparse
 
 from ..errors import PointganError, RuntimeFailure, UsageError
 from ..results import progress
-from ..store import outputs, sweepdir, sweepmembers
+from ..store import outputs, sweepdir
+from ..store.memberpath import load_any_run
+from ..store.sweepdir import SweepDir
 from .common import missing, one_line
 
 TRACKERS = ("none", "mlflow", "wandb")
@@ -57,7 +59,7 @@ def log_run(run_dir: Path | str, tracker: str, tracking_uri: str | None = None,
     files, no new run was made), None for "none". Raises UsageError for an unknown tracker or
     a bad run directory, RuntimeFailure for a missing extra or a tracker failure."""
     name = _check(tracker)
-    run = sweepmembers.load_any_run(Path(run_dir))  # a run directory, or SWEEP/members/ID
+    run = load_any_run(Path(run_dir))  # a run directory, or SWEEP/members/ID
     if name == "none":
         return None
     with _writing(name, Path(run_dir)), _session(name, tracking_uri, run.path) as session:
@@ -73,24 +75,23 @@ def _writing(name: str, path: Path) -> contextlib.AbstractContextManager[Any]:
 
 def log_sweep(sweep_dir: Path | str, tracker: str,
               tracking_uri: str | None = None) -> dict[str, Any] | None:
-    """Log the sweep directory ``sweep_dir`` (``sweep.json``, ``members/<id>/`` run dirs,
-    ``summary.json``) to ``tracker``: one parent run holding the per-group numbers and the
+    """Log the sweep directory ``sweep_dir`` (``sweep.json``, its members, ``summary.json``)
+    to ``tracker``: one parent run holding the per-group numbers and the
     sweep's charts and tables, and one child run per member (MLflow: nested runs; W&B: group =
     the sweep's folder name). Same arguments, errors and return value as ``log_run``, plus
     ``"members"``: the child run ids in member order."""
     name = _check(tracker)
-    sweep_dir = Path(sweep_dir)
-    index = sweepdir.read_index(sweep_dir)
-    summary = sweepdir.read_summary(sweep_dir)
+    sweep = SweepDir.open(sweep_dir)
+    sweep_dir, index, summary = sweep.path, sweep.index, sweep.summary()
     what = progress.count(len(index.entries), "member", "read")
-    runs = [(e.id, e.group, sweepmembers.load_member(sweep_dir, e.id))
+    runs = [(e.id, e.group, sweep.members.load(e.id))
             for e in progress.each(index.entries, what)]
     if name == "none":
         return None
     with _writing(name, sweep_dir), _session(name, tracking_uri, sweep_dir) as session:
         if name == "wandb":  # each member's W&B folder: in its real folder in the sweep
             for e in index.entries:
-                outputs.member_folder(sweep_dir, e.id)
+                outputs.member_folder(sweep, e.id)
         return session.log_sweep(sweep_dir, runs, summary)
 
 

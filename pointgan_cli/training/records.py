@@ -1,6 +1,6 @@
 """What a run records: its metrics rows and its summary, from the engine's state.
 
-``training`` writes these into a run directory and ``sweep.batches`` into the batch store; the
+``training`` writes these into a run directory and ``sweep.jobs`` into the batch store; the
 summary's verdict (``verdict.judge`` on the success window) is taken here once and read by
 every later command.
 """

@@ -1,6 +1,6 @@
 """What training needs from the process and the machine: threads, allocator, memory, signals.
 
-Why a module of its own: single runs (``training``) and sweep batches (``sweep.batches``) train
+Why a module of its own: single runs (``training``) and sweep jobs (``sweep.jobs``) train
 in processes set up the same way, stop on the same signals and fail with the same one-line
 errors; none of it is about a run's numbers or files.
 """

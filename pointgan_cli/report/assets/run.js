@@ -28,19 +28,34 @@
     if (m.hasLosses) {
       return [m.series("g_loss"), m.series("d_loss"), "losses: G (purple), D (orange)"];
     }
-    const s = m.group.losses;
-    const pairs = m.steps.map((_, k) => (PG.data.raw.game === "dirac"
-      ? PG.losses.dirac(m.value(k, "theta"), m.value(k, "psi"), s)
-      : PG.losses.pointgan(logitOf(m, k), m.value(k, "w"), m.value(k, "b"), m.group.real, s)));
-    return [pairs.map((p) => p[0]), pairs.map((p) => p[1]), PG.data.raw.game === "dirac"
-      ? "losses at (theta, psi): G (purple), D (orange)"
-      : "losses, expected over x in [-1, 1] (computed here from the parameters): G (purple), " +
-        "D (orange)"];
+    const view = VIEWS[PG.data.raw.view];
+    const pairs = m.steps.map((_, k) => view.losses(m, k, m.group.losses));
+    return [pairs.map((p) => p[0]), pairs.map((p) => p[1]), view.lossTitle];
   }
 
   function capped(range, lo, hi) {
     return [Math.max(range[0], lo), Math.min(range[1], hi)];
   }
+
+  /* How a run is drawn, by its game's view (Game.view in pointgan_cli/games/, carried in the
+     page's data as "view"): its panels, and its losses computed from the parameters when a store read
+     left them out. "line": G's line and D's curve over the data axis; "phase": the
+     parameters over the game's vector field (dirac.js). */
+  const VIEWS = {
+    line: {
+      panels: (row, m, group) => pointganPanels(row, m, group.real),
+      losses: (m, k, s) => PG.losses.pointgan(logitOf(m, k), m.value(k, "w"), m.value(k, "b"),
+        m.group.real, s),
+      lossTitle: "losses, expected over x in [-1, 1] (computed here from the parameters): " +
+        "G (purple), D (orange)",
+    },
+    phase: {
+      panels: (row, m) => PG.dirac.panels(row, m),
+      losses: (m, k, s) => PG.losses.dirac(m.value(k, "theta"), m.value(k, "psi"), s),
+      lossTitle: "losses at (theta, psi): G (purple), D (orange)",
+    },
+  };
+
 
   function pointganPanels(row, m, real) {
     const w = m.series("w"), b = m.series("b");
@@ -118,8 +133,7 @@
     const row = document.createElement("div");
     row.className = "pg-row";
     root.appendChild(row);
-    const draw = raw.game === "dirac" ? PG.dirac.panels(row, m)
-      : pointganPanels(row, m, group.real);
+    const draw = VIEWS[raw.view].panels(row, m, group);
     const cursor = lossPanel(root, m);
     const slider = controls.querySelector("#pg-slider");
     const label = controls.querySelector("#pg-step");

@@ -1,4 +1,5 @@
-"""Training one sweep batch into the batch store (``sweepstore``): two files per batch.
+"""Training one planned job (``plan.Job``) into its batch of the store (``sweepstore``): two
+files per batch.
 
 A sweep's members no longer get a run directory each. The batch keeps its snapshots in memory
 (a few KB per member) and, at every checkpoint of the spec's cadence, writes the columnar
@@ -22,6 +23,7 @@ from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
 from ..games import game_of
 from ..store import atomic, checks, sweepstore
+from ..store.sweepdir import SweepDir
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
 from ..training.train import (
@@ -52,30 +54,32 @@ def train_store_batch(
     prepare_device(specs[0])
     check_memory(specs)
     try:
-        _train(Path(sweep), bid, members, on_progress, should_stop, handle_signals, resume)
+        _train(SweepDir(sweep), bid, members, on_progress, should_stop, handle_signals, resume)
     except OSError as exc:
         again = f"pointgan sweep --resume --out {shlex.quote(str(sweep))}"
         raise disk_failure(exc, Path(sweep), again) from None
 
 
-def _train(sweep, bid, members, on_progress, should_stop, handle_signals, resume) -> None:
+def _train(sweep: SweepDir, bid, members, on_progress, should_stop, handle_signals,
+           resume) -> None:
     specs = [m.spec for m in members]
     ids = [m.id for m in members]
     trainer = new_trainer(specs)
     with no_grad(trainer):
         prior_wall = np.zeros(len(members), np.float64)
         if resume:
-            where = sweepstore.state_path(sweep, bid)
-            stored_ids, stacked = sweepstore.read_state(where)
+            stored_ids, stacked = sweep.read_batch_state(bid)
             if stored_ids != ids:
-                raise UsageError(f"--resume: batch {bid} of {sweep} holds other members")
-            checks.stacked_state(where, stacked, trainer.stacked_state(), trainer.steps)
+                raise UsageError(f"--resume: batch {bid} of {sweep.path} holds other members")
+            checks.stacked_state(sweep.batch_state_file(bid), stacked, trainer.stacked_state(),
+                                 trainer.steps)
             trainer.load_states([sweepstore.unstack_state(stacked, i)
                                  for i in range(len(ids))])
             prior_wall = np.asarray(stacked.get("wall_seconds", prior_wall), np.float64)
-            metrics = sweepstore.read_metrics(sweepstore.metrics_path(sweep, bid))
+            metrics = sweep.read_batch_metrics(bid)
             if metrics.ids != ids:
-                raise UsageError(f"--resume: metrics of batch {bid} of {sweep} do not match")
+                raise UsageError(f"--resume: metrics of batch {bid} of {sweep.path} do not "
+                                 "match")
             metrics.truncate(trainer.step)
         else:
             metrics = sweepstore.BatchMetrics(ids)
@@ -96,10 +100,11 @@ def _train(sweep, bid, members, on_progress, should_stop, handle_signals, resume
                 stacked["summaries"] = atomic.finite_json(
                     [run_summary(trainer, i, float(wall[i]), windows[i], final, entered[i])
                      for i in range(len(ids))])
-            sweepstore.write_batch(sweep, bid, metrics, stacked)
+            sweep.write_batch(bid, metrics, stacked)
 
         train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
-                     f"pointgan sweep --resume --out {shlex.quote(str(sweep))}", with_losses=False)
+                     f"pointgan sweep --resume --out {shlex.quote(str(sweep.path))}",
+                     with_losses=False)
         warn_graph_error(trainer)
 
 
@@ -144,4 +149,4 @@ def _entered(metrics: sweepstore.BatchMetrics, specs) -> list[int | None]:
 
 def train_job(job, on_progress: ProgressFn | None = None, **kw) -> None:
     """A planned job (``plan.Job``): its batch of the sweep's store."""
-    train_store_batch(job.sweep, job.batch, job.members, on_progress, resume=job.resume, **kw)
+    train_store_batch(job.sweep, job.batch_id, job.members, on_progress, resume=job.resume, **kw)

@@ -1,7 +1,7 @@
 """A sweep's results: per-group statistics (``summary.json``, ``summary.csv``), written with
 the study's charts (``charts``) and stability maps (``maps``).
 
-Reads members through ``sweepdir`` only. The summary holds no timings, so an interrupted and
+Reads members through a ``SweepDir`` only. The summary holds no timings, so an interrupted and
 resumed sweep writes the same bytes as an uninterrupted one.
 """
 
@@ -12,24 +12,23 @@ import gc
 import io
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import verdict
 from ..errors import RuntimeFailure
-from ..store import sweepdir, sweepmembers
+from ..store.sweepdir import SweepDir
 from . import inference, maps, tolerance
 from .charts import plot_convergence, plot_weights
 from .spec import SweepSpec, reference_groups
 from .stats import paired, wilson
 from .successplot import plot_success
 
-__all__ = ["paired", "wilson", "summarize", "write_report"]
+__all__ = ["paired", "wilson", "summarize", "write_summaries"]
 
 
-def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float,
+def write_summaries(sweep_dir: SweepDir, members: list[tuple[str, str]], real: float,
                  sweep: SweepSpec | None = None) -> dict[str, Any]:
     """Summarise finished members ``(id, group)`` and write the charts (with ``sweep``: its
     stability maps too, see ``maps``), then ``summary.json`` (last: its presence means the
@@ -37,22 +36,22 @@ def write_report(sweep_dir: Path, members: list[tuple[str, str]], real: float,
     with gc_paused():
         summary = summarize(sweep_dir, members,
                             None if sweep is None else reference_groups(sweep))
-        sweepdir.write_file(sweep_dir, "weights.png", plot_weights(sweep_dir, summary, real))
-        sweepdir.write_file(sweep_dir, "success.png", plot_success(summary))
-        sweepdir.write_file(sweep_dir, "convergence.png", plot_convergence(summary))
+        sweep_dir.write_file("weights.png", plot_weights(sweep_dir, summary, real))
+        sweep_dir.write_file("success.png", plot_success(summary))
+        sweep_dir.write_file("convergence.png", plot_convergence(summary))
         if sweep is not None:
             maps.write_maps(sweep_dir, sweep, summary)
-        sweepdir.write_summary_csv(sweep_dir, summary_csv(summary))
-        sweepdir.write_summary(sweep_dir, summary)
+        sweep_dir.write_summary_csv(summary_csv(summary))
+        sweep_dir.write_summary(summary)
     return summary
 
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside (restored after). The report builds tens of
+    """No cyclic garbage collection inside (restored after). The summaries build tens of
     thousands of small objects (every member's summary, matplotlib's artists); in a process
     that has torch loaded each full collection walks torch's objects too, and reading 1,024
-    summaries took 0.16 s instead of 0.03 s. Nothing the report makes lives long."""
+    summaries took 0.16 s instead of 0.03 s. Nothing made here lives long."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -62,20 +61,20 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def grouped_summaries(sweep_dir: Path, members: list[tuple[str, str]]
+def grouped_summaries(sweep_dir: SweepDir, members: list[tuple[str, str]]
                       ) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """The members' summaries ``(id, summary)`` by group, groups in sweep order, read in one
     pass; a member without a readable summary is a ``RuntimeFailure``."""
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    found = sweepmembers.member_summaries(sweep_dir, [mid for mid, _ in members])
+    found = sweep_dir.members.summaries([mid for mid, _ in members])
     for (mid, group), s in zip(members, found):
         if s is None:
-            raise RuntimeFailure(f"member {mid} of {sweep_dir} has no readable summary")
+            raise RuntimeFailure(f"member {mid} of {sweep_dir.path} has no readable summary")
         groups.setdefault(group, []).append((mid, s))
     return groups
 
 
-def summarize(sweep_dir: Path, members: list[tuple[str, str]],
+def summarize(sweep_dir: SweepDir, members: list[tuple[str, str]],
               references: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Group statistics from the members' summaries, groups in sweep order.
 

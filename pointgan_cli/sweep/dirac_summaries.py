@@ -5,37 +5,38 @@ A group *converges* when every member's summary says ``converged`` (inside the t
 the whole success window), *does not converge* when none does, and is *mixed* otherwise. For
 the groups of ``--study dirac`` the verdict is held against the paper's (``dirac_study``):
 ``agrees`` is true when "converges" meets "converges" and "does not converge" meets "does not
-converge". Reads members through ``sweepdir`` only; no timings, so a resumed sweep writes the
+converge". Reads members through a ``SweepDir`` only; no timings, so a resumed sweep writes the
 same bytes.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..games import DIRAC
 from ..spec import RunSpec
-from ..store import sweepdir, sweepmembers
+from ..store import sweepdir
+from ..store.sweepdir import SweepDir
 from . import dirac_study
 from .dirac_study import LINEAR
-from .report import class_counts, grouped_summaries, ranking, success, totals
+from .summaries import class_counts, grouped_summaries, ranking, success, totals
 
 GRID_PNG, TABLE_MD = sweepdir.DIRAC_GRID, sweepdir.DIRAC_TABLE
 MIXED = "mixed"
 
 
-def write_report(sweep_dir: Path, members: list[tuple[str, str, RunSpec]]) -> dict[str, Any]:
+def write_summaries(sweep_dir: SweepDir, members: list[tuple[str, str, RunSpec]]
+                    ) -> dict[str, Any]:
     """Summarise the finished members, write the grid figure and the table, then
     ``summary.json`` (last: its presence means the sweep is complete)."""
     summary = summarize(sweep_dir, [(i, g) for i, g, _ in members])
     specs = {i: s for i, _, s in members}
-    sweepdir.write_file(sweep_dir, GRID_PNG, grid_png(sweep_dir, summary, specs))
-    sweepdir.write_file(sweep_dir, TABLE_MD, table_markdown(summary).encode())
-    sweepdir.write_summary(sweep_dir, summary)
+    sweep_dir.write_file(GRID_PNG, grid_png(sweep_dir, summary, specs))
+    sweep_dir.write_file(TABLE_MD, table_markdown(summary).encode())
+    sweep_dir.write_summary(summary)
     return summary
 
 
@@ -43,7 +44,7 @@ def group_verdict(k: int, n: int) -> str:
     return dirac_study.CONVERGES if k == n else dirac_study.DOES_NOT if k == 0 else MIXED
 
 
-def summarize(sweep_dir: Path, members: list[tuple[str, str]]) -> dict[str, Any]:
+def summarize(sweep_dir: SweepDir, members: list[tuple[str, str]]) -> dict[str, Any]:
     """Group statistics and verdicts from the members' summaries, groups in sweep order."""
     groups = grouped_summaries(sweep_dir, members)
     out = []
@@ -110,7 +111,7 @@ def table_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def grid_png(sweep_dir: Path, summary: dict[str, Any], specs: dict[str, RunSpec]) -> bytes:
+def grid_png(sweep_dir: SweepDir, summary: dict[str, Any], specs: dict[str, RunSpec]) -> bytes:
     """One (theta, psi) panel per group: its field, its first member's trajectory, the start,
     the equilibrium, and the verdict (green: converges; red: does not or mixed)."""
     from ..render.phase import grid_figure, palette_png
@@ -118,7 +119,7 @@ def grid_png(sweep_dir: Path, summary: dict[str, Any], specs: dict[str, RunSpec]
     panels = []
     for g in summary["groups"]:
         mid = g["members"][0]
-        rows = sweepmembers.member_metrics(sweep_dir, mid)
+        rows = sweep_dir.members.metrics(mid)
         theta = np.array([r["theta"] for r in rows], dtype=np.float64)
         psi = np.array([r["psi"] for r in rows], dtype=np.float64)
         title = f"{g['group']}: {g['verdict']} ({g['converged']}/{g['n']})"
