@@ -218,3 +218,18 @@ def test_a_bomb_inside_a_batch_files_streams_is_refused(cli, sweep, where, chang
     _rewrite_npz(sweep / "batches" / f"0000.{where}.npz", change)
     _one_line(cli(["diagnose", "run", sweep / "members" / "baseline-s0000"]),
               f"0000.{where}.npz")
+
+
+@pytest.mark.parametrize("change", [
+    lambda a: a.update(step=a["step"][:5].copy()),  # fewer steps than snapshots stored
+    lambda a: a.update(step=a["step"][::-1].copy()),  # steps not increasing
+])
+def test_a_batch_metrics_file_whose_steps_disagree_is_one_line(cli, sweep, tmp_path, change):
+    """A member read from the store (animate, sweep export) checks the batch's steps against
+    its stored snapshots: one line naming the file, and no exported run that animate then
+    refuses."""
+    _rewrite_npz(sweep / "batches" / "0000.metrics.npz", change)
+    member = sweep / "members" / "baseline-s0000"
+    _one_line(cli(["animate", member, "--frames", "2", "--dpi", "20", "-q"]), "0000.metrics.npz")
+    _one_line(cli(["sweep", "export", member, "--out", tmp_path / "e"]), "0000.metrics.npz")
+    assert not (tmp_path / "e").exists()

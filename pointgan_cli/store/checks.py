@@ -197,6 +197,18 @@ def sweep_summary(doc: Any, path: Path | str) -> dict[str, Any]:
     return doc
 
 
+def snapshots(path: Path | str, steps: list[int], params: Any,
+              members: int | None = None) -> tuple[list[int], Any]:
+    """A batch's metrics, ``(steps, params)`` as given: one snapshot (S, M, P) per step, steps
+    increasing from 0 up, ``members`` rows each; else one UsageError line (a member's rows
+    would not line up, and an exported run would be one that ``animate`` refuses)."""
+    if (np.ndim(params) != 3 or len(params) != len(steps)
+            or (members is not None and params.shape[1] != members)
+            or any(b <= a for a, b in zip(steps, steps[1:])) or (steps and steps[0] < 0)):
+        raise bad(path, "its steps and stored snapshots do not agree")
+    return steps, params
+
+
 def _tolerance_rows(rows: Any) -> bool:
     """A group's ``success_by_tolerance`` (absent, or rows of a number and two counts)."""
     return rows is None or (isinstance(rows, list) and all(
