@@ -530,3 +530,20 @@ def test_ctrl_c_while_the_command_tree_loads_is_one_line_and_130(monkeypatch, ca
         app_module.main(["train", "--steps", "10"])
     assert exc.value.code == 130
     assert capsys.readouterr().err == "Error: aborted\n"
+
+
+def test_sigterm_before_a_command_handles_signals_is_one_line_and_143(tmp_path):
+    """A SIGTERM in the first moments (imports, building the commands, planning, a kernel's
+    compile) ends with one line and exit 143, not silently with -15; nothing is made."""
+    code = ("import os, signal, sys, time\n"
+            "from pointgan_cli.cli import app\n"
+            "def build():\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    time.sleep(30)\n"
+            "app.build = build\n"
+            "app.main(['train', '--steps', '10', '--out', sys.argv[1]])\n")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r")], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert (res.returncode, res.stderr) == (143, "Error: terminated\n")
+    assert not (tmp_path / "r").exists()

@@ -9,6 +9,7 @@ the command) re-raises everything.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -17,6 +18,16 @@ from typer.core import TyperGroup
 
 from ..errors import PointganError
 from .helpfmt import polish
+
+
+def on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM before a command installs its own handlers (imports, planning, a kernel's
+    compile): one line and exit 143, where the default ended the process silently (-15). It
+    exits at once, as the default did: an exception raised here can be swallowed (Python
+    ignores it inside a ctypes callback, which numba runs while it loads a kernel) and the
+    command would then run on."""
+    os.write(2, b"Error: terminated\n")
+    os._exit(143)
 
 
 def _fail(message: str, code: int) -> None:
