@@ -4,6 +4,7 @@ Run by hand::
 
     python benchmarks/bench_sweep.py                       # CPU, the reference sweep
     python benchmarks/bench_sweep.py --members 1024 --steps 1500 --rss 256,1024
+    python benchmarks/bench_sweep.py --rounds 3            # a shared machine: alternated
     python benchmarks/bench_sweep.py --device cuda --members 16384 --engine-runs 131072
 
 Measured in one run, so the figures share the machine's state:
@@ -237,6 +238,9 @@ def main() -> None:
                     help="steps timed for the engine-only figure")
     ap.add_argument("--engine-runs", type=int, default=131072,
                     help="CUDA: runs in the engine-only batch")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="CPU: measure each engine (and each whole sweep) this many times, "
+                         "alternating, so a shared machine's load falls on both alike")
     ap.add_argument("--rss", default="",
                     help="member counts (comma-separated) for a peak-RSS scaling table")
     ap.add_argument("--sweep-arg", action="append", default=[],
@@ -256,29 +260,33 @@ def main() -> None:
     else:
         torch.set_num_threads(1)
         naive = 1e6 / naive_us_per_step(_specs(1)[0], 300)
-        fused, fused_per_cpu = fused_cpu(args.members, args.engine_steps, args.workers)
-        engine, engine_per_cpu = engine_cpu(args.members, args.engine_steps, args.workers)
         print(f"naive nn.Module loop (1 run)  : {naive:14,.0f} run-steps/s")
-        print(f"torch engine ({args.workers} processes)  : {engine:14,.0f} run-steps/s "
-              f"({engine / naive:.0f}x naive; {engine_per_cpu:,.0f} per CPU-second)")
-        print(f"fused engine ({args.workers} processes)  : {fused:14,.0f} run-steps/s "
-              f"({fused / engine:.1f}x torch, {fused / naive:.0f}x naive; "
-              f"{fused_per_cpu:,.0f} per CPU-second, {fused_per_cpu / engine_per_cpu:.1f}x "
-              f"torch's)", flush=True)
-    rates, cpus = {}, {}
-    for name in ("fused", "torch"):
-        extra = [*args.sweep_arg, "--engine", name]
-        w = whole_sweep(args.members, args.steps, args.device, extra,
-                        args.keep if name == "fused" else None)
-        rates[name], cpus[name] = w["rate"], w["cpu"]
-        print(f"whole `pointgan sweep --engine {name}` ({args.members} x {args.steps}): "
-              f"{w['rate']:12,.0f} run-steps/s ({w['wall']:.2f} s; {w['cpu']:.2f} CPU-seconds "
-              "of the process tree)")
-        print(f"  files {w['files']}, {w['bytes_per_member']:,.0f} B per member "
-              f"({w['store_per_member']:,.0f} in batches/), peak RSS "
-              f"{w['rss'] / 2**20:,.0f} MiB", flush=True)
-    print(f"whole sweep, fused / torch: {rates['fused'] / rates['torch']:.2f}x wall, "
-          f"{cpus['torch'] / cpus['fused']:.2f}x in CPU-seconds")
+        for k in range(args.rounds):  # alternated, so both engines see the same load
+            fused, fused_per_cpu = fused_cpu(args.members, args.engine_steps, args.workers)
+            engine, engine_per_cpu = engine_cpu(args.members, args.engine_steps, args.workers)
+            head = f"round {k + 1}: " if args.rounds > 1 else ""
+            print(f"{head}torch engine ({args.workers} processes)  : {engine:14,.0f} "
+                  f"run-steps/s ({engine / naive:.0f}x naive; {engine_per_cpu:,.0f} per "
+                  "CPU-second)")
+            print(f"{head}fused engine ({args.workers} processes)  : {fused:14,.0f} "
+                  f"run-steps/s ({fused / engine:.1f}x torch, {fused / naive:.0f}x naive; "
+                  f"{fused_per_cpu:,.0f} per CPU-second, "
+                  f"{fused_per_cpu / engine_per_cpu:.1f}x torch's)", flush=True)
+    for _ in range(args.rounds):  # the two whole sweeps alternated too
+        rates, cpus = {}, {}
+        for name in ("fused", "torch"):
+            extra = [*args.sweep_arg, "--engine", name]
+            w = whole_sweep(args.members, args.steps, args.device, extra,
+                            args.keep if name == "fused" else None)
+            rates[name], cpus[name] = w["rate"], w["cpu"]
+            print(f"whole `pointgan sweep --engine {name}` ({args.members} x {args.steps}): "
+                  f"{w['rate']:12,.0f} run-steps/s ({w['wall']:.2f} s; {w['cpu']:.2f} "
+                  "CPU-seconds of the process tree)")
+            print(f"  files {w['files']}, {w['bytes_per_member']:,.0f} B per member "
+                  f"({w['store_per_member']:,.0f} in batches/), peak RSS "
+                  f"{w['rss'] / 2**20:,.0f} MiB", flush=True)
+        print(f"whole sweep, fused / torch: {rates['fused'] / rates['torch']:.2f}x wall, "
+              f"{cpus['torch'] / cpus['fused']:.2f}x in CPU-seconds", flush=True)
     if args.rss:
         print("peak RSS of the whole process tree by members:")
         for n in (int(x) for x in args.rss.split(",")):

@@ -214,7 +214,7 @@ def test_kernel_cache_is_the_users_and_says_a_compile_once(monkeypatch, capsys, 
     monkeypatch.delenv("POINTGAN_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache.cache_dir() == tmp_path / "xdg" / "pointgan"
-    assert not cache.is_cached("step", "train_steps")  # an empty cache holds no kernel
+    assert not cache.is_cached("runs", "train_steps")  # an empty cache holds no kernel
     monkeypatch.setattr(cache, "_said", False)
     cache.say_compiling("fused CPU kernel")
     cache.say_compiling("fused CPU kernel")

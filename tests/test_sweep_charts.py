@@ -286,3 +286,25 @@ def test_a_runaway_group_does_not_set_everyones_limits():
     lo, hi = shared_limits([*calm, wild], 1.0)
     assert -1.5 < lo < 0.9 and 1.1 < hi < 2.5  # the calm groups' range, not +-15
     assert shared_limits(calm, 1.0) == shared_limits([*calm, wild], 1.0)
+
+
+def test_more_groups_than_the_cap_draw_that_many_evenly_spaced_and_say_so(monkeypatch):
+    """A dense map's 1,089 groups: the charts draw at most ``MAX_GROUPS`` (first and last
+    kept) and say how many of how many; at the cap or below every group is drawn."""
+    from pointgan_cli.sweep import charts
+    from pointgan_cli.sweep.successplot import success_figure
+
+    monkeypatch.setattr(charts, "MAX_GROUPS", 10)
+    groups = [{"group": f"fixed wd={i}", "n": 4, "converged": i % 5, "success_rate": i % 5 / 4,
+               "wilson_low": 0.0, "wilson_high": 1.0} for i in range(1089)]
+    drawn, note = charts.drawn_groups(groups)
+    assert len(drawn) == 10 and drawn[0] is groups[0] and drawn[-1] is groups[-1]
+    assert note == "10 of 1,089 groups drawn, evenly spaced; all in summary.csv"
+    assert charts.drawn_groups(groups[:10]) == (groups[:10], "")
+    fig, plt = success_figure({"groups": groups})
+    try:
+        rows = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+        assert len(rows) == 10 and rows[0] == "wd=0" and rows[-1] == "wd=1088"
+        assert note in fig.get_suptitle().replace("\n", " ")
+    finally:
+        plt.close(fig)

@@ -66,6 +66,24 @@ def group_curves(sweep_dir: SweepDir, member_ids: list[str]) -> tuple[np.ndarray
 MAX_DRAWN = 512
 
 
+#: Most groups a chart draws. A dense stability map has 1,089 (33 x 33 cells): as panels, rows
+#: or curves they make a picture 40,000 px tall that nobody reads (map.png is that sweep's
+#: picture), and drawing them took over a minute of the sweep's report. Beyond this many,
+#: that many evenly spaced groups are drawn and the chart says so; every group stays in
+#: summary.json and summary.csv. The article study's 72 groups are all drawn.
+MAX_GROUPS = 96
+
+
+def drawn_groups(groups: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """The groups a chart draws (at most ``MAX_GROUPS``, evenly spaced in the summary's order,
+    the first and the last kept) and the note saying so ("" when every group is drawn)."""
+    if len(groups) <= MAX_GROUPS:
+        return groups, ""
+    keep = evenly(np.arange(len(groups)), MAX_GROUPS)
+    return ([groups[i] for i in keep],
+            f"{len(keep)} of {len(groups):,} groups drawn, evenly spaced; all in summary.csv")
+
+
 def evenly(indices: np.ndarray, cap: int) -> np.ndarray:
     """At most ``cap`` of ``indices``, evenly spaced and keeping the first and the last."""
     if len(indices) <= cap:
@@ -174,9 +192,10 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    rows = panel_layout(summary["groups"])
+    groups, few = drawn_groups(summary["groups"])
+    rows = panel_layout(groups)
     ncols = max(len(r) for r in rows)
-    single = all(len(gs) == 1 for gs in experiments(summary["groups"]).values())
+    single = all(len(gs) == 1 for gs in experiments(groups).values())
     pw = 3.4 if ncols <= 2 else 2.2  # inches per panel
     ph = 2.5 if len(rows) <= 2 else 2.1
     top_in, bottom_in, left_in, right_in = 1.05, 0.45, 0.65, 0.15
@@ -240,7 +259,9 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
             first = c == 0 or split_group(row[c - 1]["group"])[0] != name
             head = g["group"] if single or first else point
             top.set_title(f"{head}: {g['converged']}/{g['n']}", fontsize=8, pad=3)
-    notes = [f"at most {MAX_DRAWN} seeds per group and outcome drawn"] if thinned else []
+    notes = [few] if few else []
+    if thinned:
+        notes.append(f"at most {MAX_DRAWN} seeds per group and outcome drawn")
     if clipped_any:
         notes.append("same y-limits in every panel: a seed or group that runs away is "
                      "clipped and says so")
@@ -273,7 +294,7 @@ def plot_convergence(summary: dict[str, Any]) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = [g for g in summary["groups"] if g.get("convergence_curve")]
+    groups, few = drawn_groups([g for g in summary["groups"] if g.get("convergence_curve")])
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
     cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
     for k, g in enumerate(groups):
@@ -294,7 +315,7 @@ def plot_convergence(summary: dict[str, Any]) -> bytes:
     ax.set_xlabel("step")
     ax.set_ylabel("fraction converged (inside tolerance from then on)")
     ax.set_title("Time to converge per group (Kaplan-Meier, censored at the success window's "
-                 "start; band: Wilson 95%)", fontsize=10)
+                 "start; band: Wilson 95%)" + (f"\n({few})" if few else ""), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best", framealpha=0.8)
     fig.tight_layout()

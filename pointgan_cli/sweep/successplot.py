@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .charts import _png, experiments, split_group
+from .charts import _png, drawn_groups, experiments, split_group
 
 #: Inches per group row, and the most panels side by side.
 ROW_IN = 0.26
@@ -46,7 +46,8 @@ def success_figure(summary: dict[str, Any]) -> tuple[Any, Any]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    parts = panels(summary["groups"])
+    groups, few = drawn_groups(summary["groups"])
+    parts = panels(groups)
     ncols = min(MAX_PANEL_COLUMNS, len(parts))
     nrows = -(-len(parts) // ncols)
     labels = [[_label(g, bool(title)) for g in gs] for title, gs in parts]
@@ -58,7 +59,7 @@ def success_figure(summary: dict[str, Any]) -> tuple[Any, Any]:
     ph = most * ROW_IN + 0.75
     width = max(ncols * pw + 0.3, 6.0)
     title = ("Success rate per group: dot = converged fraction, line = Wilson 95% interval, "
-             "right: converged/n")
+             "right: converged/n" + (f" ({few})" if few else ""))
     lines = textwrap.wrap(title, max(30, int(width * 72 / (10 * 0.6))))
     top_in = 0.05 + 0.2 * len(lines)
     height = nrows * ph + top_in + 0.1

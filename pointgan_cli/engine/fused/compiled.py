@@ -2,7 +2,7 @@
 
 Why a loader: numba must learn its cache directory before it is imported, and a cold cache
 costs seconds of compiling that the user is told about in one line. ``kernel()`` returns the
-compiled ``step.train_steps`` for the batch arrays' types; ``warm()`` does the same in a sweep's
+compiled ``runs.train_steps`` for the batch arrays' types; ``warm()`` does the same in a sweep's
 main process before its workers start, so they load the cache and never print the line.
 """
 
@@ -27,18 +27,18 @@ def signature():
 
 
 def kernel(serial: bool | None = None):
-    """``step.train_steps`` (or ``train_steps_serial``: ``serial``, or None and
+    """``runs.train_steps`` (or ``train_steps_serial``: ``serial``, or None and
     ``$POINTGAN_FUSED_THREADS`` = 1), compiled (or loaded) for its one signature."""
     if serial is None:
         serial = os.environ.get(THREADS_ENV) == "1"
     name = "train_steps_serial" if serial else "train_steps"
     if name not in _kernels:
         cache.use_cache_dir()
-        if not cache.is_cached("step", name):
+        if not cache.is_cached("runs", name):
             cache.say_compiling("fused CPU kernel")
-        from . import step
+        from . import runs
 
-        fn = getattr(step, name)
+        fn = getattr(runs, name)
         fn.compile(signature())
         _kernels[name] = fn
         threads = os.environ.get(THREADS_ENV)

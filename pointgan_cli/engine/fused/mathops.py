@@ -27,6 +27,7 @@ from numba.extending import intrinsic
 
 F = np.float32
 _HI, _LO = F(88.0), F(-87.0)
+_NHI, _NLO = -_HI, -_LO
 _LOG2E, _HALF = F(1.44269504088896341), F(0.5)
 _C1, _C2 = F(0.693359375), F(-2.12194440e-4)
 _P0, _P1, _P2 = F(1.9875691500e-4), F(1.3981999507e-3), F(8.3334519073e-3)
@@ -35,16 +36,17 @@ ONE = F(1.0)
 
 
 @intrinsic
-def _pow2(typingctx, n):
-    """2^n for an integral float32 n in [-126, 127]: the exponent field built and bit cast."""
-    sig = types.float32(types.float32)
+def _scale2(typingctx, y, n):
+    """y * 2^n for an integral float32 n, by adding n to y's exponent field (an integer add
+    instead of a float multiply: exact, hence the same bits, while y * 2^n stays a normal
+    number, which ``exp32``'s clamp guarantees; a NaN y stays NaN)."""
+    sig = types.float32(types.float32, types.float32)
 
     def codegen(context, builder, signature, args):
         i32 = ir.IntType(32)
-        k = builder.fptosi(args[0], i32)
-        k = builder.add(k, ir.Constant(i32, 127))
-        k = builder.shl(k, ir.Constant(i32, 23))
-        return builder.bitcast(k, ir.FloatType())
+        k = builder.shl(builder.fptosi(args[1], i32), ir.Constant(i32, 23))
+        bits = builder.add(builder.bitcast(args[0], i32), k)
+        return builder.bitcast(bits, ir.FloatType())
 
     return sig, codegen
 
@@ -69,6 +71,12 @@ def exp32(x):
     reduction's products exact), clamped to [-87, 88]; NaN stays NaN."""
     x = x if not (x > _HI) else _HI
     x = x if not (x < _LO) else _LO
+    return _exp_core(x)
+
+
+@njit(inline="always", cache=True)
+def _exp_core(x):
+    """``exp32`` of an x already in [-87, 88] (or NaN)."""
     n = np.floor(fma32(x, _LOG2E, _HALF))
     r = fma32(-n, _C1, x)
     r = fma32(-n, _C2, r)
@@ -78,13 +86,17 @@ def exp32(x):
     p = fma32(p, r, _P4)
     p = fma32(p, r, _P5)
     y = fma32(p * r, r, r) + ONE
-    return y * _pow2(n)
+    return _scale2(y, n)
 
 
 @njit(inline="always", cache=True)
 def sig32(x):
-    """float32 sigmoid 1 / (1 + e^-x)."""
-    return ONE / (ONE + exp32(-x))
+    """float32 sigmoid 1 / (1 + e^-x): ``exp32(-x)`` with the clamp applied to x before the
+    negation (the same bits: negation is exact), which LLVM compiles to one min and one max
+    instead of folding the negation into two compares and blends."""
+    x = x if not (x < _NHI) else _NHI
+    x = x if not (x > _NLO) else _NLO
+    return ONE / (ONE + _exp_core(-x))
 
 
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")

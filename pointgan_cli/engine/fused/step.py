@@ -1,4 +1,4 @@
-"""One run's training steps in the fused kernel, and ``train_steps``, the prange over runs.
+"""One run's training steps in the fused kernel, every option (``runs`` calls it per run).
 
 The order is ``engine.BatchTrainer._step``'s: alternating (G steps, then D at the new G) or
 simultaneous (both gradients at (G_t, D_t)), extragradient (both taken again at the look-ahead
@@ -12,7 +12,7 @@ torch engine and is skipped here), then the real slots (see ``kernel``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .kernel import (
     FOUR,
@@ -232,22 +232,3 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs):
             apply(S, r, D, MD, VD, 7, gd, lr_d, td + j, IS, Fs, decay, UD, False, False, u)
             if lecam:
                 S[r, LC], S[r, LC + 1] = lcn[0], lcn[1]
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def train_steps(S, alive, seeds, t0, t1, H, IS, Fs):
-    """Every alive run from step t0 to t1, one run per thread at a time."""
-    for r in prange(S.shape[0]):
-        if alive[r]:
-            run_steps(S, r, seeds[r], t0, t1, H, IS, Fs)
-
-
-@njit(cache=True, error_model="numpy")
-def train_steps_serial(S, alive, seeds, t0, t1, H, IS, Fs):
-    """``train_steps`` on the calling thread only: a sweep's worker processes use it. A
-    parallel kernel starts numba's thread pool (OpenMP) when it is compiled, and a process
-    holding one must not fork; this one starts none, so the sweep's main process can load it
-    and fork its workers. The numbers are the same (each run is computed alone)."""
-    for r in range(S.shape[0]):
-        if alive[r]:
-            run_steps(S, r, seeds[r], t0, t1, H, IS, Fs)

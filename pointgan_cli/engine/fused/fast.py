@@ -1,0 +1,208 @@
+"""The common step compiled on its own: BCE, Adam, alternating updates, no penalty, LeCam or
+instance noise (every preset of the study but the literature's; a dense stability map).
+
+Why a second path: the general step (``step``) runs every sample loop of D's step as separate
+passes (forward, dL/dz, seven sums) through buffers, and asks at every step which options are
+on. Here one pass over D's fakes computes each sample's two hidden sigmoids, its logit, its
+BCE slope and its share of the seven gradient sums, in registers; the one "real" slot is
+scalar code after it; and Adam's bias corrections, which depend on the step alone, are
+computed once per call for every run (``bias_table``) instead of two ``pow`` per update and
+run. Same randomness, update order and float32 formulas as ``step``; only the sums' order
+differs (``mathops`` says why that is allowed), so a run's numbers are still the same alone,
+in any batch and with any number of threads. ``runs.train_steps`` picks this path per batch
+(``is_common``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .kernel import FOUR, ONE, TWO, ZERO, fill_draws
+from .layout import (
+    DECAY,
+    F_B1,
+    F_B2,
+    F_EPS,
+    I_B,
+    I_GP,
+    I_INST,
+    I_K,
+    I_L2,
+    I_LECAM,
+    I_LOSS,
+    I_MINIMAX,
+    I_ND,
+    I_NOISE,
+    I_R1,
+    I_R2,
+    I_SCHEME,
+    I_SGD,
+    LR_D,
+    LR_G,
+    MD,
+    MG,
+    NTW_FAKE,
+    NTW_REAL,
+    REAL,
+    VD,
+    VG,
+    W_FAKE,
+    W_REAL,
+    WD,
+    D,
+    G,
+)
+from .mathops import sig32
+
+F = np.float32
+LANE = 64
+
+
+@njit(cache=True, error_model="numpy")
+def is_common(IS):
+    """Whether a batch's options are the ones this path computes."""
+    return (IS[I_LOSS] == 0 and IS[I_SCHEME] == 0 and IS[I_SGD] == 0 and IS[I_INST] == 0
+            and IS[I_R1] == 0 and IS[I_R2] == 0 and IS[I_GP] == 0 and IS[I_LECAM] == 0)
+
+
+@njit(cache=True, error_model="numpy")
+def bias_table(Fs, first, last):
+    """Adam's float32 bias corrections [1 - b1^n, sqrt(1 - b2^n)] for optimizer steps n from
+    ``first`` to ``last`` (``kernel.direction``'s arithmetic, once per call, not per run)."""
+    out = np.empty((max(0, last - first + 1), 2), np.float32)
+    for i in range(out.shape[0]):
+        n = first + i
+        out[i, 0] = F(1.0 - Fs[F_B1] ** n)
+        out[i, 1] = F(math.sqrt(1.0 - Fs[F_B2] ** n))
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def adam(S, r, p, m, v, n, grad, lr, bc1, sbc2, b1, b2, c1, c2, eps, decay):
+    """``kernel.apply`` for Adam without the optimistic step: p <- p * decay - u."""
+    step = lr / bc1
+    for k in range(n):
+        gk = grad[k]
+        mk = S[r, m + k] * b1 + gk * c1
+        vk = S[r, v + k] * b2 + gk * gk * c2
+        S[r, m + k] = mk
+        S[r, v + k] = vk
+        uk = mk / (math.sqrt(vk) / sbc2 + eps) * step
+        S[r, p + k] = S[r, p + k] * decay - uk if decay != ONE else S[r, p + k] - uk
+
+
+@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+def g_grad(S, r, B, minimax, XB, out):
+    """``step.g_grad`` for BCE without instance noise, in one pass over the B samples
+    (forward, the G loss's slope, its chain through D, and the two sums)."""
+    w, b = S[r, G], S[r, G + 1]
+    A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
+    a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
+    c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
+    wx = ONE / F(B)
+    k0, k1 = A0 * a0, A1 * a1
+    sx, sg = ZERO, ZERO
+    for i in range(B):
+        x = XB[i]
+        v = x * w + b
+        s0 = sig32(A0 * v + B0)
+        s1 = sig32(A1 * v + B1)
+        e = sig32(s0 * a0 + c + s1 * a1)
+        gz = -(e * wx) if minimax else -wx + e * wx
+        q0, q1 = s0 - s0 * s0, s1 - s1 * s1
+        gz = gz * (q0 * k0 + q1 * k1)
+        sx += gz * x
+        sg += gz
+    out[0], out[1] = sx, sg
+
+
+@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+def fake_sums(V, n, A0, B0, A1, B1, a0, a1, c, w, ntw, out):
+    """D's step over its n fakes in one pass (``kernel.forward``, ``loss_dz`` for BCE and
+    ``d_sums``): out gets the raw sums [suv0, suv1, su0, su1, sgs0, sgs1, sg]."""
+    sg, sgs0, sgs1 = ZERO, ZERO, ZERO
+    su0, su1, suv0, suv1 = ZERO, ZERO, ZERO, ZERO
+    for i in range(n):
+        v = V[i]
+        s0 = sig32(A0 * v + B0)
+        s1 = sig32(A1 * v + B1)
+        gz = ntw + sig32(s0 * a0 + c + s1 * a1) * w
+        gs0 = gz * s0
+        gs1 = gz * s1
+        u0 = gs0 - gs0 * s0
+        u1 = gs1 - gs1 * s1
+        sg += gz
+        sgs0 += gs0
+        sgs1 += gs1
+        su0 += u0
+        su1 += u1
+        suv0 += u0 * v
+        suv1 += u1 * v
+    out[0], out[1], out[2], out[3] = suv0, suv1, su0, su1
+    out[4], out[5], out[6] = sgs0, sgs1, sg
+
+
+@njit(cache=True, error_model="numpy")
+def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, out):
+    """``step.d_grad`` for the common options: the fakes of sub-step j from the generator
+    (gw, gb) plus its noise draws, then the real slot standing for all 64 (weights times 64)."""
+    A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
+    a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
+    c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
+    x0 = j * B
+    for k in range(K):
+        wk = EPS[(j * K + k) * 2] + gw if noise else gw
+        bk = EPS[(j * K + k) * 2 + 1] + gb if noise else gb
+        vk = V[k * B:(k + 1) * B]
+        xk = XB[x0:x0 + B]
+        for b in range(B):
+            vk[b] = xk[b] * wk + bk
+    fake_sums(V, K * B, A0, B0, A1, B1, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], out)
+    rep = F(LANE)
+    v = H[r, REAL]
+    s0 = sig32(A0 * v + B0)
+    s1 = sig32(A1 * v + B1)
+    gz = H[r, NTW_REAL] * rep + sig32(s0 * a0 + c + s1 * a1) * (H[r, W_REAL] * rep)
+    gs0, gs1 = gz * s0, gz * s1
+    u0, u1 = gs0 - gs0 * s0, gs1 - gs1 * s1
+    sg = out[6] + gz
+    suv0, suv1 = out[0] + u0 * v, out[1] + u1 * v
+    su0, su1 = out[2] + u0, out[3] + u1
+    sgs0, sgs1 = out[4] + gs0, out[5] + gs1
+    w4a, w4b = S[r, D + 4] * FOUR, S[r, D + 5] * FOUR
+    out[0], out[1], out[2], out[3] = suv0 * w4a, suv1 * w4b, su0 * w4a, su1 * w4b
+    out[4], out[5], out[6] = sgs0 * TWO - sg, sgs1 * TWO - sg, sg
+    if l2:
+        wd = H[r, WD]
+        for k in range(7):
+            out[k] = out[k] + S[r, D + k] * wd
+
+
+@njit(cache=True, error_model="numpy")
+def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first):
+    """``step.run_steps`` for the common options; BC: ``bias_table`` from step ``first``."""
+    B, K, nd = IS[I_B], IS[I_K], IS[I_ND]
+    XB = np.zeros(nd * B, np.float32)
+    EPS = np.zeros(nd * K * 2, np.float32)
+    none = np.zeros(0, np.float32)
+    V = np.zeros(K * B, np.float32)
+    gg, gd = np.zeros(2, np.float32), np.zeros(7, np.float32)
+    noise, l2, minimax = IS[I_NOISE] == 1, IS[I_L2] == 1, IS[I_MINIMAX] == 1
+    lr_g, lr_d = H[r, LR_G], H[r, LR_D]
+    decay = ONE if l2 else H[r, DECAY]  # L2 decay is in the gradient
+    b1, b2 = F(Fs[F_B1]), F(Fs[F_B2])
+    c1, c2 = F(1.0 - Fs[F_B1]), F(1.0 - Fs[F_B2])
+    eps = F(Fs[F_EPS])
+    for t in range(t0, t1):
+        fill_draws(seed, t, IS, H, r, XB, EPS, none, none)
+        g_grad(S, r, B, minimax, XB, gg)
+        n = t + 1 - first
+        adam(S, r, G, MG, VG, 2, gg, lr_g, BC[n, 0], BC[n, 1], b1, b2, c1, c2, eps, ONE)
+        for j in range(nd):
+            d_grad(S, r, H, B, K, j, S[r, G], S[r, G + 1], XB, EPS, noise, l2, V, gd)
+            n = t * nd + 1 + j - first
+            adam(S, r, D, MD, VD, 7, gd, lr_d, BC[n, 0], BC[n, 1], b1, b2, c1, c2, eps,
+                 decay)
