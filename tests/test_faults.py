@@ -308,6 +308,21 @@ def test_bad_values_are_one_line_and_create_nothing(cli, tmp_path, monkeypatch, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args", [
+    ["train", "--steps", "20", "--out", ""],
+    ["train", "--steps", "20", "--out="],
+    ["train", "--steps", "20", "-o", ""],
+    ["sweep", "--seeds", "0", "--steps", "20", "--out", ""],
+])
+def test_an_empty_out_is_one_line_and_creates_nothing(cli, tmp_path, monkeypatch, args):
+    """``--out ""`` (an unset shell variable) is a bad value, not the working directory."""
+    monkeypatch.chdir(tmp_path)
+    res = cli(args)
+    assert res.exit_code == 2, res.stderr
+    assert res.stderr == "Error: --out: an empty path (name a folder, or leave --out out)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name, content, message", [
     ("c.json", b"\x00\x01\xff\xfe binary", "not UTF-8"),
     ("c.json", "{\"steps\": 5}".encode("utf-16"), "not UTF-8"),

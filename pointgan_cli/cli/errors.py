@@ -50,6 +50,8 @@ class PointganGroup(TyperGroup):
     def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
         args = sys.argv[1:] if args is None else list(args)
+        if _empty_out(args):  # Path("") is the working directory: an unset $VAR wrote there
+            _fail("--out: an empty path (name a folder, or leave --out out)", 2)
         try:
             rv = super().main(args, prog_name or "pointgan", complete_var,
                               standalone_mode=False, **extra)
@@ -71,6 +73,16 @@ class PointganGroup(TyperGroup):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _empty_out(args: list[Any]) -> bool:
+    """Whether ``--out ""``, ``-o ""`` or ``--out=`` is given (before any ``--``)."""
+    for i, a in enumerate(args):
+        if a == "--":
+            return False
+        if a == "--out=" or (a in ("--out", "-o") and i + 1 < len(args) and args[i + 1] == ""):
+            return True
+    return False
 
 
 def _debug_flag(args: Any) -> bool:
