@@ -233,3 +233,26 @@ def test_a_batch_metrics_file_whose_steps_disagree_is_one_line(cli, sweep, tmp_p
     _one_line(cli(["animate", member, "--frames", "2", "--dpi", "20", "-q"]), "0000.metrics.npz")
     _one_line(cli(["sweep", "export", member, "--out", tmp_path / "e"]), "0000.metrics.npz")
     assert not (tmp_path / "e").exists()
+
+
+def _ids(key: str, ids: list[str]):
+    import zlib
+
+    def change(a):
+        a[key] = np.frombuffer(zlib.compress(json.dumps(ids).encode()), np.uint8)
+    return change
+
+
+@pytest.mark.parametrize("where, change", [
+    ("state", _ids("@ids_z", ["baseline-s0001", "baseline-s0001"])),  # a member twice
+    ("state", _ids("@ids_z", ["evil-s0000", "baseline-s0001"])),  # not in sweep.json
+    ("metrics", _ids("ids_z", ["baseline-s0001", "baseline-s0000"])),  # rows swapped
+])
+def test_batch_member_ids_that_disagree_are_one_line(cli, sweep, tmp_path, where, change):
+    """A batch's member ids are checked against sweep.json and between its two files: a
+    crafted list never gives one member another's numbers or hides one as 'not run'."""
+    _rewrite_npz(sweep / "batches" / f"0000.{where}.npz", change)
+    _one_line(cli(["sweep", "export", sweep, "baseline-s0001", "--out", tmp_path / "e"]),
+              f"0000.{where}.npz")
+    _one_line(cli(["animate", sweep / "members" / "baseline-s0000", "--frames", "2", "--dpi",
+                   "20", "-q"]), f"0000.{where}.npz")
