@@ -264,3 +264,30 @@ def test_map_cells_are_equal_with_a_zero_row_and_stars_sit_where_the_study_ran()
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+
+def test_each_failure_class_is_drawn_in_its_legend_colour():
+    # every kind of cell of the class panel in the colour its legend patch shows (a norm with
+    # fewer bins than colours drew still_approaching cells in the diverging colour)
+    from matplotlib.colors import to_rgba
+
+    kinds = [None, "orbiting", "stuck", "still_approaching", "diverging", "drifting", "diverged",
+             "no such class"]
+    xs, ys = [0.0, 1.0, 2.0, 3.0], [0.0, 1.0]
+    doc = zero_row_doc()
+    doc["x"]["values"], doc["y"]["values"], doc["study_points"] = xs, ys, []
+    doc["cells"] = [{"noise_scale": x, "weight_decay": y, "n": 4, "converged": 4 * (k is None),
+                     "rate": float(k is None), "dominant_failure": k}
+                    for (y, x), k in zip([(y, x) for y in ys for x in xs], kinds)]
+    fig = mapplot.figure(doc)
+    try:
+        mesh = fig.axes[1].collections[0]
+        faces = mesh.cmap(mesh.norm(np.asarray(mesh.get_array()).ravel()))
+        want = [mapplot.CLASS_COLOURS[k if k in mapplot.CLASS_COLOURS else "unclassified"]
+                for k in kinds]
+        assert [tuple(np.round(f, 3)) for f in faces] == [
+            tuple(np.round(to_rgba(c), 3)) for c in want]
+    finally:
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+

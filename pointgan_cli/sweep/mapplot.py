@@ -163,10 +163,13 @@ def figure(doc: dict[str, Any]) -> Any:
 
     kinds = [None, "orbiting", "stuck", "still_approaching", "diverging", "drifting", "diverged",
              "unclassified"]
-    code = np.array([[kinds.index(d) if d in kinds else 5 for d in row] for row in dom])
+    code = np.array([[kinds.index(d if d in kinds else "unclassified") for d in row]
+                     for row in dom])
     cmap = ListedColormap([CLASS_COLOURS[k] for k in kinds])
-    bx.pcolormesh(xe, ye, code, cmap=cmap, norm=BoundaryNorm(np.arange(-0.5, 6), cmap.N),
-                  shading="flat")
+    # one bin per kind: with fewer bins than colours the norm spreads the bins over the colour
+    # list and a class is drawn in another's colour (still approaching came out as diverging)
+    bx.pcolormesh(xe, ye, code, cmap=cmap, norm=BoundaryNorm(np.arange(len(kinds) + 1) - 0.5,
+                                                             cmap.N), shading="flat")
     for i in range(ny if counted else 0):
         for j in range(nx):
             failed = n[i, j] - conv[i, j]
