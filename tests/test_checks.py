@@ -256,3 +256,17 @@ def test_batch_member_ids_that_disagree_are_one_line(cli, sweep, tmp_path, where
               f"0000.{where}.npz")
     _one_line(cli(["animate", sweep / "members" / "baseline-s0000", "--frames", "2", "--dpi",
                    "20", "-q"]), f"0000.{where}.npz")
+
+
+@pytest.mark.parametrize("command", [
+    lambda r: ["report", r],
+    lambda r: ["diagnose", "run", r],
+    lambda r: ["diagnose", "stability", r],
+    lambda r: ["compare", r, r],
+])
+def test_a_run_whose_steps_do_not_increase_is_one_line(cli, run, command):
+    """A repeated or backward step (what a resume that repeated its step-0 row wrote) is named
+    by every reader, not only by animate: charts and classes would misread the run."""
+    rows = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (run / "metrics.jsonl").write_text("".join([rows[0], *rows]))
+    _one_line(cli(command(run)), "metrics.jsonl")

@@ -219,7 +219,7 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     lines = data.split(b"\n")
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, raw in enumerate(lines):
         if not raw.strip():
             continue
@@ -232,6 +232,8 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
             why = ("is not a metrics row (an object with an integer step)"
                    if not isinstance(row, dict) or type(row.get("step")) is not int
                    else checks.metrics_row(row))
+            if why is None and rows and row["step"] <= rows[-1]["step"]:
+                why = f"has step {row['step']}, not after the previous row's {rows[-1]['step']}"
         if why is not None:
             if not strict and i == last:
                 break  # a torn last line from a killed writer
