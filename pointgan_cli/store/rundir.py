@@ -124,8 +124,13 @@ def check_target(out: Path, force: bool, resume: bool) -> None:
     elif force:
         fsguard.check_replaceable(out, RUN_LAYOUT, RUN_MARKERS, "run")
     elif is_nonempty_dir(out):
-        raise UsageError(f"--out: {short(str(out))} is not empty "
-                         "(use --force to replace it or --resume)")
+        raise UsageError(_not_empty(out))
+
+
+def _not_empty(out: Path) -> str:
+    """The refusal of a non-empty ``--out``: ``--resume`` only where there is a checkpoint."""
+    resume = " or --resume" if latest_checkpoint(out) is not None else ""
+    return f"--out: {short(str(out))} is not empty (use --force to replace it{resume})"
 
 
 def prepare_fresh(out: Path, force: bool = False) -> None:
@@ -134,8 +139,7 @@ def prepare_fresh(out: Path, force: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     if is_nonempty_dir(out):
         if not force:
-            raise UsageError(f"--out: {short(str(out))} is not empty "
-                             "(use --force to replace it or --resume)")
+            raise UsageError(_not_empty(out))
         fsguard.check_replaceable(out, RUN_LAYOUT, RUN_MARKERS, "run")
         fsguard.clear_owned(out, RUN_LAYOUT)
     (out / CHECKPOINTS).mkdir()
