@@ -365,6 +365,16 @@ def test_mlflow_bad_uri_fails_in_one_line_and_keeps_the_run(cli, tmp_path, uri):
     assert digest(out) == before
 
 
+def test_an_unreachable_mlflow_server_fails_before_training(cli, tmp_path):
+    """An http(s) store that nothing answers is found before training (as W&B's is), not after
+    the run: one line, exit 1, nothing made."""
+    res = cli(["train", "--steps", "20", "--out", tmp_path / "r", "--tracker", "mlflow",
+               "--tracking-uri", "http://127.0.0.1:1"])
+    assert res.exit_code == 1, res.stderr
+    assert res.stderr.startswith("Error: mlflow: cannot reach http://127.0.0.1:1")
+    assert res.stderr.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
 def test_unknown_tracker_is_a_usage_error(cli, run_dir, tmp_path):
     with pytest.raises(UsageError, match="unknown tracker 'neptune'"):
         trackers.log_run(run_dir, "neptune")

@@ -13,6 +13,9 @@ from ..store.memberpath import member_address
 from ..store.rundir import Run
 
 PROJECT = "pointgan"
+#: Seconds to wait for a tracking server to accept a connection (W&B itself retries for 90 s,
+#: MLflow's client for about 10 s per request and several requests).
+CONNECT_TIMEOUT = 5.0
 #: Files logged wherever they are in the directory (pictures, videos, report pages, tables).
 MEDIA = (".png", ".gif", ".mp4", ".html", ".csv")
 #: Folders that are tracker output, not run output: never logged as files.
@@ -102,3 +105,18 @@ def one_line(exc: BaseException) -> str:
 def missing(package: str) -> RuntimeFailure:
     return RuntimeFailure(f"the {package} tracker needs the {package} package; "
                           f"install it with pip install 'pointgan[{package}]'")
+
+
+def unreachable(url: str) -> str | None:
+    """Why nothing answers at ``url``'s host and port (None when something does): checked
+    before training, so a bad server fails in one line instead of after the run."""
+    import socket
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None
