@@ -9,13 +9,14 @@ Run by hand::
 
 Measured in one run, so the figures share the machine's state:
 
-- engine only: the fused kernel (``FusedTrainer.advance``, one thread per worker process, as a
-  sweep's workers run it) and the torch engine (``BatchTrainer.train_step``) on ``fixed`` runs
-  (batch 64, inner batch 8), set-up excluded; each also per CPU-second of its workers (what a
-  loaded machine cannot take from it). CPU: the members split over two worker processes (both
-  cores), one thread each, as ``pointgan sweep`` runs them. CUDA: one process, ``--engine-runs``
-  runs in one batch (the captured step), timed between two synchronisations; peak GPU memory
-  per run.
+- engine only: the fused kernel (``FusedTrainer.advance``, one thread per worker process) and
+  the torch engine (``BatchTrainer.train_step``) on ``fixed`` runs (batch 64, inner batch 8),
+  set-up excluded; each also per CPU-second of its workers (what a loaded machine cannot take
+  from it). CPU: the members split over two worker processes (both cores), one thread each.
+  Then the fused engine as ``pointgan sweep`` runs it: one process with a thread per core
+  (``FusedTrainer.run``, batches of 256 one after another, snapshots recorded, no files).
+  CUDA: one process, ``--engine-runs`` runs in one batch (the captured step), timed between two
+  synchronisations; peak GPU memory per run.
 - whole process, once per engine (``--engine fused`` and ``--engine torch``):
   ``python -m pointgan_cli sweep --preset fixed --seeds 0-(N-1) --steps S
   --batch-size 64 --inner-batch 8 --out TMP --quiet`` as a user runs it, from start-up to exit
@@ -88,6 +89,30 @@ def fused_cpu(members: int, steps: int, workers: int) -> tuple[float, float]:
             jobs.append(([min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)], k * per))
         secs = list(pool.map(_fused_worker, jobs, [steps] * len(jobs)))
     return members * steps / max(w for w, _ in secs), members * steps / sum(c for _, c in secs)
+
+
+def fused_threads(members: int, steps: int) -> tuple[float, float]:
+    """(run-steps/s, run-steps per CPU-second) of the fused engine as ``pointgan sweep`` runs
+    it: one process, batches of ``CPU_BATCH`` one after another, each trained by
+    ``FusedTrainer.run`` with the kernel's threads on every core (snapshots included, no
+    files). A fresh process (spawned: this one has forked workers and imported torch)."""
+    import multiprocessing
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_fused_threads_in_process, members, steps).result()
+
+
+def _fused_threads_in_process(members: int, steps: int) -> tuple[float, float]:
+    os.environ.pop("POINTGAN_FUSED_THREADS", None)
+    from pointgan_cli.engine.fused.trainer import FusedTrainer
+
+    FusedTrainer(_specs(CPU_BATCH, steps=steps))  # load the kernel before timing
+    t, c = time.perf_counter(), time.process_time()
+    for lo in range(0, members, CPU_BATCH):
+        tr = FusedTrainer(_specs(min(CPU_BATCH, members - lo), lo, steps=steps))
+        tr.run(lambda snap: None, with_losses=False)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    return members * steps / wall, members * steps / cpu
 
 
 def _fused_worker(job, steps: int) -> tuple[float, float]:
@@ -272,6 +297,10 @@ def main() -> None:
                   f"run-steps/s ({fused / engine:.1f}x torch, {fused / naive:.0f}x naive; "
                   f"{fused_per_cpu:,.0f} per CPU-second, "
                   f"{fused_per_cpu / engine_per_cpu:.1f}x torch's)", flush=True)
+            threads, threads_per_cpu = fused_threads(args.members, args.engine_steps)
+            print(f"{head}fused engine (1 process, {os.cpu_count()} threads, as a sweep runs it):"
+                  f" {threads:12,.0f} run-steps/s ({threads / engine:.1f}x torch; "
+                  f"{threads_per_cpu:,.0f} per CPU-second)", flush=True)
     for _ in range(args.rounds):  # the two whole sweeps alternated too
         rates, cpus = {}, {}
         for name in ("fused", "torch"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pointgan_cli.engine.fused import fast, step
-from pointgan_cli.engine.fused.trainer import FusedTrainer
+from pointgan_cli.engine.fused.trainer import NO_SNAP, FusedTrainer
 from pointgan_cli.spec import resolve_spec
 
 
@@ -27,7 +27,7 @@ def test_the_common_path_follows_the_general_step(preset, kw):
     b = FusedTrainer(sp)
     a.advance(40)
     for r in range(b.R):  # the general step, run by run
-        step.run_steps(b.S, r, b.seeds[r], 0, 40, b.H, b.IS, b.Fs)
+        step.run_steps(b.S, r, b.seeds[r], 0, 40, b.H, b.IS, b.Fs, NO_SNAP, 1 << 62)
     assert np.allclose(a.S, b.S, rtol=0, atol=2e-6)
     assert not np.array_equal(a.S[:, :9], FusedTrainer(sp).S[:, :9])  # it trained
 

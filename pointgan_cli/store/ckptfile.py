@@ -1,12 +1,12 @@
 """A run's checkpoint file: the training state as an npz of plain arrays (no torch, no pickle).
 
 Why npz: ``pointgan train`` with the fused engine never imports torch, and a file that loads
-with ``allow_pickle=False`` runs no code when read. The dict of ``trainstate`` / the fused
-trainer is flattened with ``/`` between nested keys (``optim_g/exp_avg``); per-run tensors are
-float32 arrays, scalars 0-d arrays read back as Python values, and the spec (a dict of mixed
-types) is one JSON text. ``unstack_state`` takes one run's dict out of a stacked one (a sweep
-batch's state file) for either engine (defined in ``snapshot_record``, which the torch
-engine's modules may import).
+with ``allow_pickle=False`` runs no code when read. The checkpoint dict of the torch engine
+(``engine.state.TrainingState``) or of the fused trainer is flattened with ``/`` between nested
+keys (``optim_g/exp_avg``); per-run tensors are float32 arrays, scalars 0-d arrays read back as
+Python values, and the spec (a dict of mixed types) is one JSON text. ``unstack_state`` takes
+one run's dict out of a stacked one (a sweep batch's state file) for either engine (defined in
+``snapshot_record``, which the torch engine's modules may import).
 """
 
 from __future__ import annotations

@@ -18,12 +18,14 @@ _kernels: dict = {}
 
 
 def signature():
-    """The kernel's one signature: state, alive, seeds, t0, t1, settings (see ``layout``)."""
+    """The kernel's one signature: state, alive, seeds, t0, t1, settings (see ``layout``), the
+    snapshots' buffer and the snapshot interval."""
     from numba import types as t
 
     f32, arr = t.float32, t.Array
     return (arr(f32, 2, "C"), arr(t.boolean, 1, "C"), arr(t.uint64, 1, "C"), t.int64, t.int64,
-            arr(f32, 2, "C"), arr(t.int64, 1, "C"), arr(t.float64, 1, "C"))
+            arr(f32, 2, "C"), arr(t.int64, 1, "C"), arr(t.float64, 1, "C"), arr(f32, 3, "C"),
+            t.int64)
 
 
 def kernel(serial: bool | None = None):

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .kernel import FOUR, ONE, TWO, ZERO, fill_draws
+from .kernel import FOUR, ONE, TWO, ZERO, fill_draws, record
 from .layout import (
     DECAY,
     F_B1,
@@ -182,7 +182,7 @@ def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, out):
 
 
 @njit(cache=True, error_model="numpy")
-def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first):
+def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every):
     """``step.run_steps`` for the common options; BC: ``bias_table`` from step ``first``."""
     B, K, nd = IS[I_B], IS[I_K], IS[I_ND]
     XB = np.zeros(nd * B, np.float32)
@@ -206,3 +206,4 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first):
             n = t * nd + 1 + j - first
             adam(S, r, D, MD, VD, 7, gd, lr_d, BC[n, 0], BC[n, 1], b1, b2, c1, c2, eps,
                  decay)
+        record(S, r, t, t0, every, SNAP)

@@ -12,8 +12,9 @@ Each run is computed alone by the same code, so its numbers are the same alone, 
 and with any number of threads. The D step's 64 "real" slots all hold the real value unless
 instance noise moves them: one slot then stands for all 64, its weights times 64 (exact).
 
-``train_steps`` advances runs from step t0 to t1; the host (``trainer``) picks t1 at the next
-snapshot or checkpoint and handles divergence there, as the torch engine does.
+``train_steps`` advances runs from step t0 to t1, recording their parameters at every snapshot
+step on the way (``record``); the host (``trainer``) picks t1 at the next checkpoint (or stop
+check) and handles divergence at each recorded snapshot, as the torch engine does.
 """
 
 from __future__ import annotations
@@ -172,6 +173,19 @@ def apply(S, r, p, m, v, n, grad, lr, t, IS, Fs, decay, prev, optimistic, first,
             if not first:
                 uk = uk * TWO - old
         S[r, p + k] = S[r, p + k] * decay - uk if decay != ONE else S[r, p + k] - uk
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def record(S, r, t, t0, every, SNAP):
+    """After step t (0-based; t + 1 steps done) of a call that began at t0: when t + 1 is a
+    snapshot step (a multiple of ``every``), run r's parameters (G then D) go to its row of
+    SNAP (R, snapshots, 9), one slot per snapshot step of the call, so the host reads every
+    snapshot of a long call after it."""
+    if (t + 1) % every == 0:
+        j = (t + 1) // every - t0 // every - 1
+        if j < SNAP.shape[1]:
+            for k in range(9):
+                SNAP[r, j, k] = S[r, k]
 
 
 @njit(cache=True, error_model="numpy")

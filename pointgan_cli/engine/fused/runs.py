@@ -15,21 +15,22 @@ from .layout import I_ND
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def train_steps(S, alive, seeds, t0, t1, H, IS, Fs):
-    """Every alive run from step t0 to t1, one run per thread at a time."""
+def train_steps(S, alive, seeds, t0, t1, H, IS, Fs, SNAP, every):
+    """Every alive run from step t0 to t1, one run per thread at a time; each run's parameters
+    at every multiple of ``every`` on the way go to SNAP (``kernel.record``)."""
     if fast.is_common(IS):
         BC = fast.bias_table(Fs, t0 + 1, t1 * IS[I_ND])
         for r in prange(S.shape[0]):
             if alive[r]:
-                fast.run_steps(S, r, seeds[r], t0, t1, H, IS, Fs, BC, t0 + 1)
+                fast.run_steps(S, r, seeds[r], t0, t1, H, IS, Fs, BC, t0 + 1, SNAP, every)
     else:
         for r in prange(S.shape[0]):
             if alive[r]:
-                step.run_steps(S, r, seeds[r], t0, t1, H, IS, Fs)
+                step.run_steps(S, r, seeds[r], t0, t1, H, IS, Fs, SNAP, every)
 
 
 @njit(cache=True, error_model="numpy")
-def train_steps_serial(S, alive, seeds, t0, t1, H, IS, Fs):
+def train_steps_serial(S, alive, seeds, t0, t1, H, IS, Fs, SNAP, every):
     """``train_steps`` on the calling thread only: a sweep's worker processes use it. A
     parallel kernel starts numba's thread pool (OpenMP) when it is compiled, and a process
     holding one must not fork; this one starts none, so the sweep's main process can load it
@@ -38,8 +39,8 @@ def train_steps_serial(S, alive, seeds, t0, t1, H, IS, Fs):
         BC = fast.bias_table(Fs, t0 + 1, t1 * IS[I_ND])
         for r in range(S.shape[0]):
             if alive[r]:
-                fast.run_steps(S, r, seeds[r], t0, t1, H, IS, Fs, BC, t0 + 1)
+                fast.run_steps(S, r, seeds[r], t0, t1, H, IS, Fs, BC, t0 + 1, SNAP, every)
     else:
         for r in range(S.shape[0]):
             if alive[r]:
-                step.run_steps(S, r, seeds[r], t0, t1, H, IS, Fs)
+                step.run_steps(S, r, seeds[r], t0, t1, H, IS, Fs, SNAP, every)

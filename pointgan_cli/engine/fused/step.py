@@ -25,6 +25,7 @@ from .kernel import (
     forward,
     loss_dz,
     penalty,
+    record,
 )
 from .layout import (
     DECAY,
@@ -180,8 +181,9 @@ def d_grad(S, r, H, IS, j, gw, gb, XB, EPS, INSB, GPB, V, S0, S1, Z, GZ, U0, U1,
 
 
 @njit(cache=True, error_model="numpy")
-def run_steps(S, r, seed, t0, t1, H, IS, Fs):
-    """Run r from step t0 to t1 (``BatchTrainer._step`` each step)."""
+def run_steps(S, r, seed, t0, t1, H, IS, Fs, SNAP, every):
+    """Run r from step t0 to t1 (``BatchTrainer._step`` each step), its snapshots into SNAP
+    (``kernel.record``)."""
     B, Bp, K, nd, scheme = IS[I_B], IS[I_BP], IS[I_K], IS[I_ND], IS[I_SCHEME]
     n_slots = K * B + LANE + Bp
     XB = np.zeros(nd * B, np.float32)
@@ -232,3 +234,4 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs):
             apply(S, r, D, MD, VD, 7, gd, lr_d, td + j, IS, Fs, decay, UD, False, False, u)
             if lecam:
                 S[r, LC], S[r, LC + 1] = lcn[0], lcn[1]
+        record(S, r, t, t0, every, SNAP)
