@@ -175,8 +175,8 @@ def test_a_big_group_draws_at_most_the_cap_and_says_so(cli, tmp_path, monkeypatc
 def article_like_summary() -> dict:
     """The article study's shape: 9 experiments x (2 learning rates x 4 budgets)."""
     groups = []
-    for e in ("baseline", "easing", "weighted", "wd 0.1", "wd 1e-3", "wd 1e-5", "noise 0.5",
-              "noise 1.5", "fixed"):
+    for e in ("baseline", "easing", "weighted", "weight-decay=0.1", "weight-decay=0.001",
+              "weight-decay=1e-05", "noise-scale=0.5", "noise-scale=1.5", "fixed"):
         for lr in ("0.01", "0.003"):
             for budget in ("3k", "6k", "10k", "20k"):
                 k = len(groups) % 33
@@ -269,7 +269,7 @@ def test_article_layout_rows_per_experiment_and_columns_per_point():
 
     rows = panel_layout(article_like_summary()["groups"])
     assert len(rows) == 9 and all(len(r) == 8 for r in rows)
-    assert {split_group(g["group"])[0] for g in rows[3]} == {"wd 0.1"}
+    assert {split_group(g["group"])[0] for g in rows[3]} == {"weight-decay=0.1"}
     presets = [{"group": n} for n in ("baseline", "fixed", "r1", "r2", "hinge")]
     assert [len(r) for r in panel_layout(presets)] == [4, 1]
     methods = [{"group": f"{m} lr={lr}"} for m in ("baseline", "fixed", "R1", "R2", "WGAN-GP")
@@ -312,7 +312,7 @@ def test_more_groups_than_the_cap_draw_that_many_evenly_spaced_and_say_so(monkey
 
 def _convergence_summary(n: int) -> dict:
     """``n`` groups named like the article study's, each with a small Kaplan-Meier curve."""
-    names = ["baseline", "fixed", "noise 1.5", "wd 1e-3", "easing 0.1", "weighted 2"]
+    names = ["baseline", "fixed", "noise-scale=1.5", "weight-decay=0.001", "easing", "weighted"]
     groups = []
     for k in range(n):
         steps = [0, 200 + 10 * k, 900, 3000]

@@ -313,9 +313,12 @@ def convergence_figure(summary: dict[str, Any]):
 
     groups, few = drawn_groups([g for g in summary["groups"] if g.get("convergence_curve")])
     many = len(groups) > LEGEND_INSIDE
-    ncol = 3 if len(groups) > 30 else 2
+    labels = [_convergence_label(g) for g in groups]
+    # as many legend columns as the widest entry allows across 11.5 in (6.5 pt text is about
+    # 0.055 in per character, plus the line sample)
+    ncol = max(1, min(3, int(11.5 // (0.055 * max(map(len, labels), default=1) + 0.5))))
     rows = -(-len(groups) // ncol) if many else 0
-    axes_h, legend_h = 5.2, 0.155 * rows + 0.3 * many
+    axes_h, legend_h = 5.2, 0.125 * rows + 0.3 * many
     fig = plt.figure(figsize=(8.5 if not many else 12.0, axes_h + legend_h))
     bottom = (legend_h + 0.55) / (axes_h + legend_h) if many else 0.11
     ax = fig.add_axes((0.08, bottom, 0.9, 1 - bottom - (0.6 + 0.2 * bool(few))
@@ -328,11 +331,9 @@ def convergence_figure(summary: dict[str, Any]):
         ax.fill_between(steps, [p["low"] for p in c], [p["high"] for p in c], step="post",
                         color=colour, alpha=0.15 if not many else 0.05, lw=0)
         med = g.get("median_converged_at")
-        label = f"{g['group']} ({g['converged']}/{g['n']}; median " + (
-            f"{med:,}" if med is not None else "beyond the window start") + ")"
         ax.step(steps, [p["fraction"] for p in c], where="post", color=colour,
                 ls=LINE_STYLES[(k // cmap.N) % len(LINE_STYLES)], lw=1.8 if not many else 1.2,
-                label=label)
+                label=labels[k])
         if med is not None:
             ax.plot([med], [0.5], "o", color=colour, ms=4)
     ax.axhline(0.5, color="0.5", ls=":", lw=1)
@@ -348,6 +349,12 @@ def convergence_figure(summary: dict[str, Any]):
     else:
         ax.legend(fontsize=7, loc="best", framealpha=0.8)
     return fig
+
+
+def _convergence_label(g: dict[str, Any]) -> str:
+    med = g.get("median_converged_at")
+    return f"{g['group']} ({g['converged']}/{g['n']}; median " + (
+        f"{med:,}" if med is not None else "beyond the window start") + ")"
 
 
 def _png(fig, plt) -> bytes:
