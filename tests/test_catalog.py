@@ -207,6 +207,20 @@ def test_compare_two_sweeps_per_group(folder):
     assert json.loads(out.stdout) == json.loads(json.dumps(doc))
 
 
+def test_compare_names_a_different_reference_or_study(folder, tmp_path):
+    """Two sweeps of the same members asked with another --reference (or study) are not "the
+    same": their tables compare against other groups."""
+    import shutil
+
+    b = tmp_path / "b"
+    shutil.copytree(folder / "sweeps" / "b", b)
+    doc = json.loads((b / "sweep.json").read_text())
+    doc["sweep"]["reference"] = "noise_scale=1.5"
+    (b / "sweep.json").write_text(json.dumps(doc))
+    spec = {r["field"]: (r["a"], r["b"]) for r in compare(folder / "sweeps" / "b", b)["spec"]}
+    assert spec == {"reference": (None, "noise_scale=1.5")}
+
+
 def test_compare_two_members_of_a_sweep_by_their_address(folder):
     a = folder / "sweeps" / "a" / "members" / "baseline-s0001"
     b = folder / "sweeps" / "a" / "members" / "fixed-s0001"

@@ -98,6 +98,10 @@ def test_a_summary_class_that_is_not_text_is_one_line(cli, run):
     lambda d: d["groups"][0].update(success_rate="x"),
     lambda d: d["groups"][0].pop("converged"),
     lambda d: d.update(groups="abc"),
+    lambda d: d["groups"][0].update(success_by_tolerance="abc"),
+    lambda d: d["groups"][0].update(success_by_tolerance=[5]),
+    lambda d: d["groups"][0].update(success_by_tolerance=[{"tol": "a", "converged": 1, "n": 2}]),
+    lambda d: d["groups"][0].update(mcnemar_p_holm="x"),
 ])
 def test_a_crafted_sweep_summary_is_one_line(cli, sweep, change):
     _edit_json(sweep / "summary.json", change)
@@ -214,3 +218,55 @@ def test_a_bomb_inside_a_batch_files_streams_is_refused(cli, sweep, where, chang
     _rewrite_npz(sweep / "batches" / f"0000.{where}.npz", change)
     _one_line(cli(["diagnose", "run", sweep / "members" / "baseline-s0000"]),
               f"0000.{where}.npz")
+
+
+@pytest.mark.parametrize("change", [
+    lambda a: a.update(step=a["step"][:5].copy()),  # fewer steps than snapshots stored
+    lambda a: a.update(step=a["step"][::-1].copy()),  # steps not increasing
+])
+def test_a_batch_metrics_file_whose_steps_disagree_is_one_line(cli, sweep, tmp_path, change):
+    """A member read from the store (animate, sweep export) checks the batch's steps against
+    its stored snapshots: one line naming the file, and no exported run that animate then
+    refuses."""
+    _rewrite_npz(sweep / "batches" / "0000.metrics.npz", change)
+    member = sweep / "members" / "baseline-s0000"
+    _one_line(cli(["animate", member, "--frames", "2", "--dpi", "20", "-q"]), "0000.metrics.npz")
+    _one_line(cli(["sweep", "export", member, "--out", tmp_path / "e"]), "0000.metrics.npz")
+    assert not (tmp_path / "e").exists()
+
+
+def _ids(key: str, ids: list[str]):
+    import zlib
+
+    def change(a):
+        a[key] = np.frombuffer(zlib.compress(json.dumps(ids).encode()), np.uint8)
+    return change
+
+
+@pytest.mark.parametrize("where, change", [
+    ("state", _ids("@ids_z", ["baseline-s0001", "baseline-s0001"])),  # a member twice
+    ("state", _ids("@ids_z", ["evil-s0000", "baseline-s0001"])),  # not in sweep.json
+    ("metrics", _ids("ids_z", ["baseline-s0001", "baseline-s0000"])),  # rows swapped
+])
+def test_batch_member_ids_that_disagree_are_one_line(cli, sweep, tmp_path, where, change):
+    """A batch's member ids are checked against sweep.json and between its two files: a
+    crafted list never gives one member another's numbers or hides one as 'not run'."""
+    _rewrite_npz(sweep / "batches" / f"0000.{where}.npz", change)
+    _one_line(cli(["sweep", "export", sweep, "baseline-s0001", "--out", tmp_path / "e"]),
+              f"0000.{where}.npz")
+    _one_line(cli(["animate", sweep / "members" / "baseline-s0000", "--frames", "2", "--dpi",
+                   "20", "-q"]), f"0000.{where}.npz")
+
+
+@pytest.mark.parametrize("command", [
+    lambda r: ["report", r],
+    lambda r: ["diagnose", "run", r],
+    lambda r: ["diagnose", "stability", r],
+    lambda r: ["compare", r, r],
+])
+def test_a_run_whose_steps_do_not_increase_is_one_line(cli, run, command):
+    """A repeated or backward step (what a resume that repeated its step-0 row wrote) is named
+    by every reader, not only by animate: charts and classes would misread the run."""
+    rows = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (run / "metrics.jsonl").write_text("".join([rows[0], *rows]))
+    _one_line(cli(command(run)), "metrics.jsonl")

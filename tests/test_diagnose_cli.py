@@ -246,3 +246,16 @@ def test_runs_with_another_loss_use_it_or_say_why_not(cli, tmp_path):
     assert g["surface"]["g_loss"] == "wgan"
     run = json.loads(cli(["diagnose", "run", tmp_path / "w", "--json"]).stdout)
     assert run["evidence"]["d_output"] == "logit"
+
+
+def test_a_dirac_sweep_is_diagnosed_member_by_member(cli, tmp_path):
+    """`diagnose run` of a Dirac-GAN sweep: its members' table has no D-shape numbers (the
+    Dirac game has none) and shows '-' there instead of failing on them."""
+    sweep = tmp_path / "d"
+    res = cli(["sweep", "--game", "dirac", "--seeds", "0-1", "--steps", "50", "--workers", "1",
+               "--out", sweep, "-q"])
+    assert res.exit_code == 0, res.stderr
+    for fmt in ("table", "tsv"):
+        res = cli(["diagnose", "run", sweep, "--format", fmt])
+        assert res.exit_code == 0, res.stderr
+        assert "baseline-s0001" in res.stdout

@@ -308,6 +308,21 @@ def test_bad_values_are_one_line_and_create_nothing(cli, tmp_path, monkeypatch, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args", [
+    ["train", "--steps", "20", "--out", ""],
+    ["train", "--steps", "20", "--out="],
+    ["train", "--steps", "20", "-o", ""],
+    ["sweep", "--seeds", "0", "--steps", "20", "--out", ""],
+])
+def test_an_empty_out_is_one_line_and_creates_nothing(cli, tmp_path, monkeypatch, args):
+    """``--out ""`` (an unset shell variable) is a bad value, not the working directory."""
+    monkeypatch.chdir(tmp_path)
+    res = cli(args)
+    assert res.exit_code == 2, res.stderr
+    assert res.stderr == "Error: --out: an empty path (name a folder, or leave --out out)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name, content, message", [
     ("c.json", b"\x00\x01\xff\xfe binary", "not UTF-8"),
     ("c.json", "{\"steps\": 5}".encode("utf-16"), "not UTF-8"),
@@ -465,12 +480,18 @@ def test_a_second_writer_is_refused_and_the_first_run_is_unaffected(cli, tmp_pat
     out = tmp_path / "r"
     proc = _popen([*args, "--out", out], tmp_path)
     _wait(lambda: (out / "metrics.jsonl").exists(), proc)
-    for second in (["train", "--steps", "50", "--out", out, "--force"],
-                   ["train", "--out", out, "--resume"],
-                   ["sweep", "--seeds", "0", "--out", out, "--force"]):
-        res = cli(second)
-        if proc.poll() is None:
+    # paused, the first run still holds its lock however long the second writers take (on a
+    # loaded machine it could otherwise finish first, and a second writer rightly succeed)
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        assert proc.poll() is None
+        for second in (["train", "--steps", "50", "--out", out, "--force"],
+                       ["train", "--out", out, "--resume"],
+                       ["sweep", "--seeds", "0", "--out", out, "--force"]):
+            res = cli(second)
             assert res.exit_code == 2 and "in use" in res.stderr, res.stderr
+    finally:
+        proc.send_signal(signal.SIGCONT)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert cli([*args, "--out", tmp_path / "ref"]).exit_code == 0
@@ -530,3 +551,20 @@ def test_ctrl_c_while_the_command_tree_loads_is_one_line_and_130(monkeypatch, ca
         app_module.main(["train", "--steps", "10"])
     assert exc.value.code == 130
     assert capsys.readouterr().err == "Error: aborted\n"
+
+
+def test_sigterm_before_a_command_handles_signals_is_one_line_and_143(tmp_path):
+    """A SIGTERM in the first moments (imports, building the commands, planning, a kernel's
+    compile) ends with one line and exit 143, not silently with -15; nothing is made."""
+    code = ("import os, signal, sys, time\n"
+            "from pointgan_cli.cli import app\n"
+            "def build():\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    time.sleep(30)\n"
+            "app.build = build\n"
+            "app.main(['train', '--steps', '10', '--out', sys.argv[1]])\n")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r")], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert (res.returncode, res.stderr) == (143, "Error: terminated\n")
+    assert not (tmp_path / "r").exists()

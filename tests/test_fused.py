@@ -152,6 +152,10 @@ def test_the_fallbacks_are_exactly_these():
     torch_spec = resolve_spec("baseline", None, {"engine": "torch", "game": "dirac"})
     assert support.fallback_reason(torch_spec) is None and not support.uses_fused(torch_spec)
     assert support.fallback_line([fused]) is None
+    dirac = resolve_spec("baseline", None, {"game": "dirac"})
+    assert support.fallback_line([dirac]).endswith("; that run trains on the torch engine")
+    assert support.fallback_line([dirac, dirac]).endswith(
+        "; those 2 runs train on the torch engine")
     assert support.uses_fused(resolve_spec("fixed", None, {"device": "cuda"}))
 
 
@@ -217,6 +221,20 @@ def test_kernel_cache_is_the_users_and_says_a_compile_once(monkeypatch, capsys, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "compiling the fused CPU kernel once" in err
     assert str(tmp_path / "xdg" / "pointgan") in err
+
+
+def test_a_cache_that_cannot_be_written_is_said_so(monkeypatch, capsys, tmp_path):
+    """A cache folder that cannot be made (here: below a file) is not claimed as the cache:
+    the line says every run compiles again and how to choose a folder."""
+    from pointgan_cli.engine.fused import cache
+
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "afile" / "cache"))
+    monkeypatch.setattr(cache, "_said", False)
+    cache.say_compiling("fused CPU kernel")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cached in" not in err, err
+    assert "cannot cache" in err and cache.ENV in err, err
 
 
 def test_the_kernel_cache_is_keyed_by_the_fused_sources(tmp_path, monkeypatch):

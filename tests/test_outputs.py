@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pointgan_cli.store import fsguard, outputs
+from pointgan_cli.store.memberpath import member_address
 from pointgan_cli.store.sweepdir import SweepDir
 
 
@@ -96,6 +97,29 @@ def test_every_writing_command_refuses_an_out_inside_a_sweep(cli, sweep, tmp_pat
     assert (sweep / "summary.json").read_text() == summary
 
 
+def test_the_refusals_hint_names_only_a_member_the_sweep_has(cli, sweep):
+    """The `sweep export` the refusal suggests works when copied: a real member id, else ID."""
+    for name, mid in (("fixed-s0002", "fixed-s0002"), ("new", "ID")):
+        res = cli(["train", "--steps", "40", "--out", sweep / "members" / name])
+        assert res.exit_code == 2, res.stderr
+        assert f"sweep export {sweep} {mid} --out DIR" in res.stderr, res.stderr
+
+
+def test_a_run_writer_pointed_at_a_sweep_itself_says_so(cli, sweep, made):
+    """train, train --force, train --resume and sweep export with --out SWEEP: one line that
+    names the sweep and a hint that works (not --force or --resume, which both fail there)."""
+    before = _tree(sweep)
+    for args in (["train", "--steps", "20", "--out", sweep],
+                 ["train", "--steps", "20", "--out", sweep, "--force"],
+                 ["train", "--resume", "--out", sweep],
+                 ["sweep", "export", made, "fixed-s0001", "--out", sweep]):
+        res = cli(args)
+        assert res.exit_code == 2 and res.stderr.count("\n") == 1, (args, res.stderr)
+        assert "is a sweep directory" in res.stderr and "sweep --resume" in res.stderr, (
+            args, res.stderr)
+    assert _tree(sweep) == before
+
+
 def test_the_library_refuses_to_train_into_a_sweep(sweep):
     from pointgan_cli.errors import UsageError
     from pointgan_cli.spec import resolve_spec
@@ -143,6 +167,24 @@ def test_every_command_that_takes_a_run_takes_a_member_path(cli, sweep, tmp_path
                "1", "--out", sweep, "--force", "-q"])
     assert res.exit_code == 0, res.stderr
     assert os.listdir(sweep / "members") == []
+
+
+def test_a_member_named_from_inside_members_is_the_member(cli, sweep, monkeypatch):
+    """``cd SWEEP/members && pointgan animate ID`` names the member as ``SWEEP/members/ID``
+    does (the path is read as the place it names, not as the letters typed)."""
+    monkeypatch.chdir(sweep / "members")
+    sweep_dir, mid = member_address("fixed-s0001")
+    assert (sweep_dir.path, mid) == (sweep, "fixed-s0001")
+    for name in ("fixed-s0001", "./fixed-s0001"):
+        res = cli(["diagnose", "run", name, "--json"])
+        assert res.exit_code == 0, res.stderr
+        assert json.loads(res.stdout)["class"] == SweepDir(sweep).members.summary(
+            "fixed-s0001")["class"]
+    res = cli(["animate", "fixed-s0001", "--frames", "2", "--dpi", "20", "-q"])
+    assert res.exit_code == 0, res.stderr
+    assert (sweep / "members" / "fixed-s0001" / "animation.gif").stat().st_size > 0
+    monkeypatch.chdir(sweep)
+    assert member_address("fixed-s0001") is None
 
 
 def test_derived_writes_wait_for_the_writer_holding_the_lock(cli, sweep, tmp_path):

@@ -91,3 +91,18 @@ def test_truncate_metrics_drops_rows_after_the_checkpoint(tmp_path):
     rundir.truncate_metrics(tmp_path, 100)
     rows = rundir.read_metrics(tmp_path / "metrics.jsonl")
     assert [r["step"] for r in rows] == [0, 50, 100]
+
+
+def test_not_empty_suggests_resume_only_when_there_is_a_checkpoint(tmp_path):
+    """A run stopped before its first checkpoint (a SIGTERM while it started) cannot be
+    resumed: the refusal says --force only; with a checkpoint it says --resume too."""
+    out = tmp_path / "r"
+    out.mkdir()
+    rundir.write_spec(out, RunSpec(), "pointgan train --out r")
+    (out / rundir.CHECKPOINTS).mkdir()
+    with pytest.raises(UsageError) as exc:
+        rundir.check_target(out, force=False, resume=False)
+    assert "use --force to replace it" in str(exc.value) and "--resume" not in str(exc.value)
+    ckptfile.save(out / rundir.CHECKPOINTS / "step-000010.npz", {"step": 10})
+    with pytest.raises(UsageError, match="use --force to replace it or --resume"):
+        rundir.check_target(out, force=False, resume=False)

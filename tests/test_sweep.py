@@ -56,10 +56,10 @@ def test_article_study_has_every_experiment_at_two_learning_rates():
     members = expand(spec)
     labels = {g for _, g, _ in members}
     assert len(labels) == 18
-    for name in ("baseline", "easing", "weighted", "wd 0.1", "wd 1e-3", "wd 1e-5", "noise 0.5",
-                 "noise 1.5", "fixed"):
+    for name in ("baseline", "easing", "weighted", "weight-decay=0.1", "weight-decay=0.001",
+                 "weight-decay=1e-05", "noise-scale=0.5", "noise-scale=1.5", "fixed"):
         assert f"{name} lr=0.01" in labels and f"{name} lr=0.003" in labels
-    wd3 = next(s for _, g, s in members if g == "wd 1e-3 lr=0.003")
+    wd3 = next(s for _, g, s in members if g == "weight-decay=0.001 lr=0.003")
     assert (wd3.weight_decay, wd3.lr_d, wd3.lr_g) == (1e-3, 0.003, 0.003)
 
 
@@ -401,3 +401,15 @@ def test_grid_sweeps_have_a_reference_grid_value():
         with pytest.raises(UsageError, match=f"^--reference: .*{msg}"):
             build_sweep_spec(["fixed"], None, parse_grid(["lr_g=0.01,0.003"]), [0], None, {},
                              bad)
+
+
+def test_an_article_method_named_like_field_value_is_a_method_reference():
+    """The article study's methods are named in the one override spelling (``weight-decay=0.1``);
+    ``--reference weight-decay=0.1`` picks that method, not a --grid value the sweep lacks."""
+    from pointgan_cli.sweep.spec import reference_groups
+
+    spec = build_sweep_spec([], "article", {}, [0], None, {"steps": 300},
+                            reference="weight-decay=0.1")
+    refs = reference_groups(spec)
+    assert refs["fixed lr=0.003"] == "weight-decay=0.1 lr=0.003"
+    assert refs["noise-scale=1.5 lr=0.01"] == "weight-decay=0.1 lr=0.01"

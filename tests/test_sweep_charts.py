@@ -175,8 +175,8 @@ def test_a_big_group_draws_at_most_the_cap_and_says_so(cli, tmp_path, monkeypatc
 def article_like_summary() -> dict:
     """The article study's shape: 9 experiments x (2 learning rates x 4 budgets)."""
     groups = []
-    for e in ("baseline", "easing", "weighted", "wd 0.1", "wd 1e-3", "wd 1e-5", "noise 0.5",
-              "noise 1.5", "fixed"):
+    for e in ("baseline", "easing", "weighted", "weight-decay=0.1", "weight-decay=0.001",
+              "weight-decay=1e-05", "noise-scale=0.5", "noise-scale=1.5", "fixed"):
         for lr in ("0.01", "0.003"):
             for budget in ("3k", "6k", "10k", "20k"):
                 k = len(groups) % 33
@@ -269,7 +269,7 @@ def test_article_layout_rows_per_experiment_and_columns_per_point():
 
     rows = panel_layout(article_like_summary()["groups"])
     assert len(rows) == 9 and all(len(r) == 8 for r in rows)
-    assert {split_group(g["group"])[0] for g in rows[3]} == {"wd 0.1"}
+    assert {split_group(g["group"])[0] for g in rows[3]} == {"weight-decay=0.1"}
     presets = [{"group": n} for n in ("baseline", "fixed", "r1", "r2", "hinge")]
     assert [len(r) for r in panel_layout(presets)] == [4, 1]
     methods = [{"group": f"{m} lr={lr}"} for m in ("baseline", "fixed", "R1", "R2", "WGAN-GP")
@@ -308,3 +308,49 @@ def test_more_groups_than_the_cap_draw_that_many_evenly_spaced_and_say_so(monkey
         assert note in fig.get_suptitle().replace("\n", " ")
     finally:
         plt.close(fig)
+
+
+def _convergence_summary(n: int) -> dict:
+    """``n`` groups named like the article study's, each with a small Kaplan-Meier curve."""
+    names = ["baseline", "fixed", "noise-scale=1.5", "weight-decay=0.001", "easing", "weighted"]
+    groups = []
+    for k in range(n):
+        steps = [0, 200 + 10 * k, 900, 3000]
+        frac = [0.0, 0.3, 0.6 + 0.004 * k, 0.7]
+        groups.append({
+            "group": f"{names[k % len(names)]} lr={(0.01, 0.003)[k % 2]} budget={k // 12}k",
+            "n": 128, "converged": 90, "median_converged_at": 900 if k % 3 else None,
+            "convergence_curve": [{"step": s, "fraction": f, "low": max(0, f - 0.1),
+                                   "high": min(1, f + 0.1)} for s, f in zip(steps, frac)],
+        })
+    return {"groups": groups}
+
+
+@pytest.mark.parametrize("n", [3, 72])
+def test_the_convergence_chart_keeps_every_legend_entry_inside_without_a_warning(n):
+    """The article study's 72 groups once made a legend taller than the figure (cut off, and
+    matplotlib's tight-layout warning on stderr); now every entry is inside, each curve's
+    colour and line style pair is its own, and nothing warns."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pointgan_cli.sweep.charts import convergence_figure, plot_convergence
+
+    summary = _convergence_summary(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = convergence_figure(summary)
+        fig.canvas.draw()
+        texts = [t.get_text() for leg in fig.legends + [fig.axes[0].get_legend()]
+                 if leg is not None for t in leg.get_texts()]
+        assert len(texts) == n
+        assert_text_inside(fig)
+        styles = {(line.get_color(), line.get_linestyle()) for line in fig.axes[0].get_lines()
+                  if line.get_label() in texts}
+        assert len(styles) == n
+        plt.close(fig)
+        assert plot_convergence(summary)[:8] == b"\x89PNG\r\n\x1a\n"

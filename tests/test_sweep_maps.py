@@ -123,8 +123,8 @@ def test_two_numeric_axes_write_a_map_equal_to_the_summary(cli, tmp_path):
     assert len(seen) == 6
     # the study's fix (noise 1.5, wd 0.1) and its weight decays without noise lie on this plane
     assert doc["study_points"] == [
-        {"label": "wd 0.1", "noise_scale": 0.0, "weight_decay": 0.1},
-        {"label": "wd 1e-3", "noise_scale": 0.0, "weight_decay": 0.001},
+        {"label": "weight-decay=0.1", "noise_scale": 0.0, "weight_decay": 0.1},
+        {"label": "weight-decay=0.001", "noise_scale": 0.0, "weight_decay": 0.001},
         {"label": "fixed", "noise_scale": 1.5, "weight_decay": 0.1}]
     with open(out / "map.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -187,7 +187,8 @@ def test_study_points_mark_the_studys_settings_on_each_plane():
            for p in maps.study_points(fixed, spec)}
     # wd 1e-5 lies below this plane's range; noise 0.5/1.5 alone have no weight decay (not on
     # a log axis)
-    assert got == {"fixed": (1.5, 0.1), "wd 0.1": (0.0, 0.1), "wd 1e-3": (0.0, 0.001)}
+    assert got == {"fixed": (1.5, 0.1), "weight-decay=0.1": (0.0, 0.1),
+                   "weight-decay=0.001": (0.0, 0.001)}
     got = {p["label"]: (p["lr_g"], p["lr_d"]) for p in maps.study_points(base, spec)}
     assert got == {"baseline lr=0.01": (0.01, 0.01), "baseline lr=0.003": (0.003, 0.003)}
     lrs = parse_grid(["lr_g=1e-3:1e-1:3:log", "lr_d=1e-3:1e-1:3:log"])
@@ -225,9 +226,10 @@ def zero_row_doc() -> dict:
             "y": {"field": "weight_decay", "label": "wd", "scale": "linear", "values": ys},
             "fixed": {}, "criterion": {"tolerance": 0.1, "success_window": 0.2, "steps": 100},
             "seeds": [0, 1, 2, 3], "cells": cells,
-            "study_points": [{"label": "wd 1e-3", "noise_scale": 0.0, "weight_decay": 1e-3},
-                             {"label": "wd 1e-5", "noise_scale": 0.5, "weight_decay": 1e-5},
-                             {"label": "fixed", "noise_scale": 1.5, "weight_decay": 0.1}]}
+            "study_points": [
+                {"label": "weight-decay=0.001", "noise_scale": 0.0, "weight_decay": 1e-3},
+                {"label": "weight-decay=1e-05", "noise_scale": 0.5, "weight_decay": 1e-5},
+                {"label": "fixed", "noise_scale": 1.5, "weight_decay": 0.1}]}
 
 
 def test_map_cells_are_equal_with_a_zero_row_and_stars_sit_where_the_study_ran():

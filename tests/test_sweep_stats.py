@@ -76,7 +76,7 @@ def test_article_study_equal_training_time_and_budgets():
     # --steps picks one budget (at lr 0.01); the lower rate still gets equal training time
     one = {g: s.steps for _, g, s in expand(build_sweep_spec([], "article", {}, [0], None,
                                                                {"steps": 600}))}
-    assert one["noise 1.5 lr=0.01"] == 600 and one["noise 1.5 lr=0.003"] == 2000
+    assert one["noise-scale=1.5 lr=0.01"] == 600 and one["noise-scale=1.5 lr=0.003"] == 2000
     assert len(one) == 18
 
 

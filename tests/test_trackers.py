@@ -241,6 +241,35 @@ def test_members_stored_in_batches_are_logged_with_their_spec_and_summary(cli, t
     assert one.data.params["seed"] == "1" and one.info.run_name == "baseline-s0001"
 
 
+def test_files_linked_from_elsewhere_are_never_logged(cli, run_dir, sweep_dir, tmp_path):
+    """A symbolic link in a run directory (a file or a folder, even under diagnose/) or a
+    member folder that links elsewhere uploads nothing of the target's: a crafted folder cannot
+    send a user's files to a tracker."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    Image.new("RGB", (8, 8), "green").save(outside / "secret.png")
+    (outside / "key.json").write_text("{}")
+    (run_dir / "leak.png").symlink_to(outside / "secret.png")
+    (run_dir / "diagnose" / "keys").symlink_to(outside, target_is_directory=True)
+    store = (tmp_path / "store").as_uri()
+    info = trackers.log_run(run_dir, "mlflow", tracking_uri=store)
+    client = MlflowClient(store)
+    assert {a.path for a in client.list_artifacts(info["run_id"])} == {
+        "spec.json", "summary.json", "animation.gif", "diagnose"}
+    assert [a.path for a in client.list_artifacts(info["run_id"], "diagnose")] == [MEDIA[1]]
+    member = sweep_dir / "members" / "fixed-s1"
+    if member.exists():
+        import shutil
+
+        shutil.rmtree(member)
+    member.symlink_to(outside, target_is_directory=True)
+    Image.new("RGB", (8, 8), "blue").save(outside / "animation.gif")
+    res = cli(["log", member, "--tracking-uri", store, "--json"])
+    assert res.exit_code == 0, res.stderr
+    arts = {a.path for a in client.list_artifacts(json.loads(res.stdout)["run_id"])}
+    assert arts == {"spec.json", "summary.json"}
+
+
 def test_log_command_refuses_what_is_not_a_run(cli, tmp_path):
     res = cli(["log", tmp_path, "--tracker", "mlflow"])
     assert res.exit_code == 2
@@ -334,6 +363,16 @@ def test_mlflow_bad_uri_fails_in_one_line_and_keeps_the_run(cli, tmp_path, uri):
     with pytest.raises(RuntimeFailure):
         trackers.log_run(out, "mlflow", tracking_uri=uri)
     assert digest(out) == before
+
+
+def test_an_unreachable_mlflow_server_fails_before_training(cli, tmp_path):
+    """An http(s) store that nothing answers is found before training (as W&B's is), not after
+    the run: one line, exit 1, nothing made."""
+    res = cli(["train", "--steps", "20", "--out", tmp_path / "r", "--tracker", "mlflow",
+               "--tracking-uri", "http://127.0.0.1:1"])
+    assert res.exit_code == 1, res.stderr
+    assert res.stderr.startswith("Error: mlflow: cannot reach http://127.0.0.1:1")
+    assert res.stderr.count("\n") == 1 and not (tmp_path / "r").exists()
 
 
 def test_unknown_tracker_is_a_usage_error(cli, run_dir, tmp_path):

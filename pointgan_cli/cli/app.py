@@ -9,6 +9,7 @@ commands (benchmarks/bench_startup.py measures the start-up).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     if args == ["--version"]:  # the one answer that needs no command tree
         print(f"pointgan {__version__}")
         return
+    from .errors import on_sigterm
+
+    signal.signal(signal.SIGTERM, on_sigterm)  # until a command installs its own handlers
     try:
         import typer
 

@@ -261,7 +261,9 @@ def _words(cls: str) -> str:
 
 
 def _numbers(ev: dict[str, Any] | None) -> list[Any]:
-    if ev is None:
-        return [None] * 7
-    return [ev["d_shape"], ev["final_distance"], ev["window_max_distance"], ev["time_avg_distance"],
-            ev["saturation_fraction"], ev["d_range"], ev["sign_changes_in_window"]]
+    """A member's numbers for the table; a game without D-shape numbers (the Dirac-GAN's D
+    is one weight) shows '-' there."""
+    ev = ev or {}
+    return [ev.get(k) for k in ("d_shape", "final_distance", "window_max_distance",
+                                "time_avg_distance", "saturation_fraction", "d_range",
+                                "sign_changes_in_window")]

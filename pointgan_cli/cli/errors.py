@@ -9,6 +9,7 @@ the command) re-raises everything.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -17,6 +18,16 @@ from typer.core import TyperGroup
 
 from ..errors import PointganError
 from .helpfmt import polish
+
+
+def on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM before a command installs its own handlers (imports, planning, a kernel's
+    compile): one line and exit 143, where the default ended the process silently (-15). It
+    exits at once, as the default did: an exception raised here can be swallowed (Python
+    ignores it inside a ctypes callback, which numba runs while it loads a kernel) and the
+    command would then run on."""
+    os.write(2, b"Error: terminated\n")
+    os._exit(143)
 
 
 def _fail(message: str, code: int) -> None:
@@ -39,6 +50,8 @@ class PointganGroup(TyperGroup):
     def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
         args = sys.argv[1:] if args is None else list(args)
+        if _empty_out(args):  # Path("") is the working directory: an unset $VAR wrote there
+            _fail("--out: an empty path (name a folder, or leave --out out)", 2)
         try:
             rv = super().main(args, prog_name or "pointgan", complete_var,
                               standalone_mode=False, **extra)
@@ -60,6 +73,16 @@ class PointganGroup(TyperGroup):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _empty_out(args: list[Any]) -> bool:
+    """Whether ``--out ""``, ``-o ""`` or ``--out=`` is given (before any ``--``)."""
+    for i, a in enumerate(args):
+        if a == "--":
+            return False
+        if a == "--out=" or (a in ("--out", "-o") and i + 1 < len(args) and args[i + 1] == ""):
+            return True
+    return False
 
 
 def _debug_flag(args: Any) -> bool:

@@ -329,6 +329,7 @@ def export(
         raise UsageError(f"MEMBER: no member {short(member)} in {sweep_dir} "
                          f"(known: {known})")
     outputs.refuse_inside_sweep(out)
+    outputs.refuse_a_sweep(out)
     rundir.check_target(out, False, False)
     from ..results import progress
 

@@ -71,12 +71,14 @@ def train(
         if spec_flags or preset or config:
             raise_usage("--resume takes the spec from DIR/spec.json; drop the spec flags")
         outputs.refuse_inside_sweep(out)  # SWEEP/members/ID: the sweep alone writes it
+        outputs.refuse_a_sweep(out)
         rundir.check_target(out, force, resume)
         spec, command = rundir.load_spec(out)
     else:
         assert spec is not None
         out = out if out is not None else default_out(spec)
         outputs.refuse_inside_sweep(out)
+        outputs.refuse_a_sweep(out)
         rundir.check_target(out, force, resume)
         command = rerun_command(spec, str(out))
     trackers.check_available(tracker, tracking_uri)

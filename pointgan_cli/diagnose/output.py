@@ -7,6 +7,7 @@ user names.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def write_pair(out: Path | None, name: str, doc: dict[str, Any], png: bytes,
 
 
 def _write_pair(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[str, str]:
+    made = [p for p in (out, *out.parents) if not p.exists()]  # the folders this call makes
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -59,5 +61,10 @@ def _write_pair(out: Path, name: str, doc: dict[str, Any], png: bytes) -> dict[s
         atomic.atomic_write_bytes(out / f"{name}.png", png)
         atomic.atomic_write_json(out / f"{name}.json", doc)
     except OSError as exc:
+        if made:  # a full disk leaves no folder of ours behind (one that was there is kept)
+            (out / f"{name}.png").unlink(missing_ok=True)
+            for folder in made:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         raise RuntimeFailure(f"cannot write {name} files in {out}: {exc.strerror}") from None
     return files

@@ -55,6 +55,8 @@ def run_model(path: Path) -> dict[str, Any]:
     figures = [{"caption": f"{game_of(run.spec).curves_caption} over training",
                 "mime": "image/png", "data": training_curves(run)}]
     for png in sorted(rundir.diagnose_dir(path).glob("*.png")):  # none for a stored member
+        if not _own(png):
+            continue
         figures.append({"caption": f"diagnose: {png.stem}", "mime": "image/png",
                         "data": png.read_bytes()})
     sections.append({"heading": "Charts", "figures": figures})
@@ -118,7 +120,7 @@ def sweep_model(sweep: SweepDir) -> dict[str, Any]:
                  "rows": [[g, _classes(c)] for g, c in classes.items()]}
     sections.append({"heading": "Results per group", "text": text, "table": table})
     figures = [{"caption": _chart_caption(p.stem), "mime": "image/png", "data": p.read_bytes()}
-               for p in sweep.charts()]
+               for p in sweep.charts() if _own(p)]
     sections.append({"heading": "Charts", "figures": figures} if figures else
                     {"heading": "Charts", "text": ["No charts yet: they are written when the "
                                                    "sweep finishes."]})
@@ -209,10 +211,16 @@ def _diagnosis_section(diag: dict[str, Any]) -> dict[str, Any]:
             "table": {"columns": ["evidence", "value"], "rows": rows}}
 
 
+def _own(f: Path) -> bool:
+    """A regular file of the run's own, not reached through a symbolic link (the file or its
+    folder): a crafted folder never puts another file into the page, which gets shared."""
+    return f.is_file() and not f.is_symlink() and not f.parent.is_symlink()
+
+
 def _animation_section(path: Path, how: str) -> dict[str, Any]:
     for fmt, mime, video in ANIMATIONS:
         f = rundir.animation_path(path, fmt)
-        if f.is_file():
+        if _own(f):
             return {"heading": "Animation", "figures": [
                 {"caption": f.name, "mime": mime, "data": f.read_bytes(), "video": video}]}
     again = f"pointgan report {shlex.quote(str(path))}"

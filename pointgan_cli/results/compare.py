@@ -146,6 +146,8 @@ def _sweep_facts(sweep_dir: SweepDir) -> dict[str, Any]:
         "grid": sweep.get("grid", {}),
         "flags": {flag_name(k): v for k, v in (sweep.get("overrides") or {}).items()},
         "config": sweep.get("config"),
+        "study": sweep.get("study"),
+        "reference": sweep.get("reference"),
         "members": len(index.entries),
     }
 

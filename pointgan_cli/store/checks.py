@@ -156,7 +156,7 @@ def summary(doc: Any, path: Path | str) -> dict[str, Any]:
     return doc
 
 
-_GROUP_NUMBERS = ("success_rate", "wilson_low", "wilson_high", "mcnemar_p",
+_GROUP_NUMBERS = ("success_rate", "wilson_low", "wilson_high", "mcnemar_p", "mcnemar_p_holm",
                   "median_final_distance", "median_window_max_distance", "mean_bias_b",
                   "w_mean", "w_std", "b_mean", "b_std")
 
@@ -188,10 +188,32 @@ def sweep_summary(doc: Any, path: Path | str) -> dict[str, Any]:
         for k in ("classes", "paired"):
             if k in g and not isinstance(g[k], dict | None):
                 raise bad(path, f"groups[{i}].{k} is not an object")
+        if not _tolerance_rows(g.get("success_by_tolerance")):
+            raise bad(path, f"groups[{i}].success_by_tolerance is not a list of "
+                            "{tol, converged, n} rows")
     ranking = doc.get("ranking", [])
     if not isinstance(ranking, list) or not all(isinstance(r, dict) for r in ranking):
         raise bad(path, "ranking is not a list of objects")
     return doc
+
+
+def snapshots(path: Path | str, steps: list[int], params: Any,
+              members: int | None = None) -> tuple[list[int], Any]:
+    """A batch's metrics, ``(steps, params)`` as given: one snapshot (S, M, P) per step, steps
+    increasing from 0 up, ``members`` rows each; else one UsageError line (a member's rows
+    would not line up, and an exported run would be one that ``animate`` refuses)."""
+    if (np.ndim(params) != 3 or len(params) != len(steps)
+            or (members is not None and params.shape[1] != members)
+            or any(b <= a for a, b in zip(steps, steps[1:])) or (steps and steps[0] < 0)):
+        raise bad(path, "its steps and stored snapshots do not agree")
+    return steps, params
+
+
+def _tolerance_rows(rows: Any) -> bool:
+    """A group's ``success_by_tolerance`` (absent, or rows of a number and two counts)."""
+    return rows is None or (isinstance(rows, list) and all(
+        isinstance(r, dict) and _number(r.get("tol")) and r.get("tol") is not None
+        and type(r.get("converged")) is int and type(r.get("n")) is int for r in rows))
 
 
 def metrics_row(row: dict[str, Any]) -> str | None:

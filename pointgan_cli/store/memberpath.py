@@ -7,6 +7,7 @@ names is then read as a ``SweepDir``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..spec import RunSpec
@@ -17,8 +18,11 @@ from .sweepdir import _SAFE_ID, MEMBERS, SweepDir, is_sweep
 def member_address(path: Path | str) -> tuple[SweepDir, str] | None:
     """``SWEEP/members/ID`` -> (the sweep, ID) when ``path`` is spelled as a place in a sweep's
     ``members/``, else None. Decided by the name alone, whatever the folder holds or links
-    to: the member is read from its sweep, and a write there goes through ``outputs``."""
+    to: the member is read from its sweep, and a write there goes through ``outputs``. A name
+    typed from inside ``members/`` (``ID``, ``./ID``) is read as the place it names."""
     path = Path(path)
+    if path.parent.name != MEMBERS and Path(os.path.abspath(path)).parent.name == MEMBERS:
+        path = Path(os.path.abspath(path))
     if (path.parent.name != MEMBERS or not _SAFE_ID.fullmatch(path.name)
             or path.name in (".", "..")):
         return None

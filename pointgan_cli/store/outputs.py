@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import UsageError, short
+from ..errors import RuntimeFailure, UsageError, short
 from . import atomic, fsguard, sweepdir
 from .memberpath import member_address
 from .sweepdir import SweepDir
@@ -53,12 +53,32 @@ def refuse_inside_sweep(out: Path | str, flag: str = "--out",
     if sweep is None or (owner is not None and sweep.resolve() == Path(owner).resolve()):
         return
     where = member_address(out)
-    mid = where[1] if where is not None else "ID"
+    mid = where[1] if where is not None and where[1] in _ids(where[0]) else "ID"
     q = shlex.quote(str(where[0].path if where is not None else sweep))
     raise UsageError(
         f"{flag}: {short(str(out))} is inside the sweep {short(str(sweep))}, whose members "
         f"only the sweep writes; continue it with `pointgan sweep --resume --out {q}`, or copy "
         f"the member out with `pointgan sweep export {q} {shlex.quote(mid)} --out DIR`")
+
+
+def refuse_a_sweep(out: Path | str, flag: str = "--out") -> None:
+    """UsageError when a run's writer (``train``, ``train --resume``, ``sweep export``) is
+    pointed at a sweep directory itself: a run is not written over a sweep, and the hints a
+    run directory gets (``--force``, ``--resume``) would both fail there."""
+    if sweepdir.is_sweep(out):
+        q = shlex.quote(str(out))
+        raise UsageError(f"{flag}: {short(str(out))} is a sweep directory, not a run's; "
+                         f"continue it with `pointgan sweep --resume --out {q}`, or choose "
+                         f"another {flag}")
+
+
+def _ids(sweep: SweepDir) -> list[str]:
+    """The sweep's member ids, or none when its ``sweep.json`` cannot be read (the refusal
+    then names no member rather than failing on the index)."""
+    try:
+        return sweep.ids
+    except (UsageError, RuntimeFailure):
+        return []
 
 
 def member_folder(sweep: SweepDir, member_id: str, flag: str = "RUN_DIR") -> Path:

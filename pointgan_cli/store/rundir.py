@@ -124,8 +124,13 @@ def check_target(out: Path, force: bool, resume: bool) -> None:
     elif force:
         fsguard.check_replaceable(out, RUN_LAYOUT, RUN_MARKERS, "run")
     elif is_nonempty_dir(out):
-        raise UsageError(f"--out: {short(str(out))} is not empty "
-                         "(use --force to replace it or --resume)")
+        raise UsageError(_not_empty(out))
+
+
+def _not_empty(out: Path) -> str:
+    """The refusal of a non-empty ``--out``: ``--resume`` only where there is a checkpoint."""
+    resume = " or --resume" if latest_checkpoint(out) is not None else ""
+    return f"--out: {short(str(out))} is not empty (use --force to replace it{resume})"
 
 
 def prepare_fresh(out: Path, force: bool = False) -> None:
@@ -134,8 +139,7 @@ def prepare_fresh(out: Path, force: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     if is_nonempty_dir(out):
         if not force:
-            raise UsageError(f"--out: {short(str(out))} is not empty "
-                             "(use --force to replace it or --resume)")
+            raise UsageError(_not_empty(out))
         fsguard.check_replaceable(out, RUN_LAYOUT, RUN_MARKERS, "run")
         fsguard.clear_owned(out, RUN_LAYOUT)
     (out / CHECKPOINTS).mkdir()
@@ -219,7 +223,7 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     lines = data.split(b"\n")
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, raw in enumerate(lines):
         if not raw.strip():
             continue
@@ -232,6 +236,8 @@ def read_metrics(path: Path, strict: bool = True) -> list[dict[str, Any]]:
             why = ("is not a metrics row (an object with an integer step)"
                    if not isinstance(row, dict) or type(row.get("step")) is not int
                    else checks.metrics_row(row))
+            if why is None and rows and row["step"] <= rows[-1]["step"]:
+                why = f"has step {row['step']}, not after the previous row's {rows[-1]['step']}"
         if why is not None:
             if not strict and i == last:
                 break  # a torn last line from a killed writer

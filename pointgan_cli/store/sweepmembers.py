@@ -43,6 +43,7 @@ class StoredMembers:
         self._read: dict[tuple[str, str], Any] = {}  # (batch, what) -> what was read
         self._heavy: OrderedDict[tuple[str, str], Any] = OrderedDict()  # the last few
         self._where: dict[str, tuple[str, int]] | None = None
+        self._known: set[str] | None = None  # sweep.json's member ids
 
     def _once(self, bid: str, what: str, load: Any) -> Any:
         key = (bid, what)
@@ -62,8 +63,24 @@ class StoredMembers:
         return sweepstore.state_path(self.sweep.path, bid)
 
     def _metrics(self, bid: str) -> sweepstore.BatchMetrics:
-        return self._once(bid, "metrics", lambda: sweepstore.read_metrics(
+        metrics = self._once(bid, "metrics", lambda: sweepstore.read_metrics(
             sweepstore.metrics_path(self.sweep.path, bid)))
+        if metrics.ids != self._ids(bid):  # rows are found by position: the same members
+            raise checks.bad(sweepstore.metrics_path(self.sweep.path, bid),
+                             "its member ids differ from its state file's")
+        return metrics
+
+    def _ids(self, bid: str) -> list[str]:
+        """A batch's member ids (its state file's): distinct, each a member of sweep.json."""
+        def read() -> list[str]:
+            ids = sweepstore.read_ids(self.state_file(bid))
+            if self._known is None:
+                self._known = set(self.sweep.ids)
+            if len(set(ids)) != len(ids) or not self._known.issuperset(ids):
+                raise checks.bad(self.state_file(bid), "its member ids repeat or are not "
+                                 "members of sweep.json")
+            return ids
+        return self._once(bid, "ids", read)
 
     def progress(self, bid: str) -> tuple[list[str], int, bool]:
         """(ids, step, finished) of a batch, from its state file."""
@@ -75,8 +92,7 @@ class StoredMembers:
         if self._where is None:
             where: dict[str, tuple[str, int]] = {}
             for bid in sweepstore.batch_ids(self.sweep.path):
-                ids = self._once(bid, "ids", lambda b=bid: sweepstore.read_ids(self.state_file(b)))
-                for i, mid in enumerate(ids):
+                for i, mid in enumerate(self._ids(bid)):
                     where.setdefault(mid, (bid, i))
             self._where = where
         return self._where

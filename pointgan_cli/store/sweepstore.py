@@ -195,10 +195,8 @@ def read_metrics(path: Path) -> BatchMetrics:
     with _npz(path) as z:
         ids = _ids(z, "ids")
         steps = [int(s) for s in z["step"]]
-        if "params_low" in z.files:
-            params = floatpack.unpack(_packed(z), CURVE)
-        else:
-            params = z["params"]
+        params = floatpack.unpack(_packed(z), CURVE) if "params_low" in z.files else z["params"]
+    checks.snapshots(path, steps, params, len(ids))
     return BatchMetrics(ids, steps, list(params))
 
 
@@ -207,7 +205,8 @@ def read_curves(path: Path) -> tuple[list[int], np.ndarray]:
     metrics: what the sweep's chart draws, without unpacking D's parameters."""
     with _npz(path) as z:
         if "params_low" in z.files:
-            return [int(s) for s in z["step"]], floatpack.unpack(_packed(z), CURVE, True)
+            return checks.snapshots(path, [int(s) for s in z["step"]],
+                                    floatpack.unpack(_packed(z), CURVE, True))
     metrics = read_metrics(path)
     return metrics.steps, metrics.array()[:, :, :CURVE]
 

@@ -284,30 +284,56 @@ def _steps_text(x: float, _pos: Any = None) -> str:
     return f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"
 
 
+#: Up to this many groups the convergence legend sits inside the axes; more go below them.
+LEGEND_INSIDE = 10
+#: Line styles cycled once the colour map's colours are used up (tab20: every 20 groups).
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
 def plot_convergence(summary: dict[str, Any]) -> bytes:
-    """``convergence.png``: per group, the fraction of runs converged by each step (runs that
-    do not converge censored at the success window's start; ``sweep.inference``) as a step
-    curve with its Wilson 95% band, and the median time to converge marked where it is
-    within the horizon."""
+    """``convergence.png`` (``convergence_figure``) as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return _png(convergence_figure(summary), plt)
+
+
+def convergence_figure(summary: dict[str, Any]):
+    """Per group, the fraction of runs converged by each step (runs that do not converge
+    censored at the success window's start; ``sweep.inference``) as a step curve with its
+    Wilson 95% band, and the median time to converge marked where it is within the horizon.
+
+    Why the layout changes with the count: the article study's 72 groups made a legend taller
+    than the axes (cut off, and matplotlib warned on stderr). Past ``LEGEND_INSIDE`` groups the
+    legend goes below the axes in columns, the figure grows to hold it, and colours that repeat
+    change line style, so every curve stays tellable from its legend entry."""
+    import matplotlib.pyplot as plt
+
     groups, few = drawn_groups([g for g in summary["groups"] if g.get("convergence_curve")])
-    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    many = len(groups) > LEGEND_INSIDE
+    labels = [_convergence_label(g) for g in groups]
+    # as many legend columns as the widest entry allows across 11.5 in (6.5 pt text is about
+    # 0.055 in per character, plus the line sample)
+    ncol = max(1, min(3, int(11.5 // (0.055 * max(map(len, labels), default=1) + 0.5))))
+    rows = -(-len(groups) // ncol) if many else 0
+    axes_h, legend_h = 5.2, 0.125 * rows + 0.3 * many
+    fig = plt.figure(figsize=(8.5 if not many else 12.0, axes_h + legend_h))
+    bottom = (legend_h + 0.55) / (axes_h + legend_h) if many else 0.11
+    ax = fig.add_axes((0.08, bottom, 0.9, 1 - bottom - (0.6 + 0.2 * bool(few))
+                       / (axes_h + legend_h)))
     cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
     for k, g in enumerate(groups):
         c = g["convergence_curve"]
         steps = [p["step"] for p in c]
         colour = cmap(k % cmap.N)
         ax.fill_between(steps, [p["low"] for p in c], [p["high"] for p in c], step="post",
-                        color=colour, alpha=0.15, lw=0)
+                        color=colour, alpha=0.15 if not many else 0.05, lw=0)
         med = g.get("median_converged_at")
-        label = f"{g['group']} ({g['converged']}/{g['n']}; median " + (
-            f"{med:,}" if med is not None else "beyond the window start") + ")"
-        ax.step(steps, [p["fraction"] for p in c], where="post", color=colour, lw=1.8,
-                label=label)
+        ax.step(steps, [p["fraction"] for p in c], where="post", color=colour,
+                ls=LINE_STYLES[(k // cmap.N) % len(LINE_STYLES)], lw=1.8 if not many else 1.2,
+                label=labels[k])
         if med is not None:
             ax.plot([med], [0.5], "o", color=colour, ms=4)
     ax.axhline(0.5, color="0.5", ls=":", lw=1)
@@ -317,9 +343,18 @@ def plot_convergence(summary: dict[str, Any]) -> bytes:
     ax.set_title("Time to converge per group (Kaplan-Meier, censored at the success window's "
                  "start; band: Wilson 95%)" + (f"\n({few})" if few else ""), fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best", framealpha=0.8)
-    fig.tight_layout()
-    return _png(fig, plt)
+    if many:
+        fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=ncol, fontsize=6.5,
+                   frameon=False, bbox_to_anchor=(0.5, 0.005), handlelength=2.6)
+    else:
+        ax.legend(fontsize=7, loc="best", framealpha=0.8)
+    return fig
+
+
+def _convergence_label(g: dict[str, Any]) -> str:
+    med = g.get("median_converged_at")
+    return f"{g['group']} ({g['converged']}/{g['n']}; median " + (
+        f"{med:,}" if med is not None else "beyond the window start") + ")"
 
 
 def _png(fig, plt) -> bytes:

@@ -25,17 +25,21 @@ from . import dirac_study
 from .ranges import format_range, format_seeds, parse_grid, parse_seeds
 
 #: The study's whole experiment set (`--study article`): (label, preset, overrides), each run
-#: at every learning rate in ARTICLE_LRS (lr_g = lr_d), as the study plotted several.
+#: at every learning rate in ARTICLE_LRS (lr_g = lr_d), as the study plotted several. A variant
+#: that sets a value is labelled by it in the one spelling of overrides (``override_words``:
+#: ``weight-decay=0.1``, ``noise-scale=1.5``), as a grid sweep's groups are.
 ARTICLE_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
-    ("baseline", "baseline", {}),
-    ("easing", "easing", {}),
-    ("weighted", "weighted", {}),
-    ("wd 0.1", "weight-decay", {"weight_decay": 0.1}),
-    ("wd 1e-3", "weight-decay", {"weight_decay": 1e-3}),
-    ("wd 1e-5", "weight-decay", {"weight_decay": 1e-5}),
-    ("noise 0.5", "noise", {"noise_scale": 0.5}),
-    ("noise 1.5", "noise", {"noise_scale": 1.5}),
-    ("fixed", "fixed", {}),
+    (override_words(ov) or preset, preset, ov) for preset, ov in (
+        ("baseline", {}),
+        ("easing", {}),
+        ("weighted", {}),
+        ("weight-decay", {"weight_decay": 0.1}),
+        ("weight-decay", {"weight_decay": 1e-3}),
+        ("weight-decay", {"weight_decay": 1e-5}),
+        ("noise", {"noise_scale": 0.5}),
+        ("noise", {"noise_scale": 1.5}),
+        ("fixed", {}),
+    )
 ]
 ARTICLE_LRS = (0.01, 0.003)
 #: Training budgets of `--study article` (without --steps), in steps at BUDGET_LR: the claim is
@@ -167,8 +171,8 @@ def build_sweep_spec(
     if seeds is None:
         seeds = parse_seeds(MAP_SEEDS[kind] if study == "map" else DEFAULT_SEEDS)
     methods = list(dict.fromkeys(v.method_name for v in variants))
-    if reference is not None and "=" in reference:
-        field, value = grid_reference(reference, grid)
+    if reference is not None and "=" in reference and reference not in methods:
+        field, value = grid_reference(reference, grid)  # a method may read like FIELD=VALUE
         reference = f"{field}={value}"
     elif reference is not None and reference not in methods:
         raise UsageError(f"--reference: {short(reference)} is not one of this sweep's methods "
@@ -275,7 +279,7 @@ def reference_groups(sweep: SweepSpec) -> dict[str, str | None]:
     if ref is None and len(methods) == 1 and sweep.grid:
         first = next(iter(sweep.grid))
         ref = f"{first}={sweep.grid[first][0]}"
-    if ref is not None and "=" in ref:
+    if ref is not None and "=" in ref and ref not in methods:
         return _grid_references(sweep, *grid_reference(ref, sweep.grid))
     method = ref if ref is not None else sweep.variants[0].method_name
     # by method: the reference method's group at the same grid point (and stratum)

@@ -39,7 +39,7 @@ from ..results import progress
 from ..store import outputs, sweepdir
 from ..store.memberpath import load_any_run
 from ..store.sweepdir import SweepDir
-from .common import missing, one_line
+from .common import missing, one_line, unreachable
 
 TRACKERS = ("none", "mlflow", "wandb")
 #: MLflow 3's own default store (since 3.7), relative to the working directory.
@@ -147,6 +147,9 @@ def check_available(tracker: Any, tracking_uri: str | None = None) -> None:
             raise RuntimeFailure(
                 f"the mlflow store {uri} is a database, which mlflow-skinny cannot write; "
                 "install the full package with pip install 'pointgan[mlflow]'")
+        why = unreachable(uri) if scheme in ("http", "https") else None
+        if why is not None:
+            raise RuntimeFailure(f"mlflow: cannot reach {uri}: {why}; check --tracking-uri")
 
 
 def _check(tracker: Any) -> str:

@@ -9,9 +9,13 @@ from typing import Any
 
 from ..errors import RuntimeFailure
 from ..store import rundir, sweepdir
+from ..store.memberpath import member_address
 from ..store.rundir import Run
 
 PROJECT = "pointgan"
+#: Seconds to wait for a tracking server to accept a connection (W&B itself retries for 90 s,
+#: MLflow's client for about 10 s per request and several requests).
+CONNECT_TIMEOUT = 5.0
 #: Files logged wherever they are in the directory (pictures, videos, report pages, tables).
 MEDIA = (".png", ".gif", ".mp4", ".html", ".csv")
 #: Folders that are tracker output, not run output: never logged as files.
@@ -39,16 +43,30 @@ def run_tags(run: Run) -> dict[str, str]:
     return tags
 
 
+def own_folder(root: Path) -> bool:
+    """Whether ``root``'s files are the run's: not a sweep member's folder that is (or whose
+    ``members/`` is) a symbolic link, which holds another folder's files."""
+    return member_address(root) is None or not (root.is_symlink() or root.parent.is_symlink())
+
+
+def _linked(root: Path, rel: Path) -> bool:
+    """Whether ``root/rel`` or a folder between ``root`` and it is a symbolic link."""
+    return any((root / Path(*rel.parts[: k + 1])).is_symlink() for k in range(len(rel.parts)))
+
+
 def files(root: Path, recursive: bool = True) -> list[tuple[Path, str]]:
     """(file, path relative to root): the spec and summary, every media file, and everything
-    the diagnose commands wrote (their JSON beside their PNG)."""
+    the diagnose commands wrote (their JSON beside their PNG). Nothing reached through a
+    symbolic link below ``root``: a crafted folder never sends a user's files to a tracker."""
+    if not own_folder(root):
+        return []
     found = [root / n for n in (rundir.SPEC, rundir.SUMMARY, sweepdir.SWEEP_JSON)
-             if (root / n).is_file()]
+             if (root / n).is_file() and not (root / n).is_symlink()]
     for p in sorted(root.rglob("*") if recursive else root.glob("*")):
         rel = p.relative_to(root)
         wanted = p.suffix.lower() in MEDIA or rel.parts[0] == rundir.DIAGNOSE
         if (p.is_file() and wanted and not p.name.startswith(".")
-                and not SKIP_DIRS.intersection(rel.parts[:-1])):
+                and not SKIP_DIRS.intersection(rel.parts[:-1]) and not _linked(root, rel)):
             found.append(p)
     return [(p, p.relative_to(root).as_posix()) for p in found]
 
@@ -57,9 +75,10 @@ def documents(run: Run) -> dict[str, Any]:
     """``spec.json`` and ``summary.json`` of a sweep member stored in its sweep's batches (no
     folder of its own), rebuilt from the run: logged as files like a run directory's."""
     docs: dict[str, Any] = {}
-    if not (run.path / rundir.SPEC).is_file():
+    own = own_folder(run.path)
+    if not (own and (run.path / rundir.SPEC).is_file()):
         docs[rundir.SPEC] = rundir.spec_document(run.spec, run.command)
-    if run.summary is not None and not (run.path / rundir.SUMMARY).is_file():
+    if run.summary is not None and not (own and (run.path / rundir.SUMMARY).is_file()):
         docs[rundir.SUMMARY] = run.summary
     return docs
 
@@ -86,3 +105,18 @@ def one_line(exc: BaseException) -> str:
 def missing(package: str) -> RuntimeFailure:
     return RuntimeFailure(f"the {package} tracker needs the {package} package; "
                           f"install it with pip install 'pointgan[{package}]'")
+
+
+def unreachable(url: str) -> str | None:
+    """Why nothing answers at ``url``'s host and port (None when something does): checked
+    before training, so a bad server fails in one line instead of after the run."""
+    import socket
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None

@@ -20,7 +20,16 @@ from ..errors import RuntimeFailure
 from ..results import progress
 from ..store import atomic, fsguard, outputs
 from ..store.rundir import WANDB, Run
-from .common import PROJECT, documents, files, group_names, missing, run_tags, sweep_numbers
+from .common import (
+    PROJECT,
+    documents,
+    files,
+    group_names,
+    missing,
+    run_tags,
+    sweep_numbers,
+    unreachable,
+)
 
 
 class WandbSession:
@@ -116,18 +125,9 @@ class WandbSession:
         return info
 
 
-#: Seconds to wait for a W&B server to accept a connection: W&B itself retries for 90 s.
-CONNECT_TIMEOUT = 5.0
-
-
 def _check_reachable(url: str) -> None:
     """Fail fast, in one line, when nothing answers at the W&B server's host and port."""
-    import socket
-
-    parts = urlparse(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname or "", port), timeout=CONNECT_TIMEOUT).close()
-    except OSError as exc:
-        raise RuntimeFailure(f"wandb: cannot reach {url}: {exc.strerror or exc}; check "
-                             "--tracking-uri (or log offline: WANDB_MODE=offline)") from None
+    why = unreachable(url)
+    if why is not None:
+        raise RuntimeFailure(f"wandb: cannot reach {url}: {why}; check --tracking-uri (or log "
+                             "offline: WANDB_MODE=offline)")

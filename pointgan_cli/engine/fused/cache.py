@@ -81,5 +81,13 @@ def say_compiling(what: str) -> None:
     if _said:
         return
     _said = True
-    print(f"pointgan: compiling the {what} once (about 10 s); cached in {cache_dir()}",
+    try:  # what use_cache_dir made, or could not (numba then compiles in every process)
+        kernel_dir().mkdir(parents=True, exist_ok=True)
+        writable = os.access(kernel_dir(), os.W_OK)
+    except OSError:
+        writable = False
+    print(f"pointgan: compiling the {what} once (about 10 s); cached in {cache_dir()}"
+          if writable else
+          f"pointgan: compiling the {what} (about 10 s); cannot cache it in {cache_dir()}, so "
+          f"every run compiles again (set {ENV} to a folder you can write)",
           file=sys.stderr, flush=True)

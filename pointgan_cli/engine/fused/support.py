@@ -58,9 +58,9 @@ def fallback_line(specs: Iterable[RunSpec]) -> str | None:
     if not counts:
         return None
     what = ", ".join(f"{k} ({n})" if total > 1 else k for k, n in counts.items())
-    runs = "run" if total == 1 else f"{total} runs"
     return (f"note: the fused engine does not run {what}; "
-            f"{'that ' + runs if total == 1 else 'those ' + runs} train on the torch engine")
+            f"{'that run trains' if total == 1 else f'those {total} runs train'} on the torch "
+            "engine")
 
 
 def announce(specs: Iterable[RunSpec]) -> None:
