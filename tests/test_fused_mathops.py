@@ -27,3 +27,30 @@ def test_exp_is_within_two_ulp_clamped_and_keeps_nan():
     assert np.all(out[:-1] >= np.finfo(np.float32).tiny)  # never subnormal, never zero
     assert np.isnan(out[-1]) and np.isnan(sig[-1])
     assert np.all((sig[:-1] >= 0.0) & (sig[:-1] <= 1.0))
+
+
+@njit(cache=False)
+def _sig_both(x, fast, plain):
+    for i in range(x.shape[0]):
+        fast[i] = sig32(x[i])
+    for i in range(x.shape[0]):
+        plain[i] = np.float32(1.0) / (np.float32(1.0) + exp32(-x[i]))
+
+
+def test_sigmoid_is_one_over_one_plus_exp32_of_minus_x_bit_for_bit():
+    """sig32 clamps with max/min after negating (for its machine code): the same bits as
+    1 / (1 + exp32(-x)) everywhere, past both clamps, at the infinities, NaN kept."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([(rng.standard_normal(200_000) * 40.0).astype(np.float32),
+                        np.linspace(-90.0, 90.0, 20_001, dtype=np.float32),
+                        np.array([np.inf, -np.inf, 0.0, -0.0, 87.0, -87.0, 88.0, -88.0,
+                                  np.nextafter(np.float32(88.0), np.float32(99.0)),
+                                  np.nextafter(np.float32(-87.0), np.float32(-99.0))],
+                                 np.float32)])
+    fast, plain = np.empty_like(x), np.empty_like(x)
+    _sig_both(x, fast, plain)
+    assert np.array_equal(fast.view(np.int32), plain.view(np.int32))
+    nan_in = np.array([np.nan], np.float32)
+    f1, p1 = np.empty(1, np.float32), np.empty(1, np.float32)
+    _sig_both(nan_in, f1, p1)
+    assert np.isnan(f1[0]) and np.isnan(p1[0])
