@@ -3,9 +3,11 @@ instance noise (every preset of the study but the literature's; a dense stabilit
 
 Why a second path: the general step (``step``) runs every sample loop of D's step as separate
 passes (forward, dL/dz, seven sums) through buffers, and asks at every step which options are
-on. Here one pass over D's fakes computes each sample's two hidden sigmoids, its logit, its
-BCE slope and its share of the seven gradient sums, in registers; the one "real" slot is
-scalar code after it; and Adam's bias corrections, which depend on the step alone, are
+on. Here D's step is a few tight loops over one scratch buffer: each fake with its two hidden
+pre-activations (the "real" slot's after the fakes, in the last vector), one loop of
+sigmoids, the logits and their sigmoids, then the BCE slope and the seven sums in one pass
+(``sig_all`` says why loops this small: one loop doing it all ran out of vector registers);
+G's 64 samples are one pass; and Adam's bias corrections, which depend on the step alone, are
 computed once per call for every run (``bias_table``) instead of two ``pow`` per update and
 run. Same randomness, update order and float32 formulas as ``step``; only the sums' order
 differs (``mathops`` says why that is allowed), so a run's numbers are still the same alone,
@@ -98,9 +100,9 @@ def adam(S, r, p, m, v, n, grad, lr, bc1, sbc2, b1, b2, c1, c2, eps, decay):
 @njit(cache=True, error_model="numpy")
 def sig_all(X, n):
     """X[i] <- sigmoid(X[i]) for i < n. A loop of sigmoids alone compiles to 16-lane AVX-512
-    code with every constant in a register; inside the passes below, with their other work
-    and seven sums, the registers ran out (constants reloaded from the stack each iteration)
-    and each iteration's three chained sigmoids were too long for the core to overlap."""
+    code with every constant in a register; inside one pass doing all of D's step, with the
+    logit, the slope and seven sums, the registers ran out (constants reloaded from the stack
+    each iteration) and its three chained sigmoids were too long for the core to overlap."""
     for i in range(n):
         X[i] = sig32(X[i])
 
