@@ -141,6 +141,7 @@ def judge(
     distance_words: str = "|w| + |b - real|",
     bias_words: str = "bias of b",
     entered_at: int | None = None,
+    crossing_words: str = "b - real",
 ) -> dict[str, Any]:
     """The verdict on one run from its snapshots ``(steps, w, b)`` (any order of time, finite
     or not; only the finite rows inside the window count).
@@ -148,8 +149,9 @@ def judge(
     Returns the summary fields (``converged``, ``final_distance``, ``window_max_distance``,
     ``bias_b``, ``time_avg_distance``, ``class``) plus ``reason`` (one sentence with the numbers
     that decided) and ``window`` (the evidence: window bounds, envelopes, rates). The reason
-    names the distance and b's mean offset with ``distance_words`` and ``bias_words`` (a game
-    judged as (w, b) says them in its own terms, ``games``).
+    names the distance, b's mean offset and what changes sign as the run circles with
+    ``distance_words``, ``bias_words`` and ``crossing_words`` (a game judged as (w, b) says
+    them in its own terms, ``games``).
     ``entered_at``: the run's ``EntryTracker.at`` over all its snapshots (the window alone
     cannot say when a run that is inside for the whole window first got there); it becomes
     ``converged_at`` (None for a diverged run)."""
@@ -188,7 +190,7 @@ def judge(
         out.update(final_distance=dist[-1], window_max_distance=max(dist), bias_b=bm - real,
                    time_avg_distance=distance(wm, bm, real))
     cls, reason = _classify(out, ev, diverged, diverged_step, total_steps,
-                            (distance_words, bias_words))
+                            (distance_words, bias_words, crossing_words))
     out.update({"class": cls, "reason": reason, "converged": cls == CONVERGED})
     return out
 
@@ -253,7 +255,7 @@ def _motion(rows: list[tuple[int, float, float]], dist: list[float], real: float
 
 def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
               diverged_step: int | None, total_steps: int,
-              words: tuple[str, str]) -> tuple[str, str]:
+              words: tuple[str, str, str]) -> tuple[str, str]:
     tol = ev["tolerance"]
     if diverged:
         return DIVERGED, (f"a parameter became non-finite at step {diverged_step}; the run was "
@@ -285,7 +287,7 @@ def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
     e_pre, x = ev.get("envelope_before_window"), ev["crossings"]
     spiral_out = (x >= MIN_CROSSINGS and e_pre is not None and e_pre < e0 < e1 and e1 >= tol)
     if spiral_out:
-        return DIVERGING, (f"{left}spiralling away from the target: b - real changed sign {x} "
+        return DIVERGING, (f"{left}spiralling away from the target: {words[2]} changed sign {x} "
                            f"times over {where} and the largest distance grew at every step of "
                            f"the evidence ({e_pre:.3g} over the window before it, {e0:.3g} over "
                            f"the first third, {e1:.3g} over the last)")
@@ -308,7 +310,7 @@ def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
                              f"{horizon:.0f}), not yet inside for the whole window")
     x, cyc = ev["crossings"], ev["cycle_avg_distance"]
     if cyc is not None and cyc < tol:
-        return ORBITING, (f"{left}circling the target: b - real changed sign {x} times over "
+        return ORBITING, (f"{left}circling the target: {words[2]} changed sign {x} times over "
                           f"{where} and the generator averaged over whole turns is on target "
                           f"(distance {cyc:.3g} < {tol:g}), but it swings out to {mx:.3g} and "
                           f"the swings do not die out (largest distance {e0:.3g} -> {e1:.3g})")
@@ -317,9 +319,9 @@ def _classify(out: dict[str, Any], ev: dict[str, Any], diverged: bool,
                        f"{fin:.3g} at the end, the generator moved {ev['spread']:.3g} in all "
                        f"(|dw| + |db| < {tol:g}); mean distance {m0:.3g} (first third) -> "
                        f"{m1:.3g} (last third)")
-    turns = (f"b - real changed sign {x} times, averaged over whole turns the generator is "
+    turns = (f"{words[2]} changed sign {x} times, averaged over whole turns the generator is "
              f"{cyc:.3g} from the target; " if cyc is not None else
-             f"b - real changed sign {x} times; ")
+             f"{words[2]} changed sign {x} times; ")
     return DRIFTING, (f"{left}outside the tolerance and moving without a steady course over "
                       f"{where}: {turns}it moved {ev['spread']:.3g} in all; mean distance "
                       f"{m0:.3g} -> {m1:.3g}, not shrinking fast enough to arrive within "

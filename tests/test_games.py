@@ -57,6 +57,24 @@ def test_verdicts_speak_each_games_words():
     assert POINT.summary_fields(verdict.summary_fields(point)) == verdict.summary_fields(point)
 
 
+def test_a_circling_runs_reason_names_what_changes_sign_in_its_games_words():
+    """A Dirac-GAN run circling (0, 0) changes the sign of psi, not of "b - real" (it has no
+    b and no real value); pointgan's runs keep saying b - real."""
+    import math
+
+    steps = list(range(0, 1001, 10))
+    xs = [0.5 * math.cos(s / 40) for s in steps]
+    ys = [0.5 * math.sin(s / 40) for s in steps]
+    dirac = DIRAC.judge(steps, xs, ys, resolve_spec(
+        "baseline", overrides={"game": "dirac", "steps": 1000}))
+    assert dirac["class"] in (verdict.ORBITING, verdict.DRIFTING), dirac["reason"]
+    assert "psi changed sign" in dirac["reason"] and "b - real" not in dirac["reason"]
+    point = POINT.judge(steps, xs, [1 + y for y in ys], resolve_spec(
+        "baseline", overrides={"steps": 1000}))
+    assert point["class"] == dirac["class"]
+    assert "b - real changed sign" in point["reason"]
+
+
 def test_games_import_no_torch():
     code = "import sys, pointgan_cli.games; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

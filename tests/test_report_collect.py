@@ -32,3 +32,13 @@ def test_files_linked_from_elsewhere_are_never_embedded(cli, tmp_path):
     text = (run / "report.html").read_text()
     assert base64.b64encode(secret.read_bytes()).decode()[:20] not in text
     assert "No animation yet" in text
+
+
+def test_a_failed_members_diagnosis_counts_sign_flips_in_its_games_words():
+    """The report's table of failed members names what changes sign in the game's words."""
+    from pointgan_cli.report.collect import compact_diagnosis
+
+    member = {"reason": "r", "evidence": {"final_distance": 0.5, "window_max_distance": 0.7,
+                                          "sign_changes_in_window": 3}}
+    assert compact_diagnosis(member) == "dist 0.5; window max 0.7; 3 sign flips of b - real"
+    assert compact_diagnosis(member, "psi") == "dist 0.5; window max 0.7; 3 sign flips of psi"

@@ -35,6 +35,9 @@ class Game:
     #: "line" (G's line and D's curve over the data axis, the losses expected over x) or
     #: "phase" (the parameters over the game's vector field, the losses at that point)
     view: str
+    #: what changes sign each time a run circles the target (the second judged parameter
+    #: against its target), as verdict reasons and the report's diagnoses say it
+    crossing_words: str
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -58,7 +61,7 @@ class Game:
                              total_steps=spec.steps, window=spec.success_window,
                              diverged=diverged, diverged_step=diverged_step,
                              entered_at=entered_at, distance_words=self.distance_words,
-                             bias_words=self.bias_words)
+                             bias_words=self.bias_words, crossing_words=self.crossing_words)
 
     def metrics_row(self, step: int, g: Sequence[float], d: Sequence[float],
                     losses: Sequence[float], target: float) -> dict[str, Any]:

@@ -14,7 +14,8 @@ SEED_INIT_RANGE = 2.0  # --init seed: theta, psi uniform in [-2, 2)
 
 DIRAC = Game(name="dirac", title="Dirac-GAN", g_names=G_NAMES, d_names=D_NAMES,
              judged=("theta", "psi"), distance_words="|theta| + |psi|", bias_words="psi",
-             names_itself=True, target_field=None, view="phase")
+             names_itself=True, target_field=None, view="phase",
+             crossing_words="psi")
 
 
 def distance(theta: float, psi: float) -> float:

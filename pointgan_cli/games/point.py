@@ -10,4 +10,5 @@ D_NAMES = ("W1_0", "W1_1", "c1_0", "c1_1", "W2_0", "W2_1", "c2")
 
 POINT = Game(name="pointgan", title="pointgan", g_names=G_NAMES, d_names=D_NAMES,
              judged=("w", "b"), distance_words="|w| + |b - real|", bias_words="bias of b",
-             names_itself=False, target_field="real_value", view="line")
+             names_itself=False, target_field="real_value", view="line",
+             crossing_words="b - real")

@@ -126,7 +126,9 @@ def sweep_model(sweep: SweepDir) -> dict[str, Any]:
                                                    "sweep finishes."]})
     sections.append(_animation_section(path, f"pointgan animate {shlex.quote(str(path))} --grid"))
     failed = [m for m in diag["members"] if m["class"] != "converged"]
-    rows = [[m["id"], m["group"], m["class"], compact_diagnosis(m)] for m in failed]
+    rows = [[m["id"], m["group"], m["class"],
+             compact_diagnosis(m, game_of(sweep.spec_of(m["id"])).crossing_words)]
+            for m in failed]
     sections.append({
         "heading": f"Members that did not converge ({len(failed)} of {len(diag['members'])})",
         "table": {"columns": ["member", "group", "class", "diagnosis"], "rows": rows,
@@ -139,10 +141,11 @@ def sweep_model(sweep: SweepDir) -> dict[str, Any]:
             "explorer": data.data(summary, [p for p in planes if p])}
 
 
-def compact_diagnosis(member: dict[str, Any]) -> str:
+def compact_diagnosis(member: dict[str, Any], crossing_words: str = "b - real") -> str:
     """A member's diagnosis in a few numbers (the report lists every failed member: a
     paragraph each was a wall of prose): final distance, its largest value in the success
-    window, D's shape at the end, sign flips of b - real in the window."""
+    window, D's shape at the end, sign flips in the window of what circles the target
+    (``crossing_words``, the game's: b - real, or the Dirac-GAN's psi)."""
     ev = member.get("evidence")
     if not ev or not isinstance(ev.get("final_distance"), (int, float)):
         return member["reason"]
@@ -153,7 +156,7 @@ def compact_diagnosis(member: dict[str, Any]) -> str:
         parts.append(f"D {ev['d_shape']}")
     if isinstance(ev.get("sign_changes_in_window"), int):
         flips = ev["sign_changes_in_window"]
-        parts.append(f"{flips} sign flip{'' if flips == 1 else 's'} of b - real")
+        parts.append(f"{flips} sign flip{'' if flips == 1 else 's'} of {crossing_words}")
     return "; ".join(parts)
 
 
