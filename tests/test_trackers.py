@@ -270,6 +270,29 @@ def test_files_linked_from_elsewhere_are_never_logged(cli, run_dir, sweep_dir, t
     assert arts == {"spec.json", "summary.json"}
 
 
+def test_an_unfinished_sweep_is_refused_with_a_hint_that_works(cli, tmp_path):
+    """A sweep interrupted before its last batch trained has members with nothing to log:
+    one line naming the command that finishes it (it failed on the first untrained member)."""
+    import shlex
+
+    sweep, store = tmp_path / "s w", tmp_path / "store"
+    res = cli(["sweep", "--seeds", "0-3", "--steps", "100", "--max-batch", "2", "--workers",
+               "1", "--out", sweep, "-q"])
+    assert res.exit_code == 0, res.stderr
+    (sweep / "summary.json").unlink()
+    for p in (sweep / "batches").glob("0001.*"):
+        p.unlink()  # as if killed before the second batch's first checkpoint
+    res = cli(["log", sweep, "--tracking-uri", store])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "has not finished" in res.stderr and not store.exists()
+    hint = shlex.split(res.stderr.split("continue it with ", 1)[1].split(", then", 1)[0])
+    assert hint[:2] == ["pointgan", "sweep"]
+    assert cli([*hint[1:], "-q"]).exit_code == 0
+    res = cli(["log", sweep, "--tracking-uri", store, "--json"])
+    assert res.exit_code == 0, res.stderr
+    assert len(json.loads(res.stdout)["members"]) == 4
+
+
 def test_log_command_refuses_what_is_not_a_run(cli, tmp_path):
     res = cli(["log", tmp_path, "--tracker", "mlflow"])
     assert res.exit_code == 2

@@ -83,6 +83,10 @@ def log_sweep(sweep_dir: Path | str, tracker: str,
     name = _check(tracker)
     sweep = SweepDir.open(sweep_dir)
     sweep_dir, index, summary = sweep.path, sweep.index, sweep.summary()
+    if not summary:  # an interrupted sweep: members that never trained have nothing to log
+        raise UsageError(f"{sweep_dir} has not finished (no summary.json); continue it with "
+                         f"pointgan sweep --resume --out {shlex.quote(str(sweep_dir))}, then "
+                         "log it")
     what = progress.count(len(index.entries), "member", "read")
     runs = [(e.id, e.group, sweep.members.load(e.id))
             for e in progress.each(index.entries, what)]
