@@ -23,6 +23,12 @@ def rerun_command(spec: RunSpec, out: str, sub: str = "train") -> str:
     return shlex.join(parts)
 
 
+def resume_command(out: object, sub: str = "sweep") -> str:
+    """The command that continues the run or sweep at ``out`` (``sub``: train or sweep), its
+    path quoted for a shell: every hint that says how to go on prints this one spelling."""
+    return f"pointgan {sub} --resume --out {shlex.quote(str(out))}"
+
+
 def short_command(spec: RunSpec, out: str, sub: str = "train") -> str:
     """The command a reader would type for ``spec``: the preset, the seed and only the flags
     that differ from the preset (``overrides``). It makes the same spec as long as the presets'

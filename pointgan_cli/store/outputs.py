@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import RuntimeFailure, UsageError, short
+from ..naming import resume_command
 from . import atomic, fsguard, sweepdir
 from .memberpath import member_address
 from .sweepdir import SweepDir
@@ -54,10 +55,11 @@ def refuse_inside_sweep(out: Path | str, flag: str = "--out",
         return
     where = member_address(out)
     mid = where[1] if where is not None and where[1] in _ids(where[0]) else "ID"
-    q = shlex.quote(str(where[0].path if where is not None else sweep))
+    home = where[0].path if where is not None else sweep
+    q = shlex.quote(str(home))
     raise UsageError(
         f"{flag}: {short(str(out))} is inside the sweep {short(str(sweep))}, whose members "
-        f"only the sweep writes; continue it with `pointgan sweep --resume --out {q}`, or copy "
+        f"only the sweep writes; continue it with `{resume_command(home)}`, or copy "
         f"the member out with `pointgan sweep export {q} {shlex.quote(mid)} --out DIR`")
 
 
@@ -66,9 +68,8 @@ def refuse_a_sweep(out: Path | str, flag: str = "--out") -> None:
     pointed at a sweep directory itself: a run is not written over a sweep, and the hints a
     run directory gets (``--force``, ``--resume``) would both fail there."""
     if sweepdir.is_sweep(out):
-        q = shlex.quote(str(out))
         raise UsageError(f"{flag}: {short(str(out))} is a sweep directory, not a run's; "
-                         f"continue it with `pointgan sweep --resume --out {q}`, or choose "
+                         f"continue it with `{resume_command(out)}`, or choose "
                          f"another {flag}")
 
 

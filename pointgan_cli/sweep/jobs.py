@@ -11,7 +11,6 @@ engine is batch-invariant and its randomness a pure function of seed and step).
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from .. import verdict
 from ..engine.snapshot_record import Snapshot
 from ..errors import UsageError
 from ..games import game_of
+from ..naming import resume_command
 from ..store import atomic, checks, sweepstore
 from ..store.sweepdir import SweepDir
 from ..training.records import final_state, run_summary
@@ -56,7 +56,7 @@ def train_store_batch(
     try:
         _train(SweepDir(sweep), bid, members, on_progress, should_stop, handle_signals, resume)
     except OSError as exc:
-        again = f"pointgan sweep --resume --out {shlex.quote(str(sweep))}"
+        again = resume_command(sweep)
         raise disk_failure(exc, Path(sweep), again) from None
 
 
@@ -103,7 +103,7 @@ def _train(sweep: SweepDir, bid, members, on_progress, should_stop, handle_signa
             sweep.write_batch(bid, metrics, stacked)
 
         train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
-                     f"pointgan sweep --resume --out {shlex.quote(str(sweep.path))}",
+                     resume_command(sweep.path),
                      with_losses=False)
         warn_graph_error(trainer)
 

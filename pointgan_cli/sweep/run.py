@@ -8,13 +8,13 @@ processes in ``executors``, the statistics in ``summaries`` and the charts in ``
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Callable
 from pathlib import Path
 
 from ..engine.batching import auto_max_batch, bytes_per_run
 from ..errors import RuntimeFailure, UsageError, short
 from ..games import DIRAC, game_of
+from ..naming import resume_command
 from ..spec import RunSpec
 from ..store import outputs
 from ..store.sweepdir import Entry, SweepDir
@@ -94,13 +94,11 @@ def run_sweep(
     except OSError as exc:
         # sweep.json is written whole or not at all: with it --resume continues; without it
         # the sweep's own command (with --resume: nothing to continue, so it starts)
-        again = (f"pointgan sweep --resume --out {shlex.quote(str(out))}"
-                 if target.exists else f"{command} --resume")
+        again = resume_command(out) if target.exists else f"{command} --resume"
         raise disk_failure(exc, out, again) from None
     except Interrupted as exc:
-        raise Interrupted(f"interrupted; every member saved a checkpoint, continue with "
-                          f"pointgan sweep --resume --out {shlex.quote(str(out))}",
-                          exc.signum) from None
+        raise Interrupted("interrupted; every member saved a checkpoint, continue with "
+                          + resume_command(out), exc.signum) from None
 
 
 def default_workers(specs: list[RunSpec]) -> int:

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import PointganError, RuntimeFailure, UsageError
+from ..naming import resume_command
 from ..results import progress
 from ..store import outputs, sweepdir
 from ..store.memberpath import load_any_run
@@ -85,7 +86,7 @@ def log_sweep(sweep_dir: Path | str, tracker: str,
     sweep_dir, index, summary = sweep.path, sweep.index, sweep.summary()
     if not summary:  # an interrupted sweep: members that never trained have nothing to log
         raise UsageError(f"{sweep_dir} has not finished (no summary.json); continue it with "
-                         f"pointgan sweep --resume --out {shlex.quote(str(sweep_dir))}, then "
+                         f"{resume_command(sweep_dir)}, then "
                          "log it")
     what = progress.count(len(index.entries), "member", "read")
     runs = [(e.id, e.group, sweep.members.load(e.id))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import signal
 import sys
 import time
@@ -28,7 +27,7 @@ from .. import verdict
 from ..engine.snapshot_record import Snapshot
 from ..errors import RuntimeFailure, UsageError, short
 from ..games import DIRAC, POINT, game_of
-from ..naming import rerun_command
+from ..naming import rerun_command, resume_command
 from ..spec import RunSpec
 from ..store import atomic, checkpoints, fsguard, outputs, rundir
 from .records import final_state, metrics_row, run_summary
@@ -212,7 +211,7 @@ def _train(members, states, on_progress, handle_signals, should_stop):
 
             try:
                 train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
-                             f"pointgan train --resume --out {shlex.quote(str(members[0].out))}")
+                             resume_command(members[0].out, "train"))
             except Interrupted:
                 for wr in writers:
                     wr.close()
@@ -244,7 +243,7 @@ def _again(m: Member) -> str:
     wrote."""
     with contextlib.suppress(OSError):
         if rundir.latest_checkpoint(m.out) is not None:
-            return f"pointgan train --resume --out {shlex.quote(str(m.out))}"
+            return resume_command(m.out, "train")
     return f"{rerun_command(m.spec, str(m.out))} --force"
 
 
