@@ -112,13 +112,12 @@ def test_kill_9_of_a_ray_sweep_leaves_no_ray_process_behind(tmp_path):
         alive = list(tree)
         while alive and time.monotonic() < deadline:
             time.sleep(0.2)
-            alive = [p for p in tree if (st := reaper._stat(p)) is not None and st[1] == tree[p]]
+            alive = [p for p in tree if reaper.same_process(p, tree[p])]
         assert alive == [], [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in alive]
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         for p in tree:
-            st = reaper._stat(p)
-            if st is not None and st[1] == tree[p]:
+            if reaper.same_process(p, tree[p]):
                 os.kill(p, signal.SIGKILL)

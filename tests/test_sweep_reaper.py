@@ -33,11 +33,6 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-def _same(pid: int, start: int) -> bool:
-    st = reaper._stat(pid)
-    return st is not None and st[1] == start
-
-
 def _driver(mode: str) -> tuple[subprocess.Popen, dict[int, int]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, mode], stdout=subprocess.PIPE,
@@ -59,9 +54,9 @@ def test_kill_9_of_the_driver_takes_everything_it_started_down():
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 5
-    while any(_same(p, tree[p]) for p in tree) and time.monotonic() < deadline:
+    while any(reaper.same_process(p, tree[p]) for p in tree) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = [p for p in tree if _same(p, tree[p])]
+    left = [p for p in tree if reaper.same_process(p, tree[p])]
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert left == []
@@ -75,10 +70,10 @@ def test_after_a_normal_end_the_watchdog_leaves_everything_alone():
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         time.sleep(1.2)  # longer than the watchdog's interval, were it still watching
-        assert len(sleeps) == 2 and all(_same(p, tree[p]) for p in sleeps)
+        assert len(sleeps) == 2 and all(reaper.same_process(p, tree[p]) for p in sleeps)
     finally:
         for p in tree:
-            if _same(p, tree[p]):
+            if reaper.same_process(p, tree[p]):
                 os.kill(p, signal.SIGKILL)
 
 

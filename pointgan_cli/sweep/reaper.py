@@ -42,6 +42,13 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[19])
 
 
+def same_process(pid: int, start: int) -> bool:
+    """Whether ``pid`` is still the process that started at ``start`` (not gone, and its pid
+    not taken by a newcomer)."""
+    st = _stat(pid)
+    return st is not None and st[1] == start
+
+
 def descendants(root: int) -> dict[int, int]:
     """Every process below ``root``, as pid -> start time (read from /proc)."""
     children: dict[int, list[int]] = {}
@@ -68,8 +75,7 @@ def kill_recorded(recorded: dict[int, int]) -> list[int]:
     """SIGKILL each recorded process that is still the same process; the pids killed."""
     killed = []
     for pid, start in recorded.items():
-        st = _stat(pid)
-        if st is None or st[1] != start:
+        if not same_process(pid, start):
             continue  # gone, or the pid now belongs to someone else
         try:
             os.kill(pid, signal.SIGKILL)
