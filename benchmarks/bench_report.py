@@ -37,10 +37,8 @@ def measure(page_file: Path) -> dict[str, float]:
     with chromium.Page() as page:
         start = time.monotonic()
         page.goto(chromium.file_url(page_file))
-        page.eval("new Promise(r => { const f = () => document.getElementById('explorer')"
-                  ".dataset.shownMs ? r() : setTimeout(f, 10); f(); })")
+        shown = chromium.explorer_shown(page)
         wall = time.monotonic() - start
-        shown = float(page.eval("document.getElementById('explorer').dataset.shownMs"))
         t = time.monotonic()
         page.click("#groups tbody tr td:nth-child(2)")
         group = time.monotonic() - t

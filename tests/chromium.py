@@ -198,6 +198,14 @@ class Page:
         self.close()
 
 
+def explorer_shown(page: Page) -> float:
+    """Wait until the report page's explorer says it has drawn (``data-shown-ms``) and return
+    that time in milliseconds: the figure the page tests and ``bench_report`` hold."""
+    page.eval("new Promise(r => { const f = () => document.getElementById('explorer')"
+              ".dataset.shownMs ? r() : setTimeout(f, 10); f(); })")
+    return float(page.eval("document.getElementById('explorer').dataset.shownMs"))
+
+
 def load(url: str, width: int = 1200, height: int = 900,
          javascript: bool = True) -> dict[str, Any]:
     """``{"errors": [...], "facts": {...}, "screenshot": png bytes}`` for the page at ``url``."""

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import chromium
 import pytest
 from typer.testing import CliRunner
 
@@ -109,3 +110,15 @@ def make_sweep(out, members, max_batch=None):
     run_sweep(Path(out), sweep, "pointgan sweep", resume=False, max_batch=max_batch, workers=1,
               members=chosen)
     return Path(out)
+
+
+#: Skips a test where no chromium binary is installed (the report page's browser tests).
+needs_chromium = pytest.mark.skipif(chromium.binary() is None,
+                                    reason="no chromium binary (apt-get install chromium)")
+
+
+def invoke(*args):
+    """The CLI in this process; the command must succeed."""
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.stderr
+    return res

@@ -10,6 +10,7 @@ import re
 
 import chromium
 import pytest
+from conftest import invoke, needs_chromium
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -18,15 +19,6 @@ from pointgan_cli.cli.app import app
 from pointgan_cli.errors import UsageError
 from pointgan_cli.store.rundir import load_run
 from pointgan_cli.store.sweepdir import SweepDir
-
-needs_chromium = pytest.mark.skipif(chromium.binary() is None,
-                                    reason="no chromium binary (apt-get install chromium)")
-
-
-def invoke(*args):
-    res = CliRunner().invoke(app, [str(a) for a in args])
-    assert res.exit_code == 0, res.stderr
-    return res
 
 
 @pytest.fixture(scope="module")
