@@ -18,7 +18,14 @@ from ..naming import resume_command
 from ..spec import RunSpec
 from ..store import outputs
 from ..store.sweepdir import Entry, SweepDir
-from ..training.runtime import Interrupted, disk_failure, runs_that_fit, signals_raise
+from ..training.runtime import (
+    Interrupted,
+    disk_failure,
+    gc_paused,
+    keep_loaded,
+    runs_that_fit,
+    signals_raise,
+)
 from . import charts, dirac_summaries, summaries
 from .executors import check_reachable, run_local, run_ray
 from .plan import store_jobs
@@ -151,17 +158,19 @@ def wants_preload(executor: str, workers: int, jobs: int, cpus: int,
 
 def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_batch, workers,
                 executor, ray_address, progress) -> dict:
-    if resume:
-        target.prepare_resume()
-    else:  # sweep.json first: it is what --resume continues
-        target.prepare_fresh(force)
-        target.create(command, sweep.model_dump(mode="json"),
-                      [Entry(i, g, s.model_dump(mode="json")) for i, g, s in members])
-    if any(spec.device != "cpu" for _, _, spec in members):
-        workers = 1  # one process drives the GPU; more would each hold a CUDA context
-    jobs = store_jobs(target, members, max_batch, workers)
-    _prepare_engines([spec for _, _, spec in members],
-                     pool=executor == "local" and workers > 1 and len(jobs) > 1)
+    with gc_paused():  # sweep.json, the plan and the engines' libraries: nothing to collect
+        if resume:
+            target.prepare_resume()
+        else:  # sweep.json first: it is what --resume continues
+            target.prepare_fresh(force)
+            target.create(command, sweep.model_dump(mode="json"),
+                          [Entry(i, g, s.model_dump(mode="json")) for i, g, s in members])
+        if any(spec.device != "cpu" for _, _, spec in members):
+            workers = 1  # one process drives the GPU; more would each hold a CUDA context
+        jobs = store_jobs(target, members, max_batch, workers)
+        _prepare_engines([spec for _, _, spec in members],
+                         pool=executor == "local" and workers > 1 and len(jobs) > 1)
+    keep_loaded()  # the libraries, the kernel and the specs, before training starts
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
         progress(total, 0)

@@ -7,11 +7,8 @@ resumed sweep writes the same bytes as an uninterrupted one.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import io
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,6 +16,7 @@ import numpy as np
 from .. import verdict
 from ..errors import RuntimeFailure
 from ..store.sweepdir import SweepDir
+from ..training.runtime import gc_paused
 from . import inference, maps, tolerance
 from .charts import plot_convergence, plot_weights
 from .spec import SweepSpec, reference_groups
@@ -44,21 +42,6 @@ def write_summaries(sweep_dir: SweepDir, members: list[tuple[str, str]], real: f
         sweep_dir.write_summary_csv(summary_csv(summary))
         sweep_dir.write_summary(summary)
     return summary
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside (restored after). The summaries build tens of
-    thousands of small objects (every member's summary, matplotlib's artists); in a process
-    that has torch loaded each full collection walks torch's objects too, and reading 1,024
-    summaries took 0.16 s instead of 0.03 s. Nothing made here lives long."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def grouped_summaries(sweep_dir: SweepDir, members: list[tuple[str, str]]
