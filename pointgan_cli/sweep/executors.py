@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from ..errors import RuntimeFailure
+from ..store.background import BackgroundWrites
 from ..training import worker_boot
 from ..training.runtime import Interrupted, SignalFlag
 from .jobs import train_job
@@ -97,7 +98,9 @@ def run_local(
     if workers <= 1 or len(jobs) == 1:  # no pool: same numbers, no start-up cost
         # One flag for every job: a signal between two jobs, or after a job's last check,
         # stops the sweep instead of being lost when the next job starts.
-        with SignalFlag() as flag:
+        # One writer thread for every job: a finished batch's files are packed and written
+        # while the next batch trains; leaving the block waits for every write.
+        with SignalFlag() as flag, BackgroundWrites() as writes:
             for job in jobs:
                 if flag.hit:
                     break
@@ -111,7 +114,7 @@ def run_local(
 
                 try:
                     train_job(job, tell_progress, handle_signals=False,
-                              should_stop=lambda: flag.hit)
+                              should_stop=lambda: flag.hit, writes=writes)
                 except Interrupted:
                     break
         if flag.hit:
