@@ -17,6 +17,7 @@ from ..games import DIRAC, game_of
 from ..naming import resume_command
 from ..spec import RunSpec
 from ..store import outputs
+from ..store.background import BackgroundWrites
 from ..store.sweepdir import Entry, SweepDir
 from ..training.runtime import (
     Interrupted,
@@ -190,7 +191,13 @@ def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_ba
         if executor == "ray":
             run_ray(jobs, ray_address, on_progress)
         else:
-            run_local(jobs, workers, on_progress)
+            with BackgroundWrites() as writes:  # leaving it waits for every checkpoint
+                run_local(jobs, workers, on_progress, writes)
+                # A batch that trained in this process may still be packing and writing
+                # its last files on the writes' thread (bz2 and the disk, without the GIL):
+                # the charts' libraries load meanwhile instead of after.
+                with gc_paused():
+                    charts.import_libraries()
     finally:
         if preload is not None:
             preload.join()
