@@ -171,7 +171,9 @@ def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_ba
         jobs = store_jobs(target, members, max_batch, workers)
         _prepare_engines([spec for _, _, spec in members],
                          pool=executor == "local" and workers > 1 and len(jobs) > 1)
-    keep_loaded()  # the libraries, the kernel and the specs, before training starts
+        # the libraries, the kernel and the specs, kept out of later collections before the
+        # collector is on again (turned on first, it would walk them all at once)
+        keep_loaded()
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
         progress(total, 0)
@@ -198,6 +200,7 @@ def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_ba
                 # the charts' libraries load meanwhile instead of after.
                 with gc_paused():
                     charts.import_libraries()
+                    keep_loaded()
     finally:
         if preload is not None:
             preload.join()
