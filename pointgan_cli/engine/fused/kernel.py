@@ -189,9 +189,18 @@ def record(S, r, t, t0, every, SNAP):
 
 
 @njit(cache=True, error_model="numpy")
-def fill_draws(seed, t, IS, H, r, XB, EPS, INSB, GPB):
+def normal_scratch(IS, n_inst):
+    """Float64 and float32 scratch for ``fill_draws``'s normals: the most pairs a step draws
+    at once (K noise pairs, or the instance noise's n_inst values), in whole blocks."""
+    room = h.pair_room(max(IS[I_K], (n_inst + 1) // 2))
+    return np.zeros(room), np.zeros(room), np.zeros(2 * room, np.float32)
+
+
+@njit(cache=True, error_model="numpy")
+def fill_draws(seed, t, IS, H, r, XB, EPS, INSB, GPB, NU0, NU1, NZ):
     """Step t's randomness for one run (``randomness._fill_chunk``): x per D sub-step (B),
-    G-noise (n_d, K, 2) scaled, instance noise (Bp + n_d N) scaled, WGAN-GP weights."""
+    G-noise (n_d, K, 2) scaled, instance noise (Bp + n_d N) scaled, WGAN-GP weights. NU0,
+    NU1, NZ: ``normal_scratch``'s buffers for the normals."""
     B, Bp, K, nd = IS[I_B], IS[I_BP], IS[I_K], IS[I_ND]
     sk = h.step_key(h.stream_key(seed, STREAM_X), t)
     for b in range(B):
@@ -204,24 +213,23 @@ def fill_draws(seed, t, IS, H, r, XB, EPS, INSB, GPB):
                 XB[j * B + b] = h.uniform32(sk, b) * TWO - ONE
     if IS[I_NOISE] == 1:
         scale = H[r, NOISE]
+        room = h.pair_room(K)
         for j in range(nd):
             if j == 0:
                 sk = h.step_key(h.stream_key(seed, STREAM_NOISE), t)
             else:
                 sk = h.step_key(h.stream_key(seed, STREAM_NOISE_EXTRA), t * 64 + j)
-            for k in range(K):
-                e0, e1 = h.normal_pair(sk, k)
-                EPS[(j * K + k) * 2] = e0 * scale
-                EPS[(j * K + k) * 2 + 1] = e1 * scale
+            h.normal_pairs(sk, NU0[:room], NU1[:room], NZ)
+            for k in range(2 * K):
+                EPS[j * K * 2 + k] = NZ[k] * scale
     if IS[I_INST] == 1:
         scale = H[r, INST]
         n = INSB.shape[0]
         sk = h.step_key(h.stream_key(seed, STREAM_INSTANCE), t)
-        for p in range((n + 1) // 2):
-            e0, e1 = h.normal_pair(sk, p)
-            INSB[2 * p] = e0 * scale
-            if 2 * p + 1 < n:
-                INSB[2 * p + 1] = e1 * scale
+        h.normal_pairs(sk, NU0[:h.pair_room((n + 1) // 2)], NU1[:h.pair_room((n + 1) // 2)],
+                       NZ)
+        for i in range(n):
+            INSB[i] = NZ[i] * scale
     if IS[I_GP] == 1:
         sk = h.step_key(h.stream_key(seed, STREAM_GP), t)
         for i in range(nd * Bp):
