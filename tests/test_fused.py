@@ -99,6 +99,24 @@ def test_a_run_is_the_same_alone_in_any_batch_and_with_any_threads():
     assert np.array_equal(part.S[::-1], whole.S[2:7])
 
 
+@pytest.mark.parametrize(("preset", "kw"), [
+    ("fixed", {}),
+    ("fixed", {"d_steps": 2, "inner_batch": 3}),
+    ("fixed", {"instance_noise": 0.1}),
+])
+def test_a_run_is_the_same_whatever_calls_advance_it(preset, kw):
+    """The G-noise normals are drawn NOISE_STEPS steps at a time and kept between steps of
+    one call: calls of any length (1 step, 7, across a block's end) give the same bits."""
+    sp = specs(preset, 3, 70, **kw)
+    whole = FusedTrainer(sp)
+    whole.advance(70)
+    pieces = FusedTrainer(sp)
+    for upto in (1, 2, 9, 16, 17, 40, 41, 70):
+        pieces.advance(upto)
+    assert np.array_equal(pieces.S, whole.S)
+    assert not np.array_equal(FusedTrainer(sp).S, whole.S)
+
+
 def test_resume_from_a_checkpoint_gives_the_same_numbers():
     sp = specs("fixed", 3, 50)
     straight = FusedTrainer(sp)
