@@ -271,3 +271,22 @@ def test_the_kernel_cache_is_keyed_by_the_fused_sources(tmp_path, monkeypatch):
     assert cache.source_key() == key  # the same sources, wherever they lie
     (src / "mathops.py").write_text((src / "mathops.py").read_text() + "\n# edited\n")
     assert cache.source_key() != key
+
+
+def test_loading_the_kernel_imports_no_scipy_and_leaves_scipy_importable():
+    """numba's BLAS check would import scipy.linalg (0.15-0.19 s of every fused command's
+    start; numba still imports scipy's top package, 12 ms); the loader keeps it out, and
+    scipy.linalg imports as usual afterwards."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from pointgan_cli.engine.fused.compiled import kernel\n"
+            "kernel(serial=True)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('scipy.linalg')))\n"
+            "import scipy.linalg.cython_blas\n"
+            "print('scipy.linalg' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["[]", "True"]
