@@ -42,7 +42,6 @@ def write_summaries(sweep_dir: SweepDir, members: list[tuple[str, str]], real: f
                            ("convergence.png", lambda: plot_convergence(summary))):
             writes.submit(partial(sweep_dir.write_file, name, draw()))
         if sweep is not None:
-            writes.wait()  # the maps write their own files
             maps.write_maps(sweep_dir, sweep, summary)
         writes.submit(partial(sweep_dir.write_summary_csv, summary_csv(summary)))
         writes.submit(partial(sweep_dir.write_summary, summary))  # last, once all is done
