@@ -466,3 +466,40 @@ def test_kill_9_of_a_one_process_sweep_then_resume_gives_the_same_summary(cli, t
     res = cli(["sweep", "--resume", "--out", out])
     assert res.exit_code == 0, res.stderr
     assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
+
+
+def test_kill_9_while_checkpoints_wait_to_be_written_then_resume_gives_the_same_summary(
+        cli, tmp_path):
+    """On a slow disk a one-process sweep's checkpoints queue behind each other on the writes'
+    thread. Killed with writes still queued, the sweep keeps the checkpoints that landed (each
+    file whole) and resumes to the summary of an uninterrupted sweep."""
+    import subprocess
+    import sys
+
+    args = ["sweep", "--preset", "baseline", "--preset", "noise", "--seeds", "0-3",
+            "--steps", "1500", "--checkpoint-every", "100", "--max-batch", "4", "-q"]
+    assert cli([*args, "--out", tmp_path / "full"]).exit_code == 0
+    out = tmp_path / "killed"
+    slow_disk = (
+        "import sys, time\n"
+        "from pointgan_cli.store import sweepstore\n"
+        "real = sweepstore.write_batch\n"
+        "def slow(*a):\n"
+        "    time.sleep(0.3)\n"
+        "    real(*a)\n"
+        "sweepstore.write_batch = slow\n"
+        "from pointgan_cli.cli.app import main\n"
+        "main(sys.argv[1:])\n")
+    proc = subprocess.Popen([sys.executable, "-c", slow_disk, *map(str, args), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    t0 = time.time()
+    while len(list((out / "batches").glob("*.state.npz"))) < 1:
+        assert proc.poll() is None and time.time() - t0 < 120
+        time.sleep(0.01)
+    time.sleep(0.45)  # training runs ahead: more checkpoints wait behind the slow writes
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "summary.json").exists()
+    res = cli(["sweep", "--resume", "--out", out])
+    assert res.exit_code == 0, res.stderr
+    assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
