@@ -70,3 +70,26 @@ def test_a_writer_that_never_wrote_starts_no_thread():
     with BackgroundWrites() as writes:
         writes.wait()
         assert threading.active_count() == before
+
+
+def test_an_interruption_while_a_write_fails_reports_the_disk():
+    """A checkpoint written as a sweep is interrupted, on a full disk: the error that leaves
+    is the disk's (the interruption would claim a checkpoint that never landed)."""
+    def full():
+        time.sleep(0.02)
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space") as caught, BackgroundWrites() as writes:
+        writes.submit(full)
+        raise KeyError("interrupted")
+    assert isinstance(caught.value.__cause__, KeyError)
+
+
+def test_another_failure_of_the_writes_gives_way_to_the_error_leaving():
+    def broken():
+        raise ValueError("cannot encode")
+
+    with pytest.raises(KeyError), BackgroundWrites() as writes:
+        writes.submit(broken)
+        time.sleep(0.02)
+        raise KeyError("interrupted")

@@ -59,3 +59,36 @@ def test_a_signal_between_two_jobs_stops_the_sweep_and_resume_finishes(cli, tmp_
     assert cli(["sweep", "--resume", "--out", out, "-q"]).exit_code == 0
     assert cli([*ARGS, "--out", tmp_path / "ref"]).exit_code == 0
     assert (out / "summary.json").read_bytes() == (tmp_path / "ref" / "summary.json").read_bytes()
+
+
+def test_an_interrupted_sweep_whose_last_checkpoint_finds_the_disk_full_says_so(
+        cli, tmp_path, monkeypatch):
+    """SIGTERM stops a one-process sweep at a checkpoint that is written on the writes'
+    thread; when that write finds the disk full, the one error line is the disk's (exit 1,
+    with the command that resumes), not an interruption that claims every member's
+    checkpoint; the sweep then resumes to the uninterrupted summary."""
+    import errno
+
+    from pointgan_cli.store import sweepstore
+
+    real, calls = sweepstore.write_batch, []
+
+    def interrupted_then_full(*args):
+        calls.append(args[1])
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # training stops at its next step
+            return real(*args)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(sweepstore, "write_batch", interrupted_then_full)
+    args = ["sweep", "--seeds", "0-1", "--steps", "400", "--checkpoint-every", "100",
+            "--workers", "1", "-q"]
+    out = tmp_path / "s"
+    res = cli([*args, "--out", out])
+    assert res.exit_code == 1, (res.exit_code, res.stderr)
+    assert res.stderr.count("\n") == 1 and "No space left on device" in res.stderr
+    assert "sweep --resume" in res.stderr
+    monkeypatch.setattr(sweepstore, "write_batch", real)
+    assert cli(["sweep", "--resume", "--out", out, "-q"]).exit_code == 0
+    assert cli([*args, "--out", tmp_path / "ref"]).exit_code == 0
+    assert (out / "summary.json").read_bytes() == (tmp_path / "ref" / "summary.json").read_bytes()

@@ -15,7 +15,6 @@ checkpoint, as a kill a moment earlier would, and ``--resume`` continues from th
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
@@ -80,7 +79,13 @@ class BackgroundWrites:
         if typ is None:
             self.close()
             return
-        # leaving with an error: the writes queued before it still land, and the error that
-        # is leaving is the one reported
-        with contextlib.suppress(Exception):
+        # leaving with an error: the writes queued before it still land. A write that failed
+        # on the disk is what is reported (an interruption must not claim a checkpoint that
+        # never landed); any other failure of the writes gives way to the error leaving.
+        try:
             self.close()
+        except OSError as failed:
+            if not isinstance(exc, OSError):
+                raise failed from exc
+        except Exception:  # noqa: BLE001 - the error that is leaving is the one to report
+            pass
