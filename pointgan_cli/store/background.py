@@ -25,7 +25,8 @@ class BackgroundWrites:
     until every write given so far is done; ``close`` (also on leaving a ``with`` block, an
     exception included) waits, then ends the thread, so no thread outlives it (a process forks
     its workers only while it runs no other thread). Once a write has failed, ``submit`` and
-    ``wait`` raise its error and nothing more is written."""
+    ``wait`` raise its error and nothing more is written; a block left with another error
+    raises the writes' ``OSError`` in its place (chained to it)."""
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
