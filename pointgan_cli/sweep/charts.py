@@ -30,7 +30,7 @@ class Preload:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=_import_charts, name="pointgan-preload",
+            self._thread = threading.Thread(target=import_libraries, name="pointgan-preload",
                                             daemon=True)
             self._thread.start()
 
@@ -39,7 +39,10 @@ class Preload:
             self._thread.join()
 
 
-def _import_charts() -> None:
+def import_libraries() -> None:
+    """Import what the charts draw with (matplotlib with Agg, PIL) now (0.3 s once; a no-op
+    after), where the process would otherwise wait; a failure is left to the charts'
+    own import to report."""
     with contextlib.suppress(Exception):  # the summaries import (and report) them themselves
         import matplotlib
 
