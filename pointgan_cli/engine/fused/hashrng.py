@@ -7,7 +7,8 @@ float32, as ``rng.normal_pairs``: ``normal_pairs`` computes a step's pairs as on
 loop with ``libm64``'s log and sin/cos, ``normal_pair`` one pair with libm's (the CUDA kernel's
 device function). The float64 values of the three may differ in the last bit; the float32
 rounding hides that unless it straddles a rounding boundary (none of 2 x 268,435,456 normals
-differed, ``benchmarks/normals_agree.py``; tests compare the streams bit for bit). Integers are uint64 masked to 32 bits (numba widens uint32 arithmetic).
+differed, ``benchmarks/normals_agree.py``; tests compare the streams bit for bit).
+Integers are uint64 masked to 32 bits (numba widens uint32 arithmetic).
 """
 
 from __future__ import annotations
