@@ -64,13 +64,15 @@ def test_fallback_is_one_line_and_trains_on_torch(cli, tmp_path):
 @pytest.mark.long
 def test_verdicts_agree_with_the_torch_engine_on_a_small_sweep(cli, tmp_path):
     """16 fixed members x 1,500 steps: the engines round a few operations differently
-    (docs/performance.md), so a run at the tolerance's edge may flip; here none does."""
+    (docs/performance.md), so a run at the tolerance's edge may flip; here none does. One
+    process each (the numbers do not depend on it): a torch sweep's default two workers would
+    be spawned here (a test process runs other threads), 4 s of start-up for 0.1 s of work."""
 
     out = {}
     for engine in ("fused", "torch"):
         out[engine] = tmp_path / engine
         res = cli(["sweep", "--preset", "fixed", "--seeds", "0-15", "--steps", "1500",
-                   "--engine", engine, "--out", out[engine], "--quiet"])
+                   "--engine", engine, "--workers", "1", "--out", out[engine], "--quiet"])
         assert res.exit_code == 0, res.stderr
     from pointgan_cli.store.sweepdir import SweepDir
 

@@ -99,9 +99,11 @@ from pointgan_cli.cli import app as cliapp
 import matplotlib.pyplot  # what every child needs, imported once before any fork
 import pointgan_cli.engine, pointgan_cli.sweep.charts, pointgan_cli.sweep.run
 from pointgan_cli.store import sweepstore
+from pointgan_cli.engine.fused.compiled import warm
 from pointgan_cli.sweep import jobs
 with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
     cliapp.main(["sweep", "--help"])
+warm(serial=True)  # numba's start-up and the shared kernels, once; it starts no thread
 root, kills, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 
 def at_step_0_of(k, t0):
