@@ -161,7 +161,25 @@ def test_a_big_group_draws_at_most_the_cap_and_says_so(cli, tmp_path, monkeypatc
         failed = len(g["failed"])
         want = [min(5, g["n"] - failed), min(5, failed)] * 2  # w and b panels
         assert drawn == [n for n in want if n]  # an outcome no seed had draws nothing
-        assert "at most 5 seeds per group and outcome drawn" in fig.get_suptitle()
+        assert "at most 5 seeds per group and outcome drawn" in \
+            fig.get_suptitle().replace("\n", " ")
+    finally:
+        plt.close(fig)
+    # a long note (the thinning and the shared limits together in a one-panel chart) wraps to
+    # the figure's width, and the panels move down for it: nothing is cut or overlapped
+    real = charts.drawn_groups
+    monkeypatch.setattr(charts, "drawn_groups",
+                        lambda groups: (real(groups)[0], "a long note, " * 20 + "end"))
+    fig, plt = weights_figure(SweepDir(out), summary, 1.0)
+    try:
+        fig.canvas.draw()
+        box, title = fig.bbox, fig._suptitle.get_window_extent()
+        assert box.x0 <= title.x0 and title.x1 <= box.x1 and title.y1 <= box.y1
+        assert fig.get_suptitle().count("\n") >= 3 and "note, end; at most" in \
+            fig.get_suptitle().replace("\n", " ")
+        legend = fig.legends[0].get_window_extent()
+        assert legend.y1 <= title.y0 and all(legend.y0 >= ax.get_window_extent().y1
+                                             for ax in fig.axes)
     finally:
         plt.close(fig)
     monkeypatch.undo()

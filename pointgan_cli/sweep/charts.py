@@ -12,6 +12,7 @@ training in other processes, and a sweep that trained in its own process imports
 from __future__ import annotations
 
 import contextlib
+import textwrap
 import threading
 from typing import Any
 
@@ -270,9 +271,18 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
     if clipped_any:
         notes.append("same y-limits in every panel: a seed or group that runs away is "
                      "clipped and says so")
-    fig.suptitle("w and b over training, one panel per group (title: converged/n)"
-                 + (f"\n({'; '.join(notes)})" if notes else ""),
-                 fontsize=10, y=1 - 0.08 / height, va="top")
+    title, extra = "w and b over training, one panel per group (title: converged/n)", 0.0
+    if notes:  # as many lines as the figure's width needs (one 10 pt character ~0.08 in)
+        lines = textwrap.wrap(f"({'; '.join(notes)})", width=max(40, int(width / 0.08)))
+        title += "\n" + "\n".join(lines)
+        extra = 0.17 * (len(lines) - 1)
+    if extra:  # room above the panels for the longer note; the panels keep their inches
+        height += extra
+        fig.set_size_inches(width, height)
+        outer.update(top=1 - (top_in + extra) / height, bottom=bottom_in / height)
+        for ax in fig.axes:
+            ax.set_position(ax.get_subplotspec().get_position(fig))
+    fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
     handles = [Line2D([], [], color=CONVERGED, lw=1.2, label="a converged seed"),
                Line2D([], [], color=NOT_CONVERGED, lw=1.2, ls="--",
                       label="a seed that did not converge"),
@@ -280,7 +290,8 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
                       label="median over seeds"),
                Line2D([], [], color="0.3", ls=":", lw=1, label=f"target w = 0, b = {real:g}")]
     fig.legend(handles=handles, loc="upper center", ncol=4 if width >= 9 else 2, fontsize=8,
-               frameon=False, bbox_to_anchor=(0.5, 1 - (0.5 if notes else 0.36) / height))
+               frameon=False,
+               bbox_to_anchor=(0.5, 1 - ((0.5 + extra) if notes else 0.36) / height))
     return fig, plt
 
 
