@@ -281,7 +281,9 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
         fig.set_size_inches(width, height)
         outer.update(top=1 - (top_in + extra) / height, bottom=bottom_in / height)
         for ax in fig.axes:
-            ax.set_position(ax.get_subplotspec().get_position(fig))
+            spec = ax.get_subplotspec()  # every axes here sits in ``outer``
+            if spec is not None:
+                ax.set_position(spec.get_position(fig))
     fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
     handles = [Line2D([], [], color=CONVERGED, lw=1.2, label="a converged seed"),
                Line2D([], [], color=NOT_CONVERGED, lw=1.2, ls="--",
