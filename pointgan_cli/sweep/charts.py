@@ -3,10 +3,8 @@
 group with its Wilson interval) is drawn by ``successplot``.
 
 Why apart from ``summaries``: the statistics need numpy only, the charts matplotlib, whose import
-alone takes 0.3 s; ``Preload`` imports it on a thread where a core would otherwise wait for
-training in other processes, and a sweep that trained in its own process imports it
-(``import_libraries``) while its last batch's files are written. Reads members through a
-``SweepDir`` only.
+alone takes 0.3 s: ``Preload`` imports it where a core would wait for training in other
+processes, ``import_libraries`` while the last batch is written. Reads through ``SweepDir`` only.
 """
 
 from __future__ import annotations
