@@ -7,9 +7,7 @@ name the flag (``--lr-d``) or config key the user actually typed."""
 
 from __future__ import annotations
 
-import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -24,6 +22,7 @@ from pydantic import (
 
 from . import verdict
 from .errors import UsageError, cap, short
+from .specfile import read_fields
 
 SCHEMA_VERSION = 1
 #: Upper bounds that keep a typo (``--steps 1000000000000``) from running for ever or allocating
@@ -32,7 +31,6 @@ SCHEMA_VERSION = 1
 MAX_STEPS = 10_000_000
 MAX_BATCH_SIZE = 1_000_000
 MAX_INNER_BATCH = 4096
-MAX_CONFIG_BYTES = 1_000_000  # a config file is a few hundred bytes of spec fields
 
 #: The study's configurations. Each is a partial spec applied on top of the defaults; explicit
 #: flags and config files override it.
@@ -283,35 +281,9 @@ def flag_name(field: str) -> str:
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """Read a JSON or TOML config file into a flat dict of spec fields."""
-    where = short(str(path))
-    if not path.is_file():
-        raise UsageError(f"--config: file not found: {where}")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"--config: cannot read {where}: {exc.strerror}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise UsageError(f"--config: {where} is larger than {MAX_CONFIG_BYTES} bytes; a config "
-                         "file holds a few spec fields")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"--config: {where} is not UTF-8 text") from None
-    try:
-        if path.suffix.lower() == ".toml":
-            data = tomllib.loads(text)
-        else:
-            data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:  # JSONDecodeError is a ValueError
-        raise UsageError(f"--config: cannot parse {where}: {cap(str(exc), 160)}") from None
-    except RecursionError:
-        raise UsageError(f"--config: cannot parse {where}: nested too deeply") from None
-    if isinstance(data, dict) and isinstance(data.get("spec"), dict):
-        data = data["spec"]  # accept a run's spec.json as a config file
-    if not isinstance(data, dict):
-        raise UsageError(f"--config: {where} must hold a table/object of spec fields")
+    """Read a config file (``specfile.read_fields``: JSON or TOML, a run's spec file too)
+    into a flat dict of spec fields, its keys checked against the spec's."""
+    data, where = read_fields(path)
     unknown = sorted(set(data) - set(RunSpec.model_fields))
     if unknown:
         raise UsageError(f"--config: unknown key {short(unknown[0])} in {where}")
@@ -320,19 +292,6 @@ def read_config(path: Path) -> dict[str, Any]:
                          f"(got {short(data['preset'])})")
     return data
 
-
-def _no_constant(name: str) -> Any:
-    """JSON has no NaN or Infinity: refuse them in config files."""
-    raise ValueError(f"{name} is not a JSON number (only finite numbers are allowed)")
-
-
-def _finite_float(text: str) -> float:
-    """A JSON number as a float; one too large for a float (``1e400``) is refused, not read as
-    infinity."""
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(f"{cap(text, 40)} is too large for a number")
-    return value
 
 
 

@@ -155,10 +155,9 @@ def judge(
     ``entered_at``: the run's ``EntryTracker.at`` over all its snapshots (the window alone
     cannot say when a run that is inside for the whole window first got there); it becomes
     ``converged_at`` (None for a diverged run)."""
-    start = window_start(total_steps, window)
+    start, earliest = window_start(total_steps, window), evidence_start(total_steps, window)
     every = sorted((int(s), float(wi), float(bi)) for s, wi, bi in zip(steps, w, b)
-                   if int(s) >= evidence_start(total_steps, window) and math.isfinite(wi)
-                   and math.isfinite(bi))
+                   if int(s) >= earliest and math.isfinite(wi) and math.isfinite(bi))
     rows = [r for r in every if r[0] >= start]
     before = [distance(r[1], r[2], real) for r in every if r[0] < start]
     n = len(rows)

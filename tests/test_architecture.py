@@ -16,7 +16,7 @@ ENGINE = tuple(f"engine.{m}" for m in (
     "rng", "models", "losses", "grads", "layout", "batching", "randomness",
     "state", "optimizers", "capture", "snapshots", "trainer", "dirac", "replay",
     "snapshot_record"))
-ROOT_MODULES = ("errors", "spec", "naming", "verdict")
+ROOT_MODULES = ("errors", "spec", "specfile", "naming", "verdict")
 MAX_LINES = 400
 
 

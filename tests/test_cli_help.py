@@ -188,3 +188,38 @@ def test_help_shows_no_type_noise_and_every_fixed_choice(runner):
         row = _row(help_text(runner, cmd.split()), flag)
         for v in values:
             assert re.search(rf"(?<![\w-]){re.escape(str(v))}(?![\w-])", row), (cmd, flag, v, row)
+
+
+def test_the_command_tree_loads_without_collections_and_commands_run_with_them(monkeypatch):
+    """``app.main`` pauses the garbage collector while the tree's libraries load, then freezes
+    what they made and turns it on again before the command runs (a command never runs with
+    the collector off)."""
+    import gc
+    import signal
+
+    import typer
+
+    from pointgan_cli.cli import app as app_module
+
+    seen: dict = {}
+
+    class Command:
+        def main(self, args, prog_name):
+            seen.update(running=gc.isenabled(), frozen=gc.get_freeze_count())
+
+    def get_command(_app):
+        seen["loading"] = gc.isenabled()
+        return Command()
+
+    monkeypatch.setattr(typer.main, "get_command", get_command)
+    monkeypatch.setattr(app_module, "_quick_exit", lambda: None)
+    handler = signal.getsignal(signal.SIGTERM)
+    gc.unfreeze()
+    try:
+        app_module.main(["ls"])
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+        gc.unfreeze()
+        gc.enable()
+    assert seen["loading"] is False and seen["running"] is True
+    assert seen["frozen"] > 0

@@ -99,6 +99,24 @@ def test_a_run_is_the_same_alone_in_any_batch_and_with_any_threads():
     assert np.array_equal(part.S[::-1], whole.S[2:7])
 
 
+@pytest.mark.parametrize(("preset", "kw"), [
+    ("fixed", {}),
+    ("fixed", {"d_steps": 2, "inner_batch": 3}),
+    ("fixed", {"instance_noise": 0.1}),
+])
+def test_a_run_is_the_same_whatever_calls_advance_it(preset, kw):
+    """The G-noise normals are drawn NOISE_STEPS steps at a time and kept between steps of
+    one call: calls of any length (1 step, 7, across a block's end) give the same bits."""
+    sp = specs(preset, 3, 70, **kw)
+    whole = FusedTrainer(sp)
+    whole.advance(70)
+    pieces = FusedTrainer(sp)
+    for upto in (1, 2, 9, 16, 17, 40, 41, 70):
+        pieces.advance(upto)
+    assert np.array_equal(pieces.S, whole.S)
+    assert not np.array_equal(FusedTrainer(sp).S, whole.S)
+
+
 def test_resume_from_a_checkpoint_gives_the_same_numbers():
     sp = specs("fixed", 3, 50)
     straight = FusedTrainer(sp)
@@ -253,3 +271,22 @@ def test_the_kernel_cache_is_keyed_by_the_fused_sources(tmp_path, monkeypatch):
     assert cache.source_key() == key  # the same sources, wherever they lie
     (src / "mathops.py").write_text((src / "mathops.py").read_text() + "\n# edited\n")
     assert cache.source_key() != key
+
+
+def test_loading_the_kernel_imports_no_scipy_and_leaves_scipy_importable():
+    """numba's BLAS check would import scipy.linalg (0.15-0.19 s of every fused command's
+    start; numba still imports scipy's top package, 12 ms); the loader keeps it out, and
+    scipy.linalg imports as usual afterwards."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from pointgan_cli.engine.fused.compiled import kernel\n"
+            "kernel(serial=True)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('scipy.linalg')))\n"
+            "import scipy.linalg.cython_blas\n"
+            "print('scipy.linalg' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["[]", "True"]

@@ -97,3 +97,36 @@ def test_report_animate_and_export_on_a_full_disk_are_one_line(cli, disk, tmp_pa
     _failed(cli(["sweep", "export", sweep / "members" / "baseline-s0001", "--out", disk / "e"]))
     assert not (disk / "e").exists()  # no half-made run directory
     assert not [p for p in disk.rglob("*") if ".tmp" in p.name]
+
+
+def test_gc_paused_pauses_collections_and_restores_the_state_it_found():
+    import gc
+
+    from pointgan_cli.training.runtime import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner one found it off and leaves it off
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError
+    assert gc.isenabled()
+
+
+def test_keep_loaded_freezes_what_the_process_holds():
+    import gc
+
+    from pointgan_cli.training.runtime import keep_loaded
+
+    gc.unfreeze()
+    held: list = []  # a container, so the collector tracks it
+    assert any(o is held for o in gc.get_objects())
+    try:
+        keep_loaded()
+        assert gc.get_freeze_count() > 0
+        assert not any(o is held for o in gc.get_objects())  # no collection walks it now
+    finally:
+        gc.unfreeze()

@@ -413,3 +413,56 @@ def test_an_article_method_named_like_field_value_is_a_method_reference():
     refs = reference_groups(spec)
     assert refs["fixed lr=0.003"] == "weight-decay=0.1 lr=0.003"
     assert refs["noise-scale=1.5 lr=0.01"] == "weight-decay=0.1 lr=0.01"
+
+
+def test_checkpoints_are_written_while_the_next_batch_trains_and_all_land_first(
+        cli, tmp_path, monkeypatch):
+    """A sweep that trains its batches one after another in its own process writes their
+    checkpoints on one thread of their own (``store.background``), in order; on a slow disk
+    every one is still on disk before the summaries read them, and the sweep's files are
+    those of a sweep on a fast one."""
+    import threading
+
+    from pointgan_cli.store import sweepstore
+
+    args = ["sweep", "--preset", "fixed", "--seeds", "0-4", "--steps", "60",
+            "--checkpoint-every", "20", "--workers", "1", "--max-batch", "3", "-q"]
+    assert cli([*args, "--out", tmp_path / "ref"]).exit_code == 0
+    real, seen = sweepstore.write_batch, []
+
+    def slow_disk(sweep, bid, metrics, stacked):
+        seen.append((threading.current_thread().name, bid, metrics.steps[-1]))
+        time.sleep(0.2)
+        real(sweep, bid, metrics, stacked)
+
+    monkeypatch.setattr(sweepstore, "write_batch", slow_disk)
+    t0 = time.perf_counter()
+    assert cli([*args, "--out", tmp_path / "s"]).exit_code == 0
+    assert time.perf_counter() - t0 >= 0.2 * 6  # six checkpoints, each on disk before the end
+    assert {name for name, _, _ in seen} != {threading.current_thread().name}
+    assert [(bid, step) for _, bid, step in seen] == [
+        (b, s) for b in ("0000", "0001") for s in (20, 40, 60)]  # in order, every snapshot
+    for name in ("summary.json", "summary.csv", "batches/0000.metrics.npz",
+                 "batches/0001.metrics.npz"):
+        assert (tmp_path / "s" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes()
+
+
+def test_kill_9_of_a_one_process_sweep_then_resume_gives_the_same_summary(cli, tmp_path):
+    """The fused engine's default: the batches train one after another in the sweep's own
+    process and their checkpoints are written on a thread. Killed once a checkpoint is on
+    disk, the sweep resumes to the summary of an uninterrupted one."""
+    args = ["sweep", "--preset", "baseline", "--preset", "noise", "--seeds", "0-3",
+            "--steps", "3000", "--checkpoint-every", "100", "--max-batch", "4"]
+    assert cli([*args, "--out", tmp_path / "full"]).exit_code == 0
+    out = tmp_path / "killed"
+    proc = popen_cli([*args, "--out", out])
+    t0 = time.time()
+    while not list((out / "batches").glob("*.state.npz")):
+        assert proc.poll() is None and time.time() - t0 < 120
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "summary.json").exists()
+    res = cli(["sweep", "--resume", "--out", out])
+    assert res.exit_code == 0, res.stderr
+    assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()

@@ -354,3 +354,37 @@ def test_the_convergence_chart_keeps_every_legend_entry_inside_without_a_warning
         assert len(styles) == n
         plt.close(fig)
         assert plot_convergence(summary)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_long_group_names_and_notes_wrap_instead_of_running_into_each_other(cli, tmp_path,
+                                                                            monkeypatch):
+    """A 2-axis grid names its groups at length (``fixed noise-scale=0 weight-decay=0.0001``):
+    each panel's title wraps to its panel, no two titles overlap, the legend and the titles
+    stay apart; the figure's notes wrap to its width instead of running off both sides."""
+    from matplotlib.text import Text
+
+    from pointgan_cli.sweep import charts
+
+    out = tmp_path / "g"
+    res = cli(["sweep", "--preset", "fixed", "--grid", "noise_scale=0:3:4", "--grid",
+               "weight_decay=1e-4:1:3:log", "--seeds", "0-2", "--steps", "40", "--workers", "1",
+               "--out", out, "-q"])
+    assert res.exit_code == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    monkeypatch.setattr(charts, "MAX_DRAWN", 1)  # thinned: a second, long note
+    fig, plt = weights_figure(SweepDir(out), summary, 1.0)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        titles = [ax.title for ax in fig.axes if ax.get_title()]
+        assert len(titles) == 12 and any("\n" in t.get_text() for t in titles)
+        boxes = [t.get_window_extent(renderer) for t in titles]
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        legend = fig.legends[0].get_window_extent(renderer)
+        assert not any(legend.overlaps(b) for b in boxes)
+        sup = next(t for t in fig.findobj(Text) if t.get_text().startswith("w and b over"))
+        assert sup.get_text().count("\n") >= 1 and "at most 1 seeds" in sup.get_text()
+        assert not legend.overlaps(sup.get_window_extent(renderer))
+        assert_text_inside(fig)
+    finally:
+        plt.close(fig)

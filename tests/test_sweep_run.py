@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import time
 
 import pytest
 
@@ -46,3 +47,36 @@ def test_a_huge_max_batch_value_is_not_echoed_whole(cli, tmp_path):
     res = cli([*ARGS, "--max-batch", "9" * 100_000 + "x", "--out", tmp_path / "s"])
     assert res.exit_code == 2 and res.stderr.count("\n") == 1
     assert len(res.stderr) < 300 and not (tmp_path / "s").exists()
+
+
+def test_the_charts_libraries_load_while_the_last_batch_is_written(cli, tmp_path, monkeypatch):
+    """A sweep that trains in its own process hands its last batch's files to the writes'
+    thread and imports the charts' libraries meanwhile; the summaries start once the files
+    are on disk."""
+    from pointgan_cli.store import sweepstore
+    from pointgan_cli.sweep import charts, summaries
+
+    real_write, real_import, real_summaries = (sweepstore.write_batch, charts.import_libraries,
+                                               summaries.write_summaries)
+    events: list[str] = []
+
+    def slow_write(sweep, bid, metrics, stacked):
+        time.sleep(0.3)
+        real_write(sweep, bid, metrics, stacked)
+        events.append(f"wrote {bid}@{metrics.steps[-1]}")
+
+    def load():
+        events.append("import")
+        real_import()
+
+    def summarise(*args, **kw):
+        events.append("summaries")
+        return real_summaries(*args, **kw)
+
+    monkeypatch.setattr(sweepstore, "write_batch", slow_write)
+    monkeypatch.setattr(charts, "import_libraries", load)
+    monkeypatch.setattr(summaries, "write_summaries", summarise)
+    res = cli(["sweep", "--preset", "fixed", "--seeds", "0-1", "--steps", "40", "--workers", "1",
+               "--out", tmp_path / "s", "-q"])
+    assert res.exit_code == 0, res.stderr
+    assert events == ["import", "wrote 0000@40", "summaries"]

@@ -80,7 +80,8 @@ Preset = Annotated[
 ]
 Config = Annotated[
     Optional[Path],
-    typer.Option("--config", help="JSON or TOML file of spec fields (a run's spec.json works too).",
+    typer.Option("--config", help="JSON or TOML file of spec fields (a run's spec.json works "
+                 "too; train and spec show also take a run directory or SWEEP/members/ID).",
                  rich_help_panel=SPEC_PANEL),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]

@@ -26,10 +26,10 @@ def show(
     """
     stored = None
     if config is not None and (not config.is_file() or "members" in config.parts):
-        # SWEEP/members/ID[/spec.json]: the member's spec from its sweep, as train reads it
-        from ..store.memberpath import member_spec
+        # SWEEP/members/ID[/spec.json] or a run directory: its stored spec, as train reads it
+        from ..store.memberpath import stored_spec
 
-        found = member_spec(config)
+        found = stored_spec(config)
         stored = None if found is None else found.model_dump(mode="json")
     spec = resolve_spec(preset, config, spec_flags, stored)
     console.print_json(spec.model_dump(mode="json"))

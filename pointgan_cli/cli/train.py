@@ -53,15 +53,16 @@ def train(
     Example: pointgan train --preset fixed --seed 3 --out runs/fixed-3
     """
     from ..store import outputs, rundir
-    from ..store.memberpath import member_spec
+    from ..store.memberpath import stored_spec
 
     spec = None
     if not resume:
         # Resolved once, before torch is even imported: bad input fails in well under a
-        # second. ``--config SWEEP/members/ID`` starts from that member's stored spec.
-        stored_spec = member_spec(config) if config is not None else None
-        spec = resolve_spec(preset, config, spec_flags, None if stored_spec is None
-                            else stored_spec.model_dump(mode="json"))
+        # second. ``--config SWEEP/members/ID`` or ``--config RUN_DIR`` starts from that
+        # member's or run's stored spec.
+        stored = stored_spec(config) if config is not None else None
+        spec = resolve_spec(preset, config, spec_flags, None if stored is None
+                            else stored.model_dump(mode="json"))
     from .. import trackers
     from ..training.train import Member, train_batch
 

@@ -49,3 +49,13 @@ def member_spec(path: Path | str) -> RunSpec | None:
         path = path.parent
     where = member_address(path)
     return None if where is None else where[0].spec_of(where[1])
+
+
+def stored_spec(path: Path | str) -> RunSpec | None:
+    """The spec ``--config PATH`` stands for when PATH is a sweep's member (``member_spec``)
+    or a run directory (the spec it was trained with); None for anything else (a config
+    file)."""
+    found = member_spec(path)
+    if found is None and rundir.is_run(path):
+        found = rundir.load_spec(Path(path))[0]
+    return found

@@ -10,6 +10,7 @@ training. Reads members through a ``SweepDir`` only.
 from __future__ import annotations
 
 import contextlib
+import textwrap
 import threading
 from typing import Any
 
@@ -30,7 +31,7 @@ class Preload:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=_import_charts, name="pointgan-preload",
+            self._thread = threading.Thread(target=import_libraries, name="pointgan-preload",
                                             daemon=True)
             self._thread.start()
 
@@ -39,7 +40,10 @@ class Preload:
             self._thread.join()
 
 
-def _import_charts() -> None:
+def import_libraries() -> None:
+    """Import what the charts draw with (matplotlib with Agg, PIL) now (0.3 s once; a no-op
+    after), where the process would otherwise wait; a failure is left to the charts'
+    own import to report."""
     with contextlib.suppress(Exception):  # the summaries import (and report) them themselves
         import matplotlib
 
@@ -153,6 +157,25 @@ def panel_layout(groups: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return rows
 
 
+def panel_titles(rows: list[list[dict[str, Any]]], single: bool, panel_in: float
+                 ) -> list[list[str]]:
+    """Each weights panel's title, "GROUP: converged/n", wrapped to its panel's width (8 pt
+    text: about 0.062 in a character) so the long names of a 2-axis grid do not run into
+    their neighbours; an experiment's later panels name their grid point only."""
+    out = []
+    for row in rows:
+        titles = []
+        for c, g in enumerate(row):
+            name, point = split_group(g["group"])
+            first = c == 0 or split_group(row[c - 1]["group"])[0] != name
+            head = g["group"] if single or first else point
+            titles.append("\n".join(textwrap.wrap(f"{head}: {g['converged']}/{g['n']}",
+                                                  max(12, int(panel_in / 0.062)),
+                                                  break_on_hyphens=False)))
+        out.append(titles)
+    return out
+
+
 def shared_limits(curves: list[np.ndarray], target: float) -> tuple[float, float]:
     """One quantity's y-limits for every panel: ``robust_limits`` over the groups whose own
     range is not far wider than the typical group's (at most 4 times the median width), so a
@@ -198,11 +221,13 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
     single = all(len(gs) == 1 for gs in experiments(groups).values())
     pw = 3.4 if ncols <= 2 else 2.2  # inches per panel
     ph = 2.5 if len(rows) <= 2 else 2.1
-    top_in, bottom_in, left_in, right_in = 1.05, 0.45, 0.65, 0.15
+    titles = panel_titles(rows, single, pw)
+    more = 0.14 * (max(t.count("\n") for r in titles for t in r))  # a title's extra lines
+    top_in, bottom_in, left_in, right_in = 1.05 + more, 0.45, 0.65, 0.15
     width = max(ncols * pw + left_in + right_in, 7.0)
-    height = len(rows) * (ph + 0.55) + top_in + bottom_in
+    height = len(rows) * (ph + 0.55 + more) + top_in + bottom_in
     fig = plt.figure(figsize=(width, height))
-    outer = fig.add_gridspec(len(rows), ncols, hspace=0.55 / ph, wspace=0.3,
+    outer = fig.add_gridspec(len(rows), ncols, hspace=(0.55 + more) / ph, wspace=0.3,
                              left=left_in / width, right=1 - right_in / width,
                              bottom=bottom_in / height, top=1 - top_in / height)
     data = [[group_curves(sweep_dir, g["members"]) for g in row] for row in rows]
@@ -255,19 +280,23 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
                     ax.set_xlabel("step", fontsize=7, labelpad=1)
                     ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
                     ax.xaxis.set_major_formatter(FuncFormatter(_steps_text))
-            name, point = split_group(g["group"])
-            first = c == 0 or split_group(row[c - 1]["group"])[0] != name
-            head = g["group"] if single or first else point
-            top.set_title(f"{head}: {g['converged']}/{g['n']}", fontsize=8, pad=3)
+            top.set_title(titles[r][c], fontsize=8, pad=3)
     notes = [few] if few else []
     if thinned:
         notes.append(f"at most {MAX_DRAWN} seeds per group and outcome drawn")
     if clipped_any:
         notes.append("same y-limits in every panel: a seed or group that runs away is "
                      "clipped and says so")
-    fig.suptitle("w and b over training, one panel per group (title: converged/n)"
-                 + (f"\n({'; '.join(notes)})" if notes else ""),
-                 fontsize=10, y=1 - 0.08 / height, va="top")
+    # the notes wrapped to the figure's width (10 pt text: about 0.077 in a character), the
+    # figure taller by the lines they add, the panels where they were
+    lines = textwrap.wrap(f"({'; '.join(notes)})", int((width - 0.4) / 0.077)) if notes else []
+    extra = 0.17 * max(0, len(lines) - 1)
+    if extra:
+        height += extra
+        fig.set_size_inches(width, height)
+        outer.update(bottom=bottom_in / height, top=1 - (top_in + extra) / height)
+    fig.suptitle("\n".join(["w and b over training, one panel per group (title: converged/n)",
+                            *lines]), fontsize=10, y=1 - 0.08 / height, va="top")
     handles = [Line2D([], [], color=CONVERGED, lw=1.2, label="a converged seed"),
                Line2D([], [], color=NOT_CONVERGED, lw=1.2, ls="--",
                       label="a seed that did not converge"),
@@ -275,7 +304,8 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
                       label="median over seeds"),
                Line2D([], [], color="0.3", ls=":", lw=1, label=f"target w = 0, b = {real:g}")]
     fig.legend(handles=handles, loc="upper center", ncol=4 if width >= 9 else 2, fontsize=8,
-               frameon=False, bbox_to_anchor=(0.5, 1 - (0.5 if notes else 0.36) / height))
+               frameon=False,
+               bbox_to_anchor=(0.5, 1 - ((0.5 + extra) if notes else 0.36) / height))
     return fig, plt
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from ..errors import RuntimeFailure
+from ..store.background import BackgroundWrites
 from ..training import worker_boot
 from ..training.runtime import Interrupted, SignalFlag
 from .jobs import train_job
@@ -86,10 +87,15 @@ def _fork_is_safe() -> bool:
 
 
 def run_local(
-    jobs: Sequence[Job], workers: int, on_progress: Callable[[int], None] | None = None
+    jobs: Sequence[Job], workers: int, on_progress: Callable[[int], None] | None = None,
+    writes: BackgroundWrites | None = None,
 ) -> None:
     """Run jobs on ``workers`` processes; ``on_progress(run_steps)`` as work completes.
 
+    Jobs that train in this process (one worker, or one job) write their checkpoints on
+    ``writes``' thread: a finished batch's files are packed and written while the next batch
+    trains. The caller's ``writes`` may still be writing the last batch's when this returns
+    (the caller waits for it); without one, every write is done when this returns.
     SIGINT/SIGTERM to this process stop every worker at its next step, each writes a
     checkpoint, then ``Interrupted`` is raised; workers die with this process (kill -9)."""
     if not jobs:
@@ -97,7 +103,9 @@ def run_local(
     if workers <= 1 or len(jobs) == 1:  # no pool: same numbers, no start-up cost
         # One flag for every job: a signal between two jobs, or after a job's last check,
         # stops the sweep instead of being lost when the next job starts.
-        with SignalFlag() as flag:
+        own = BackgroundWrites() if writes is None else contextlib.nullcontext()
+        with SignalFlag() as flag, own:
+            writes = own if isinstance(own, BackgroundWrites) else writes
             for job in jobs:
                 if flag.hit:
                     break
@@ -111,7 +119,7 @@ def run_local(
 
                 try:
                     train_job(job, tell_progress, handle_signals=False,
-                              should_stop=lambda: flag.hit)
+                              should_stop=lambda: flag.hit, writes=writes)
                 except Interrupted:
                     break
         if flag.hit:

@@ -23,6 +23,7 @@ from ..errors import UsageError
 from ..games import game_of
 from ..naming import resume_command
 from ..store import atomic, checks, sweepstore
+from ..store.background import BackgroundWrites
 from ..store.sweepdir import SweepDir
 from ..training.records import final_state, run_summary
 from ..training.runtime import check_memory, disk_failure, prepare_device
@@ -44,24 +45,34 @@ def train_store_batch(
     should_stop: Callable[[], bool] | None = None,
     handle_signals: bool = True,
     resume: bool = False,
+    writes: BackgroundWrites | None = None,
 ) -> None:
     """Train ``members`` (one ``batch_key``) as batch ``bid`` of the sweep at ``sweep``;
     ``resume``: they continue from the batch's state file.
 
+    The checkpoints are written on ``writes``' thread while training goes on (None: a thread
+    of this batch's own, every write done when this returns; a sweep that trains its batches
+    one after another passes one for all of them and waits for it before its summaries).
     SIGINT (``handle_signals``) or ``should_stop()`` stop between two steps after a
     checkpoint of the current step (``Interrupted``)."""
     specs = [m.spec for m in members]
     prepare_device(specs[0])
     check_memory(specs)
     try:
-        _train(SweepDir(sweep), bid, members, on_progress, should_stop, handle_signals, resume)
+        if writes is not None:
+            _train(SweepDir(sweep), bid, members, on_progress, should_stop, handle_signals,
+                   resume, writes)
+        else:
+            with BackgroundWrites() as own:
+                _train(SweepDir(sweep), bid, members, on_progress, should_stop, handle_signals,
+                       resume, own)
     except OSError as exc:
         again = resume_command(sweep)
         raise disk_failure(exc, Path(sweep), again) from None
 
 
 def _train(sweep: SweepDir, bid, members, on_progress, should_stop, handle_signals,
-           resume) -> None:
+           resume, writes: BackgroundWrites) -> None:
     specs = [m.spec for m in members]
     ids = [m.id for m in members]
     trainer = new_trainer(specs)
@@ -100,7 +111,10 @@ def _train(sweep: SweepDir, bid, members, on_progress, should_stop, handle_signa
                 stacked["summaries"] = atomic.finite_json(
                     [run_summary(trainer, i, float(wall[i]), windows[i], final, entered[i])
                      for i in range(len(ids))])
-            sweep.write_batch(bid, metrics, stacked)
+            # the snapshots so far in lists of their own: training goes on appending
+            held = sweepstore.BatchMetrics(metrics.ids, list(metrics.steps),
+                                           list(metrics.params))
+            writes.submit(lambda: sweep.write_batch(bid, held, stacked))
 
         train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
                      resume_command(sweep.path),

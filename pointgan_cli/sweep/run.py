@@ -17,8 +17,16 @@ from ..games import DIRAC, game_of
 from ..naming import resume_command
 from ..spec import RunSpec
 from ..store import outputs
+from ..store.background import BackgroundWrites
 from ..store.sweepdir import Entry, SweepDir
-from ..training.runtime import Interrupted, disk_failure, runs_that_fit, signals_raise
+from ..training.runtime import (
+    Interrupted,
+    disk_failure,
+    gc_paused,
+    keep_loaded,
+    runs_that_fit,
+    signals_raise,
+)
 from . import charts, dirac_summaries, summaries
 from .executors import check_reachable, run_local, run_ray
 from .plan import store_jobs
@@ -151,17 +159,21 @@ def wants_preload(executor: str, workers: int, jobs: int, cpus: int,
 
 def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_batch, workers,
                 executor, ray_address, progress) -> dict:
-    if resume:
-        target.prepare_resume()
-    else:  # sweep.json first: it is what --resume continues
-        target.prepare_fresh(force)
-        target.create(command, sweep.model_dump(mode="json"),
-                      [Entry(i, g, s.model_dump(mode="json")) for i, g, s in members])
-    if any(spec.device != "cpu" for _, _, spec in members):
-        workers = 1  # one process drives the GPU; more would each hold a CUDA context
-    jobs = store_jobs(target, members, max_batch, workers)
-    _prepare_engines([spec for _, _, spec in members],
-                     pool=executor == "local" and workers > 1 and len(jobs) > 1)
+    with gc_paused():  # sweep.json, the plan and the engines' libraries: nothing to collect
+        if resume:
+            target.prepare_resume()
+        else:  # sweep.json first: it is what --resume continues
+            target.prepare_fresh(force)
+            target.create(command, sweep.model_dump(mode="json"),
+                          [Entry(i, g, s.model_dump(mode="json")) for i, g, s in members])
+        if any(spec.device != "cpu" for _, _, spec in members):
+            workers = 1  # one process drives the GPU; more would each hold a CUDA context
+        jobs = store_jobs(target, members, max_batch, workers)
+        _prepare_engines([spec for _, _, spec in members],
+                         pool=executor == "local" and workers > 1 and len(jobs) > 1)
+        # the libraries, the kernel and the specs, kept out of later collections before the
+        # collector is on again (turned on first, it would walk them all at once)
+        keep_loaded()
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
         progress(total, 0)
@@ -181,7 +193,14 @@ def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_ba
         if executor == "ray":
             run_ray(jobs, ray_address, on_progress)
         else:
-            run_local(jobs, workers, on_progress)
+            with BackgroundWrites() as writes:  # leaving it waits for every checkpoint
+                run_local(jobs, workers, on_progress, writes)
+                # A batch that trained in this process may still be packing and writing
+                # its last files on the writes' thread (bz2 and the disk, without the GIL):
+                # the charts' libraries load meanwhile instead of after.
+                with gc_paused():
+                    charts.import_libraries()
+                    keep_loaded()
     finally:
         if preload is not None:
             preload.join()

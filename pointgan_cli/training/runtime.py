@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import gc
 import os
 import signal
 import sys
@@ -56,6 +57,31 @@ def keep_freed_memory() -> None:
 
 
 _ALLOCATOR_TUNED = False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (restored after). Loading libraries and building
+    many small objects (every member's summary, matplotlib's artists) makes nothing to
+    collect, but each full collection meanwhile walks every object the process holds: in a
+    process with numba or torch loaded, reading 1,024 summaries took 0.16 s instead of 0.03 s
+    and gathering a finished batch's success windows 25 ms instead of 2."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def keep_loaded() -> None:
+    """Leave what this process holds now (libraries, the compiled kernel, the members' specs)
+    out of every later collection (``gc.freeze``): they live as long as the process, and
+    without this each full collection during training walked them all (44 ms each in a fused
+    sweep). Called inside ``gc_paused``, it also spares the collection that turning the
+    collector on again would start at once."""
+    gc.freeze()
 
 
 class SignalFlag:

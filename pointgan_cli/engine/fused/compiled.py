@@ -9,6 +9,9 @@ main process before its workers start, so they load the cache and never print th
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from . import cache
 
@@ -38,10 +41,11 @@ def kernel(serial: bool | None = None):
         cache.use_cache_dir()
         if not cache.is_cached("runs", name):
             cache.say_compiling("fused CPU kernel")
-        from . import runs
+        with _numba_without_blas():
+            from . import runs
 
-        fn = getattr(runs, name)
-        fn.compile(signature())
+            fn = getattr(runs, name)
+            fn.compile(signature())
         _kernels[name] = fn
         threads = os.environ.get(THREADS_ENV)
         if threads and not serial:
@@ -50,6 +54,25 @@ def kernel(serial: bool | None = None):
             numba.set_num_threads(max(1, min(int(threads),
                                              numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     return _kernels[name]
+
+
+@contextmanager
+def _numba_without_blas() -> Iterator[None]:
+    """numba's first compile (or cache load) imports ``numba.np.arraymath``, which imports
+    scipy's BLAS to know whether jitted code may call ``np.dot``: 0.15-0.19 s of every fused
+    command's start (scipy.linalg and what it imports). The kernel calls no BLAS, and nothing
+    else in pointgan imports scipy, so while the kernel loads that import fails (a None in
+    ``sys.modules``) and numba records "no BLAS"; afterwards scipy imports as usual."""
+    key = "scipy.linalg.cython_blas"
+    if key in sys.modules or "numba.np.arraymath" in sys.modules:
+        yield  # already imported: nothing left to save
+        return
+    sys.modules[key] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if key in sys.modules and sys.modules[key] is None:
+            del sys.modules[key]
 
 
 def warm(serial: bool = False) -> None:

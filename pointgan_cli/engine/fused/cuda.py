@@ -66,11 +66,12 @@ def device_versions(*funcs) -> SimpleNamespace:
         py = f.py_func
         scope = {**py.__globals__, **made}
         fn = FunctionType(py.__code__, scope, py.__name__, py.__defaults__, py.__closure__)
-        made[py.__name__] = cuda.jit(device=True)(fn)
+        # NAME_ops: NAME in plain operations, where the CPU's is an LLVM intrinsic
+        made[py.__name__.removesuffix("_ops")] = cuda.jit(device=True)(fn)
     return SimpleNamespace(**made)
 
 
-h = device_versions(hashrng.mix32, hashrng.stream_key, hashrng.step_key, hashrng.bits,
+h = device_versions(hashrng.mix32_ops, hashrng.stream_key, hashrng.step_key, hashrng.bits,
                     hashrng.u24, hashrng.uniform32, hashrng.normal_pair)
 apply = device_versions(kernel.direction, kernel.apply).apply
 

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .kernel import FOUR, ONE, TWO, ZERO, fill_draws, record
+from .kernel import FOUR, ONE, TWO, ZERO, fill_draws, normal_scratch, record
 from .layout import (
     DECAY,
     F_B1,
@@ -226,6 +226,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every):
     XB = np.zeros(nd * B, np.float32)
     EPS = np.zeros(nd * K * 2, np.float32)
     none = np.zeros(0, np.float32)
+    NS = normal_scratch(IS, 0)
     V = np.zeros(K * B, np.float32)
     Z = np.zeros(3 * (K * B + PAD), np.float32)
     gg, gd = np.zeros(2, np.float32), np.zeros(7, np.float32)
@@ -236,7 +237,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every):
     c1, c2 = F(1.0 - Fs[F_B1]), F(1.0 - Fs[F_B2])
     eps = F(Fs[F_EPS])
     for t in range(t0, t1):
-        fill_draws(seed, t, IS, H, r, XB, EPS, none, none)
+        fill_draws(seed, t, IS, H, r, XB, EPS, none, none, NS)
         g_grad(S, r, B, minimax, XB, gg)
         n = t + 1 - first
         adam(S, r, G, MG, VG, 2, gg, lr_g, BC[n, 0], BC[n, 1], b1, b2, c1, c2, eps, ONE)

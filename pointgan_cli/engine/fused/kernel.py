@@ -188,10 +188,48 @@ def record(S, r, t, t0, every, SNAP):
                 SNAP[r, j, k] = S[r, k]
 
 
+#: Steps whose G-noise normals ``fill_draws`` computes in one vectorised pass (the 8 pairs
+#: of one step are too few for the vector loop: alone, they cost 75 ns of a ~1 us run-step).
+NOISE_STEPS = 16
+
+
 @njit(cache=True, error_model="numpy")
-def fill_draws(seed, t, IS, H, r, XB, EPS, INSB, GPB):
+def normal_scratch(IS, n_inst):
+    """Scratch for ``fill_draws``'s normals, in whole blocks: the G-noise pairs of
+    NOISE_STEPS steps (their step keys and pair indices, uniforms, values; the first step they
+    hold), and the instance noise's n_inst values of one step (its own values, the same
+    uniforms' scratch)."""
+    room = h.pair_room(max(NOISE_STEPS * IS[I_ND] * IS[I_K], (n_inst + 1) // 2))
+    inst = h.pair_room((n_inst + 1) // 2) if n_inst else 0
+    return (np.zeros(room, np.uint64), np.zeros(room, np.int64), np.zeros(room),
+            np.zeros(room), np.zeros(2 * room, np.float32), np.full(1, -1, np.int64),
+            np.zeros(2 * inst, np.float32))
+
+
+@njit(cache=True, error_model="numpy")
+def noise_block(seed, t, nd, K, NS):
+    """The G-noise pairs of steps t to t + NOISE_STEPS - 1 (each sub-step's K pairs) into
+    ``normal_scratch``'s NS, in one pass; steps past the call's end are drawn and unused."""
+    KEYS, IDX, U0, U1, Z, first = NS[0], NS[1], NS[2], NS[3], NS[4], NS[5]
+    kn, kx = h.stream_key(seed, STREAM_NOISE), h.stream_key(seed, STREAM_NOISE_EXTRA)
+    i = 0
+    for c in range(NOISE_STEPS):
+        for j in range(nd):
+            sk = h.step_key(kn, t + c) if j == 0 else h.step_key(kx, (t + c) * 64 + j)
+            for k in range(K):
+                KEYS[i], IDX[i] = sk, k
+                i += 1
+    n = h.pair_room(i)
+    h.normal_block(KEYS[:n], IDX[:n], U0[:n], U1[:n], Z)
+    first[0] = t
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def fill_draws(seed, t, IS, H, r, XB, EPS, INSB, GPB, NS):
     """Step t's randomness for one run (``randomness._fill_chunk``): x per D sub-step (B),
-    G-noise (n_d, K, 2) scaled, instance noise (Bp + n_d N) scaled, WGAN-GP weights."""
+    G-noise (n_d, K, 2) scaled, instance noise (Bp + n_d N) scaled, WGAN-GP weights. NS:
+    ``normal_scratch``'s buffers; the G-noise of the next steps waits there (``noise_block``),
+    so run steps in increasing order with one NS."""
     B, Bp, K, nd = IS[I_B], IS[I_BP], IS[I_K], IS[I_ND]
     sk = h.step_key(h.stream_key(seed, STREAM_X), t)
     for b in range(B):
@@ -204,24 +242,21 @@ def fill_draws(seed, t, IS, H, r, XB, EPS, INSB, GPB):
                 XB[j * B + b] = h.uniform32(sk, b) * TWO - ONE
     if IS[I_NOISE] == 1:
         scale = H[r, NOISE]
-        for j in range(nd):
-            if j == 0:
-                sk = h.step_key(h.stream_key(seed, STREAM_NOISE), t)
-            else:
-                sk = h.step_key(h.stream_key(seed, STREAM_NOISE_EXTRA), t * 64 + j)
-            for k in range(K):
-                e0, e1 = h.normal_pair(sk, k)
-                EPS[(j * K + k) * 2] = e0 * scale
-                EPS[(j * K + k) * 2 + 1] = e1 * scale
+        first = NS[5][0]
+        if first < 0 or t < first or t >= first + NOISE_STEPS:
+            noise_block(seed, t, nd, K, NS)
+            first = t
+        Z, o = NS[4], (t - first) * nd * K * 2
+        for i in range(nd * K * 2):
+            EPS[i] = Z[o + i] * scale
     if IS[I_INST] == 1:
         scale = H[r, INST]
         n = INSB.shape[0]
         sk = h.step_key(h.stream_key(seed, STREAM_INSTANCE), t)
-        for p in range((n + 1) // 2):
-            e0, e1 = h.normal_pair(sk, p)
-            INSB[2 * p] = e0 * scale
-            if 2 * p + 1 < n:
-                INSB[2 * p + 1] = e1 * scale
+        room = h.pair_room((n + 1) // 2)
+        h.normal_pairs(sk, NS[2][:room], NS[3][:room], NS[6])
+        for i in range(n):
+            INSB[i] = NS[6][i] * scale
     if IS[I_GP] == 1:
         sk = h.step_key(h.stream_key(seed, STREAM_GP), t)
         for i in range(nd * Bp):

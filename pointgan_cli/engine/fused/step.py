@@ -24,6 +24,7 @@ from .kernel import (
     fill_draws,
     forward,
     loss_dz,
+    normal_scratch,
     penalty,
     record,
 )
@@ -190,6 +191,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, SNAP, every):
     EPS = np.zeros(nd * K * 2, np.float32)
     INSB = np.zeros(Bp + nd * (K * Bp + LANE) if IS[I_INST] == 1 else 0, np.float32)
     GPB = np.zeros(nd * Bp if IS[I_GP] == 1 else 0, np.float32)
+    NS = normal_scratch(IS, INSB.shape[0])
     V = np.zeros(n_slots, np.float32)
     S0, S1, Z = np.empty_like(V), np.empty_like(V), np.empty_like(V)
     GZ, U0, U1 = np.empty_like(V), np.empty_like(V), np.empty_like(V)
@@ -202,7 +204,7 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, SNAP, every):
     if IS[I_L2] == 1:
         decay = ONE  # L2 decay is in the gradient
     for t in range(t0, t1):
-        fill_draws(seed, t, IS, H, r, XB, EPS, INSB, GPB)
+        fill_draws(seed, t, IS, H, r, XB, EPS, INSB, GPB, NS)
         td = t * nd + 1
         g_grad(S, r, IS, XB, INSB, V, S0, S1, Z, GZ, gg)
         if scheme == 0:  # alternating: D's gradient at the new G
