@@ -5,11 +5,13 @@ and 4, NUL-separated JSON messages), so the tests need only the Debian ``chromiu
 no websocket library, no browser download. ``load(url)`` navigates, waits for the load event,
 and returns the console messages, uncaught exceptions and failed requests it saw, what the
 page's script-free DOM holds (tables, images and whether each image decoded with a visible
-size) and a full-page PNG screenshot.
+size) and a full-page PNG screenshot. One browser serves a process's pages, each in a browser
+context of its own (see ``_browser``).
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import json
@@ -113,18 +115,48 @@ class _Pipe:
         os.close(self._r)
 
 
+_shared: tuple[_Pipe, tempfile.TemporaryDirectory] | None = None
+
+
+def _browser() -> _Pipe:
+    """This process's headless Chromium, started by the first page and closed at exit. Each
+    page is a browser context of its own (a fresh profile: no cookies, storage, history or
+    cache of another page), as isolated as a browser of its own without half a second of
+    start-up per page."""
+    global _shared
+    if _shared is not None and _shared[0].proc.poll() is None:
+        return _shared[0]
+    _close_browser()  # one that died
+    exe = binary()
+    if exe is None:
+        raise FileNotFoundError("no chromium binary")
+    profile = tempfile.TemporaryDirectory(prefix="pointgan-chromium-")
+    _shared = (_Pipe(exe, profile.name), profile)
+    return _shared[0]
+
+
+@atexit.register
+def _close_browser() -> None:
+    global _shared
+    if _shared is not None:
+        pipe, profile = _shared
+        _shared = None
+        pipe.close()
+        profile.cleanup()
+
+
 class Page:
-    """One tab of a headless Chromium kept open: ``goto``, ``eval``, ``click``, ``screenshot``
-    and the errors seen so far, for tests that act on a page (use as a context manager)."""
+    """One tab of a headless Chromium kept open, in a browser context of its own: ``goto``,
+    ``eval``, ``click``, ``screenshot`` and the errors seen so far, for tests that act on a
+    page (use as a context manager)."""
 
     def __init__(self, width: int = 1200, height: int = 900, javascript: bool = True):
-        exe = binary()
-        if exe is None:
-            raise FileNotFoundError("no chromium binary")
-        self._profile = tempfile.TemporaryDirectory(prefix="pointgan-chromium-")
-        self.pipe = _Pipe(exe, self._profile.name)
+        self.pipe = _browser()
+        self.session = ""
+        self.context = self.pipe.call("Target.createBrowserContext")["browserContextId"]
         try:
-            target = self.pipe.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            target = self.pipe.call("Target.createTarget", {
+                "url": "about:blank", "browserContextId": self.context})["targetId"]
             s = self.pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})
             self.session = s["sessionId"]
             for domain in ("Page.enable", "Runtime.enable", "Log.enable"):
@@ -147,7 +179,8 @@ class Page:
         then wait until the page has handled it)."""
         nav = self.call("Page.navigate", {"url": url})
         if nav.get("loaderId"):
-            self.pipe.wait(lambda m: m.get("method") == "Page.loadEventFired")
+            self.pipe.wait(lambda m: m.get("method") == "Page.loadEventFired"
+                           and m.get("sessionId") == self.session)
         self.settle()
 
     def settle(self) -> None:
@@ -185,11 +218,17 @@ class Page:
     def errors(self) -> list[dict[str, Any]]:
         """Console errors and warnings, uncaught exceptions and failed loads seen so far."""
         self.eval("0")  # a round trip: every event sent before its answer is collected
-        return [e for e in self.pipe.events if _is_error(e)]
+        return [e for e in self.pipe.events
+                if e.get("sessionId") == self.session and _is_error(e)]
 
     def close(self) -> None:
-        self.pipe.close()
-        self._profile.cleanup()
+        """Dispose of this page's browser context (its tab, storage and cache) and forget its
+        events; the browser stays for the next page."""
+        with contextlib.suppress(Exception):  # the browser may be gone
+            self.pipe.call("Target.disposeBrowserContext", {"browserContextId": self.context},
+                           timeout=10)
+        self.pipe.events = [e for e in self.pipe.events
+                            if e.get("sessionId") not in (None, self.session)]
 
     def __enter__(self) -> Page:
         return self

@@ -13,9 +13,31 @@ from typer.testing import CliRunner
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import typer.testing  # noqa: E402
+
 from pointgan_cli.cli.app import app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _build_once(build):
+    """typer's ``CliRunner.invoke`` turns the app into its click command on every call (about
+    20 ms; the suite invokes the CLI over a thousand times). The app never changes while the
+    tests run, and a click command keeps nothing between invocations (each gets a new
+    context), so pointgan's is built once per process; any other app is built as before."""
+    built = []
+
+    def get_command(typer_app):
+        if typer_app is not app:
+            return build(typer_app)
+        if not built:
+            built.append(build(typer_app))
+        return built[0]
+
+    return get_command
+
+
+typer.testing._get_command = _build_once(typer.testing._get_command)  # type: ignore[attr-defined]
 
 
 def pytest_configure(config):

@@ -429,6 +429,16 @@ def _survivors(pgid: int) -> list[str]:
             if line.split()[1] == str(pgid) and not line.split()[2].startswith("Z")]
 
 
+def _survivors_after(pgid: int, seconds: float) -> list[str]:
+    """``_survivors(pgid)`` once the group is empty, or after ``seconds``: the same verdict as
+    looking once at the end (a group with no live process stays empty, nothing in it is left
+    to start one), without waiting out the time when it empties sooner."""
+    end = time.monotonic() + seconds
+    while (left := _survivors(pgid)) and time.monotonic() < end:
+        time.sleep(0.1)
+    return left
+
+
 def _wait(cond, proc, limit=120.0):
     t0 = time.time()
     while not cond():
@@ -447,8 +457,7 @@ def test_kill_9_of_a_sweep_during_start_up_leaves_no_process(tmp_path):
     os.killpg(proc.pid, 0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    time.sleep(2)
-    assert _survivors(proc.pid) == []
+    assert _survivors_after(proc.pid, 2) == []
     # (that --resume then gives the uninterrupted summary: tests/test_sweep.py)
 
 
@@ -463,8 +472,7 @@ def test_sigterm_to_a_sweep_checkpoints_every_member_and_exits_143(cli, tmp_path
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert err.count("\n") == 1 and f"pointgan sweep --resume --out {out}" in err
-    time.sleep(0.5)
-    assert _survivors(proc.pid) == []
+    assert _survivors_after(proc.pid, 0.5) == []
     assert not (out / "summary.json").exists()
     assert len(list((out / "batches").glob("*.state.npz"))) == 2  # one per worker's batch
     # in-process from here (--workers 1): the same numbers, without starting worker processes

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import invoke
 
 from pointgan_cli.store.sweepdir import SweepDir
 
@@ -23,12 +24,10 @@ def load():
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
+    """The sweep the script reads, made in this process (the script itself runs as one)."""
     out = tmp_path_factory.mktemp("pg") / "s"
-    args = ["sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-11", "--steps",
-            "1500", "--out", str(out), "-q"]
-    r = subprocess.run([sys.executable, "-m", "pointgan_cli", *args], capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    invoke("sweep", "--preset", "baseline", "--preset", "fixed", "--seeds", "0-11", "--steps",
+           "1500", "--out", out, "-q")
     return out
 
 

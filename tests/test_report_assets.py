@@ -201,7 +201,7 @@ def test_the_slider_changes_ds_curve_and_the_link_opens_the_same_view(made):
         page.goto(url + moved["hash"])  # back to the slider's snapshot, in this browser
         errors = page.errors()
     assert errors == []
-    with chromium.Page() as page:  # a fresh browser, the link alone
+    with chromium.Page() as page:  # a fresh browser context (profile), the link alone
         page.goto(url + moved["hash"])
         again = state(page)
         assert {k: again[k] for k in ("view", "member", "step", "curve")} == \

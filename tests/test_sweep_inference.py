@@ -5,7 +5,6 @@ import json
 import math
 
 import pytest
-from scipy import stats as sps
 
 from pointgan_cli import verdict
 from pointgan_cli.sweep import inference
@@ -35,6 +34,8 @@ def test_curve_is_the_fraction_converged_with_wilson_band():
 
 
 def test_sign_test_on_censored_pairs_matches_scipy_binomtest():
+    from scipy import stats as sps  # here, not at import: scipy takes 1-2 s to load
+
     group = {0: 100, 1: 200, 2: None, 3: 50, 4: 400, 5: None, 6: 10, 7: 10}
     ref = {0: 300, 1: None, 2: None, 3: 60, 4: 100, 5: 500, 6: None, 7: 10}
     t = inference.paired_times(group, ref)

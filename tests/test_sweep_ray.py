@@ -36,13 +36,14 @@ def test_unreachable_ray_address_is_one_line(cli, tmp_path):
 
 
 @pytest.mark.long
-def test_sigterm_to_a_ray_sweep_checkpoints_every_running_member_and_exits_143(tmp_path):
+def test_sigterm_to_a_ray_sweep_checkpoints_every_running_member_and_exits_143(cli, tmp_path):
     """As with the local executor: one line, exit 143, each started batch saved at the step it
-    reached (not only at its last cadence checkpoint), and --resume finishes the sweep."""
+    reached (not only at its last cadence checkpoint), and --resume finishes the sweep (in this
+    process, as tests/test_faults.py resumes a signalled local sweep)."""
     import signal
     import time
 
-    from conftest import popen_cli, run_cli
+    from conftest import popen_cli
 
     from pointgan_cli.store import sweepstore
 
@@ -72,8 +73,8 @@ def test_sigterm_to_a_ray_sweep_checkpoints_every_running_member_and_exits_143(t
     steps = [sweepstore.read_progress(sweepstore.state_path(out, b))[1]
              for b in sweepstore.batch_ids(out)]
     assert steps and all(0 <= s < 6000 for s in steps)
-    res = run_cli(["sweep", "--resume", "--workers", "1", "--out", out, "-q"])
-    assert res.returncode == 0, res.stderr
+    res = cli(["sweep", "--resume", "--workers", "1", "--out", out, "-q"])
+    assert res.exit_code == 0, res.stderr
     assert (out / "summary.json").is_file()
 
 

@@ -39,6 +39,7 @@ closed form; the tests hold them to it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -151,10 +152,19 @@ def dirac_gan_field(f: Callable[[torch.Tensor], torch.Tensor], gamma: float = 0.
 # -- the expected PointGAN game ---------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
+def _leggauss(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``leggauss(n)``, computed once per n: it solves an eigenproblem every call, and
+    ``diagnose stability`` asked for the same rule 24 times (about 1.5 s)."""
+    x, w = leggauss(n)
+    x.flags.writeable = w.flags.writeable = False
+    return x, w
+
+
 def gauss_legendre(n: int, lo: float, hi: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Nodes and probability weights (summing to 1) of an n-point Gauss-Legendre rule for the
     uniform distribution on [lo, hi]."""
-    x, w = leggauss(n)
+    x, w = _leggauss(n)
     nodes = lo + (x + 1.0) * (hi - lo) / 2.0
     return torch.tensor(nodes, dtype=DT), torch.tensor(w / w.sum(), dtype=DT)
 
