@@ -33,13 +33,16 @@ def test_uniform_streams_are_the_torch_engines_bit_for_bit():
 
 
 def test_normal_streams_are_the_torch_engines_bit_for_bit():
+    """The CPU kernel's vectorised normals and the CUDA kernel's (libm's functions, as
+    ``normal_pair`` compiles for the device) are torch's, bit for bit."""
     seeds = np.arange(300, dtype=np.uint64)
     steps = np.arange(64, dtype=np.int64)
     for stream in (rng.STREAM_NOISE, rng.STREAM_INSTANCE):
-        ours = hashrng.normal_table(seeds, stream, steps, 8)
         ref = rng.normal_pairs(torch.tensor(seeds.astype(np.int64)), stream,
                                torch.tensor(steps), 8, torch.float32).numpy()
-        assert np.array_equal(ours, ref)
+        for vectorised in (True, False):
+            ours = hashrng.normal_table(seeds, stream, steps, 8, vectorised)
+            assert np.array_equal(ours, ref)
 
 
 def test_initial_parameters_are_the_torch_engines():
