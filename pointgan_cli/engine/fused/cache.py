@@ -86,8 +86,8 @@ def say_compiling(what: str) -> None:
         writable = os.access(kernel_dir(), os.W_OK)
     except OSError:
         writable = False
-    print(f"pointgan: compiling the {what} once (about 10 s); cached in {cache_dir()}"
+    print(f"pointgan: compiling the {what} once (about half a minute); cached in {cache_dir()}"
           if writable else
-          f"pointgan: compiling the {what} (about 10 s); cannot cache it in {cache_dir()}, so "
-          f"every run compiles again (set {ENV} to a folder you can write)",
+          f"pointgan: compiling the {what} (about half a minute); cannot cache it in "
+          f"{cache_dir()}, so every run compiles again (set {ENV} to a folder you can write)",
           file=sys.stderr, flush=True)
