@@ -44,22 +44,6 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "long: takes several seconds on its own (real processes, a local Ray, "
         "1,000 animation frames); run before the others, see pytest_collection_modifyitems")
-    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
-        _load_kernels_side_by_side()
-
-
-def _load_kernels_side_by_side():
-    """Compile the fused kernel's two variants (serial, threaded) at once in two processes,
-    or just load them where cached (about a second), before the test processes start. A
-    fresh checkout's first run otherwise compiled both in every test process that needed
-    them (about 25 CPU-s each: four compilations on two workers)."""
-    code = ("import sys; from pointgan_cli.engine.fused.compiled import kernel; "
-            "kernel(sys.argv[1] == 'serial')")
-    procs = [subprocess.Popen([sys.executable, "-c", code, variant], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for variant in ("serial", "threads")]
-    for proc in procs:
-        proc.wait(timeout=600)
 
 
 def pytest_collection_modifyitems(items):
