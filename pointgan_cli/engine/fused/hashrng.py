@@ -117,7 +117,7 @@ def pair_room(n_pairs):
     return -(-n_pairs // PAIR_BLOCK) * PAIR_BLOCK
 
 
-@njit(inline="always", cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def normal_pairs(skey, U0, U1, Z):
     """Box-Muller pairs p < n of a step key into Z[2p], Z[2p + 1] (float32), n = U0's length
     (``pair_room``; U0, U1 float64 scratch of n). Two loops, each vectorised: the uniforms'
@@ -129,7 +129,7 @@ def normal_pairs(skey, U0, U1, Z):
     box_muller(U0, U1, Z)
 
 
-@njit(inline="always", cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def normal_block(KEYS, IDX, U0, U1, Z):
     """Pair IDX[p] of step key KEYS[p] into Z[2p], Z[2p + 1] for p < n = U0's length: the
     pairs of several steps (or sub-steps) in one vectorised pass, as ``normal_pairs``."""
@@ -140,7 +140,7 @@ def normal_block(KEYS, IDX, U0, U1, Z):
     box_muller(U0, U1, Z)
 
 
-@njit(inline="always", cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def box_muller(U0, U1, Z):
     """Z[2p], Z[2p + 1] <- ``normal_pair``'s formula on uniforms U0[p], U1[p], with
     ``libm64``'s log and sin/cos (one vectorised loop)."""
