@@ -244,6 +244,27 @@ def test_kernel_cache_is_the_users_and_says_a_compile_once(monkeypatch, capsys, 
     assert str(tmp_path / "xdg" / "pointgan") in err
 
 
+def test_a_kernel_cached_for_another_checkout_is_not_taken_for_this_ones(monkeypatch, tmp_path):
+    """numba keeps one folder per source folder: an index that another checkout of the same
+    sources left does not stop the line that says this one compiles, and the real one from
+    numba's own locator is found."""
+    from numba.core.caching import _CacheLocator
+
+    from pointgan_cli.engine.fused import cache, runs
+
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "c"))
+    other = cache.kernel_dir() / "fused_0123456789abcdef0123456789abcdef01234567"
+    other.mkdir(parents=True)
+    (other / "runs.train_steps-17.py311.nbi").write_bytes(b"")
+    assert not cache.is_cached("runs", "train_steps")
+    ours = cache.kernel_dir() / _CacheLocator.get_suitable_cache_subpath(runs.__file__)
+    assert ours.name == cache.numba_subdir()
+    ours.mkdir()
+    (ours / "runs.train_steps-17.py311.nbi").write_bytes(b"")
+    assert cache.is_cached("runs", "train_steps")
+    assert not cache.is_cached("runs", "train_steps_serial")
+
+
 def test_a_cache_that_cannot_be_written_is_said_so(monkeypatch, capsys, tmp_path):
     """A cache folder that cannot be made (here: below a file) is not claimed as the cache:
     the line says every run compiles again and how to choose a folder."""

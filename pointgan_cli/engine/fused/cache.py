@@ -68,11 +68,21 @@ def use_cache_dir() -> Path:
 
 def is_cached(module_stem: str, func: str) -> bool:
     """Whether numba's cache holds an index for ``func`` of the module ``module_stem``
-    compiled from these sources (``<stem>.<func>-<line>.py<ver>.nbi`` under ``kernel_dir()``)."""
-    root = kernel_dir()
-    if not root.is_dir():
-        return False
-    return any(root.rglob(f"{module_stem}.{func}-*.nbi"))
+    compiled from these sources at this path: ``<stem>.<func>-<line>.py<ver>.nbi`` in the
+    folder numba keeps for this source folder (``numba_subdir``). Another checkout of the same
+    sources has a folder of its own, which numba does not read for this one."""
+    root = kernel_dir() / numba_subdir()
+    return root.is_dir() and any(root.glob(f"{module_stem}.{func}-*.nbi"))
+
+
+def numba_subdir() -> str:
+    """The folder numba's cache (with ``NUMBA_CACHE_DIR`` set) keeps for the kernels of this
+    source folder: its name and the SHA-1 of its absolute path
+    (``numba.core.caching._CacheLocator.get_suitable_cache_subpath``)."""
+    import hashlib
+
+    folder = os.path.dirname(os.path.abspath(__file__))
+    return f"{os.path.basename(folder)}_{hashlib.sha1(folder.encode()).hexdigest()}"
 
 
 def say_compiling(what: str) -> None:
