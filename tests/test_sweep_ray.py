@@ -48,14 +48,17 @@ def test_sigterm_to_a_ray_sweep_checkpoints_every_running_member_and_exits_143(c
     from pointgan_cli.store import sweepstore
 
     out = tmp_path / "s"
-    # the torch engine: its batches are still running when the signal comes (the fused one
-    # can finish 6,000 steps between the first state file and the signal)
+    # the torch engine and 20,000 steps: both batches are still running when the signal comes
+    # (the signal reaches Ray's workers a second or more later on a loaded machine, and a
+    # torch batch of one run did 6,000 steps in that time; the fused one is faster still)
+    steps_each = 20_000
     proc = popen_cli(["sweep", "--executor", "ray", "--seeds", "0-1", "--max-batch", "1",
-                      "--steps", "6000", "--checkpoint-every", "500", "--engine", "torch",
-                      "--out", out, "-q"])
+                      "--steps", str(steps_each), "--checkpoint-every", "500", "--engine",
+                      "torch", "--out", out, "-q"])
     try:
         deadline = time.monotonic() + 180
-        while not list(out.glob("batches/*.state.npz")) and proc.poll() is None \
+        # both batches started: each has written its first checkpoint
+        while len(list(out.glob("batches/*.state.npz"))) < 2 and proc.poll() is None \
                 and time.monotonic() < deadline:
             time.sleep(0.1)
         if proc.poll() is not None:
@@ -72,7 +75,7 @@ def test_sigterm_to_a_ray_sweep_checkpoints_every_running_member_and_exits_143(c
     assert "SIGTERM received" not in err
     steps = [sweepstore.read_progress(sweepstore.state_path(out, b))[1]
              for b in sweepstore.batch_ids(out)]
-    assert steps and all(0 <= s < 6000 for s in steps)
+    assert len(steps) == 2 and all(0 <= s < steps_each for s in steps), steps
     res = cli(["sweep", "--resume", "--workers", "1", "--out", out, "-q"])
     assert res.exit_code == 0, res.stderr
     assert (out / "summary.json").is_file()
