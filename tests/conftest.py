@@ -66,6 +66,16 @@ def cli():
     return invoke
 
 
+def load_script(name):
+    """A script of ``benchmarks/`` imported as a module (``benchmarks/NAME.py``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def run_cli(args, cwd=None, timeout=300, **kw):
     """Run ``python -m pointgan_cli`` as a real process (exit codes, signals, stderr)."""
     env = dict(os.environ, MPLBACKEND="Agg")

@@ -2,24 +2,16 @@
 group against the sweep's reference gives exactly the p-values the sweep's summary.json holds
 for it (McNemar on outcomes, sign test on times to converge), and the script prints them."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import invoke
+from conftest import invoke, load_script
 
 from pointgan_cli.store.sweepdir import SweepDir
 
 SCRIPT = Path(__file__).parent.parent / "benchmarks" / "pair_groups.py"
-
-
-def load():
-    spec = importlib.util.spec_from_file_location("pair_groups", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +24,7 @@ def sweep(tmp_path_factory):
 
 
 def test_a_pair_with_the_reference_gives_the_summary_s_p_values(sweep):
-    pg = load()
+    pg = load_script("pair_groups")
     sd = SweepDir.open(sweep)
     fixed = next(g for g in sd.summary()["groups"] if g["group"] == "fixed")
     row = pg.compare(pg.by_seed(sd, "fixed"), pg.by_seed(sd, "baseline"), 0.1)

@@ -1,20 +1,10 @@
 """benchmarks/stuck_precursor.py's projection: when does one of D's output weights reach zero
 at its rate over the window (the figures docs/diagnose.md quotes come from it)."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "stuck_precursor.py"
-
-
-def load():
-    spec = importlib.util.spec_from_file_location("stuck_precursor", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from conftest import load_script
 
 
 def rows(w0, w1, steps=(4800, 5400, 6000)):
@@ -24,7 +14,7 @@ def rows(w0, w1, steps=(4800, 5400, 6000)):
 
 
 def test_a_weight_heading_for_zero_reaches_it_at_its_rate():
-    pg = load()
+    pg = load_script("stuck_precursor")
     # -0.7 -> -0.1 over 1,200 steps: 0.0005 per step, 0.1 left: 200 steps
     assert pg.steps_to_zero(rows((-0.7, -0.1), (1.5, 1.6)), 4800) == pytest.approx(200)
     # the nearer of two weights heading for zero decides
@@ -34,6 +24,6 @@ def test_a_weight_heading_for_zero_reaches_it_at_its_rate():
 
 
 def test_a_sign_change_is_now_and_weights_moving_away_never():
-    pg = load()
+    pg = load_script("stuck_precursor")
     assert pg.steps_to_zero(rows((-0.2, 0.3), (1.5, 1.6)), 4800) == 0
     assert math.isinf(pg.steps_to_zero(rows((0.5, 0.9), (-1.0, -1.2)), 4800))

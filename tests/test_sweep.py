@@ -263,6 +263,23 @@ def test_bad_sweep_input_is_one_line_exit_2_nothing_created(cli, tmp_path, monke
 
 
 @pytest.mark.long
+def _wait_for_a_checkpoint(proc, out):
+    """Until the sweep at ``out`` has a batch state on disk (the process still running)."""
+    t0 = time.time()
+    while not list((out / "batches").glob("*.state.npz")):
+        assert proc.poll() is None and time.time() - t0 < 120
+        time.sleep(0.01)
+
+
+def _resumes_to_the_summary_of(full, cli, out, *flags):
+    """The killed sweep at ``out`` has no summary; ``--resume`` (with ``flags``) finishes it
+    with the summary of the uninterrupted sweep ``full``."""
+    assert not (out / "summary.json").exists()
+    res = cli(["sweep", "--resume", *flags, "--out", out])
+    assert res.exit_code == 0, res.stderr
+    assert (out / "summary.json").read_text() == (full / "summary.json").read_text()
+
+
 def test_kill_9_then_resume_gives_the_same_summary(cli, tmp_path):
     """A real sweep process on two workers is killed mid-sweep; resuming it (in-process, one
     worker: the engine is batch-invariant) gives the summary of an uninterrupted sweep (also
@@ -272,18 +289,12 @@ def test_kill_9_then_resume_gives_the_same_summary(cli, tmp_path):
     assert cli([*args, "--workers", "1", "--out", tmp_path / "full"]).exit_code == 0
     out = tmp_path / "killed"
     proc = popen_cli([*args, "--workers", "2", "--out", out])
-    t0 = time.time()
-    while not list((out / "batches").glob("*.state.npz")):
-        assert proc.poll() is None and time.time() - t0 < 120
-        time.sleep(0.05)
+    _wait_for_a_checkpoint(proc, out)
     time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     time.sleep(0.5)  # orphaned workers notice their parent is gone
-    assert not (out / "summary.json").exists()
-    res = cli(["sweep", "--resume", "--workers", "1", "--out", out])
-    assert res.exit_code == 0, res.stderr
-    assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
+    _resumes_to_the_summary_of(tmp_path / "full", cli, out, "--workers", "1")
 
 
 def test_sweep_with_mlflow_tracker_logs_parent_and_members(cli, tmp_path):
@@ -456,16 +467,10 @@ def test_kill_9_of_a_one_process_sweep_then_resume_gives_the_same_summary(cli, t
     assert cli([*args, "--out", tmp_path / "full"]).exit_code == 0
     out = tmp_path / "killed"
     proc = popen_cli([*args, "--out", out])
-    t0 = time.time()
-    while not list((out / "batches").glob("*.state.npz")):
-        assert proc.poll() is None and time.time() - t0 < 120
-        time.sleep(0.01)
+    _wait_for_a_checkpoint(proc, out)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (out / "summary.json").exists()
-    res = cli(["sweep", "--resume", "--out", out])
-    assert res.exit_code == 0, res.stderr
-    assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
+    _resumes_to_the_summary_of(tmp_path / "full", cli, out)
 
 
 def test_kill_9_while_checkpoints_wait_to_be_written_then_resume_gives_the_same_summary(
@@ -492,14 +497,8 @@ def test_kill_9_while_checkpoints_wait_to_be_written_then_resume_gives_the_same_
         "main(sys.argv[1:])\n")
     proc = subprocess.Popen([sys.executable, "-c", slow_disk, *map(str, args), "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    t0 = time.time()
-    while len(list((out / "batches").glob("*.state.npz"))) < 1:
-        assert proc.poll() is None and time.time() - t0 < 120
-        time.sleep(0.01)
+    _wait_for_a_checkpoint(proc, out)
     time.sleep(0.45)  # training runs ahead: more checkpoints wait behind the slow writes
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (out / "summary.json").exists()
-    res = cli(["sweep", "--resume", "--out", out])
-    assert res.exit_code == 0, res.stderr
-    assert (out / "summary.json").read_text() == (tmp_path / "full" / "summary.json").read_text()
+    _resumes_to_the_summary_of(tmp_path / "full", cli, out)
