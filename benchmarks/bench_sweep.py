@@ -5,6 +5,7 @@ Run by hand::
     python benchmarks/bench_sweep.py                       # CPU, the reference sweep
     python benchmarks/bench_sweep.py --members 1024 --steps 1500 --rss 256,1024
     python benchmarks/bench_sweep.py --rounds 3            # a shared machine: alternated
+    python benchmarks/bench_sweep.py --whole-only --rounds 4   # only the two whole sweeps
     python benchmarks/bench_sweep.py --device cuda --members 16384 --engine-runs 131072
 
 Measured in one run, so the figures share the machine's state:
@@ -279,6 +280,8 @@ def main() -> None:
                     help="member counts (comma-separated) for a peak-RSS scaling table")
     ap.add_argument("--sweep-arg", action="append", default=[],
                     help="extra argument for pointgan sweep (repeatable)")
+    ap.add_argument("--whole-only", action="store_true",
+                    help="time only the whole sweeps (both engines), not the engines alone")
     ap.add_argument("--keep", type=Path, default=None,
                     help="write the timed sweep there and keep it (to compare devices)")
     args = ap.parse_args()
@@ -292,7 +295,7 @@ def main() -> None:
         print(f"engine only (CUDA, R={args.engine_runs:,}) : {rate:14,.0f} run-steps/s; "
               f"peak GPU memory {per_run / 1024:.1f} KB per run", flush=True)
         engine = rate
-    else:
+    elif not args.whole_only:
         torch.set_num_threads(1)
         naive = 1e6 / naive_us_per_step(_specs(1)[0], 300)
         print(f"naive nn.Module loop (1 run)  : {naive:14,.0f} run-steps/s")

@@ -12,6 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# A sweep draws its charts in a process of its own where a core is free (``sweep.drawer``):
+# a second interpreter per sweep, 0.5 CPU-seconds that the suite's hundreds of small sweeps
+# would pay on a machine whose cores the test workers already use. The tests draw in-process
+# unless they test the drawer (tests/test_sweep_drawer.py turns it on).
+os.environ["POINTGAN_CHART_PROCESS"] = "0"
 
 import typer.testing  # noqa: E402
 

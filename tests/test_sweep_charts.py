@@ -5,7 +5,6 @@ success dot plot, readable for the article study's 72 groups; no text outside a 
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -90,46 +89,6 @@ def test_charts_are_palette_pngs_that_look_like_matplotlibs_render(cli, tmp_path
     diff = np.abs(mine - theirs)
     assert diff.mean() < 2.0 and diff.max() <= 24, (diff.mean(), diff.max())
     assert len(buf.getvalue()) > len((out / "weights.png").read_bytes())
-
-
-def test_the_chart_preload_thread_is_gone_when_the_sweep_returns(cli, tmp_path, monkeypatch):
-    """Workers train in other processes while this one, given a free core, loads matplotlib
-    on a thread; the thread is joined before the sweep returns, so the next sweep can still
-    fork its workers."""
-    import threading
-
-    from pointgan_cli.sweep import charts
-
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)  # two workers leave two cores free
-
-    started = []
-    real = charts.Preload.start
-
-    def spy(self):
-        started.append(self)
-        real(self)
-
-    charts.Preload.start = spy
-    try:
-        res = cli(["sweep", "--preset", "fixed", "--seeds", "0-3", "--steps", "40",
-                   "--max-batch", "2", "--workers", "2", "--out", tmp_path / "s", "-q"])
-    finally:
-        charts.Preload.start = real
-    assert res.exit_code == 0, res.stderr
-    assert started and all(p._thread is not None for p in started)
-    assert not any(t.name == "pointgan-preload" for t in threading.enumerate())
-
-
-def test_charts_load_during_training_only_where_a_core_is_free():
-    from pointgan_cli.sweep.run import wants_preload
-
-    assert not wants_preload("local", 2, 4, 2, None)  # both cores train
-    assert wants_preload("local", 2, 4, 4, None)
-    assert wants_preload("local", 4, 2, 4, None)  # two jobs use two of the four cores
-    assert not wants_preload("local", 1, 4, 4, None)  # trains in this process
-    assert not wants_preload("local", 2, 1, 4, None)  # one job: no pool
-    assert not wants_preload("ray", 2, 4, 4, None)  # a local Ray uses every core
-    assert wants_preload("ray", 2, 4, 2, "10.0.0.1:6379")
 
 
 def test_at_most_a_cap_of_curves_is_drawn_evenly_spaced_with_both_ends():

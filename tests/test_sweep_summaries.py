@@ -36,7 +36,7 @@ def test_the_report_files_are_written_in_order_on_another_thread_summary_last(
 
     monkeypatch.setattr(SweepDir, "write_file", write_file)
     monkeypatch.setattr(SweepDir, "write_summary", write_summary)
-    monkeypatch.setattr("pointgan_cli.sweep.summaries.plot_convergence", plot_convergence)
+    monkeypatch.setattr(charts, "plot_convergence", plot_convergence)
     res = cli(["sweep", "--seeds", "0-1", "--steps", "40", "--workers", "1",
                "--out", tmp_path / "s", "-q"])
     assert res.exit_code == 0, res.stderr

@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     if args == ["--version"]:  # the one answer that needs no command tree
         print(f"pointgan {__version__}")
         return
+    if args[:1] == ["sweep"]:  # its charts' process, started while this one loads
+        from ..sweep.drawer import prestart
+
+        prestart(args)
     from .errors import on_sigterm
 
     signal.signal(signal.SIGTERM, on_sigterm)  # until a command installs its own handlers

@@ -3,15 +3,15 @@
 group with its Wilson interval) is drawn by ``successplot``.
 
 Why apart from ``summaries``: the statistics need numpy only, the charts matplotlib, whose import
-alone takes 0.3 s: ``Preload`` imports it where a core would wait for training in other
-processes, ``import_libraries`` while the last batch is written. Reads through ``SweepDir`` only.
+alone takes 0.3 s: where a core is free the charts are drawn in a process of their own
+(``drawer``), which imports it while the sweep starts or trains; otherwise ``import_libraries``
+imports it while the last batch is written. Reads through ``SweepDir`` only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import textwrap
-import threading
 from typing import Any
 
 import numpy as np
@@ -19,25 +19,6 @@ import numpy as np
 from ..store.sweepdir import SweepDir
 
 DPI = 110  # the charts' resolution (dots per inch)
-
-
-class Preload:
-    """Import the charts' libraries (matplotlib with Agg, PIL) on a thread of their own, at
-    most once (``start``), while this process waits for training in other processes: 0.3 s
-    that the summaries would otherwise spend after training. ``join`` waits for it."""
-
-    def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=import_libraries, name="pointgan-preload",
-                                            daemon=True)
-            self._thread.start()
-
-    def join(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
 
 
 def import_libraries() -> None:

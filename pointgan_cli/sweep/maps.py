@@ -256,17 +256,18 @@ def table(plane: Plane) -> str:
     return buf.getvalue()
 
 
-def write_maps(sweep_dir: SweepDir, sweep: SweepSpec, summary: dict[str, Any]) -> list[Plane]:
-    """Write every map of the sweep (none when no variant has two numeric axes)."""
-    from . import mapplot
-
-    done = planes(sweep)
-    for plane in done:
+def map_outputs(sweep_dir: SweepDir, sweep: SweepSpec, summary: dict[str, Any]
+                ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, bytes]]]:
+    """Every map of the sweep (none when no variant has two numeric axes): the figures to
+    draw, ``(png name, document)`` (``mapplot.draw``), and the tables' bytes, ``(name,
+    data)`` for each ``.json`` and ``.csv``."""
+    figures: list[tuple[str, dict[str, Any]]] = []
+    tables: list[tuple[str, bytes]] = []
+    for plane in planes(sweep):
         fill(plane, sweep, sweep_dir, summary)
         doc = document(plane, sweep)
         names = sweepdir.map_names(plane.name)
-        sweep_dir.write_file(names["png"], mapplot.draw(doc))
-        sweep_dir.write_file(names["json"],
-                            (atomic.dumps(doc, indent=1) + "\n").encode("utf-8"))
-        sweep_dir.write_file(names["csv"], table(plane).encode("utf-8"))
-    return done
+        figures.append((names["png"], doc))
+        tables.append((names["json"], (atomic.dumps(doc, indent=1) + "\n").encode("utf-8")))
+        tables.append((names["csv"], table(plane).encode("utf-8")))
+    return figures, tables

@@ -28,6 +28,8 @@ from ..training.runtime import (
     signals_raise,
 )
 from . import charts, dirac_summaries, summaries
+from .drawer import Drawer
+from .drawer import take as take_drawer
 from .executors import check_reachable, run_local, run_ray
 from .plan import store_jobs
 from .spec import SweepSpec, expand
@@ -93,12 +95,17 @@ def run_sweep(
         workers = default_workers([spec for _, _, spec in members])
     if executor == "local":
         max_batch = _fit_memory(members, max_batch, workers)
+    drawer = take_drawer()  # started with the command (``drawer.prestart``), or not
+    if wants_drawer_at_start(executor, workers, 2, os.cpu_count() or 1) and not _dirac(members):
+        drawer.start()  # its imports overlap this process's start-up
+    else:
+        drawer.close()  # forked workers would keep its pipe open; started later if useful
     try:
         if not resume:
             out.mkdir(parents=True, exist_ok=True)
-        with target.lock():
+        with drawer, target.lock():
             return _run_locked(target, sweep, command, members, resume, force, max_batch, workers,
-                               executor, ray_address, progress)
+                               executor, ray_address, progress, drawer)
     except OSError as exc:
         # sweep.json is written whole or not at all: with it --resume continues; without it
         # the sweep's own command (with --resume: nothing to continue, so it starts)
@@ -147,18 +154,31 @@ def _fit_memory(members: MemberList, max_batch: int | None, workers: int) -> int
 
 def wants_preload(executor: str, workers: int, jobs: int, cpus: int,
                   ray_address: str | None) -> bool:
-    """Whether to import the charts' libraries while the workers train: only where a core
-    would otherwise idle. With every core training, the import competes with the workers and
-    the sweep ends later (1,024 x 1,500 steps on 2 cores with 2 workers: 5.85-5.89 s without
-    it, 6.0-7.0 s with it). A local Ray uses every core; a Ray cluster elsewhere leaves this
-    machine idle."""
+    """Whether to start the chart process (``drawer``) while the workers train: only where a
+    core would otherwise idle. With every core training, its imports compete with the workers
+    and the sweep ends later (1,024 x 1,500 steps on 2 cores with 2 workers: 5.85-5.89 s
+    without an import during training, 6.0-7.0 s with it). A local Ray uses every core; a Ray
+    cluster elsewhere leaves this machine idle."""
     if executor == "ray":
         return bool(ray_address)
     return workers > 1 and jobs > 1 and cpus > min(workers, jobs)
 
 
+def wants_drawer_at_start(executor: str, workers: int, jobs: int, cpus: int) -> bool:
+    """Whether to start the chart process with the sweep: where this process trains alone
+    (one worker or one job, as the fused engine does by default) and another core is idle
+    while it starts (imports, ``sweep.json``, the kernel). The drawer's imports run there and
+    it sleeps while the kernel uses every core."""
+    return executor == "local" and cpus > 1 and (workers <= 1 or jobs <= 1)
+
+
+def _dirac(members: MemberList) -> bool:
+    """Whether the members play the Dirac game (its summaries draw in this process)."""
+    return game_of(members[0][2]) is DIRAC
+
+
 def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_batch, workers,
-                executor, ray_address, progress) -> dict:
+                executor, ray_address, progress, drawer: Drawer) -> dict:
     with gc_paused():  # sweep.json, the plan and the engines' libraries: nothing to collect
         if resume:
             target.prepare_resume()
@@ -177,36 +197,41 @@ def _run_locked(target: SweepDir, sweep, command, members, resume, force, max_ba
     total = sum(j.run_steps for j in jobs)
     if progress is not None:
         progress(total, 0)
-    # Training in other processes leaves this one waiting: where a core is free it loads the
-    # charts' libraries meanwhile, once the workers exist (a thread before the fork would make
-    # forking unsafe).
+    return _train_and_summarise(target, sweep, members, jobs, workers, executor, ray_address,
+                                progress, total, drawer)
+
+
+def _train_and_summarise(target: SweepDir, sweep, members, jobs, workers, executor,
+                         ray_address, progress, total: int, drawer: Drawer) -> dict:
+    # The charts are drawn by a process of their own (``drawer``) where a core would idle:
+    # from the start when this process trains alone, else once the workers exist (a process
+    # started before the fork would leave its pipe open in every worker).
     cpus = os.cpu_count() or 1
-    preload = charts.Preload() if wants_preload(executor, workers, len(jobs), cpus,
-                                                ray_address) else None
+    dirac = _dirac(members)
+    if not dirac and wants_drawer_at_start(executor, workers, len(jobs), cpus):
+        drawer.start()
+    later = not dirac and wants_preload(executor, workers, len(jobs), cpus, ray_address)
 
     def on_progress(n: int) -> None:
-        if preload is not None:
-            preload.start()
+        if later:
+            drawer.start()
         if progress is not None:
             progress(total, n)
-    try:
-        if executor == "ray":
-            run_ray(jobs, ray_address, on_progress)
-        else:
-            with BackgroundWrites() as writes:  # leaving it waits for every checkpoint
-                run_local(jobs, workers, on_progress, writes)
-                # A batch that trained in this process may still be packing and writing
-                # its last files on the writes' thread (bz2 and the disk, without the GIL):
-                # the charts' libraries load meanwhile instead of after.
+    if executor == "ray":
+        run_ray(jobs, ray_address, on_progress)
+    else:
+        with BackgroundWrites() as writes:  # leaving it waits for every checkpoint
+            run_local(jobs, workers, on_progress, writes)
+            # A batch that trained in this process may still be packing and writing its
+            # last files on the writes' thread (bz2 and the disk, without the GIL): without
+            # a drawer, the charts' libraries load meanwhile instead of after.
+            if not drawer.started:
                 with gc_paused():
                     charts.import_libraries()
                     keep_loaded()
-    finally:
-        if preload is not None:
-            preload.join()
     done = SweepDir(target.path)  # opened again: it reads what the workers wrote
     with signals_raise():  # no step to stop at: a signal stops the (atomic) summary writes
-        if game_of(members[0][2]) is DIRAC:
+        if dirac:
             return dirac_summaries.write_summaries(done, members)
         return summaries.write_summaries(done, [(i, g) for i, g, _ in members],
-                                         members[0][2].real_value, sweep)
+                                         members[0][2].real_value, sweep, drawer)

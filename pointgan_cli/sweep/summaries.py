@@ -20,30 +20,41 @@ from ..store.background import BackgroundWrites
 from ..store.sweepdir import SweepDir
 from ..training.runtime import gc_paused
 from . import inference, maps, tolerance
-from .charts import plot_convergence, plot_weights
+from .drawer import Drawer, Job, draw
 from .spec import SweepSpec, reference_groups
 from .stats import paired, wilson
-from .successplot import plot_success
 
 __all__ = ["paired", "wilson", "summarize", "write_summaries"]
 
 
 def write_summaries(sweep_dir: SweepDir, members: list[tuple[str, str]], real: float,
-                 sweep: SweepSpec | None = None) -> dict[str, Any]:
+                    sweep: SweepSpec | None = None, drawer: Drawer | None = None
+                    ) -> dict[str, Any]:
     """Summarise finished members ``(id, group)`` and write the charts (with ``sweep``: its
     stability maps too, see ``maps``), then ``summary.json`` (last: its presence means the
     sweep is complete). The files are written in that order on a thread of their own
-    (``store.background``): each chart is drawn while the one before it reaches the disk."""
+    (``store.background``): each chart is drawn while the one before it reaches the disk.
+    With a started ``drawer`` the charts are drawn in its process while this one writes the
+    tables; if it fails in any way they are drawn here as without one."""
     with gc_paused(), BackgroundWrites() as writes:
         summary = summarize(sweep_dir, members,
                             None if sweep is None else reference_groups(sweep))
-        for name, draw in (("weights.png", lambda: plot_weights(sweep_dir, summary, real)),
-                           ("success.png", lambda: plot_success(summary)),
-                           ("convergence.png", lambda: plot_convergence(summary))):
-            writes.submit(partial(sweep_dir.write_file, name, draw()))
-        if sweep is not None:
-            maps.write_maps(sweep_dir, sweep, summary)
+        jobs: list[Job] = [("weights.png", "weights", {"summary": summary, "real": real}),
+                           ("success.png", "success", {"summary": summary}),
+                           ("convergence.png", "convergence", {"summary": summary})]
+        figures, tables = (maps.map_outputs(sweep_dir, sweep, summary) if sweep is not None
+                           else ([], []))
+        jobs += [(name, "map", {"doc": doc}) for name, doc in figures]
+        elsewhere = drawer is not None and drawer.submit(sweep_dir.path, jobs)
+        if not elsewhere:
+            for name, kind, args in jobs:
+                writes.submit(partial(sweep_dir.write_file, name, draw(sweep_dir, kind, args)))
+        for name, data in tables:
+            writes.submit(partial(sweep_dir.write_file, name, data))
         writes.submit(partial(sweep_dir.write_summary_csv, summary_csv(summary)))
+        if elsewhere and not drawer.wait():  # type: ignore[union-attr]
+            for name, kind, args in jobs:
+                writes.submit(partial(sweep_dir.write_file, name, draw(sweep_dir, kind, args)))
         writes.submit(partial(sweep_dir.write_summary, summary))  # last, once all is done
     return summary
 
