@@ -105,21 +105,31 @@ def _train(sweep: SweepDir, bid, members, on_progress, should_stop, handle_signa
             wall = prior_wall + (time.perf_counter() - t0)
             stacked = trainer.stacked_state()
             stacked["wall_seconds"] = wall
-            if step == trainer.steps:  # finished: the members' summaries travel with it
-                windows, final = _windows(metrics, specs), final_state(trainer)
-                entered = _entered(metrics, specs)
-                stacked["summaries"] = atomic.finite_json(
-                    [run_summary(trainer, i, float(wall[i]), windows[i], final, entered[i])
-                     for i in range(len(ids))])
             # the snapshots so far in lists of their own: training goes on appending
             held = sweepstore.BatchMetrics(metrics.ids, list(metrics.steps),
                                            list(metrics.params))
-            writes.submit(lambda: sweep.write_batch(bid, held, stacked))
+            final = final_state(trainer) if step == trainer.steps else None
+
+            def write() -> None:
+                if final is not None:  # finished: the members' summaries travel with it,
+                    # computed here while the next batch trains (the trainer is done)
+                    stacked["summaries"] = _summaries(trainer, held, specs, wall, final)
+                sweep.write_batch(bid, held, stacked)
+
+            writes.submit(write)
 
         train_to_end(trainer, on_snapshot, on_checkpoint, handle_signals, should_stop,
                      resume_command(sweep.path),
                      with_losses=False)
         warn_graph_error(trainer)
+
+
+def _summaries(trainer, metrics: sweepstore.BatchMetrics, specs, wall: np.ndarray,
+               final) -> list:
+    """The finished batch's member summaries (``run_summary``), as its state file holds them."""
+    windows, entered = _windows(metrics, specs), _entered(metrics, specs)
+    return atomic.finite_json([run_summary(trainer, i, float(wall[i]), windows[i], final,
+                                           entered[i]) for i in range(len(specs))])
 
 
 def _windows(metrics: sweepstore.BatchMetrics, specs) -> list[list[tuple[int, float, float]]]:

@@ -14,10 +14,11 @@ from . import fast, step
 from .layout import I_ND
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, nogil=True, cache=True, error_model="numpy")
 def train_steps(S, alive, seeds, t0, t1, H, IS, Fs, SNAP, every):
     """Every alive run from step t0 to t1, one run per thread at a time; each run's parameters
-    at every multiple of ``every`` on the way go to SNAP (``kernel.record``)."""
+    at every multiple of ``every`` on the way go to SNAP (``kernel.record``). Without the GIL:
+    a sweep's writes thread packs and summarises the batch before meanwhile."""
     if fast.is_common(IS):
         BC = fast.bias_table(Fs, t0 + 1, t1 * IS[I_ND])
         for r in prange(S.shape[0]):
