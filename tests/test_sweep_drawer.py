@@ -285,3 +285,25 @@ def test_a_sweep_with_a_drawer_never_imports_matplotlib(tmp_path):
     assert res.stdout.strip().splitlines()[-1] == "[]"
     for name in CHARTS:
         assert (tmp_path / "s" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_drawer_runs_this_process_own_package_whatever_its_path_finds_first(
+        cli, tmp_path, drawing, monkeypatch):
+    """A ``pointgan_cli`` earlier on the drawer's path (here one that cannot even import) is
+    not the one it runs: it loads the sweep's own package and draws."""
+    fake = tmp_path / "elsewhere" / "pointgan_cli"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('not this one')\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake.parent))
+    monkeypatch.chdir(tmp_path)  # not a checkout's folder, which would come first
+    answers: list[bool] = []
+    real_wait = drawer_mod.Drawer.wait
+
+    def wait(self):
+        answers.append(real_wait(self))
+        return answers[-1]
+
+    monkeypatch.setattr(drawer_mod.Drawer, "wait", wait)
+    res = cli([*SWEEP, "--out", tmp_path / "s"])
+    assert res.exit_code == 0, res.stderr
+    assert answers == [True]

@@ -64,6 +64,17 @@ def draw(sweep_dir, kind: str, args: dict[str, Any]) -> bytes:
     raise ValueError(f"unknown chart kind {kind!r}")
 
 
+#: The drawer's command: this process's own ``pointgan_cli`` package (its folder, argv[1]), loaded
+#: from that folder whatever ``sys.path`` would find first (a checkout beside an installed
+#: copy), and nothing added to ``sys.path``.
+_BOOT = ("import importlib.util, sys\n"
+         "spec = importlib.util.spec_from_file_location('pointgan_cli', sys.argv[1] + "
+         "'/__init__.py', submodule_search_locations=[sys.argv[1]])\n"
+         "sys.modules['pointgan_cli'] = module = importlib.util.module_from_spec(spec)\n"
+         "spec.loader.exec_module(module)\n"
+         "from pointgan_cli.sweep.drawer import serve\n"
+         "serve()\n")
+
 _early: Drawer | None = None
 
 
@@ -120,14 +131,12 @@ class Drawer:
     def start(self) -> None:
         if self._proc is not None or not enabled():
             return
-        package_root = str(Path(__file__).resolve().parents[2])
-        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        env = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg")
+        package = str(Path(__file__).resolve().parents[1])  # this process's pointgan_cli
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", "from pointgan_cli.sweep.drawer import serve; serve()"],
+                [sys.executable, "-c", _BOOT, package],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=env, close_fds=True)
+                env=dict(os.environ, MPLBACKEND="Agg"), close_fds=True)
         except OSError:
             self._proc = None
 
