@@ -307,3 +307,29 @@ def test_the_drawer_runs_this_process_own_package_whatever_its_path_finds_first(
     res = cli([*SWEEP, "--out", tmp_path / "s"])
     assert res.exit_code == 0, res.stderr
     assert answers == [True]
+
+
+def test_a_drawer_stopped_while_it_draws_leaves_through_its_clean_up(cli, tmp_path,
+                                                                      monkeypatch):
+    """A sweep interrupted while its drawer draws stops the drawer with SIGTERM, which it
+    leaves by ``SystemExit`` (an atomic write in progress removes its temp file), not by a
+    kill; no temp file is left beside the charts."""
+    import json
+
+    assert cli([*SWEEP, "--out", tmp_path / "s"]).exit_code == 0
+    monkeypatch.setenv("POINTGAN_CHART_PROCESS", "1")
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    chart = tmp_path / "s" / "weights.png"
+    before = chart.stat().st_mtime_ns
+    drawer = drawer_mod.Drawer()
+    drawer.start()
+    proc = drawer._proc
+    assert drawer.submit(tmp_path / "s",
+                         [("weights.png", "weights", {"summary": summary, "real": 1.0})] * 200)
+    t0 = time.time()
+    while chart.stat().st_mtime_ns == before:  # drawing and writing, over and over
+        assert time.time() - t0 < 60 and proc.poll() is None
+        time.sleep(0.01)
+    drawer.close()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert not list((tmp_path / "s").glob(".*.tmp"))

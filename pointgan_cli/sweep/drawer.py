@@ -158,25 +158,34 @@ class Drawer:
         """Whether the drawer wrote every file of the last ``submit``."""
         if not self._pending or self._proc is None or self._proc.stdout is None:
             return False
-        self._pending = False
         try:
             reply = json.loads(self._proc.stdout.readline() or b"null")
         except (OSError, ValueError):
             reply = None
+        self._pending = False  # (still set if a signal interrupted the wait: see ``close``)
         if isinstance(reply, dict) and reply.get("ok") is True:
             return True
         self.close()
         return False
 
     def close(self) -> None:
+        """Stop the drawer. An idle one is killed at once; one still drawing (the sweep was
+        interrupted meanwhile) is asked to stop (SIGTERM), so the file it is writing is
+        removed as the sweep's own writes would be, and killed if it has not within 2 s."""
         proc, self._proc = self._proc, None
+        drawing, self._pending = self._pending, False
         if proc is None:
             return
         with contextlib.suppress(OSError):
             if proc.stdin is not None:
                 proc.stdin.close()
         if proc.poll() is None:
-            proc.kill()
+            if drawing:
+                proc.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=2)
+            if proc.poll() is None:
+                proc.kill()
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             proc.wait(timeout=5)
         if proc.stdout is not None:
@@ -200,9 +209,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM: leave at once, through the atomic write's clean-up (its temp file removed)."""
+    raise SystemExit(128 + signum)
+
+
 def serve() -> None:
     """The drawer's main: import what the charts need, then answer requests until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
     _die_with_parent()
     if os.getppid() == 1:  # the parent died before the line above took effect
         return
@@ -218,7 +233,7 @@ def serve() -> None:
             for name, kind, args in request["jobs"]:
                 sweep_dir.write_file(name, draw(sweep_dir, kind, args))
             reply: dict[str, Any] = {"ok": True}
-        except BaseException as exc:  # noqa: BLE001  (the sweep draws again and reports it)
+        except Exception as exc:  # noqa: BLE001  (the sweep draws again and reports it)
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         out.write((json.dumps(reply) + "\n").encode("utf-8"))
         out.flush()
