@@ -21,7 +21,8 @@ Measured in one run, so the figures share the machine's state:
 - whole process, once per engine (``--engine fused`` and ``--engine torch``):
   ``python -m pointgan_cli sweep --preset fixed --seeds 0-(N-1) --steps S
   --batch-size 64 --inner-batch 8 --out TMP --quiet`` as a user runs it, from start-up to exit
-  (imports, workers, files, report); its peak RSS (the process tree, sampled every 100 ms) and
+  (imports, workers, the chart process, files, report); its peak RSS (the process tree: the
+  sweep, its workers and its chart process, summed, sampled every 100 ms) and
   the bytes it wrote per member.
 
 Targets (fused engine): >= 4x the torch engine, >= 1.5M run-steps/s engine only, the whole

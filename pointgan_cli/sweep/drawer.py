@@ -67,9 +67,9 @@ def draw(sweep_dir, kind: str, args: dict[str, Any]) -> bytes:
 #: The drawer's command: this process's own ``pointgan_cli`` package (its folder, argv[1]), loaded
 #: from that folder whatever ``sys.path`` would find first (a checkout beside an installed
 #: copy), and nothing added to ``sys.path``.
-_BOOT = ("import importlib.util, sys\n"
-         "spec = importlib.util.spec_from_file_location('pointgan_cli', sys.argv[1] + "
-         "'/__init__.py', submodule_search_locations=[sys.argv[1]])\n"
+_BOOT = ("import importlib.util, os, sys\n"
+         "spec = importlib.util.spec_from_file_location('pointgan_cli', os.path.join("
+         "sys.argv[1], '__init__.py'), submodule_search_locations=[sys.argv[1]])\n"
          "sys.modules['pointgan_cli'] = module = importlib.util.module_from_spec(spec)\n"
          "spec.loader.exec_module(module)\n"
          "from pointgan_cli.sweep.drawer import serve\n"
