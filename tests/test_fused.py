@@ -279,6 +279,54 @@ def test_a_cache_that_cannot_be_written_is_said_so(monkeypatch, capsys, tmp_path
     assert "cannot cache" in err and cache.ENV in err, err
 
 
+def test_processes_on_a_cold_cache_compile_one_at_a_time(tmp_path, monkeypatch):
+    """The compile lock is held across processes: a second process that wants it waits until
+    the first lets go (then finds the kernel cached and loads it; see ``compile_lock``)."""
+    import subprocess
+    import sys
+    import time
+
+    from pointgan_cli.engine.fused import cache
+
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    hold = ("import sys, time\n"
+            "from pointgan_cli.engine.fused import cache\n"
+            "with cache.compile_lock():\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(1.5)\n")
+    first = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline() == "held\n"
+        t0 = time.perf_counter()
+        with cache.compile_lock():
+            waited = time.perf_counter() - t0
+    finally:
+        first.wait(timeout=30)
+    assert waited >= 1.0 and (tmp_path / "numba").is_dir()
+
+
+def test_only_a_cold_kernel_load_takes_the_compile_lock(monkeypatch):
+    from pointgan_cli.engine.fused import cache, compiled
+
+    taken: list[bool] = []
+    real = cache.compile_lock
+
+    def lock():
+        taken.append(True)
+        return real()
+
+    monkeypatch.setattr(cache, "compile_lock", lock)
+    monkeypatch.setattr(compiled, "_kernels", {})
+    monkeypatch.setattr(cache, "is_cached", lambda *a: True)
+    compiled.kernel(serial=True)
+    assert taken == []
+    monkeypatch.setattr(compiled, "_kernels", {})
+    monkeypatch.setattr(cache, "is_cached", lambda *a: False)
+    monkeypatch.setattr(cache, "_said", True)  # the line is another test's
+    compiled.kernel(serial=True)
+    assert taken == [True]
+
+
 def test_the_kernel_cache_is_keyed_by_the_fused_sources(tmp_path, monkeypatch):
     """A kernel compiled from other sources is never loaded: the cache folder names a digest
     of every source file of the fused engine (numba itself checks only the defining file)."""

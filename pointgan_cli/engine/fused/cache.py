@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,27 @@ def say_compiling(what: str) -> None:
           f"pointgan: compiling the {what} (about half a minute); cannot cache it in "
           f"{cache_dir()}, so every run compiles again (set {ENV} to a folder you can write)",
           file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def compile_lock() -> Iterator[None]:
+    """Held while this process compiles a kernel the cache lacks: processes that start at
+    once on a cold cache (a user's sweeps side by side, a test run's workers) compile one at a
+    time, and each after the first finds the kernel cached and loads it (0.2 s) instead of
+    compiling it again (about half a minute each, on cores the others need). An advisory
+    ``flock`` on ``kernel_dir()/compile.lock``; where there is none (no ``fcntl``, a folder
+    that cannot be written), each process compiles as before."""
+    try:
+        import fcntl
+
+        kernel_dir().mkdir(parents=True, exist_ok=True)
+        fd = os.open(kernel_dir() / "compile.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from . import cache
 
@@ -39,9 +39,11 @@ def kernel(serial: bool | None = None):
     name = "train_steps_serial" if serial else "train_steps"
     if name not in _kernels:
         cache.use_cache_dir()
-        if not cache.is_cached("runs", name):
+        cold = not cache.is_cached("runs", name)
+        if cold:
             cache.say_compiling("fused CPU kernel")
-        with _numba_without_blas():
+        # cold: one process compiles at a time, the others then load what it cached
+        with cache.compile_lock() if cold else nullcontext(), _numba_without_blas():
             from . import runs
 
             fn = getattr(runs, name)
