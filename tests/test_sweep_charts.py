@@ -365,3 +365,53 @@ def test_long_group_names_and_notes_wrap_instead_of_running_into_each_other(cli,
         assert_text_inside(fig)
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("ylim, title, known, moved", [
+    ((-1.0, 1.0), "group: 3/4", True, False),  # plain tick labels
+    ((0.2, 1.7), "a long group name: 3/4 " * 3, True, False),
+    ((1e-7, 3e-7), "group: 3/4", False, False),  # "1e-7" above the axis, clear of the title
+    ((1e-7, 3e-7), "a long group name: 3/4 " * 3, False, True),  # ... under it: moved up
+    ((1.000001, 1.000004), "a long group name: 3/4 " * 3, False, True),  # "+1"
+])
+def test_a_title_is_pinned_only_where_matplotlib_would_put_it_at_the_top(ylim, title, known,
+                                                                          moved):
+    """``title_place_known``: the weights chart pins a panel's title at ``y=1`` only where
+    matplotlib's automatic place is known to be exactly there (no offset text, no ticks on
+    top); the picture is the same either way."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from pointgan_cli.sweep.charts import title_place_known
+
+    def png(pin: bool) -> tuple[bytes, float, bool]:
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], list(ylim))
+        ax.set_ylim(*ylim)
+        ax.set_title(title, fontsize=8, pad=3)
+        place = title_place_known(ax)
+        if pin and place:
+            ax.set_title(ax.get_title(), fontsize=8, pad=3, y=1.0)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=60)
+        y = ax.title.get_position()[1]
+        plt.close(fig)
+        return buf.getvalue(), y, place
+
+    (auto, y_auto, place), (pinned, y_pinned, _) = png(False), png(True)
+    assert place is known
+    assert pinned == auto and y_pinned == y_auto
+    assert bool(y_auto > 1.0) is moved
+
+
+def test_a_panel_with_ticks_on_top_keeps_its_automatic_title():
+    import matplotlib.pyplot as plt
+
+    from pointgan_cli.sweep.charts import title_place_known
+
+    fig, ax = plt.subplots()
+    ax.set_title("t")
+    ax.xaxis.tick_top()
+    assert not title_place_known(ax)
+    plt.close(fig)

@@ -215,6 +215,7 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
     limits = [shared_limits([wb[:, :, j] for r in data for _, wb in r if wb.size], target)
               for j, target in ((0, 0.0), (1, real))]
     clipped_any = False
+    tops: list[Any] = []  # the panels with a title (w, above b)
     halo = [patheffects.withStroke(linewidth=3.4, foreground="white")]
     thinned = False
     for r, row in enumerate(rows):
@@ -262,6 +263,7 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
                     ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
                     ax.xaxis.set_major_formatter(FuncFormatter(_steps_text))
             top.set_title(titles[r][c], fontsize=8, pad=3)
+            tops.append(top)
     notes = [few] if few else []
     if thinned:
         notes.append(f"at most {MAX_DRAWN} seeds per group and outcome drawn")
@@ -287,7 +289,28 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
     fig.legend(handles=handles, loc="upper center", ncol=4 if width >= 9 else 2, fontsize=8,
                frameon=False,
                bbox_to_anchor=(0.5, 1 - ((0.5 + extra) if notes else 0.36) / height))
+    for ax in tops:
+        if title_place_known(ax):  # where matplotlib would put it, without laying it out
+            ax.set_title(ax.get_title(), fontsize=8, pad=3, y=1.0)
     return fig, plt
+
+
+def title_place_known(ax: Any) -> bool:
+    """Whether matplotlib's automatic place for ``ax``'s title is the axes' top (``y=1``),
+    known without drawing.
+
+    matplotlib places a title above the axes, or higher if the y axis shows an offset text
+    ("1e-5", "+1") under it or the x axis has ticks on top; to find out it lays out every tick
+    label at draw time, a third of the weights chart's drawing (0.3 s for 1,024 members, 8 s
+    for a dense map's 96 panels). The offset text is the formatter's, known from the tick
+    positions alone, so where there is none (and no ticks on top) the title can be pinned at
+    ``y=1`` and the picture is the same; otherwise it stays automatic."""
+    if (ax.xaxis.get_ticks_position() in ("top", "unknown")
+            or ax.xaxis.get_label_position() == "top"):
+        return False
+    fmt = ax.yaxis.get_major_formatter()
+    fmt.set_locs(ax.yaxis.get_majorticklocs())
+    return not (ax.yaxis.offsetText.get_visible() and fmt.get_offset())
 
 
 def _steps_text(x: float, _pos: Any = None) -> str:
