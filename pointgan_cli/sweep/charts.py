@@ -297,14 +297,10 @@ def weights_figure(sweep_dir: SweepDir, summary: dict[str, Any], real: float) ->
 
 def title_place_known(ax: Any) -> bool:
     """Whether matplotlib's automatic place for ``ax``'s title is the axes' top (``y=1``),
-    known without drawing.
-
-    matplotlib places a title above the axes, or higher if the y axis shows an offset text
-    ("1e-5", "+1") under it or the x axis has ticks on top; to find out it lays out every tick
-    label at draw time, a third of the weights chart's drawing (0.3 s for 1,024 members, 8 s
-    for a dense map's 96 panels). The offset text is the formatter's, known from the tick
-    positions alone, so where there is none (and no ticks on top) the title can be pinned at
-    ``y=1`` and the picture is the same; otherwise it stays automatic."""
+    known without drawing. It is higher only under an offset text ("1e-5", "+1") or ticks on
+    top, and to find out matplotlib lays out every tick label at draw time (10-20% of the
+    weights chart). The offset text is known from the tick positions alone: where there is
+    none, the title is pinned at ``y=1``, the same picture."""
     if (ax.xaxis.get_ticks_position() in ("top", "unknown")
             or ax.xaxis.get_label_position() == "top"):
         return False
