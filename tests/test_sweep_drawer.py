@@ -93,10 +93,10 @@ def test_a_drawer_that_dies_leaves_the_charts_to_the_sweep(cli, tmp_path, drawin
     and succeeds, every file in place."""
     real = drawer_mod.Drawer.submit
 
-    def submit(self, sweep_path, jobs):
+    def submit(self, sweep_path, jobs, shared):
         self._proc.kill()
         self._proc.wait()
-        return real(self, sweep_path, jobs)
+        return real(self, sweep_path, jobs, shared)
 
     monkeypatch.setattr(drawer_mod.Drawer, "submit", submit)
     res = cli([*SWEEP, "--out", tmp_path / "s"])
@@ -113,8 +113,8 @@ def test_a_drawer_that_reports_an_error_leaves_the_charts_to_the_sweep(cli, tmp_
     real = drawer_mod.Drawer.submit
     replies: list[bool] = []
 
-    def submit(self, sweep_path, jobs):
-        return real(self, sweep_path, [("weights.png", "no-such-chart", {})])
+    def submit(self, sweep_path, jobs, shared):
+        return real(self, sweep_path, [("weights.png", "no-such-chart", {})], shared)
 
     real_wait = drawer_mod.Drawer.wait
 
@@ -324,8 +324,8 @@ def test_a_drawer_stopped_while_it_draws_leaves_through_its_clean_up(cli, tmp_pa
     drawer = drawer_mod.Drawer()
     drawer.start()
     proc = drawer._proc
-    assert drawer.submit(tmp_path / "s",
-                         [("weights.png", "weights", {"summary": summary, "real": 1.0})] * 200)
+    assert drawer.submit(tmp_path / "s", [("weights.png", "weights", {})] * 200,
+                         {"summary": summary, "real": 1.0})
     t0 = time.time()
     while chart.stat().st_mtime_ns == before:  # drawing and writing, over and over
         assert time.time() - t0 < 60 and proc.poll() is None
@@ -333,3 +333,29 @@ def test_a_drawer_stopped_while_it_draws_leaves_through_its_clean_up(cli, tmp_pa
     drawer.close()
     assert proc.returncode == 128 + signal.SIGTERM
     assert not list((tmp_path / "s").glob(".*.tmp"))
+
+
+def test_a_request_carries_the_summary_once_whatever_the_charts():
+    """Every chart is drawn from the same summary (a dense map's is 7 MB of JSON): it is
+    sent once beside the jobs, which carry only what differs."""
+    import io
+    import json
+
+    class Proc:
+        stdin = io.BytesIO()
+
+        def poll(self):
+            return None
+
+    drawer = drawer_mod.Drawer()
+    drawer._proc = Proc()  # type: ignore[assignment]
+    summary = {"groups": [{"group": "fixed", "members": ["0000"]}]}
+    jobs = [("weights.png", "weights", {}), ("success.png", "success", {}),
+            ("map.png", "map", {"doc": {"cells": []}})]
+    assert drawer.submit(Path("/s"), jobs, {"summary": summary, "real": 1.0})
+    line = Proc.stdin.getvalue().decode()
+    assert line.endswith("\n") and line.count('"groups"') == 1
+    request = json.loads(line)
+    assert request["shared"] == {"summary": summary, "real": 1.0}
+    assert [tuple(j[:2]) for j in request["jobs"]] == [(n, k) for n, k, _ in jobs]
+    drawer._proc = None

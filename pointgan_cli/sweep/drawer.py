@@ -12,7 +12,8 @@ summary: ``tests/test_sweep_drawer.py`` compares the bytes), and it is only a sh
 drawer that cannot start, dies or reports any error leaves the drawing to this process, which
 draws as before, so a full disk or a broken matplotlib is reported as it always was.
 
-Protocol, one JSON line each way: ``{"sweep": PATH, "jobs": [[FILE, KIND, ARGS], ...]}`` in,
+Protocol, one JSON line each way: ``{"sweep": PATH, "shared": ARGS, "jobs": [[FILE, KIND,
+ARGS], ...]}`` in (``shared``: the arguments every job takes, such as the summary, sent once),
 ``{"ok": true}`` or ``{"error": TEXT}`` out once every file is written (atomically, through
 ``SweepDir``); end of input: the drawer exits. It ignores SIGINT (a Ctrl-C reaches the whole
 process group; the sweep stops it) and, on Linux, dies with this process (``kill -9``).
@@ -140,12 +141,14 @@ class Drawer:
         except OSError:
             self._proc = None
 
-    def submit(self, sweep_path: Path, jobs: list[Job]) -> bool:
-        """Hand ``jobs`` over; False (nothing handed over) when there is no working drawer."""
+    def submit(self, sweep_path: Path, jobs: list[Job], shared: dict[str, Any]) -> bool:
+        """Hand ``jobs`` over, each to be drawn with ``shared`` and its own arguments (the
+        summary is sent once, not once per chart: a dense map's is 7 MB of JSON); False
+        (nothing handed over) when there is no working drawer."""
         if self._proc is None or self._proc.stdin is None or self._proc.poll() is not None:
             return False
         try:
-            line = json.dumps({"sweep": str(sweep_path), "jobs": jobs}) + "\n"
+            line = json.dumps({"sweep": str(sweep_path), "shared": shared, "jobs": jobs}) + "\n"
             self._proc.stdin.write(line.encode("utf-8"))
             self._proc.stdin.flush()
         except (OSError, TypeError, ValueError):
@@ -231,7 +234,7 @@ def serve() -> None:
             request = json.loads(line)
             sweep_dir = SweepDir(Path(request["sweep"]))
             for name, kind, args in request["jobs"]:
-                sweep_dir.write_file(name, draw(sweep_dir, kind, args))
+                sweep_dir.write_file(name, draw(sweep_dir, kind, {**request["shared"], **args}))
             reply: dict[str, Any] = {"ok": True}
         except Exception as exc:  # noqa: BLE001  (the sweep draws again and reports it)
             reply = {"error": f"{type(exc).__name__}: {exc}"}

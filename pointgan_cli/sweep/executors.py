@@ -103,9 +103,8 @@ def run_local(
     if workers <= 1 or len(jobs) == 1:  # no pool: same numbers, no start-up cost
         # One flag for every job: a signal between two jobs, or after a job's last check,
         # stops the sweep instead of being lost when the next job starts.
-        own = BackgroundWrites() if writes is None else contextlib.nullcontext()
-        with SignalFlag() as flag, own:
-            writes = own if isinstance(own, BackgroundWrites) else writes
+        with SignalFlag() as flag, (BackgroundWrites() if writes is None
+                                    else contextlib.nullcontext(writes)) as writes:
             for job in jobs:
                 if flag.hit:
                     break

@@ -96,7 +96,10 @@ def run_sweep(
     if executor == "local":
         max_batch = _fit_memory(members, max_batch, workers)
     drawer = take_drawer()  # started with the command (``drawer.prestart``), or not
-    if wants_drawer_at_start(executor, workers, 2, os.cpu_count() or 1) and not _dirac(members):
+    # the jobs are planned later; there are at most as many as members (one job, many
+    # workers: ``_train_and_summarise`` starts it then)
+    if (wants_drawer_at_start(executor, workers, len(members), os.cpu_count() or 1)
+            and not _dirac(members)):
         drawer.start()  # its imports overlap this process's start-up
     else:
         drawer.close()  # forked workers would keep its pipe open; started later if useful

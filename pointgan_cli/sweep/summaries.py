@@ -39,22 +39,26 @@ def write_summaries(sweep_dir: SweepDir, members: list[tuple[str, str]], real: f
     with gc_paused(), BackgroundWrites() as writes:
         summary = summarize(sweep_dir, members,
                             None if sweep is None else reference_groups(sweep))
-        jobs: list[Job] = [("weights.png", "weights", {"summary": summary, "real": real}),
-                           ("success.png", "success", {"summary": summary}),
-                           ("convergence.png", "convergence", {"summary": summary})]
+        shared = {"summary": summary, "real": real}  # what every chart is drawn from
+        jobs: list[Job] = [("weights.png", "weights", {}), ("success.png", "success", {}),
+                           ("convergence.png", "convergence", {})]
         figures, tables = (maps.map_outputs(sweep_dir, sweep, summary) if sweep is not None
                            else ([], []))
         jobs += [(name, "map", {"doc": doc}) for name, doc in figures]
-        elsewhere = drawer is not None and drawer.submit(sweep_dir.path, jobs)
-        if not elsewhere:
+
+        def draw_here() -> None:
             for name, kind, args in jobs:
-                writes.submit(partial(sweep_dir.write_file, name, draw(sweep_dir, kind, args)))
+                data = draw(sweep_dir, kind, {**shared, **args})
+                writes.submit(partial(sweep_dir.write_file, name, data))
+
+        elsewhere = drawer is not None and drawer.submit(sweep_dir.path, jobs, shared)
+        if not elsewhere:
+            draw_here()
         for name, data in tables:
             writes.submit(partial(sweep_dir.write_file, name, data))
         writes.submit(partial(sweep_dir.write_summary_csv, summary_csv(summary)))
         if elsewhere and not drawer.wait():  # type: ignore[union-attr]
-            for name, kind, args in jobs:
-                writes.submit(partial(sweep_dir.write_file, name, draw(sweep_dir, kind, args)))
+            draw_here()
         writes.submit(partial(sweep_dir.write_summary, summary))  # last, once all is done
     return summary
 
