@@ -293,9 +293,6 @@ def read_config(path: Path) -> dict[str, Any]:
     return data
 
 
-
-
-
 def resolve_spec(
     preset: str | None = None,
     config: Path | None = None,

@@ -61,7 +61,6 @@ def read_fields(path: Path) -> tuple[dict[str, Any], str]:
     return data, where
 
 
-
 def _no_constant(name: str) -> Any:
     """JSON has no NaN or Infinity: refuse them in config files."""
     raise ValueError(f"{name} is not a JSON number (only finite numbers are allowed)")
