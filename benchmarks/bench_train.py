@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from bench_sweep import precompile
 from naive import naive_us_per_step
 
 from pointgan_cli.engine.trainer import BatchTrainer
@@ -64,15 +65,6 @@ def whole_train(engine: str) -> float:
             if k:
                 best = min(best, time.perf_counter() - t)
     return best
-
-
-def precompile() -> None:
-    """Write pointgan's bytecode before timing whole processes, as an installed package has
-    it: with PYTHONDONTWRITEBYTECODE set and no ``__pycache__``, each timed process would
-    spend ~0.14 s compiling pointgan's sources, which no user's install does."""
-    import compileall
-
-    compileall.compile_dir(str(ROOT / "pointgan_cli"), quiet=1)
 
 
 def main() -> None:
