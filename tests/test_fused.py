@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pointgan_cli.engine import rng
-from pointgan_cli.engine.fused import hashrng, support
+from pointgan_cli.engine.fused import hashrng, hostrng, native, support
 from pointgan_cli.engine.fused.settings import initial_params
 from pointgan_cli.engine.fused.trainer import FusedTrainer
 from pointgan_cli.engine.trainer import BatchTrainer
@@ -30,6 +30,7 @@ def test_uniform_streams_are_the_torch_engines_bit_for_bit():
         ref = rng.uniform(torch.tensor(seeds.astype(np.int64)), stream, torch.tensor(steps),
                           70, torch.float32).numpy()
         assert np.array_equal(ours, ref)
+        assert np.array_equal(hostrng.uniform_table(seeds, stream, steps, 70), ref)
 
 
 def test_normal_streams_are_the_torch_engines_bit_for_bit():
@@ -83,21 +84,19 @@ def test_trajectories_follow_the_torch_engine_to_float32_rounding(preset, kw):
 
 
 def test_a_run_is_the_same_alone_in_any_batch_and_with_any_threads():
-    import numba
-
-    sp = specs("fixed", 9, 60)
+    """40 runs on every thread (the parallel kernel), one alone, five on one thread then on
+    three: each run's numbers are the same (numba's kernel: ``test_fused_native``)."""
+    sp = specs("fixed", 40, 60)
     whole = FusedTrainer(sp)
+    assert whole._kernel.threads == native.default_threads()
     whole.advance(60)
     alone = FusedTrainer(sp[4:5])
     alone.advance(60)
     assert np.array_equal(alone.S[0], whole.S[4])
     part = FusedTrainer(sp[2:7][::-1])
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        part.advance(25)
-    finally:
-        numba.set_num_threads(before)
+    part._kernel.threads = 1
+    part.advance(25)
+    part._kernel.threads = 3
     part.advance(60)
     assert np.array_equal(part.S[::-1], whole.S[2:7])
 

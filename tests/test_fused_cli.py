@@ -12,14 +12,18 @@ import textwrap
 import pytest
 
 #: Imported by every Python process started with it on PYTHONPATH (workers too, spawned or
-#: forked): an import of torch leaves a file named after the process.
+#: forked): an import of torch or numba leaves a file named after it and the process.
 SITECUSTOMIZE = textwrap.dedent('''
     import os, sys
 
     class _Watch:
         def find_spec(self, name, path=None, target=None):
-            if name == "torch":
-                open(os.path.join(os.environ["TORCH_MARKS"], str(os.getpid())), "w").close()
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_code.co_name != "_find_and_load":
+                frame = frame.f_back  # an import, not a lookup (importlib.util.find_spec)
+            if name in ("torch", "numba") and frame is not None:
+                open(os.path.join(os.environ["TORCH_MARKS"], f"{name}-{os.getpid()}"),
+                     "w").close()
             return None
 
     sys.meta_path.insert(0, _Watch())
@@ -43,16 +47,23 @@ def _run(args, tmp_path):
 
 @pytest.mark.long
 def test_a_fused_sweep_and_train_never_import_torch(tmp_path):
+    """Nor numba, on the common path: its code loads without it (``fused.native``)."""
     marks, res = _run(["sweep", "--preset", "fixed", "--seeds", "0-5", "--steps", "60",
                        "--max-batch", "2", "--workers", "2", "--out", tmp_path / "s"],
                       tmp_path)
-    assert marks == [], "torch was imported by a sweep process"
+    assert marks == [], "torch or numba was imported by a sweep process"
     assert "compiling" not in res.stderr and "torch engine" not in res.stderr  # warm, fused
+    marks, _ = _run(["sweep", "--preset", "fixed", "--seeds", "0-40", "--steps", "30",
+                     "--out", tmp_path / "s1"], tmp_path)
+    assert marks == []  # one process, a thread per core
     marks, _ = _run(["train", "--steps", "60", "--out", tmp_path / "r", "--quiet"], tmp_path)
     assert marks == []
+    marks, _ = _run(["train", "--preset", "r1", "--steps", "20", "--out", tmp_path / "g",
+                     "--quiet"], tmp_path)
+    assert [m.split("-")[0] for m in marks] == ["numba"]  # the general step: numba's kernel
     marks, _ = _run(["train", "--engine", "torch", "--steps", "20", "--out", tmp_path / "t",
                      "--quiet"], tmp_path)
-    assert marks != []  # the hook sees torch when it is imported
+    assert "torch" in {m.split("-")[0] for m in marks}  # the hook sees torch when imported
 
 
 def test_fallback_is_one_line_and_trains_on_torch(cli, tmp_path):

@@ -137,10 +137,11 @@ def _prepare_engines(specs: list[RunSpec], pool: bool) -> None:
     from ..engine.fused.support import announce, uses_fused
 
     announce(specs)
-    if any(uses_fused(s) for s in specs):
+    fused = [s for s in specs if uses_fused(s)]
+    if fused:
         from ..engine.fused.compiled import warm
 
-        warm(serial=pool)
+        warm(fused, serial=pool)
 
 
 def _fit_memory(members: MemberList, max_batch: int | None, workers: int) -> int | None:

@@ -1,19 +1,23 @@
 """The fused kernel, loaded from the user's cache or compiled once (``cache``).
 
 Why a loader: numba must learn its cache directory before it is imported, and a cold cache
-costs seconds of compiling that the user is told about in one line. ``kernel()`` returns the
-compiled ``runs.train_steps`` for the batch arrays' types; ``warm()`` does the same in a sweep's
-main process before its workers start, so they load the cache and never print the line.
+costs seconds of compiling that the user is told about in one line. ``cpu_kernel(IS)`` returns
+what trains a batch: on the common path the native code (``native``, loaded without numba),
+else ``kernel()``, the numba-compiled ``runs.train_steps`` for the batch arrays' types;
+``warm()`` loads what a sweep's members need in its main process before its workers start, so
+they load the cache and never print the line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
-from . import cache
+from . import cache, native
+from . import layout as L
 
 #: Threads of the kernel's prange (default: every core). A sweep's worker processes set 1.
 THREADS_ENV = "POINTGAN_FUSED_THREADS"
@@ -77,7 +81,68 @@ def _numba_without_blas() -> Iterator[None]:
             del sys.modules[key]
 
 
-def warm(serial: bool = False) -> None:
-    """Load (or compile) a kernel in this process (a sweep: the serial one its workers use,
-    which starts no thread, so forking stays safe)."""
-    kernel(serial)
+def cpu_kernel(IS, serial: bool | None = None):
+    """What trains a batch of shared settings IS on the CPU: the native common path where the
+    batch takes it and its code loads (``native_kernel``), else ``kernel(serial)``."""
+    if native.enabled() and L.is_common(IS):
+        found = native_kernel(serial)
+        if found is not None:
+            return found
+    return kernel(serial)
+
+
+def native_kernel(serial: bool | None = None) -> native.NativeKernel | None:
+    """The common path without numba, on one thread (``serial``, or None and
+    ``$POINTGAN_FUSED_THREADS`` = 1), ``$POINTGAN_FUSED_THREADS`` or one per core; built
+    into the cache first if it is not there (numba compiles it once). None where it cannot be
+    built or linked here."""
+    threads_env = os.environ.get(THREADS_ENV)
+    if serial is None:
+        serial = threads_env == "1"
+    threads = 1 if serial else int(threads_env) if threads_env else native.default_threads()
+    folder = cache.kernel_dir() / "native"
+    fn = native.load(folder) if native.is_built(folder) else _build_native(folder)
+    return None if fn is None else native.NativeKernel(fn, threads)
+
+
+def _build_native(folder):
+    """Compile the common path's object code into ``folder`` (under the compile lock, with the
+    cold cache's line) and link it; where the folder cannot be written, link it from memory."""
+    cache.use_cache_dir()
+    cache.say_compiling("fused CPU kernel")
+    with cache.compile_lock(), _numba_without_blas():
+        if native.is_built(folder):  # another process built it while this one waited
+            return native.load(folder)
+        try:
+            from . import native_build
+
+            code, symbol, undefined = native_build.build()
+        except Exception as exc:  # noqa: BLE001 - numba's internals moved: numba loads it
+            native.write_failure(folder, f"{type(exc).__name__}: {exc}")
+            return None
+        try:
+            native.write(folder, code, symbol, undefined)
+        except OSError:
+            return native.link(code, {"symbol": symbol, "undefined": undefined,
+                                      "sha256": hashlib.sha256(code).hexdigest()})
+    return native.load(folder)
+
+
+def warm(specs=None, serial: bool = False) -> None:
+    """Load (or compile) in this process what trains ``specs`` (fused members) on the CPU, or
+    with no specs both kernels (a sweep: with ``serial``, those its workers use, which start
+    no thread, so forking stays safe)."""
+    if specs is None:
+        kernel(serial)
+        if native.enabled():
+            native_kernel(serial)
+        return
+    from ..batching import batch_key
+    from .settings import shared
+
+    first: dict = {}
+    for s in specs:
+        if s.device == "cpu":
+            first.setdefault(batch_key(s), s)
+    for s in first.values():
+        cpu_kernel(shared([s])[0], serial)

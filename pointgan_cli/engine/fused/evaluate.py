@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .hashrng import uniform_table
+from .hostrng import uniform_table
 
 
 def clean_x(seeds: np.ndarray, steps: np.ndarray, batch: int) -> np.ndarray:

@@ -22,6 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
+from . import layout
 from .kernel import FOUR, ONE, TWO, ZERO, fill_draws, normal_scratch, record
 from .layout import (
     DECAY,
@@ -29,25 +30,18 @@ from .layout import (
     F_B2,
     F_EPS,
     I_B,
-    I_GP,
-    I_INST,
     I_K,
     I_L2,
-    I_LECAM,
-    I_LOSS,
     I_MINIMAX,
     I_ND,
     I_NOISE,
-    I_R1,
-    I_R2,
-    I_SCHEME,
-    I_SGD,
     LR_D,
     LR_G,
     MD,
     MG,
     NTW_FAKE,
     NTW_REAL,
+    PAD,
     REAL,
     VD,
     VG,
@@ -61,14 +55,10 @@ from .mathops import sig32
 
 F = np.float32
 LANE = 64
-PAD = 16  # the real slot's lane after the fakes, rounded up to a whole AVX-512 vector
 
 
-@njit(cache=True, error_model="numpy")
-def is_common(IS):
-    """Whether a batch's options are the ones this path computes."""
-    return (IS[I_LOSS] == 0 and IS[I_SCHEME] == 0 and IS[I_SGD] == 0 and IS[I_INST] == 0
-            and IS[I_R1] == 0 and IS[I_R2] == 0 and IS[I_GP] == 0 and IS[I_LECAM] == 0)
+is_common = njit(cache=True, error_model="numpy")(layout.is_common)
+common_scratch = njit(cache=True, error_model="numpy")(layout.common_scratch)
 
 
 @njit(cache=True, error_model="numpy")
@@ -76,11 +66,17 @@ def bias_table(Fs, first, last):
     """Adam's float32 bias corrections [1 - b1^n, sqrt(1 - b2^n)] for optimizer steps n from
     ``first`` to ``last`` (``kernel.direction``'s arithmetic, once per call, not per run)."""
     out = np.empty((max(0, last - first + 1), 2), np.float32)
+    bias_fill(Fs, first, out)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def bias_fill(Fs, first, out):
+    """``bias_table`` into out's rows."""
     for i in range(out.shape[0]):
         n = first + i
         out[i, 0] = F(1.0 - Fs[F_B1] ** n)
         out[i, 1] = F(math.sqrt(1.0 - Fs[F_B2] ** n))
-    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -225,11 +221,20 @@ def run_steps(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every):
     B, K, nd = IS[I_B], IS[I_K], IS[I_ND]
     XB = np.zeros(nd * B, np.float32)
     EPS = np.zeros(nd * K * 2, np.float32)
-    none = np.zeros(0, np.float32)
     NS = normal_scratch(IS, 0)
     V = np.zeros(K * B, np.float32)
     Z = np.zeros(3 * (K * B + PAD), np.float32)
     gg, gd = np.zeros(2, np.float32), np.zeros(7, np.float32)
+    run_steps_in(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every, XB, EPS, NS, V, Z, gg,
+                 gd)
+
+
+@njit(cache=True, error_model="numpy")
+def run_steps_in(S, r, seed, t0, t1, H, IS, Fs, BC, first, SNAP, every, XB, EPS, NS, V, Z, gg,
+                 gd):
+    """``run_steps`` in the caller's buffers."""
+    B, K, nd = IS[I_B], IS[I_K], IS[I_ND]
+    none = NS[6]
     noise, l2, minimax = IS[I_NOISE] == 1, IS[I_L2] == 1, IS[I_MINIMAX] == 1
     lr_g, lr_d = H[r, LR_G], H[r, LR_D]
     decay = ONE if l2 else H[r, DECAY]  # L2 decay is in the gradient

@@ -20,6 +20,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from . import layout as _layout
 from .libm64 import log_unit, sincos
 
 M32 = np.uint64(0xFFFFFFFF)
@@ -105,16 +106,7 @@ def normal_pair(skey, p):
     return np.float32(r * math.cos(theta)), np.float32(r * math.sin(theta))
 
 
-#: ``normal_pairs`` computes pairs in blocks of this many: LLVM vectorises its loops 8 lanes
-#: wide, two vectors at a time, and a loop of fewer iterations runs its scalar remainder only
-#: (8 pairs alone: 165 ns; as one block of 16: 85 ns).
-PAIR_BLOCK = 16
-
-
-@njit(cache=True)
-def pair_room(n_pairs):
-    """Pairs ``normal_pairs`` computes to get n_pairs: whole blocks."""
-    return -(-n_pairs // PAIR_BLOCK) * PAIR_BLOCK
+pair_room = njit(cache=True)(_layout.pair_room)
 
 
 @njit(cache=True, error_model="numpy")

@@ -40,6 +40,7 @@ from .layout import (
     I_SGD,
     INST,
     NOISE,
+    NOISE_STEPS,
 )
 from .mathops import dot, sig32, total
 
@@ -186,11 +187,6 @@ def record(S, r, t, t0, every, SNAP):
         if j < SNAP.shape[1]:
             for k in range(9):
                 SNAP[r, j, k] = S[r, k]
-
-
-#: Steps whose G-noise normals ``fill_draws`` computes in one vectorised pass (the 8 pairs
-#: of one step are too few for the vector loop: alone, they cost 75 ns of a ~1 us run-step).
-NOISE_STEPS = 16
 
 
 @njit(cache=True, error_model="numpy")

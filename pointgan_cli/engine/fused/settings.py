@@ -73,7 +73,7 @@ def shared(specs: Sequence[RunSpec]) -> tuple[np.ndarray, np.ndarray]:
 def initial_params(seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``engine.init_params`` without torch: G and D's first layer U(-1, 1), D's output layer
     U(-1/sqrt 2, 1/sqrt 2), from the seeds' STREAM_INIT uniforms at step 0."""
-    from .hashrng import uniform_table
+    from .hostrng import uniform_table
 
     u = uniform_table(seeds, 1, np.zeros(1, np.int64), 9)[:, 0, :] * F(2.0) - F(1.0)
     g = u[:, 0:2].copy()

@@ -49,22 +49,23 @@ class FusedTrainer:
             raise ValueError("specs in one batch must share batch_key()")
         s0 = specs[0]
         self.device = s0.device
-        if self.device == "cpu":
-            from .compiled import kernel
-
-            # a parallel region wakes every thread at each call: for a few runs that costs
-            # more than it shares (on a loaded machine, a scheduler tick per call)
-            self._kernel = kernel(serial=True if len(specs) < PARALLEL_MIN else None)
-        else:
-            from .cuda_support import device_kernel
-
-            self._kernel = device_kernel(self.device)
         self.specs = list(specs)
         self.R = len(specs)
         self.steps, self.B = s0.steps, s0.batch_size
         self.seeds = np.array([s.seed for s in specs], np.uint64)
         self.H = per_run(specs)
         self.IS, self.Fs = shared(specs)
+        if self.device == "cpu":
+            from .compiled import cpu_kernel
+
+            # a parallel region wakes every thread at each call: for a few runs that costs
+            # more than it shares (on a loaded machine, a scheduler tick per call)
+            self._kernel = cpu_kernel(self.IS, serial=True if len(specs) < PARALLEL_MIN
+                                      else None)
+        else:
+            from .cuda_support import device_kernel
+
+            self._kernel = device_kernel(self.device)
         self.S = np.zeros((self.R, L.NS), np.float32)
         g, d = initial_params(self.seeds)
         self.S[:, L.G:L.G + 2], self.S[:, L.D:L.D + 7] = g, d
