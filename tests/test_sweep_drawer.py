@@ -359,3 +359,41 @@ def test_a_request_carries_the_summary_once_whatever_the_charts():
     assert request["shared"] == {"summary": summary, "real": 1.0}
     assert [tuple(j[:2]) for j in request["jobs"]] == [(n, k) for n, k, _ in jobs]
     drawer._proc = None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the split forks on Linux")
+def test_the_drawer_splits_its_charts_with_a_child_and_reports_either_ones_error(cli, tmp_path,
+                                                                               monkeypatch):
+    """The first chart is drawn in the drawer, the others at once in a forked child: the
+    same bytes; an error in the child's share or in the drawer's own is raised in the drawer,
+    and no child is left behind either way."""
+    import json
+
+    from pointgan_cli.store.sweepdir import SweepDir
+
+    assert cli([*SWEEP, "--out", tmp_path / "s"]).exit_code == 0
+    sweep = SweepDir(tmp_path / "s")
+    shared = {"summary": json.loads((tmp_path / "s" / "summary.json").read_text()), "real": 1.0}
+    before = {n: (tmp_path / "s" / n).read_bytes() for n in CHARTS}
+    for n in CHARTS:
+        (tmp_path / "s" / n).unlink()
+    jobs = [(n, n.split(".")[0], {}) for n in CHARTS]
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    drawer_mod._draw_all(sweep, jobs, shared)
+    assert len(forks) == 1
+    assert {n: (tmp_path / "s" / n).read_bytes() for n in CHARTS} == before
+    with pytest.raises(RuntimeError, match="unknown chart kind 'nope'"):
+        drawer_mod._draw_all(sweep, [jobs[0], ("x.png", "nope", {})], shared)
+    with pytest.raises(ValueError, match="unknown chart kind 'nope'"):
+        drawer_mod._draw_all(sweep, [("x.png", "nope", {}), *jobs[1:]], shared)
+    assert len(forks) == 3 and _children(os.getpid()) == []
+    assert not (tmp_path / "s" / "x.png").exists()
