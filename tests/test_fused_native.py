@@ -98,7 +98,7 @@ def test_the_code_checks_its_buffers():
                       tr.seeds.ctypes.data, 0, 5, tr.H.ctypes.data, tr.H.shape[1],
                       tr.IS.ctypes.data, L.NI, tr.Fs.ctypes.data, L.NF, snap.ctypes.data, 0,
                       0, 1 << 62, 0, 2, W.ctypes.data, short_floats, KEYS.ctypes.data,
-                      IDX.ctypes.data, U.ctypes.data, short_room, BC.ctypes.data, rows)
+                      IDX.ctypes.data, U.ctypes.data, short_room, BC.ctypes.data, rows, 1)
         assert status == 1
     assert np.array_equal(tr.S, S0)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -35,7 +36,11 @@ RUNTIME_PREFIXES = ("numba_", "NRT_")
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
 _ARGTYPES = (_P, _I, _I, _P, _P, _I, _I, _P, _I, _P, _I, _P, _I, _P, _I, _I, _I, _I, _I, _P,
-             _I, _P, _P, _P, _I, _P, _I)
+             _I, _P, _P, _P, _I, _P, _I, _I)
+#: Runs per share a thread takes at a time: threads take shares until none is left, so a
+#: thread the machine slows (the sweep's writes, another process) takes fewer of them
+#: instead of holding up the call's end. About four shares per thread.
+SHARES_PER_THREAD = 4
 _loaded: dict[str, object] = {}
 _lock = threading.Lock()
 
@@ -183,29 +188,38 @@ class NativeKernel:
         R = S.shape[0]
         B, K, nd = int(IS[L.I_B]), int(IS[L.I_K]), int(IS[L.I_ND])
         floats, room = L.common_scratch(B, K, nd)[-2:]
-        nbc = max(0, t1 * nd - t0)
-        share = -(-R // min(self.threads, max(1, R)))
-        status = []
+        BC = np.zeros((max(0, t1 * nd - t0), 2), np.float32)
+        threads = min(self.threads, max(1, R))
+        share = max(1, -(-R // (threads * SHARES_PER_THREAD))) if threads > 1 else max(1, R)
+        shares = itertools.count()  # next() is atomic under the GIL
+        status: list[int] = []
 
-        def part(lo: int, hi: int) -> None:
-            W = np.zeros(floats, np.float32)
-            KEYS, IDX = np.zeros(room, np.uint64), np.zeros(room + 1, np.int64)
-            U, BC = np.zeros(2 * room), np.zeros((nbc, 2), np.float32)
-            status.append(self.fn(
+        def call(lo: int, hi: int, W, KEYS, IDX, U, fill: int) -> int:
+            return self.fn(
                 S.ctypes.data, R, S.shape[1], alive.ctypes.data, seeds.ctypes.data, t0, t1,
                 H.ctypes.data, H.shape[1], IS.ctypes.data, IS.shape[0], Fs.ctypes.data,
                 Fs.shape[0], SNAP.ctypes.data, SNAP.shape[0], SNAP.shape[1], every, lo, hi,
                 W.ctypes.data, floats, KEYS.ctypes.data, IDX.ctypes.data, U.ctypes.data, room,
-                BC.ctypes.data, nbc))
+                BC.ctypes.data, BC.shape[0], fill)
 
-        helpers = [threading.Thread(target=part, args=(lo, min(R, lo + share)), daemon=True)
-                   for lo in range(share, R, share)]
+        def work() -> None:
+            W = np.zeros(floats, np.float32)
+            KEYS, IDX = np.zeros(room, np.uint64), np.zeros(room + 1, np.int64)
+            U = np.zeros(2 * room)
+            while (lo := next(shares) * share) < R:
+                status.append(call(lo, min(R, lo + share), W, KEYS, IDX, U, 0))
+
+        scratch = (np.zeros(floats, np.float32), np.zeros(room, np.uint64),
+                   np.zeros(room + 1, np.int64), np.zeros(2 * room))
+        if call(0, 0, *scratch, 1):  # the bias table, once, before the threads share it
+            raise RuntimeError("the native fused kernel was given too small a buffer")
+        helpers = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
         for th in helpers:
             th.start()
         try:
-            part(0, min(R, share))
+            work()
         finally:
             for th in helpers:
                 th.join()
-        if any(status) or len(status) != len(helpers) + 1:
+        if any(status) or len(status) != -(-R // share):
             raise RuntimeError("the native fused kernel was given too small a buffer")

@@ -24,17 +24,20 @@ _f32, _i64 = t.CPointer(t.float32), t.int64
 #: (S, R, NS, alive, seeds, t0, t1, H, NH, IS, NI, Fs, NF, SNAP, its rows and snapshots,
 #: every, lo, hi, the float32 scratch and its length, the keys, the indices (room + 1: the
 #: last is ``normal_scratch``'s "first step held"), the float64 uniforms (2 room), room,
-#: the bias table and its rows); 0 when done, 1 when a buffer is too small.
+#: the bias table, its rows, and whether to fill it first); 0 when done, 1 when a buffer is
+#: too small.
 SIGNATURE = t.int64(_f32, _i64, _i64, t.CPointer(t.uint8), t.CPointer(t.uint64), _i64, _i64,
                     _f32, _i64, t.CPointer(t.int64), _i64, t.CPointer(t.float64), _i64,
                     _f32, _i64, _i64, _i64, _i64, _i64, _f32, _i64, t.CPointer(t.uint64),
-                    t.CPointer(t.int64), t.CPointer(t.float64), _i64, _f32, _i64)
+                    t.CPointer(t.int64), t.CPointer(t.float64), _i64, _f32, _i64, _i64)
 
 
 @cfunc(SIGNATURE, nogil=True, error_model="numpy", cache=False)
 def train_range(Sp, R, ns, alivep, seedsp, t0, t1, Hp, nh, ISp, ni, Fsp, nf, SNAPp, snap_r,
-                snap_n, every, lo, hi, Wp, nw, KEYSp, IDXp, Up, room, BCp, nbc):
-    """``runs.train_steps`` on the common path for runs lo..hi-1, in the caller's buffers."""
+                snap_n, every, lo, hi, Wp, nw, KEYSp, IDXp, Up, room, BCp, nbc, fill):
+    """``runs.train_steps`` on the common path for runs lo..hi-1, in the caller's buffers;
+    with ``fill``, Adam's bias table is computed into BC first (once per call: the threads
+    then share it, read-only)."""
     S, alive, seeds = carray(Sp, (R, ns)), carray(alivep, R), carray(seedsp, R)
     H, IS, Fs = carray(Hp, (R, nh)), carray(ISp, ni), carray(Fsp, nf)
     SNAP, BC = carray(SNAPp, (snap_r, snap_n, 9)), carray(BCp, (nbc, 2))
@@ -48,7 +51,8 @@ def train_range(Sp, R, ns, alivep, seedsp, t0, t1, Hp, nh, ISp, ni, Fsp, nf, SNA
           W[0:0])
     XB, EPS, V, Z = W[0:o_eps], W[o_eps:o_v], W[o_v:o_z], W[o_z:o_gg]
     gg, gd = W[o_gg:o_gd], W[o_gd:o_nz]
-    fast.bias_fill(Fs, t0 + 1, BC)
+    if fill:
+        fast.bias_fill(Fs, t0 + 1, BC)
     for r in range(lo, hi):
         if alive[r]:
             IDX[room] = -1  # a fresh run holds no G-noise normals yet (``normal_scratch``)
