@@ -86,8 +86,9 @@ def numba_subdir() -> str:
     return f"{os.path.basename(folder)}_{hashlib.sha1(folder.encode()).hexdigest()}"
 
 
-def say_compiling(what: str) -> None:
-    """The one stderr line of a cold cache (at most once per process)."""
+def say_compiling(what: str, takes: str = "about half a minute") -> None:
+    """The one stderr line of a cold cache (at most once per process); ``takes``: how long
+    the compile takes here (the common path alone: about ten seconds)."""
     global _said
     if _said:
         return
@@ -97,9 +98,9 @@ def say_compiling(what: str) -> None:
         writable = os.access(kernel_dir(), os.W_OK)
     except OSError:
         writable = False
-    print(f"pointgan: compiling the {what} once (about half a minute); cached in {cache_dir()}"
+    print(f"pointgan: compiling the {what} once ({takes}); cached in {cache_dir()}"
           if writable else
-          f"pointgan: compiling the {what} (about half a minute); cannot cache it in "
+          f"pointgan: compiling the {what} ({takes}); cannot cache it in "
           f"{cache_dir()}, so every run compiles again (set {ENV} to a folder you can write)",
           file=sys.stderr, flush=True)
 

@@ -109,7 +109,7 @@ def _build_native(folder):
     """Compile the common path's object code into ``folder`` (under the compile lock, with the
     cold cache's line) and link it; where the folder cannot be written, link it from memory."""
     cache.use_cache_dir()
-    cache.say_compiling("fused CPU kernel")
+    cache.say_compiling("fused CPU kernel", "about ten seconds")
     with cache.compile_lock(), _numba_without_blas():
         if native.is_built(folder):  # another process built it while this one waited
             return native.load(folder)
