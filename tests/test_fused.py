@@ -340,8 +340,40 @@ def test_the_kernel_cache_is_keyed_by_the_fused_sources(tmp_path, monkeypatch):
         (src / f.name).write_bytes(f.read_bytes())
     monkeypatch.setattr(cache, "__file__", str(src / "cache.py"))
     assert cache.source_key() == key  # the same sources, wherever they lie
+    (src / "trainer.py").write_text((src / "trainer.py").read_text() + "\n# edited\n")
+    assert cache.source_key() == key  # host code only: the kernels stay
     (src / "mathops.py").write_text((src / "mathops.py").read_text() + "\n# edited\n")
     assert cache.source_key() != key
+
+
+def test_host_only_modules_hold_no_compiled_code_and_no_compiled_module_imports_them():
+    """The kernel cache's key leaves out ``cache.HOST_ONLY``: safe only while nothing there
+    is compiled (no jit decorator, no numba import at module level) and no module with
+    compiled code imports one of them (numba would compile what it uses)."""
+    import re
+
+    from pointgan_cli.engine.fused import cache
+
+    folder = Path(cache.__file__).parent
+    names = {f.name for f in folder.glob("*.py")}
+    assert names > cache.HOST_ONLY
+    imports = re.compile(r"^from \.(\w*) import (.+)$|^from \.(\w+) import", re.M)
+    for f in sorted(folder.glob("*.py")):
+        text = f.read_text()
+        compiled = bool(re.search(r"@(njit|cfunc|intrinsic|cuda\.jit)|\bnjit\(", text))
+        if f.name in cache.HOST_ONLY:
+            numba_import = r"^(from numba[\w.]* import \w|import numba[\w.]*$)"
+            assert not compiled and not re.search(numba_import, text, re.M), f
+            continue
+        used = set()
+        for m in imports.finditer(text):
+            if m.group(1):
+                used.add(m.group(1) + ".py")
+            elif m.group(2):  # from . import a, b as c
+                used.update(n.split(" as ")[0].strip() + ".py" for n in m.group(2).split(","))
+            if m.group(3):
+                used.add(m.group(3) + ".py")
+        assert not used & cache.HOST_ONLY, (f.name, used & cache.HOST_ONLY)
 
 
 def test_loading_the_kernel_imports_no_scipy_and_leaves_scipy_importable():

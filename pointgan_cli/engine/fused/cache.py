@@ -31,15 +31,25 @@ def cache_dir() -> Path:
     return Path(base) / "pointgan"
 
 
+#: The fused engine's modules that only run on the host: nothing in them is compiled, and no
+#: compiled module imports them (``tests/test_fused.py`` checks both), so an edit to them (or
+#: an upgrade that changes only them) keeps the compiled kernels.
+HOST_ONLY = frozenset({"__init__.py", "cache.py", "compiled.py", "cuda_support.py",
+                       "evaluate.py", "hostrng.py", "native.py", "settings.py", "support.py",
+                       "trainer.py"})
+
+
 def source_key() -> str:
-    """A digest of the fused engine's source files. numba keys a cached kernel on the file
-    that defines it (its path and time stamp) only, so an edit to a helper it inlines from
-    another module would keep running the old kernel; a folder per source version cannot."""
+    """A digest of the fused engine's compiled source files (all but ``HOST_ONLY``). numba
+    keys a cached kernel on the file that defines it (its path and time stamp) only, so an
+    edit to a helper it inlines from another module would keep running the old kernel; a
+    folder per source version cannot."""
     import hashlib
 
     digest = hashlib.sha256()
     for f in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+        if f.name not in HOST_ONLY:
+            digest.update(f.name.encode() + b"\0" + f.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import itertools
 import json
 import os
 import threading
@@ -37,10 +36,11 @@ _P = ctypes.c_void_p
 _I = ctypes.c_int64
 _ARGTYPES = (_P, _I, _I, _P, _P, _I, _I, _P, _I, _P, _I, _P, _I, _P, _I, _I, _I, _I, _I, _P,
              _I, _P, _P, _P, _I, _P, _I, _I)
-#: Runs per share a thread takes at a time: threads take shares until none is left, so a
-#: thread the machine slows (the sweep's writes, another process) takes fewer of them
-#: instead of holding up the call's end. About four shares per thread.
-SHARES_PER_THREAD = 4
+#: The smallest share of a call's runs a thread takes, as a fraction of its even part:
+#: threads take shares until none is left, each half of what is left per thread (large at
+#: first, small at the end), so a thread the machine slows (the sweep's writes, another
+#: process) takes fewer and the call ends with the threads at most one small share apart.
+SMALLEST_SHARE = 1 / 16
 _loaded: dict[str, object] = {}
 _lock = threading.Lock()
 
@@ -190,9 +190,18 @@ class NativeKernel:
         floats, room = L.common_scratch(B, K, nd)[-2:]
         BC = np.zeros((max(0, t1 * nd - t0), 2), np.float32)
         threads = min(self.threads, max(1, R))
-        share = max(1, -(-R // (threads * SHARES_PER_THREAD))) if threads > 1 else max(1, R)
-        shares = itertools.count()  # next() is atomic under the GIL
+        smallest = max(1, int(R / threads * SMALLEST_SHARE))
+        taken, lock = [0, 0], threading.Lock()  # the next run, the shares handed out
         status: list[int] = []
+
+        def take() -> tuple[int, int] | None:
+            with lock:
+                lo = taken[0]
+                if lo >= R:
+                    return None
+                taken[0] = min(R, lo + max(smallest, -(-(R - lo) // (2 * threads))))
+                taken[1] += 1
+                return lo, taken[0]
 
         def call(lo: int, hi: int, W, KEYS, IDX, U, fill: int) -> int:
             return self.fn(
@@ -206,8 +215,8 @@ class NativeKernel:
             W = np.zeros(floats, np.float32)
             KEYS, IDX = np.zeros(room, np.uint64), np.zeros(room + 1, np.int64)
             U = np.zeros(2 * room)
-            while (lo := next(shares) * share) < R:
-                status.append(call(lo, min(R, lo + share), W, KEYS, IDX, U, 0))
+            while (share := take()) is not None:
+                status.append(call(*share, W, KEYS, IDX, U, 0))
 
         scratch = (np.zeros(floats, np.float32), np.zeros(room, np.uint64),
                    np.zeros(room + 1, np.int64), np.zeros(2 * room))
@@ -221,5 +230,5 @@ class NativeKernel:
         finally:
             for th in helpers:
                 th.join()
-        if any(status) or len(status) != -(-R // share):
+        if any(status) or len(status) != taken[1] or taken[0] < R:
             raise RuntimeError("the native fused kernel was given too small a buffer")
