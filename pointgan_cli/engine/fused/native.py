@@ -4,7 +4,7 @@ Why: a fused command that loads its kernel through numba spends 0.35-0.45 s impo
 and setting up its dispatcher before the first step, longer than a default ``pointgan train``
 takes to train. ``native_build`` has numba compile the common path once into object code in
 the user's cache; here llvmlite's JIT links it (a few ms) and ctypes calls it on one thread
-per core, each over a contiguous share of the runs as the numba kernel's ``prange`` does, with
+per core, the threads taking shares of the runs until none is left (``SMALLEST_SHARE``), with
 the GIL released. Each run is still computed alone by the same code, so its numbers are those
 of the numba kernel (``tests/test_fused_native.py``). Where the cached code is missing or
 cannot be loaded, ``load`` says None and the kernel loads through numba as before.
@@ -18,6 +18,7 @@ would stop the process loudly rather than run on wrongly; where it is, they are 
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -53,17 +54,23 @@ def toolchain_key() -> str:
     """What the object code depends on besides the sources (``cache.kernel_dir``): the CPU
     it was compiled for (numba compiles for the host's features), llvmlite, the numba
     installation, and numba's settings from the environment."""
+    parts = list(_machine())
+    parts += sorted(f"{k}={v}" for k, v in os.environ.items()
+                    if k.startswith("NUMBA_") and k not in
+                    ("NUMBA_CACHE_DIR", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER"))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> tuple[str, ...]:
+    """The parts of ``toolchain_key`` that do not change while a process runs."""
     import llvmlite
     import llvmlite.binding as ll
 
     numba_init = _numba_init()
     stat = os.stat(numba_init) if numba_init else None
-    parts = [llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
-             str(numba_init), str(stat and (stat.st_size, stat.st_mtime_ns))]
-    parts += sorted(f"{k}={v}" for k, v in os.environ.items()
-                    if k.startswith("NUMBA_") and k not in
-                    ("NUMBA_CACHE_DIR", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER"))
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+    return (llvmlite.__version__, ll.get_host_cpu_name(), ll.get_host_cpu_features().flatten(),
+            str(numba_init), str(stat and (stat.st_size, stat.st_mtime_ns)))
 
 
 def _numba_init() -> str | None:
