@@ -183,3 +183,30 @@ def test_a_cold_cache_builds_the_native_code_once_and_then_loads_it_without_numb
     assert second.stderr == "" and second.stdout.splitlines()[-1] == "False"
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["steps"] == 40
+
+
+def test_numba_loaded_after_the_native_code_keeps_its_own_run_time():
+    """In a fresh process the native code is linked before numba is loaded (its run-time
+    names then point at ``abort``); numba's kernel trained afterwards allocates and frees
+    arrays through its own run-time (registered over those), and the native code still
+    gives the same numbers."""
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from pointgan_cli.spec import resolve_spec\n"
+            "from pointgan_cli.engine.fused.trainer import FusedTrainer\n"
+            "from pointgan_cli.engine.fused.native import NativeKernel\n"
+            "def batch(preset):\n"
+            "    return FusedTrainer([resolve_spec(preset, overrides={'seed': s, 'steps': 30})\n"
+            "                         for s in range(40)])\n"
+            "a = batch('fixed')\n"
+            "assert isinstance(a._kernel, NativeKernel) and 'numba' not in sys.modules\n"
+            "a.advance(30)\n"
+            "b = batch('r1')\n"
+            "assert not isinstance(b._kernel, NativeKernel) and 'numba' in sys.modules\n"
+            "b.advance(30)\n"
+            "c = batch('fixed')\n"
+            "c.advance(30)\n"
+            "assert np.array_equal(a.S, c.S) and not np.array_equal(b.S, batch('r1').S)\n"
+            "print('ok')\n")
+    res = _python(code, {})
+    assert res.stdout.strip() == "ok"
