@@ -101,6 +101,33 @@ def test_a_run_is_the_same_alone_in_any_batch_and_with_any_threads():
     assert np.array_equal(part.S[::-1], whole.S[2:7])
 
 
+def test_the_general_step_is_the_same_on_numbas_threads_and_alone():
+    """A batch off the common path (R1, here) of 40 runs trains on numba's parallel kernel:
+    each run's numbers are those of the run alone (the serial kernel), and the same with
+    the pool cut to one thread."""
+    import numba
+
+    from pointgan_cli.engine.fused.compiled import kernel
+
+    sp = specs("r1", 40, 30)
+    whole = FusedTrainer(sp)
+    assert whole._kernel is kernel(serial=False) and not isinstance(whole._kernel,
+                                                                       native.NativeKernel)
+    whole.advance(30)
+    alone = FusedTrainer(sp[7:8])
+    alone.advance(30)
+    assert np.array_equal(alone.S[0], whole.S[7])
+    again = FusedTrainer(sp)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        again.advance(12)
+    finally:
+        numba.set_num_threads(before)
+    again.advance(30)
+    assert np.array_equal(again.S, whole.S)
+
+
 @pytest.mark.parametrize(("preset", "kw"), [
     ("fixed", {}),
     ("fixed", {"d_steps": 2, "inner_batch": 3}),
