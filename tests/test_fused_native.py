@@ -135,6 +135,16 @@ def test_object_code_that_cannot_be_linked_leaves_numba_to_train(monkeypatch, tm
     assert native.link(b"x", {"symbol": "s", "undefined": ["NRT_Free"], "sha256": "1"}) is None
 
 
+def test_an_object_file_removed_by_hand_is_built_again(monkeypatch, tmp_path):
+    folder = _fresh_cache(monkeypatch, tmp_path)
+    native.write(folder, b"code", "train_range", [])
+    assert native.is_built(folder)
+    native.paths(folder)[0].unlink()
+    assert not native.is_built(folder)  # native_kernel would build it (tested cold below)
+    native.write_failure(folder, "RuntimeError: numba moved")
+    assert native.is_built(folder)  # a failure note stands for the object: not retried
+
+
 def test_the_env_turns_the_native_kernel_off(monkeypatch):
     IS = FusedTrainer(_specs(n=2)).IS
     assert isinstance(compiled.cpu_kernel(IS), native.NativeKernel)

@@ -112,8 +112,10 @@ def write_failure(folder: Path, why: str) -> None:
 
 
 def is_built(folder: Path) -> bool:
-    """Whether ``folder`` holds the object code, or a note that it cannot be built here."""
-    return paths(folder)[1].is_file()
+    """Whether ``folder`` holds the object code and its description, or a note that it
+    cannot be built here (an object file removed by hand is built again)."""
+    obj, meta = paths(folder)
+    return meta.is_file() and (obj.is_file() or b'"failed"' in meta.read_bytes())
 
 
 def load(folder: Path):
