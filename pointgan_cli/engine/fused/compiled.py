@@ -10,7 +10,6 @@ they load the cache and never print the line.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Iterator
@@ -123,8 +122,7 @@ def _build_native(folder):
         try:
             native.write(folder, code, symbol, undefined)
         except OSError:
-            return native.link(code, {"symbol": symbol, "undefined": undefined,
-                                      "sha256": hashlib.sha256(code).hexdigest()})
+            return native.link(code, native.describe(code, symbol, undefined))
     return native.load(folder)
 
 

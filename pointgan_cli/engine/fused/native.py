@@ -17,6 +17,7 @@ would stop the process loudly rather than run on wrongly; where it is, they are 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -86,29 +87,35 @@ def paths(folder: Path) -> tuple[Path, Path]:
     return folder / f"{stem}.o", folder / f"{stem}.json"
 
 
+def describe(code: bytes, symbol: str, undefined: list[str]) -> dict:
+    """The description ``link`` needs beside the object code: its symbol, the names it leaves
+    undefined, and its digest."""
+    return {"symbol": symbol, "undefined": undefined, "sha256": hashlib.sha256(code).hexdigest()}
+
+
 def write(folder: Path, code: bytes, symbol: str, undefined: list[str]) -> None:
     """Store what ``native_build.build`` made, each file atomically (the description last:
     its presence says the object code is complete)."""
     obj, meta = paths(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    desc = {"symbol": symbol, "undefined": undefined, "sha256": hashlib.sha256(code).hexdigest()}
-    for path, data in ((obj, code), (meta, json.dumps(desc).encode())):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+    _replace(obj, code)
+    _replace(meta, json.dumps(describe(code, symbol, undefined)).encode())
 
 
 def write_failure(folder: Path, why: str) -> None:
     """Remember that the build failed here, so each command does not try again (the kernel
     then loads through numba)."""
-    path = paths(folder)[1]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"failed": why}))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+        _replace(paths(folder)[1], json.dumps({"failed": why}).encode())
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """``path`` holds ``data`` whole or keeps what it held: written beside it, then renamed.
+    (The engine stands below ``store``, whose ``atomic`` does this for run directories.)"""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def is_built(folder: Path) -> bool:
@@ -220,16 +227,17 @@ class NativeKernel:
                 W.ctypes.data, floats, KEYS.ctypes.data, IDX.ctypes.data, U.ctypes.data, room,
                 BC.ctypes.data, BC.shape[0], fill)
 
-        def work() -> None:
-            W = np.zeros(floats, np.float32)
-            KEYS, IDX = np.zeros(room, np.uint64), np.zeros(room + 1, np.int64)
-            U = np.zeros(2 * room)
-            while (share := take()) is not None:
-                status.append(call(*share, W, KEYS, IDX, U, 0))
+        def scratch() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            """One thread's buffers: float32 scratch, the normals' keys, indices, uniforms."""
+            return (np.zeros(floats, np.float32), np.zeros(room, np.uint64),
+                    np.zeros(room + 1, np.int64), np.zeros(2 * room))
 
-        scratch = (np.zeros(floats, np.float32), np.zeros(room, np.uint64),
-                   np.zeros(room + 1, np.int64), np.zeros(2 * room))
-        if call(0, 0, *scratch, 1):  # the bias table, once, before the threads share it
+        def work() -> None:
+            mine = scratch()
+            while (share := take()) is not None:
+                status.append(call(*share, *mine, 0))
+
+        if call(0, 0, *scratch(), 1):  # the bias table, once, before the threads share it
             raise RuntimeError("the native fused kernel was given too small a buffer")
         helpers = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
         for th in helpers:
