@@ -6,6 +6,7 @@ Run by hand::
     python benchmarks/bench_sweep.py --members 1024 --steps 1500 --rss 256,1024
     python benchmarks/bench_sweep.py --rounds 3            # a shared machine: alternated
     python benchmarks/bench_sweep.py --whole-only --rounds 4   # only the two whole sweeps
+    python benchmarks/bench_sweep.py --engine-only --rounds 10 # only the engines alone
     python benchmarks/bench_sweep.py --device cuda --members 16384 --engine-runs 131072
 
 Measured in one run, so the figures share the machine's state:
@@ -262,6 +263,17 @@ def whole_sweep(members: int, steps: int, device: str, extra: list[str],
             "files": len(files)}
 
 
+def tally(what: str, ratios: list[float], line: float) -> str:
+    """Every round's ratio against its target in one line: the median, the range, and how
+    many rounds reached it (a shared machine's rounds scatter; each one is reported)."""
+    r = sorted(ratios)
+    mid = len(r) // 2
+    median = r[mid] if len(r) % 2 else (r[mid - 1] + r[mid]) / 2
+    met = sum(x >= line for x in r)
+    return (f"{what} over {len(r)} rounds: median {median:.2f}x (from {r[0]:.2f}x to "
+            f"{r[-1]:.2f}x); {met} of {len(r)} rounds at >= {line:g}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -283,6 +295,8 @@ def main() -> None:
                     help="extra argument for pointgan sweep (repeatable)")
     ap.add_argument("--whole-only", action="store_true",
                     help="time only the whole sweeps (both engines), not the engines alone")
+    ap.add_argument("--engine-only", action="store_true",
+                    help="time only the engines alone (both), not the whole sweeps")
     ap.add_argument("--keep", type=Path, default=None,
                     help="write the timed sweep there and keep it (to compare devices)")
     args = ap.parse_args()
@@ -300,6 +314,7 @@ def main() -> None:
         torch.set_num_threads(1)
         naive = 1e6 / naive_us_per_step(_specs(1)[0], 300)
         print(f"naive nn.Module loop (1 run)  : {naive:14,.0f} run-steps/s")
+        walls, per_cpus = [], []
         for k in range(args.rounds):  # alternated, so both engines see the same load
             fused, fused_per_cpu = fused_cpu(args.members, args.engine_steps, args.workers)
             engine, engine_per_cpu = engine_cpu(args.members, args.engine_steps, args.workers)
@@ -311,11 +326,17 @@ def main() -> None:
                   f"run-steps/s ({fused / engine:.1f}x torch, {fused / naive:.0f}x naive; "
                   f"{fused_per_cpu:,.0f} per CPU-second, "
                   f"{fused_per_cpu / engine_per_cpu:.1f}x torch's)", flush=True)
+            walls.append(fused / engine)
+            per_cpus.append(fused_per_cpu / engine_per_cpu)
             threads, threads_per_cpu = fused_threads(args.members, args.engine_steps)
             print(f"{head}fused engine (1 process, {os.cpu_count()} threads, as a sweep runs it):"
                   f" {threads:12,.0f} run-steps/s ({threads / engine:.1f}x torch; "
                   f"{threads_per_cpu:,.0f} per CPU-second)", flush=True)
-    for _ in range(args.rounds):  # the two whole sweeps alternated too
+        if args.rounds > 1:
+            print(tally("engine only, fused / torch, wall", walls, 4.0))
+            print(tally("engine only, fused / torch, per CPU-second", per_cpus, 4.0))
+    wholes = []
+    for _ in range(0 if args.engine_only else args.rounds):  # the whole sweeps alternated too
         rates, cpus = {}, {}
         for name in ("fused", "torch"):
             extra = [*args.sweep_arg, "--engine", name]
@@ -330,6 +351,9 @@ def main() -> None:
                   f"{w['rss'] / 2**20:,.0f} MiB", flush=True)
         print(f"whole sweep, fused / torch: {rates['fused'] / rates['torch']:.2f}x wall, "
               f"{cpus['torch'] / cpus['fused']:.2f}x in CPU-seconds", flush=True)
+        wholes.append(rates["fused"] / rates["torch"])
+    if len(wholes) > 1:
+        print(tally("whole sweep, fused / torch, wall", wholes, 2.5))
     if args.rss:
         print("peak RSS of the whole process tree by members:")
         for n in (int(x) for x in args.rss.split(",")):
