@@ -15,6 +15,9 @@ Measured in one run, so the figures share the machine's state:
   the torch engine (``BatchTrainer.train_step``) on ``fixed`` runs (batch 64, inner batch 8),
   set-up excluded; each also per CPU-second of its workers (what a loaded machine cannot take
   from it). CPU: the members split over two worker processes (both cores), one thread each.
+  Then both again *paired*: each worker holds both engines on the same runs and alternates
+  them every tenth of the steps, so the machine's drifting load falls on both alike (the ratio
+  to read on a shared machine; each engine alone takes seconds, over which the load moves).
   Then the fused engine as ``pointgan sweep`` runs it: one process with a thread per core
   (``FusedTrainer.run``, batches of 256 one after another, snapshots recorded, no files).
   CUDA: one process, ``--engine-runs`` runs in one batch (the captured step), timed between two
@@ -57,6 +60,7 @@ from pointgan_cli.spec import resolve_spec
 from pointgan_cli.training.runtime import keep_freed_memory
 
 ROOT = Path(__file__).resolve().parents[1]
+PAIRED_SLICES = 10  # ``paired_cpu``: each engine's share of a round, in alternating slices
 
 
 def _specs(runs: int, offset: int = 0, device: str = "cpu", steps: int = 100_000):
@@ -170,6 +174,56 @@ def _worker_seconds(job, steps: int) -> tuple[float, float]:
         total += engine_seconds(c, steps, offset)
         offset += c
     return total, _CPU[0] - start
+
+
+def paired_cpu(members: int, steps: int, workers: int, slices: int) -> tuple[float, float]:
+    """(wall, per CPU-second) ratios fused / torch with both engines in each worker process,
+    on the same runs, alternating every ``steps // slices`` steps (which goes first
+    alternates too): a shared machine's load drifts over the seconds one engine alone takes,
+    and this pairs the two within a fraction of a second. Batches as ``engine_cpu``."""
+    per = -(-members // workers)
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(fused_seconds, [1] * workers, [1] * workers))  # start and load
+        jobs = []
+        for k in range(workers):
+            size = min(per, members - k * per)
+            jobs.append(([min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)], k * per))
+        secs = list(pool.map(_paired_worker, jobs, [steps] * len(jobs), [slices] * len(jobs)))
+    fw, tw = max(s[0] for s in secs), max(s[2] for s in secs)
+    fc, tc = sum(s[1] for s in secs), sum(s[3] for s in secs)
+    return tw / fw, tc / fc
+
+
+def _paired_worker(job, steps: int, slices: int) -> tuple[float, float, float, float]:
+    """(fused wall, fused CPU, torch wall, torch CPU) seconds of a worker's batches."""
+    os.environ["POINTGAN_FUSED_THREADS"] = "1"
+    from pointgan_cli.engine.fused.trainer import FusedTrainer
+
+    torch.set_num_threads(1)
+    keep_freed_memory()
+    chunks, offset = job
+    out = [0.0, 0.0, 0.0, 0.0]
+    each = max(1, steps // slices)
+    with torch.inference_mode():
+        for c in chunks:
+            specs = _specs(c, offset)
+            offset += c
+            fused, ref = FusedTrainer(specs), BatchTrainer(specs)
+            fused.advance(10)
+            for _ in range(10):
+                ref.train_step()
+            for k in range(slices):
+                for name in (("fused", "torch") if k % 2 == 0 else ("torch", "fused")):
+                    t, u = time.perf_counter(), time.process_time()
+                    if name == "fused":
+                        fused.advance(fused.step + each)
+                    else:
+                        for _ in range(each):
+                            ref.train_step()
+                    i = 0 if name == "fused" else 2
+                    out[i] += time.perf_counter() - t
+                    out[i + 1] += time.process_time() - u
+    return out[0], out[1], out[2], out[3]
 
 
 def engine_cuda(runs: int, steps: int) -> tuple[float, float]:
@@ -314,7 +368,7 @@ def main() -> None:
         torch.set_num_threads(1)
         naive = 1e6 / naive_us_per_step(_specs(1)[0], 300)
         print(f"naive nn.Module loop (1 run)  : {naive:14,.0f} run-steps/s")
-        walls, per_cpus = [], []
+        walls, per_cpus, paired_walls, paired_cpus = [], [], [], []
         for k in range(args.rounds):  # alternated, so both engines see the same load
             fused, fused_per_cpu = fused_cpu(args.members, args.engine_steps, args.workers)
             engine, engine_per_cpu = engine_cpu(args.members, args.engine_steps, args.workers)
@@ -328,6 +382,12 @@ def main() -> None:
                   f"{fused_per_cpu / engine_per_cpu:.1f}x torch's)", flush=True)
             walls.append(fused / engine)
             per_cpus.append(fused_per_cpu / engine_per_cpu)
+            pw, pc = paired_cpu(args.members, args.engine_steps, args.workers, PAIRED_SLICES)
+            paired_walls.append(pw)
+            paired_cpus.append(pc)
+            print(f"{head}paired, both engines in each worker, alternating every "
+                  f"{args.engine_steps // PAIRED_SLICES} steps: fused / torch {pw:.2f}x wall, "
+                  f"{pc:.2f}x per CPU-second", flush=True)
             threads, threads_per_cpu = fused_threads(args.members, args.engine_steps)
             print(f"{head}fused engine (1 process, {os.cpu_count()} threads, as a sweep runs it):"
                   f" {threads:12,.0f} run-steps/s ({threads / engine:.1f}x torch; "
@@ -335,6 +395,8 @@ def main() -> None:
         if args.rounds > 1:
             print(tally("engine only, fused / torch, wall", walls, 4.0))
             print(tally("engine only, fused / torch, per CPU-second", per_cpus, 4.0))
+            print(tally("engine only, paired, fused / torch, wall", paired_walls, 4.0))
+            print(tally("engine only, paired, fused / torch, per CPU-second", paired_cpus, 4.0))
     wholes = []
     for _ in range(0 if args.engine_only else args.rounds):  # the whole sweeps alternated too
         rates, cpus = {}, {}
