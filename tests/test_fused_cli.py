@@ -53,6 +53,9 @@ def test_a_fused_sweep_and_train_never_import_torch(tmp_path):
                       tmp_path)
     assert marks == [], "torch or numba was imported by a sweep process"
     assert "compiling" not in res.stderr and "torch engine" not in res.stderr  # warm, fused
+    marks, _ = _run(["sweep", "export", tmp_path / "s", "fixed-s0001", "--out", tmp_path / "x"],
+                    tmp_path)
+    assert marks == []  # a fused member's losses are recomputed by the fused engine's numpy
     marks, _ = _run(["sweep", "--preset", "fixed", "--seeds", "0-40", "--steps", "30",
                      "--out", tmp_path / "s1"], tmp_path)
     assert marks == []  # one process, a thread per core
