@@ -73,6 +73,10 @@ def test_fallback_is_one_line_and_trains_on_torch(cli, tmp_path):
     res = cli(["train", "--game", "dirac", "--steps", "20", "--out", tmp_path / "d", "--json"])
     assert res.exit_code == 0, res.stderr
     assert res.stderr.count("\n") == 1 and "--game dirac" in res.stderr
+    assert json.loads(res.stdout)["engine"] == "torch"  # what trained it, in its summary
+    assert json.loads((tmp_path / "d" / "spec.json").read_text())["spec"]["engine"] == "fused"
+    res = cli(["train", "--steps", "20", "--out", tmp_path / "f", "--json"])
+    assert json.loads(res.stdout)["engine"] == "fused"
 
 
 @pytest.mark.long

@@ -125,7 +125,7 @@ def train(
 
 #: The summary fields the result table shows, in this order (those the summary has).
 TABLE_FIELDS = ("run_dir", "status", "class", "converged", "w", "b", "theta", "psi", "distance",
-                "steps", "seed", "preset", "overrides", "wall_seconds")
+                "steps", "engine", "seed", "preset", "overrides", "wall_seconds")
 
 
 def result_rows(result: dict[str, Any]) -> list[list[Any]]:

@@ -56,6 +56,8 @@ def run_summary(trainer: BatchTrainer, i: int, wall: float,
     success window, computed here once and read by every later command. ``final``: the
     batch's ``final_state``, copied once for all its members; ``entered_at``: the member's
     ``verdict.EntryTracker.at`` over all its snapshots (its ``converged_at``)."""
+    from ..engine.fused.support import uses_fused
+
     spec = trainer.specs[i]
     game = game_of(spec)
     diverged = not final.alive[i]
@@ -71,6 +73,7 @@ def run_summary(trainer: BatchTrainer, i: int, wall: float,
         "tolerance": spec.tolerance,
         **fields,
         "steps": trainer.step,
+        "engine": "fused" if uses_fused(spec) else "torch",
         "seed": spec.seed,
         "preset": spec.preset,
         "overrides": overrides(spec),
