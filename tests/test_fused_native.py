@@ -106,7 +106,7 @@ def test_the_code_checks_its_buffers():
 
 def _fresh_cache(monkeypatch, tmp_path):
     monkeypatch.setenv(cache.ENV, str(tmp_path))
-    monkeypatch.setattr(cache, "_said", True)
+    monkeypatch.setattr(cache, "say_compiling", lambda *a: None)
     monkeypatch.setattr(native, "_loaded", {})
     return cache.kernel_dir() / "native"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 ENV = "POINTGAN_CACHE_DIR"
-_said = False
+_said: set[str] = set()  # what ``say_compiling`` has said in this process
 
 
 def cache_dir() -> Path:
@@ -97,21 +97,23 @@ def numba_subdir() -> str:
 
 
 def say_compiling(what: str, takes: str = "about half a minute") -> None:
-    """The one stderr line of a cold cache (at most once per process); ``takes``: how long
-    the compile takes here (the common path alone: about ten seconds)."""
-    global _said
-    if _said:
+    """The one stderr line of a cold cache, at most once per process for each ``what`` (the
+    common path's object code and numba's kernel for the other options are two compiles, a
+    mixed sweep may need both); ``takes``: how long it takes here."""
+    if what in _said:
         return
-    _said = True
+    _said.add(what)
     try:  # what use_cache_dir made, or could not (numba then compiles in every process)
         kernel_dir().mkdir(parents=True, exist_ok=True)
         writable = os.access(kernel_dir(), os.W_OK)
     except OSError:
         writable = False
+    choose = (f"{ENV} names a folder that cannot be written here" if os.environ.get(ENV) else
+              f"set {ENV} to a folder you can write")
     print(f"pointgan: compiling the {what} once ({takes}); cached in {cache_dir()}"
           if writable else
           f"pointgan: compiling the {what} ({takes}); cannot cache it in "
-          f"{cache_dir()}, so every run compiles again (set {ENV} to a folder you can write)",
+          f"{cache_dir()}, so every run compiles again ({choose})",
           file=sys.stderr, flush=True)
 
 

@@ -44,7 +44,7 @@ def kernel(serial: bool | None = None):
         cache.use_cache_dir()
         cold = not cache.is_cached("runs", name)
         if cold:
-            cache.say_compiling("fused CPU kernel")
+            cache.say_compiling("fused CPU kernel for these options")
         # cold: one process compiles at a time, the others then load what it cached
         with cache.compile_lock() if cold else nullcontext(), _numba_without_blas():
             from . import runs
