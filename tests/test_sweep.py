@@ -176,13 +176,13 @@ def test_member_equals_train_alone(cli, tmp_path):
         assert len(classes) == 1
 
 
-@pytest.mark.parametrize("engine, extra", [("torch", []), ("fused", []),
-                                           ("fused", ["--consensus", "0.3"])])
+@pytest.mark.parametrize("engine, extra", [("torch", []), ("fused", ["--consensus", "0.3"])])
 def test_an_exported_member_has_the_metrics_of_its_run_alone_bit_for_bit(cli, tmp_path, engine,
                                                                           extra):
     """Its losses are recomputed from the stored parameters by the engine that trained it
     (the fused engine's numpy, the torch engine's torch), so they are the run's own; a fused
-    spec with --consensus trains on torch (a fallback) and gets torch's."""
+    spec with --consensus trains on torch (a fallback) and gets torch's. (The fused engine's
+    own members: ``test_member_equals_train_alone``.)"""
     out = tmp_path / "s"
     assert cli(["sweep", "--preset", "fixed", "--seeds", "0-2", "--steps", "60", "--engine",
                 engine, *extra, "--out", out]).exit_code == 0
