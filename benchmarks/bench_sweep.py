@@ -83,17 +83,24 @@ def fused_seconds(runs: int, steps: int, offset: int = 0) -> tuple[float, float]
     return time.perf_counter() - t, time.process_time() - c
 
 
+def _jobs(members: int, workers: int) -> list[tuple[list[int], int]]:
+    """Each worker's batches (at most ``CPU_BATCH`` runs, as a sweep cuts them) and its first
+    run's offset: the members split evenly over the workers."""
+    per = -(-members // workers)
+    jobs = []
+    for k in range(workers):
+        size = min(per, members - k * per)
+        jobs.append(([min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)], k * per))
+    return jobs
+
+
 def fused_cpu(members: int, steps: int, workers: int) -> tuple[float, float]:
     """(run-steps/s, run-steps per CPU-second) of the fused engine, ``members`` runs split
     over ``workers`` processes in batches of ``CPU_BATCH``; the slowest worker sets the first
     figure."""
-    per = -(-members // workers)
+    jobs = _jobs(members, workers)
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(fused_seconds, [1] * workers, [1] * workers))  # start and load
-        jobs = []
-        for k in range(workers):
-            size = min(per, members - k * per)
-            jobs.append(([min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)], k * per))
         secs = list(pool.map(_fused_worker, jobs, [steps] * len(jobs)))
     return members * steps / max(w for w, _ in secs), members * steps / sum(c for _, c in secs)
 
@@ -154,14 +161,9 @@ def engine_cpu(members: int, steps: int, workers: int) -> tuple[float, float]:
     """(run-steps/s, run-steps per CPU-second) of ``members`` runs split over ``workers``
     processes, each timing itself (set-up excluded); the slowest sets the first figure.
     Batches of at most ``CPU_BATCH``, as a sweep cuts them."""
-    per = -(-members // workers)
+    jobs = _jobs(members, workers)
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(engine_seconds, [1] * workers, [1] * workers))  # start every worker
-        sizes = [min(per, members - k * per) for k in range(workers)]
-        jobs = []
-        for k, size in enumerate(sizes):
-            chunks = [min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)]
-            jobs.append((chunks, k * per))
         secs = list(pool.map(_worker_seconds, jobs, [steps] * len(jobs)))
     return members * steps / max(w for w, _ in secs), members * steps / sum(u for _, u in secs)
 
@@ -181,13 +183,9 @@ def paired_cpu(members: int, steps: int, workers: int, slices: int) -> tuple[flo
     on the same runs, alternating every ``steps // slices`` steps (which goes first
     alternates too): a shared machine's load drifts over the seconds one engine alone takes,
     and this pairs the two within a fraction of a second. Batches as ``engine_cpu``."""
-    per = -(-members // workers)
+    jobs = _jobs(members, workers)
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(fused_seconds, [1] * workers, [1] * workers))  # start and load
-        jobs = []
-        for k in range(workers):
-            size = min(per, members - k * per)
-            jobs.append(([min(CPU_BATCH, size - j) for j in range(0, size, CPU_BATCH)], k * per))
         secs = list(pool.map(_paired_worker, jobs, [steps] * len(jobs), [slices] * len(jobs)))
     fw, tw = max(s[0] for s in secs), max(s[2] for s in secs)
     fc, tc = sum(s[1] for s in secs), sum(s[3] for s in secs)
