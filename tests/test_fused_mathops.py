@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from pointgan_cli.engine.fused.mathops import exp32, sig32
+from pointgan_cli.engine.fused.mathops import INSIDE, exp32, sig32, sig32_inside
 
 
 @njit(cache=False)
@@ -54,3 +54,28 @@ def test_sigmoid_is_one_over_one_plus_exp32_of_minus_x_bit_for_bit():
     f1, p1 = np.empty(1, np.float32), np.empty(1, np.float32)
     _sig_both(nan_in, f1, p1)
     assert np.isnan(f1[0]) and np.isnan(p1[0])
+
+
+@njit(cache=False)
+def _sig_inside_both(x, clamped, inside):
+    for i in range(x.shape[0]):
+        clamped[i] = sig32(x[i])
+    for i in range(x.shape[0]):
+        inside[i] = sig32_inside(x[i])
+
+
+def test_the_sigmoid_without_its_clamp_has_its_bits_inside_the_bound_and_not_past_it():
+    """``sig32_inside`` drops the clamp where callers have bounded |x| below ``INSIDE``: every
+    float32 from -INSIDE to INSIDE in steps of 2^-12 (and at the bound) gives ``sig32``'s bits;
+    past the clamp it would not (why the callers check)."""
+    x = np.concatenate([np.arange(-INSIDE, INSIDE, 2.0 ** -12, dtype=np.float32),
+                        np.array([np.nextafter(INSIDE, np.float32(0.0)), -0.0, np.nan],
+                                 np.float32)])
+    clamped, inside = np.empty_like(x), np.empty_like(x)
+    _sig_inside_both(x, clamped, inside)
+    assert np.array_equal(clamped[:-1].view(np.int32), inside[:-1].view(np.int32))
+    assert np.isnan(inside[-1])
+    far = np.array([-120.0, 120.0], np.float32)
+    c2, i2 = np.empty_like(far), np.empty_like(far)
+    _sig_inside_both(far, c2, i2)
+    assert not np.array_equal(c2.view(np.int32), i2.view(np.int32))

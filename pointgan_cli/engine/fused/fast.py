@@ -51,7 +51,7 @@ from .layout import (
     D,
     G,
 )
-from .mathops import sig32
+from .mathops import INSIDE, sig32, sig32_inside
 
 F = np.float32
 LANE = 64
@@ -104,11 +104,22 @@ def sig_all(X, n):
 
 
 @njit(cache=True, error_model="numpy")
-def hidden(m, a0, a1, c, Z):
+def sig_all_inside(X, n):
+    """``sig_all`` of values the caller has bounded below ``INSIDE`` (``sig32_inside``)."""
+    for i in range(n):
+        X[i] = sig32_inside(X[i])
+
+
+@njit(cache=True, error_model="numpy")
+def hidden(m, a0, a1, c, Z, inside):
     """Z[:m], Z[m:2m] hold two hidden pre-activations per slot: their sigmoids in place,
-    then D's logit into Z[2m:3m] (``kernel.forward``'s float32 formulas)."""
+    then D's logit into Z[2m:3m] (``kernel.forward``'s float32 formulas). ``inside``: every
+    pre-activation is bounded below ``INSIDE`` (``d_grad`` says how it knows)."""
     H0, H1, L = Z[0:m], Z[m:2 * m], Z[2 * m:3 * m]
-    sig_all(Z, 2 * m)
+    if inside:
+        sig_all_inside(Z, 2 * m)
+    else:
+        sig_all(Z, 2 * m)
     for i in range(m):
         L[i] = H0[i] * a0 + c + H1[i] * a1
 
@@ -116,11 +127,24 @@ def hidden(m, a0, a1, c, Z):
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
 def g_grad(S, r, B, minimax, XB, out):
     """``step.g_grad`` for BCE without instance noise, in one pass over the B samples
-    (forward, the G loss's slope, its chain through D, and the two sums)."""
+    (forward, the G loss's slope, its chain through D, and the two sums); where every
+    pre-activation is bounded below ``INSIDE`` (|x| <= 1: |v| <= |w| + |b|; the logit's by
+    |a0| + |a1| + |c|), the sigmoids skip their clamp (``sig32_inside``: the same bits)."""
     w, b = S[r, G], S[r, G + 1]
     A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
     a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
     c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
+    vmax = abs(w) + abs(b)
+    if (abs(A0) * vmax + abs(B0) < INSIDE and abs(A1) * vmax + abs(B1) < INSIDE
+            and abs(a0) + abs(a1) + abs(c) < INSIDE):
+        g_pass_inside(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, out)
+    else:
+        g_pass(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, out)
+
+
+@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+def g_pass(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, out):
+    """``g_grad``'s pass over the samples."""
     wx = ONE / F(B)
     k0, k1 = A0 * a0, A1 * a1
     sx, sg = ZERO, ZERO
@@ -130,6 +154,26 @@ def g_grad(S, r, B, minimax, XB, out):
         s0 = sig32(A0 * v + B0)
         s1 = sig32(A1 * v + B1)
         e = sig32(s0 * a0 + c + s1 * a1)
+        gz = -(e * wx) if minimax else -wx + e * wx
+        q0, q1 = s0 - s0 * s0, s1 - s1 * s1
+        gz = gz * (q0 * k0 + q1 * k1)
+        sx += gz * x
+        sg += gz
+    out[0], out[1] = sx, sg
+
+
+@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+def g_pass_inside(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, out):
+    """``g_pass`` with its pre-activations bounded below ``INSIDE`` (``sig32_inside``)."""
+    wx = ONE / F(B)
+    k0, k1 = A0 * a0, A1 * a1
+    sx, sg = ZERO, ZERO
+    for i in range(B):
+        x = XB[i]
+        v = x * w + b
+        s0 = sig32_inside(A0 * v + B0)
+        s1 = sig32_inside(A1 * v + B1)
+        e = sig32_inside(s0 * a0 + c + s1 * a1)
         gz = -(e * wx) if minimax else -wx + e * wx
         q0, q1 = s0 - s0 * s0, s1 - s1 * s1
         gz = gz * (q0 * k0 + q1 * k1)
@@ -165,12 +209,17 @@ def d_sums(V, n, m, w, ntw, Z, out):
 
 
 @njit(cache=True, error_model="numpy")
-def fake_sums(V, n, m, a0, a1, c, w, ntw, Z, out):
+def fake_sums(V, n, m, a0, a1, c, w, ntw, Z, out, inside):
     """D's step over its n fakes V (``kernel.forward``, ``loss_dz`` for BCE and ``d_sums``),
     their pre-activations in rows of m >= n of Z (the real slot's after them), as vectorised
-    stages through Z (3m floats): out gets the fakes' raw sums."""
-    hidden(m, a0, a1, c, Z)
-    sig_all(Z[2 * m:3 * m], m)
+    stages through Z (3m floats): out gets the fakes' raw sums. ``inside``: the hidden
+    pre-activations are bounded below ``INSIDE``; the logits are when |a0| + |a1| + |c| is
+    (each hidden sigmoid is in [0, 1])."""
+    hidden(m, a0, a1, c, Z, inside)
+    if abs(a0) + abs(a1) + abs(c) < INSIDE:
+        sig_all_inside(Z[2 * m:3 * m], m)
+    else:
+        sig_all(Z[2 * m:3 * m], m)
     d_sums(V, n, m, w, ntw, Z, out)
 
 
@@ -184,9 +233,12 @@ def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, Z, out):
     x0, n = j * B, K * B
     m = n + PAD
     xk = XB[x0:x0 + B]
+    vmax = abs(H[r, REAL])  # a bound of |v| over the slots: |x w + b| <= |w| + |b|, |x| <= 1
     for k in range(K):
         wk = EPS[(j * K + k) * 2] + gw if noise else gw
         bk = EPS[(j * K + k) * 2 + 1] + gb if noise else gb
+        t = abs(wk) + abs(bk)
+        vmax = t if t > vmax else vmax  # a NaN t is dropped: NaN inputs give NaN either way
         o = k * B
         vk, h0, h1 = V[o:o + B], Z[o:o + B], Z[m + o:m + o + B]
         for b in range(B):
@@ -196,7 +248,8 @@ def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, Z, out):
             h1[b] = A1 * v + B1
     v = H[r, REAL]
     Z[n], Z[m + n] = A0 * v + B0, A1 * v + B1
-    fake_sums(V, n, m, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], Z, out)
+    inside = abs(A0) * vmax + abs(B0) < INSIDE and abs(A1) * vmax + abs(B1) < INSIDE
+    fake_sums(V, n, m, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], Z, out, inside)
     rep = F(LANE)
     s0, s1 = Z[n], Z[m + n]
     gz = H[r, NTW_REAL] * rep + Z[2 * m + n] * (H[r, W_REAL] * rep)

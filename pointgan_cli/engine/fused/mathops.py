@@ -98,6 +98,20 @@ def sig32(x):
     return ONE / (ONE + _exp_core(min(max(-x, _LO), _HI)))
 
 
+#: ``sig32_inside`` is ``sig32`` for |x| below this: well inside the clamp's [-88, 87], so a
+#: bound computed in float32 (a few roundings, each 6e-8 relative) that is below it is a bound
+#: of every input.
+INSIDE = F(80.0)
+
+
+@njit(inline="always", cache=True)
+def sig32_inside(x):
+    """``sig32`` of an x the caller has bounded: |x| < ``INSIDE`` (or x NaN). The clamp is the
+    identity there, so the same bits without its two operations (a loop of sigmoids 10%
+    faster: the clamp's vmaxps and vminps share the FMA pipes with the ``exp``)."""
+    return ONE / (ONE + _exp_core(-x))
+
+
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
 def dot(a, b, n):
     """sum of a[i] * b[i] over i < n (vectorised; order fixed by the code and the length).
