@@ -135,48 +135,37 @@ def g_grad(S, r, B, minimax, XB, out):
     a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
     c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
     vmax = abs(w) + abs(b)
-    if (abs(A0) * vmax + abs(B0) < INSIDE and abs(A1) * vmax + abs(B1) < INSIDE
-            and abs(a0) + abs(a1) + abs(c) < INSIDE):
-        g_pass_inside(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, out)
-    else:
-        g_pass(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, out)
+    inside = (abs(A0) * vmax + abs(B0) < INSIDE and abs(A1) * vmax + abs(B1) < INSIDE
+              and abs(a0) + abs(a1) + abs(c) < INSIDE)
+    g_pass(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, inside, out)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def g_slope(s0, s1, e, wx, minimax, k0, k1):
+    """dL_G/dv at one sample from D's hidden sigmoids s0, s1 and output e (inlined into the
+    passes below, under their flags)."""
+    gz = -(e * wx) if minimax else -wx + e * wx
+    q0, q1 = s0 - s0 * s0, s1 - s1 * s1
+    return gz * (q0 * k0 + q1 * k1)
 
 
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
-def g_pass(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, out):
-    """``g_grad``'s pass over the samples."""
+def g_pass(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, inside, out):
+    """``g_grad``'s pass over the samples; ``inside``: every pre-activation is bounded below
+    ``INSIDE`` (``sig32_inside``; the condition is the loop's own, so LLVM compiles the
+    loop twice and picks one per call)."""
     wx = ONE / F(B)
     k0, k1 = A0 * a0, A1 * a1
     sx, sg = ZERO, ZERO
     for i in range(B):
         x = XB[i]
         v = x * w + b
-        s0 = sig32(A0 * v + B0)
-        s1 = sig32(A1 * v + B1)
-        e = sig32(s0 * a0 + c + s1 * a1)
-        gz = -(e * wx) if minimax else -wx + e * wx
-        q0, q1 = s0 - s0 * s0, s1 - s1 * s1
-        gz = gz * (q0 * k0 + q1 * k1)
-        sx += gz * x
-        sg += gz
-    out[0], out[1] = sx, sg
-
-
-@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
-def g_pass_inside(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, out):
-    """``g_pass`` with its pre-activations bounded below ``INSIDE`` (``sig32_inside``)."""
-    wx = ONE / F(B)
-    k0, k1 = A0 * a0, A1 * a1
-    sx, sg = ZERO, ZERO
-    for i in range(B):
-        x = XB[i]
-        v = x * w + b
-        s0 = sig32_inside(A0 * v + B0)
-        s1 = sig32_inside(A1 * v + B1)
-        e = sig32_inside(s0 * a0 + c + s1 * a1)
-        gz = -(e * wx) if minimax else -wx + e * wx
-        q0, q1 = s0 - s0 * s0, s1 - s1 * s1
-        gz = gz * (q0 * k0 + q1 * k1)
+        p0, p1 = A0 * v + B0, A1 * v + B1
+        s0 = sig32_inside(p0) if inside else sig32(p0)
+        s1 = sig32_inside(p1) if inside else sig32(p1)
+        p2 = s0 * a0 + c + s1 * a1
+        e = sig32_inside(p2) if inside else sig32(p2)
+        gz = g_slope(s0, s1, e, wx, minimax, k0, k1)
         sx += gz * x
         sg += gz
     out[0], out[1] = sx, sg
