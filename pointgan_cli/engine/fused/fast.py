@@ -105,9 +105,25 @@ def sig_all(X, n):
 
 @njit(cache=True, error_model="numpy")
 def sig_all_inside(X, n):
-    """``sig_all`` of values the caller has bounded below ``INSIDE`` (``sig32_inside``)."""
+    """``sig_all`` of values the caller has bounded below ``INSIDE`` (``sig32_inside``). A
+    function of its own, not a flag of ``sig_all``: both forms of the flag (a branch around
+    two loops, a condition inside one) measured 0.7-2% slower in the kernel."""
     for i in range(n):
         X[i] = sig32_inside(X[i])
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def hidden_inside(A0, B0, A1, B1, vmax):
+    """Whether D's two hidden pre-activations ``A v + B`` are below ``INSIDE`` for every
+    |v| <= vmax."""
+    return abs(A0) * vmax + abs(B0) < INSIDE and abs(A1) * vmax + abs(B1) < INSIDE
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def logit_inside(a0, a1, c):
+    """Whether D's logit ``a0 s0 + c + a1 s1`` is below ``INSIDE`` for every s0, s1 in
+    [0, 1] (the hidden sigmoids)."""
+    return abs(a0) + abs(a1) + abs(c) < INSIDE
 
 
 @njit(cache=True, error_model="numpy")
@@ -134,9 +150,7 @@ def g_grad(S, r, B, minimax, XB, out):
     A0, A1, B0, B1 = S[r, D] * TWO, S[r, D + 1] * TWO, S[r, D + 2] * TWO, S[r, D + 3] * TWO
     a0, a1 = S[r, D + 4] * TWO, S[r, D + 5] * TWO
     c = (S[r, D + 6] - S[r, D + 4]) - S[r, D + 5]
-    vmax = abs(w) + abs(b)
-    inside = (abs(A0) * vmax + abs(B0) < INSIDE and abs(A1) * vmax + abs(B1) < INSIDE
-              and abs(a0) + abs(a1) + abs(c) < INSIDE)
+    inside = hidden_inside(A0, B0, A1, B1, abs(w) + abs(b)) and logit_inside(a0, a1, c)
     g_pass(XB, B, minimax, w, b, A0, A1, B0, B1, a0, a1, c, inside, out)
 
 
@@ -205,7 +219,7 @@ def fake_sums(V, n, m, a0, a1, c, w, ntw, Z, out, inside):
     pre-activations are bounded below ``INSIDE``; the logits are when |a0| + |a1| + |c| is
     (each hidden sigmoid is in [0, 1])."""
     hidden(m, a0, a1, c, Z, inside)
-    if abs(a0) + abs(a1) + abs(c) < INSIDE:
+    if logit_inside(a0, a1, c):
         sig_all_inside(Z[2 * m:3 * m], m)
     else:
         sig_all(Z[2 * m:3 * m], m)
@@ -237,7 +251,7 @@ def d_grad(S, r, H, B, K, j, gw, gb, XB, EPS, noise, l2, V, Z, out):
             h1[b] = A1 * v + B1
     v = H[r, REAL]
     Z[n], Z[m + n] = A0 * v + B0, A1 * v + B1
-    inside = abs(A0) * vmax + abs(B0) < INSIDE and abs(A1) * vmax + abs(B1) < INSIDE
+    inside = hidden_inside(A0, B0, A1, B1, vmax)
     fake_sums(V, n, m, a0, a1, c, H[r, W_FAKE], H[r, NTW_FAKE], Z, out, inside)
     rep = F(LANE)
     s0, s1 = Z[n], Z[m + n]
