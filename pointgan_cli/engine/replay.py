@@ -25,17 +25,10 @@ def _point_fused(spec: RunSpec, steps: Sequence[int], g: np.ndarray, d: np.ndarr
     """The pointgan game as the fused engine evaluates a snapshot (``fused.evaluate``): the
     same float64 operations row by row, here one row per stored step instead of one per run
     of the batch, so each value is the one training computed."""
-    from .fused.evaluate import clean_x as clean_x_np
-    from .fused.evaluate import loss_values
+    from .fused.evaluate import stored_losses as fused_losses
 
-    n = len(steps)
     at = np.array([min(s, spec.steps - 1) for s in steps], np.int64)
-    x = clean_x_np(np.array([spec.seed], np.uint64), at, spec.batch_size)[0].astype(np.float64)
-    real = np.full(n, spec.real_value, np.float32).astype(np.float64)
-    easing = np.full(n, spec.label_easing, np.float64)
-    fw = np.full(n, spec.fake_weight, np.float64)
-    return loss_values(g.astype(np.float64), d.astype(np.float64), x, real, easing, fw,
-                       spec.loss, spec.g_loss)
+    return fused_losses(spec, at, g.astype(np.float64), d.astype(np.float64))
 
 
 def _point(spec: RunSpec, steps: Sequence[int], g: torch.Tensor, d: torch.Tensor):

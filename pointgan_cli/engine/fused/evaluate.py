@@ -61,10 +61,23 @@ def loss_values(g, d, x, real, easing, fw, loss: str, g_kind: str):
 
 def snapshot_losses(specs: Sequence, g: np.ndarray, d: np.ndarray, step: int):
     """The four loss columns of a snapshot at ``step`` for the batch's specs."""
-    s0 = specs[0]
     seeds = np.array([s.seed for s in specs], np.uint64)
-    x = clean_x(seeds, np.array([step]), s0.batch_size)[:, 0].astype(np.float64)
+    x = clean_x(seeds, np.array([step]), specs[0].batch_size)[:, 0].astype(np.float64)
+    return row_losses(specs, g, d, x)
+
+
+def stored_losses(spec, steps: np.ndarray, g: np.ndarray, d: np.ndarray):
+    """The four loss columns of one run's snapshots at ``steps`` (each clamped to its last
+    trained step by the caller), one row per step: the values ``snapshot_losses`` gave in
+    training, row by row (``replay`` recomputes a sweep member's with it)."""
+    x = clean_x(np.array([spec.seed], np.uint64), steps, spec.batch_size)[0].astype(np.float64)
+    return row_losses([spec] * len(steps), g, d, x)
+
+
+def row_losses(specs: Sequence, g: np.ndarray, d: np.ndarray, x: np.ndarray):
+    """``loss_values`` of rows of float64 g (n, 2), d (n, 7) at x (n, B), one spec per row
+    (all of one loss): each row's numbers depend on its own inputs only."""
     real = np.array([s.real_value for s in specs], np.float32).astype(np.float64)
     easing = np.array([s.label_easing for s in specs], np.float64)
     fw = np.array([s.fake_weight for s in specs], np.float64)
-    return loss_values(g, d, x, real, easing, fw, s0.loss, s0.g_loss)
+    return loss_values(g, d, x, real, easing, fw, specs[0].loss, specs[0].g_loss)
